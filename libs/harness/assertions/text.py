@@ -1,0 +1,224 @@
+"""Checks on the output as text: equals, contains family, starts-with, regex, levenshtein."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from rapidfuzz.distance import Levenshtein
+
+from .models import Assertion, AssertionEvalError, Verdict, binary
+from .values import (
+    is_number,
+    js_string,
+    json_equal,
+    parse_comma_separated,
+    parse_json,
+)
+
+_NOT = {True: "not ", False: ""}
+
+
+def _quote(text: str, limit: int = 200) -> str:
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return f'"{text}"'
+
+
+def check_equals(a: Assertion, value: Any, output: str) -> Verdict:
+    inverse = a.inverse
+    if value is None:
+        raise AssertionEvalError('"equals" needs a value')
+    if isinstance(value, dict | list):
+        # An object/array value is compared with the output parsed as JSON.
+        try:
+            equal = json_equal(value, parse_json(output))
+        except ValueError:
+            equal = False
+        shown = js_string(value)
+    else:
+        shown = js_string(value)
+        equal = output == shown
+    passed = equal != inverse
+    if passed:
+        reason = (
+            f"Output equals {_quote(shown)}"
+            if not inverse
+            else f"Output differs from {_quote(shown)}"
+        )
+    else:
+        reason = f"Expected output {_quote(output)} to {_NOT[inverse]}equal {_quote(shown)}"
+    return binary(passed, reason)
+
+
+def _single(a: Assertion, value: Any) -> str:
+    if (isinstance(value, str) and value != "") or (
+        is_number(value) and value == value  # not NaN
+    ):
+        return js_string(value)
+    raise AssertionEvalError(f'"{a.base_type}" needs a non-empty string or number value')
+
+
+def check_contains(a: Assertion, value: Any, output: str) -> Verdict:
+    needle = _single(a, value)
+    ignore_case = a.base_type == "icontains"
+    hay = output.lower() if ignore_case else output
+    found = (needle.lower() if ignore_case else needle) in hay
+    passed = found != a.inverse
+    case = " (ignoring case)" if ignore_case else ""
+    if found:
+        reason = f"Output contains {_quote(needle)}{case}"
+    else:
+        reason = f"Output does not contain {_quote(needle)}{case}"
+    if not passed:
+        reason = f"Expected output to {_NOT[a.inverse]}contain {_quote(needle)}{case}"
+    return binary(passed, reason)
+
+
+def _as_list(a: Assertion, value: Any) -> list[str]:
+    if value is None or value == "":
+        raise AssertionEvalError(f'"{a.base_type}" needs a value (a list or comma-separated text)')
+    if isinstance(value, str):
+        value = parse_comma_separated(value)
+    if not isinstance(value, list):
+        raise AssertionEvalError(
+            f'"{a.base_type}" needs a list or comma-separated text, got {type(value).__name__}'
+        )
+    return [js_string(v) for v in value]
+
+
+def check_contains_many(a: Assertion, value: Any, output: str) -> Verdict:
+    items = _as_list(a, value)
+    base = a.base_type
+    ignore_case = base.startswith("i")
+    hay = output.lower() if ignore_case else output
+    present = [s for s in items if (s.lower() if ignore_case else s) in hay]
+    missing = [s for s in items if s not in present]
+    case = " (ignoring case)" if ignore_case else ""
+    listed = ", ".join(items)
+    if base.endswith("-any"):
+        holds = bool(present)
+        if holds:
+            detail = f"Output contains {_quote(present[0])} from [{listed}]{case}"
+        else:
+            detail = f"Output contains none of [{listed}]{case}"
+        passed = holds != a.inverse
+        if not passed:
+            detail = f"Expected output to {_NOT[a.inverse]}contain one of [{listed}]{case}" + (
+                f"; found {_quote(present[0])}" if a.inverse else ""
+            )
+    else:
+        holds = not missing
+        if holds:
+            detail = f"Output contains all of [{listed}]{case}"
+        else:
+            detail = f"Output is missing [{', '.join(missing)}]{case}"
+        passed = holds != a.inverse
+        if not passed:
+            detail = f"Expected output to {_NOT[a.inverse]}contain all of [{listed}]{case}" + (
+                f". Missing: [{', '.join(missing)}]" if not a.inverse else ""
+            )
+    return binary(passed, detail)
+
+
+def check_starts_with(a: Assertion, value: Any, output: str) -> Verdict:
+    prefix = _single(a, value)
+    holds = output.startswith(prefix)
+    passed = holds != a.inverse
+    if passed:
+        reason = (
+            f"Output starts with {_quote(prefix)}"
+            if holds
+            else f"Output does not start with {_quote(prefix)}"
+        )
+    else:
+        reason = f"Expected output to {_NOT[a.inverse]}start with {_quote(prefix)}"
+    return binary(passed, reason)
+
+
+@lru_cache(maxsize=1024)
+def compile_js_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a JavaScript regular expression (no flags) with Python's ``re``.
+
+    Translated: named groups ``(?<name>…)`` and back-references ``\\k<name>``, and ``$``,
+    which in JavaScript (without the ``m`` flag) matches only at the very end.
+    """
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    in_class = False
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < n:
+            if not in_class and pattern[i + 1] == "k" and i + 2 < n and pattern[i + 2] == "<":
+                end = pattern.find(">", i + 3)
+                if end != -1:
+                    out.append(f"(?P={pattern[i + 3:end]})")
+                    i = end + 1
+                    continue
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            if ch == "]":
+                in_class = False
+            out.append(ch)
+        elif pattern.startswith("[^]", i):  # JS: any character
+            out.append(r"[\s\S]")
+            i += 3
+            continue
+        elif pattern.startswith("[]", i):  # JS: an empty class, never matches
+            out.append("(?!)")
+            i += 2
+            continue
+        elif ch == "[":
+            in_class = True
+            out.append(ch)
+        elif ch == "$":
+            out.append(r"\Z")
+        elif pattern.startswith("(?<", i) and i + 3 < n and pattern[i + 3] not in "=!":
+            out.append("(?P<")
+            i += 3
+            continue
+        else:
+            out.append(ch)
+        i += 1
+    return re.compile("".join(out))
+
+
+def check_regex(a: Assertion, value: Any, output: str) -> Verdict:
+    if not isinstance(value, str) or value == "":
+        raise AssertionEvalError('"regex" needs a non-empty string value (the pattern)')
+    try:
+        rx = compile_js_regex(value)
+    except re.error as exc:
+        raise AssertionEvalError(f"invalid regex {value!r}: {exc}") from exc
+    m = rx.search(output)
+    passed = (m is not None) != a.inverse
+    if passed:
+        reason = (
+            f"Output matches regex {_quote(value)} at {_quote(m.group(0), 80)}"
+            if m is not None
+            else f"Output does not match regex {_quote(value)}"
+        )
+    else:
+        reason = f"Expected output to {_NOT[a.inverse]}match regex {_quote(value)}"
+    return binary(passed, reason)
+
+
+DEFAULT_LEVENSHTEIN_THRESHOLD = 5
+
+
+def check_levenshtein(a: Assertion, value: Any, output: str) -> Verdict:
+    if not (isinstance(value, str) or is_number(value)):
+        raise AssertionEvalError('"levenshtein" needs a string value')
+    expected = js_string(value)
+    limit = a.threshold if a.threshold is not None else DEFAULT_LEVENSHTEIN_THRESHOLD
+    distance = Levenshtein.distance(output, expected)
+    within = distance <= limit
+    passed = within != a.inverse
+    relation = "≤" if within else ">"
+    reason = f"Levenshtein distance {distance} {relation} threshold {limit:g}"
+    if not passed:
+        reason = f"Expected Levenshtein distance {'>' if a.inverse else '≤'} {limit:g}, got {distance}"
+    return binary(passed, reason)

@@ -1,0 +1,43 @@
+"""All configuration comes from environment variables, read here and nowhere else."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HARNESS_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "HARNESS_DATABASE_URL"),
+        description="Any PostgreSQL URL; unset = embedded PostgreSQL under data_dir/pgdata",
+    )
+    data_dir: Path = Field(default=Path(".harness"), description="local state: pgdata, artifacts")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, validation_alias=AliasChoices("PORT", "HARNESS_PORT"))
+    insecure: bool = Field(default=False, description="allow a non-loopback bind without API keys")
+    log_level: str = "INFO"
+    log_json: bool = True
+    pool_min_size: int = 2
+    pool_max_size: int = 10
+    relay_batch_size: int = 500
+    url: str | None = Field(default=None, description="registry base URL for clients (HARNESS_URL)")
+    api_key: str | None = Field(default=None, description="API key for clients (HARNESS_API_KEY)")
+
+    @property
+    def pgdata_dir(self) -> Path:
+        return self.data_dir / "pgdata"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.data_dir / "artifacts"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,64 @@
+"""Database connections: any PostgreSQL via DATABASE_URL, or an embedded one (pgserver)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+import structlog
+
+log = structlog.get_logger(__name__)
+
+_embedded: dict[str, Any] = {}
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for typ in ("json", "jsonb"):
+        await conn.set_type_codec(typ, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
+
+
+def embedded_database_url(pgdata: Path) -> str:
+    """Start (or reuse) an embedded PostgreSQL under ``pgdata`` and return its URL."""
+    key = str(pgdata.resolve())
+    if key not in _embedded:
+        import pgserver  # imported lazily: only the local default needs it
+
+        pgdata.mkdir(parents=True, exist_ok=True)
+        # cleanup_mode=None: leave it running for other processes sharing the folder;
+        # pgserver stops it when the last user is gone.
+        server = pgserver.get_server(str(pgdata), cleanup_mode="stop")
+        _embedded[key] = server
+        log.info("embedded_postgres_started", pgdata=key)
+    return _embedded[key].get_uri()
+
+
+def resolve_database_url(database_url: str | None, pgdata: Path) -> str:
+    return database_url or embedded_database_url(pgdata)
+
+
+async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    last: Exception | None = None
+    for _ in range(30):
+        try:
+            return await asyncpg.create_pool(
+                url, min_size=min_size, max_size=max_size, init=_init_connection,
+                server_settings={"application_name": os.environ.get("HARNESS_SERVICE", "harness")},
+            )
+        except (OSError, asyncpg.CannotConnectNowError) as exc:
+            last = exc
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"cannot connect to PostgreSQL: {last}")
+
+
+async def connect(url: str) -> asyncpg.Connection:
+    conn = await asyncpg.connect(url)
+    await _init_connection(conn)
+    return conn

@@ -1,0 +1,10 @@
+"""Event types, the envelope, schema versions and upcasters."""
+
+from . import registry_events  # noqa: F401  (registers the types)
+from .base import DomainEvent, EventRegistry, UnknownEventType, registry
+from .envelope import EventMetadata, NewEvent, StoredEvent
+
+__all__ = [
+    "DomainEvent", "EventRegistry", "UnknownEventType", "registry",
+    "EventMetadata", "NewEvent", "StoredEvent",
+]

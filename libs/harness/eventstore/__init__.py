@@ -1,0 +1,10 @@
+"""Event store: append with expected version, read stream/all, subscriptions, migrations."""
+
+from .migrate import EVENTSTORE_MIGRATIONS, migrate
+from .store import ConcurrencyError, EventStore
+from .subscription import CatchUpSubscription, load_checkpoint, save_checkpoint
+
+__all__ = [
+    "EVENTSTORE_MIGRATIONS", "migrate", "ConcurrencyError", "EventStore",
+    "CatchUpSubscription", "load_checkpoint", "save_checkpoint",
+]

@@ -1,0 +1,122 @@
+"""The PostgreSQL event store (asyncpg)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+
+from harness.events import EventRegistry, NewEvent, StoredEvent
+from harness.events import registry as default_registry
+
+CONFLICT_SQLSTATE = "HX409"
+
+_COLUMNS = (
+    "global_position, event_id, stream_id, stream_version, type, schema_version, "
+    "data, metadata, recorded_at"
+)
+
+
+class ConcurrencyError(Exception):
+    """The stream is not at the expected version."""
+
+    def __init__(self, stream_id: str, expected: int | None, actual: int) -> None:
+        super().__init__(f"stream {stream_id} is at version {actual}, expected {expected}")
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+
+
+class EventStore:
+    """Append with an expected version; read a stream or everything after a position.
+
+    Every method takes an optional ``conn`` so callers can append and update read models
+    in one transaction.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, registry: EventRegistry | None = None) -> None:
+        self.pool = pool
+        self.registry = registry or default_registry
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int | None,
+        events: Sequence[NewEvent],
+        *,
+        conn: asyncpg.Connection | None = None,
+    ) -> list[StoredEvent]:
+        """Append atomically; returns the events stored now (re-appended ids are skipped)."""
+        if not events:
+            return []
+        payload = [e.model_dump(mode="json") for e in events]
+        try:
+            if conn is None:
+                rows = await self.pool.fetch(
+                    f"SELECT {_COLUMNS} FROM harness_append($1, $2, $3)",
+                    stream_id, expected_version, payload,
+                )
+            else:
+                rows = await conn.fetch(
+                    f"SELECT {_COLUMNS} FROM harness_append($1, $2, $3)",
+                    stream_id, expected_version, payload,
+                )
+        except asyncpg.PostgresError as exc:
+            if getattr(exc, "sqlstate", None) == CONFLICT_SQLSTATE:
+                actual = int(getattr(exc, "detail", "0") or 0)
+                raise ConcurrencyError(stream_id, expected_version, actual) from exc
+            raise
+        stored = [StoredEvent.from_record(r) for r in rows]
+        stored.sort(key=lambda e: e.global_position)
+        return stored
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        *,
+        until: datetime | None = None,
+        conn: asyncpg.Connection | None = None,
+    ) -> list[StoredEvent]:
+        """All events of a stream in version order (upcast); ``until`` keeps those recorded
+        at or before that time."""
+        q = f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1"
+        args: list = [stream_id]
+        if until is not None:
+            q += " AND recorded_at <= $2"
+            args.append(until)
+        q += " ORDER BY stream_version"
+        rows = await (conn or self.pool).fetch(q, *args)
+        return [self.registry.upcast_stored(StoredEvent.from_record(r)) for r in rows]
+
+    async def stream_version(self, stream_id: str, conn: asyncpg.Connection | None = None) -> int:
+        v = await (conn or self.pool).fetchval(
+            "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = $1", stream_id
+        )
+        return int(v)
+
+    async def read_all(
+        self,
+        after_position: int = 0,
+        limit: int = 1000,
+        *,
+        types: Sequence[str] | None = None,
+        conn: asyncpg.Connection | None = None,
+    ) -> list[StoredEvent]:
+        """Events with ``global_position > after_position`` in global order (upcast)."""
+        if types:
+            rows = await (conn or self.pool).fetch(
+                f"SELECT {_COLUMNS} FROM events WHERE global_position > $1 AND type = ANY($3) "
+                "ORDER BY global_position LIMIT $2",
+                after_position, limit, list(types),
+            )
+        else:
+            rows = await (conn or self.pool).fetch(
+                f"SELECT {_COLUMNS} FROM events WHERE global_position > $1 "
+                "ORDER BY global_position LIMIT $2",
+                after_position, limit,
+            )
+        return [self.registry.upcast_stored(StoredEvent.from_record(r)) for r in rows]
+
+    async def head_position(self) -> int:
+        return int(await self.pool.fetchval("SELECT coalesce(max(global_position), 0) FROM events"))

@@ -1,0 +1,185 @@
+"""The prompt aggregate: pure ``decide(command, state) -> events`` and ``evolve(state, event)``.
+
+Invariants: versions are numbered 1..n without gaps, versions are immutable, and once a
+prompt exists exactly one version is active.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from harness import templating
+from harness.events.base import DomainEvent
+from harness.events.registry_events import (
+    PromptCreated,
+    PromptUpdated,
+    PromptVersionActivated,
+    PromptVersionCreated,
+)
+
+from .errors import AlreadyExists, Invalid, NotFound
+
+Content = str | list[dict[str, Any]]
+
+
+# ---- commands -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CreatePrompt:
+    prompt_id: str
+    name: str
+    content: Content
+    description: str = ""
+    change_note: str = "initial version"
+
+
+@dataclass(frozen=True)
+class UpdatePrompt:
+    name: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class CreateVersion:
+    content: Content
+    change_note: str = ""
+    activate: bool = False
+
+
+@dataclass(frozen=True)
+class ActivateVersion:
+    version: int
+    reason: str = ""
+
+
+Command = CreatePrompt | UpdatePrompt | CreateVersion | ActivateVersion
+
+
+# ---- state ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VersionState:
+    version: int
+    content: Content
+    variables: list[str]
+    change_note: str
+    created_at: datetime | None
+    created_by: str | None
+
+
+@dataclass(frozen=True)
+class PromptState:
+    prompt_id: str | None = None
+    name: str = ""
+    description: str = ""
+    versions: dict[int, VersionState] = field(default_factory=dict)
+    active_version: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.prompt_id is not None
+
+    @property
+    def latest_version(self) -> int:
+        return max(self.versions, default=0)
+
+
+def _check_content(content: Content) -> list[str]:
+    try:
+        templating.validate(content)
+        return templating.variables(content)
+    except ValueError as exc:
+        raise Invalid(f"content: {exc}", field="content") from exc
+
+
+# ---- decide ---------------------------------------------------------------------------
+
+def decide(command: Command, state: PromptState) -> list[DomainEvent]:
+    if isinstance(command, CreatePrompt):
+        if state.exists:
+            raise AlreadyExists(f"prompt {command.prompt_id} already exists")
+        if not command.name.strip():
+            raise Invalid("name: must not be empty", field="name")
+        variables = _check_content(command.content)
+        return [
+            PromptCreated(prompt_id=command.prompt_id, name=command.name,
+                          description=command.description),
+            PromptVersionCreated(prompt_id=command.prompt_id, version=1, content=command.content,
+                                 variables=variables, change_note=command.change_note),
+            PromptVersionActivated(prompt_id=command.prompt_id, version=1, previous_version=None,
+                                   reason="first version"),
+        ]
+
+    if not state.exists:
+        raise NotFound("prompt not found")
+    assert state.prompt_id is not None
+
+    if isinstance(command, UpdatePrompt):
+        name = command.name if command.name is not None and command.name != state.name else None
+        if name is not None and not name.strip():
+            raise Invalid("name: must not be empty", field="name")
+        desc = (command.description
+                if command.description is not None and command.description != state.description
+                else None)
+        if name is None and desc is None:
+            return []
+        return [PromptUpdated(prompt_id=state.prompt_id, name=name, description=desc)]
+
+    if isinstance(command, CreateVersion):
+        variables = _check_content(command.content)
+        number = state.latest_version + 1
+        events: list[DomainEvent] = [
+            PromptVersionCreated(prompt_id=state.prompt_id, version=number,
+                                 content=command.content, variables=variables,
+                                 change_note=command.change_note)
+        ]
+        if command.activate:
+            events.append(PromptVersionActivated(
+                prompt_id=state.prompt_id, version=number,
+                previous_version=state.active_version, reason=command.change_note))
+        return events
+
+    if isinstance(command, ActivateVersion):
+        if command.version not in state.versions:
+            raise NotFound(f"prompt has no version {command.version}", field="version")
+        if command.version == state.active_version:
+            return []
+        return [PromptVersionActivated(prompt_id=state.prompt_id, version=command.version,
+                                       previous_version=state.active_version,
+                                       reason=command.reason)]
+
+    raise TypeError(f"unknown command {command!r}")
+
+
+# ---- evolve ---------------------------------------------------------------------------
+
+def evolve(state: PromptState, event: DomainEvent, at: datetime | None = None,
+           actor: str | None = None) -> PromptState:
+    if isinstance(event, PromptCreated):
+        return replace(state, prompt_id=event.prompt_id, name=event.name,
+                       description=event.description, created_at=at, updated_at=at)
+    if isinstance(event, PromptUpdated):
+        return replace(
+            state,
+            name=event.name if event.name is not None else state.name,
+            description=event.description if event.description is not None else state.description,
+            updated_at=at,
+        )
+    if isinstance(event, PromptVersionCreated):
+        v = VersionState(event.version, event.content, list(event.variables), event.change_note,
+                         at, actor)
+        return replace(state, versions={**state.versions, event.version: v}, updated_at=at)
+    if isinstance(event, PromptVersionActivated):
+        return replace(state, active_version=event.version, updated_at=at)
+    return state
+
+
+def fold(events: list[tuple[DomainEvent, datetime | None, str | None]]) -> PromptState:
+    state = PromptState()
+    for ev, at, actor in events:
+        state = evolve(state, ev, at, actor)
+    return state

@@ -1,0 +1,148 @@
+"""Projections: the registry's read models, updated in the append's transaction.
+
+``apply`` is the only code that writes read-model tables; ``rebuild`` truncates them and
+replays every event through ``apply``, so a rebuild gives identical rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+from harness.events import StoredEvent, registry
+from harness.events.registry_events import (
+    ApplicationCreated,
+    ApplicationUpdated,
+    PromptCreated,
+    PromptUpdated,
+    PromptVersionActivated,
+    PromptVersionCreated,
+)
+from harness.eventstore import EventStore
+
+_VERSION_NS = uuid.UUID("6f1c2f9e-4d1b-4f0e-9a57-8f3f3a0c1d20")
+
+Projector = Callable[[asyncpg.Connection, StoredEvent], Awaitable[None]]
+_extra_projectors: list[tuple[tuple[str, ...], Projector]] = []
+_extra_tables: list[str] = []
+
+
+def register_projector(types: tuple[str, ...], projector: Projector, tables: list[str]) -> None:
+    """Other read models (datasets, runs, ...) plug in here so one rebuild covers all."""
+    _extra_projectors.append((types, projector))
+    _extra_tables.extend(t for t in tables if t not in _extra_tables)
+
+
+def version_id(prompt_id: str, version: int) -> uuid.UUID:
+    return uuid.uuid5(_VERSION_NS, f"{prompt_id}:{version}")
+
+
+async def apply(conn: asyncpg.Connection, ev: StoredEvent) -> None:
+    if registry.knows(ev.type) and ev.type in _HANDLERS:
+        await _HANDLERS[ev.type](conn, registry.decode(ev), ev)
+    for types, projector in _extra_projectors:
+        if ev.type in types:
+            await projector(conn, ev)
+
+
+async def _prompt_created(conn, e: PromptCreated, ev: StoredEvent) -> None:
+    await conn.execute(
+        "INSERT INTO prompts (id, name, description, created_at, updated_at) "
+        "VALUES ($1, $2, $3, $4, $4)",
+        e.prompt_id, e.name, e.description, ev.recorded_at,
+    )
+
+
+async def _prompt_updated(conn, e: PromptUpdated, ev: StoredEvent) -> None:
+    await conn.execute(
+        "UPDATE prompts SET name = coalesce($2, name), description = coalesce($3, description), "
+        "updated_at = $4 WHERE id = $1",
+        e.prompt_id, e.name, e.description, ev.recorded_at,
+    )
+
+
+async def _version_created(conn, e: PromptVersionCreated, ev: StoredEvent) -> None:
+    await conn.execute(
+        "INSERT INTO prompt_versions (id, prompt_id, version, content, variables, created_at, "
+        "created_by, change_note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        version_id(e.prompt_id, e.version), e.prompt_id, e.version, e.content, e.variables,
+        ev.recorded_at, ev.metadata.actor, e.change_note,
+    )
+    await conn.execute(
+        "UPDATE prompts SET latest_version = greatest(latest_version, $2), updated_at = $3 "
+        "WHERE id = $1",
+        e.prompt_id, e.version, ev.recorded_at,
+    )
+
+
+async def _version_activated(conn, e: PromptVersionActivated, ev: StoredEvent) -> None:
+    await conn.execute(
+        "UPDATE prompt_versions SET is_active = false WHERE prompt_id = $1 AND is_active",
+        e.prompt_id,
+    )
+    await conn.execute(
+        "UPDATE prompt_versions SET is_active = true WHERE prompt_id = $1 AND version = $2",
+        e.prompt_id, e.version,
+    )
+    await conn.execute(
+        "UPDATE prompts SET active_version = $2, updated_at = $3 WHERE id = $1",
+        e.prompt_id, e.version, ev.recorded_at,
+    )
+
+
+async def _application_created(conn, e: ApplicationCreated, ev: StoredEvent) -> None:
+    await conn.execute(
+        "INSERT INTO applications (id, name, description, model_id, prompt_id, temperature, "
+        "max_tokens, top_p, fallback_models, created_at, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+        e.application_id, e.name, e.description, e.model_id, e.prompt_id, e.temperature,
+        e.max_tokens, e.top_p, list(e.fallback_models), ev.recorded_at,
+    )
+
+
+_APP_COLUMNS = {"name", "description", "model_id", "prompt_id", "temperature", "max_tokens",
+                "top_p", "fallback_models"}
+
+
+async def _application_updated(conn, e: ApplicationUpdated, ev: StoredEvent) -> None:
+    changes = {k: v for k, v in e.changes.items() if k in _APP_COLUMNS}
+    sets = [f"{k} = ${i + 2}" for i, k in enumerate(changes)]
+    sets.append(f"updated_at = ${len(changes) + 2}")
+    await conn.execute(
+        f"UPDATE applications SET {', '.join(sets)} WHERE id = $1",
+        e.application_id, *changes.values(), ev.recorded_at,
+    )
+
+
+_HANDLERS = {
+    PromptCreated.TYPE: _prompt_created,
+    PromptUpdated.TYPE: _prompt_updated,
+    PromptVersionCreated.TYPE: _version_created,
+    PromptVersionActivated.TYPE: _version_activated,
+    ApplicationCreated.TYPE: _application_created,
+    ApplicationUpdated.TYPE: _application_updated,
+}
+
+REGISTRY_TABLES = ["applications", "prompt_versions", "prompts"]
+
+
+def read_model_tables() -> list[str]:
+    return [*_extra_tables, *REGISTRY_TABLES]
+
+
+async def rebuild(store: EventStore, batch_size: int = 2000) -> int:
+    """Drop every read-model row and replay all events; one transaction, all or nothing."""
+    count = 0
+    async with store.pool.acquire() as conn, conn.transaction():
+        await conn.execute(f"TRUNCATE {', '.join(read_model_tables())}")
+        position = 0
+        while True:
+            batch = await store.read_all(position, batch_size, conn=conn)
+            if not batch:
+                break
+            for ev in batch:
+                await apply(conn, ev)
+                count += 1
+            position = batch[-1].global_position
+    return count

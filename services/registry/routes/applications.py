@@ -1,0 +1,94 @@
+"""/applications: model + prompt's active version + LLM options, resolved at run time."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import orjson
+from fastapi import APIRouter, Depends, Request, Response
+
+from ..auth import require
+from ..domain import applications as domain
+from ..domain.errors import NotFound
+from ..schemas import ApplicationCreate, ApplicationOut, ApplicationPatch, Page
+from .deps import Paging, metadata, runtime
+
+router = APIRouter(prefix="/applications", tags=["applications"])
+
+_RESOLVE_SQL = """
+SELECT a.id, a.name, a.model_id, a.temperature, a.max_tokens, a.top_p, a.fallback_models,
+       p.id AS prompt_id, p.name AS prompt_name, v.version, v.content, v.variables
+  FROM applications a
+  JOIN prompts p ON p.id = a.prompt_id
+  JOIN prompt_versions v ON v.prompt_id = a.prompt_id AND v.is_active
+ WHERE a.id = $1
+"""
+
+
+def _out(row) -> ApplicationOut:
+    return ApplicationOut(**dict(row))
+
+
+async def _row(rt, application_id: str):
+    row = await rt.pool.fetchrow("SELECT * FROM applications WHERE id = $1", application_id)
+    if row is None:
+        raise NotFound(f"application {application_id} not found")
+    return row
+
+
+@router.get("", response_model=Page[ApplicationOut])
+async def list_applications(paging: Paging = Depends(), rt=Depends(runtime),
+                            _=Depends(require("viewer"))):
+    total = await rt.pool.fetchval("SELECT count(*) FROM applications")
+    rows = await rt.pool.fetch("SELECT * FROM applications ORDER BY name LIMIT $1 OFFSET $2",
+                               paging.limit, paging.offset)
+    return Page(items=[_out(r) for r in rows], total=total, limit=paging.limit,
+                offset=paging.offset)
+
+
+@router.post("", response_model=ApplicationOut, status_code=201)
+async def create_application(body: ApplicationCreate, request: Request, rt=Depends(runtime),
+                             _=Depends(require("editor"))):
+    application_id = str(uuid.uuid4())
+    cmd = domain.CreateApplication(application_id=application_id, **body.model_dump())
+    await rt.commands.application(application_id, cmd, metadata(request))
+    return _out(await _row(rt, application_id))
+
+
+@router.get("/{application_id}", response_model=ApplicationOut)
+async def get_application(application_id: str, rt=Depends(runtime),
+                          _=Depends(require("viewer"))):
+    return _out(await _row(rt, application_id))
+
+
+@router.patch("/{application_id}", response_model=ApplicationOut)
+async def update_application(application_id: str, body: ApplicationPatch, request: Request,
+                             rt=Depends(runtime), _=Depends(require("editor"))):
+    changes = body.model_dump(exclude_unset=True)
+    await rt.commands.application(application_id, domain.UpdateApplication(changes=changes),
+                                  metadata(request))
+    return _out(await _row(rt, application_id))
+
+
+@router.get("/{application_id}/resolved", responses={304: {"description": "unchanged"}})
+async def resolve_application(application_id: str, request: Request, rt=Depends(runtime),
+                              _=Depends(require("viewer"))):
+    """What to run now: model, params and the prompt's active version. ETag / 304 aware."""
+    row = await rt.pool.fetchrow(_RESOLVE_SQL, application_id)
+    if row is None:
+        raise NotFound(f"application {application_id} not found")
+    params = {"temperature": row["temperature"], "max_tokens": row["max_tokens"]}
+    if row["top_p"] is not None:
+        params["top_p"] = row["top_p"]
+    body = orjson.dumps({
+        "application_id": row["id"], "application": row["name"], "model": row["model_id"],
+        "fallback_models": row["fallback_models"], "params": params,
+        "prompt_id": row["prompt_id"], "prompt_name": row["prompt_name"],
+        "version": row["version"], "content": row["content"], "variables": row["variables"],
+    })
+    etag = '"' + hashlib.sha1(body).hexdigest() + '"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)

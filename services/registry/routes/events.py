@@ -1,0 +1,51 @@
+"""/events: follow registry events from a position (JSON pages or Server-Sent Events)."""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from harness.events import StoredEvent
+from sse_starlette.sse import EventSourceResponse
+
+from ..auth import require
+from ..schemas import EventOut, EventsPage
+from .deps import runtime
+
+router = APIRouter(prefix="/events", tags=["events"])
+
+
+def _out(ev: StoredEvent) -> dict:
+    d = ev.model_dump(mode="json")
+    d["metadata"] = ev.metadata.model_dump(mode="json", exclude_none=True)
+    return d
+
+
+@router.get("", response_model=EventsPage)
+async def list_events(after: int = Query(0, ge=0, description="global position to start after"),
+                      limit: int = Query(100, ge=1, le=1000), rt=Depends(runtime),
+                      _=Depends(require("viewer"))):
+    events = await rt.store.read_all(after, limit)
+    return EventsPage(items=[EventOut(**_out(e)) for e in events],
+                      next_after=events[-1].global_position if events else after)
+
+
+@router.get("/stream")
+async def stream_events(request: Request, after: int | None = Query(None, ge=0),
+                        rt=Depends(runtime), _=Depends(require("viewer"))):
+    """SSE: each event's ``id`` is its global position, so ``Last-Event-ID`` resumes."""
+    last_id = request.headers.get("last-event-id")
+    position = after if after is not None else (int(last_id) if last_id and last_id.isdigit()
+                                                  else await rt.store.head_position())
+
+    async def generate():
+        nonlocal position
+        while not await request.is_disconnected():
+            batch = await rt.store.read_all(position, 500)
+            for ev in batch:
+                yield {"id": str(ev.global_position), "event": ev.type,
+                       "data": orjson.dumps(_out(ev)).decode()}
+                position = ev.global_position
+            if len(batch) < 500:
+                await rt.notifier.wait(timeout=5.0)
+
+    return EventSourceResponse(generate(), ping=15)

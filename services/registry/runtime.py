@@ -1,0 +1,76 @@
+"""Everything a running registry holds: pool, store, command handler, bus, relay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import structlog
+from harness.bus import InProcessBus, OutboxRelay
+from harness.db import create_pool
+from harness.eventstore import EVENTSTORE_MIGRATIONS, EventStore, migrate
+from harness.eventstore.notifier import Notifier
+
+from .auth import Authenticator
+from .commands import CommandHandler
+
+log = structlog.get_logger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+# Other services add their migration folders here (namespace, folder).
+MIGRATION_SOURCES: list[tuple[str, Path]] = [
+    ("eventstore", EVENTSTORE_MIGRATIONS),
+    ("registry", MIGRATIONS),
+]
+
+
+async def migrate_all(pool: asyncpg.Pool) -> list[str]:
+    async with pool.acquire() as conn:
+        return await migrate(conn, MIGRATION_SOURCES)
+
+
+@dataclass
+class Runtime:
+    database_url: str
+    pool: asyncpg.Pool
+    store: EventStore
+    commands: CommandHandler
+    auth: Authenticator
+    bus: InProcessBus
+    notifier: Notifier
+    relay: OutboxRelay | None = None
+    tasks: list[asyncio.Task] = field(default_factory=list)
+
+    @classmethod
+    async def start(cls, database_url: str, *, relay: bool = True, pool_min: int = 2,
+                    pool_max: int = 10) -> Runtime:
+        pool = await create_pool(database_url, min_size=pool_min, max_size=pool_max)
+        await migrate_all(pool)
+        store = EventStore(pool)
+        notifier = Notifier(database_url)
+        await notifier.start()
+        rt = cls(database_url=database_url, pool=pool, store=store,
+                 commands=CommandHandler(store), auth=Authenticator(pool),
+                 bus=InProcessBus(), notifier=notifier)
+        if relay:
+            rt.relay = OutboxRelay(store, rt.bus, listen_url=database_url)
+        return rt
+
+    def start_background(self) -> None:
+        if self.relay is not None:
+            self.tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+
+    async def stop(self) -> None:
+        if self.relay is not None:
+            self.relay.stop()
+        for t in self.tasks:
+            t.cancel()
+        for t in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        await self.notifier.stop()
+        await self.pool.close()

@@ -1,0 +1,101 @@
+"""Shared fixtures: a real PostgreSQL, a fresh database per test, the registry app."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _admin_url() -> str:
+    url = os.environ.get("HARNESS_TEST_DATABASE_URL")
+    if url:
+        return url
+    from harness.db import embedded_database_url
+
+    return embedded_database_url(ROOT / ".harness" / "test-pgdata")
+
+
+def _with_db(url: str, dbname: str) -> str:
+    """Same server, another database (works for TCP and socket URLs)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + dbname, parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    return _admin_url()
+
+
+@pytest.fixture(scope="session")
+async def template_db(pg_admin_url):
+    """A migrated template database, cloned for every test."""
+    from services.registry.runtime import migrate_all
+
+    name = f"harness_tpl_{os.getpid()}"
+    admin = await asyncpg.connect(pg_admin_url)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    from harness.db import create_pool
+
+    pool = await create_pool(_with_db(pg_admin_url, name), min_size=1, max_size=2)
+    await migrate_all(pool)
+    await pool.close()
+    yield name
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture
+async def db_url(pg_admin_url, template_db):
+    name = f"harness_t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(pg_admin_url)
+    for _ in range(50):
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+            break
+        except asyncpg.ObjectInUseError:  # template briefly busy
+            await asyncio.sleep(0.1)
+    try:
+        yield _with_db(pg_admin_url, name)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def pool(db_url):
+    from harness.db import create_pool
+
+    p = await create_pool(db_url, min_size=1, max_size=10)
+    yield p
+    await p.close()
+
+
+@pytest.fixture
+async def runtime(db_url):
+    from services.registry.runtime import Runtime
+
+    rt = await Runtime.start(db_url, pool_max=20)
+    rt.start_background()
+    yield rt
+    await rt.stop()
+
+
+@pytest.fixture
+async def client(runtime):
+    from services.registry.app import create_app
+
+    app = create_app(runtime=runtime)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://registry") as c:
+        yield c
