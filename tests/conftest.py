@@ -99,3 +99,25 @@ async def client(runtime):
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://registry") as c:
         yield c
+
+
+@pytest.fixture
+async def live_url(runtime):
+    """The registry served by a real uvicorn on loopback, in the test's event loop."""
+    import socket
+
+    import uvicorn
+
+    from services.registry.app import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(runtime=runtime), host="127.0.0.1",
+                                           port=port, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task

@@ -58,7 +58,8 @@ def variables(content: Content) -> list[str]:
         try:
             names.update(_variables_of_text(text))
         except jinja2.TemplateSyntaxError as exc:
-            raise TemplateSyntaxError(exc.message or str(exc), f"{where} line {exc.lineno}") from exc
+            where = f"{where} line {exc.lineno}"
+            raise TemplateSyntaxError(exc.message or str(exc), where) from exc
     return sorted(names)
 
 
@@ -97,7 +98,14 @@ def to_messages(rendered: Content) -> list[dict[str, Any]]:
 
 
 def as_text(content: Content) -> str:
-    """A readable text form (for diffs and the echo model)."""
+    """A readable text form for diffs: chat messages become ``[role]`` blocks."""
     if isinstance(content, str):
         return content
-    return json.dumps(content, ensure_ascii=False, indent=2)
+    return "\n\n".join(f"[{m.get('role')}]\n{m.get('content', '')}" for m in content) + "\n"
+
+
+def as_prompt_text(content: Content) -> str:
+    """The prompt as one string, as promptfoo passes it to providers (chat = JSON)."""
+    if isinstance(content, str):
+        return content
+    return json.dumps(content, ensure_ascii=False)

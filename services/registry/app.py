@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request
+
 from harness.logging import bind_correlation
 
 from . import problems
@@ -14,6 +15,34 @@ from .routes import applications, events, prompts
 from .runtime import Runtime
 
 log = structlog.get_logger(__name__)
+
+class CorrelationMiddleware:
+    """Pure ASGI: takes ``X-Correlation-ID`` (or makes one), binds it to the logs and the
+    request state (it goes into event metadata) and echoes it on the response."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        cid = None
+        for name, value in scope["headers"]:
+            if name == b"x-correlation-id":
+                cid = value.decode("latin-1")
+                break
+        cid = cid or str(uuid.uuid4())
+        scope.setdefault("state", {})["correlation_id"] = cid
+        bind_correlation(cid)
+        header = (b"x-correlation-id", cid.encode("latin-1"))
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
 
 ROUTERS = [prompts.router, applications.router, events.router]
 
@@ -48,14 +77,7 @@ def create_app(database_url: str | None = None, *, runtime: Runtime | None = Non
         app.state.runtime = runtime
     problems.install(app)
 
-    @app.middleware("http")
-    async def correlation(request: Request, call_next):
-        cid = request.headers.get("x-correlation-id") or str(uuid.uuid4())
-        request.state.correlation_id = cid
-        bind_correlation(cid)
-        response = await call_next(request)
-        response.headers["X-Correlation-ID"] = cid
-        return response
+    app.add_middleware(CorrelationMiddleware)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from fastapi import Request
+
 from harness import apikeys
 from harness.apikeys import KeyOwner
 

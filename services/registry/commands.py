@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
+
 from harness.events import EventMetadata, StoredEvent
 from harness.events.base import DomainEvent
 from harness.eventstore import EventStore
@@ -53,6 +54,8 @@ def fold_application(events: list[StoredEvent]) -> app_domain.ApplicationState:
 class CommandHandler:
     def __init__(self, store: EventStore) -> None:
         self.store = store
+        # called with the stream id after a command's transaction committed
+        self.on_commit: list[Callable[[str], None]] = []
 
     async def _execute(
         self,
@@ -63,6 +66,14 @@ class CommandHandler:
         *,
         precheck: Callable[[asyncpg.Connection, S], Any] | None = None,
     ) -> tuple[S, list[StoredEvent]]:
+        state, stored = await self._execute_in_transaction(stream_id, fold, decide, metadata,
+                                                           precheck=precheck)
+        if stored:
+            for hook in self.on_commit:
+                hook(stream_id)
+        return state, stored
+
+    async def _execute_in_transaction(self, stream_id, fold, decide, metadata, *, precheck):
         async with self.store.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", stream_id)
             history = await self.store.read_stream(stream_id, conn=conn)

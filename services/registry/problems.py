@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
 from harness.eventstore import ConcurrencyError
 from harness.templating import MissingVariablesError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .domain.errors import DomainError
 

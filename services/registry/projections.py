@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import asyncpg
+
 from harness.events import StoredEvent, registry
 from harness.events.registry_events import (
     ApplicationCreated,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import asyncpg
 import structlog
+
 from harness.bus import InProcessBus, OutboxRelay
 from harness.db import create_pool
 from harness.eventstore import EVENTSTORE_MIGRATIONS, EventStore, migrate
@@ -16,6 +17,7 @@ from harness.eventstore.notifier import Notifier
 
 from .auth import Authenticator
 from .commands import CommandHandler
+from .resolve_cache import ResolveCache
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +44,7 @@ class Runtime:
     auth: Authenticator
     bus: InProcessBus
     notifier: Notifier
+    resolve_cache: ResolveCache = field(default_factory=ResolveCache)
     relay: OutboxRelay | None = None
     tasks: list[asyncio.Task] = field(default_factory=list)
 
@@ -56,6 +59,9 @@ class Runtime:
         rt = cls(database_url=database_url, pool=pool, store=store,
                  commands=CommandHandler(store), auth=Authenticator(pool),
                  bus=InProcessBus(), notifier=notifier)
+        notifier.on_notify(rt.resolve_cache.invalidate)
+        notifier.on_disconnect(lambda: setattr(rt.resolve_cache, "enabled", False))
+        rt.commands.on_commit.append(rt.resolve_cache.invalidate)
         if relay:
             rt.relay = OutboxRelay(store, rt.bus, listen_url=database_url)
         return rt

@@ -16,7 +16,9 @@ Decide whether the output satisfies the rubric, judging only what the rubric ask
 Give a score between 0.0 (does not satisfy the rubric at all) and 1.0 (fully satisfies it).
 
 Reply with exactly one JSON object and nothing else, in this shape:
-{"reason": "<one or two sentences explaining your verdict>", "pass": <true or false>, "score": <number from 0.0 to 1.0>}"""
+{"reason": "<one or two sentences explaining your verdict>",
+ "pass": <true or false>,
+ "score": <number from 0.0 to 1.0>}"""
 
 GRADER_USER_PROMPT = """\
 <output>
@@ -91,6 +93,10 @@ def parse_judgement(text: str) -> dict[str, Any]:
         for value in find_json_values(chunk):
             if isinstance(value, dict):
                 return value
+            if isinstance(value, list):  # e.g. [{"pass": true, ...}]
+                for item in value:
+                    if isinstance(item, dict):
+                        return item
     snippet = text.strip().replace("\n", " ")[:200]
     raise AssertionEvalError(f"judge did not answer with a JSON object: {snippet!r}")
 
@@ -138,11 +144,9 @@ def grade(judgement: dict[str, Any], threshold: float | None) -> tuple[bool, flo
     return passed, score, reason
 
 
-async def check_llm_rubric(
-    a: Assertion, value: Any, output: str, ctx: AssertionContext
-) -> Verdict:
-    template = a.rubric_prompt or ctx.options.get("rubricPrompt") or ctx.options.get(
-        "rubric_prompt"
+async def check_llm_rubric(a: Assertion, value: Any, output: str, ctx: AssertionContext) -> Verdict:
+    template = (
+        a.rubric_prompt or ctx.options.get("rubricPrompt") or ctx.options.get("rubric_prompt")
     )
     if isinstance(template, list | dict):
         template = json.dumps(template, ensure_ascii=False)

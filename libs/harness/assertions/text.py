@@ -153,7 +153,7 @@ def compile_js_regex(pattern: str) -> re.Pattern[str]:
             if not in_class and pattern[i + 1] == "k" and i + 2 < n and pattern[i + 2] == "<":
                 end = pattern.find(">", i + 3)
                 if end != -1:
-                    out.append(f"(?P={pattern[i + 3:end]})")
+                    out.append(f"(?P={pattern[i + 3 : end]})")
                     i = end + 1
                     continue
             out.append(pattern[i : i + 2])
@@ -220,5 +220,7 @@ def check_levenshtein(a: Assertion, value: Any, output: str) -> Verdict:
     relation = "≤" if within else ">"
     reason = f"Levenshtein distance {distance} {relation} threshold {limit:g}"
     if not passed:
-        reason = f"Expected Levenshtein distance {'>' if a.inverse else '≤'} {limit:g}, got {distance}"
+        reason = (
+            f"Expected Levenshtein distance {'>' if a.inverse else '≤'} {limit:g}, got {distance}"
+        )
     return binary(passed, reason)

@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 import jinja2
+
 from harness.templating import render_text
 
 from .models import AssertionEvalError
@@ -16,9 +17,13 @@ from .models import AssertionEvalError
 _TEMPLATE_MARKERS = ("{{", "{%", "{#")
 
 
+def is_template(text: str) -> bool:
+    return any(m in text for m in _TEMPLATE_MARKERS)
+
+
 def render_string(text: str, variables: dict[str, Any], what: str = "value") -> str:
     """Render ``{{ var }}`` placeholders; plain strings are returned untouched."""
-    if not any(m in text for m in _TEMPLATE_MARKERS):
+    if not is_template(text):
         return text
     try:
         return render_text(text, variables)
@@ -71,7 +76,7 @@ def js_string(value: Any) -> str:
         return repr(value)
     if isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def is_number(value: Any) -> bool:
@@ -129,7 +134,10 @@ def _no_constants(name: str) -> Any:
 
 def parse_json(text: str) -> Any:
     """``JSON.parse``: strict JSON (no NaN/Infinity), surrounding whitespace allowed."""
-    return json.loads(text, parse_constant=_no_constants)
+    try:
+        return json.loads(text, parse_constant=_no_constants)
+    except RecursionError as exc:
+        raise ValueError("JSON is nested too deeply") from exc
 
 
 _decoder = json.JSONDecoder(parse_constant=_no_constants)
@@ -145,7 +153,7 @@ def find_json_values(text: str) -> list[Any]:
         if ch in "{[":
             try:
                 value, end = _decoder.raw_decode(text, i)
-            except ValueError:
+            except (ValueError, RecursionError):
                 i += 1
                 continue
             found.append(value)

@@ -49,7 +49,8 @@ class OutboxRelay:
                 raise
             except Exception as exc:
                 # the checkpoint was not advanced past the failed event: retry from there
-                log.warning("relay_publish_failed", error=str(exc), position=self.subscription.position)
+                log.warning("relay_publish_failed", error=str(exc),
+                            position=self.subscription.position)
                 await asyncio.sleep(self.retry_delay)
 
     def stop(self) -> None:

@@ -40,9 +40,11 @@ class StoredEvent(BaseModel):
 
     @classmethod
     def from_record(cls, r: Any) -> StoredEvent:
-        return cls(
+        """From a database row; the store's own rows are trusted, so no re-validation."""
+        return cls.model_construct(
             global_position=r["global_position"], event_id=r["event_id"],
             stream_id=r["stream_id"], stream_version=r["stream_version"], type=r["type"],
             schema_version=r["schema_version"], data=r["data"],
-            metadata=EventMetadata(**(r["metadata"] or {})), recorded_at=r["recorded_at"],
+            metadata=EventMetadata.model_construct(**(r["metadata"] or {})),
+            recorded_at=r["recorded_at"],
         )

@@ -46,12 +46,9 @@ class PromptVersionCreated(DomainEvent):
 @registry.upcaster("PromptVersionCreated", 1)
 def _prompt_version_created_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     template = data.pop("template")
-    return {
-        **data,
-        "content": template,
-        "variables": templating.variables(template),
-        "change_note": data.pop("note", "") or "",
-    }
+    note = data.pop("note", "") or ""
+    return {**data, "content": template, "variables": templating.variables(template),
+            "change_note": note}
 
 
 @registry.register

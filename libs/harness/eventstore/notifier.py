@@ -19,9 +19,19 @@ class Notifier:
         self._conn: asyncpg.Connection | None = None
         self._cond = asyncio.Condition()
         self._callbacks: list = []
+        self._disconnect_callbacks: list = []
 
     def on_notify(self, callback) -> None:
+        """``callback(payload)`` on every notification (the payload is the stream id)."""
         self._callbacks.append(callback)
+
+    def on_disconnect(self, callback) -> None:
+        """``callback()`` if the LISTEN connection is lost (caches must stop trusting it)."""
+        self._disconnect_callbacks.append(callback)
+
+    def _terminated(self, _conn) -> None:
+        for cb in self._disconnect_callbacks:
+            cb()
 
     def _notified(self, _conn, _pid, _channel, payload) -> None:
         self.generation += 1
@@ -36,9 +46,11 @@ class Notifier:
     async def start(self) -> None:
         self._conn = await asyncpg.connect(self.url)
         await self._conn.add_listener(self.channel, self._notified)
+        self._conn.add_termination_listener(self._terminated)
 
     async def stop(self) -> None:
         if self._conn is not None:
+            self._conn.remove_termination_listener(self._terminated)
             with contextlib.suppress(Exception):
                 await self._conn.close()
             self._conn = None

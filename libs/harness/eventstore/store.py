@@ -18,6 +18,9 @@ _COLUMNS = (
 )
 
 
+_APPEND_SQL = f"SELECT {_COLUMNS} FROM harness_append($1, $2, $3, $4, $5, $6, $7)"
+
+
 class ConcurrencyError(Exception):
     """The stream is not at the expected version."""
 
@@ -50,18 +53,14 @@ class EventStore:
         """Append atomically; returns the events stored now (re-appended ids are skipped)."""
         if not events:
             return []
-        payload = [e.model_dump(mode="json") for e in events]
+        args = (
+            stream_id, expected_version,
+            [e.event_id for e in events], [e.type for e in events],
+            [e.schema_version for e in events], [e.data for e in events],
+            [e.metadata.model_dump(exclude_none=True) for e in events],
+        )
         try:
-            if conn is None:
-                rows = await self.pool.fetch(
-                    f"SELECT {_COLUMNS} FROM harness_append($1, $2, $3)",
-                    stream_id, expected_version, payload,
-                )
-            else:
-                rows = await conn.fetch(
-                    f"SELECT {_COLUMNS} FROM harness_append($1, $2, $3)",
-                    stream_id, expected_version, payload,
-                )
+            rows = await (conn or self.pool).fetch(_APPEND_SQL, *args)
         except asyncpg.PostgresError as exc:
             if getattr(exc, "sqlstate", None) == CONFLICT_SQLSTATE:
                 actual = int(getattr(exc, "detail", "0") or 0)

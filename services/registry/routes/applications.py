@@ -38,7 +38,7 @@ async def _row(rt, application_id: str):
 
 
 @router.get("", response_model=Page[ApplicationOut])
-async def list_applications(paging: Paging = Depends(), rt=Depends(runtime),
+async def list_applications(paging=Paging, rt=Depends(runtime),
                             _=Depends(require("viewer"))):
     total = await rt.pool.fetchval("SELECT count(*) FROM applications")
     rows = await rt.pool.fetch("SELECT * FROM applications ORDER BY name LIMIT $1 OFFSET $2",
@@ -75,6 +75,20 @@ async def update_application(application_id: str, body: ApplicationPatch, reques
 async def resolve_application(application_id: str, request: Request, rt=Depends(runtime),
                               _=Depends(require("viewer"))):
     """What to run now: model, params and the prompt's active version. ETag / 304 aware."""
+    cached = rt.resolve_cache.get(application_id)
+    if cached is None:
+        generation = rt.resolve_cache.generation
+        body, etag = await _resolve(rt, application_id)
+        rt.resolve_cache.put(application_id, body, etag, generation)
+    else:
+        body, etag = cached
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+async def _resolve(rt, application_id: str) -> tuple[bytes, str]:
     row = await rt.pool.fetchrow(_RESOLVE_SQL, application_id)
     if row is None:
         raise NotFound(f"application {application_id} not found")
@@ -87,8 +101,4 @@ async def resolve_application(application_id: str, request: Request, rt=Depends(
         "prompt_id": row["prompt_id"], "prompt_name": row["prompt_name"],
         "version": row["version"], "content": row["content"], "variables": row["variables"],
     })
-    etag = '"' + hashlib.sha1(body).hexdigest() + '"'
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
+    return body, '"' + hashlib.sha1(body).hexdigest() + '"'

@@ -1,14 +1,21 @@
-"""Shared route dependencies."""
+"""Shared route dependencies.
+
+They are ``async def`` on purpose: FastAPI runs plain ``def`` dependencies in a thread
+pool, which costs a thread hop per request.
+"""
 
 from __future__ import annotations
 
-from fastapi import Query, Request
+from dataclasses import dataclass
+
+from fastapi import Depends, Query, Request
+
 from harness.events import EventMetadata
 
 from ..runtime import Runtime
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
@@ -19,8 +26,15 @@ def metadata(request: Request) -> EventMetadata:
     )
 
 
-class Paging:
-    def __init__(self, limit: int = Query(50, ge=1, le=500),
-                 offset: int = Query(0, ge=0)) -> None:
-        self.limit = limit
-        self.offset = offset
+@dataclass(frozen=True)
+class Page:
+    limit: int
+    offset: int
+
+
+async def _paging(limit: int = Query(50, ge=1, le=500, description="page size"),
+                  offset: int = Query(0, ge=0, description="items to skip")) -> Page:
+    return Page(limit, offset)
+
+
+Paging = Depends(_paging)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from harness.events import StoredEvent
 from sse_starlette.sse import EventSourceResponse
+
+from harness.events import StoredEvent
 
 from ..auth import require
 from ..schemas import EventOut, EventsPage

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query
 from fastapi import Request as _Request
+
 from harness import templating
 
 from ..auth import require
@@ -86,7 +87,7 @@ async def _version_row(rt, prompt_id: str, version: int):
 
 @router.get("", response_model=Page[PromptOut])
 async def list_prompts(q: str | None = Query(None, description="name contains (case-insensitive)"),
-                       paging: Paging = Depends(), rt=Depends(runtime),
+                       paging=Paging, rt=Depends(runtime),
                        _=Depends(require("viewer"))):
     pattern = f"%{q}%" if q else "%"
     total = await rt.pool.fetchval("SELECT count(*) FROM prompts WHERE name ILIKE $1", pattern)
@@ -135,7 +136,7 @@ async def update_prompt(prompt_id: str, body: PromptPatch, request: _Request,
 
 
 @router.get("/{prompt_id}/versions", response_model=Page[PromptVersionOut])
-async def list_versions(prompt_id: str, paging: Paging = Depends(), rt=Depends(runtime),
+async def list_versions(prompt_id: str, paging=Paging, rt=Depends(runtime),
                         _=Depends(require("viewer"))):
     row = await _prompt_row(rt, prompt_id)
     rows = await rt.pool.fetch(
@@ -189,7 +190,7 @@ async def diff_versions(prompt_id: str,
 
 
 @router.get("/{prompt_id}/history", response_model=Page[HistoryEntry])
-async def history(prompt_id: str, paging: Paging = Depends(), rt=Depends(runtime),
+async def history(prompt_id: str, paging=Paging, rt=Depends(runtime),
                   _=Depends(require("viewer"))):
     events = await rt.store.read_stream(f"prompt-{prompt_id}")
     if not events:

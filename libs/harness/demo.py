@@ -1,0 +1,79 @@
+"""``harness demo``: the main job of the registry, end to end, over its REST API."""
+
+from __future__ import annotations
+
+import httpx
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+
+PROMPT_NAME = "support-reply"
+V1 = [
+    {"role": "system", "content": "You are a helpful support agent for {{ product }}."},
+    {"role": "user", "content": "{{ question }}"},
+]
+V2 = [
+    {"role": "system", "content": "You are a concise, friendly support agent for {{ product }}. "
+                                  "Answer in {{ language }}, in at most three sentences."},
+    {"role": "user", "content": "{{ question }}"},
+]
+
+
+def _ok(r: httpx.Response) -> dict:
+    if r.status_code >= 400:
+        raise SystemExit(f"{r.request.method} {r.request.url} -> {r.status_code}: {r.text}")
+    return r.json()
+
+
+def run_demo(base_url: str, console: Console) -> None:
+    c = httpx.Client(base_url=base_url, headers={"X-Actor": "demo"}, timeout=30)
+    found = _ok(c.get("/prompts", params={"q": PROMPT_NAME}))["items"]
+    prompt = next((p for p in found if p["name"] == PROMPT_NAME), None)
+    if prompt is None:
+        prompt = _ok(c.post("/prompts", json={
+            "name": PROMPT_NAME, "description": "Replies to customer questions",
+            "content": V1, "change_note": "first draft"}))
+        console.print(f"created prompt [bold]{PROMPT_NAME}[/bold] ({prompt['id']}), v1 active")
+    pid = prompt["id"]
+    v2 = _ok(c.post(f"/prompts/{pid}/versions", json={
+        "content": V2, "change_note": "shorter answers, reply in the customer's language"}))
+    console.print(f"added v{v2['version']} (variables: {', '.join(v2['variables'])})")
+
+    apps = _ok(c.get("/applications"))["items"]
+    application = next((a for a in apps if a["name"] == "support-bot"), None)
+    if application is None:
+        application = _ok(c.post("/applications", json={
+            "name": "support-bot", "model_id": "echo", "prompt_id": pid,
+            "temperature": 0.2, "max_tokens": 256}))
+        console.print("created application [bold]support-bot[/bold] (model echo)")
+    aid = application["id"]
+
+    before = _ok(c.get(f"/applications/{aid}/resolved"))
+    _ok(c.put(f"/prompts/{pid}/versions/{v2['version']}/activate",
+              json={"reason": "reviewed: clearer answers"}))
+    after = _ok(c.get(f"/applications/{aid}/resolved"))
+    console.print(f"activated v{v2['version']}: support-bot now resolves v{after['version']} "
+                  f"(was v{before['version']}) — no deploy")
+
+    rendered = _ok(c.post(f"/prompts/{pid}/render", json={"variables": {
+        "product": "harness", "language": "English", "question": "How do I roll back?"}}))
+    console.print("rendered active version:", rendered["messages"])
+
+    diff = _ok(c.get(f"/prompts/{pid}/diff", params={"from": before["version"],
+                                                     "to": after["version"]}))
+    console.print(Syntax(diff["diff"] or "(no change)", "diff", theme="ansi_dark"))
+
+    _ok(c.put(f"/prompts/{pid}/versions/{before['version']}/activate",
+              json={"reason": "rollback: v2 answers too short for refunds"}))
+    rolled = _ok(c.get(f"/applications/{aid}/resolved"))
+    console.print(f"rolled back: support-bot resolves v{rolled['version']}")
+
+    history = _ok(c.get(f"/prompts/{pid}/history", params={"limit": 500}))["items"]
+    table = Table(title=f"history of {PROMPT_NAME}")
+    for col in ("#", "when (UTC)", "actor", "event", "version"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("note / reason")
+    for h in history:
+        table.add_row(str(h["stream_version"]), h["at"][:19].replace("T", " "), h["actor"] or "",
+                      h["type"], str(h["version"] or ""), h["note"] or "")
+    console.print(table)

@@ -1,0 +1,118 @@
+"""Cost of a call: a caller's price table first, then LiteLLM's bundled cost map.
+
+An unknown price is ``None`` (with one warning per model), never 0. LiteLLM's own
+``get_model_info`` fills a 0 price for unmapped models that match one of its
+"generalization" rules (e.g. any ``gpt-5-*`` name), so a model counts as priced only
+when the cost map has an entry for it that carries a per-token price.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+from ._litellm import litellm
+
+log = structlog.get_logger(__name__)
+
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def _candidates(model: str) -> list[str]:
+    names = [model]
+    if "/" in model:
+        names.append(model.split("/", 1)[1])
+    names.extend([n.lower() for n in names])
+    return list(dict.fromkeys(names))
+
+
+def override_price(prices: Mapping[str, Mapping[str, Any]] | None, model: str) -> dict | None:
+    """The caller's price entry for ``model`` (exact id, then without the provider prefix)."""
+    if not prices:
+        return None
+    for name in _candidates(model):
+        entry = prices.get(name)
+        if entry is not None:
+            return dict(entry)
+    return None
+
+
+def cost_map_entry(model: str) -> dict | None:
+    """LiteLLM's cost-map entry for ``model`` if it has per-token prices, else None."""
+    cost_map: Mapping[str, Any] = litellm().model_cost
+    for name in _candidates(model):
+        entry = cost_map.get(name)
+        if isinstance(entry, Mapping) and (
+            entry.get("input_cost_per_token") is not None
+            or entry.get("output_cost_per_token") is not None
+        ):
+            return dict(entry)
+    return None
+
+
+def _per_token(entry: Mapping[str, Any], prompt_tokens: int, completion_tokens: int) -> float:
+    inp = float(entry.get("input_cost_per_token") or 0.0)
+    out = float(entry.get("output_cost_per_token") or 0.0)
+    return prompt_tokens * inp + completion_tokens * out
+
+
+def warn_unknown(model: str) -> None:
+    with _warned_lock:
+        if model in _warned:
+            return
+        _warned.add(model)
+    log.warning(
+        "llm.price_unknown",
+        model=model,
+        hint="pass prices={model: {input_cost_per_token, output_cost_per_token}} to LLMClient",
+    )
+
+
+def completion_cost(
+    model: str,
+    prompt_tokens: int | None,
+    completion_tokens: int | None,
+    *,
+    response: Any = None,
+    prices: Mapping[str, Mapping[str, Any]] | None = None,
+) -> float | None:
+    """USD cost of one completion by ``model``, or None when its price is unknown."""
+    entry = override_price(prices, model)
+    if entry is not None:
+        return _per_token(entry, prompt_tokens or 0, completion_tokens or 0)
+    entry = cost_map_entry(model)
+    if entry is None:
+        warn_unknown(model)
+        return None
+    lm = litellm()
+    if response is not None:
+        try:  # handles cached / reasoning tokens and tiered prices
+            return float(lm.completion_cost(completion_response=response, model=model))
+        except Exception as exc:  # noqa: BLE001 - fall back to the plain per-token price
+            log.debug("llm.cost_fallback", model=model, error=str(exc))
+    try:
+        prompt_cost, completion_cost_ = lm.cost_per_token(
+            model=model,
+            prompt_tokens=prompt_tokens or 0,
+            completion_tokens=completion_tokens or 0,
+        )
+        return float(prompt_cost) + float(completion_cost_)
+    except Exception:  # noqa: BLE001
+        return _per_token(entry, prompt_tokens or 0, completion_tokens or 0)
+
+
+def embedding_cost(
+    model: str,
+    prompt_tokens: int | None,
+    *,
+    prices: Mapping[str, Mapping[str, Any]] | None = None,
+) -> float | None:
+    entry = override_price(prices, model) or cost_map_entry(model)
+    if entry is None:
+        warn_unknown(model)
+        return None
+    return _per_token(entry, prompt_tokens or 0, 0)

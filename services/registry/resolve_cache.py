@@ -1,0 +1,49 @@
+"""A per-process cache of resolved applications, invalidated by registry events.
+
+``GET /applications/{id}/resolved`` is the hot path of every downstream app. Its answer
+only changes when a prompt or application stream changes, so the answer is cached and the
+whole cache is dropped (a) synchronously when this process commits such a command and
+(b) when any process's append sends ``NOTIFY harness_events`` for such a stream. A short
+TTL bounds staleness if notifications are ever lost (e.g. the LISTEN connection drops).
+"""
+
+from __future__ import annotations
+
+import time
+
+_PREFIXES = ("prompt-", "application-")
+
+
+class ResolveCache:
+    def __init__(self, ttl_s: float = 2.0, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, int, bytes, str]] = {}
+        self.generation = 0
+        self.enabled = True
+
+    def get(self, key: str) -> tuple[bytes, str] | None:
+        if not self.enabled:
+            return None
+        hit = self._entries.get(key)
+        if hit is None:
+            return None
+        at, gen, body, etag = hit
+        if gen != self.generation or time.monotonic() - at > self.ttl_s:
+            self._entries.pop(key, None)
+            return None
+        return body, etag
+
+    def put(self, key: str, body: bytes, etag: str, generation: int) -> None:
+        """Store an answer computed while the cache was at ``generation`` (read before the
+        query), so an invalidation that raced the query is never hidden."""
+        if not self.enabled or generation != self.generation:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic(), generation, body, etag)
+
+    def invalidate(self, stream_id: str | None = None) -> None:
+        if stream_id is None or stream_id.startswith(_PREFIXES):
+            self.generation += 1
+            self._entries.clear()
