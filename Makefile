@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= dev
+# `make test` needs the offline embedding model (torch); `make demo` does not
+TEST_EXTRAS ?= dev,embeddings
+TORCH_SPEC ?= torch==2.13.0
 
 .PHONY: venv demo up test lint bench clean
 
@@ -21,10 +24,17 @@ demo: venv  ## start on embedded defaults and walk through the registry
 up: venv  ## the registry on http://127.0.0.1:8000 (API docs at /docs)
 	$(VENV)/bin/harness up
 
-test: venv  ## the whole test suite (HARNESS_TEST_DATABASE_URL selects a PostgreSQL)
+test: $(VENV)/.installed-test  ## the whole test suite (HARNESS_TEST_DATABASE_URL selects a PostgreSQL)
 	$(PY) -m pytest -q
 
-lint: venv
+$(VENV)/.installed-test: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q '$(TORCH_SPEC)'
+	$(PY) -m pip install -q -e '.[$(TEST_EXTRAS)]'
+	touch $@
+
+lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 
 bench: venv  ## benchmarks, JSON on stdout

@@ -1,0 +1,105 @@
+"""Evaluate one case on one target: render, call the model, grade. Shared by the runner
+and ``harness eval``; pure apart from the LLM client it is given."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from harness import templating
+from harness.assertions import AssertionContext, evaluate_assertions
+from harness.llm import LLMClient, LLMError, LLMRequest
+
+from .models import CaseResult, Target, TestCaseSnapshot
+from .providers import to_litellm_model
+
+_PARAM_FIELDS = ("temperature", "max_tokens", "top_p")
+DEFAULT_JUDGE = os.environ.get("HARNESS_JUDGE_MODEL", "openai/gpt-4o-mini")
+
+
+@dataclass
+class Grading:
+    """How model-backed assertions are served: the judge for ``llm-rubric`` and the
+    embedder for ``similar``."""
+
+    llm: LLMClient
+    judge_model: str = DEFAULT_JUDGE
+    judge_params: dict[str, Any] | None = None
+    embedding_model: str | None = None  # None = the offline local model
+
+    async def judge(self, messages: list[dict], provider: str | dict | None) -> str:
+        model = self.judge_model
+        params = dict(self.judge_params or {})
+        if isinstance(provider, str):
+            model = to_litellm_model(provider)
+        elif isinstance(provider, dict) and provider.get("id"):
+            model = to_litellm_model(provider["id"])
+            params.update(provider.get("config") or {})
+        resp = await self.llm.complete(LLMRequest(model=model, messages=messages, temperature=0,
+                                                  params=params))
+        return resp.output
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        return await self.llm.embed(texts, model=self.embedding_model)
+
+
+def build_request(target: Target, messages: list[dict], *, repeat: int,
+                  cache: bool | None) -> LLMRequest:
+    params = dict(target.params)
+    fields = {k: params.pop(k) for k in _PARAM_FIELDS if k in params}
+    return LLMRequest(
+        model=target.model, messages=messages, params=params,
+        fallback_models=list(target.fallback_models), cache=cache,
+        cache_salt=f"repeat-{repeat}", **fields,
+    )
+
+
+async def evaluate_case(
+    grading: Grading,
+    target: Target,
+    case: TestCaseSnapshot,
+    *,
+    run_id: str,
+    repeat: int = 0,
+    default_assert: list[dict[str, Any]] | None = None,
+    cache: bool | None = None,
+) -> CaseResult:
+    base = {"run_id": run_id, "case_id": case.id, "target_id": target.target_id,
+            "repeat": repeat}
+    variables = dict(case.input)
+    try:
+        rendered = templating.render(target.content, variables)
+    except templating.MissingVariablesError as exc:
+        return CaseResult(**base, status="error", reason=str(exc), error=str(exc))
+    except Exception as exc:  # a template that fails at render time (e.g. a bad filter)
+        return CaseResult(**base, status="error", reason=f"render failed: {exc}",
+                          error=f"render failed: {exc}")
+    req = build_request(target, templating.to_messages(rendered), repeat=repeat, cache=cache)
+    try:
+        resp = await grading.llm.complete(req)
+    except LLMError as exc:
+        message = f"{exc.kind}: {exc.message} (model {exc.model}, {exc.attempts} attempts)"
+        return CaseResult(**base, status="error", reason=message, error=message,
+                          rendered_prompt=rendered)
+
+    assertions = [*(default_assert or []), *case.assert_]
+    ctx_vars = {**variables}
+    if case.expected_output is not None:
+        ctx_vars.setdefault("expected_output", case.expected_output)
+    ctx = AssertionContext(
+        vars=ctx_vars, prompt=templating.as_prompt_text(rendered), latency_ms=resp.latency_ms,
+        cost_usd=resp.cost_usd, embed=grading.embed, judge=grading.judge,
+        options=case.metadata.get("options", {}) if isinstance(case.metadata, dict) else {},
+    )
+    graded = await evaluate_assertions(assertions, resp.output, ctx, threshold=case.threshold)
+    status = "error" if graded.error else ("pass" if graded.passed else "fail")
+    return CaseResult(
+        **base, status=status, score=graded.score, reason=graded.reason, output=resp.output,
+        rendered_prompt=rendered,
+        assertions=[c.model_dump() for c in graded.components],
+        named_scores=graded.named_scores, latency_ms=resp.latency_ms,
+        prompt_tokens=resp.prompt_tokens, completion_tokens=resp.completion_tokens,
+        total_tokens=resp.total_tokens, cost_usd=resp.cost_usd, model=resp.model,
+        cached=resp.cached, error=None if not graded.error else graded.reason,
+    )
