@@ -82,13 +82,42 @@ async def pool(db_url):
 
 
 @pytest.fixture
-async def runtime(db_url):
+def artifacts(tmp_path):
+    from harness.artifacts import FolderArtifactStore
+
+    return FolderArtifactStore(tmp_path / "artifacts")
+
+
+@pytest.fixture
+async def runtime(db_url, artifacts):
     from services.registry.runtime import Runtime
 
-    rt = await Runtime.start(db_url, pool_max=20)
+    rt = await Runtime.start(db_url, pool_max=20, artifacts=artifacts)
     rt.start_background()
     yield rt
     await rt.stop()
+
+
+@pytest.fixture
+async def stack(db_url, artifacts):
+    """Registry + runner in one process (the local default), with a test LLM client."""
+    from harness.llm import LLMClient
+    from services.stack import LocalStack
+
+    st = await LocalStack.start(db_url, artifacts=artifacts, pool_max=20,
+                                llm=LLMClient(backoff_base_s=0.01, backoff_max_s=0.05))
+    yield st
+    await st.stop()
+
+
+@pytest.fixture
+async def stack_client(stack):
+    from services.registry.app import create_app
+
+    app = create_app(runtime=stack.runtime)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://registry") as c:
+        yield c
 
 
 @pytest.fixture

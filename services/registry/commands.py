@@ -19,6 +19,7 @@ from harness.eventstore import EventStore
 
 from . import projections
 from .domain import applications as app_domain
+from .domain import datasets as dataset_domain
 from .domain import prompts as prompt_domain
 from .domain.errors import AlreadyExists, Invalid
 
@@ -31,6 +32,14 @@ def prompt_stream(prompt_id: str) -> str:
 
 def application_stream(application_id: str) -> str:
     return f"application-{application_id}"
+
+
+def dataset_stream(dataset_id: str) -> str:
+    return f"dataset-{dataset_id}"
+
+
+def run_stream(run_id: str) -> str:
+    return f"run-{run_id}"
 
 
 def fold_prompt(events: list[StoredEvent]) -> prompt_domain.PromptState:
@@ -65,17 +74,28 @@ class CommandHandler:
         metadata: EventMetadata,
         *,
         precheck: Callable[[asyncpg.Connection, S], Any] | None = None,
+        load=None,
     ) -> tuple[S, list[StoredEvent]]:
         state, stored = await self._execute_in_transaction(stream_id, fold, decide, metadata,
-                                                           precheck=precheck)
+                                                           precheck=precheck, load=load)
         if stored:
             for hook in self.on_commit:
                 hook(stream_id)
         return state, stored
 
-    async def _execute_in_transaction(self, stream_id, fold, decide, metadata, *, precheck):
+    async def _execute_in_transaction(self, stream_id, fold, decide, metadata, *, precheck,
+                                      load=None):
         async with self.store.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", stream_id)
+            if load is not None:
+                # state from the read model, which this lock keeps in step with the stream
+                version = await self.store.stream_version(stream_id, conn=conn)
+                state = await load(conn)
+                new = decide(state)
+                if not new:
+                    return state, []
+                stored = await self._append_and_project(conn, stream_id, version, new, metadata)
+                return state, stored
             history = await self.store.read_stream(stream_id, conn=conn)
             state = fold(history)
             if precheck is not None:
@@ -83,17 +103,59 @@ class CommandHandler:
             new = decide(state)
             if not new:
                 return state, []
-            try:
-                stored = await self.store.append(
-                    stream_id, len(history), [e.to_new(metadata) for e in new], conn=conn
-                )
-                for ev in stored:
-                    await projections.apply(conn, ev)
-            except asyncpg.UniqueViolationError as exc:
-                if "name_key" in (exc.constraint_name or ""):
-                    raise AlreadyExists("name is already taken", field="name") from exc
-                raise
+            stored = await self._append_and_project(conn, stream_id, len(history), new, metadata)
             return fold(history + stored), stored
+
+    async def _append_and_project(self, conn, stream_id, expected, new, metadata,
+                                  event_ids=None) -> list[StoredEvent]:
+        try:
+            to_append = [e.to_new(metadata, event_id=(event_ids[i] if event_ids else None))
+                         for i, e in enumerate(new)]
+            stored = await self.store.append(stream_id, expected, to_append, conn=conn)
+            for ev in stored:
+                await projections.apply(conn, ev)
+        except asyncpg.UniqueViolationError as exc:
+            if "name_key" in (exc.constraint_name or ""):
+                raise AlreadyExists("name is already taken", field="name") from exc
+            raise
+        return stored
+
+    async def record_facts(self, stream_id: str, events: list[DomainEvent], event_ids: list,
+                           metadata: EventMetadata) -> list[StoredEvent]:
+        """Ingest facts reported by workers (results, completions): no decision to make,
+        deterministic event ids make a redelivery a no-op, any stream version is fine."""
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            stored = await self._append_and_project(conn, stream_id, None, events, metadata,
+                                                    event_ids=event_ids)
+        if stored:
+            for hook in self.on_commit:
+                hook(stream_id)
+        return stored
+
+    # ---- datasets ---------------------------------------------------------------------
+
+    async def dataset(self, dataset_id: str, command, metadata: EventMetadata,
+                      ) -> list[StoredEvent]:
+        case_id = getattr(command, "case_id", None)
+
+        async def load(conn: asyncpg.Connection) -> dataset_domain.DatasetState:
+            row = await conn.fetchrow(
+                "SELECT id, name, dataset_type, is_verified, case_count FROM datasets "
+                "WHERE id = $1", dataset_id)
+            if row is None:
+                return dataset_domain.DatasetState()
+            exists = bool(case_id) and bool(await conn.fetchval(
+                "SELECT 1 FROM test_cases WHERE id = $1 AND dataset_id = $2", case_id,
+                dataset_id))
+            return dataset_domain.DatasetState(
+                dataset_id=row["id"], name=row["name"], dataset_type=row["dataset_type"],
+                is_verified=row["is_verified"], case_count=row["case_count"],
+                case_exists=exists)
+
+        _, stored = await self._execute(
+            dataset_stream(dataset_id), lambda _h: None,
+            lambda state: dataset_domain.decide(command, state), metadata, load=load)
+        return stored
 
     # ---- prompts ----------------------------------------------------------------------
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import asyncpg
 import structlog
 
+from harness.artifacts import ArtifactStore, FolderArtifactStore
 from harness.bus import InProcessBus, OutboxRelay
+from harness.config import get_settings
 from harness.db import create_pool
 from harness.eventstore import EVENTSTORE_MIGRATIONS, EventStore, migrate
 from harness.eventstore.notifier import Notifier
@@ -44,13 +46,14 @@ class Runtime:
     auth: Authenticator
     bus: InProcessBus
     notifier: Notifier
+    artifacts: ArtifactStore
     resolve_cache: ResolveCache = field(default_factory=ResolveCache)
     relay: OutboxRelay | None = None
     tasks: list[asyncio.Task] = field(default_factory=list)
 
     @classmethod
     async def start(cls, database_url: str, *, relay: bool = True, pool_min: int = 2,
-                    pool_max: int = 10) -> Runtime:
+                    pool_max: int = 10, artifacts: ArtifactStore | None = None) -> Runtime:
         pool = await create_pool(database_url, min_size=pool_min, max_size=pool_max)
         await migrate_all(pool)
         store = EventStore(pool)
@@ -58,7 +61,8 @@ class Runtime:
         await notifier.start()
         rt = cls(database_url=database_url, pool=pool, store=store,
                  commands=CommandHandler(store), auth=Authenticator(pool),
-                 bus=InProcessBus(), notifier=notifier)
+                 bus=InProcessBus(), notifier=notifier,
+                 artifacts=artifacts or FolderArtifactStore(get_settings().artifacts_dir))
         notifier.on_notify(rt.resolve_cache.invalidate)
         notifier.on_disconnect(lambda: setattr(rt.resolve_cache, "enabled", False))
         rt.commands.on_commit.append(rt.resolve_cache.invalidate)

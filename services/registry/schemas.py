@@ -174,3 +174,141 @@ class EventOut(BaseModel):
 class EventsPage(BaseModel):
     items: list[EventOut]
     next_after: int
+
+
+# ---- datasets -------------------------------------------------------------------------
+
+class DatasetCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    dataset_type: Literal["golden", "evaluation"] = "evaluation"
+    default_assert: list[dict[str, Any]] = Field(
+        default_factory=list, description="assertions applied to every case of a run")
+
+
+class DatasetPatch(BaseModel):
+    model_config = {"extra": "forbid"}
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = None
+    dataset_type: Literal["golden", "evaluation"] | None = None
+    default_assert: list[dict[str, Any]] | None = None
+
+
+class DatasetOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    dataset_type: str
+    synthetic: bool
+    is_verified: bool
+    verified_at: datetime | None
+    verified_by: str | None
+    case_count: int
+    default_assert: list[dict[str, Any]]
+    created_at: datetime
+    updated_at: datetime
+
+
+class CaseIn(BaseModel):
+    model_config = {"populate_by_name": True, "extra": "forbid"}
+    input: dict[str, Any] = Field(default_factory=dict, description="variable bindings")
+    expected_output: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    assert_: list[dict[str, Any]] = Field(default_factory=list, alias="assert")
+    threshold: float | None = Field(default=None, ge=0, le=1)
+
+
+class CasesIn(BaseModel):
+    cases: list[CaseIn] = Field(min_length=1)
+
+
+class CasePatch(BaseModel):
+    model_config = {"populate_by_name": True, "extra": "forbid"}
+    input: dict[str, Any] | None = None
+    expected_output: str | None = None
+    metadata: dict[str, Any] | None = None
+    assert_: list[dict[str, Any]] | None = Field(default=None, alias="assert")
+    threshold: float | None = Field(default=None, ge=0, le=1)
+
+
+class CaseOut(BaseModel):
+    model_config = {"populate_by_name": True}
+    id: str
+    dataset_id: str
+    input: dict[str, Any]
+    expected_output: str | None
+    metadata: dict[str, Any]
+    assert_: list[dict[str, Any]] = Field(alias="assert", serialization_alias="assert")
+    threshold: float | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ImportOut(BaseModel):
+    dataset_id: str
+    imported: int
+    case_count: int
+    format: str
+
+
+# ---- runs -----------------------------------------------------------------------------
+
+class TargetSpec(BaseModel):
+    """A prompt version or an application; several targets (or ``models``) make a matrix."""
+
+    model_config = {"extra": "forbid"}
+    prompt_id: str | None = None
+    version: int | None = Field(default=None, ge=1, description="default: the active version")
+    application_id: str | None = None
+    model: str | None = Field(default=None, description="default: the application's model")
+    params: dict[str, Any] = Field(default_factory=dict,
+                                   description="temperature, max_tokens, top_p, ... overrides")
+    fallback_models: list[str] | None = None
+    label: str | None = None
+
+
+class RunCreate(BaseModel):
+    model_config = {"populate_by_name": True, "extra": "forbid"}
+    dataset_id: str
+    targets: list[TargetSpec] = Field(min_length=1)
+    models: list[str] = Field(default_factory=list,
+                              description="each target without a model runs on each of these")
+    assert_: list[dict[str, Any]] = Field(default_factory=list, alias="assert")
+    concurrency: int = Field(default=4, ge=1, le=256)
+    repeat: int = Field(default=1, ge=1, le=100)
+    case_threshold: float = Field(default=1.0, ge=0, le=1,
+                                  description="a case passes when its pass rate across "
+                                              "repeats reaches this")
+    min_pass_rate: float | None = Field(default=None, ge=0, le=1,
+                                        description="the run passes when its case pass rate "
+                                                    "reaches this (default: every case)")
+    cache: bool | None = Field(default=None, description="response cache (default: on for "
+                                                        "temperature 0)")
+    judge_model: str | None = None
+    description: str = ""
+
+
+class RunOut(BaseModel):
+    id: str
+    dataset_id: str
+    dataset_name: str
+    status: str
+    description: str
+    source: str
+    targets: list[dict[str, Any]]
+    config: dict[str, Any]
+    snapshot_uri: str
+    snapshot_sha256: str
+    case_count: int
+    expected_results: int
+    recorded: int
+    passed: int
+    failed: int
+    errors: int
+    progress: float
+    summary: dict[str, Any] | None
+    requested_by: str | None
+    requested_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    reason: str | None

@@ -6,8 +6,8 @@ caller adds nothing unless the whole file is clean. Files are read incrementally
 Row shapes:
 - CSV: each column is a variable, except ``expected_output`` (or ``__expected_output``),
   ``__expected`` / ``__expectedN`` (promptfoo assertions), ``__description``,
-  ``__metric``, ``__threshold``, ``__metadata:<key>`` and ``__contexts`` (JSON list or
-  text). Empty cells of variables are empty strings, as in promptfoo.
+  ``__metric``, ``__threshold``, ``__metadata:<key>``, ``__contexts`` (JSON list or
+  text) and ``__assert_json`` (a JSON list of assertions, as the CSV export writes). Empty cells of variables are empty strings, as in promptfoo.
 - JSON / JSONL: objects with ``input`` (or promptfoo's ``vars``), ``expected_output``,
   ``metadata``, ``assert``, ``threshold``, ``description``; an object with none of those
   keys is taken as the variables themselves. A JSON file is a list, or ``{"cases": [...]}``.
@@ -140,6 +140,17 @@ def _csv_row(row_no: int, record: dict[str, str | None], errors: list[RowError]
                     case.input["contexts"] = parsed if isinstance(parsed, list) else [value]
                 except json.JSONDecodeError:
                     case.input["contexts"] = [value]
+        elif column == "__assert_json":
+            if value.strip():
+                try:
+                    extra = json.loads(value)
+                except json.JSONDecodeError as exc:
+                    errors.append(RowError(row_no, column, f"not JSON: {exc}"))
+                    extra = []
+                if isinstance(extra, list):
+                    case.assert_.extend(extra)
+                else:
+                    errors.append(RowError(row_no, column, "must be a JSON list"))
         elif column.startswith("__metadata:"):
             case.metadata[column.split(":", 1)[1]] = value
         elif column.startswith("__"):

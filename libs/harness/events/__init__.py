@@ -1,6 +1,6 @@
 """Event types, the envelope, schema versions and upcasters."""
 
-from . import registry_events  # noqa: F401  (registers the types)
+from . import dataset_events, registry_events, run_events  # noqa: F401  (registers the types)
 from .base import DomainEvent, EventRegistry, UnknownEventType, registry
 from .envelope import EventMetadata, NewEvent, StoredEvent
 

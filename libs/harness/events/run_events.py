@@ -1,0 +1,74 @@
+"""Events of evaluation runs. Result events carry deterministic ids (see ``ids``)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from .base import DomainEvent, registry
+
+_NS = uuid.UUID("0b9a4c1e-52a5-4f39-a7c4-1b8d2e6f3a10")
+
+
+def result_event_id(run_id: str, case_id: str, target_id: str, repeat: int) -> uuid.UUID:
+    return uuid.uuid5(_NS, f"result:{run_id}:{case_id}:{target_id}:{repeat}")
+
+
+def run_event_id(run_id: str, what: str) -> uuid.UUID:
+    return uuid.uuid5(_NS, f"run:{run_id}:{what}")
+
+
+@registry.register
+class RunRequested(DomainEvent):
+    TYPE = "RunRequested"
+    run_id: str
+    dataset_id: str
+    dataset_name: str
+    snapshot_uri: str
+    snapshot_sha256: str
+    case_count: int
+    targets: list[dict[str, Any]]          # harness.evaluation.models.Target dumps
+    default_assert: list[dict[str, Any]] = []
+    concurrency: int = 4
+    repeat: int = 1
+    case_threshold: float = 1.0            # a case passes when its pass rate ≥ this
+    min_pass_rate: float | None = None     # the run passes when case pass rate ≥ this
+    cache: bool | None = None
+    judge_model: str | None = None
+    description: str = ""
+    source: str = "api"                    # "api", "cli", "promptfoo"
+
+
+@registry.register
+class RunStarted(DomainEvent):
+    TYPE = "RunStarted"
+    run_id: str
+    worker: str = ""
+
+
+@registry.register
+class CaseResultRecorded(DomainEvent):
+    TYPE = "CaseResultRecorded"
+    run_id: str
+    result: dict[str, Any]                 # harness.evaluation.models.CaseResult dump
+
+
+@registry.register
+class RunCompleted(DomainEvent):
+    TYPE = "RunCompleted"
+    run_id: str
+    summary: dict[str, Any]
+
+
+@registry.register
+class RunCancelled(DomainEvent):
+    TYPE = "RunCancelled"
+    run_id: str
+    reason: str = ""
+
+
+@registry.register
+class RunFailed(DomainEvent):
+    TYPE = "RunFailed"
+    run_id: str
+    error: str

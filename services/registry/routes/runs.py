@@ -1,0 +1,263 @@
+"""/runs: request evaluation runs, follow them, read and compare their results."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from harness.assertions import parse_assertions
+from harness.evaluation import analysis
+from harness.evaluation.models import CaseResult, Target
+from harness.events.run_events import RunCancelled, RunRequested
+
+from ..auth import require
+from ..commands import run_stream
+from ..domain.errors import Invalid, NotFound
+from ..problems import ProblemError
+from ..schemas import Page, RunCreate, RunOut, TargetSpec
+from ..snapshots import dataset_snapshot, write_snapshot
+from .datasets import dataset_row
+from .deps import Paging, metadata, runtime
+
+router = APIRouter(tags=["runs"])
+
+_PARAM_KEYS = ("temperature", "max_tokens", "top_p")
+
+
+def run_out(row) -> RunOut:
+    d = dict(row)
+    expected = d["expected_results"] or 0
+    d["progress"] = round(d["recorded"] / expected, 4) if expected else 1.0
+    return RunOut(**d)
+
+
+async def _run_row(rt, run_id: str):
+    row = await rt.pool.fetchrow("SELECT * FROM runs WHERE id = $1", run_id)
+    if row is None:
+        raise NotFound(f"run {run_id} not found")
+    return row
+
+
+async def _resolve_target(conn, spec: TargetSpec, index: int, models: list[str]) -> list[Target]:
+    where = f"targets.{index}"
+    if bool(spec.prompt_id) == bool(spec.application_id):
+        raise Invalid(f"{where}: give exactly one of prompt_id or application_id", field=where)
+    params: dict = {}
+    fallback: list[str] = []
+    app_label = None
+    app_id = None
+    prompt_id = spec.prompt_id
+    model = spec.model
+    if spec.application_id:
+        app = await conn.fetchrow("SELECT * FROM applications WHERE id = $1", spec.application_id)
+        if app is None:
+            raise Invalid(f"{where}.application_id: application {spec.application_id} not found",
+                          field=f"{where}.application_id")
+        app_id, app_label, prompt_id = app["id"], app["name"], app["prompt_id"]
+        params = {"temperature": app["temperature"], "max_tokens": app["max_tokens"]}
+        if app["top_p"] is not None:
+            params["top_p"] = app["top_p"]
+        fallback = list(app["fallback_models"])
+        model = model or app["model_id"]
+    prompt = await conn.fetchrow("SELECT * FROM prompts WHERE id = $1", prompt_id)
+    if prompt is None:
+        raise Invalid(f"{where}.prompt_id: prompt {prompt_id} not found",
+                      field=f"{where}.prompt_id")
+    number = spec.version or prompt["active_version"]
+    version = await conn.fetchrow(
+        "SELECT version, content FROM prompt_versions WHERE prompt_id = $1 AND version = $2",
+        prompt_id, number)
+    if version is None:
+        raise Invalid(f"{where}.version: prompt has no version {number}", field=f"{where}.version")
+    params.update(spec.params)
+    if spec.fallback_models is not None:
+        fallback = spec.fallback_models
+    chosen = [model] if model else models
+    if not chosen:
+        raise Invalid(f"{where}.model: no model (give model, use an application, or set models)",
+                      field=f"{where}.model")
+    base = app_label or f"{prompt['name']} v{number}"
+    return [Target(target_id="", label=spec.label or f"{base} · {m}", prompt_id=prompt_id,
+                   prompt_name=prompt["name"], prompt_version=number, application_id=app_id,
+                   content=version["content"], model=m, params=params, fallback_models=fallback)
+            for m in chosen]
+
+
+@router.post("/runs", response_model=RunOut, status_code=202)
+async def create_run(body: RunCreate, request: Request, rt=Depends(runtime),
+                     _=Depends(require("editor"))):
+    """Pins prompt contents, params and a dataset snapshot, appends ``RunRequested`` and
+    returns at once; the runner does the work."""
+    ds = await dataset_row(rt, body.dataset_id)
+    if ds["case_count"] == 0:
+        raise Invalid("dataset_id: the dataset has no cases", field="dataset_id")
+    if ds["dataset_type"] == "golden" and not ds["is_verified"] and body.min_pass_rate is not None:
+        raise Invalid("min_pass_rate: a golden dataset must be verified by a person before it "
+                      "can gate (POST /datasets/{id}/verify)", field="min_pass_rate")
+    try:
+        parse_assertions(body.assert_)
+    except ValueError as exc:
+        raise Invalid(f"assert: {exc}", field="assert") from exc
+    targets: list[Target] = []
+    async with rt.pool.acquire() as conn:
+        for i, spec in enumerate(body.targets):
+            targets.extend(await _resolve_target(conn, spec, i, body.models))
+        data, count = await dataset_snapshot(conn, body.dataset_id)
+    for i, t in enumerate(targets):
+        t.target_id = f"t{i}"
+    uri, sha = await write_snapshot(rt.artifacts, data)
+    run_id = str(uuid.uuid4())
+    event = RunRequested(
+        run_id=run_id, dataset_id=body.dataset_id, dataset_name=ds["name"], snapshot_uri=uri,
+        snapshot_sha256=sha, case_count=count, targets=[t.model_dump() for t in targets],
+        default_assert=[*ds["default_assert"], *body.assert_], concurrency=body.concurrency,
+        repeat=body.repeat, case_threshold=body.case_threshold, min_pass_rate=body.min_pass_rate,
+        cache=body.cache, judge_model=body.judge_model, description=body.description,
+        source=request.headers.get("x-harness-source", "api"))
+    await rt.commands.record_facts(run_stream(run_id), [event], [None], metadata(request))
+    return run_out(await _run_row(rt, run_id))
+
+
+@router.get("/runs", response_model=Page[RunOut])
+async def list_runs(dataset_id: str | None = None, status: str | None = None, paging=Paging,
+                    rt=Depends(runtime), _=Depends(require("viewer"))):
+    where = "($1::text IS NULL OR dataset_id = $1) AND ($2::text IS NULL OR status = $2)"
+    total = await rt.pool.fetchval(f"SELECT count(*) FROM runs WHERE {where}", dataset_id, status)
+    rows = await rt.pool.fetch(
+        f"SELECT * FROM runs WHERE {where} ORDER BY requested_at DESC LIMIT $3 OFFSET $4",
+        dataset_id, status, paging.limit, paging.offset)
+    return Page(items=[run_out(r) for r in rows], total=total, limit=paging.limit,
+                offset=paging.offset)
+
+
+async def load_results(rt, run_id: str) -> list[CaseResult]:
+    rows = await rt.pool.fetch("SELECT result FROM run_results WHERE run_id = $1", run_id)
+    return [CaseResult.model_validate(r["result"]) for r in rows]
+
+
+def _targets(row) -> list[Target]:
+    return [Target.model_validate(t) for t in row["targets"]]
+
+
+@router.get("/runs/compare", response_model=analysis.Comparison)
+async def compare(ids: str = Query(..., description="two run ids: before,after"),
+                  pair: str | None = Query(None, description="target pairs, e.g. t0:t1,t1:t0"),
+                  rt=Depends(runtime), _=Depends(require("viewer"))):
+    """Per-case changes (regressed, fixed, ...) and per-target pass rate, score, latency,
+    tokens and cost, with paired significance tests (McNemar, bootstrap)."""
+    run_ids = [i for i in ids.split(",") if i]
+    if len(run_ids) != 2:
+        raise Invalid("ids: give exactly two run ids separated by a comma", field="ids")
+    before, after = [await _run_row(rt, i) for i in run_ids]
+    pairs = None
+    if pair:
+        try:
+            pairs = dict(p.split(":", 1) for p in pair.split(","))
+        except ValueError as exc:
+            raise Invalid("pair: use before:after target ids, e.g. t0:t1", field="pair") from exc
+    elif len(before["targets"]) == 1 and len(after["targets"]) == 1:
+        pairs = {"t0": "t0"}
+    cfg = after["config"]
+    return analysis.compare_runs(
+        await load_results(rt, run_ids[0]), await load_results(rt, run_ids[1]),
+        before_targets=_targets(before), after_targets=_targets(after), pair_targets=pairs,
+        case_threshold=cfg.get("case_threshold", 1.0))
+
+
+@router.get("/runs/{run_id}", response_model=RunOut)
+async def get_run(run_id: str, rt=Depends(runtime), _=Depends(require("viewer"))):
+    return run_out(await _run_row(rt, run_id))
+
+
+@router.get("/runs/{run_id}/results")
+async def run_results(run_id: str, status: str | None = Query(None, pattern="^(pass|fail|error)$"),
+                      target_id: str | None = None, paging=Paging, rt=Depends(runtime),
+                      _=Depends(require("viewer"))):
+    await _run_row(rt, run_id)
+    where = ("run_id = $1 AND ($2::text IS NULL OR status = $2) "
+             "AND ($3::text IS NULL OR target_id = $3)")
+    total = await rt.pool.fetchval(f"SELECT count(*) FROM run_results WHERE {where}", run_id,
+                                   status, target_id)
+    rows = await rt.pool.fetch(
+        f"SELECT result FROM run_results WHERE {where} ORDER BY case_id, target_id, repeat "
+        "LIMIT $4 OFFSET $5", run_id, status, target_id, paging.limit, paging.offset)
+    return {"items": [r["result"] for r in rows], "total": total, "limit": paging.limit,
+            "offset": paging.offset}
+
+
+@router.get("/runs/{run_id}/summary", response_model=analysis.RunSummary)
+async def run_summary(run_id: str, rt=Depends(runtime), _=Depends(require("viewer"))):
+    row = await _run_row(rt, run_id)
+    cfg = row["config"]
+    return analysis.summarize(await load_results(rt, run_id), _targets(row),
+                              case_threshold=cfg.get("case_threshold", 1.0),
+                              min_pass_rate=cfg.get("min_pass_rate"))
+
+
+@router.get("/runs/{run_id}/pivot", response_model=analysis.Pivot)
+async def run_pivot(run_id: str, rt=Depends(runtime), _=Depends(require("viewer"))):
+    """Prompt version × model → pass rate, score, latency p95, cost."""
+    row = await _run_row(rt, run_id)
+    return analysis.pivot(await load_results(rt, run_id), _targets(row))
+
+
+@router.post("/runs/{run_id}/cancel", response_model=RunOut)
+async def cancel_run(run_id: str, request: Request, body: dict | None = None,
+                     rt=Depends(runtime), _=Depends(require("editor"))):
+    row = await _run_row(rt, run_id)
+    if row["status"] not in ("queued", "running"):
+        raise ProblemError(409, "run-finished", f"run {run_id} is already {row['status']}")
+    reason = str((body or {}).get("reason", ""))
+    await rt.commands.record_facts(run_stream(run_id), [RunCancelled(run_id=run_id,
+                                                                     reason=reason)],
+                                   [None], metadata(request))
+    return run_out(await _run_row(rt, run_id))
+
+
+_EXPORT_COLUMNS = ("case_id", "target_id", "repeat", "status", "score", "reason", "output",
+                   "latency_ms", "prompt_tokens", "completion_tokens", "total_tokens",
+                   "cost_usd", "model", "error")
+
+
+@router.get("/runs/{run_id}/export")
+async def export_run(run_id: str, format: str = Query("json", pattern="^(csv|json)$"),
+                     rt=Depends(runtime), _=Depends(require("viewer"))):
+    row = await _run_row(rt, run_id)
+    results = await load_results(rt, run_id)
+    results.sort(key=lambda r: (r.case_id, r.target_id, r.repeat))
+    labels = {t["target_id"]: t["label"] for t in row["targets"]}
+    if format == "json":
+        body = {"run": run_out(row).model_dump(mode="json"),
+                "results": [r.model_dump(mode="json") for r in results]}
+        return Response(orjson.dumps(body), media_type="application/json", headers={
+            "Content-Disposition": f'attachment; filename="run-{run_id}.json"'})
+
+    def lines():
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["case_id", "target", *_EXPORT_COLUMNS[1:]])
+        for r in results:
+            d = r.model_dump()
+            w.writerow([r.case_id, labels.get(r.target_id, r.target_id),
+                        *["" if d[c] is None else d[c] for c in _EXPORT_COLUMNS[1:]]])
+        yield buf.getvalue()
+    return StreamingResponse(lines(), media_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="run-{run_id}.csv"'})
+
+
+@router.get("/prompts/{prompt_id}/trend", response_model=list[analysis.TrendPoint])
+async def prompt_trend(prompt_id: str, rt=Depends(runtime), _=Depends(require("viewer"))):
+    """Pass rate and score per version (and model) over time, one point per run target."""
+    if not await rt.pool.fetchval("SELECT 1 FROM prompts WHERE id = $1", prompt_id):
+        raise NotFound(f"prompt {prompt_id} not found")
+    runs = await rt.pool.fetch(
+        "SELECT * FROM runs WHERE status = 'completed' AND targets @> $1 "
+        "ORDER BY requested_at", [{"prompt_id": prompt_id}])
+    data = [(r["id"], r["requested_at"], _targets(r), await load_results(rt, r["id"]))
+            for r in runs]
+    return analysis.trend(data, prompt_id)

@@ -1,0 +1,150 @@
+"""The runner: turns ``RunRequested`` into one ``CaseResultRecorded`` per case × target ×
+repeat, then ``RunCompleted`` with the summary.
+
+Stateless: everything it needs is in the event (pinned prompt contents, params) and the
+snapshot it points to. Results already recorded are skipped, so a restarted runner (or a
+redelivered message) finishes a run without repeating or duplicating work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import socket
+from collections.abc import Callable
+
+import structlog
+
+from harness.artifacts import ArtifactStore
+from harness.evaluation import analysis
+from harness.evaluation.execute import DEFAULT_JUDGE, Grading, evaluate_case
+from harness.evaluation.models import CaseResult, Target, TestCaseSnapshot
+from harness.events import StoredEvent
+from harness.events.run_events import (
+    CaseResultRecorded,
+    RunCancelled,
+    RunCompleted,
+    RunFailed,
+    RunRequested,
+    RunStarted,
+    result_event_id,
+    run_event_id,
+)
+from harness.llm import LLMClient
+from services.registry.snapshots import read_snapshot
+
+from .ports import ResultSink, RunProgress
+
+log = structlog.get_logger(__name__)
+
+HANDLED_TYPES = {RunRequested.TYPE, RunCancelled.TYPE}
+
+
+def _stream(run_id: str) -> str:
+    return f"run-{run_id}"
+
+
+class Runner:
+    def __init__(self, *, llm: LLMClient, artifacts: ArtifactStore, sink: ResultSink,
+                 progress: RunProgress, worker_id: str | None = None,
+                 on_result: Callable[[CaseResult], None] | None = None) -> None:
+        self.llm = llm
+        self.artifacts = artifacts
+        self.sink = sink
+        self.progress = progress
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.on_result = on_result
+        self.tasks: dict[str, asyncio.Task] = {}
+
+    # ---- bus entry point -------------------------------------------------------------
+
+    async def handle(self, event: StoredEvent) -> None:
+        """Start a run in the background (returns at once), or cancel one."""
+        if event.type == RunRequested.TYPE:
+            req = RunRequested.model_validate(event.data)
+            self.start(req)
+        elif event.type == RunCancelled.TYPE:
+            task = self.tasks.get(event.data["run_id"])
+            if task is not None:
+                task.cancel()
+
+    def start(self, req: RunRequested) -> asyncio.Task:
+        existing = self.tasks.get(req.run_id)
+        if existing is not None and not existing.done():
+            return existing
+        task = asyncio.create_task(self._guarded(req), name=f"run-{req.run_id}")
+        self.tasks[req.run_id] = task
+        task.add_done_callback(lambda _t, rid=req.run_id: self.tasks.pop(rid, None))
+        return task
+
+    async def _guarded(self, req: RunRequested) -> None:
+        try:
+            await self.execute(req)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await self.sink.flush()
+            raise
+        except Exception as exc:
+            log.exception("run_failed", run_id=req.run_id)
+            await self.sink.publish(_stream(req.run_id),
+                                    RunFailed(run_id=req.run_id, error=f"{type(exc).__name__}: "
+                                                                       f"{exc}"),
+                                    run_event_id(req.run_id, "failed"))
+            await self.sink.flush()
+
+    async def resume_unfinished(self, load_request: Callable) -> int:
+        """After a restart: pick up runs that were requested but never completed."""
+        count = 0
+        for run_id in await self.progress.unfinished_runs():
+            req = await load_request(run_id)
+            if req is not None:
+                self.start(req)
+                count += 1
+        return count
+
+    # ---- the work ----------------------------------------------------------------------
+
+    async def execute(self, req: RunRequested) -> None:
+        status = await self.progress.status(req.run_id)
+        if status in ("completed", "cancelled", "failed"):
+            return
+        cases = [TestCaseSnapshot.model_validate(c) for c in read_snapshot(
+            await self.artifacts.get(req.snapshot_uri), req.snapshot_sha256)]
+        targets = [Target.model_validate(t) for t in req.targets]
+        done = await self.progress.recorded_keys(req.run_id)
+        await self.sink.publish(_stream(req.run_id), RunStarted(run_id=req.run_id,
+                                                               worker=self.worker_id),
+                                run_event_id(req.run_id, "started"))
+        grading = Grading(self.llm, judge_model=req.judge_model or DEFAULT_JUDGE)
+        todo = [(c, t, r) for c, t, r in itertools.product(cases, targets, range(req.repeat))
+                if (c.id, t.target_id, r) not in done]
+        log.info("run_started", run_id=req.run_id, todo=len(todo), already=len(done))
+
+        work = iter(todo)
+
+        async def worker() -> None:
+            for case, target, repeat in work:
+                result = await evaluate_case(grading, target, case, run_id=req.run_id,
+                                             repeat=repeat, default_assert=req.default_assert,
+                                             cache=req.cache)
+                await self.sink.publish(
+                    _stream(req.run_id),
+                    CaseResultRecorded(run_id=req.run_id, result=result.model_dump(mode="json")),
+                    result_event_id(req.run_id, case.id, target.target_id, repeat))
+                if self.on_result is not None:
+                    self.on_result(result)
+
+        await asyncio.gather(*[worker() for _ in range(min(req.concurrency, len(todo)) or 1)])
+        await self.sink.flush()
+
+        results = [CaseResult.model_validate(r) for r in await self.progress.results(req.run_id)]
+        summary = analysis.summarize(results, targets, case_threshold=req.case_threshold,
+                                     min_pass_rate=req.min_pass_rate)
+        await self.sink.publish(_stream(req.run_id),
+                                RunCompleted(run_id=req.run_id,
+                                             summary=summary.model_dump(mode="json")),
+                                run_event_id(req.run_id, "completed"))
+        await self.sink.flush()
+        log.info("run_completed", run_id=req.run_id, verdict=summary.verdict)

@@ -1,0 +1,56 @@
+"""The local composition root: registry + runner in one process on the in-process bus.
+
+On GCP each service runs on its own and the same handlers are fed by Pub/Sub; here the
+outbox relay feeds the in-process bus, and the runner's results go straight into the
+registry's ingestion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.artifacts import ArtifactStore
+from harness.events.run_events import RunRequested
+from harness.llm import LLMClient
+from services.registry.runtime import Runtime
+from services.runner.local import BatchingLocalSink, LocalRunProgress
+from services.runner.worker import HANDLED_TYPES, Runner
+
+
+@dataclass
+class LocalStack:
+    runtime: Runtime
+    runner: Runner
+    sink: BatchingLocalSink
+
+    @classmethod
+    async def start(cls, database_url: str, *, artifacts: ArtifactStore | None = None,
+                    llm: LLMClient | None = None, pool_max: int = 10,
+                    resume: bool = True) -> LocalStack:
+        rt = await Runtime.start(database_url, artifacts=artifacts, pool_max=pool_max)
+        sink = BatchingLocalSink(rt.commands)
+        runner = Runner(llm=llm or LLMClient(), artifacts=rt.artifacts, sink=sink,
+                        progress=LocalRunProgress(rt.pool))
+        rt.bus.subscribe("runner", runner.handle, types=HANDLED_TYPES)
+        stack = cls(rt, runner, sink)
+        rt.start_background()
+        if resume:
+            await runner.resume_unfinished(stack.load_run_request)
+        return stack
+
+    async def load_run_request(self, run_id: str) -> RunRequested | None:
+        for ev in await self.runtime.store.read_stream(f"run-{run_id}"):
+            if ev.type == RunRequested.TYPE:
+                return RunRequested.model_validate(ev.data)
+        return None
+
+    async def stop(self) -> None:
+        for task in list(self.runner.tasks.values()):
+            task.cancel()
+        for task in list(self.runner.tasks.values()):
+            try:
+                await task
+            except BaseException:  # noqa: BLE001 - cancelled or failed: stopping anyway
+                pass
+        await self.sink.close()
+        await self.runtime.stop()
