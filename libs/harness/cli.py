@@ -95,7 +95,8 @@ def up(
     port: Annotated[int, typer.Option(help="port")] = None,  # type: ignore[assignment]
     insecure: Annotated[bool, typer.Option(help="allow a non-loopback bind without keys")] = False,
 ) -> None:
-    """Start the registry (and the outbox relay) on embedded defaults; prints the URLs."""
+    """Start the registry, the outbox relay and the runner on embedded defaults; prints
+    the URLs."""
     import uvicorn
 
     from services.registry.app import create_app
@@ -116,7 +117,8 @@ def up(
     where = "DATABASE_URL" if s.database_url else f"embedded PostgreSQL ({s.pgdata_dir})"
     console.print(f"[bold]harness registry[/bold] on http://{host}:{port}  (API docs: "
                   f"http://{host}:{port}/docs)  database: {where}")
-    uvicorn.run(create_app(url), host=host, port=port, log_level=s.log_level.lower())
+    uvicorn.run(create_app(url, local_stack=True), host=host, port=port,
+                log_level=s.log_level.lower())
 
 
 @keys_app.command("create")
@@ -187,7 +189,8 @@ def demo(
 
     db = database_url()
     asyncio.run(_prepare(db))
-    with ServerThread(create_app(db), "127.0.0.1", _free_port("127.0.0.1")) as server:
+    with ServerThread(create_app(db, local_stack=True), "127.0.0.1",
+                      _free_port("127.0.0.1")) as server:
         console.print(f"registry started at {server.url} (embedded defaults)")
         run_demo(server.url, console)
 

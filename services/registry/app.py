@@ -48,12 +48,21 @@ ROUTERS = [prompts.router, applications.router, datasets.router, runs.router, ev
 
 
 def create_app(database_url: str | None = None, *, runtime: Runtime | None = None,
-               relay: bool = True, extra_routers: list | None = None) -> FastAPI:
-    """Either pass a started ``runtime`` (tests, ``harness up``) or a ``database_url``."""
+               relay: bool = True, local_stack: bool = False,
+               extra_routers: list | None = None) -> FastAPI:
+    """Either pass a started ``runtime`` (tests) or a ``database_url``; with
+    ``local_stack`` the runner runs in this process too (``harness up``)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         rt = runtime
+        stack = None
+        if rt is None and local_stack:
+            from services.stack import LocalStack
+
+            assert database_url, "database_url or runtime is required"
+            stack = await LocalStack.start(database_url)
+            rt = stack.runtime
         owned = rt is None
         if rt is None:
             assert database_url, "database_url or runtime is required"
@@ -63,7 +72,9 @@ def create_app(database_url: str | None = None, *, runtime: Runtime | None = Non
         try:
             yield
         finally:
-            if owned:
+            if stack is not None:
+                await stack.stop()
+            elif owned:
                 await rt.stop()
 
     app = FastAPI(

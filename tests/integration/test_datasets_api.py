@@ -128,7 +128,8 @@ async def test_bad_import_lists_rows_and_adds_nothing(client):
     jsonl = '{"input": {"q": 1}}\n{not json}\n{"input": [1]}\n'
     r = await client.post(f"/datasets/{ds['id']}/import", files=upload("x.jsonl", jsonl))
     assert [(e["row"], e["field"]) for e in r.json()["errors"]] == [(2, None), (3, "input")]
-    r = await client.post(f"/datasets/{ds['id']}/import", files=upload("x.txt", "hello", "text/plain"))
+    r = await client.post(f"/datasets/{ds['id']}/import",
+                          files=upload("x.txt", "hello", "text/plain"))
     assert r.status_code == 415
     r = await client.post(f"/datasets/{ds['id']}/import", files=upload("e.csv", ""))
     assert r.status_code == 422

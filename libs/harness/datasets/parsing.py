@@ -7,7 +7,8 @@ Row shapes:
 - CSV: each column is a variable, except ``expected_output`` (or ``__expected_output``),
   ``__expected`` / ``__expectedN`` (promptfoo assertions), ``__description``,
   ``__metric``, ``__threshold``, ``__metadata:<key>``, ``__contexts`` (JSON list or
-  text) and ``__assert_json`` (a JSON list of assertions, as the CSV export writes). Empty cells of variables are empty strings, as in promptfoo.
+  text) and ``__assert_json`` (a JSON list of assertions, as the CSV export writes).
+  Empty cells of variables are empty strings, as in promptfoo.
 - JSON / JSONL: objects with ``input`` (or promptfoo's ``vars``), ``expected_output``,
   ``metadata``, ``assert``, ``threshold``, ``description``; an object with none of those
   keys is taken as the variables themselves. A JSON file is a list, or ``{"cases": [...]}``.

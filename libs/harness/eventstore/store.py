@@ -53,6 +53,13 @@ class EventStore:
         """Append atomically; returns the events stored now (re-appended ids are skipped)."""
         if not events:
             return []
+        seen: set = set()
+        unique = []
+        for e in events:  # an id twice in one batch counts once, like a re-append
+            if e.event_id not in seen:
+                seen.add(e.event_id)
+                unique.append(e)
+        events = unique
         args = (
             stream_id, expected_version,
             [e.event_id for e in events], [e.type for e in events],

@@ -26,7 +26,8 @@ from .deps import Paging, metadata, runtime
 
 router = APIRouter(tags=["runs"])
 
-_PARAM_KEYS = ("temperature", "max_tokens", "top_p")
+_SECRET_PARAMS = {"api_key", "aws_secret_access_key", "vertex_credentials", "extra_headers",
+                  "headers"}
 
 
 def run_out(row) -> RunOut:
@@ -74,6 +75,11 @@ async def _resolve_target(conn, spec: TargetSpec, index: int, models: list[str])
         prompt_id, number)
     if version is None:
         raise Invalid(f"{where}.version: prompt has no version {number}", field=f"{where}.version")
+    secrets = sorted(k for k in spec.params if k in _SECRET_PARAMS)
+    if secrets:
+        raise Invalid(f"{where}.params: {', '.join(secrets)} must not be stored in a run; "
+                      "provider credentials come from environment variables",
+                      field=f"{where}.params")
     params.update(spec.params)
     if spec.fallback_models is not None:
         fallback = spec.fallback_models

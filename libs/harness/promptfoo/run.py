@@ -1,0 +1,118 @@
+"""Running an :class:`EvalPlan`: every case on every target it applies to, × repeat."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import string
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from harness.evaluation.execute import Grading, evaluate_case
+from harness.evaluation.models import CaseResult, Target, TestCaseSnapshot
+from harness.llm import LLMClient
+
+from .config import EvalPlan
+
+Progress = Callable[[int, int, CaseResult], Any]
+"""Called after each evaluation with (done, total, the result)."""
+
+
+class EvalOutcome(BaseModel):
+    eval_id: str
+    results: list[CaseResult]
+    repeat: int = 1
+    concurrency: int = 4
+    started_at: datetime
+    finished_at: datetime
+    duration_ms: float
+
+    def counts(self) -> dict[str, int]:
+        out = {"pass": 0, "fail": 0, "error": 0}
+        for r in self.results:
+            out[r.status] += 1
+        return out
+
+
+def new_eval_id(at: datetime | None = None) -> str:
+    """An id in promptfoo's style: ``eval-<3 chars>-<ISO time to the second>``."""
+    at = at or datetime.now(UTC)
+    suffix = "".join(random.choices(string.ascii_letters + string.digits, k=3))
+    return f"eval-{suffix}-{at.strftime('%Y-%m-%dT%H:%M:%S')}"
+
+
+def target_for_case(target: Target, case: TestCaseSnapshot) -> Target:
+    """The target as this case runs it: the test's ``prefix`` / ``suffix`` around the
+    prompt and its ``options`` provider parameters over the target's."""
+    info = case.metadata.get("promptfoo", {}) if isinstance(case.metadata, dict) else {}
+    prefix, suffix = info.get("prefix") or "", info.get("suffix") or ""
+    params = info.get("params") or {}
+    if not (prefix or suffix or params):
+        return target
+    content = target.content
+    if isinstance(content, str):
+        content = f"{prefix}{content}{suffix}"
+    elif prefix or suffix:
+        content = [dict(m) for m in content]
+        content[0]["content"] = f"{prefix}{content[0]['content']}"
+        content[-1]["content"] = f"{content[-1]['content']}{suffix}"
+    return target.model_copy(update={"content": content, "params": {**target.params, **params}})
+
+
+async def run_plan(
+    plan: EvalPlan,
+    *,
+    llm: LLMClient,
+    concurrency: int = 4,
+    repeat: int = 1,
+    progress: Progress | None = None,
+    cache: bool | None = None,
+    grading: Grading | None = None,
+    eval_id: str | None = None,
+) -> EvalOutcome:
+    """Evaluate every case × target (× ``repeat``) with ``evaluate_case``, at most
+    ``concurrency`` at a time. Results come back in promptfoo's order (test, repeat,
+    target) whatever order they finished in. ``grading`` defaults to ``Grading(llm)``
+    (judge: ``HARNESS_JUDGE_MODEL``)."""
+    if concurrency < 1:
+        raise ValueError("concurrency must be ≥ 1")
+    if repeat < 1:
+        raise ValueError("repeat must be ≥ 1")
+    grading = grading or Grading(llm=llm)
+    started_at = datetime.now(UTC)
+    eval_id = eval_id or new_eval_id(started_at)
+    jobs = [(case, r, t) for case in plan.cases for r in range(repeat)
+            for t in range(len(plan.targets)) if plan.runs(case, t)]
+    total = len(jobs)
+    gate = asyncio.Semaphore(concurrency)
+    done = 0
+
+    async def one(case: TestCaseSnapshot, r: int, t: int) -> CaseResult:
+        nonlocal done
+        target = target_for_case(plan.targets[t], case)
+        async with gate:
+            try:
+                result = await evaluate_case(grading, target, case, run_id=eval_id, repeat=r,
+                                             cache=cache)
+            except Exception as exc:  # noqa: BLE001 - one broken case must not stop the run
+                message = f"{type(exc).__name__}: {exc}"
+                result = CaseResult(run_id=eval_id, case_id=case.id,
+                                    target_id=target.target_id, repeat=r, status="error",
+                                    reason=message, error=message)
+        done += 1
+        if progress is not None:
+            progress(done, total, result)
+        return result
+
+    clock = time.perf_counter()
+    results = await asyncio.gather(*(one(*job) for job in jobs))
+    duration_ms = (time.perf_counter() - clock) * 1000.0
+    return EvalOutcome(
+        eval_id=eval_id, results=list(results), repeat=repeat, concurrency=concurrency,
+        started_at=started_at, finished_at=datetime.now(UTC), duration_ms=duration_ms,
+    )
+
