@@ -18,7 +18,8 @@ _COLUMNS = (
 )
 
 
-_APPEND_SQL = f"SELECT {_COLUMNS} FROM harness_append($1, $2, $3, $4, $5, $6, $7)"
+_APPEND_SQL = ("SELECT global_position, event_id, stream_version, recorded_at "
+               "FROM harness_append($1, $2, $3, $4, $5, $6, $7)")
 
 
 class ConcurrencyError(Exception):
@@ -73,8 +74,14 @@ class EventStore:
                 actual = int(getattr(exc, "detail", "0") or 0)
                 raise ConcurrencyError(stream_id, expected_version, actual) from exc
             raise
-        stored = [StoredEvent.from_record(r) for r in rows]
-        stored.sort(key=lambda e: e.global_position)
+        by_id = {e.event_id: e for e in events}
+        stored = []
+        for r in sorted(rows, key=lambda r: r["global_position"]):
+            e = by_id[r["event_id"]]
+            stored.append(StoredEvent.model_construct(
+                global_position=r["global_position"], event_id=e.event_id, stream_id=stream_id,
+                stream_version=r["stream_version"], type=e.type, schema_version=e.schema_version,
+                data=e.data, metadata=e.metadata, recorded_at=r["recorded_at"]))
         return stored
 
     async def read_stream(

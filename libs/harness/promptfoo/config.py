@@ -90,6 +90,8 @@ _OPTION_UNSUPPORTED = {
 _OPTION_SETTINGS = {"prefix", "suffix", "provider", "rubricPrompt", "rubric_prompt",
                     "factuality", "disableVarExpansion", "disableConversationVar",
                     "disableDefaultAsserts", "runSerially", *_OPTION_UNSUPPORTED}
+_PROVIDER_OPTION_KEYS = {"label", "config", "prompts", "transform", "delay", "env",
+                         "inputs"}
 _PROVIDER_UNSUPPORTED = {"transform": "provider output transforms (JavaScript) are not "
                                       "supported"}
 _CUSTOM_PROVIDER = re.compile(r"^(https?://|file://|exec:|python:|golang:|ruby:|js:|"
@@ -228,6 +230,63 @@ def _maybe_file_path(text: str) -> bool:
         c in text for c in "*/\\")
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """YAML as promptfoo (js-yaml, YAML 1.2) reads it: ``yes`` / ``no`` / ``on`` / ``off``
+    stay strings, ``10:30`` is not a base-60 number, ``0755`` is 755, ``1e3`` is a number,
+    and dates stay strings."""
+
+
+_REPLACED_TAGS = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
+                  "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp"}
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in _REPLACED_TAGS]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"))
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+    list("-+0123456789"))
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+.0123456789"))
+
+
+def _yaml12_int(loader: yaml.SafeLoader, node: yaml.Node) -> int:
+    text = loader.construct_scalar(node)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    return int(text, 10)
+
+
+def _yaml12_float(loader: yaml.SafeLoader, node: yaml.Node) -> float:
+    text = loader.construct_scalar(node).lower()
+    if text.endswith(".inf"):
+        return float("-inf") if text.startswith("-") else float("inf")
+    if text == ".nan":
+        return float("nan")
+    return float(text)
+
+
+def _yaml12_bool(loader: yaml.SafeLoader, node: yaml.Node) -> bool:
+    return loader.construct_scalar(node).lower() == "true"
+
+
+_Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _yaml12_int)
+_Yaml12Loader.add_constructor("tag:yaml.org,2002:float", _yaml12_float)
+_Yaml12Loader.add_constructor("tag:yaml.org,2002:bool", _yaml12_bool)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML with YAML 1.2 scalars, as promptfoo does."""
+    return yaml.load(text, Loader=_Yaml12Loader)
+
+
 def read_structured(path: Path, *, shown: str | None = None) -> Any:
     """Parse a YAML or JSON file; errors name the file and the line."""
     shown = shown or str(path)
@@ -244,7 +303,7 @@ def read_structured(path: Path, *, shown: str | None = None) -> Any:
             raise ConfigError(f"invalid JSON: {exc.msg}", file=shown,
                               location=f"line {exc.lineno}, column {exc.colno}") from exc
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
@@ -329,7 +388,7 @@ class _Loader:
         )
         for case in cases:
             if not any(plan.runs(case, t) for t in range(len(targets))):
-                self.warnings.append(
+                plan.warnings.append(
                     f"{case.metadata['promptfoo']['source']}: its providers/prompts filter "
                     "matches no target, so it does not run")
         return plan
@@ -407,6 +466,12 @@ class _Loader:
     def prompts_from(self, raw: str, label: str | None, pid: str | None, config: dict,
                      where: str) -> list[PromptSpec]:
         explicit = raw.startswith("file://")
+        if raw.startswith("exec:") or (
+                (explicit or _maybe_file_path(raw))
+                and re.search(r"\.(js|cjs|mjs|ts|py|sh|bash|rb|pl|exe|bat|cmd|ps1|go)"
+                              r"(:[\w.]+)?$", raw)):
+            raise self.error(f"prompt functions and executables ({raw!r}) are not supported; "
+                             "use a text, Markdown, JSON or YAML prompt file", where)
         if not explicit and not _maybe_file_path(raw):
             return [self.inline_prompt(raw, label, pid, config, where)]
         ref = _strip_file(raw)
@@ -554,7 +619,8 @@ class _Loader:
             options: dict[str, Any] = {"id": item}
         elif isinstance(item, dict) and "id" in item:
             options = item
-        elif isinstance(item, dict) and len(item) == 1:  # {provider_id: options}
+        elif isinstance(item, dict) and len(item) == 1 and \
+                next(iter(item)) not in _PROVIDER_OPTION_KEYS:  # {provider_id: options}
             (pid, opts), = item.items()
             if opts is not None and not isinstance(opts, dict):
                 raise self.error("provider options must be a mapping", f"{where}.{pid}",

@@ -40,20 +40,21 @@ CREATE TABLE IF NOT EXISTS processed_events (
 CREATE OR REPLACE FUNCTION harness_append(
     p_stream text, p_expected integer, p_ids uuid[], p_types text[], p_schema integer[],
     p_data jsonb[], p_meta jsonb[])
-RETURNS SETOF events
+RETURNS TABLE (global_position bigint, event_id uuid, stream_version integer,
+               recorded_at timestamptz)
 LANGUAGE plpgsql AS $$
 DECLARE
     cur integer;
     keep boolean[];
 BEGIN
     PERFORM pg_advisory_xact_lock(72435910);
-    SELECT coalesce(max(e.stream_version), 0) INTO cur FROM events e WHERE e.stream_id = p_stream;
+    SELECT coalesce(max(x.stream_version), 0) INTO cur FROM events x WHERE x.stream_id = p_stream;
 
     -- Only a retry (stale or no expected version) can carry ids that are stored already,
     -- so the common path skips this look-up.
     IF (p_expected IS NULL OR p_expected <> cur)
-       AND EXISTS (SELECT 1 FROM events e WHERE e.event_id = ANY (p_ids)) THEN
-        SELECT array_agg(NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = t.id) ORDER BY t.ord)
+       AND EXISTS (SELECT 1 FROM events x WHERE x.event_id = ANY (p_ids)) THEN
+        SELECT array_agg(NOT EXISTS (SELECT 1 FROM events x WHERE x.event_id = t.id) ORDER BY t.ord)
           INTO keep FROM unnest(p_ids) WITH ORDINALITY AS t(id, ord);
         IF NOT (true = ANY (keep)) THEN
             RETURN;  -- everything was stored before: a no-op
@@ -72,11 +73,13 @@ BEGIN
             USING ERRCODE = 'HX409', DETAIL = cur::text;
     END IF;
 
+    -- only what the caller does not know yet comes back (not the payloads)
     RETURN QUERY
-    INSERT INTO events (event_id, stream_id, stream_version, type, schema_version, data, metadata)
+    INSERT INTO events AS e (event_id, stream_id, stream_version, type, schema_version, data,
+                             metadata)
     SELECT t.id, p_stream, cur + t.ord::integer, t.ty, t.sv, t.d, t.m
       FROM unnest(p_ids, p_types, p_schema, p_data, p_meta) WITH ORDINALITY AS t(id, ty, sv, d, m, ord)
-    RETURNING *;
+    RETURNING e.global_position, e.event_id, e.stream_version, e.recorded_at;
 
     PERFORM pg_notify('harness_events', p_stream);
 END;
