@@ -133,6 +133,18 @@ async def client(runtime):
 @pytest.fixture
 async def live_url(runtime):
     """The registry served by a real uvicorn on loopback, in the test's event loop."""
+    async for url in _serve(runtime):
+        yield url
+
+
+@pytest.fixture
+async def live_stack_url(stack):
+    """Registry + runner served by a real uvicorn on loopback, in the test's event loop."""
+    async for url in _serve(stack.runtime):
+        yield url
+
+
+async def _serve(runtime):
     import socket
 
     import uvicorn

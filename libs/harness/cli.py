@@ -9,6 +9,7 @@ import socket
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -193,6 +194,162 @@ def demo(
                       _free_port("127.0.0.1")) as server:
         console.print(f"registry started at {server.url} (embedded defaults)")
         run_demo(server.url, console)
+
+
+@app.command("run")
+def run_command(
+    dataset: Annotated[str, typer.Option(help="dataset name (or id)")],
+    app_name: Annotated[list[str], typer.Option("--app", help="application name; repeatable")]
+    = [],  # noqa: B006
+    prompt: Annotated[list[str], typer.Option(help="prompt NAME or NAME@VERSION; repeatable")]
+    = [],  # noqa: B006
+    model: Annotated[list[str], typer.Option(help="model(s) for --prompt targets; repeatable")]
+    = [],  # noqa: B006
+    min_pass_rate: Annotated[float | None, typer.Option(
+        help="fail (exit 1) when fewer cases pass; default: every case must pass")] = None,
+    case_threshold: Annotated[float, typer.Option(
+        help="a case passes when this share of its repeats pass")] = 1.0,
+    repeat: Annotated[int, typer.Option(help="run each case N times")] = 1,
+    concurrency: Annotated[int, typer.Option(help="model calls in flight")] = 4,
+    url: Annotated[str | None, typer.Option(help="registry URL (default HARNESS_URL, or "
+                                                 "start one on embedded defaults)")] = None,
+) -> None:
+    """Run a dataset against applications or prompt versions; exit 1 below the threshold,
+    so CI can gate a prompt change."""
+    from harness.cli_run import RunCommandError, run_and_follow
+
+    s = get_settings()
+    configure_logging("WARNING", s.log_json)
+    url = url or s.url
+
+    def go(base: str) -> int:
+        headers = {"Authorization": f"Bearer {s.api_key}"} if s.api_key else {}
+        with httpx_client(base, headers) as client:
+            return run_and_follow(client, console, dataset=dataset, apps=app_name,
+                                  prompts=prompt, models=model, min_pass_rate=min_pass_rate,
+                                  case_threshold=case_threshold, repeat=repeat,
+                                  concurrency=concurrency)
+
+    try:
+        if url:
+            code = go(url)
+        else:
+            from services.registry.app import create_app
+
+            db = database_url()
+            asyncio.run(_prepare(db))
+            with ServerThread(create_app(db, local_stack=True), "127.0.0.1",
+                              _free_port("127.0.0.1")) as server:
+                code = go(server.url)
+    except RunCommandError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    raise typer.Exit(code)
+
+
+@app.command("eval")
+def eval_cmd(
+    config: Annotated[Path, typer.Option("-c", "--config", help="promptfooconfig.yaml")]
+    = Path("promptfooconfig.yaml"),
+    output: Annotated[Path | None, typer.Option("-o", "--output",
+                                                help="results file: .json (promptfoo's "
+                                                     "format), .csv or .yaml")] = None,
+    concurrency: Annotated[int | None, typer.Option("-j", "--max-concurrency")] = None,
+    repeat: Annotated[int | None, typer.Option(help="run each test N times")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="bypass the response cache")]
+    = False,
+    record: Annotated[bool, typer.Option(help="also record prompts, dataset and run in the "
+                                              "registry (default when HARNESS_URL is set)")]
+    = False,
+    engine: Annotated[str, typer.Option(help="harness | promptfoo (the real promptfoo CLI, "
+                                             "Node.js ≥ 22)")] = "harness",
+    url: Annotated[str | None, typer.Option(help="registry URL for --record")] = None,
+) -> None:
+    """Run a promptfoo config; exit 100 when any test fails (as promptfoo does)."""
+    from harness.promptfoo import eval_command
+
+    s = get_settings()
+    configure_logging("WARNING", s.log_json)
+    url = url or s.url
+    record = record or bool(url)
+    if engine not in ("harness", "promptfoo"):
+        err.print("[red]--engine must be harness or promptfoo[/red]")
+        raise typer.Exit(2)
+
+    def store(plan, outcome) -> None:
+        _record_eval(plan, outcome, url)
+
+    if engine == "promptfoo":
+        raise typer.Exit(_eval_with_promptfoo(config, output, no_cache, record, url))
+    code = eval_command(config, output, concurrency=concurrency, repeat=repeat,
+                        no_cache=no_cache, console=console,
+                        on_finished=store if record else None)
+    raise typer.Exit(code)
+
+
+def _with_registry(url: str | None, work):
+    """Call ``work(client)`` against ``url``, or against a registry started on embedded
+    defaults for the duration of the call."""
+    s = get_settings()
+    headers = {"Authorization": f"Bearer {s.api_key}"} if s.api_key else {}
+    if url:
+        with httpx_client(url, headers) as client:
+            return work(client)
+    from services.registry.app import create_app
+
+    db = database_url()
+    asyncio.run(_prepare(db))
+    with ServerThread(create_app(db), "127.0.0.1", _free_port("127.0.0.1")) as server, \
+            httpx_client(server.url, headers) as client:
+        return work(client)
+
+
+def _record_eval(plan, outcome, url: str | None) -> None:
+    from harness.promptfoo.record import record
+
+    name = plan.description or plan.config_path.parent.name or "promptfoo eval"
+    targets = []
+    for i, t in enumerate(plan.targets):
+        spec = plan.prompt_of(i)
+        explicit = spec.label and spec.label != spec.raw and len(spec.label) <= 120
+        index = plan.target_pairs[i][0] + 1
+        targets.append(t.model_copy(update={
+            "prompt_name": spec.label if explicit else f"{name} · prompt {index}"}))
+    run = _with_registry(url, lambda client: record(
+        client, name=name, targets=targets, cases=plan.cases, results=outcome.results,
+        repeat=outcome.repeat, source="harness-eval", description=str(plan.config_path)))
+    console.print(f"recorded as run [bold]{run['id']}[/bold] on dataset "
+                  f"{run['dataset_name']!r}")
+
+
+def _eval_with_promptfoo(config: Path, output: Path | None, no_cache: bool, record: bool,
+                         url: str | None) -> int:
+    import json
+
+    from harness.promptfoo import PromptfooRunError, PromptfooUnavailable, engine_promptfoo
+    from harness.promptfoo.output import from_promptfoo_json
+    from harness.promptfoo.record import record as record_run
+
+    try:
+        path = engine_promptfoo(config, output, no_cache=no_cache)
+    except (PromptfooUnavailable, PromptfooRunError) as exc:
+        err.print(f"[red]{exc}[/red]")
+        return 1
+    data = json.loads(path.read_text())
+    targets, cases, results = from_promptfoo_json(data)
+    if record:
+        run = _with_registry(url, lambda client: record_run(
+            client, name=f"promptfoo: {config.parent.name or config.stem}", targets=targets,
+            cases=cases, results=results, source="promptfoo", description=str(config)))
+        console.print(f"recorded as run [bold]{run['id']}[/bold]")
+    failed = any(r.status != "pass" for r in results)
+    return 100 if failed else 0
+
+
+def httpx_client(base: str, headers: dict):
+    import httpx
+
+    return httpx.Client(base_url=base, headers=headers, timeout=60)
 
 
 def main() -> None:  # pragma: no cover

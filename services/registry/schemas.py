@@ -312,3 +312,17 @@ class RunOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     reason: str | None
+
+
+class RunImport(BaseModel):
+    """A run executed elsewhere (``harness eval``, promptfoo) recorded with its results."""
+
+    model_config = {"extra": "forbid"}
+    dataset_id: str
+    targets: list[dict[str, Any]] = Field(min_length=1, description="Target dumps (target_id, "
+                                                                    "label, prompt_id, ...)")
+    results: list[dict[str, Any]] = Field(description="CaseResult dumps; case_id = a case of "
+                                                      "the dataset")
+    repeat: int = Field(default=1, ge=1)
+    description: str = ""
+    source: str = "import"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -150,6 +150,7 @@ def eval_command(
     no_cache: bool = False,
     console: Console | None = None,
     llm: LLMClient | None = None,
+    on_finished: Callable[[EvalPlan, EvalOutcome], None] | None = None,
 ) -> int:
     """Load a promptfoo config, run it with a progress bar, print the results table and
     summary, write ``output`` (``.json`` promptfoo results, ``.csv``, ``.yaml``; without
@@ -159,7 +160,8 @@ def eval_command(
 
     ``concurrency`` / ``repeat`` default to the config's ``evaluateOptions``
     (``maxConcurrency``, ``repeat``), else 4 / 1. ``no_cache`` turns the response cache
-    off (as does ``evaluateOptions.cache: false``)."""
+    off (as does ``evaluateOptions.cache: false``). ``on_finished(plan, outcome)`` is
+    called after the outputs are written (``--record`` uses it)."""
     console = console or Console()
     try:
         plan = load_config(config)
@@ -211,5 +213,7 @@ def eval_command(
         return EXIT_USAGE
     for path in outputs:
         console.print(Text(f"Wrote {path}", style="dim"))
+    if on_finished is not None:
+        on_finished(plan, outcome)
     counts = outcome.counts()
     return EXIT_FAILED if counts["fail"] or counts["error"] else EXIT_OK

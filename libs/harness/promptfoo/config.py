@@ -529,7 +529,7 @@ class _Loader:
             raise self.error(f"cannot read prompt file: {exc}", file_where) from exc
 
         def make(raw: str, lab: str, content: str | list[dict]) -> PromptSpec:
-            return self.make_prompt(raw, lab, content, pid, config, file_where, file=None)
+            return self.make_prompt(raw, lab, content, pid, config, file_where)
 
         if suffix == ".txt" or suffix == "":
             separator = os.environ.get("PROMPTFOO_PROMPT_SEPARATOR") or "---"

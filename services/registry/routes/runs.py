@@ -13,13 +13,20 @@ from fastapi.responses import Response, StreamingResponse
 from harness.assertions import parse_assertions
 from harness.evaluation import analysis
 from harness.evaluation.models import CaseResult, Target
-from harness.events.run_events import RunCancelled, RunRequested
+from harness.events.run_events import (
+    CaseResultRecorded,
+    RunCancelled,
+    RunCompleted,
+    RunRequested,
+    result_event_id,
+    run_event_id,
+)
 
 from ..auth import require
 from ..commands import run_stream
 from ..domain.errors import Invalid, NotFound
 from ..problems import ProblemError
-from ..schemas import Page, RunCreate, RunOut, TargetSpec
+from ..schemas import Page, RunCreate, RunImport, RunOut, TargetSpec
 from ..snapshots import dataset_snapshot, write_snapshot
 from .datasets import dataset_row
 from .deps import Paging, metadata, runtime
@@ -126,6 +133,49 @@ async def create_run(body: RunCreate, request: Request, rt=Depends(runtime),
         cache=body.cache, judge_model=body.judge_model, description=body.description,
         source=request.headers.get("x-harness-source", "api"))
     await rt.commands.record_facts(run_stream(run_id), [event], [None], metadata(request))
+    return run_out(await _run_row(rt, run_id))
+
+
+@router.post("/runs/import", response_model=RunOut, status_code=201)
+async def import_run(body: RunImport, request: Request, rt=Depends(runtime),
+                     _=Depends(require("editor"))):
+    """Record a run that was executed elsewhere (e.g. ``harness eval --record``): the
+    dataset is snapshotted as for any run, results are validated against its cases and
+    the targets, and the run is stored completed with its summary."""
+    ds = await dataset_row(rt, body.dataset_id)
+    try:
+        targets = [Target.model_validate(t) for t in body.targets]
+        results = [CaseResult.model_validate(r) for r in body.results]
+    except ValueError as exc:
+        raise Invalid(f"targets/results: {exc}", field="results") from exc
+    async with rt.pool.acquire() as conn:
+        data, count = await dataset_snapshot(conn, body.dataset_id)
+        case_ids = {r["id"] for r in await conn.fetch(
+            "SELECT id FROM test_cases WHERE dataset_id = $1", body.dataset_id)}
+    target_ids = {t.target_id for t in targets}
+    for i, r in enumerate(results):
+        if r.case_id not in case_ids:
+            raise Invalid(f"results.{i}.case_id: {r.case_id} is not a case of the dataset",
+                          field=f"results.{i}.case_id")
+        if r.target_id not in target_ids:
+            raise Invalid(f"results.{i}.target_id: unknown target {r.target_id}",
+                          field=f"results.{i}.target_id")
+    uri, sha = await write_snapshot(rt.artifacts, data)
+    run_id = str(uuid.uuid4())
+    for r in results:
+        r.run_id = run_id
+    summary = analysis.summarize(results, targets)
+    events = [RunRequested(
+        run_id=run_id, dataset_id=body.dataset_id, dataset_name=ds["name"], snapshot_uri=uri,
+        snapshot_sha256=sha, case_count=count, targets=[t.model_dump() for t in targets],
+        repeat=body.repeat, description=body.description, source=body.source)]
+    ids = [None]
+    for r in results:
+        events.append(CaseResultRecorded(run_id=run_id, result=r.model_dump(mode="json")))
+        ids.append(result_event_id(run_id, r.case_id, r.target_id, r.repeat))
+    events.append(RunCompleted(run_id=run_id, summary=summary.model_dump(mode="json")))
+    ids.append(run_event_id(run_id, "completed"))
+    await rt.commands.record_facts(run_stream(run_id), events, ids, metadata(request))
     return run_out(await _run_row(rt, run_id))
 
 

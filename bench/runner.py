@@ -1,0 +1,119 @@
+"""Runner benchmark: 2,000 cases against the loopback stub LLM (fixed 100 ms latency) at
+concurrency 50, through the whole local pipeline (POST /runs → RunRequested → runner →
+LiteLLM → stub → assertions → CaseResultRecorded ingested → RunCompleted).
+
+Prints JSON. ``wall_over_ideal`` = measured wall time ÷ (cases × latency / concurrency),
+goal ≤ 1.25. ``cpu_ms_per_case`` is the CPU time of this process (registry + runner in one
+process, as ``harness up`` runs them) per case; the stub runs in another process.
+
+Usage: python bench/runner.py [--cases 2000] [--latency 0.1] [--concurrency 50]
+Database: HARNESS_BENCH_DATABASE_URL, else HARNESS_TEST_DATABASE_URL, else embedded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from registry import admin_url, with_db  # noqa: E402
+
+STUB = """
+import sys, time
+from tests.support.stub_llm import StubLLM
+stub = StubLLM(latency_s=float(sys.argv[1])).start()
+print(stub.base_url, flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cases", type=int, default=2000)
+    ap.add_argument("--latency", type=float, default=0.1)
+    ap.add_argument("--concurrency", type=int, default=50)
+    ap.add_argument("--model", default="openai/bench-model",
+                    help='"echo" measures harness alone (no LiteLLM, no network)')
+    args = ap.parse_args()
+    os.environ.setdefault("OPENAI_API_KEY", "sk-bench")
+
+    from harness.artifacts import FolderArtifactStore
+    from harness.logging import configure_logging
+    from services.registry.app import create_app
+    from services.stack import LocalStack
+
+    configure_logging("WARNING")
+    stub = subprocess.Popen([sys.executable, "-c", STUB, str(args.latency)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    base_url = stub.stdout.readline().strip()
+
+    admin = admin_url()
+    name = f"harness_bench_runner_{os.getpid()}"
+    conn = await asyncpg.connect(admin)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    tmp = tempfile.TemporaryDirectory()
+    try:
+        stack = await LocalStack.start(with_db(admin, name),
+                                       artifacts=FolderArtifactStore(Path(tmp.name)),
+                                       pool_max=10)
+        await stack.runner.llm.warmup()
+        app = create_app(runtime=stack.runtime)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://r", timeout=120) as c:
+            p = (await c.post("/prompts", json={"name": "bench", "content": [
+                {"role": "system", "content": "Answer briefly."},
+                {"role": "user", "content": "Question {{ i }}: {{ q }}"}]})).json()
+            ds = (await c.post("/datasets", json={"name": "bench"})).json()
+            cases = [{"input": {"i": i, "q": f"what is {i} squared?"},
+                      "assert": [{"type": "contains", "value": f"Question {i}"},
+                                 {"type": "not-icontains", "value": "error"}]}
+                     for i in range(args.cases)]
+            await c.post(f"/datasets/{ds['id']}/cases", json={"cases": cases})
+            target = {"prompt_id": p["id"], "model": args.model,
+                      "params": {"api_base": base_url, "temperature": 0.7}
+                      if args.model != "echo" else {"temperature": 0.7}}
+
+            cpu0, t0 = time.process_time(), time.perf_counter()
+            run = (await c.post("/runs", json={"dataset_id": ds["id"], "targets": [target],
+                                               "concurrency": args.concurrency})).json()
+            while (state := (await c.get(f"/runs/{run['id']}")).json())["status"] not in (
+                    "completed", "failed", "cancelled"):
+                await asyncio.sleep(0.02)
+            wall = time.perf_counter() - t0
+            cpu = time.process_time() - cpu0
+        await stack.stop()
+    finally:
+        stub.terminate()
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+        tmp.cleanup()
+
+    ideal = args.cases * args.latency / args.concurrency
+    print(json.dumps({
+        "benchmark": "runner",
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "cases": args.cases, "model": args.model, "latency_s": args.latency, "concurrency": args.concurrency,
+        "status": state["status"], "recorded": state["recorded"], "passed": state["passed"],
+        "wall_s": wall, "ideal_s": ideal, "wall_over_ideal": wall / ideal,
+        "cpu_s": cpu, "cpu_ms_per_case": cpu / args.cases * 1000,
+        "goal": {"wall_over_ideal": "<= 1.25"},
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

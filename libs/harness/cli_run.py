@@ -1,0 +1,112 @@
+"""``harness run``: request a run over the REST API, follow it, print the summary, gate CI."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+
+class RunCommandError(Exception):
+    pass
+
+
+def _ok(r: httpx.Response) -> Any:
+    if r.status_code >= 400:
+        try:
+            body = r.json()
+            detail = body.get("detail") or body
+        except ValueError:
+            detail = r.text
+        raise RunCommandError(f"{r.request.method} {r.request.url.path}: {r.status_code} {detail}")
+    return r.json()
+
+
+def _find(client: httpx.Client, path: str, name: str, kind: str) -> dict:
+    items = _ok(client.get(path, params={"q": name, "limit": 500} if path != "/applications"
+                           else {"limit": 500}))["items"]
+    for item in items:
+        if item["name"].lower() == name.lower() or item["id"] == name:
+            return item
+    raise RunCommandError(f"no {kind} named {name!r}")
+
+
+def _fmt(value: Any, pattern: str = "{:.3f}") -> str:
+    return "—" if value is None else pattern.format(value)
+
+
+def summary_table(summary: dict) -> Table:
+    table = Table(title="run summary")
+    for col in ("target", "cases", "pass", "fail", "error", "pass rate", "case pass rate",
+                "mean score", "p50 ms", "p95 ms", "tokens", "cost $", "flaky"):
+        table.add_column(col, justify="right" if col not in ("target",) else "left")
+    for t in [*summary["targets"], summary["total"]]:
+        cost = _fmt(t["cost_usd"], "{:.5f}")
+        if t.get("cost_unknown"):
+            cost += f" (+{t['cost_unknown']} unpriced)"
+        table.add_row(
+            t.get("label") or t["target_id"], str(t["cases"]), f"[green]{t['passed']}[/green]",
+            f"[red]{t['failed']}[/red]", f"[yellow]{t['errors']}[/yellow]",
+            _fmt(t["pass_rate"], "{:.1%}"), _fmt(t["case_pass_rate"], "{:.1%}"),
+            _fmt(t["mean_score"]), _fmt(t["latency_p50_ms"], "{:.0f}"),
+            _fmt(t["latency_p95_ms"], "{:.0f}"), str(t["total_tokens"]), cost,
+            str(len(t["flaky_cases"])))
+    return table
+
+
+def run_and_follow(client: httpx.Client, console: Console, *, dataset: str,
+                   apps: list[str], prompts: list[str], models: list[str],
+                   min_pass_rate: float | None, case_threshold: float, repeat: int,
+                   concurrency: int, description: str = "") -> int:
+    ds = _find(client, "/datasets", dataset, "dataset")
+    targets: list[dict] = []
+    for name in apps:
+        targets.append({"application_id": _find(client, "/applications", name,
+                                                 "application")["id"]})
+    for spec in prompts:
+        name, _, version = spec.partition("@")
+        target = {"prompt_id": _find(client, "/prompts", name, "prompt")["id"]}
+        if version:
+            target["version"] = int(version.lstrip("v"))
+        targets.append(target)
+    if not targets:
+        raise RunCommandError("give at least one --app or --prompt")
+    run = _ok(client.post("/runs", headers={"X-Harness-Source": "cli"}, json={
+        "dataset_id": ds["id"], "targets": targets, "models": models,
+        "min_pass_rate": min_pass_rate, "case_threshold": case_threshold, "repeat": repeat,
+        "concurrency": concurrency, "description": description}))
+    console.print(f"run [bold]{run['id']}[/bold]: {len(run['targets'])} target(s) × "
+                  f"{run['case_count']} case(s) × {repeat} = {run['expected_results']} results "
+                  f"on dataset {ds['name']} (snapshot {run['snapshot_sha256'][:12]})")
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("[green]{task.fields[passed]} pass[/green] "
+                             "[red]{task.fields[failed]} fail[/red] "
+                             "[yellow]{task.fields[errors]} error[/yellow]"),
+                  TimeElapsedColumn(), console=console, transient=False) as progress:
+        task = progress.add_task("running", total=run["expected_results"], passed=0, failed=0,
+                                 errors=0)
+        while True:
+            state = _ok(client.get(f"/runs/{run['id']}"))
+            progress.update(task, completed=state["recorded"], passed=state["passed"],
+                            failed=state["failed"], errors=state["errors"])
+            if state["status"] in ("completed", "cancelled", "failed"):
+                break
+            time.sleep(0.25)
+    if state["status"] != "completed":
+        console.print(f"[red]run {state['status']}[/red]: {state.get('reason') or ''}")
+        return 2
+    summary = state["summary"]
+    console.print(summary_table(summary))
+    verdict = summary["verdict"]
+    threshold = "every case" if min_pass_rate is None else f"{min_pass_rate:.0%} of cases"
+    rate = summary["total"]["case_pass_rate"] or 0
+    if verdict == "pass":
+        console.print(f"[green bold]PASS[/green bold]: {rate:.1%} of cases passed "
+                      f"(needed {threshold})")
+        return 0
+    console.print(f"[red bold]FAIL[/red bold]: {rate:.1%} of cases passed (needed {threshold})")
+    return 1

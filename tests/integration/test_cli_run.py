@@ -1,0 +1,39 @@
+import asyncio
+import os
+import sys
+
+import httpx
+
+
+async def harness(*args: str, url: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "harness.cli", *args, "--url", url,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "COLUMNS": "200", "HARNESS_LOG_JSON": "false"})
+    out, _ = await asyncio.wait_for(proc.communicate(), 120)
+    return proc.returncode, out.decode()
+
+
+async def test_harness_run_gates_on_the_pass_rate(live_stack_url):
+    async with httpx.AsyncClient(base_url=live_stack_url) as c:
+        p = (await c.post("/prompts", json={"name": "greeter",
+                                            "content": "Hello {{ name }}!"})).json()
+        await c.post("/applications", json={"name": "greeter-app", "model_id": "echo",
+                                             "prompt_id": p["id"]})
+        ds = (await c.post("/datasets", json={"name": "names"})).json()
+        await c.post(f"/datasets/{ds['id']}/cases", json={"cases": [
+            {"input": {"name": n}, "assert": [{"type": "contains", "value": "Ann"}]}
+            for n in ("Ann", "Annie", "Bob", "Anna")]})
+
+    code, out = await harness("run", "--app", "greeter-app", "--dataset", "names",
+                              "--min-pass-rate", "0.7", url=live_stack_url)
+    assert code == 0, out
+    assert "PASS" in out and "75.0%" in out and "greeter-app" in out
+    code, out = await harness("run", "--app", "greeter-app", "--dataset", "names",
+                              "--min-pass-rate", "0.9", url=live_stack_url)
+    assert code == 1 and "FAIL" in out
+    code, out = await harness("run", "--prompt", "greeter@1", "--model", "echo",
+                              "--dataset", "names", url=live_stack_url)
+    assert code == 1 and "needed every case" in out
+    code, out = await harness("run", "--app", "nope", "--dataset", "names", url=live_stack_url)
+    assert code == 2 and "no application named 'nope'" in out
