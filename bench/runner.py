@@ -107,7 +107,8 @@ async def main() -> None:
     print(json.dumps({
         "benchmark": "runner",
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-        "cases": args.cases, "model": args.model, "latency_s": args.latency, "concurrency": args.concurrency,
+        "cases": args.cases, "model": args.model, "latency_s": args.latency,
+        "concurrency": args.concurrency,
         "status": state["status"], "recorded": state["recorded"], "passed": state["passed"],
         "wall_s": wall, "ideal_s": ideal, "wall_over_ideal": wall / ideal,
         "cpu_s": cpu, "cpu_ms_per_case": cpu / args.cases * 1000,

@@ -1,0 +1,54 @@
+"""The Pub/Sub topology: one place that names every topic and who publishes and consumes
+it. The Terraform in ``infra/terraform`` mirrors this table (a test checks they agree).
+
+- ``registry-events``: every registry event, from the registry's outbox relay, for
+  downstream apps (each app makes its own subscription).
+- ``runs``: RunRequested, RunCancelled, from the registry → runner ``/pubsub/push``.
+- ``results``: RunStarted, CaseResultRecorded, RunCompleted, RunFailed, ScoresRecorded,
+  CasesGenerated, ..., from runner, scorer and generator → registry ``/pubsub/push``
+  (ingestion).
+- ``scoring``: RunCompleted of runs that asked for metrics, from the registry → scorer.
+- ``generation``: GenerationRequested, from the registry → generator.
+
+Each topic has a dead-letter topic ``<topic>-dead-letter`` with its own pull subscription.
+Message attributes: ``type``, ``schema_version``, ``event_id``, ``stream_id``; the ordering
+key is the stream id. Names get the ``HARNESS_TOPIC_PREFIX`` (default ``harness-``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Topic:
+    key: str
+    event_types: frozenset[str] | None  # None = every event
+    publisher: str
+    consumers: tuple[str, ...]
+    ordered: bool = True
+
+
+TOPICS: tuple[Topic, ...] = (
+    Topic("registry-events", None, "registry", ()),
+    Topic("runs", frozenset({"RunRequested", "RunCancelled"}), "registry", ("runner",)),
+    Topic("results", frozenset({"RunStarted", "CaseResultRecorded", "RunCompleted", "RunFailed",
+                                "ScoresRecorded", "CasesGenerated", "GenerationFailed"}),
+          "runner", ("registry",)),
+    Topic("scoring", frozenset({"RunCompleted"}), "registry", ("scorer",)),
+    Topic("generation", frozenset({"GenerationRequested"}), "registry", ("generator",)),
+)
+
+SERVICES = ("registry", "runner", "scorer", "generator", "gateway", "studio")
+
+
+def topic_name(key: str, prefix: str = "harness-") -> str:
+    return f"{prefix}{key}"
+
+
+def dead_letter_name(key: str, prefix: str = "harness-") -> str:
+    return f"{prefix}{key}-dead-letter"
+
+
+def subscription_name(key: str, consumer: str, prefix: str = "harness-") -> str:
+    return f"{prefix}{key}-{consumer}"
