@@ -37,8 +37,9 @@ $(VENV)/.installed-test: pyproject.toml
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 
-bench: venv  ## benchmarks, JSON on stdout
+bench: $(VENV)/.installed-test  ## benchmarks, JSON on stdout
 	$(PY) bench/registry.py
+	$(PY) bench/runner.py
 
 clean:
 	rm -rf $(VENV) .harness .pytest_cache .ruff_cache

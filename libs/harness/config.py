@@ -28,6 +28,25 @@ class Settings(BaseSettings):
     relay_batch_size: int = 500
     url: str | None = Field(default=None, description="registry base URL for clients (HARNESS_URL)")
     api_key: str | None = Field(default=None, description="API key for clients (HARNESS_API_KEY)")
+    service: str = Field(default="all", description="which service this process runs "
+                                                    "(HARNESS_SERVICE): all, registry, runner, "
+                                                    "scorer, generator, gateway, studio")
+
+    # ---- GCP (the same code, other adapters) -------------------------------------------
+    bus: str = Field(default="inprocess", description="HARNESS_BUS: inprocess | pubsub")
+    gcp_project: str | None = Field(
+        default=None, validation_alias=AliasChoices("GOOGLE_CLOUD_PROJECT", "HARNESS_GCP_PROJECT"))
+    topic_prefix: str = Field(default="harness-", description="HARNESS_TOPIC_PREFIX")
+    artifacts_uri: str | None = Field(
+        default=None, description="HARNESS_ARTIFACTS_URI: gs://bucket[/prefix]; unset = the "
+                                  "local folder data_dir/artifacts")
+    push_audience: str | None = Field(
+        default=None, description="HARNESS_PUSH_AUDIENCE: OIDC audience expected on Pub/Sub "
+                                  "push requests (unset = tokens not verified)")
+    push_service_account: str | None = Field(
+        default=None, description="HARNESS_PUSH_SERVICE_ACCOUNT: the e-mail push tokens must "
+                                  "carry")
+    judge_model: str = Field(default="openai/gpt-4o-mini", description="HARNESS_JUDGE_MODEL")
 
     @property
     def pgdata_dir(self) -> Path:

@@ -77,3 +77,74 @@ def run_demo(base_url: str, console: Console) -> None:
         table.add_row(str(h["stream_version"]), h["at"][:19].replace("T", " "), h["actor"] or "",
                       h["type"], str(h["version"] or ""), h["note"] or "")
     console.print(table)
+    evaluate_versions(c, console, pid, before["version"], after["version"])
+
+
+CASES = [
+    {"input": {"product": "harness", "language": "English", "question": "How do I roll back?"},
+     "assert": [{"type": "icontains", "value": "roll back"}]},
+    {"input": {"product": "harness", "language": "Korean", "question": "버전을 되돌리려면?"},
+     "assert": [{"type": "contains", "value": "Korean"}]},
+    {"input": {"product": "harness", "language": "English", "question": "Is my data safe?"},
+     "assert": [{"type": "contains-any", "value": ["concise", "three sentences"]}]},
+    {"input": {"product": "acme", "language": "French", "question": "Où est ma facture ?"},
+     "assert": [{"type": "icontains", "value": "acme"},
+                {"type": "not-contains", "value": "{{ product }}!"}]},
+    {"input": {"product": "acme", "language": "English", "question": "Cancel my plan"},
+     "assert": [{"type": "regex", "value": "(?i)at most \\w+ sentences"}]},
+]
+
+
+def _wait(c: httpx.Client, run_id: str) -> dict:
+    import time
+
+    while (run := _ok(c.get(f"/runs/{run_id}")))["status"] not in ("completed", "failed",
+                                                                    "cancelled"):
+        time.sleep(0.1)
+    return run
+
+
+def evaluate_versions(c: httpx.Client, console: Console, pid: str, v_old: int, v_new: int
+                      ) -> None:
+    """Run both versions on a small dataset with the offline echo model and compare."""
+    found = _ok(c.get("/datasets", params={"q": "support-questions"}))["items"]
+    ds = next((d for d in found if d["name"] == "support-questions"), None)
+    if ds is None:
+        ds = _ok(c.post("/datasets", json={"name": "support-questions",
+                                           "description": "demo: customer questions",
+                                           "dataset_type": "golden"}))
+        _ok(c.post(f"/datasets/{ds['id']}/cases", json={"cases": CASES}))
+        _ok(c.post(f"/datasets/{ds['id']}/verify", json={"note": "reviewed by the demo"}))
+    runs = {}
+    for version in (v_old, v_new):
+        run = _ok(c.post("/runs", json={"dataset_id": ds["id"], "targets": [
+            {"prompt_id": pid, "version": version, "model": "echo"}],
+            "description": f"demo: v{version}"}))
+        runs[version] = _wait(c, run["id"])
+    table = Table(title=f"evaluation on {ds['name']} ({ds['case_count'] or len(CASES)} cases, "
+                        "model echo)")
+    for col in ("version", "pass", "fail", "error", "pass rate"):
+        table.add_column(col)
+    for version, run in runs.items():
+        total = run["passed"] + run["failed"] + run["errors"]
+        table.add_row(f"v{version}", str(run["passed"]), str(run["failed"]), str(run["errors"]),
+                      f"{run['passed'] / total:.0%}" if total else "—")
+    console.print(table)
+    cmp_ = _ok(c.get("/runs/compare", params={"ids": f"{runs[v_old]['id']},{runs[v_new]['id']}"}))
+    changes = Table(title=f"v{v_old} → v{v_new}: per-case changes")
+    for col in ("case", "change", f"v{v_old}", f"v{v_new}"):
+        changes.add_column(col)
+    cases = {x["id"]: x for x in _ok(c.get(f"/datasets/{ds['id']}/cases"))["items"]}
+    style = {"regressed": "red", "fixed": "green"}
+    for ch in cmp_["changes"]:
+        q = cases.get(ch["case_id"], {}).get("input", {}).get("question", ch["case_id"])
+        color = style.get(ch["change"], "white")
+        changes.add_row(q, f"[{color}]{ch['change']}[/{color}]", ch["before"] or "",
+                        ch["after"] or "")
+    console.print(changes)
+    t = cmp_["targets"][0]
+    sig = t["pass_fail"]
+    console.print(f"pass rate {t['before']['pass_rate']:.0%} → {t['after']['pass_rate']:.0%}; "
+                  f"McNemar p = {sig['p_value'] if sig['p_value'] is not None else '—'}"
+                  f" ({'significant' if sig['significant'] else 'not significant'}: "
+                  f"{sig['note']})")
