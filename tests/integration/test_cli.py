@@ -61,3 +61,14 @@ def test_projections_rebuild_command(db_url):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "replayed 0 events" in r.stdout
+
+
+def test_demo_runs_end_to_end(db_url, tmp_path):
+    r = subprocess.run([*HARNESS, "demo"], env=env_for(db_url, HARNESS_DATA_DIR=str(tmp_path),
+                                                       COLUMNS="160"),
+                       capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout
+    assert "activated v2: support-bot now resolves v2 (was v1)" in out
+    assert "rolled back: support-bot resolves v1" in out
+    assert "per-case changes" in out and "fixed" in out
