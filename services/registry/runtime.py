@@ -10,7 +10,7 @@ from pathlib import Path
 import asyncpg
 import structlog
 
-from harness.artifacts import ArtifactStore, FolderArtifactStore
+from harness.artifacts import ArtifactStore, artifact_store_from_settings
 from harness.bus import InProcessBus, OutboxRelay
 from harness.config import get_settings
 from harness.db import create_pool
@@ -62,7 +62,7 @@ class Runtime:
         rt = cls(database_url=database_url, pool=pool, store=store,
                  commands=CommandHandler(store), auth=Authenticator(pool),
                  bus=InProcessBus(), notifier=notifier,
-                 artifacts=artifacts or FolderArtifactStore(get_settings().artifacts_dir))
+                 artifacts=artifacts or artifact_store_from_settings(get_settings()))
         notifier.on_notify(rt.resolve_cache.invalidate)
         notifier.on_disconnect(lambda: setattr(rt.resolve_cache, "enabled", False))
         rt.commands.on_commit.append(rt.resolve_cache.invalidate)

@@ -123,6 +123,7 @@ class Runner:
         log.info("run_started", run_id=req.run_id, todo=len(todo), already=len(done))
 
         work = iter(todo)
+        produced: list[CaseResult] = []
 
         async def worker() -> None:
             for case, target, repeat in work:
@@ -133,13 +134,18 @@ class Runner:
                     _stream(req.run_id),
                     CaseResultRecorded(run_id=req.run_id, result=result.model_dump(mode="json")),
                     result_event_id(req.run_id, case.id, target.target_id, repeat))
+                produced.append(result)
                 if self.on_result is not None:
                     self.on_result(result)
 
         await asyncio.gather(*[worker() for _ in range(min(req.concurrency, len(todo)) or 1)])
         await self.sink.flush()
 
-        results = [CaseResult.model_validate(r) for r in await self.progress.results(req.run_id)]
+        # results recorded before this attempt come from the registry; this attempt's come
+        # from memory (on a remote bus they may not be ingested yet)
+        earlier = [CaseResult.model_validate(r) for r in await self.progress.results(req.run_id)
+                   if (r["case_id"], r["target_id"], r.get("repeat", 0)) in done] if done else []
+        results = earlier + produced
         summary = analysis.summarize(results, targets, case_threshold=req.case_threshold,
                                      min_pass_rate=req.min_pass_rate)
         await self.sink.publish(_stream(req.run_id),

@@ -246,6 +246,16 @@ async def run_results(run_id: str, status: str | None = Query(None, pattern="^(p
             "offset": paging.offset}
 
 
+@router.get("/runs/{run_id}/recorded")
+async def run_recorded(run_id: str, rt=Depends(runtime), _=Depends(require("viewer"))):
+    """What a (restarted) runner may skip: ``[case_id, target_id, repeat]`` per result."""
+    row = await _run_row(rt, run_id)
+    rows = await rt.pool.fetch(
+        "SELECT case_id, target_id, repeat FROM run_results WHERE run_id = $1", run_id)
+    return {"run_id": run_id, "status": row["status"],
+            "recorded": [[r["case_id"], r["target_id"], r["repeat"]] for r in rows]}
+
+
 @router.get("/runs/{run_id}/summary", response_model=analysis.RunSummary)
 async def run_summary(run_id: str, rt=Depends(runtime), _=Depends(require("viewer"))):
     row = await _run_row(rt, run_id)

@@ -1,0 +1,97 @@
+# What each service reads from its environment (libs/harness/config.py, Settings).
+# ONE map per service: local.env[name] = common_env + HARNESS_SERVICE + service_env[name];
+# secrets come from Secret Manager through local.secret_env[name] (variable => logical
+# secret name, see modules/secrets). PORT is set by Cloud Run itself (container port).
+# tests/unit/test_terraform.py reads these three locals and checks them against Settings.
+
+locals {
+  registry_url = var.registry_url != "" ? var.registry_url : var.service_urls["registry"]
+
+  common_env = {
+    HARNESS_BUS          = "pubsub"
+    GOOGLE_CLOUD_PROJECT = var.project_id
+    HARNESS_TOPIC_PREFIX = var.prefix
+    HARNESS_LOG_JSON     = "true"
+    HARNESS_LOG_LEVEL    = var.log_level
+    HARNESS_HOST         = "0.0.0.0" # Cloud Run sends traffic to the container's port on all interfaces
+  }
+
+  service_env = {
+    registry = {
+      HARNESS_ARTIFACTS_URI        = var.artifacts_uri
+      HARNESS_PUSH_AUDIENCE        = var.service_urls["registry"]
+      HARNESS_PUSH_SERVICE_ACCOUNT = var.push_service_account
+      HARNESS_BOOTSTRAP_KEY_SHA256 = var.service_key_sha256
+      HARNESS_POOL_MIN_SIZE        = "1"
+      HARNESS_POOL_MAX_SIZE        = tostring(var.db_pool_max_size)
+    }
+    runner = {
+      HARNESS_URL                  = local.registry_url
+      HARNESS_ARTIFACTS_URI        = var.artifacts_uri
+      HARNESS_PUSH_AUDIENCE        = var.service_urls["runner"]
+      HARNESS_PUSH_SERVICE_ACCOUNT = var.push_service_account
+      HARNESS_JUDGE_MODEL          = var.judge_model
+    }
+    scorer = {
+      HARNESS_URL                  = local.registry_url
+      HARNESS_ARTIFACTS_URI        = var.artifacts_uri
+      HARNESS_PUSH_AUDIENCE        = var.service_urls["scorer"]
+      HARNESS_PUSH_SERVICE_ACCOUNT = var.push_service_account
+      HARNESS_JUDGE_MODEL          = var.judge_model
+    }
+    generator = {
+      HARNESS_URL                  = local.registry_url
+      HARNESS_ARTIFACTS_URI        = var.artifacts_uri
+      HARNESS_PUSH_AUDIENCE        = var.service_urls["generator"]
+      HARNESS_PUSH_SERVICE_ACCOUNT = var.push_service_account
+      HARNESS_JUDGE_MODEL          = var.judge_model
+    }
+    gateway = {
+      HARNESS_URL = local.registry_url
+    }
+    studio = {
+      HARNESS_URL = local.registry_url
+    }
+  }
+
+  secret_env = {
+    registry = {
+      DATABASE_URL = "database-url"
+    }
+    runner = {
+      HARNESS_API_KEY   = "api-key"
+      OPENAI_API_KEY    = "openai"
+      ANTHROPIC_API_KEY = "anthropic"
+    }
+    scorer = {
+      HARNESS_API_KEY   = "api-key"
+      OPENAI_API_KEY    = "openai"
+      ANTHROPIC_API_KEY = "anthropic"
+    }
+    generator = {
+      HARNESS_API_KEY   = "api-key"
+      OPENAI_API_KEY    = "openai"
+      ANTHROPIC_API_KEY = "anthropic"
+    }
+    gateway = {
+      HARNESS_API_KEY   = "api-key"
+      OPENAI_API_KEY    = "openai"
+      ANTHROPIC_API_KEY = "anthropic"
+    }
+    studio = {
+      HARNESS_API_KEY = "api-key"
+    }
+  }
+
+  env = {
+    for name in keys(local.services) :
+    name => merge(local.common_env, { HARNESS_SERVICE = name }, local.service_env[name])
+  }
+
+  # One accessor grant per (service, secret) it reads: exactly the secrets in its env.
+  secret_readers = {
+    for pair in flatten([
+      for name, secrets in local.secret_env : [for env_name, secret in secrets : { service = name, secret = secret }]
+    ]) : "${pair.service}-${pair.secret}" => pair
+  }
+}

@@ -1,0 +1,173 @@
+variable "project_id" {
+  description = "The GCP project."
+  type        = string
+}
+
+variable "project_number" {
+  description = "The project's number (IAP's service agent e-mail)."
+  type        = string
+}
+
+variable "region" {
+  description = "Cloud Run region."
+  type        = string
+}
+
+variable "prefix" {
+  description = "Service name prefix; also HARNESS_TOPIC_PREFIX."
+  type        = string
+}
+
+variable "service_urls" {
+  description = "Deterministic run.app URL per service (push audiences, HARNESS_URL)."
+  type        = map(string)
+}
+
+variable "registry_url" {
+  description = "URL clients use for the registry (HARNESS_URL), for example a custom domain; empty = its run.app URL."
+  type        = string
+  default     = ""
+}
+
+variable "service_accounts" {
+  description = "Service account e-mail per service."
+  type        = map(string)
+}
+
+variable "push_service_account" {
+  description = "E-mail of the Pub/Sub push service account."
+  type        = string
+}
+
+variable "image_repository" {
+  description = "REGION-docker.pkg.dev/PROJECT/REPOSITORY; images are REPOSITORY/<service>:<tag>."
+  type        = string
+}
+
+variable "image_tag" {
+  description = "Image tag to deploy (tools/deploy.sh uses the git commit)."
+  type        = string
+}
+
+variable "artifacts_uri" {
+  description = "HARNESS_ARTIFACTS_URI (gs://bucket)."
+  type        = string
+}
+
+variable "sql_connection_name" {
+  description = "Cloud SQL instance connection name (PROJECT:REGION:INSTANCE)."
+  type        = string
+}
+
+variable "network" {
+  description = "VPC name for the registry's Direct VPC egress."
+  type        = string
+}
+
+variable "subnetwork" {
+  description = "Subnet name for the registry's Direct VPC egress."
+  type        = string
+}
+
+variable "secret_ids" {
+  description = "Secret id per logical secret name (from modules/secrets)."
+  type        = map(string)
+}
+
+variable "secret_names" {
+  description = "Secret name per logical secret name (from modules/secrets)."
+  type        = map(string)
+}
+
+variable "service_key_sha256" {
+  description = "SHA-256 of the generated service API key (HARNESS_BOOTSTRAP_KEY_SHA256 for the registry)."
+  type        = string
+}
+
+variable "wait_for" {
+  description = "Ids of resources the revisions need before they start (secret versions, grants)."
+  type        = list(string)
+  default     = []
+}
+
+variable "access" {
+  description = <<-EOT
+    How registry, gateway and studio are reached: "public" (anyone; harness API keys
+    authenticate), "iap" (Identity-Aware Proxy; project must be in an organization) or
+    "private" (only var.invoker_members, with ID tokens). The registry cannot be "iap":
+    it receives Pub/Sub push, which IAP would block. Runner, scorer and generator are
+    always internal.
+  EOT
+  type        = map(string)
+  default = {
+    registry = "public"
+    gateway  = "public"
+    studio   = "public"
+  }
+
+  validation {
+    condition     = alltrue([for k, v in var.access : contains(["registry", "gateway", "studio"], k) && contains(["public", "iap", "private"], v)])
+    error_message = "access: keys registry, gateway, studio; values public, iap or private."
+  }
+
+  validation {
+    condition     = lookup(var.access, "registry", "public") != "iap"
+    error_message = "The registry receives Pub/Sub push requests, which IAP would block: use public or private."
+  }
+}
+
+variable "iap_members" {
+  description = "Principals allowed through IAP (user:, group:, domain:) for services with access = iap."
+  type        = list(string)
+  default     = []
+}
+
+variable "invoker_members" {
+  description = "Principals allowed to invoke services with access = private."
+  type        = list(string)
+  default     = []
+}
+
+variable "sizing" {
+  description = "Per-service overrides of CPU, memory, instances, concurrency, timeout, CPU allocation (see local.default_sizing)."
+  type = map(object({
+    cpu                  = optional(string)
+    memory               = optional(string)
+    min_instances        = optional(number)
+    max_instances        = optional(number)
+    concurrency          = optional(number)
+    timeout_seconds      = optional(number)
+    cpu_always_allocated = optional(bool)
+  }))
+  default = {}
+}
+
+variable "db_pool_max_size" {
+  description = "Connections per registry instance (times max instances must stay under the tier's max_connections; db-f1-micro allows 25)."
+  type        = number
+  default     = 5
+}
+
+variable "judge_model" {
+  description = "HARNESS_JUDGE_MODEL (LiteLLM model name)."
+  type        = string
+  default     = "openai/gpt-4o-mini"
+}
+
+variable "log_level" {
+  description = "HARNESS_LOG_LEVEL."
+  type        = string
+  default     = "INFO"
+}
+
+variable "deletion_protection" {
+  description = "Refuse to delete services and the admin job."
+  type        = bool
+  default     = true
+}
+
+variable "labels" {
+  description = "Labels on services."
+  type        = map(string)
+  default     = {}
+}

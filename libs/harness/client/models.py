@@ -1,0 +1,69 @@
+"""What the client returns: a resolved application and a prompt version (pydantic v2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from harness import templating
+
+Content = str | list[dict[str, Any]]
+Source = Literal["registry", "memory", "disk", "fallback"]
+"""Where this answer came from: the registry on this call (a 200 or a 304), memory, the
+on-disk cache (never confirmed since this process started), or the caller's fallback."""
+
+
+class _Renderable(BaseModel):
+    content: Content
+    variables: list[str] = Field(default_factory=list)
+    fetched_at: datetime | None = Field(default=None, description="when the registry sent it")
+    source: Source = "registry"
+    stale: bool = Field(default=False, description="the registry could not confirm it "
+                                                   "(unreachable): the last good value")
+
+    @model_validator(mode="after")
+    def _fill_variables(self):
+        if not self.variables:
+            try:
+                names = templating.variables(self.content)
+            except ValueError:
+                names = []
+            if names:
+                object.__setattr__(self, "variables", names)
+        return self
+
+    def render(self, **variables: Any) -> list[dict[str, Any]]:
+        """Chat messages with the variables filled in (a text prompt is one user message).
+        Missing variables raise ``harness.templating.MissingVariablesError``."""
+        return templating.to_messages(templating.render(self.content, variables))
+
+    def served(self, source: Source, stale: bool) -> Any:
+        return self.model_copy(update={"source": source, "stale": stale})
+
+
+class Resolved(_Renderable):
+    """What an application runs now: its model, LLM options and prompt's active version."""
+
+    application_id: str | None = None
+    application: str | None = None
+    model: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    fallback_models: list[str] = Field(default_factory=list)
+    prompt_id: str | None = None
+    prompt_name: str | None = None
+    version: int | None = None
+    etag: str | None = None
+
+
+class PromptVersion(_Renderable):
+    """One (immutable) version of a prompt; ``is_active`` as of ``fetched_at``."""
+
+    prompt_id: str | None = None
+    prompt_name: str | None = None
+    version: int | None = None
+    is_active: bool = False
+    created_at: datetime | None = None
+    created_by: str | None = None
+    change_note: str = ""
