@@ -208,3 +208,41 @@ async def test_every_bus_message_delivered_twice_changes_nothing(stack_client, s
     assert types.count("RunCompleted") == 1 and types.count("RunStarted") == 1
     await asyncio.sleep(0.3)  # a late duplicate run task must not have added anything
     assert len(await stack.runtime.store.read_stream(f"run-{run['id']}")) == len(types)
+
+
+async def test_model_graded_assertions_in_a_run(stack_client, monkeypatch):
+    """llm-rubric through a judge model (LiteLLM → stub) and `similar` with the offline
+    local embedding model, inside a real run."""
+    c = stack_client
+    with StubLLM() as stub:
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        monkeypatch.setenv("OPENAI_API_BASE", stub.base_url)
+        verdicts = iter(['{"reason": "polite and on topic", "pass": true, "score": 0.9}',
+                         'Sure! ```json\n{"reason": "rude", "pass": false, "score": 0.1}\n```'])
+        stub.reply("judge", lambda body: next(verdicts))
+        p, ds = await seed(c, cases=[
+            {"input": {"q": "The cat sat on the mat."},
+             "assert": [{"type": "llm-rubric", "value": "is polite"},
+                        {"type": "similar", "value": "A cat was sitting on a mat.",
+                         "threshold": 0.7}]},
+            {"input": {"q": "Stock prices fell sharply today."},
+             "assert": [{"type": "llm-rubric", "value": "is polite"},
+                        {"type": "not-similar", "value": "A cat was sitting on a mat.",
+                         "threshold": 0.7}]},
+        ], versions=["{{ q }}"])
+        run = (await c.post("/runs", json={"dataset_id": ds["id"], "concurrency": 1,
+                                           "judge_model": "openai/judge",
+                                           "targets": [{"prompt_id": p["id"],
+                                                        "model": "echo"}]})).json()
+        done = await wait_run(c, run["id"], timeout=120)
+        res = {r["output"]: r for r in (await c.get(f"/runs/{done['id']}/results")).json()
+               ["items"]}
+        cat = res["The cat sat on the mat."]
+        assert cat["status"] == "pass", cat
+        assert cat["assertions"][0]["reason"] == "polite and on topic"
+        assert cat["assertions"][1]["score"] > 0.7
+        stock = res["Stock prices fell sharply today."]
+        assert stock["status"] == "fail" and stock["assertions"][0]["reason"] == "rude"
+        assert stock["assertions"][1]["passed"]  # not-similar holds for unrelated text
+        judge_calls = [r for r in stub.chat_requests if r.model == "judge"]
+        assert len(judge_calls) == 2 and "is polite" in str(judge_calls[0].messages)

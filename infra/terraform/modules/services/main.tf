@@ -170,7 +170,6 @@ resource "google_cloud_run_v2_service_iam_member" "push" {
 # access = "public": anyone may reach the service; the registry and the gateway then
 # require harness API keys themselves, the studio its own login (or use "iap").
 resource "google_cloud_run_v2_service_iam_member" "public" {
-  #checkov:skip=CKV_GCP_102:Only for services whose access variable is "public" (registry, gateway, studio); they authenticate callers with harness API keys at the application layer, and "iap"/"private" are one variable away.
   for_each = { for name, a in local.access : name => a if a == "public" }
 
   project  = var.project_id
