@@ -8,7 +8,7 @@ EXTRAS ?= dev
 TEST_EXTRAS ?= dev,embeddings,gcp
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: venv demo up test lint bench clean
+.PHONY: venv demo up test lint bench clean stack stack-test
 
 venv: $(VENV)/.installed-$(EXTRAS)
 
@@ -24,8 +24,14 @@ demo: venv  ## start on embedded defaults and walk through the registry
 up: venv  ## the registry on http://127.0.0.1:8000 (API docs at /docs)
 	$(VENV)/bin/harness up
 
-test: $(VENV)/.installed-test  ## the whole test suite (HARNESS_TEST_DATABASE_URL selects a PostgreSQL)
+test: $(VENV)/.installed-test pubsub-fake  ## the whole test suite (HARNESS_TEST_DATABASE_URL selects a PostgreSQL)
 	$(PY) -m pytest -q
+
+stack: $(VENV)/.installed-test pubsub-fake  ## registry + runner as separate processes over the Pub/Sub fake and a GCS emulator
+	$(PY) -m harness.devstack
+
+stack-test: $(VENV)/.installed-test pubsub-fake  ## the end-to-end tests on the multi-process stack
+	$(PY) -m pytest -q tests/e2e
 
 $(VENV)/.installed-test: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +46,10 @@ lint: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test  ## benchmarks, JSON on stdout
 	$(PY) bench/registry.py
 	$(PY) bench/runner.py
+	$(PY) bench/bus.py
 
 clean:
 	rm -rf $(VENV) .harness .pytest_cache .ruff_cache
+
+include mk/pubsub.mk
+include mk/deploy.mk

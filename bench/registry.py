@@ -161,6 +161,9 @@ async def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("bench/registry.py needs wrk (apt-get install wrk)")
 
+    from harness.logging import configure_logging
+
+    configure_logging("WARNING")  # logs go to stderr; stdout is the JSON document
     admin = admin_url()
     name = f"harness_bench_{os.getpid()}"
     conn = await asyncpg.connect(admin)

@@ -47,6 +47,21 @@ class Settings(BaseSettings):
         default=None, description="HARNESS_PUSH_SERVICE_ACCOUNT: the e-mail push tokens must "
                                   "carry")
     judge_model: str = Field(default="openai/gpt-4o-mini", description="HARNESS_JUDGE_MODEL")
+    delivery: str = Field(default="push", description="HARNESS_DELIVERY with the Pub/Sub bus: "
+                                                      "push (Cloud Run) | pull (local stack)")
+    pubsub_ensure_topology: bool = Field(
+        default=False, description="HARNESS_PUBSUB_ENSURE_TOPOLOGY: create topics and pull "
+                                   "subscriptions at start-up (local stack; Terraform does it "
+                                   "on GCP)")
+    pubsub_ack_deadline_s: int = Field(default=60, ge=10, le=600,
+                                       description="HARNESS_PUBSUB_ACK_DEADLINE_S for the "
+                                                   "subscriptions ensure_topology creates")
+    runner_max_wait_s: float = Field(
+        default=540.0, description="HARNESS_RUNNER_MAX_WAIT_S: how long a push request waits "
+                                   "for its run before asking Pub/Sub to redeliver")
+    bootstrap_key_sha256: str | None = Field(
+        default=None, description="HARNESS_BOOTSTRAP_KEY_SHA256: the registry makes sure an "
+                                  "editor key with this hash (named harness-services) exists")
 
     @property
     def pgdata_dir(self) -> Path:

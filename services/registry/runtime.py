@@ -53,9 +53,18 @@ class Runtime:
 
     @classmethod
     async def start(cls, database_url: str, *, relay: bool = True, pool_min: int = 2,
-                    pool_max: int = 10, artifacts: ArtifactStore | None = None) -> Runtime:
+                    pool_max: int = 10, artifacts: ArtifactStore | None = None,
+                    relay_bus=None) -> Runtime:
+        """``relay_bus``: where the outbox relay publishes (default: the in-process bus;
+        the registry service passes a Pub/Sub bus)."""
         pool = await create_pool(database_url, min_size=pool_min, max_size=pool_max)
         await migrate_all(pool)
+        bootstrap = get_settings().bootstrap_key_sha256
+        if bootstrap:
+            from harness import apikeys
+
+            if await apikeys.ensure_key_hash(pool, "harness-services", "editor", bootstrap):
+                log.info("bootstrap_key_added", name="harness-services")
         store = EventStore(pool)
         notifier = Notifier(database_url)
         await notifier.start()
@@ -67,7 +76,7 @@ class Runtime:
         notifier.on_disconnect(lambda: setattr(rt.resolve_cache, "enabled", False))
         rt.commands.on_commit.append(rt.resolve_cache.invalidate)
         if relay:
-            rt.relay = OutboxRelay(store, rt.bus, listen_url=database_url)
+            rt.relay = OutboxRelay(store, relay_bus or rt.bus, listen_url=database_url)
         return rt
 
     def start_background(self) -> None:

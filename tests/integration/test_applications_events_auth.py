@@ -140,3 +140,18 @@ async def test_resolve_cache_is_invalidated_by_another_process_write(client, db_
             assert other.resolve_cache.generation >= 1  # invalidated by NOTIFY, not the TTL
     finally:
         await other.stop()
+
+
+async def test_bootstrap_key_hash_is_ensured_once(pool):
+    import hashlib
+
+    key = "hk_services_key_from_terraform"
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    assert await apikeys.ensure_key_hash(pool, "harness-services", "editor", digest)
+    assert not await apikeys.ensure_key_hash(pool, "harness-services", "editor", digest)
+    owner = await apikeys.lookup(pool, key)
+    assert (owner.name, owner.role) == ("harness-services", "editor")
+    import pytest
+
+    with pytest.raises(ValueError):
+        await apikeys.ensure_key_hash(pool, "x", "editor", "not-a-hash")

@@ -8,8 +8,10 @@ import json
 import socket
 import threading
 import time
+from pathlib import Path
 
 import httpx
+import jsonschema
 import pytest
 
 from harness.client import (
@@ -23,6 +25,8 @@ from harness.client import (
 )
 from harness.templating import MissingVariablesError
 from services.registry.app import create_app
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _prompt(client, name="greet", content="Hello {{ name }}"):
@@ -249,6 +253,10 @@ async def test_sync_client_follows_activation(client, live_url):
         assert await asyncio.to_thread(seen.wait, 3)
         latency = time.perf_counter() - t0
         assert hc.cached("bot").version == 2
+        for _ in range(300):  # let the refetch of the second event (a 304) finish
+            if not hc.async_client._tasks:
+                break
+            await asyncio.sleep(0.01)
         requests = hc.stats.requests
         again = await asyncio.to_thread(hc.resolve, "bot")
         assert (again.version, again.source) == (2, "memory") and hc.stats.requests == requests
@@ -256,3 +264,38 @@ async def test_sync_client_follows_activation(client, live_url):
     finally:
         await asyncio.to_thread(hc.close)
     assert not hc._thread.is_alive()
+
+
+async def test_delivered_events_match_the_published_schemas(client):
+    """What the registry actually sends validates against docs/events/ (the contract)."""
+    p = await _prompt(client, "greet", [{"role": "user", "content": "Hi {{ n }}"}])
+    await client.patch(f"/prompts/{p['id']}", json={"description": "d"})
+    await client.post(f"/prompts/{p['id']}/versions", json={"content": "v2", "activate": True})
+    a = await _app(client, "bot", p["id"], top_p=0.5)
+    await client.patch(f"/applications/{a['id']}", json={"temperature": 0.1})
+    await client.post("/datasets", json={"name": "ds"})
+    items = (await client.get("/events", params={"after": 0, "limit": 1000})).json()["items"]
+    seen = set()
+    for ev in items:
+        path = ROOT / "docs" / "events" / f"{ev['type']}.v{ev['schema_version']}.schema.json"
+        jsonschema.validate(ev, json.loads(path.read_text()))
+        seen.add(ev["type"])
+    assert {"PromptCreated", "PromptUpdated", "PromptVersionCreated", "PromptVersionActivated",
+            "ApplicationCreated", "ApplicationUpdated"} <= seen
+
+
+async def test_sse_framing():
+    from harness.client import parse_sse
+
+    async def lines():
+        for line in [": ping - 2025-01-01", "id: 7", "event: PromptVersionActivated",
+                     'data: {"type": "PromptVersionActivated",', 'data:  "data": {}}', "",
+                     "", "retry: 100", "data:no-space", "id: 8", "event: x"]:
+            yield line
+
+    frames = [f async for f in parse_sse(lines())]
+    assert [(f.id, f.event, f.data) for f in frames] == [
+        ("7", "PromptVersionActivated", '{"type": "PromptVersionActivated",\n "data": {}}'),
+        ("8", "x", "no-space")]
+    assert frames[0].envelope() == {"type": "PromptVersionActivated", "data": {},
+                                    "global_position": 7}

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import uvicorn
 
 from harness.client import AsyncHarnessClient, Unavailable
 from services.registry.app import create_app
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class LiveServer:
@@ -88,6 +93,7 @@ async def test_activation_reaches_running_client_within_seconds(client, live_url
             assert await _until(lambda t=target: hc.cached("bot").version == t
                                 and hc.cached("greet", kind="prompt").version == t, 3.0)
             latencies.append(time.perf_counter() - t0)
+        assert await _until(lambda: not hc._tasks)  # background refetches done
         requests = hc.stats.requests
         now = await hc.resolve("bot")
         assert (now.version, now.source) == (2, "memory") and hc.stats.requests == requests
@@ -105,16 +111,22 @@ async def test_registry_down_serves_last_good_value(client, server):
         prompt = await hc.get_prompt("greet")
         await server.stop()
         assert await _until(lambda: not hc.connected)
+        t0 = time.perf_counter()
         served = await hc.resolve("bot")
         assert (served.version, served.etag, served.source, served.stale) == (
             1, good.etag, "memory", True)
+        requests = hc.stats.requests
+        # after a failure, callers are answered at once for a while: no request, no timeout
         assert (await hc.get_prompt("greet")).content == prompt.content
-        assert hc.stats.served_stale == 2
+        assert (await hc.resolve("bot")).stale and hc.stats.requests == requests
+        assert hc.stats.served_stale == 3
         with pytest.raises(Unavailable):  # never seen, no fallback
             await hc.resolve("other-app")
+        assert time.perf_counter() - t0 < 1.0
         await server.start()
+        assert await hc.wait_connected(5)  # the stream is back: requests resume at once
         back = await hc.resolve("bot")
-        assert (back.source, back.stale) == ("registry", False)
+        assert (back.source, back.stale, back.version) == ("registry", False, 1)
 
 
 async def test_cache_dir_survives_a_restart_with_the_registry_down(client, server, tmp_path):
@@ -132,8 +144,8 @@ async def test_cache_dir_survives_a_restart_with_the_registry_down(client, serve
     await server.stop()
 
     # "restart": a new process-like client with an empty memory and the registry down
-    async with AsyncHarnessClient(server.url, cache_dir=cache, timeout_s=1,
-                                  reconnect_max_s=0.5) as second:
+    async with AsyncHarnessClient(server.url, cache_dir=cache, timeout_s=1, refresh="none",
+                                  retry_after_s=0.2) as second:
         served = await second.resolve("bot")
         assert (served.version, served.etag, served.source, served.stale) == (
             1, good.etag, "disk", True)
@@ -144,6 +156,7 @@ async def test_cache_dir_survives_a_restart_with_the_registry_down(client, serve
         assert second.stats.served_disk == 4
         # the registry comes back: the disk value's ETag is still current → 304
         await server.start()
+        await asyncio.sleep(0.25)  # retry_after_s
         confirmed = await second.resolve("bot")
         assert (confirmed.source, confirmed.stale, confirmed.etag) == (
             "registry", False, good.etag)
@@ -180,3 +193,21 @@ async def test_sse_resumes_after_dropped_connection_without_missing_activation(
         assert len(resumed) == 1 and resumed[0]["data"]["version"] == 1
         assert hc._sse is not None and hc._sse.connects == 2
         assert hc.connected
+
+
+async def test_example_subscriber_prints_activations(client, live_url):
+    p, _ = await _setup(client)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GOOGLE_CLOUD_PROJECT", "PUBSUB_EMULATOR_HOST")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "examples" / "subscriber.py"), "--url", live_url,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
+    try:
+        line = await asyncio.wait_for(proc.stderr.readline(), 20)
+        assert line.startswith(b"connected to"), line
+        await client.put(f"/prompts/{p['id']}/versions/2/activate", json={"reason": "ship it"})
+        out = (await asyncio.wait_for(proc.stdout.readline(), 10)).decode()
+        assert f"prompt {p['id']} activated v2 (was v1) by local: ship it" in out
+    finally:
+        proc.terminate()
+        await proc.wait()

@@ -8,10 +8,10 @@ service account with ``email_verified``.
 
 Verification is on when an audience is configured (``HARNESS_PUSH_AUDIENCE``); without one
 every request is accepted (local runs, where push is not used). The certificate URL is
-configurable (Google's PEM format, ``{key id: x509 PEM}``, as at the default URL; a JWK set
-needs the ``pyjwt`` package): tests serve their own PEM certificates on loopback. Certificates are cached
-(the response's ``max-age``, else ``cache_seconds``) and re-fetched once when a token names
-an unknown key id (key rotation).
+configurable (Google's PEM format, ``{key id: x509 PEM}``, as at the default URL; a JWK
+set needs the ``pyjwt`` package): tests serve their own PEM certificates on loopback.
+Certificates are cached (the response's ``max-age``, else ``cache_seconds``) and re-fetched
+once when a token names an unknown key id (key rotation).
 
 Failures: a missing, malformed, badly signed, expired or wrong-audience token is a 401;
 a valid token from another identity (email, unverified email) is a 403; certificates that
@@ -29,7 +29,6 @@ from typing import Any
 import httpx
 import orjson
 import structlog
-from google.auth import exceptions as gauth_exceptions
 from google.oauth2 import id_token
 
 from harness.config import Settings
@@ -77,6 +76,8 @@ class PushTokenVerifier:
         self.http_timeout = http_timeout
         self._certs: bytes | None = None
         self._expires = 0.0
+        self._forced_at = -1e9
+        self.refetch_interval = 60.0
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -128,12 +129,16 @@ class PushTokenVerifier:
             try:
                 claims = self._verify_with(token, certs)
             except ValueError as exc:
-                if "not found" not in str(exc).lower():  # unknown key id: keys rotated
+                # an unknown key id: Google rotated its keys (re-fetched at most once a minute,
+                # so made-up key ids cannot turn every request into a fetch)
+                if "not found" not in str(exc).lower() or \
+                        time.monotonic() - self._forced_at < self.refetch_interval:
                     raise
+                self._forced_at = time.monotonic()
                 claims = self._verify_with(token, await self._fetch_certs(force=True))
-        except ImportError:  # a JWK-set certs URL needs pyjwt: a set-up error, not a bad token
+        except (ImportError, PushAuthError):  # JWK certs without pyjwt; certs unavailable
             raise
-        except (ValueError, gauth_exceptions.GoogleAuthError, Exception) as exc:
+        except Exception as exc:  # ValueError, GoogleAuthError: bad signature, claims, expiry
             raise PushAuthError(401, f"invalid push token: {exc}") from None
         if claims.get("iss") not in self.issuers:
             raise PushAuthError(401, f"invalid push token: issuer {claims.get('iss')!r} "

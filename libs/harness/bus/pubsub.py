@@ -24,10 +24,10 @@ and must not rely on order.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import uuid
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -91,7 +91,7 @@ class PubSubBus:
             batch_settings=pubsub_v1.types.BatchSettings(max_latency=max_latency),
             publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True),
         )
-        self._routes: dict[str, list[str]] = {}
+        self._routes: dict[str, list[tuple[str, bool]]] = {}
         self._consumers: list[PubSubPullConsumer] = []
         self.published = 0
 
@@ -105,23 +105,24 @@ class PubSubBus:
     def topic_path(self, key: str) -> str:
         return self.publisher.topic_path(self.project, topic_name(key, self.prefix))
 
-    def routes(self, event_type: str) -> list[str]:
-        """Topic paths an event of this type goes to."""
-        paths = self._routes.get(event_type)
-        if paths is None:
-            paths = [self.topic_path(t.key) for t in self.topics
-                     if t.event_types is None or event_type in t.event_types]
-            self._routes[event_type] = paths
-        return paths
+    def routes(self, event_type: str) -> list[tuple[str, bool]]:
+        """(topic path, ordered) for each topic an event of this type goes to."""
+        routes = self._routes.get(event_type)
+        if routes is None:
+            routes = [(self.topic_path(t.key), t.ordered) for t in self.topics
+                      if t.event_types is None or event_type in t.event_types]
+            self._routes[event_type] = routes
+        return routes
 
     async def publish(self, event: StoredEvent) -> None:
-        paths = self.routes(event.type)
-        if not paths:
+        routes = self.routes(event.type)
+        if not routes:
             return
         envelope = envelope_of(event)
         data, attrs = encode(envelope), attributes_of(envelope)
-        await asyncio.gather(*(self._publish_one(p, data, event.stream_id, attrs)
-                               for p in paths))
+        await asyncio.gather(*(self._publish_one(path, data, event.stream_id if ordered else "",
+                                                 attrs)
+                               for path, ordered in routes))
 
     async def publish_result(
         self,
@@ -359,7 +360,7 @@ class PubSubPullConsumer:
         self._subscriber = subscriber
         self._own_subscriber = subscriber is None
         self._future: Any = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped = asyncio.Event()
         self.stats = ConsumerStats()
@@ -375,7 +376,7 @@ class PubSubPullConsumer:
         self._stopped.clear()
         if self._subscriber is None:
             self._subscriber = pubsub_v1.SubscriberClient()
-        self._executor = ThreadPoolExecutor(max_workers=self.max_messages,
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=self.max_messages,
                                             thread_name_prefix=f"pull-{self.name}")
         self._future = self._subscriber.subscribe(
             self.subscription, self._callback,
@@ -416,9 +417,19 @@ class PubSubPullConsumer:
             self.stats.acked += 1
             message.ack()
             return
-        assert self._loop is not None
-        outcome = asyncio.run_coroutine_threadsafe(dispatch(msg, self.handler),
-                                                   self._loop).result()
+        loop = self._loop
+        assert loop is not None
+        fut = asyncio.run_coroutine_threadsafe(dispatch(msg, self.handler), loop)
+        while True:
+            try:
+                outcome = fut.result(timeout=1.0)
+                break
+            except concurrent.futures.TimeoutError:
+                if loop.is_closed() or not loop.is_running():  # never stop()ped: give up
+                    fut.cancel()
+                    self.stats.nacked += 1
+                    message.nack()
+                    return
         if outcome.acked:
             self.stats.acked += 1
             message.ack()

@@ -19,11 +19,19 @@ from ._async import AsyncHarnessClient, ClientStats
 from ._sync import HarnessClient
 from .errors import HarnessClientError, NotFound, Unauthorized, Unavailable
 from .models import PromptVersion, Resolved
-from .stream import SSEEvent, SSEFollower, decode_pubsub_message, parse_sse
+from .stream import (
+    Connected,
+    Disconnected,
+    SSEEvent,
+    SSEFollower,
+    decode_pubsub_message,
+    parse_sse,
+)
 
 __all__ = [
     "AsyncHarnessClient", "HarnessClient", "ClientStats",
     "HarnessClientError", "NotFound", "Unauthorized", "Unavailable",
     "PromptVersion", "Resolved",
-    "SSEEvent", "SSEFollower", "decode_pubsub_message", "parse_sse",
+    "Connected", "Disconnected", "SSEEvent", "SSEFollower", "decode_pubsub_message",
+    "parse_sse",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import time
 import uuid
 from collections.abc import Callable
@@ -71,15 +72,18 @@ class AsyncHarnessClient:
       entries stale and refetches them in the background. ``"none"``: TTL only.
     - When the registry is unreachable (or answers 5xx) the last good value is served from
       memory, else from ``cache_dir`` (JSON files that survive a restart), else the
-      caller's ``fallback``; otherwise ``Unavailable``. A 404 raises ``NotFound`` unless a
+      caller's ``fallback``; otherwise ``Unavailable``. After a failure no request is made
+      for ``retry_after_s`` (or until the event stream reconnects), so callers never queue
+      up behind timeouts. A 404 raises ``NotFound`` unless a
       ``fallback`` is given. 401/403 always raise ``Unauthorized``.
     """
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
                  cache_dir: str | Path | None = None, refresh: Refresh = "sse",
-                 ttl_s: float = 30.0, timeout_s: float = 5.0,
+                 ttl_s: float = 30.0, timeout_s: float = 5.0, retry_after_s: float = 5.0,
                  reconnect_max_s: float = 15.0,
                  pubsub_project: str | None = None, pubsub_subscription: str | None = None,
+                 pubsub_topic_prefix: str | None = None,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         if refresh not in ("sse", "pubsub", "none"):
             raise ValueError(f"refresh must be 'sse', 'pubsub' or 'none', not {refresh!r}")
@@ -93,6 +97,9 @@ class AsyncHarnessClient:
                                        timeout=timeout_s, transport=transport)
         self.refresh: Refresh = refresh
         self.ttl_s = ttl_s
+        self.retry_after_s = retry_after_s
+        self._down_until = 0.0                   # after a failure: no requests until then
+        self._down_reason = ""
         self.stats = ClientStats()
         self._disk = DiskCache(cache_dir) if cache_dir is not None else None
         self._entries: dict[str, Entry] = {}
@@ -109,6 +116,7 @@ class AsyncHarnessClient:
         self._connected: asyncio.Event | None = None
         self._pubsub_project = pubsub_project
         self._pubsub_subscription = pubsub_subscription
+        self._pubsub_topic_prefix = pubsub_topic_prefix
         self._pubsub: Any = None                 # (subscriber, future, owned subscription)
         self._closed = False
 
@@ -133,6 +141,12 @@ class AsyncHarnessClient:
             self._sse = SSEFollower(self._http, backoff_max_s=self._sse_reconnect_max_s)
             self._follower_task = asyncio.create_task(self._follow_sse(), name="harness-sse")
         else:
+            if importlib.util.find_spec("google.cloud.pubsub_v1") is None:
+                raise HarnessClientError("refresh='pubsub' needs the google-cloud-pubsub "
+                                         "package (pip install google-cloud-pubsub)")
+            if not (self._pubsub_project or get_settings().gcp_project):
+                raise HarnessClientError("refresh='pubsub' needs pubsub_project or "
+                                         "GOOGLE_CLOUD_PROJECT")
             self._follower_task = asyncio.create_task(self._follow_pubsub(),
                                                       name="harness-pubsub")
 
@@ -147,7 +161,8 @@ class AsyncHarnessClient:
             with contextlib.suppress(BaseException):
                 await t
         if self._pubsub is not None:
-            await asyncio.to_thread(self._stop_pubsub)
+            pubsub, self._pubsub = self._pubsub, None
+            await asyncio.to_thread(self._stop_pubsub, pubsub)
         await self._http.aclose()
 
     @property
@@ -217,7 +232,9 @@ class AsyncHarnessClient:
 
     async def _get(self, kind: Kind, ref: str, version: int | None,
                    fallback: Fallback | None) -> Resolved | PromptVersion:
-        if not self._closed and self._follower_task is None and self.refresh != "none":
+        if self._closed:
+            raise HarnessClientError("client is closed")
+        if self._follower_task is None and self.refresh != "none":
             await self.start()
         key = cache_key(kind, ref, version)
         entry = self._entries.get(key)
@@ -231,11 +248,7 @@ class AsyncHarnessClient:
                 raise
             return self._fallback(kind, ref, version, fallback, exc)
         except Unavailable as exc:
-            entry = self._entries.get(key)
-            if entry is None and self._disk is not None:
-                entry = await asyncio.to_thread(self._disk.load, key)
-                if entry is not None:
-                    self._entries[key] = entry
+            entry = self._entries.get(key)  # _revalidate loaded the on-disk value, if any
             if entry is not None:
                 self.stats.served_stale += 1
                 source = "memory" if entry.origin == "registry" else "disk"
@@ -331,12 +344,17 @@ class AsyncHarnessClient:
                 log.exception("client.change_listener_failed")
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        wait = self._down_until - time.monotonic()
+        if wait > 0:  # failed a moment ago: do not make every caller wait for a timeout
+            raise Unavailable(f"{self._down_reason} (next attempt in {wait:.1f}s)")
         self.stats.requests += 1
         try:
             resp = await self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise Unavailable(f"registry unreachable at {self.base_url}: "
-                              f"{type(exc).__name__}: {exc}") from exc
+            raise self._went_down(f"registry unreachable at {self.base_url}: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+        if resp.status_code < 500:
+            self._down_until = 0.0
         if resp.status_code in (200, 304):
             return resp
         problem: dict = {}
@@ -351,10 +369,15 @@ class AsyncHarnessClient:
         if status in (401, 403):
             raise Unauthorized(detail, status=status, problem=problem)
         if status >= 500 or status in (408, 429):
-            raise Unavailable(f"registry answered {status}: {detail}", status=status,
-                              problem=problem)
+            raise self._went_down(f"registry answered {status}: {detail}", status=status,
+                                  problem=problem)
         raise HarnessClientError(f"registry answered {status}: {detail}", status=status,
                                  problem=problem)
+
+    def _went_down(self, message: str, **kwargs: Any) -> Unavailable:
+        self._down_until = time.monotonic() + self.retry_after_s
+        self._down_reason = message
+        return Unavailable(message, **kwargs)
 
     async def _find_id(self, collection: str, ref: str, names: dict[str, str]) -> str:
         """The id of an application or prompt by name (ids are used as they are)."""
@@ -497,10 +520,15 @@ class AsyncHarnessClient:
     def _on_connected(self, resumed: bool) -> None:
         assert self._connected is not None
         self._connected.set()
-        if not resumed and self._entries:
+        self._down_until = 0.0  # the registry is back
+        if not resumed:
             # the stream starts at the registry's head: anything that happened between our
             # fetches and now is not replayed, so revalidate everything we hold
-            self._mark_stale(list(self._entries), reason="stream connected")
+            keys = list(self._entries)
+        else:  # resumed: events replay; only what could not be confirmed while down
+            keys = [k for k, e in self._entries.items() if e.stale or e.origin != "registry"]
+        if keys:
+            self._mark_stale(keys, reason="stream connected")
 
     async def _follow_sse(self) -> None:
         assert self._sse is not None and self._connected is not None
@@ -524,26 +552,36 @@ class AsyncHarnessClient:
     # ---- Pub/Sub ----------------------------------------------------------------------------
 
     async def _follow_pubsub(self) -> None:
+        assert self._connected is not None
         loop = asyncio.get_running_loop()
-
-        def deliver(envelope: dict[str, Any]) -> None:
-            self.handle_event(envelope)
 
         def callback(message: Any) -> None:  # runs on the subscriber's threads
             try:
                 envelope = decode_pubsub_message(message.data, dict(message.attributes))
-                loop.call_soon_threadsafe(deliver, envelope)
+                loop.call_soon_threadsafe(self.handle_event, envelope)
             finally:
-                message.ack()  # a cache hint: redelivery would add nothing
+                message.ack()  # a cache hint: a redelivery would add nothing
 
-        self._pubsub = await asyncio.to_thread(self._start_pubsub, callback)
-        assert self._connected is not None
-        self._on_connected(resumed=False)
-        future = self._pubsub[1]
-        try:
-            await asyncio.wrap_future(future)
-        finally:
-            self._connected.clear()
+        failures = 0
+        while True:
+            try:
+                self._pubsub = await asyncio.to_thread(self._start_pubsub, callback)
+                # messages published before the subscription existed are not delivered
+                self._on_connected(resumed=False)
+                failures = 0
+                await asyncio.wrap_future(self._pubsub[1])
+                raise HarnessClientError("Pub/Sub streaming pull ended")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._connected.clear()
+                failures += 1
+                delay = min(self._sse_reconnect_max_s, 0.25 * 2 ** min(failures, 16))
+                log.warning("client.pubsub_lost", error=str(exc), retry_in_s=delay)
+                if self._pubsub is not None:
+                    pubsub, self._pubsub = self._pubsub, None
+                    await asyncio.to_thread(self._stop_pubsub, pubsub)
+                await asyncio.sleep(delay)
 
     def _start_pubsub(self, callback: Callable[[Any], None]) -> tuple[Any, Any, str | None]:
         from google.cloud import pubsub_v1  # lazy: only apps that use Pub/Sub need it
@@ -552,35 +590,38 @@ class AsyncHarnessClient:
 
         settings = get_settings()
         project = self._pubsub_project or settings.gcp_project
-        if not project:
-            raise HarnessClientError("refresh='pubsub' needs pubsub_project or "
-                                     "GOOGLE_CLOUD_PROJECT")
+        prefix = (self._pubsub_topic_prefix if self._pubsub_topic_prefix is not None
+                  else settings.topic_prefix)
         subscriber = pubsub_v1.SubscriberClient()
         owned: str | None = None
         sub = self._pubsub_subscription
-        if sub is None:
-            topic = f"projects/{project}/topics/" + topic_name("registry-events",
-                                                                 settings.topic_prefix)
-            sub = topic_name(f"registry-events-client-{uuid.uuid4().hex[:12]}",
-                             settings.topic_prefix)
-            owned = subscriber.subscription_path(project, sub)
-            subscriber.create_subscription(request={
-                "name": owned, "topic": topic, "ack_deadline_seconds": 10,
-                "expiration_policy": {"ttl": {"seconds": 86400}}})
-            path = owned
-        elif "/" in sub:
-            path = sub
-        else:
-            path = subscriber.subscription_path(project, sub)
-        future = subscriber.subscribe(path, callback=callback)
+        try:
+            if sub is None:  # a subscription of our own, deleted on close (else it expires)
+                topic = f"projects/{project}/topics/" + topic_name("registry-events", prefix)
+                sub = topic_name(f"registry-events-client-{uuid.uuid4().hex[:12]}", prefix)
+                owned = subscriber.subscription_path(project, sub)
+                subscriber.create_subscription(request={
+                    "name": owned, "topic": topic, "ack_deadline_seconds": 10,
+                    "expiration_policy": {"ttl": {"seconds": 86400}}})
+                path = owned
+            elif "/" in sub:
+                path = sub
+            else:
+                path = subscriber.subscription_path(project, sub)
+            future = subscriber.subscribe(path, callback=callback)
+        except BaseException:
+            self._stop_pubsub((subscriber, None, owned))
+            raise
         log.info("client.pubsub_subscribed", subscription=path, owned=owned is not None)
         return subscriber, future, owned
 
-    def _stop_pubsub(self) -> None:
-        subscriber, future, owned = self._pubsub
-        with contextlib.suppress(Exception):
-            future.cancel()
-            future.result(timeout=5)
+    @staticmethod
+    def _stop_pubsub(pubsub: tuple[Any, Any, str | None]) -> None:
+        subscriber, future, owned = pubsub
+        if future is not None:
+            with contextlib.suppress(Exception):
+                future.cancel()
+                future.result(timeout=5)
         if owned is not None:
             with contextlib.suppress(Exception):
                 subscriber.delete_subscription(request={"subscription": owned})

@@ -34,14 +34,16 @@ class HarnessClient:
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None, *,
                  cache_dir: str | Path | None = None, refresh: Refresh = "sse",
-                 ttl_s: float = 30.0, timeout_s: float = 5.0, reconnect_max_s: float = 15.0,
+                 ttl_s: float = 30.0, timeout_s: float = 5.0, retry_after_s: float = 5.0,
+                 reconnect_max_s: float = 15.0,
                  pubsub_project: str | None = None, pubsub_subscription: str | None = None,
+                 pubsub_topic_prefix: str | None = None,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._client = AsyncHarnessClient(
             base_url, api_key, cache_dir=cache_dir, refresh=refresh, ttl_s=ttl_s,
-            timeout_s=timeout_s, reconnect_max_s=reconnect_max_s,
+            timeout_s=timeout_s, retry_after_s=retry_after_s, reconnect_max_s=reconnect_max_s,
             pubsub_project=pubsub_project, pubsub_subscription=pubsub_subscription,
-            transport=transport)
+            pubsub_topic_prefix=pubsub_topic_prefix, transport=transport)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="harness-client", daemon=True)
         self._thread.start()

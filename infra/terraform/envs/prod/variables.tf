@@ -6,7 +6,7 @@ variable "project_id" {
 variable "region" {
   description = "Region for everything."
   type        = string
-  default     = "europe-west1"
+  default     = "us-central1"
 }
 
 variable "prefix" {

@@ -40,6 +40,10 @@ resource "google_service_networking_connection" "services" {
   network                 = google_compute_network.vpc.id
   service                 = "servicenetworking.googleapis.com"
   reserved_peering_ranges = [google_compute_global_address.services.name]
+
+  # Removing the peering while Cloud SQL still holds addresses in it fails; on destroy,
+  # leave it to go with the network.
+  deletion_policy = "ABANDON"
 }
 
 # Nothing is meant to be reachable inside this VPC: say so explicitly, and log attempts.

@@ -54,34 +54,20 @@ locals {
     }
   }
 
-  # Values are logical secret names (modules/secrets), not secrets.
+  # Secret env vars: name => logical secret name (modules/secrets), not the secret itself.
+  llm_secret_env = {
+    HARNESS_API_KEY   = "api-key"
+    OPENAI_API_KEY    = "openai"
+    ANTHROPIC_API_KEY = "anthropic" # checkov:skip=CKV_SECRET_6:the logical name of a Secret Manager secret, not a secret
+  }
+
   secret_env = {
-    registry = {
-      DATABASE_URL = "database-url"
-    }
-    runner = {
-      HARNESS_API_KEY   = "api-key"
-      OPENAI_API_KEY    = "openai"
-      ANTHROPIC_API_KEY = "anthropic" # checkov:skip=CKV_SECRET_6:a secret's logical name, not a secret
-    }
-    scorer = {
-      HARNESS_API_KEY   = "api-key"
-      OPENAI_API_KEY    = "openai"
-      ANTHROPIC_API_KEY = "anthropic"
-    }
-    generator = {
-      HARNESS_API_KEY   = "api-key"
-      OPENAI_API_KEY    = "openai"
-      ANTHROPIC_API_KEY = "anthropic"
-    }
-    gateway = {
-      HARNESS_API_KEY   = "api-key"
-      OPENAI_API_KEY    = "openai"
-      ANTHROPIC_API_KEY = "anthropic"
-    }
-    studio = {
-      HARNESS_API_KEY = "api-key"
-    }
+    registry  = { DATABASE_URL = "database-url" }
+    runner    = local.llm_secret_env
+    scorer    = local.llm_secret_env
+    generator = local.llm_secret_env
+    gateway   = local.llm_secret_env
+    studio    = { HARNESS_API_KEY = "api-key" }
   }
 
   env = {

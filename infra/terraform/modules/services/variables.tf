@@ -92,11 +92,12 @@ variable "wait_for" {
 
 variable "access" {
   description = <<-EOT
-    How registry, gateway and studio are reached: "public" (anyone; harness API keys
-    authenticate), "iap" (Identity-Aware Proxy; project must be in an organization) or
-    "private" (only var.invoker_members, with ID tokens). The registry cannot be "iap":
-    it receives Pub/Sub push, which IAP would block. Runner, scorer and generator are
-    always internal.
+    How each public-facing service is reached: "public" (anyone; harness API keys or the
+    app's own login authenticate), "iap" (Identity-Aware Proxy on the service) or
+    "private" (only var.invoker_members, with Google-signed ID tokens).
+    The registry must stay "public": Pub/Sub push (blocked by IAP), the workers and
+    downstream SDKs (which send harness API keys, not ID tokens) all call it. Runner,
+    scorer and generator are always internal-only.
   EOT
   type        = map(string)
   default = {
@@ -111,8 +112,8 @@ variable "access" {
   }
 
   validation {
-    condition     = lookup(var.access, "registry", "public") != "iap"
-    error_message = "The registry receives Pub/Sub push requests, which IAP would block: use public or private."
+    condition     = lookup(var.access, "registry", "public") == "public"
+    error_message = "The registry must be public: Pub/Sub push requests (which IAP blocks), the workers and SDK clients (harness API keys, no ID tokens) reach it; API keys protect it."
   }
 }
 

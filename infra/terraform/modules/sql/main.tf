@@ -30,7 +30,7 @@ resource "google_sql_database_instance" "main" {
     # Only the Cloud SQL Auth Proxy / connectors (IAM-checked, mTLS) may connect: Cloud
     # Run's Cloud SQL connection is one.
     connector_enforcement = "REQUIRED"
-    user_labels                 = var.labels
+    user_labels           = var.labels
 
     backup_configuration {
       enabled                        = true
