@@ -83,7 +83,8 @@ class ServiceProcess:
         return self
 
     def stop(self, timeout: float = 30.0) -> int | None:
-        """SIGTERM, as Cloud Run does; SIGKILL if it does not finish in time."""
+        """SIGTERM, as Cloud Run does; SIGKILL if it does not finish in time. (uvicorn
+        re-raises the signal after its graceful shutdown, so a clean stop exits -15.)"""
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(signal.SIGTERM)
@@ -92,6 +93,10 @@ class ServiceProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait()
+
+    def stopped_cleanly(self) -> bool:
+        """The service's lifespan ran to its end (it logs ``service_stopped``)."""
+        return self.log_path is not None and b'"service_stopped"' in self.log_path.read_bytes()
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -86,6 +86,7 @@ def create_registry_service(settings: Settings | None = None) -> FastAPI:
             await rt.stop()
             if relay_bus is not None:
                 await relay_bus.close()
+            log.info("service_stopped", service="registry")
 
     app.router.lifespan_context = lifespan
     del app_lifespan

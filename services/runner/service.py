@@ -76,6 +76,7 @@ def create_runner_service(settings: Settings | None = None) -> FastAPI:
                 task.cancel()
             await asyncio.gather(*runner.tasks.values(), return_exceptions=True)
             await progress.close()
+            log.info("service_stopped", service="runner")
 
     app = FastAPI(title="harness runner", lifespan=lifespan)
     app.include_router(push_router(on_event, PushTokenVerifier.from_settings(s)))

@@ -104,8 +104,10 @@ def test_runner_killed_mid_run_and_registry_restarted_record_each_case_once(stac
             assert time.monotonic() < deadline
             time.sleep(0.05)
         stack["runner"].kill()  # SIGKILL mid-run
-        # the registry restarts too, while results may still be in flight
-        stack["registry"].stop()
+        # the registry restarts too (SIGTERM: a graceful stop), while results may still be
+        # in flight on Pub/Sub
+        assert stack["registry"].stop() in (0, -15)
+        assert stack["registry"].stopped_cleanly()
         registry = ServiceProcess("registry", dict(stack["env"]),
                                   port=stack["registry"].port).start(stack["logs"])
         stack["registry"] = registry
@@ -169,3 +171,28 @@ def test_activation_reaches_a_subscribed_client_without_a_deploy(stack):
             assert time.monotonic() - started < 5, "activation did not reach the client"
             time.sleep(0.02)
         assert client.resolve(app["id"]).content == "v2 {{ x }}"
+
+
+def test_sigterm_releases_in_flight_work_and_the_run_resumes(stack, db_url):
+    from harness.devstack import ServiceProcess
+
+    c = httpx.Client(base_url=stack["registry"].url, timeout=30)
+    with StubLLM(latency_s=0.05) as stub:
+        p, ds = seed(c, 30)
+        run = c.post("/runs", json={"dataset_id": ds["id"], "concurrency": 2, "targets": [
+            {"prompt_id": p["id"], "model": "openai/slow",
+             "params": {"api_base": stub.base_url}}]}).json()
+        deadline = time.monotonic() + 60
+        while c.get(f"/runs/{run['id']}").json()["recorded"] < 5:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        started = time.monotonic()
+        assert stack["runner"].stop(timeout=30) in (0, -15)  # SIGTERM, as Cloud Run sends
+        assert time.monotonic() - started < 30 and stack["runner"].stopped_cleanly()
+        stack["runner"] = ServiceProcess("runner", {**stack["env"],
+                                                    "HARNESS_URL": stack["registry"].url}
+                                         ).start(stack["logs"])
+        done = wait_run(c, run["id"], timeout=120)
+    assert done["recorded"] == 30 and done["passed"] == 30
+    counts = result_events(db_url, run["id"])
+    assert (counts["results"], counts["ids"]) == (30, 30)
