@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-ROLES = ("viewer", "editor", "admin")
+ROLES = ("viewer", "editor", "approver", "admin")
 _RANK = {r: i for i, r in enumerate(ROLES)}
 
 

@@ -22,6 +22,9 @@ app = typer.Typer(help="harness: prompt registry, datasets, evaluation runs.",
                   no_args_is_help=True, add_completion=False)
 keys_app = typer.Typer(help="API keys (stored hashed).", no_args_is_help=True)
 projections_app = typer.Typer(help="Read models.", no_args_is_help=True)
+prompts_app = typer.Typer(help="Prompts as YAML files (keep them in git, sync from CI).",
+                          no_args_is_help=True)
+app.add_typer(prompts_app, name="prompts")
 app.add_typer(keys_app, name="keys")
 app.add_typer(projections_app, name="projections")
 
@@ -344,6 +347,51 @@ def _eval_with_promptfoo(config: Path, output: Path | None, no_cache: bool, reco
         console.print(f"recorded as run [bold]{run['id']}[/bold]")
     failed = any(r.status != "pass" for r in results)
     return 100 if failed else 0
+
+
+@prompts_app.command("export")
+def prompts_export(
+    folder: Annotated[Path, typer.Argument(help="where to write one YAML file per prompt")],
+    url: Annotated[str | None, typer.Option(help="registry URL (default HARNESS_URL)")] = None,
+) -> None:
+    """Write every prompt's active version to FOLDER."""
+    from harness.prompt_files import PromptFileError, export_prompts
+
+    try:
+        paths = _with_registry(url or get_settings().url,
+                               lambda c: export_prompts(c, folder))
+    except PromptFileError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"wrote {len(paths)} prompt file(s) to {folder}")
+
+
+@prompts_app.command("sync")
+def prompts_sync(
+    folder: Annotated[Path, typer.Argument(help="a folder of prompt YAML files")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the diffs, write nothing")]
+    = False,
+    url: Annotated[str | None, typer.Option(help="registry URL (default HARNESS_URL)")] = None,
+) -> None:
+    """Create missing prompts and add a version where a file's content changed."""
+    from rich.syntax import Syntax
+
+    from harness.prompt_files import PromptFileError, sync_prompts
+
+    try:
+        changes = _with_registry(url or get_settings().url,
+                                 lambda c: sync_prompts(c, folder, dry_run=dry_run))
+    except PromptFileError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    for ch in changes:
+        what = {"create": "create", "new-version": f"new version v{ch.version}",
+                "unchanged": "unchanged"}[ch.action]
+        console.print(f"[bold]{ch.name}[/bold] ({ch.file.name}): {what}"
+                      + (" (dry run)" if dry_run and ch.action != "unchanged" else "")
+                      + (f" — {ch.note}" if ch.note else ""))
+        if ch.diff:
+            console.print(Syntax(ch.diff, "diff", theme="ansi_dark"))
 
 
 def httpx_client(base: str, headers: dict):

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from harness.logging import bind_correlation
 
 from . import problems
-from .routes import applications, datasets, events, prompts, runs
+from .routes import applications, datasets, events, governance, prompts, runs
 from .runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -44,7 +44,8 @@ class CorrelationMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
-ROUTERS = [prompts.router, applications.router, datasets.router, runs.router, events.router]
+ROUTERS = [prompts.router, applications.router, datasets.router, runs.router,
+           governance.router, events.router]
 
 
 def create_app(database_url: str | None = None, *, runtime: Runtime | None = None,

@@ -20,6 +20,7 @@ from harness.eventstore import EventStore
 from . import projections
 from .domain import applications as app_domain
 from .domain import datasets as dataset_domain
+from .domain import governance
 from .domain import prompts as prompt_domain
 from .domain.errors import AlreadyExists, Invalid
 
@@ -162,10 +163,91 @@ class CommandHandler:
     async def prompt(
         self, prompt_id: str, command: prompt_domain.Command, metadata: EventMetadata
     ) -> tuple[prompt_domain.PromptState, list[StoredEvent]]:
+        moves = (isinstance(command, prompt_domain.ActivateVersion)
+                 or (isinstance(command, prompt_domain.CreateVersion) and command.activate))
+
+        async def precheck(conn: asyncpg.Connection, state) -> None:
+            # a direct activation of a governed production is refused (approval / gate)
+            if not moves or not state.exists:
+                return
+            version = (command.version if isinstance(command, prompt_domain.ActivateVersion)
+                       else state.latest_version + 1)
+            if version == state.active_version:
+                return
+            ctx = await self._governance_context(conn, state, metadata, version,
+                                                 prompt_domain.PRODUCTION)
+            governance.check_direct_move(state, prompt_domain.PRODUCTION, ctx)
+
         return await self._execute(
             prompt_stream(prompt_id), fold_prompt,
-            lambda state: prompt_domain.decide(command, state), metadata,
+            lambda state: prompt_domain.decide(command, state), metadata, precheck=precheck,
         )
+
+    # ---- governance -------------------------------------------------------------------
+
+    async def effective_policy(self, conn, state) -> dict | None:
+        if state.policy:
+            return state.policy
+        return await conn.fetchval("SELECT policy FROM prompt_policies WHERE scope = '*'")
+
+    async def _governance_context(self, conn, state, metadata: EventMetadata,
+                                  version: int | None, environment: str | None,
+                                  gate_run_id: str | None = None) -> governance.Context:
+        from datetime import UTC, datetime
+
+        from .gate import gate_evidence
+
+        policy = await self.effective_policy(conn, state)
+        evidence = None
+        if (version is not None and environment is not None and policy
+                and policy.get("gate") and governance.governs(policy, environment)):
+            evidence = await gate_evidence(
+                conn, prompt_id=state.prompt_id, version=version,
+                incumbent=prompt_domain.pointer(state, environment), gate=policy["gate"],
+                run_id=gate_run_id)
+        return governance.Context(policy=policy, now=datetime.now(UTC), actor=metadata.actor,
+                                  gate=evidence)
+
+    async def govern(self, prompt_id: str, command, metadata: EventMetadata
+                     ) -> tuple[prompt_domain.PromptState, list[StoredEvent]]:
+        """Environments, policies and promotions: decided on the prompt's stream, with the
+        effective policy and the gate's evidence looked up under the stream's lock."""
+        stream_id = prompt_stream(prompt_id)
+        async with self.store.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", stream_id)
+            history = await self.store.read_stream(stream_id, conn=conn)
+            state = fold_prompt(history)
+            version = environment = gate_run = None
+            if isinstance(command, governance.MoveEnvironment | governance.Propose):
+                version, environment = command.version, command.environment
+                gate_run = getattr(command, "gate_run_id", None)
+            elif isinstance(command, governance.Approve | governance.ApplyIfReady
+                            | governance.Reject):
+                p = state.promotions.get(command.promotion_id)
+                if p is not None:
+                    version, environment, gate_run = p.version, p.environment, p.gate_run_id
+            ctx = (await self._governance_context(conn, state, metadata, version, environment,
+                                                  gate_run)
+                   if state.exists else None)
+            if ctx is None:
+                from .domain.errors import NotFound
+
+                raise NotFound(f"prompt {prompt_id} not found")
+            new = governance.decide(command, state, ctx)
+            stored = (await self._append_and_project(conn, stream_id, len(history), new,
+                                                     metadata) if new else [])
+        if stored:
+            for hook in self.on_commit:
+                hook(stream_id)
+        return fold_prompt(history + stored), stored
+
+    async def set_global_policy(self, policy: dict, metadata: EventMetadata) -> dict:
+        from harness.events.registry_events import PromptPolicySet
+
+        valid = governance.validate_policy(policy)
+        await self.record_facts("policy-global", [PromptPolicySet(prompt_id=None, policy=valid)],
+                                [None], metadata)
+        return valid
 
     async def load_prompt(self, prompt_id: str, until: datetime | None = None
                           ) -> prompt_domain.PromptState:

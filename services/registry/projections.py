@@ -15,7 +15,15 @@ from harness.events import StoredEvent, registry
 from harness.events.registry_events import (
     ApplicationCreated,
     ApplicationUpdated,
+    PromotionApplied,
+    PromotionApproved,
+    PromotionProposed,
+    PromotionRejected,
+    PromotionSuperseded,
     PromptCreated,
+    PromptEnvironmentCleared,
+    PromptEnvironmentMoved,
+    PromptPolicySet,
     PromptUpdated,
     PromptVersionActivated,
     PromptVersionCreated,
@@ -66,9 +74,9 @@ async def _prompt_updated(conn, e: PromptUpdated, ev: StoredEvent) -> None:
 async def _version_created(conn, e: PromptVersionCreated, ev: StoredEvent) -> None:
     await conn.execute(
         "INSERT INTO prompt_versions (id, prompt_id, version, content, variables, created_at, "
-        "created_by, change_note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "created_by, change_note, derived_from) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         version_id(e.prompt_id, e.version), e.prompt_id, e.version, e.content, e.variables,
-        ev.recorded_at, ev.metadata.actor, e.change_note,
+        ev.recorded_at, ev.metadata.actor, e.change_note, e.derived_from,
     )
     await conn.execute(
         "UPDATE prompts SET latest_version = greatest(latest_version, $2), updated_at = $3 "
@@ -95,15 +103,15 @@ async def _version_activated(conn, e: PromptVersionActivated, ev: StoredEvent) -
 async def _application_created(conn, e: ApplicationCreated, ev: StoredEvent) -> None:
     await conn.execute(
         "INSERT INTO applications (id, name, description, model_id, prompt_id, temperature, "
-        "max_tokens, top_p, fallback_models, created_at, updated_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+        "max_tokens, top_p, fallback_models, created_at, updated_at, environment) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
         e.application_id, e.name, e.description, e.model_id, e.prompt_id, e.temperature,
-        e.max_tokens, e.top_p, list(e.fallback_models), ev.recorded_at,
+        e.max_tokens, e.top_p, list(e.fallback_models), ev.recorded_at, e.environment,
     )
 
 
 _APP_COLUMNS = {"name", "description", "model_id", "prompt_id", "temperature", "max_tokens",
-                "top_p", "fallback_models"}
+                "top_p", "fallback_models", "environment"}
 
 
 async def _application_updated(conn, e: ApplicationUpdated, ev: StoredEvent) -> None:
@@ -116,7 +124,63 @@ async def _application_updated(conn, e: ApplicationUpdated, ev: StoredEvent) -> 
     )
 
 
+async def _env_moved(conn, e: PromptEnvironmentMoved, ev: StoredEvent) -> None:
+    await conn.execute(
+        "INSERT INTO prompt_environments (prompt_id, environment, version, moved_at, moved_by, "
+        "reason) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (prompt_id, environment) DO "
+        "UPDATE SET version = EXCLUDED.version, moved_at = EXCLUDED.moved_at, "
+        "moved_by = EXCLUDED.moved_by, reason = EXCLUDED.reason",
+        e.prompt_id, e.environment, e.version, ev.recorded_at, ev.metadata.actor, e.reason)
+
+
+async def _env_cleared(conn, e: PromptEnvironmentCleared, ev: StoredEvent) -> None:
+    await conn.execute("DELETE FROM prompt_environments WHERE prompt_id = $1 AND environment = $2",
+                       e.prompt_id, e.environment)
+
+
+async def _policy_set(conn, e: PromptPolicySet, ev: StoredEvent) -> None:
+    await conn.execute(
+        "INSERT INTO prompt_policies (scope, policy, updated_at, updated_by) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT (scope) DO UPDATE SET policy = EXCLUDED.policy, "
+        "updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by",
+        e.prompt_id or "*", e.policy, ev.recorded_at, ev.metadata.actor)
+
+
+async def _promotion_proposed(conn, e: PromotionProposed, ev: StoredEvent) -> None:
+    from datetime import datetime
+
+    await conn.execute(
+        "INSERT INTO promotions (id, prompt_id, version, environment, status, reason, "
+        "proposed_by, proposed_at, expires_at, gate_run_id) "
+        "VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9)",
+        e.promotion_id, e.prompt_id, e.version, e.environment, e.reason, ev.metadata.actor,
+        ev.recorded_at, datetime.fromisoformat(e.expires_at), e.gate_run_id)
+
+
+async def _promotion_decided(conn, e, ev: StoredEvent) -> None:
+    status = {PromotionApproved.TYPE: "approved", PromotionRejected.TYPE: "rejected",
+              PromotionApplied.TYPE: "applied", PromotionSuperseded.TYPE: "superseded"}[ev.type]
+    if ev.type in (PromotionApproved.TYPE, PromotionRejected.TYPE):
+        await conn.execute(
+            "UPDATE promotions SET status = $2, decided_by = $3, decided_at = $4, comment = $5, "
+            "gate = coalesce($6, gate) WHERE id = $1", e.promotion_id, status,
+            ev.metadata.actor, ev.recorded_at, e.comment, e.gate)
+    else:
+        await conn.execute(
+            "UPDATE promotions SET status = $2, gate = coalesce($3, gate), "
+            "decided_at = coalesce(decided_at, $4) WHERE id = $1", e.promotion_id, status,
+            getattr(e, "gate", None), ev.recorded_at)
+
+
 _HANDLERS = {
+    PromptEnvironmentMoved.TYPE: _env_moved,
+    PromptEnvironmentCleared.TYPE: _env_cleared,
+    PromptPolicySet.TYPE: _policy_set,
+    PromotionProposed.TYPE: _promotion_proposed,
+    PromotionApproved.TYPE: _promotion_decided,
+    PromotionRejected.TYPE: _promotion_decided,
+    PromotionApplied.TYPE: _promotion_decided,
+    PromotionSuperseded.TYPE: _promotion_decided,
     PromptCreated.TYPE: _prompt_created,
     PromptUpdated.TYPE: _prompt_updated,
     PromptVersionCreated.TYPE: _version_created,
@@ -125,7 +189,8 @@ _HANDLERS = {
     ApplicationUpdated.TYPE: _application_updated,
 }
 
-REGISTRY_TABLES = ["applications", "prompt_versions", "prompts"]
+REGISTRY_TABLES = ["promotions", "prompt_policies", "prompt_environments", "applications",
+                   "prompt_versions", "prompts"]
 
 
 def read_model_tables() -> list[str]:

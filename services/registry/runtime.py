@@ -82,10 +82,37 @@ class Runtime:
     def start_background(self) -> None:
         if self.relay is not None:
             self.tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        self.tasks.append(asyncio.create_task(self._gate_watcher().run(), name="gate-watcher"))
+
+    def _gate_watcher(self):
+        """When a gate run completes, re-decide the promotions waiting for it."""
+        from harness.events import EventMetadata
+        from harness.eventstore import CatchUpSubscription
+
+        from .domain import governance
+
+        async def on_completed(ev) -> None:
+            rows = await self.pool.fetch(
+                "SELECT id, prompt_id FROM promotions WHERE gate_run_id = $1 "
+                "AND status = 'pending'", ev.data["run_id"])
+            for r in rows:
+                try:
+                    await self.commands.govern(
+                        r["prompt_id"], governance.ApplyIfReady(r["id"]),
+                        EventMetadata(actor="eval-gate", causation_id=str(ev.event_id)))
+                except Exception as exc:  # one bad promotion must not stop the watcher
+                    log.warning("gate_apply_failed", promotion_id=r["id"], error=str(exc))
+
+        self._gate_subscription = CatchUpSubscription(
+            self.store, "promotion-gate", on_completed, types=["RunCompleted"],
+            listen_url=self.database_url)
+        return self._gate_subscription
 
     async def stop(self) -> None:
         if self.relay is not None:
             self.relay.stop()
+        if getattr(self, "_gate_subscription", None) is not None:
+            self._gate_subscription.stop()
         for t in self.tasks:
             t.cancel()
         for t in self.tasks:

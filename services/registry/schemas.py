@@ -47,6 +47,8 @@ class PromptVersionCreate(BaseModel):
     content: Content
     change_note: str = ""
     activate: bool = False
+    derived_from: int | None = Field(default=None, ge=1,
+                                     description="lineage: default the active version")
 
 
 class ActivateBody(BaseModel):
@@ -68,6 +70,7 @@ class PromptVersionOut(BaseModel):
     created_at: datetime | None
     created_by: str | None
     change_note: str
+    derived_from: int | None = None
 
 
 class PromptOut(BaseModel):
@@ -118,6 +121,8 @@ class ApplicationCreate(BaseModel):
     max_tokens: int = Field(default=1024, ge=1)
     top_p: float | None = Field(default=None, gt=0, le=1)
     fallback_models: list[str] = []
+    environment: str = Field(default="production",
+                             description="which of the prompt's environments it runs")
 
 
 class ApplicationPatch(BaseModel):
@@ -130,6 +135,7 @@ class ApplicationPatch(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1)
     top_p: float | None = Field(default=None, gt=0, le=1)
     fallback_models: list[str] | None = None
+    environment: str | None = None
 
 
 class ApplicationOut(BaseModel):
@@ -142,6 +148,7 @@ class ApplicationOut(BaseModel):
     max_tokens: int
     top_p: float | None
     fallback_models: list[str]
+    environment: str
     created_at: datetime
     updated_at: datetime
 

@@ -41,6 +41,7 @@ class PromptVersionCreated(DomainEvent):
     content: Content
     variables: list[str]
     change_note: str = ""
+    derived_from: int | None = None  # lineage: the version this one was edited from
 
 
 @registry.upcaster("PromptVersionCreated", 1)
@@ -72,6 +73,7 @@ class ApplicationCreated(DomainEvent):
     max_tokens: int = 1024
     top_p: float | None = None
     fallback_models: list[str] = []
+    environment: str = "production"
 
 
 @registry.register
@@ -79,3 +81,85 @@ class ApplicationUpdated(DomainEvent):
     TYPE = "ApplicationUpdated"
     application_id: str
     changes: dict[str, Any]
+
+
+# ---- governance: environments, policies, promotions ----------------------------------
+
+@registry.register
+class PromptEnvironmentMoved(DomainEvent):
+    """A named environment (not production, which is the active version) now points at a
+    version."""
+
+    TYPE = "PromptEnvironmentMoved"
+    prompt_id: str
+    environment: str
+    version: int
+    previous_version: int | None = None
+    reason: str = ""
+    promotion_id: str | None = None
+
+
+@registry.register
+class PromptEnvironmentCleared(DomainEvent):
+    TYPE = "PromptEnvironmentCleared"
+    prompt_id: str
+    environment: str
+    previous_version: int | None = None
+    reason: str = ""
+
+
+@registry.register
+class PromptPolicySet(DomainEvent):
+    """``prompt_id`` None = the global default policy (stream ``policy-global``)."""
+
+    TYPE = "PromptPolicySet"
+    prompt_id: str | None = None
+    policy: dict[str, Any]
+
+
+@registry.register
+class PromotionProposed(DomainEvent):
+    TYPE = "PromotionProposed"
+    prompt_id: str
+    promotion_id: str
+    version: int
+    environment: str
+    reason: str = ""
+    expires_at: str  # ISO time
+    gate_run_id: str | None = None
+
+
+@registry.register
+class PromotionApproved(DomainEvent):
+    TYPE = "PromotionApproved"
+    prompt_id: str
+    promotion_id: str
+    comment: str = ""
+    gate: dict[str, Any] | None = None
+
+
+@registry.register
+class PromotionRejected(DomainEvent):
+    TYPE = "PromotionRejected"
+    prompt_id: str
+    promotion_id: str
+    comment: str = ""
+    gate: dict[str, Any] | None = None
+
+
+@registry.register
+class PromotionApplied(DomainEvent):
+    """The approved (or policy-free) proposal moved the pointer."""
+
+    TYPE = "PromotionApplied"
+    prompt_id: str
+    promotion_id: str
+    gate: dict[str, Any] | None = None
+
+
+@registry.register
+class PromotionSuperseded(DomainEvent):
+    TYPE = "PromotionSuperseded"
+    prompt_id: str
+    promotion_id: str
+    by_promotion_id: str

@@ -6,6 +6,7 @@ Each yields candidates independently; :func:`resolve_overlaps` picks among them.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Iterator
 
 from . import patterns as P
@@ -33,14 +34,28 @@ from .validators import (
 Detector = Callable[[str], Iterator[Finding]]
 
 
-def _has_context(text: str, start: int, end: int, words: tuple[str, ...],
+def _has_context(text: str, start: int, end: int, words: re.Pattern[str],
                  before: int = 30, after: int = 12) -> bool:
-    window = (text[max(0, start - before):start] + " " + text[end:end + after]).lower()
-    return any(w in window for w in words)
+    window = text[max(0, start - before):start] + " " + text[end:end + after]
+    return words.search(window) is not None
+
+
+def _last_index(window: str, words: re.Pattern[str]) -> int:
+    last = -1
+    for m in words.finditer(window):
+        last = m.start()
+    return last
+
+
+def _version_before(text: str, start: int) -> bool:
+    return P.VERSION_BEFORE.search(text[max(0, start - 16):start]) is not None
+
+
+_DIGIT = re.compile(r"[0-9]")
 
 
 def _has_digit(text: str) -> bool:
-    return any("0" <= ch <= "9" for ch in text)
+    return _DIGIT.search(text) is not None
 
 
 def detect_phone(text: str) -> Iterator[Finding]:
@@ -48,8 +63,11 @@ def detect_phone(text: str) -> Iterator[Finding]:
         return
     for m in P.PHONE.finditer(text):
         separated = bool(m["s1"] or m["s2"] or m["intl"] or m["pp"])
-        if m["s1"] == "." and m["s2"] != ".":  # "02.1234-5678" reads like a code
-            continue
+        if "." in (m["s1"], m["s2"]):
+            if m["s1"] != m["s2"]:  # "02.1234-5678" reads like a code
+                continue
+            if _version_before(text, m.start()):  # "버전 02.123.4567"
+                continue
         prefix = m["np"] or m["pp"] or ("0" + m["ip"])
         mobile = prefix.startswith("01")
         if mobile and prefix == "010" and len(m["mid"]) == 3 and not separated:
@@ -88,6 +106,15 @@ def detect_rrn(text: str) -> Iterator[Finding]:
         yield Finding(RRN, m.start(), m.end(), m.group(), confidence, checksum)
 
 
+def _card_layout(groups: list[str]) -> bool:
+    """Groupings printed on cards: 4-4-4-4(-1..4) and 4-6-4 / 4-6-5 (Diners, Amex).
+    Anything else (4-3-6, 4-2-7, ...) is how Korean bank accounts are written."""
+    sizes = [len(g) for g in groups]
+    if sizes in ([4, 6, 4], [4, 6, 5]):
+        return True
+    return all(s == 4 for s in sizes[:-1]) and 1 <= sizes[-1] <= 4
+
+
 def _card_candidate(body: str, sep: str) -> tuple[int, str, bool] | None:
     """Longest valid prefix (in whole groups) of a card-shaped match: (len, conf, iin)."""
     if sep:
@@ -97,7 +124,7 @@ def _card_candidate(body: str, sep: str) -> tuple[int, str, bool] | None:
         for n in range(len(groups), 1, -1):
             part = groups[:n]
             digits = "".join(part)
-            if not 13 <= len(digits) <= 19 or any(len(g) < 3 for g in part[:-1]):
+            if not 13 <= len(digits) <= 19 or not _card_layout(part):
                 continue
             if luhn_valid(digits):
                 iin = card_iin_known(digits)
@@ -134,6 +161,9 @@ def detect_account(text: str) -> Iterator[Finding]:
         near = _has_context(text, m.start(), m.end(), P.ACCOUNT_CONTEXT)
         if not near:
             continue
+        before = text[max(0, m.start() - 30):m.start()]
+        if _last_index(before, P.OTHER_ID_CONTEXT) > _last_index(before, P.ACCOUNT_CONTEXT):
+            continue
         if "-" not in body and not _has_context(text, m.start(), m.end(), P.ACCOUNT_CONTEXT,
                                                 before=15, after=0):
             continue  # a bare digit run needs the word right before it
@@ -146,8 +176,7 @@ def detect_ip(text: str) -> Iterator[Finding]:
         for m in P.IPV4.finditer(text):
             if not ipv4_valid(m["body"]):
                 continue
-            before = text[max(0, m.start() - 12):m.start()].lower()
-            if any(w in before for w in P.VERSION_CONTEXT):
+            if _version_before(text, m.start()):
                 continue
             yield Finding(IP, m.start(), m.end(), m.group(), "high", True)
     if "::" in text or text.count(":") >= 7:
@@ -197,14 +226,15 @@ def resolve_overlaps(candidates: list[Finding]) -> list[Finding]:
     """Keep a non-overlapping subset, deterministically.
 
     Longest span first; on equal length the more specific kind (order of
-    :data:`~harness.pii.models.KINDS`), then the higher confidence, then the earlier
-    start. The result is sorted by position.
+    :data:`~harness.pii.models.KINDS`), then the higher confidence, then the built-in
+    detector over another engine's equal finding. The result is sorted by position.
     """
     rank = {"high": 0, "medium": 1, "low": 2}
     ordered = sorted(
         candidates,
         key=lambda f: (-(f.end - f.start), _PRIORITY.get(f.kind, len(_PRIORITY)),
-                       rank.get(f.confidence, 3), f.start, f.kind),
+                       rank.get(f.confidence, 3), f.start, f.kind, f.detector != "builtin",
+                       f.detector),
     )
     kept: list[Finding] = []
     for f in ordered:

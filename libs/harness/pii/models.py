@@ -50,9 +50,6 @@ class Finding:
     def span(self) -> tuple[int, int]:
         return (self.start, self.end)
 
-    def __len__(self) -> int:
-        return self.end - self.start
-
     def as_dict(self, *, include_text: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
             "kind": self.kind,

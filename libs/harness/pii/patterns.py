@@ -12,6 +12,20 @@ from __future__ import annotations
 
 import re
 
+
+def context_words(words: tuple[str, ...]) -> re.Pattern[str]:
+    """One case-insensitive pattern for a list of context words: Korean words match
+    anywhere (particles attach to them), ASCII words only as whole words (optionally
+    plural), so "server" does not contain "ver" and "border" does not contain "order"."""
+    parts = []
+    for w in sorted(words, key=len, reverse=True):
+        if w.isascii():
+            parts.append(r"(?<![a-z])" + re.escape(w) + r"s?(?![a-z])")
+        else:
+            parts.append(re.escape(w))
+    return re.compile("|".join(parts), re.IGNORECASE)
+
+
 NUM_START = r"(?<![0-9A-Za-z_])(?<![0-9A-Za-z_]-)(?<![0-9]\.)"
 NUM_END = r"(?![0-9A-Za-z_])(?![-.][0-9])"
 
@@ -45,8 +59,8 @@ FILE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "bmp", 
 
 # --- resident registration number ---------------------------------------------------------
 RRN = re.compile(NUM_START + r"(?P<a>\d{6})(?P<sep>-| - | )?(?P<b>\d{7})" + NUM_END)
-RRN_CONTEXT = ("주민", "주민등록", "외국인등록", "rrn", "resident registration", "resident id",
-               "생년월일")
+RRN_CONTEXT = context_words(("주민", "외국인등록", "rrn", "resident registration",
+                             "resident id", "resident number", "생년월일"))
 
 # --- card -------------------------------------------------------------------------------
 # One separator style per number (all "-", all " " or none); groups are re-split and
@@ -57,9 +71,16 @@ CARD = re.compile(
 
 # --- account ----------------------------------------------------------------------------
 ACCOUNT = re.compile(NUM_START + r"(?P<body>\d{3,7}(?:-\d{2,7}){1,3}|\d{10,14})" + NUM_END)
-ACCOUNT_CONTEXT = ("계좌", "입금", "송금", "이체", "예금주", "은행", "뱅크", "농협", "신한",
-                   "우체국", "새마을금고", "신협", "수협", "account", "acct", "a/c", "bank",
-                   "deposit", "wire", "transfer", "remit")
+ACCOUNT_CONTEXT = context_words((
+    "계좌", "입금", "송금", "이체", "예금주", "은행", "뱅크", "농협", "신한", "우체국",
+    "새마을금고", "신협", "수협", "account", "acct", "a/c", "bank", "deposit", "wire",
+    "transfer", "remit", "remittance", "iban"))
+#: Labels of other identifiers. When one of these sits closer before the number than any
+#: account word ("계좌이체, 주문번호 1203-4456-7781"), the number is that identifier.
+OTHER_ID_CONTEXT = context_words((
+    "주문", "송장", "운송장", "접수", "승인", "거래번호", "예약", "회원", "사업자", "고객번호",
+    "모델", "시리얼", "일련", "문서", "order", "invoice", "tracking", "ticket", "ref", "reference",
+    "serial", "model", "case", "sku", "item", "booking", "reservation", "confirmation"))
 
 # --- ip ---------------------------------------------------------------------------------
 IPV4 = re.compile(
@@ -71,15 +92,18 @@ IPV6 = re.compile(
     r"(?:(?<=:)\d{1,3}(?:\.\d{1,3}){3})?)"
     r"(?![0-9A-Za-z_:])(?!\.\d)"
 )
-#: Words right before a dotted quad that make it a version number, not an address.
-VERSION_CONTEXT = ("version", "ver.", "ver ", "버전", "build", "빌드", "release", "릴리스",
-                   "릴리즈", "firmware", "펌웨어", "patch", "패치", "sdk", "v.")
+#: A word right before a dotted number that makes it a version, not an address/phone.
+VERSION_BEFORE = re.compile(
+    r"(?:(?<![a-z])(?:version|ver|build|release|firmware|patch|sdk|rev|revision|v)\.?"
+    r"|버전|빌드|릴리스|릴리즈|펌웨어|패치)\s*[:=]?\s*$",
+    re.IGNORECASE,
+)
 
 # --- passport ---------------------------------------------------------------------------
 PASSPORT = re.compile(
     r"(?<![0-9A-Za-z_])(?P<body>[MSRGDO][0-9]{8}|[MSRGDO][0-9]{3}[A-Z][0-9]{4})(?![0-9A-Za-z_])"
 )
-PASSPORT_CONTEXT = ("여권", "passport")
+PASSPORT_CONTEXT = context_words(("여권", "passport"))
 
 # --- driver license ---------------------------------------------------------------------
 _REGIONS = "서울|부산|경기|강원|충북|충남|전북|전남|경북|경남|제주|대구|인천|광주|대전|울산"

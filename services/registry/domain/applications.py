@@ -12,7 +12,7 @@ from harness.events.registry_events import ApplicationCreated, ApplicationUpdate
 from .errors import AlreadyExists, Invalid, NotFound
 
 MUTABLE_FIELDS = ("name", "description", "model_id", "prompt_id", "temperature", "max_tokens",
-                  "top_p", "fallback_models")
+                  "top_p", "fallback_models", "environment")
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class CreateApplication:
     max_tokens: int = 1024
     top_p: float | None = None
     fallback_models: list[str] = field(default_factory=list)
+    environment: str = "production"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class ApplicationState:
     max_tokens: int = 1024
     top_p: float | None = None
     fallback_models: tuple[str, ...] = ()
+    environment: str = "production"
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -62,6 +64,11 @@ def _check(values: dict[str, Any]) -> None:
     p = values.get("top_p")
     if p is not None and not 0 < p <= 1:
         raise Invalid("top_p: must be in (0, 1]", field="top_p")
+    env = values.get("environment")
+    if env is not None:
+        from .governance import check_environment
+
+        check_environment(env)
     for key in ("name", "model_id", "prompt_id"):
         if key in values and values[key] is not None and not str(values[key]).strip():
             raise Invalid(f"{key}: must not be empty", field=key)

@@ -13,7 +13,15 @@ from typing import Any
 from harness import templating
 from harness.events.base import DomainEvent
 from harness.events.registry_events import (
+    PromotionApplied,
+    PromotionApproved,
+    PromotionProposed,
+    PromotionRejected,
+    PromotionSuperseded,
     PromptCreated,
+    PromptEnvironmentCleared,
+    PromptEnvironmentMoved,
+    PromptPolicySet,
     PromptUpdated,
     PromptVersionActivated,
     PromptVersionCreated,
@@ -46,6 +54,7 @@ class CreateVersion:
     content: Content
     change_note: str = ""
     activate: bool = False
+    derived_from: int | None = None  # default: the active version
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,35 @@ class VersionState:
     change_note: str
     created_at: datetime | None
     created_by: str | None
+    derived_from: int | None = None
+
+
+@dataclass(frozen=True)
+class PointerChange:
+    """The event that put an environment where it is (for time travel and audit)."""
+
+    type: str
+    version: int | None
+    at: datetime | None
+    actor: str | None
+    reason: str = ""
+    promotion_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PromotionState:
+    promotion_id: str
+    version: int
+    environment: str
+    reason: str
+    expires_at: str
+    proposed_by: str | None
+    proposed_at: datetime | None
+    status: str = "pending"  # pending | approved | applied | rejected | superseded
+    gate_run_id: str | None = None
+    decided_by: str | None = None
+    comment: str = ""
+    gate: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +116,10 @@ class PromptState:
     active_version: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    environments: dict[str, int] = field(default_factory=dict)  # besides production
+    pointer_changes: dict[str, PointerChange] = field(default_factory=dict)
+    policy: dict[str, Any] | None = None
+    promotions: dict[str, PromotionState] = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:
@@ -132,10 +174,14 @@ def decide(command: Command, state: PromptState) -> list[DomainEvent]:
     if isinstance(command, CreateVersion):
         variables = _check_content(command.content)
         number = state.latest_version + 1
+        parent = command.derived_from if command.derived_from is not None \
+            else state.active_version
+        if parent is not None and parent not in state.versions:
+            raise NotFound(f"derived_from: prompt has no version {parent}", field="derived_from")
         events: list[DomainEvent] = [
             PromptVersionCreated(prompt_id=state.prompt_id, version=number,
                                  content=command.content, variables=variables,
-                                 change_note=command.change_note)
+                                 change_note=command.change_note, derived_from=parent)
         ]
         if command.activate:
             events.append(PromptVersionActivated(
@@ -171,11 +217,55 @@ def evolve(state: PromptState, event: DomainEvent, at: datetime | None = None,
         )
     if isinstance(event, PromptVersionCreated):
         v = VersionState(event.version, event.content, list(event.variables), event.change_note,
-                         at, actor)
+                         at, actor, event.derived_from)
         return replace(state, versions={**state.versions, event.version: v}, updated_at=at)
     if isinstance(event, PromptVersionActivated):
-        return replace(state, active_version=event.version, updated_at=at)
+        change = PointerChange(event.TYPE, event.version, at, actor, event.reason)
+        return replace(state, active_version=event.version, updated_at=at,
+                       pointer_changes={**state.pointer_changes, PRODUCTION: change})
+    if isinstance(event, PromptEnvironmentMoved):
+        change = PointerChange(event.TYPE, event.version, at, actor, event.reason,
+                               event.promotion_id)
+        return replace(state, environments={**state.environments,
+                                            event.environment: event.version},
+                       pointer_changes={**state.pointer_changes, event.environment: change},
+                       updated_at=at)
+    if isinstance(event, PromptEnvironmentCleared):
+        envs = {k: v for k, v in state.environments.items() if k != event.environment}
+        change = PointerChange(event.TYPE, None, at, actor, event.reason)
+        return replace(state, environments=envs, updated_at=at,
+                       pointer_changes={**state.pointer_changes, event.environment: change})
+    if isinstance(event, PromptPolicySet):
+        return replace(state, policy=dict(event.policy), updated_at=at)
+    if isinstance(event, PromotionProposed):
+        p = PromotionState(event.promotion_id, event.version, event.environment, event.reason,
+                           event.expires_at, actor, at, gate_run_id=event.gate_run_id)
+        return replace(state, promotions={**state.promotions, p.promotion_id: p})
+    if isinstance(event, PromotionApproved | PromotionRejected | PromotionApplied
+                  | PromotionSuperseded):
+        p = state.promotions.get(event.promotion_id)
+        if p is None:
+            return state
+        status = {PromotionApproved: "approved", PromotionRejected: "rejected",
+                  PromotionApplied: "applied", PromotionSuperseded: "superseded"}[type(event)]
+        changes: dict[str, Any] = {"status": status}
+        if isinstance(event, PromotionApproved | PromotionRejected):
+            changes.update(decided_by=actor, comment=event.comment)
+        if getattr(event, "gate", None) is not None:
+            changes["gate"] = event.gate
+        return replace(state, promotions={**state.promotions,
+                                          event.promotion_id: replace(p, **changes)})
     return state
+
+
+PRODUCTION = "production"
+
+
+def pointer(state: PromptState, environment: str) -> int | None:
+    """The version an environment points at (production = the active version)."""
+    if environment == PRODUCTION:
+        return state.active_version
+    return state.environments.get(environment)
 
 
 def fold(events: list[tuple[DomainEvent, datetime | None, str | None]]) -> PromptState:

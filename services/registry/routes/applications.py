@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import datetime
 
 import orjson
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ..auth import require
 from ..domain import applications as domain
 from ..domain.errors import NotFound
+from ..problems import ProblemError
 from ..schemas import ApplicationCreate, ApplicationOut, ApplicationPatch, Page
 from .deps import Paging, metadata, runtime
 
@@ -18,10 +20,15 @@ router = APIRouter(prefix="/applications", tags=["applications"])
 
 _RESOLVE_SQL = """
 SELECT a.id, a.name, a.model_id, a.temperature, a.max_tokens, a.top_p, a.fallback_models,
-       p.id AS prompt_id, p.name AS prompt_name, v.version, v.content, v.variables
+       a.environment, p.id AS prompt_id, p.name AS prompt_name, v.version, v.content,
+       v.variables
   FROM applications a
   JOIN prompts p ON p.id = a.prompt_id
-  JOIN prompt_versions v ON v.prompt_id = a.prompt_id AND v.is_active
+  LEFT JOIN prompt_environments e ON e.prompt_id = a.prompt_id
+       AND e.environment = a.environment
+  LEFT JOIN prompt_versions v ON v.prompt_id = a.prompt_id
+       AND v.version = CASE WHEN a.environment = 'production' THEN p.active_version
+                            ELSE e.version END
  WHERE a.id = $1
 """
 
@@ -72,9 +79,14 @@ async def update_application(application_id: str, body: ApplicationPatch, reques
 
 
 @router.get("/{application_id}/resolved", responses={304: {"description": "unchanged"}})
-async def resolve_application(application_id: str, request: Request, rt=Depends(runtime),
-                              _=Depends(require("viewer"))):
-    """What to run now: model, params and the prompt's active version. ETag / 304 aware."""
+async def resolve_application(application_id: str, request: Request,
+                              as_of: datetime | None = Query(
+                                  None, description="what ran at that moment, from events"),
+                              rt=Depends(runtime), _=Depends(require("viewer"))):
+    """What to run now: model, params and the version the application's environment points
+    at (production = the active version). ETag / 304 aware."""
+    if as_of is not None:
+        return await _resolve_as_of(rt, application_id, as_of)
     cached = rt.resolve_cache.get(application_id)
     if cached is None:
         generation = rt.resolve_cache.generation
@@ -92,6 +104,10 @@ async def _resolve(rt, application_id: str) -> tuple[bytes, str]:
     row = await rt.pool.fetchrow(_RESOLVE_SQL, application_id)
     if row is None:
         raise NotFound(f"application {application_id} not found")
+    if row["version"] is None:
+        raise ProblemError(409, "environment-unset",
+                           f"environment {row['environment']!r} of prompt {row['prompt_name']!r} "
+                           "points at no version", environment=row["environment"])
     params = {"temperature": row["temperature"], "max_tokens": row["max_tokens"]}
     if row["top_p"] is not None:
         params["top_p"] = row["top_p"]
@@ -100,5 +116,35 @@ async def _resolve(rt, application_id: str) -> tuple[bytes, str]:
         "fallback_models": row["fallback_models"], "params": params,
         "prompt_id": row["prompt_id"], "prompt_name": row["prompt_name"],
         "version": row["version"], "content": row["content"], "variables": row["variables"],
+        "environment": row["environment"],
     })
     return body, '"' + hashlib.sha1(body).hexdigest() + '"'
+
+
+async def _resolve_as_of(rt, application_id: str, as_of: datetime) -> dict:
+    """Fold the application's and its prompt's events up to ``as_of``."""
+    from ..commands import application_stream, fold_application
+    from ..domain.prompts import pointer
+
+    app_state = fold_application(await rt.store.read_stream(application_stream(application_id),
+                                                            until=as_of))
+    if not app_state.exists:
+        raise NotFound(f"application {application_id} did not exist at {as_of.isoformat()}")
+    state = await rt.commands.load_prompt(app_state.prompt_id, until=as_of)
+    version = pointer(state, app_state.environment)
+    if version is None:
+        raise ProblemError(409, "environment-unset",
+                           f"environment {app_state.environment!r} pointed at no version then")
+    v = state.versions[version]
+    change = state.pointer_changes.get(app_state.environment)
+    params = {"temperature": app_state.temperature, "max_tokens": app_state.max_tokens}
+    if app_state.top_p is not None:
+        params["top_p"] = app_state.top_p
+    return {"application_id": application_id, "application": app_state.name,
+            "model": app_state.model_id, "fallback_models": list(app_state.fallback_models),
+            "params": params, "prompt_id": state.prompt_id, "prompt_name": state.name,
+            "version": version, "content": v.content, "variables": v.variables,
+            "environment": app_state.environment, "as_of": as_of,
+            "set_by": None if change is None else {
+                "type": change.type, "at": change.at, "actor": change.actor,
+                "reason": change.reason, "promotion_id": change.promotion_id}}

@@ -34,7 +34,7 @@ from .deps import Paging, metadata, runtime
 router = APIRouter(prefix="/prompts", tags=["prompts"])
 
 _VERSION_COLS = ("id, prompt_id, version, content, variables, is_active, created_at, created_by, "
-                 "change_note")
+                 "change_note, derived_from")
 
 
 def _version_out(row) -> PromptVersionOut:
@@ -47,7 +47,7 @@ def _state_version_out(state: domain.PromptState, v: domain.VersionState) -> Pro
         id=str(version_id(state.prompt_id, v.version)), prompt_id=state.prompt_id,
         version=v.version, content=v.content, variables=v.variables,
         is_active=v.version == state.active_version, created_at=v.created_at,
-        created_by=v.created_by, change_note=v.change_note)
+        created_by=v.created_by, change_note=v.change_note, derived_from=v.derived_from)
 
 
 def _state_out(state: domain.PromptState) -> PromptOut:
@@ -150,7 +150,8 @@ async def list_versions(prompt_id: str, paging=Paging, rt=Depends(runtime),
 async def create_version(prompt_id: str, body: PromptVersionCreate, request: _Request,
                          rt=Depends(runtime), _=Depends(require("editor"))):
     cmd = domain.CreateVersion(content=content_to_plain(body.content),
-                               change_note=body.change_note, activate=body.activate)
+                               change_note=body.change_note, activate=body.activate,
+                               derived_from=body.derived_from)
     state, _ = await rt.commands.prompt(prompt_id, cmd, metadata(request))
     return _state_version_out(state, state.versions[state.latest_version])
 

@@ -106,6 +106,12 @@ async def create_run(body: RunCreate, request: Request, rt=Depends(runtime),
                      _=Depends(require("editor"))):
     """Pins prompt contents, params and a dataset snapshot, appends ``RunRequested`` and
     returns at once; the runner does the work."""
+    run_id = await request_run(rt, body, metadata(request),
+                               source=request.headers.get("x-harness-source", "api"))
+    return run_out(await _run_row(rt, run_id))
+
+
+async def request_run(rt, body: RunCreate, meta, *, source: str = "api") -> str:
     ds = await dataset_row(rt, body.dataset_id)
     if ds["case_count"] == 0:
         raise Invalid("dataset_id: the dataset has no cases", field="dataset_id")
@@ -131,9 +137,9 @@ async def create_run(body: RunCreate, request: Request, rt=Depends(runtime),
         default_assert=[*ds["default_assert"], *body.assert_], concurrency=body.concurrency,
         repeat=body.repeat, case_threshold=body.case_threshold, min_pass_rate=body.min_pass_rate,
         cache=body.cache, judge_model=body.judge_model, description=body.description,
-        source=request.headers.get("x-harness-source", "api"))
-    await rt.commands.record_facts(run_stream(run_id), [event], [None], metadata(request))
-    return run_out(await _run_row(rt, run_id))
+        source=source)
+    await rt.commands.record_facts(run_stream(run_id), [event], [None], meta)
+    return run_id
 
 
 @router.post("/runs/import", response_model=RunOut, status_code=201)

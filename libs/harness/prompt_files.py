@@ -1,0 +1,140 @@
+"""Prompts as files in a repository: ``harness prompts export DIR`` / ``sync DIR``.
+
+One YAML file per prompt::
+
+    name: support-reply
+    description: Replies to customer questions
+    content:                 # a text, or chat messages
+      - role: system
+        content: You support {{ product }}.
+    activate: false          # sync: also activate the new version (policy permitting)
+
+Export writes the active version. Sync creates missing prompts and adds a version when the
+file's content differs from the newest version; ``--dry-run`` prints the diffs and writes
+nothing. Talks to the registry's REST API only.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from harness import templating
+
+
+class PromptFileError(ValueError):
+    pass
+
+
+@dataclass
+class SyncChange:
+    file: Path
+    name: str
+    action: str  # "create" | "new-version" | "unchanged"
+    diff: str = ""
+    version: int | None = None
+    note: str = ""
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "prompt"
+
+
+def _ok(r: httpx.Response) -> Any:
+    if r.status_code >= 400:
+        try:
+            detail = r.json().get("detail")
+        except ValueError:
+            detail = r.text
+        raise PromptFileError(f"{r.request.method} {r.request.url.path}: {r.status_code} "
+                              f"{detail}")
+    return r.json()
+
+
+def _all(client: httpx.Client, path: str) -> list[dict]:
+    items: list[dict] = []
+    while True:
+        page = _ok(client.get(path, params={"limit": 500, "offset": len(items)}))
+        items += page["items"]
+        if len(items) >= page["total"] or not page["items"]:
+            return items
+
+
+def export_prompts(client: httpx.Client, folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for p in _all(client, "/prompts"):
+        envs = _ok(client.get(f"/prompts/{p['id']}/environments"))["environments"]
+        doc = {"name": p["name"], "description": p["description"],
+               "content": p["active"]["content"] if p["active"] else "",
+               "version": p["active_version"],
+               "environments": {k: v["version"] for k, v in envs.items() if v["version"]}}
+        path = folder / f"{_slug(p['name'])}.yaml"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+        written.append(path)
+    return written
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise PromptFileError(f"{path}: not YAML: {exc}") from exc
+    if not isinstance(doc, dict) or not doc.get("name") or "content" not in doc:
+        raise PromptFileError(f"{path}: needs at least 'name' and 'content'")
+    try:
+        templating.validate(doc["content"])
+    except ValueError as exc:
+        raise PromptFileError(f"{path}: content: {exc}") from exc
+    return doc
+
+
+def sync_prompts(client: httpx.Client, folder: Path, *, dry_run: bool = False
+                 ) -> list[SyncChange]:
+    files = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
+    docs = [(f, load_file(f)) for f in files]  # all files are checked before any write
+    existing = {p["name"].lower(): p for p in _all(client, "/prompts")}
+    changes: list[SyncChange] = []
+    for path, doc in docs:
+        current = existing.get(str(doc["name"]).lower())
+        new_text = templating.as_text(doc["content"])
+        if current is None:
+            diff = "".join(difflib.unified_diff([], new_text.splitlines(True), "(none)",
+                                                f"{doc['name']} v1"))
+            change = SyncChange(path, doc["name"], "create", diff, 1)
+            if not dry_run:
+                _ok(client.post("/prompts", json={
+                    "name": doc["name"], "description": doc.get("description", ""),
+                    "content": doc["content"], "change_note": f"synced from {path.name}"}))
+            changes.append(change)
+            continue
+        latest = _ok(client.get(f"/prompts/{current['id']}/versions/"
+                                f"{current['latest_version']}"))
+        if latest["content"] == doc["content"]:
+            changes.append(SyncChange(path, doc["name"], "unchanged",
+                                      version=current["latest_version"]))
+            continue
+        old_text = templating.as_text(latest["content"])
+        number = current["latest_version"] + 1
+        diff = "".join(difflib.unified_diff(old_text.splitlines(True), new_text.splitlines(True),
+                                            f"{doc['name']} v{latest['version']}",
+                                            f"{doc['name']} v{number}"))
+        change = SyncChange(path, doc["name"], "new-version", diff, number)
+        if not dry_run:
+            created = _ok(client.post(f"/prompts/{current['id']}/versions", json={
+                "content": doc["content"], "change_note": f"synced from {path.name}",
+                "derived_from": latest["version"]}))
+            change.version = created["version"]
+            if doc.get("activate"):
+                r = client.put(f"/prompts/{current['id']}/versions/{created['version']}"
+                               "/activate", json={"reason": f"synced from {path.name}"})
+                change.note = "activated" if r.status_code < 400 else \
+                    f"not activated: {r.json().get('detail')}"
+        changes.append(change)
+    return changes

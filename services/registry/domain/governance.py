@@ -1,0 +1,297 @@
+"""Governed promotion, pure: environments, policies, proposals, approvals and the eval gate.
+
+The command handler computes what needs I/O (the effective policy including the global
+default, the gate's evidence from runs, the clock) and passes it in; ``decide`` only
+applies the rules:
+
+- ``production`` is the active version; other named environments point at versions and
+  can be cleared (production cannot);
+- a policy governs some environments: ``require_approval`` refuses direct moves (409),
+  and a ``gate`` requires passing evidence before a version reaches them;
+- a proposal is approved by a different person, before it expires; only an approved (or
+  ungoverned) proposal moves the pointer; applying one supersedes the other pending
+  proposals for that environment.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from harness.events.base import DomainEvent
+from harness.events.registry_events import (
+    PromotionApplied,
+    PromotionApproved,
+    PromotionProposed,
+    PromotionRejected,
+    PromotionSuperseded,
+    PromptEnvironmentCleared,
+    PromptEnvironmentMoved,
+    PromptPolicySet,
+    PromptVersionActivated,
+)
+
+from .errors import DomainError, Invalid, NotFound
+from .prompts import PRODUCTION, PromptState, pointer
+
+_ENV_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+
+
+class PolicyViolation(DomainError):
+    status = 409
+    type = "policy-violation"
+
+
+class GateFailed(DomainError):
+    status = 409
+    type = "gate-failed"
+
+
+class SelfApproval(DomainError):
+    status = 403
+    type = "self-approval"
+
+
+class PromotionClosed(DomainError):
+    status = 409
+    type = "promotion-closed"
+
+
+def check_environment(name: str) -> str:
+    if not _ENV_NAME.match(name):
+        raise Invalid("environment: lower-case letters, digits, - and _ (max 40)",
+                      field="environment")
+    return name
+
+
+def validate_policy(policy: dict[str, Any]) -> dict[str, Any]:
+    allowed = {"require_approval", "environments", "gate", "proposal_ttl_hours"}
+    unknown = set(policy) - allowed
+    if unknown:
+        raise Invalid(f"policy: unknown field(s) {', '.join(sorted(unknown))}", field="policy")
+    envs = policy.get("environments") or [PRODUCTION]
+    for env in envs:
+        check_environment(env)
+    gate = policy.get("gate")
+    if gate is not None:
+        if not isinstance(gate, dict) or not gate.get("dataset_id"):
+            raise Invalid("policy.gate: needs dataset_id (a verified golden dataset)",
+                          field="gate.dataset_id")
+        rate = gate.get("min_pass_rate", 1.0)
+        if not isinstance(rate, int | float) or not 0 <= rate <= 1:
+            raise Invalid("policy.gate.min_pass_rate: between 0 and 1",
+                          field="gate.min_pass_rate")
+    ttl = policy.get("proposal_ttl_hours", 72)
+    if not isinstance(ttl, int | float) or ttl <= 0:
+        raise Invalid("policy.proposal_ttl_hours: a positive number", field="proposal_ttl_hours")
+    return {"require_approval": bool(policy.get("require_approval", False)),
+            "environments": list(envs), "gate": gate, "proposal_ttl_hours": ttl}
+
+
+def governs(policy: dict[str, Any] | None, environment: str) -> bool:
+    return bool(policy) and environment in (policy.get("environments") or [PRODUCTION])
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the handler found out: the effective policy, gate evidence, the time."""
+
+    policy: dict[str, Any] | None
+    now: datetime
+    actor: str | None
+    gate: dict[str, Any] | None = None  # {"passed": bool, "reasons": [...], ...}
+
+
+@dataclass(frozen=True)
+class MoveEnvironment:
+    environment: str
+    version: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ClearEnvironment:
+    environment: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SetPolicy:
+    policy: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Propose:
+    promotion_id: str
+    version: int
+    environment: str
+    reason: str
+    expires_at: datetime
+    gate_run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Approve:
+    promotion_id: str
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class Reject:
+    promotion_id: str
+    comment: str = ""
+
+
+@dataclass(frozen=True)
+class ApplyIfReady:
+    """After a gate run completed: apply a pending proposal that needs no approval."""
+
+    promotion_id: str
+
+
+def _gate_ok(ctx: Context, environment: str) -> None:
+    gate = (ctx.policy or {}).get("gate")
+    if not gate or not governs(ctx.policy, environment):
+        return
+    evidence = ctx.gate or {"passed": False, "reasons": ["no gate evidence"]}
+    if not evidence.get("passed"):
+        raise GateFailed("the eval gate refused: " + "; ".join(evidence.get("reasons", [])),
+                         gate=evidence)
+
+
+def _move(state: PromptState, environment: str, version: int, reason: str,
+          promotion_id: str | None = None) -> list[DomainEvent]:
+    assert state.prompt_id is not None
+    current = pointer(state, environment)
+    if current == version:
+        return []
+    if environment == PRODUCTION:
+        return [PromptVersionActivated(prompt_id=state.prompt_id, version=version,
+                                       previous_version=current, reason=reason)]
+    return [PromptEnvironmentMoved(prompt_id=state.prompt_id, environment=environment,
+                                   version=version, previous_version=current, reason=reason,
+                                   promotion_id=promotion_id)]
+
+
+def check_direct_move(state: PromptState, environment: str, ctx: Context) -> None:
+    """A move that is not a promotion (activate, create-and-activate, PUT environment)."""
+    if governs(ctx.policy, environment) and ctx.policy.get("require_approval"):
+        raise PolicyViolation(
+            f"the prompt's policy requires approval to move {environment}: propose it with "
+            "POST /prompts/{id}/promotions", policy=ctx.policy)
+    _gate_ok(ctx, environment)
+
+
+def _apply(state: PromptState, promotion_id: str, ctx: Context) -> list[DomainEvent]:
+    assert state.prompt_id is not None
+    p = state.promotions[promotion_id]
+    events: list[DomainEvent] = [PromotionApplied(prompt_id=state.prompt_id,
+                                                  promotion_id=promotion_id, gate=ctx.gate)]
+    events += _move(state, p.environment, p.version, p.reason or f"promotion {promotion_id}",
+                    promotion_id)
+    for other in state.promotions.values():
+        if other.promotion_id != promotion_id and other.environment == p.environment \
+                and other.status in ("pending", "approved"):
+            events.append(PromotionSuperseded(prompt_id=state.prompt_id,
+                                              promotion_id=other.promotion_id,
+                                              by_promotion_id=promotion_id))
+    return events
+
+
+def _open(state: PromptState, promotion_id: str, ctx: Context):
+    p = state.promotions.get(promotion_id)
+    if p is None:
+        raise NotFound(f"promotion {promotion_id} not found")
+    if p.status != "pending":
+        raise PromotionClosed(f"promotion {promotion_id} is {p.status}")
+    if datetime.fromisoformat(p.expires_at) <= ctx.now:
+        raise PromotionClosed(f"promotion {promotion_id} expired at {p.expires_at}")
+    return p
+
+
+def decide(command, state: PromptState, ctx: Context) -> list[DomainEvent]:
+    if not state.exists:
+        raise NotFound("prompt not found")
+    assert state.prompt_id is not None
+    pid = state.prompt_id
+
+    if isinstance(command, SetPolicy):
+        return [PromptPolicySet(prompt_id=pid, policy=validate_policy(command.policy))]
+
+    if isinstance(command, MoveEnvironment):
+        env = check_environment(command.environment)
+        if command.version not in state.versions:
+            raise NotFound(f"prompt has no version {command.version}", field="version")
+        if pointer(state, env) == command.version:
+            return []
+        check_direct_move(state, env, ctx)
+        return _move(state, env, command.version, command.reason)
+
+    if isinstance(command, ClearEnvironment):
+        env = check_environment(command.environment)
+        if env == PRODUCTION:
+            raise Invalid("production cannot be cleared: it is the active version; "
+                          "activate another version instead", field="environment")
+        if env not in state.environments:
+            return []
+        if governs(ctx.policy, env) and ctx.policy.get("require_approval"):
+            raise PolicyViolation(f"the prompt's policy governs {env}", policy=ctx.policy)
+        return [PromptEnvironmentCleared(prompt_id=pid, environment=env,
+                                         previous_version=state.environments[env],
+                                         reason=command.reason)]
+
+    if isinstance(command, Propose):
+        env = check_environment(command.environment)
+        if command.version not in state.versions:
+            raise NotFound(f"prompt has no version {command.version}", field="version")
+        if command.expires_at <= ctx.now:
+            raise Invalid("expires_at: must be in the future", field="expires_at")
+        proposed = PromotionProposed(prompt_id=pid, promotion_id=command.promotion_id,
+                                     version=command.version, environment=env,
+                                     reason=command.reason,
+                                     expires_at=command.expires_at.isoformat(),
+                                     gate_run_id=command.gate_run_id)
+        needs_approval = governs(ctx.policy, env) and ctx.policy.get("require_approval")
+        gate = governs(ctx.policy, env) and (ctx.policy or {}).get("gate")
+        if needs_approval or (gate and not (ctx.gate or {}).get("passed")):
+            return [proposed]  # waits for an approver, or for its gate run
+        after = evolve_all(state, [proposed], ctx)
+        return [proposed, *_apply(after, command.promotion_id, ctx)]
+
+    if isinstance(command, Approve):
+        p = _open(state, command.promotion_id, ctx)
+        if ctx.actor is not None and ctx.actor == p.proposed_by:
+            raise SelfApproval("a proposal must be approved by someone other than its author")
+        _gate_ok(ctx, p.environment)
+        approved = PromotionApproved(prompt_id=pid, promotion_id=p.promotion_id,
+                                     comment=command.comment, gate=ctx.gate)
+        after = evolve_all(state, [approved], ctx)
+        return [approved, *_apply(after, p.promotion_id, ctx)]
+
+    if isinstance(command, Reject):
+        p = _open(state, command.promotion_id, ctx)
+        return [PromotionRejected(prompt_id=pid, promotion_id=p.promotion_id,
+                                  comment=command.comment, gate=ctx.gate)]
+
+    if isinstance(command, ApplyIfReady):
+        p = state.promotions.get(command.promotion_id)
+        if p is None or p.status != "pending" or datetime.fromisoformat(p.expires_at) <= ctx.now:
+            return []
+        if governs(ctx.policy, p.environment) and ctx.policy.get("require_approval"):
+            return []  # an approver decides, with the evidence in front of them
+        if not (ctx.gate or {}).get("passed"):
+            return [PromotionRejected(prompt_id=pid, promotion_id=p.promotion_id,
+                                      comment="the eval gate refused", gate=ctx.gate)]
+        return _apply(state, p.promotion_id, ctx)
+
+    raise TypeError(f"unknown command {command!r}")
+
+
+def evolve_all(state: PromptState, events: list[DomainEvent], ctx: Context) -> PromptState:
+    from .prompts import evolve
+
+    for e in events:
+        state = evolve(state, e, ctx.now, ctx.actor)
+    return state

@@ -1,0 +1,238 @@
+"""Governed promotion: environments, policies, proposals and approvals, lineage."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from ..auth import require
+from ..domain import governance as gov
+from ..domain.errors import Invalid, NotFound
+from ..domain.prompts import PRODUCTION, pointer
+from ..schemas import RunCreate, TargetSpec
+from .deps import metadata, runtime
+from .runs import request_run
+
+router = APIRouter(tags=["governance"])
+
+
+class MoveBody(BaseModel):
+    version: int = Field(ge=1)
+    reason: str = ""
+
+
+class PolicyBody(BaseModel):
+    require_approval: bool = False
+    environments: list[str] = Field(default_factory=lambda: [PRODUCTION])
+    gate: dict[str, Any] | None = Field(
+        default=None, description="{dataset_id (verified golden), min_pass_rate, alpha}")
+    proposal_ttl_hours: float = 72
+
+
+class GateRun(BaseModel):
+    model: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    concurrency: int = Field(default=4, ge=1, le=256)
+
+
+class ProposeBody(BaseModel):
+    version: int = Field(ge=1)
+    environment: str = PRODUCTION
+    reason: str = ""
+    run_gate: GateRun | None = Field(
+        default=None, description="request the gate run now (candidate and current version "
+                                  "on the gate dataset); promote when it passes")
+
+
+class DecisionBody(BaseModel):
+    comment: str = ""
+
+
+def _env_view(state) -> dict[str, Any]:
+    names = {PRODUCTION, *state.environments, *state.pointer_changes}
+    out = {}
+    for env in sorted(names):
+        change = state.pointer_changes.get(env)
+        out[env] = {"version": pointer(state, env),
+                    "set_by": None if change is None else {
+                        "type": change.type, "at": change.at, "actor": change.actor,
+                        "reason": change.reason, "promotion_id": change.promotion_id}}
+    return out
+
+
+@router.get("/prompts/{prompt_id}/environments")
+async def environments(prompt_id: str, as_of: datetime | None = Query(None),
+                       rt=Depends(runtime), _=Depends(require("viewer"))):
+    """Where each environment points (production = the active version), with the event that
+    put it there; ``as_of`` answers for a past moment."""
+    state = await rt.commands.load_prompt(prompt_id, until=as_of)
+    if not state.exists:
+        raise NotFound(f"prompt {prompt_id} not found" + (f" at {as_of}" if as_of else ""))
+    return {"prompt_id": prompt_id, "as_of": as_of, "environments": _env_view(state)}
+
+
+@router.put("/prompts/{prompt_id}/environments/{environment}")
+async def move_environment(prompt_id: str, environment: str, body: MoveBody, request: Request,
+                           rt=Depends(runtime), _=Depends(require("editor"))):
+    state, _ev = await rt.commands.govern(
+        prompt_id, gov.MoveEnvironment(environment, body.version, body.reason),
+        metadata(request))
+    return {"prompt_id": prompt_id, "environments": _env_view(state)}
+
+
+@router.delete("/prompts/{prompt_id}/environments/{environment}")
+async def clear_environment(prompt_id: str, environment: str, request: Request,
+                            reason: str = Query(""), rt=Depends(runtime),
+                            _=Depends(require("editor"))):
+    state, _ev = await rt.commands.govern(prompt_id, gov.ClearEnvironment(environment, reason),
+                                          metadata(request))
+    return {"prompt_id": prompt_id, "environments": _env_view(state)}
+
+
+@router.get("/prompts/{prompt_id}/policy")
+async def get_policy(prompt_id: str, rt=Depends(runtime), _=Depends(require("viewer"))):
+    state = await rt.commands.load_prompt(prompt_id)
+    if not state.exists:
+        raise NotFound(f"prompt {prompt_id} not found")
+    global_policy = await rt.pool.fetchval("SELECT policy FROM prompt_policies WHERE scope='*'")
+    return {"prompt_id": prompt_id, "policy": state.policy, "global_default": global_policy,
+            "effective": state.policy or global_policy}
+
+
+@router.put("/prompts/{prompt_id}/policy")
+async def set_policy(prompt_id: str, body: PolicyBody, request: Request, rt=Depends(runtime),
+                     _=Depends(require("admin"))):
+    state, _ev = await rt.commands.govern(prompt_id, gov.SetPolicy(body.model_dump()),
+                                          metadata(request))
+    return {"prompt_id": prompt_id, "policy": state.policy}
+
+
+@router.get("/policy")
+async def get_global_policy(rt=Depends(runtime), _=Depends(require("viewer"))):
+    return {"policy": await rt.pool.fetchval(
+        "SELECT policy FROM prompt_policies WHERE scope = '*'")}
+
+
+@router.put("/policy")
+async def set_global_policy(body: PolicyBody, request: Request, rt=Depends(runtime),
+                            _=Depends(require("admin"))):
+    """The default policy of every prompt that has none of its own."""
+    return {"policy": await rt.commands.set_global_policy(body.model_dump(), metadata(request))}
+
+
+def _promotion(state, promotion_id: str) -> dict[str, Any]:
+    p = state.promotions.get(promotion_id)
+    if p is None:
+        raise NotFound(f"promotion {promotion_id} not found")
+    expired = p.status == "pending" and datetime.fromisoformat(p.expires_at) <= datetime.now(UTC)
+    return {"id": p.promotion_id, "prompt_id": state.prompt_id, "version": p.version,
+            "environment": p.environment, "status": "expired" if expired else p.status,
+            "reason": p.reason, "proposed_by": p.proposed_by, "proposed_at": p.proposed_at,
+            "expires_at": p.expires_at, "gate_run_id": p.gate_run_id,
+            "decided_by": p.decided_by, "comment": p.comment, "gate": p.gate,
+            "current_version": pointer(state, p.environment)}
+
+
+@router.post("/prompts/{prompt_id}/promotions", status_code=201)
+async def propose(prompt_id: str, body: ProposeBody, request: Request, rt=Depends(runtime),
+                  _=Depends(require("editor"))):
+    meta = metadata(request)
+    state = await rt.commands.load_prompt(prompt_id)
+    if not state.exists:
+        raise NotFound(f"prompt {prompt_id} not found")
+    async with rt.pool.acquire() as conn:
+        policy = await rt.commands.effective_policy(conn, state)
+    gate_run_id = None
+    if body.run_gate is not None:
+        gate = (policy or {}).get("gate")
+        if not gate:
+            raise Invalid("run_gate: the prompt's policy has no gate (dataset_id)",
+                          field="run_gate")
+        current = pointer(state, body.environment)
+        versions = [v for v in (current, body.version) if v is not None]
+        targets = [TargetSpec(prompt_id=prompt_id, version=v, model=body.run_gate.model,
+                              params=body.run_gate.params)
+                   for v in dict.fromkeys(versions)]
+        gate_run_id = await request_run(
+            rt, RunCreate(dataset_id=gate["dataset_id"], targets=targets,
+                          concurrency=body.run_gate.concurrency,
+                          description=f"gate: v{body.version} → {body.environment}"),
+            meta, source="gate")
+    ttl = float((policy or {}).get("proposal_ttl_hours", 72))
+    pid = str(uuid.uuid4())
+    state, _ev = await rt.commands.govern(prompt_id, gov.Propose(
+        pid, body.version, body.environment, body.reason,
+        datetime.now(UTC) + timedelta(hours=ttl), gate_run_id), meta)
+    return _promotion(state, pid)
+
+
+@router.get("/prompts/{prompt_id}/promotions")
+async def list_promotions(prompt_id: str, rt=Depends(runtime), _=Depends(require("viewer"))):
+    state = await rt.commands.load_prompt(prompt_id)
+    if not state.exists:
+        raise NotFound(f"prompt {prompt_id} not found")
+    items = [_promotion(state, p) for p in state.promotions]
+    items.sort(key=lambda x: x["proposed_at"] or datetime.min.replace(tzinfo=UTC), reverse=True)
+    return {"items": items, "total": len(items)}
+
+
+@router.get("/promotions")
+async def pending_promotions(status: str = Query("pending"), rt=Depends(runtime),
+                             _=Depends(require("viewer"))):
+    """Across prompts (what approvers look at)."""
+    rows = await rt.pool.fetch(
+        "SELECT m.*, p.name AS prompt_name FROM promotions m JOIN prompts p ON p.id = "
+        "m.prompt_id WHERE m.status = $1 AND (m.status <> 'pending' OR m.expires_at > now()) "
+        "ORDER BY m.proposed_at DESC LIMIT 500", status)
+    return {"items": [dict(r) for r in rows], "total": len(rows)}
+
+
+@router.get("/prompts/{prompt_id}/promotions/{promotion_id}")
+async def get_promotion(prompt_id: str, promotion_id: str, rt=Depends(runtime),
+                        _=Depends(require("viewer"))):
+    return _promotion(await rt.commands.load_prompt(prompt_id), promotion_id)
+
+
+@router.post("/prompts/{prompt_id}/promotions/{promotion_id}/approve")
+async def approve(prompt_id: str, promotion_id: str, request: Request,
+                  body: DecisionBody | None = None, rt=Depends(runtime),
+                  _=Depends(require("approver"))):
+    state, _ev = await rt.commands.govern(
+        prompt_id, gov.Approve(promotion_id, (body or DecisionBody()).comment),
+        metadata(request))
+    return _promotion(state, promotion_id)
+
+
+@router.post("/prompts/{prompt_id}/promotions/{promotion_id}/reject")
+async def reject(prompt_id: str, promotion_id: str, request: Request,
+                 body: DecisionBody | None = None, rt=Depends(runtime),
+                 _=Depends(require("approver"))):
+    state, _ev = await rt.commands.govern(
+        prompt_id, gov.Reject(promotion_id, (body or DecisionBody()).comment), metadata(request))
+    return _promotion(state, promotion_id)
+
+
+@router.get("/prompts/{prompt_id}/lineage")
+async def lineage(prompt_id: str, rt=Depends(runtime), _=Depends(require("viewer"))):
+    """Each version with the version it was derived from, as a tree."""
+    state = await rt.commands.load_prompt(prompt_id)
+    if not state.exists:
+        raise NotFound(f"prompt {prompt_id} not found")
+    nodes = [{"version": v.version, "derived_from": v.derived_from, "created_by": v.created_by,
+              "created_at": v.created_at, "change_note": v.change_note,
+              "environments": [e for e in _env_view(state)
+                               if pointer(state, e) == v.version]}
+             for v in sorted(state.versions.values(), key=lambda v: v.version)]
+    children: dict[int | None, list[int]] = {}
+    for n in nodes:
+        children.setdefault(n["derived_from"], []).append(n["version"])
+
+    def tree(version: int) -> dict:
+        return {"version": version, "children": [tree(c) for c in children.get(version, [])]}
+
+    return {"prompt_id": prompt_id, "versions": nodes,
+            "tree": [tree(v) for v in children.get(None, [])]}

@@ -1,0 +1,50 @@
+import asyncio
+import os
+import sys
+
+import httpx
+import yaml
+
+
+async def harness(*args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "harness.cli", *args, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "COLUMNS": "200", "HARNESS_LOG_JSON": "false"})
+    out, _ = await asyncio.wait_for(proc.communicate(), 120)
+    return proc.returncode, out.decode()
+
+
+async def test_export_edit_dry_run_and_sync(live_url, tmp_path):
+    async with httpx.AsyncClient(base_url=live_url) as c:
+        p = (await c.post("/prompts", json={"name": "Support Reply", "description": "d",
+                                            "content": [{"role": "user",
+                                                         "content": "Hi {{ q }}"}]})).json()
+        await c.put(f"/prompts/{p['id']}/environments/staging", json={"version": 1})
+    code, out = await harness("prompts", "export", str(tmp_path), "--url", live_url)
+    assert code == 0, out
+    f = tmp_path / "support-reply.yaml"
+    doc = yaml.safe_load(f.read_text())
+    assert doc["name"] == "Support Reply" and doc["environments"] == {"production": 1,
+                                                                      "staging": 1}
+    doc["content"][0]["content"] = "Hello {{ q }}, how can I help?"
+    f.write_text(yaml.safe_dump(doc))
+    (tmp_path / "new.yaml").write_text(yaml.safe_dump({"name": "brand-new",
+                                                       "content": "New {{ x }}"}))
+    code, out = await harness("prompts", "sync", str(tmp_path), "--dry-run", "--url", live_url)
+    assert code == 0, out
+    assert "new version v2 (dry run)" in out and "create (dry run)" in out
+    assert "-Hi {{ q }}" in out and "+Hello {{ q }}, how can I help?" in out
+    async with httpx.AsyncClient(base_url=live_url) as c:
+        assert (await c.get("/prompts")).json()["total"] == 1  # dry run wrote nothing
+    code, out = await harness("prompts", "sync", str(tmp_path), "--url", live_url)
+    assert code == 0, out
+    code, out = await harness("prompts", "sync", str(tmp_path), "--url", live_url)
+    assert out.count("unchanged") == 2  # idempotent
+    async with httpx.AsyncClient(base_url=live_url) as c:
+        got = (await c.get(f"/prompts/{p['id']}")).json()
+        assert (got["latest_version"], got["active_version"]) == (2, 1)  # not activated
+        assert (await c.get("/prompts", params={"q": "brand-new"})).json()["total"] == 1
+    (tmp_path / "broken.yaml").write_text("name: x\ncontent: '{{ oops'\n")
+    code, out = await harness("prompts", "sync", str(tmp_path), "--url", live_url)
+    assert code == 2 and "broken.yaml" in out
