@@ -25,6 +25,9 @@ projections_app = typer.Typer(help="Read models.", no_args_is_help=True)
 prompts_app = typer.Typer(help="Prompts as YAML files (keep them in git, sync from CI).",
                           no_args_is_help=True)
 app.add_typer(prompts_app, name="prompts")
+promotions_app = typer.Typer(help="Governed promotion: propose, review, approve.",
+                             no_args_is_help=True)
+app.add_typer(promotions_app, name="promotions")
 app.add_typer(keys_app, name="keys")
 app.add_typer(projections_app, name="projections")
 
@@ -392,6 +395,110 @@ def prompts_sync(
                       + (f" — {ch.note}" if ch.note else ""))
         if ch.diff:
             console.print(Syntax(ch.diff, "diff", theme="ansi_dark"))
+
+
+def _prompt_id(client, name: str) -> str:
+    for p in client.get("/prompts", params={"q": name, "limit": 500}).json()["items"]:
+        if p["name"].lower() == name.lower() or p["id"] == name:
+            return p["id"]
+    raise typer.BadParameter(f"no prompt named {name!r}")
+
+
+def _show_promotion(p: dict) -> None:
+    from rich.table import Table
+
+    console.print(f"[bold]{p['id']}[/bold]  v{p['version']} → {p['environment']} "
+                  f"(now v{p.get('current_version')})  [bold]{p['status']}[/bold]  "
+                  f"proposed by {p['proposed_by']}: {p['reason'] or '—'}; expires "
+                  f"{str(p['expires_at'])[:19]}")
+    gate = p.get("gate")
+    if not gate:
+        console.print("  gate: none recorded" + (f" (gate run {p['gate_run_id']} pending)"
+                                                 if p.get("gate_run_id") else ""))
+        return
+    verdict = "[green]passed[/green]" if gate["passed"] else "[red]refused[/red]"
+    rate = gate.get("pass_rate")
+    console.print(f"  gate {verdict}: pass rate "
+                  f"{'—' if rate is None else f'{rate:.1%}'} (needs "
+                  f"{gate['min_pass_rate']:.0%}), run {gate.get('run_id', '—')}")
+    for reason in gate.get("reasons", []):
+        console.print(f"  • {reason}")
+    if gate.get("regressed"):
+        table = Table(title="regressed cases")
+        table.add_column("case")
+        table.add_column("input")
+        for r in gate["regressed"]:
+            table.add_row(r["case_id"], str(r["input"]))
+        console.print(table)
+
+
+@promotions_app.command("list")
+def promotions_list(
+    status: Annotated[str, typer.Option(help="pending | applied | rejected | ...")] = "pending",
+    url: Annotated[str | None, typer.Option(help="registry URL (default HARNESS_URL)")] = None,
+) -> None:
+    """Proposals across prompts (default: those waiting for an approver)."""
+
+    def work(c):
+        items = c.get("/promotions", params={"status": status}).json()["items"]
+        if not items:
+            console.print(f"no {status} promotions")
+        for m in items:
+            full = c.get(f"/prompts/{m['prompt_id']}/promotions/{m['id']}").json()
+            console.print(f"[cyan]{m['prompt_name']}[/cyan]")
+            _show_promotion(full)
+
+    _with_registry(url or get_settings().url, work)
+
+
+@promotions_app.command("propose")
+def promotions_propose(
+    prompt: Annotated[str, typer.Argument(help="prompt name or id")],
+    version: Annotated[int, typer.Option(help="the version to promote")],
+    environment: Annotated[str, typer.Option(help="target environment")] = "production",
+    reason: Annotated[str, typer.Option(help="why")] = "",
+    gate_model: Annotated[str | None, typer.Option(help="request the gate run on this model")]
+    = None,
+    url: Annotated[str | None, typer.Option(help="registry URL (default HARNESS_URL)")] = None,
+) -> None:
+    def work(c):
+        body = {"version": version, "environment": environment, "reason": reason}
+        if gate_model:
+            body["run_gate"] = {"model": gate_model}
+        r = c.post(f"/prompts/{_prompt_id(c, prompt)}/promotions", json=body)
+        if r.status_code >= 400:
+            err.print(f"[red]{r.json().get('detail')}[/red]")
+            raise typer.Exit(1)
+        _show_promotion(r.json())
+
+    _with_registry(url or get_settings().url, work)
+
+
+@promotions_app.command("approve")
+def promotions_approve(
+    prompt: Annotated[str, typer.Argument(help="prompt name or id")],
+    promotion: Annotated[str, typer.Argument(help="promotion id")],
+    comment: Annotated[str, typer.Option(help="review comment")] = "",
+    reject: Annotated[bool, typer.Option("--reject", help="reject instead")] = False,
+    url: Annotated[str | None, typer.Option(help="registry URL (default HARNESS_URL)")] = None,
+) -> None:
+    """Approve (or --reject) a proposal; the refusal names the policy or the gate."""
+
+    def work(c):
+        action = "reject" if reject else "approve"
+        r = c.post(f"/prompts/{_prompt_id(c, prompt)}/promotions/{promotion}/{action}",
+                   json={"comment": comment})
+        if r.status_code >= 400:
+            body = r.json()
+            err.print(f"[red]{body.get('detail')}[/red]")
+            if body.get("gate"):
+                _show_promotion({"id": promotion, "version": "?", "environment": "?",
+                                 "status": "refused", "proposed_by": "?", "reason": "",
+                                 "expires_at": "", "gate": body["gate"]})
+            raise typer.Exit(1)
+        _show_promotion(r.json())
+
+    _with_registry(url or get_settings().url, work)
 
 
 def httpx_client(base: str, headers: dict):

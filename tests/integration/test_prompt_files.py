@@ -48,3 +48,24 @@ async def test_export_edit_dry_run_and_sync(live_url, tmp_path):
     (tmp_path / "broken.yaml").write_text("name: x\ncontent: '{{ oops'\n")
     code, out = await harness("prompts", "sync", str(tmp_path), "--url", live_url)
     assert code == 2 and "broken.yaml" in out
+
+
+async def test_promotions_cli_shows_pending_approval_and_decides(live_url):
+    async with httpx.AsyncClient(base_url=live_url) as c:
+        p = (await c.post("/prompts", json={"name": "gov", "content": "v1"})).json()
+        await c.post(f"/prompts/{p['id']}/versions", json={"content": "v2"})
+        await c.put(f"/prompts/{p['id']}/policy", json={"require_approval": True})
+    os.environ["HARNESS_URL"] = live_url
+    try:
+        code, out = await harness("promotions", "propose", "gov", "--version", "2",
+                                  "--reason", "clearer", "--url", live_url)
+        assert code == 0 and "pending" in out, out
+        code, out = await harness("promotions", "list", "--url", live_url)
+        assert code == 0 and "gov" in out and "v2 → production" in out and "clearer" in out
+        pid = out.split("v2 →")[0].split()[-1]
+        code, out = await harness("promotions", "approve", "gov", pid, "--comment", "ok",
+                                  "--url", live_url)
+        # the CLI runs open as actor "local", the proposer was "local" too: self-approval
+        assert code == 1 and "someone other than its author" in out
+    finally:
+        os.environ.pop("HARNESS_URL", None)

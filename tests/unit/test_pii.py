@@ -171,6 +171,12 @@ def test_rrn_without_hyphen_needs_checksum_or_context():
     assert spans(f"주민등록번호 {bad}") == [("rrn", bad)]  # context words
 
 
+def test_rrn_precision_trade_off_is_visible_in_confidence():
+    """A date-shaped code is reported (recall first), but only as an unvalidated medium."""
+    [f] = detect("영수증 번호 240115-3123456")
+    assert (f.kind, f.confidence, f.validated) == ("rrn", "medium", False)
+
+
 def test_rrn_inside_longer_runs_is_not_found():
     value = rrn_with_check("900101123456")
     assert spans(f"1{value}", "rrn") == [] and spans(f"{value}8", "rrn") == []
