@@ -98,12 +98,14 @@ async def main() -> None:
             cpu = time.process_time() - cpu0
         await stack.stop()
     finally:
-        stub.terminate()
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.close()
         tmp.cleanup()
-
     ideal = args.cases * args.latency / args.concurrency
+    try:
+        baselines = await _baselines(base_url, args) if args.model != "echo" else {}
+    finally:
+        stub.terminate()
     print(json.dumps({
         "benchmark": "runner",
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
@@ -112,8 +114,52 @@ async def main() -> None:
         "status": state["status"], "recorded": state["recorded"], "passed": state["passed"],
         "wall_s": wall, "ideal_s": ideal, "wall_over_ideal": wall / ideal,
         "cpu_s": cpu, "cpu_ms_per_case": cpu / args.cases * 1000,
+        "baselines": baselines,
         "goal": {"wall_over_ideal": "<= 1.25"},
     }, indent=2))
+
+
+async def _baselines(base_url: str, args) -> dict:
+    """The same number of calls at the same concurrency against the same stub, measured in
+    this run: a bare aiohttp client (the floor for any Python client here) and bare
+    ``litellm.acompletion`` calls (what LiteLLM alone costs, without harness)."""
+    import aiohttp
+
+    from harness.llm import _litellm
+
+    body = {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
+    sem = asyncio.Semaphore(args.concurrency)
+    out = {}
+
+    async with aiohttp.ClientSession() as session:
+        async def raw() -> None:
+            async with sem, session.post(base_url.rstrip("/") + "/chat/completions",
+                                         json=body) as r:
+                await r.read()
+
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        await asyncio.gather(*[raw() for _ in range(args.cases)])
+        out["raw_aiohttp"] = _figures(time.perf_counter() - t0, time.process_time() - cpu0,
+                                      args)
+
+    lm = _litellm.litellm()
+
+    async def via_litellm() -> None:
+        async with sem:
+            await lm.acompletion(model="openai/bench-model", api_base=base_url,
+                                 messages=body["messages"], num_retries=0, max_retries=0,
+                                 **{"no-log": True})
+
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    await asyncio.gather(*[via_litellm() for _ in range(args.cases)])
+    out["litellm_only"] = _figures(time.perf_counter() - t0, time.process_time() - cpu0, args)
+    return out
+
+
+def _figures(wall: float, cpu: float, args) -> dict:
+    ideal = args.cases * args.latency / args.concurrency
+    return {"wall_s": wall, "wall_over_ideal": wall / ideal,
+            "cpu_ms_per_call": cpu / args.cases * 1000}
 
 
 if __name__ == "__main__":

@@ -1,0 +1,471 @@
+"""The OpenAI-compatible gateway: ``/v1/chat/completions``, ``/v1/embeddings``,
+``/v1/models``, plus ``/metrics/usage``, ``/metrics`` and key management."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from harness import templating
+from harness.llm import pricing
+from services.registry.auth import require
+from services.registry.problems import ProblemError
+
+from . import budget as budgets
+from . import metrics as usage_metrics
+from . import pii as pii_step
+from .config import GatewaySettings
+from .keys import GatewayKey, KeyStore, create_key, revoke_key
+from .routing import ModelRouter, UpstreamError
+from .traces import Trace, TraceWriter
+
+log = structlog.get_logger(__name__)
+
+# Request fields forwarded to the provider as they are.
+_PASSTHROUGH = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "n",
+                "presence_penalty", "frequency_penalty", "seed", "response_format", "tools",
+                "tool_choice", "user", "logit_bias", "logprobs", "top_logprobs",
+                "parallel_tool_calls")
+
+
+def _problem(status: int, slug: str, detail: str, headers: dict | None = None,
+             **extra: Any) -> ProblemError:
+    """A problem document that also carries OpenAI's ``error`` object for SDK clients."""
+    return ProblemError(status, slug, detail, headers=headers,
+                        error={"message": detail, "type": slug, "code": slug}, **extra)
+
+
+class Target(BaseModel):
+    chain: list[str]
+    application: str | None = None
+    prompt_id: str | None = None
+    prompt_version: int | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    prefix_messages: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Gateway:
+    def __init__(self, runtime, settings: GatewaySettings | None = None) -> None:
+        self.rt = runtime
+        self.settings = settings or GatewaySettings.from_env()
+        self.router = ModelRouter(self.settings)
+        self.keys = KeyStore(runtime.pool)
+        self.traces = TraceWriter(runtime.pool, batch_size=self.settings.trace_batch_size,
+                                  flush_s=self.settings.trace_flush_s,
+                                  retention_days=self.settings.trace_retention_days)
+        self.prom = usage_metrics.Prometheus()
+
+    async def stop(self) -> None:
+        await self.traces.stop()
+
+    # ------------------------------------------------------------------ auth
+    async def authenticate(self, request: Request) -> GatewayKey:
+        header = request.headers.get("authorization", "")
+        secret = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        secret = secret or request.headers.get("x-api-key", "").strip()
+        if not secret:
+            raise _problem(401, "missing-key", "a gateway key is required: "
+                           "Authorization: Bearer <key>",
+                           headers={"WWW-Authenticate": "Bearer"})
+        key = await self.keys.lookup(secret)
+        if key is None:
+            raise _problem(401, "invalid-key", "unknown or revoked gateway key",
+                           headers={"WWW-Authenticate": "Bearer"})
+        return key
+
+    async def rate_limit(self, key: GatewayKey) -> None:
+        ok, retry_after = await self.keys.hit_rate(key)
+        if not ok:
+            secs = max(1, int(retry_after + 0.999))
+            raise _problem(429, "rate-limited", f"key {key.name!r} is limited to {key.rpm} "
+                           "requests per minute", headers={"Retry-After": str(secs)},
+                           retry_after_s=secs)
+
+    # ------------------------------------------------------------------ targets
+    async def _application(self, name: str) -> dict:
+        from services.registry.routes.applications import _resolve
+
+        cache = self.rt.resolve_cache
+        ck = f"gateway-app:{name}"
+        hit = cache.get(ck)
+        if hit is not None:
+            return orjson.loads(hit[0])
+        generation = cache.generation
+        app_id = await self.rt.pool.fetchval("SELECT id FROM applications WHERE name = $1",
+                                             name)
+        if app_id is None:
+            raise _problem(404, "unknown-application", f"no application named {name!r}")
+        body, etag = await _resolve(self.rt, app_id)
+        cache.put(ck, body, etag, generation)
+        return orjson.loads(body)
+
+    async def target(self, key: GatewayKey, model: str, body: dict) -> Target:
+        if model.startswith("app/"):
+            name = model[4:]
+            if not key.allows_application(name):
+                raise _problem(403, "out-of-scope", f"this key may not use application {name!r}")
+            a = await self._application(name)
+            variables = body.get("variables")
+            if variables is None:
+                variables = (body.get("metadata") or {}).get("variables") or {}
+            if not isinstance(variables, dict):
+                raise _problem(422, "bad-variables", "variables must be an object")
+            rendered = templating.render(a["content"], variables)
+            chain = [a["model"], *[m for m in a.get("fallback_models") or [] if m]]
+            return Target(chain=list(dict.fromkeys(chain)), application=name,
+                          prompt_id=a["prompt_id"], prompt_version=a["version"],
+                          params={k: v for k, v in a["params"].items() if v is not None},
+                          prefix_messages=templating.to_messages(rendered))
+        if not key.allows_model(model):
+            raise _problem(403, "out-of-scope", f"this key may not use model {model!r}")
+        chain = self.settings.aliases.get(model, [model])
+        return Target(chain=chain)
+
+    # ------------------------------------------------------------------ budget
+    async def reserve(self, key: GatewayKey, chain: list[str], prompt_upper: int,
+                      max_tokens: int) -> budgets.Reservation | None:
+        if not key.has_budget:
+            return None
+        try:
+            worst = budgets.worst_case_cost(chain, prompt_upper, max_tokens,
+                                            self.settings.prices)
+        except budgets.PriceUnknown as exc:
+            raise _problem(422, "price-unknown", str(exc), models=exc.models) from exc
+        try:
+            return await budgets.reserve(self.rt.pool, key, worst)
+        except budgets.BudgetExceeded as exc:
+            raise _problem(429, "budget-exceeded", str(exc),
+                           headers={"Retry-After": str(exc.retry_after_s)},
+                           period=exc.period, limit_usd=exc.limit) from exc
+
+    def cost(self, model: str | None, prompt_tokens: int | None,
+             completion_tokens: int | None) -> float | None:
+        if model is None:
+            return None
+        return pricing.completion_cost(model, prompt_tokens, completion_tokens,
+                                       prices=self.settings.prices)
+
+    def record(self, trace: Trace) -> None:
+        self.traces.start()
+        self.traces.add(trace)
+        self.prom.observe(model=trace.model_answered or trace.model_requested,
+                          app=trace.application, status=trace.status,
+                          latency_s=trace.latency_ms / 1000, prompt_tokens=trace.prompt_tokens,
+                          completion_tokens=trace.completion_tokens, cost_usd=trace.cost_usd,
+                          attempts=trace.attempts)
+
+
+def _usage_of(obj: Any) -> tuple[int | None, int | None]:
+    u = getattr(obj, "usage", None)
+    if u is None and isinstance(obj, dict):
+        u = obj.get("usage")
+    if u is None:
+        return None, None
+    if isinstance(u, dict):
+        return u.get("prompt_tokens"), u.get("completion_tokens")
+    return getattr(u, "prompt_tokens", None), getattr(u, "completion_tokens", None)
+
+
+def _dump(obj: Any) -> dict:
+    if isinstance(obj, dict):
+        return obj
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(exclude_none=False)
+    return dict(obj)
+
+
+def _upstream_problem(exc: UpstreamError) -> ProblemError:
+    headers = None
+    if exc.retry_after_s is not None:
+        headers = {"Retry-After": str(max(1, int(exc.retry_after_s + 0.999)))}
+    return _problem(exc.http_status, f"upstream-{exc.kind}", exc.message, headers=headers,
+                    attempts=exc.history)
+
+
+def gateway_router(runtime, settings: GatewaySettings | None = None) -> APIRouter:
+    """The gateway's routes; ``router.gateway`` is the :class:`Gateway` (``await
+    router.gateway.stop()`` flushes traces on shutdown)."""
+    gw = Gateway(runtime, settings)
+    router = APIRouter(tags=["gateway"])
+    router.gateway = gw  # type: ignore[attr-defined]
+
+    async def _body(request: Request) -> dict:
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError as exc:
+            raise _problem(400, "bad-json", f"the body is not JSON: {exc}") from exc
+        if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+            raise _problem(400, "bad-request", "'model' (a string) is required")
+        return body
+
+    @router.post("/v1/chat/completions")
+    async def chat_completions(request: Request):
+        started = time.perf_counter()
+        key = await gw.authenticate(request)
+        body = await _body(request)
+        messages = body.get("messages")
+        if not isinstance(messages, list):
+            raise _problem(400, "bad-request", "'messages' (a list) is required")
+        tgt = await gw.target(key, body["model"], body)
+        await gw.rate_limit(key)
+        policy = key.pii_policy or gw.settings.default_pii_policy
+        all_messages = [*tgt.prefix_messages, *messages]
+        try:
+            all_messages, pii_action, _counts = pii_step.apply_to_messages(all_messages, policy)
+        except pii_step.PIIUnavailable as exc:
+            raise _problem(503, "pii-unavailable", f"PII policy {policy!r} needs harness.pii: "
+                           f"{exc}") from exc
+        except Exception as exc:
+            if type(exc).__name__ == "PIIBlocked":
+                raise _problem(422, "pii-blocked", exc.detail, kinds=exc.kinds,
+                               counts=exc.counts) from exc
+            raise
+        params = dict(tgt.params)
+        params.update({k: body[k] for k in _PASSTHROUGH if body.get(k) is not None})
+        if key.has_budget and params.get("max_tokens") is None \
+                and params.get("max_completion_tokens") is None:
+            params["max_tokens"] = gw.settings.default_max_tokens
+        max_out = int(params.get("max_tokens") or params.get("max_completion_tokens") or 0)
+        reservation = await gw.reserve(key, tgt.chain,
+                                       budgets.prompt_tokens_upper_bound(all_messages), max_out)
+        stream = bool(body.get("stream"))
+        trace = Trace(kind="chat", model_requested=body["model"], status=200, latency_ms=0,
+                      key_id=key.id, key_name=key.name, application=tgt.application,
+                      prompt_id=tgt.prompt_id, prompt_version=tgt.prompt_version,
+                      stream=stream, pii_action=pii_action,
+                      request={"messages": all_messages, "params": params}
+                      if gw.settings.store_bodies else None)
+        kwargs = {"messages": all_messages, **params}
+        timeout = body.get("timeout") if isinstance(body.get("timeout"), int | float) else None
+        try:
+            if stream:
+                include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+                kwargs["stream_options"] = {"include_usage": True}
+                routed = await gw.router.stream(tgt.chain, kwargs, timeout)
+            else:
+                routed = await gw.router.complete(tgt.chain, kwargs, timeout)
+        except UpstreamError as exc:
+            if reservation is not None:
+                await budgets.settle(gw.rt.pool, reservation, 0.0)
+            trace.status, trace.error = exc.http_status, str(exc)[:2000]
+            trace.latency_ms = (time.perf_counter() - started) * 1000
+            trace.attempts = len(exc.history) or None
+            gw.record(trace)
+            raise _upstream_problem(exc) from exc
+        except BaseException:
+            if reservation is not None:
+                await budgets.settle(gw.rt.pool, reservation, None)
+            raise
+        trace.model_answered, trace.attempts = routed.model, routed.attempts
+        headers = {"x-harness-model": routed.model, "x-harness-trace-id": str(trace.id),
+                   "x-harness-attempts": str(routed.attempts)}
+        if not stream:
+            out = _dump(routed.response)
+            out["model"] = routed.model
+            pt, ct = _usage_of(out)
+            cost = gw.cost(routed.model, pt, ct)
+            if reservation is not None:
+                await budgets.settle(gw.rt.pool, reservation, cost)
+            latency = (time.perf_counter() - started) * 1000
+            text = None
+            try:
+                text = out["choices"][0]["message"]["content"]
+            except (KeyError, IndexError, TypeError):
+                pass
+            trace.latency_ms, trace.ttft_ms = latency, latency
+            trace.prompt_tokens, trace.completion_tokens, trace.cost_usd = pt, ct, cost
+            if gw.settings.store_bodies:
+                trace.response = {"content": pii_step.mask_for_storage(text, policy),
+                                  "finish_reason": out["choices"][0].get("finish_reason")
+                                  if out.get("choices") else None}
+            gw.record(trace)
+            if cost is not None:
+                headers["x-harness-cost-usd"] = f"{cost:.10f}"
+            return Response(orjson.dumps(out), media_type="application/json", headers=headers)
+
+        async def sse():
+            pieces: list[str] = []
+            pt = ct = None
+            first_token_at = None
+            error = None
+            try:
+                chunk = routed.response
+                it = routed.stream
+                while chunk is not None:
+                    d = _dump(chunk)
+                    d["model"] = routed.model
+                    u = d.get("usage")
+                    if u:
+                        pt, ct = _usage_of(d)
+                        if not include_usage:
+                            d.pop("usage", None)
+                            if not d.get("choices"):
+                                chunk = await anext(it, None)
+                                continue
+                    elif "usage" in d:
+                        d.pop("usage")
+                    for c in d.get("choices") or []:
+                        piece = (c.get("delta") or {}).get("content")
+                        if piece:
+                            if first_token_at is None:
+                                first_token_at = time.perf_counter()
+                            pieces.append(piece)
+                    yield b"data: " + orjson.dumps(d) + b"\n\n"
+                    chunk = await anext(it, None)
+                yield b"data: [DONE]\n\n"
+            except Exception as exc:  # noqa: BLE001 - mid-stream: tell the client, record
+                error = f"stream broke after the first token: {exc}"[:2000]
+                yield b"data: " + orjson.dumps({"error": {"message": error,
+                                                          "type": "upstream-stream"}}) + b"\n\n"
+            finally:
+                text = "".join(pieces)
+                cost = gw.cost(routed.model, pt, ct)
+                if cost is None and pt is None and (
+                        budgets.price_entry(routed.model, gw.settings.prices) is not None):
+                    cost = None  # usage missing: keep the worst case reserved below
+                if reservation is not None:
+                    await budgets.settle(gw.rt.pool, reservation, cost)
+                trace.latency_ms = (time.perf_counter() - started) * 1000
+                if first_token_at is not None:
+                    trace.ttft_ms = (first_token_at - started) * 1000
+                trace.prompt_tokens, trace.completion_tokens, trace.cost_usd = pt, ct, cost
+                if error:
+                    trace.status, trace.error = 502, error
+                if gw.settings.store_bodies:
+                    trace.response = {"content": pii_step.mask_for_storage(text, policy)}
+                gw.record(trace)
+
+        return StreamingResponse(sse(), media_type="text/event-stream", headers=headers)
+
+    @router.post("/v1/embeddings")
+    async def embeddings(request: Request):
+        started = time.perf_counter()
+        key = await gw.authenticate(request)
+        body = await _body(request)
+        inputs = body.get("input")
+        single = isinstance(inputs, str)
+        if single:
+            inputs = [inputs]
+        if not isinstance(inputs, list) or not inputs:
+            raise _problem(400, "bad-request", "'input' (a string or a list) is required")
+        if body["model"].startswith("app/"):
+            raise _problem(400, "bad-request", "applications are chat models; "
+                           "embeddings take a model or an alias")
+        tgt = await gw.target(key, body["model"], body)
+        await gw.rate_limit(key)
+        policy = key.pii_policy or gw.settings.default_pii_policy
+        texts = [t for t in inputs if isinstance(t, str)]
+        if len(texts) == len(inputs):
+            try:
+                texts, pii_action, _ = pii_step.apply_to_texts(texts, policy)
+            except Exception as exc:
+                if type(exc).__name__ == "PIIBlocked":
+                    raise _problem(422, "pii-blocked", exc.detail, kinds=exc.kinds,
+                                   counts=exc.counts) from exc
+                raise
+            inputs = texts
+        else:  # token arrays: nothing to mask
+            pii_action = "none"
+        upper = sum(len(str(t).encode()) + 8 for t in inputs)
+        reservation = await gw.reserve(key, tgt.chain, upper, 0)
+        kwargs = {"input": inputs[0] if single else inputs}
+        for k in ("dimensions", "encoding_format", "user"):
+            if body.get(k) is not None:
+                kwargs[k] = body[k]
+        trace = Trace(kind="embeddings", model_requested=body["model"], status=200,
+                      latency_ms=0, key_id=key.id, key_name=key.name, pii_action=pii_action)
+        try:
+            routed = await gw.router.embed(tgt.chain, kwargs)
+        except UpstreamError as exc:
+            if reservation is not None:
+                await budgets.settle(gw.rt.pool, reservation, 0.0)
+            trace.status, trace.error = exc.http_status, str(exc)[:2000]
+            trace.latency_ms = (time.perf_counter() - started) * 1000
+            gw.record(trace)
+            raise _upstream_problem(exc) from exc
+        out = _dump(routed.response)
+        out["model"] = routed.model
+        pt, _ = _usage_of(out)
+        cost = pricing.embedding_cost(routed.model, pt, prices=gw.settings.prices)
+        if reservation is not None:
+            await budgets.settle(gw.rt.pool, reservation, cost)
+        trace.latency_ms = (time.perf_counter() - started) * 1000
+        trace.model_answered, trace.attempts = routed.model, routed.attempts
+        trace.prompt_tokens, trace.cost_usd = pt, cost
+        gw.record(trace)
+        return Response(orjson.dumps(out), media_type="application/json",
+                        headers={"x-harness-model": routed.model,
+                                 "x-harness-trace-id": str(trace.id)})
+
+    @router.get("/v1/models")
+    async def models(request: Request):
+        key = await gw.authenticate(request)
+        names: list[str] = []
+        names += [a for a in gw.settings.aliases if key.allows_model(a)]
+        names += [m for m in gw.settings.deployments if m != "*" and key.allows_model(m)]
+        apps = await gw.rt.pool.fetch("SELECT name FROM applications ORDER BY name")
+        names += [f"app/{r['name']}" for r in apps if key.allows_application(r["name"])]
+        return {"object": "list", "data": [
+            {"id": n, "object": "model", "created": 0, "owned_by": "harness"}
+            for n in dict.fromkeys(names)]}
+
+    @router.get("/metrics/usage", tags=["gateway"])
+    async def usage(group_by: str = Query("model", pattern="^(app|model|key)$"),
+                    interval: str = Query("hour", pattern="^(hour|day)$"),
+                    since: datetime | None = None, until: datetime | None = None,
+                    _=Depends(require("viewer"))):
+        until = until or datetime.now(UTC) + timedelta(minutes=1)
+        since = since or until - timedelta(days=1)
+        await gw.traces.flush()
+        return {"group_by": group_by, "interval": interval, "since": since, "until": until,
+                "items": await usage_metrics.usage(gw.rt.pool, group_by, interval, since,
+                                                   until)}
+
+    @router.get("/metrics", tags=["gateway"])
+    async def prometheus():
+        extra = {"harness_gateway_traces_written_total": gw.traces.written,
+                 "harness_gateway_traces_dropped_total": gw.traces.dropped,
+                 "harness_gateway_models_cooling": sum(
+                     1 for m in list(gw.router.cooldowns) if gw.router.cooling(m) > 0)}
+        return Response(gw.prom.render(extra), media_type="text/plain; version=0.0.4")
+
+    class KeyIn(BaseModel):
+        name: str
+        applications: list[str] | None = None
+        models: list[str] | None = None
+        rpm: int | None = Field(None, ge=1)
+        budget_day_usd: float | None = Field(None, ge=0)
+        budget_month_usd: float | None = Field(None, ge=0)
+        pii_policy: str = Field("mask", pattern="^(off|mask|block)$")
+
+    @router.post("/gateway/keys", status_code=201)
+    async def add_key(body: KeyIn, _=Depends(require("admin"))):
+        secret, key = await create_key(gw.rt.pool, **body.model_dump())
+        return {"id": str(key.id), "key": secret, "name": key.name,
+                "note": "the key is shown once; store it now"}
+
+    @router.delete("/gateway/keys/{key_id}", status_code=204)
+    async def delete_key(key_id: uuid.UUID, _=Depends(require("admin"))):
+        if not await revoke_key(gw.rt.pool, key_id):
+            raise _problem(404, "unknown-key", f"no active key {key_id}")
+        return Response(status_code=204)
+
+    return router
+
+
+def create_gateway_app(runtime, settings: GatewaySettings | None = None) -> FastAPI:
+    """The registry app with the gateway mounted (``harness up`` serves this locally)."""
+    from services.registry.app import create_app
+
+    r = gateway_router(runtime, settings)
+    app = create_app(runtime=runtime, extra_routers=[r])
+    app.state.gateway = r.gateway  # type: ignore[attr-defined]
+    return app
