@@ -30,32 +30,23 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _db import scratch_database  # noqa: E402
 
 from harness.bus import InProcessBus, OutboxRelay  # noqa: E402
-from harness.db import create_pool, embedded_database_url  # noqa: E402
+from harness.db import create_pool  # noqa: E402
 from harness.events import EventMetadata, NewEvent, StoredEvent  # noqa: E402
 from harness.eventstore import EventStore  # noqa: E402
 from harness.eventstore.subscription import save_checkpoint  # noqa: E402
 
 PROJECT = "harness-bench"
 STREAMS = 100
-
-
-def admin_url() -> str:
-    return (os.environ.get("HARNESS_BENCH_DATABASE_URL")
-            or os.environ.get("HARNESS_TEST_DATABASE_URL")
-            or embedded_database_url(ROOT / ".harness" / "bench-pgdata"))
-
-
-def with_db(url: str, name: str) -> str:
-    p = urlsplit(url)
-    return urlunsplit((p.scheme, p.netloc, "/" + name, p.query, p.fragment))
 
 
 def pct(values: list[float], q: float) -> float:
@@ -183,12 +174,7 @@ async def main() -> None:
     from services.registry.runtime import migrate_all
 
     configure_logging("WARNING")  # logs go to stderr; stdout is the JSON document
-    admin = admin_url()
-    name = f"harness_bench_bus_{os.getpid()}"
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_db(admin, name)
-    try:
+    async with scratch_database("harness_bench_bus") as url:
         pool = await create_pool(url, min_size=1, max_size=8)
         try:
             await migrate_all(pool)
@@ -199,9 +185,6 @@ async def main() -> None:
                                         args.rate)
         finally:
             await pool.close()
-    finally:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
 
     from importlib.metadata import version
 

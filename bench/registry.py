@@ -27,28 +27,18 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from harness.db import create_pool, embedded_database_url  # noqa: E402
+from _db import scratch_database  # noqa: E402
+
+from harness.db import create_pool  # noqa: E402
 from harness.events import NewEvent  # noqa: E402
 from harness.eventstore import EventStore  # noqa: E402
-
-
-def admin_url() -> str:
-    return (os.environ.get("HARNESS_BENCH_DATABASE_URL")
-            or os.environ.get("HARNESS_TEST_DATABASE_URL")
-            or embedded_database_url(ROOT / ".harness" / "bench-pgdata"))
-
-
-def with_db(url: str, name: str) -> str:
-    p = urlsplit(url)
-    return urlunsplit((p.scheme, p.netloc, "/" + name, p.query, p.fragment))
 
 
 async def bench_append(url: str, n: int) -> dict:
@@ -164,12 +154,7 @@ async def main() -> None:
     from harness.logging import configure_logging
 
     configure_logging("WARNING")  # logs go to stderr; stdout is the JSON document
-    admin = admin_url()
-    name = f"harness_bench_{os.getpid()}"
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_db(admin, name)
-    try:
+    async with scratch_database("harness_bench_registry") as url:
         append = await bench_append(url, args.appends)
         app_id = await seed_application(url)
         reg, reg_url = serve("_apps:registry", {"DATABASE_URL": url})
@@ -182,9 +167,6 @@ async def main() -> None:
             for p in (reg, bare):
                 p.terminate()
                 p.wait(timeout=30)
-    finally:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
 
     print(json.dumps({
         "benchmark": "registry",

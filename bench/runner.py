@@ -22,14 +22,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from registry import admin_url, with_db  # noqa: E402
+from _db import scratch_database  # noqa: E402
 
 STUB = """
 import sys, time
@@ -62,13 +61,9 @@ async def main() -> None:
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     base_url = stub.stdout.readline().strip()
 
-    admin = admin_url()
-    name = f"harness_bench_runner_{os.getpid()}"
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f'CREATE DATABASE "{name}"')
     tmp = tempfile.TemporaryDirectory()
-    try:
-        stack = await LocalStack.start(with_db(admin, name),
+    async with scratch_database("harness_bench_runner") as db:
+        stack = await LocalStack.start(db,
                                        artifacts=FolderArtifactStore(Path(tmp.name)),
                                        pool_max=10)
         await stack.runner.llm.warmup()
@@ -97,10 +92,7 @@ async def main() -> None:
             wall = time.perf_counter() - t0
             cpu = time.process_time() - cpu0
         await stack.stop()
-    finally:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
-        tmp.cleanup()
+    tmp.cleanup()
     ideal = args.cases * args.latency / args.concurrency
     try:
         baselines = await _baselines(base_url, args) if args.model != "echo" else {}
