@@ -29,6 +29,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_SOURCES: list[tuple[str, Path]] = [
     ("eventstore", EVENTSTORE_MIGRATIONS),
     ("registry", MIGRATIONS),
+    ("gateway", Path(__file__).parents[1] / "gateway" / "migrations"),
 ]
 
 
