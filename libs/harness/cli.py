@@ -228,25 +228,14 @@ def run_command(
     configure_logging("WARNING", s.log_json)
     url = url or s.url
 
-    def go(base: str) -> int:
-        headers = {"Authorization": f"Bearer {s.api_key}"} if s.api_key else {}
-        with httpx_client(base, headers) as client:
-            return run_and_follow(client, console, dataset=dataset, apps=app_name,
-                                  prompts=prompt, models=model, min_pass_rate=min_pass_rate,
-                                  case_threshold=case_threshold, repeat=repeat,
-                                  concurrency=concurrency)
+    def go(client) -> int:
+        return run_and_follow(client, console, dataset=dataset, apps=app_name,
+                              prompts=prompt, models=model, min_pass_rate=min_pass_rate,
+                              case_threshold=case_threshold, repeat=repeat,
+                              concurrency=concurrency)
 
     try:
-        if url:
-            code = go(url)
-        else:
-            from services.registry.app import create_app
-
-            db = database_url()
-            asyncio.run(_prepare(db))
-            with ServerThread(create_app(db, local_stack=True), "127.0.0.1",
-                              _free_port("127.0.0.1")) as server:
-                code = go(server.url)
+        code = _with_registry(url, go, local_stack=True)  # a run needs the runner too
     except RunCommandError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
@@ -293,9 +282,9 @@ def eval_cmd(
     raise typer.Exit(code)
 
 
-def _with_registry(url: str | None, work):
-    """Call ``work(client)`` against ``url``, or against a registry started on embedded
-    defaults for the duration of the call."""
+def _with_registry(url: str | None, work, *, local_stack: bool = False):
+    """Call ``work(client)`` against ``url``, or against a registry (with the runner when
+    ``local_stack``) started on embedded defaults for the duration of the call."""
     s = get_settings()
     headers = {"Authorization": f"Bearer {s.api_key}"} if s.api_key else {}
     if url:
@@ -305,7 +294,8 @@ def _with_registry(url: str | None, work):
 
     db = database_url()
     asyncio.run(_prepare(db))
-    with ServerThread(create_app(db), "127.0.0.1", _free_port("127.0.0.1")) as server, \
+    with ServerThread(create_app(db, local_stack=local_stack), "127.0.0.1",
+                      _free_port("127.0.0.1")) as server, \
             httpx_client(server.url, headers) as client:
         return work(client)
 
