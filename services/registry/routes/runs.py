@@ -330,6 +330,9 @@ async def prompt_trend(prompt_id: str, rt=Depends(runtime), _=Depends(require("v
     runs = await rt.pool.fetch(
         "SELECT * FROM runs WHERE status = 'completed' AND targets @> $1 "
         "ORDER BY requested_at", [{"prompt_id": prompt_id}])
-    data = [(r["id"], r["requested_at"], _targets(r), await load_results(rt, r["id"]))
-            for r in runs]
+    by_run: dict[str, list[CaseResult]] = {r["id"]: [] for r in runs}
+    for row in await rt.pool.fetch(  # one query for every run, not one per run
+            "SELECT run_id, result FROM run_results WHERE run_id = ANY($1)", list(by_run)):
+        by_run[row["run_id"]].append(CaseResult.model_validate(row["result"]))
+    data = [(r["id"], r["requested_at"], _targets(r), by_run[r["id"]]) for r in runs]
     return analysis.trend(data, prompt_id)
