@@ -212,11 +212,13 @@ class CommandHandler:
                      ) -> tuple[prompt_domain.PromptState, list[StoredEvent]]:
         """Environments, policies and promotions: decided on the prompt's stream, with the
         effective policy and the gate's evidence looked up under the stream's lock."""
-        stream_id = prompt_stream(prompt_id)
-        async with self.store.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", stream_id)
-            history = await self.store.read_stream(stream_id, conn=conn)
-            state = fold_prompt(history)
+        found: dict[str, governance.Context] = {}
+
+        async def precheck(conn: asyncpg.Connection, state) -> None:
+            if not state.exists:
+                from .domain.errors import NotFound
+
+                raise NotFound(f"prompt {prompt_id} not found")
             version = environment = gate_run = None
             if isinstance(command, governance.MoveEnvironment | governance.Propose):
                 version, environment = command.version, command.environment
@@ -226,20 +228,13 @@ class CommandHandler:
                 p = state.promotions.get(command.promotion_id)
                 if p is not None:
                     version, environment, gate_run = p.version, p.environment, p.gate_run_id
-            ctx = (await self._governance_context(conn, state, metadata, version, environment,
-                                                  gate_run)
-                   if state.exists else None)
-            if ctx is None:
-                from .domain.errors import NotFound
+            found["ctx"] = await self._governance_context(conn, state, metadata, version,
+                                                          environment, gate_run)
 
-                raise NotFound(f"prompt {prompt_id} not found")
-            new = governance.decide(command, state, ctx)
-            stored = (await self._append_and_project(conn, stream_id, len(history), new,
-                                                     metadata) if new else [])
-        if stored:
-            for hook in self.on_commit:
-                hook(stream_id)
-        return fold_prompt(history + stored), stored
+        return await self._execute(
+            prompt_stream(prompt_id), fold_prompt,
+            lambda state: governance.decide(command, state, found["ctx"]), metadata,
+            precheck=precheck)
 
     async def set_global_policy(self, policy: dict, metadata: EventMetadata) -> dict:
         from harness.events.registry_events import PromptPolicySet
