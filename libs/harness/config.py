@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     relay_batch_size: int = 500
     url: str | None = Field(default=None, description="registry base URL for clients (HARNESS_URL)")
     api_key: str | None = Field(default=None, description="API key for clients (HARNESS_API_KEY)")
+    studio_port: int = Field(default=8501, description="HARNESS_STUDIO_PORT: the studio's "
+                                                       "port (`harness up`)")
+    gateway_url: str | None = Field(default=None, description="HARNESS_GATEWAY_URL: where the "
+                                    "studio reads gateway metrics (default: HARNESS_URL)")
     service: str = Field(default="all", description="which service this process runs "
                                                     "(HARNESS_SERVICE): all, registry, runner, "
                                                     "scorer, generator, gateway, studio")
@@ -59,6 +63,10 @@ class Settings(BaseSettings):
     runner_max_wait_s: float = Field(
         default=540.0, description="HARNESS_RUNNER_MAX_WAIT_S: how long a push request waits "
                                    "for its run before asking Pub/Sub to redeliver")
+    otlp_endpoint: str | None = Field(
+        default=None, description="HARNESS_OTLP_ENDPOINT: OpenTelemetry collector (OTLP/HTTP, "
+                                  "e.g. http://127.0.0.1:4318) that receives the gateway's and "
+                                  "the runner's LLM call spans; unset = no export")
     bootstrap_key_sha256: str | None = Field(
         default=None, description="HARNESS_BOOTSTRAP_KEY_SHA256: the registry makes sure an "
                                   "editor key with this hash (named harness-services) exists")

@@ -1,0 +1,144 @@
+"""Widgets and plumbing shared by the pages: the API connection, error display, pickers,
+and the activate/roll-back panel (used by Prompts and Compare)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from harness.config import Settings
+
+from .api import ApiError, StudioAPI
+from .views.badges import short
+
+T = TypeVar("T")
+ACTOR_KEY = "studio_actor"
+
+
+def registry_url(settings: Settings) -> str:
+    if settings.url:
+        return settings.url
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{settings.port}"
+
+
+@st.cache_resource(show_spinner=False)
+def _client(base_url: str, api_key: str | None, actor: str | None,
+            gateway_url: str | None) -> StudioAPI:
+    return StudioAPI(base_url, api_key=api_key, actor=actor, gateway_url=gateway_url)
+
+
+def api() -> StudioAPI:
+    """The client for this session: URL and key from the environment (``HARNESS_URL``,
+    ``HARNESS_API_KEY``, ``HARNESS_GATEWAY_URL``), the actor from the sidebar."""
+    s = Settings()
+    actor = (st.session_state.get(ACTOR_KEY) or "").strip() or None
+    return _client(registry_url(s), s.api_key, actor, s.gateway_url)
+
+
+def show_error(exc: ApiError) -> None:
+    """A readable message (never a stack trace), with the rows/fields the server named."""
+    st.error(exc.message, icon="🚫")
+    errors = exc.row_errors
+    if errors:
+        st.dataframe([{"where": e.get("field") or e.get("row") or "—",
+                       "problem": e.get("message")} for e in errors],
+                     hide_index=True, width="stretch")
+
+
+def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """Run one API call; on failure show the message and return ``None``."""
+    try:
+        return fn(*args, **kwargs)
+    except ApiError as exc:
+        show_error(exc)
+        return None
+
+
+def need(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Like :func:`call`, but the page cannot go on without the answer: stop here."""
+    try:
+        return fn(*args, **kwargs)
+    except ApiError as exc:
+        show_error(exc)
+        st.stop()
+        raise  # unreachable: st.stop() ends the script run
+
+
+def flash(message: str) -> None:
+    """A success message that survives the rerun after a button press."""
+    st.session_state["studio_flash"] = message
+
+
+def show_flash() -> None:
+    message = st.session_state.pop("studio_flash", None)
+    if message:
+        st.success(message, icon="✅")
+
+
+def query_choice(param: str, options: list[str], default: int = 0) -> int:
+    """Index of the option named by ``?param=`` in the URL (deep links between pages)."""
+    wanted = st.query_params.get(param)
+    if wanted in options:
+        return options.index(wanted)
+    return default if options else 0
+
+
+def pick_prompt(client: StudioAPI, key: str, *, search: bool = True
+                ) -> dict[str, Any] | None:
+    """Search box + drop-down of prompts; the choice is kept in ``?prompt=`` of the URL."""
+    q = st.text_input("Search prompts", key=f"{key}_q", placeholder="part of a name") \
+        if search else ""
+    prompts = need(client.prompts, q or None)
+    if not prompts:
+        st.info("No prompts yet." if not q else f"No prompt name contains {q!r}.")
+        return None
+    ids = [p["id"] for p in prompts]
+    names = {p["id"]: p["name"] for p in prompts}
+    chosen = st.selectbox("Prompt", ids, index=query_choice("prompt", ids),
+                          format_func=lambda i: names[i], key=f"{key}_prompt")
+    if st.query_params.get("prompt") != chosen:
+        st.query_params["prompt"] = chosen
+    return next(p for p in prompts if p["id"] == chosen)
+
+
+def activation_panel(client: StudioAPI, prompt: dict[str, Any], version: int,
+                     key: str) -> None:
+    """Activate (or roll back to) ``version`` with a reason, after a confirmation step."""
+    active = prompt.get("active_version")
+    if version == active:
+        st.caption(f"v{version} is the active version.")
+        return
+    verb = "Roll back to" if active and version < active else "Activate"
+    pending_key = f"{key}_pending"
+    reason = st.text_input(f"Reason for {verb.lower()} v{version}", key=f"{key}_reason",
+                           placeholder="why this version should serve now")
+    if st.session_state.get(pending_key) != version:
+        if st.button(f"{verb} v{version}…", key=f"{key}_ask"):
+            if not reason.strip():
+                st.warning("Give a reason first: it is recorded in the history.")
+            else:
+                st.session_state[pending_key] = version
+                st.rerun()
+        return
+    st.warning(f"**Confirm:** make v{version} the active version of **{prompt['name']}**"
+               f" (now v{active}). Applications pick it up at once. Reason: "
+               f"“{short(reason, 200)}”", icon="⚠️")
+    yes, no = st.columns(2)
+    if yes.button(f"Yes, {verb.lower()} v{version}", key=f"{key}_confirm", type="primary"):
+        st.session_state.pop(pending_key, None)
+        if call(client.activate, prompt["id"], version, reason.strip()) is not None:
+            flash(f"v{version} of {prompt['name']} is now active.")
+            st.rerun()
+    if no.button("Cancel", key=f"{key}_cancel"):
+        st.session_state.pop(pending_key, None)
+        st.rerun()
+
+
+def to_frame(rows: list[dict[str, Any]]):
+    """Rows → a pandas DataFrame (pandas ships with Streamlit)."""
+    import pandas as pd
+
+    return pd.DataFrame(rows)

@@ -1,0 +1,74 @@
+"""Prompt content as people edit it: a text template, or chat messages in a table."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+ROLES = ("system", "user", "assistant", "developer", "tool")
+_VAR = re.compile(r"{{-?\s*([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def is_chat(content: Any) -> bool:
+    return isinstance(content, list)
+
+
+def as_text(content: Any) -> str:
+    """Content for display: chat messages as ``role: text`` blocks."""
+    if isinstance(content, str):
+        return content
+    return "\n\n".join(f"[{m.get('role', '?')}]\n{m.get('content', '')}" for m in content or [])
+
+
+def message_rows(content: Any) -> list[dict[str, str]]:
+    """Rows for the chat editor (a text template becomes one ``user`` message)."""
+    if isinstance(content, list):
+        return [{"role": str(m.get("role", "user")), "content": str(m.get("content", ""))}
+                for m in content]
+    return [{"role": "user", "content": content or ""}]
+
+
+def content_from_editor(mode: str, text: str, rows: list[dict[str, Any]]) -> Any:
+    """What the registry stores, from the editor's state; ``ValueError`` says what is wrong."""
+    if mode == "text":
+        if not (text or "").strip():
+            raise ValueError("The prompt is empty: write the template first.")
+        return text
+    messages = []
+    for i, row in enumerate(rows, start=1):
+        role = (row.get("role") or "").strip()
+        body = row.get("content") or ""
+        if not role and not str(body).strip():
+            continue  # an empty row left in the editor
+        if role not in ROLES:
+            raise ValueError(f"Message {i}: role must be one of {', '.join(ROLES)} "
+                             f"(got {role or 'nothing'}).")
+        if not str(body).strip():
+            raise ValueError(f"Message {i} ({role}) has no text.")
+        messages.append({"role": role, "content": str(body)})
+    if not messages:
+        raise ValueError("Add at least one message.")
+    return messages
+
+
+def variables_in(content: Any) -> list[str]:
+    """The ``{{ var }}`` names a draft uses, in order of appearance (a preview only; the
+    registry computes the stored list)."""
+    names: list[str] = []
+    for m in _VAR.finditer(as_text(content)):
+        if m.group(1) not in names:
+            names.append(m.group(1))
+    return names
+
+
+def parse_value(raw: str) -> Any:
+    """A variable typed into a form: JSON lists/objects are parsed (templates may loop over
+    them); anything else stays text."""
+    s = raw.strip()
+    if s[:1] in ("[", "{"):
+        try:
+            return json.loads(s)
+        except ValueError:
+            return raw
+    return raw
