@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from harness.artifacts import ArtifactStore
 from harness.events.run_events import RunRequested
 from harness.llm import LLMClient
+from harness.tracing import LLMCallTracer, TraceWriter, trace_writer_from_settings
 from services.registry.runtime import Runtime
 from services.runner.local import BatchingLocalSink, LocalRunProgress
 from services.runner.worker import HANDLED_TYPES, Runner
@@ -22,6 +23,7 @@ class LocalStack:
     runtime: Runtime
     runner: Runner
     sink: BatchingLocalSink
+    traces: TraceWriter | None = None  # every LLM call of the runner, batched
 
     @classmethod
     async def start(cls, database_url: str, *, artifacts: ArtifactStore | None = None,
@@ -29,10 +31,14 @@ class LocalStack:
                     resume: bool = True) -> LocalStack:
         rt = await Runtime.start(database_url, artifacts=artifacts, pool_max=pool_max)
         sink = BatchingLocalSink(rt.commands)
-        runner = Runner(llm=llm or LLMClient(), artifacts=rt.artifacts, sink=sink,
+        traces = trace_writer_from_settings(rt.pool, "harness-runner")
+        llm = llm or LLMClient()
+        llm.observers.append(LLMCallTracer(traces))
+        runner = Runner(llm=llm, artifacts=rt.artifacts, sink=sink,
                         progress=LocalRunProgress(rt.pool))
         rt.bus.subscribe("runner", runner.handle, types=HANDLED_TYPES)
         stack = cls(rt, runner, sink)
+        stack.traces = traces
         rt.start_background()
         if resume:
             await runner.resume_unfinished(stack.load_run_request)
@@ -53,4 +59,6 @@ class LocalStack:
             except BaseException:  # noqa: BLE001 - cancelled or failed: stopping anyway
                 pass
         await self.sink.close()
+        if self.traces is not None:
+            await self.traces.stop()
         await self.runtime.stop()

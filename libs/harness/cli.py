@@ -102,10 +102,11 @@ def up(
     port: Annotated[int, typer.Option(help="port")] = None,  # type: ignore[assignment]
     insecure: Annotated[bool, typer.Option(help="allow a non-loopback bind without keys")] = False,
 ) -> None:
-    """Start the registry, the outbox relay and the runner on embedded defaults; prints
-    the URLs."""
+    """Start the registry, the outbox relay, the runner and the OpenAI-compatible gateway
+    (under /v1) on embedded defaults; prints the URLs."""
     import uvicorn
 
+    from services.gateway.app import gateway_router
     from services.registry.app import create_app
 
     s = get_settings()
@@ -124,8 +125,10 @@ def up(
     where = "DATABASE_URL" if s.database_url else f"embedded PostgreSQL ({s.pgdata_dir})"
     console.print(f"[bold]harness registry[/bold] on http://{host}:{port}  (API docs: "
                   f"http://{host}:{port}/docs)  database: {where}")
-    uvicorn.run(create_app(url, local_stack=True), host=host, port=port,
-                log_level=s.log_level.lower())
+    console.print(f"[bold]OpenAI-compatible gateway[/bold] at http://{host}:{port}/v1  (keys: "
+                  f"POST /gateway/keys; PII policy by default: mask)")
+    uvicorn.run(create_app(url, local_stack=True, extra_routers=[gateway_router()]),
+                host=host, port=port, log_level=s.log_level.lower())
 
 
 @keys_app.command("create")

@@ -1,10 +1,17 @@
 """The OpenAI-compatible gateway: ``/v1/chat/completions``, ``/v1/embeddings``,
-``/v1/models``, plus ``/metrics/usage``, ``/metrics`` and key management."""
+``/v1/models``, plus ``/metrics/usage``, ``/metrics``, keys and cost alerts.
+
+The routes find the :class:`Gateway` on ``request.app.state.gateway``. It is built from
+the app's runtime by the router's lifespan, after the runtime has started (``harness up``
+starts its runtime in the registry's lifespan), or up front by :func:`create_gateway_app`
+when the runtime is already running.
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,20 +19,22 @@ import orjson
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import AnyHttpUrl, BaseModel, Field
 
 from harness import templating
 from harness.llm import pricing
+from harness.tracing import Trace, TraceWriter
+from harness.tracing.otlp import exporter_from_settings
 from services.registry.auth import require
 from services.registry.problems import ProblemError
 
+from . import alerts as cost_alerts
 from . import budget as budgets
 from . import metrics as usage_metrics
 from . import pii as pii_step
 from .config import GatewaySettings
 from .keys import GatewayKey, KeyStore, create_key, revoke_key
 from .routing import ModelRouter, UpstreamError
-from .traces import Trace, TraceWriter
 
 log = structlog.get_logger(__name__)
 
@@ -52,19 +61,57 @@ class Target(BaseModel):
     prefix_messages: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class KeyIn(BaseModel):
+    """A new gateway key: scope, limits, budgets and PII policy."""
+
+    name: str
+    applications: list[str] | None = None
+    models: list[str] | None = None
+    rpm: int | None = Field(None, ge=1)
+    budget_day_usd: float | None = Field(None, ge=0)
+    budget_month_usd: float | None = Field(None, ge=0)
+    pii_policy: str = Field("mask", pattern="^(off|mask|block)$")
+
+
+class AlertIn(BaseModel):
+    """A cost alert: a threshold on spend per key, application or in total."""
+
+    name: str | None = Field(None, max_length=200)
+    scope: str = Field(pattern="^(key|app|total)$",
+                       description="key (target: a key id), app (target: an application "
+                                   "name) or total (no target)")
+    target: str | None = None
+    period: str = Field(pattern="^(day|month)$", description="UTC day or month")
+    threshold_usd: float = Field(gt=0)
+    webhook_url: AnyHttpUrl | None = Field(
+        None, description="Slack-compatible incoming webhook; default "
+                          "HARNESS_GATEWAY_ALERT_WEBHOOK")
+
+
 class Gateway:
     def __init__(self, runtime, settings: GatewaySettings | None = None) -> None:
         self.rt = runtime
         self.settings = settings or GatewaySettings.from_env()
         self.router = ModelRouter(self.settings)
         self.keys = KeyStore(runtime.pool)
+        otlp = exporter_from_settings(self.settings.otlp_endpoint, "harness-gateway")
         self.traces = TraceWriter(runtime.pool, batch_size=self.settings.trace_batch_size,
                                   flush_s=self.settings.trace_flush_s,
-                                  retention_days=self.settings.trace_retention_days)
+                                  retention_days=self.settings.trace_retention_days,
+                                  exporters=[otlp] if otlp else [])
+        self.alerts = cost_alerts.AlertMonitor(
+            runtime.pool, runtime.commands, default_webhook=self.settings.alert_webhook,
+            interval_s=self.settings.alert_check_s)
+        self.traces.listeners.append(self.alerts.on_batch)
         self.prom = usage_metrics.Prometheus()
+
+    def start(self) -> None:
+        """Background work (cost alert checks); needs a running event loop."""
+        self.alerts.start()
 
     async def stop(self) -> None:
         await self.traces.stop()
+        await self.alerts.stop()
 
     # ------------------------------------------------------------------ auth
     async def authenticate(self, request: Request) -> GatewayKey:
@@ -154,7 +201,6 @@ class Gateway:
                                        prices=self.settings.prices)
 
     def record(self, trace: Trace) -> None:
-        self.traces.start()
         self.traces.add(trace)
         self.prom.observe(model=trace.model_answered or trace.model_requested,
                           app=trace.application, status=trace.status,
@@ -190,12 +236,31 @@ def _upstream_problem(exc: UpstreamError) -> ProblemError:
                     attempts=exc.history)
 
 
-def gateway_router(runtime, settings: GatewaySettings | None = None) -> APIRouter:
-    """The gateway's routes; ``router.gateway`` is the :class:`Gateway` (``await
-    router.gateway.stop()`` flushes traces on shutdown)."""
-    gw = Gateway(runtime, settings)
-    router = APIRouter(tags=["gateway"])
-    router.gateway = gw  # type: ignore[attr-defined]
+def current_gateway(request: Request) -> Gateway:
+    gw = getattr(request.app.state, "gateway", None)
+    if gw is None:
+        raise _problem(503, "gateway-starting", "the gateway is not started yet")
+    return gw
+
+
+def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
+    """The gateway's routes. Its lifespan builds the :class:`Gateway` from
+    ``app.state.runtime`` once the app's own lifespan has started it (unless one is already
+    on ``app.state.gateway``), and flushes traces on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app):
+        gw = getattr(app.state, "gateway", None)
+        if gw is None:
+            gw = app.state.gateway = Gateway(app.state.runtime, settings)
+        gw.start()
+        log.info("gateway_started", otlp=bool(gw.settings.otlp_endpoint))
+        try:
+            yield
+        finally:
+            await gw.stop()
+
+    router = APIRouter(tags=["gateway"], lifespan=lifespan)
 
     async def _body(request: Request) -> dict:
         try:
@@ -207,7 +272,7 @@ def gateway_router(runtime, settings: GatewaySettings | None = None) -> APIRoute
         return body
 
     @router.post("/v1/chat/completions")
-    async def chat_completions(request: Request):
+    async def chat_completions(request: Request, gw: Gateway = Depends(current_gateway)):
         started = time.perf_counter()
         key = await gw.authenticate(request)
         body = await _body(request)
@@ -240,7 +305,7 @@ def gateway_router(runtime, settings: GatewaySettings | None = None) -> APIRoute
         trace = Trace(kind="chat", model_requested=body["model"], status=200, latency_ms=0,
                       key_id=key.id, key_name=key.name, application=tgt.application,
                       prompt_id=tgt.prompt_id, prompt_version=tgt.prompt_version,
-                      stream=stream, pii_action=pii_action,
+                      stream=stream, pii_action=pii_action, params=params,
                       request={"messages": all_messages, "params": params}
                       if gw.settings.store_bodies else None)
         kwargs = {"messages": all_messages, **params}
@@ -282,10 +347,11 @@ def gateway_router(runtime, settings: GatewaySettings | None = None) -> APIRoute
                 pass
             trace.latency_ms, trace.ttft_ms = latency, latency
             trace.prompt_tokens, trace.completion_tokens, trace.cost_usd = pt, ct, cost
+            trace.finish_reason = out["choices"][0].get("finish_reason") \
+                if out.get("choices") else None
             if gw.settings.store_bodies:
                 trace.response = {"content": pii_step.mask_for_storage(text, policy),
-                                  "finish_reason": out["choices"][0].get("finish_reason")
-                                  if out.get("choices") else None}
+                                  "finish_reason": trace.finish_reason}
             gw.record(trace)
             if cost is not None:
                 headers["x-harness-cost-usd"] = f"{cost:.10f}"
@@ -313,6 +379,7 @@ def gateway_router(runtime, settings: GatewaySettings | None = None) -> APIRoute
                     elif "usage" in d:
                         d.pop("usage")
                     for c in d.get("choices") or []:
+                        trace.finish_reason = c.get("finish_reason") or trace.finish_reason
                         piece = (c.get("delta") or {}).get("content")
                         if piece:
                             if first_token_at is None:
@@ -346,7 +413,7 @@ def gateway_router(runtime, settings: GatewaySettings | None = None) -> APIRoute
         return StreamingResponse(sse(), media_type="text/event-stream", headers=headers)
 
     @router.post("/v1/embeddings")
-    async def embeddings(request: Request):
+    async def embeddings(request: Request, gw: Gateway = Depends(current_gateway)):
         started = time.perf_counter()
         key = await gw.authenticate(request)
         body = await _body(request)
@@ -406,7 +473,7 @@ def gateway_router(runtime, settings: GatewaySettings | None = None) -> APIRoute
                                  "x-harness-trace-id": str(trace.id)})
 
     @router.get("/v1/models")
-    async def models(request: Request):
+    async def models(request: Request, gw: Gateway = Depends(current_gateway)):
         key = await gw.authenticate(request)
         names: list[str] = []
         names += [a for a in gw.settings.aliases if key.allows_model(a)]
@@ -421,7 +488,7 @@ def gateway_router(runtime, settings: GatewaySettings | None = None) -> APIRoute
     async def usage(group_by: str = Query("model", pattern="^(app|model|key)$"),
                     interval: str = Query("hour", pattern="^(hour|day)$"),
                     since: datetime | None = None, until: datetime | None = None,
-                    _=Depends(require("viewer"))):
+                    _=Depends(require("viewer")), gw: Gateway = Depends(current_gateway)):
         until = until or datetime.now(UTC) + timedelta(minutes=1)
         since = since or until - timedelta(days=1)
         await gw.traces.flush()
@@ -430,42 +497,88 @@ def gateway_router(runtime, settings: GatewaySettings | None = None) -> APIRoute
                                                    until)}
 
     @router.get("/metrics", tags=["gateway"])
-    async def prometheus():
+    async def prometheus(gw: Gateway = Depends(current_gateway)):
         extra = {"harness_gateway_traces_written_total": gw.traces.written,
                  "harness_gateway_traces_dropped_total": gw.traces.dropped,
                  "harness_gateway_models_cooling": sum(
                      1 for m in list(gw.router.cooldowns) if gw.router.cooling(m) > 0)}
         return Response(gw.prom.render(extra), media_type="text/plain; version=0.0.4")
 
-    class KeyIn(BaseModel):
-        name: str
-        applications: list[str] | None = None
-        models: list[str] | None = None
-        rpm: int | None = Field(None, ge=1)
-        budget_day_usd: float | None = Field(None, ge=0)
-        budget_month_usd: float | None = Field(None, ge=0)
-        pii_policy: str = Field("mask", pattern="^(off|mask|block)$")
-
     @router.post("/gateway/keys", status_code=201)
-    async def add_key(body: KeyIn, _=Depends(require("admin"))):
+    async def add_key(body: KeyIn, _=Depends(require("admin")),
+                      gw: Gateway = Depends(current_gateway)):
         secret, key = await create_key(gw.rt.pool, **body.model_dump())
         return {"id": str(key.id), "key": secret, "name": key.name,
                 "note": "the key is shown once; store it now"}
 
     @router.delete("/gateway/keys/{key_id}", status_code=204)
-    async def delete_key(key_id: uuid.UUID, _=Depends(require("admin"))):
+    async def delete_key(key_id: uuid.UUID, _=Depends(require("admin")),
+                         gw: Gateway = Depends(current_gateway)):
         if not await revoke_key(gw.rt.pool, key_id):
             raise _problem(404, "unknown-key", f"no active key {key_id}")
+        return Response(status_code=204)
+
+    @router.post("/gateway/alerts", status_code=201)
+    async def add_alert(body: AlertIn, _=Depends(require("admin")),
+                        gw: Gateway = Depends(current_gateway)):
+        target = (body.target or "").strip() or None
+        if body.scope == "total" and target is not None:
+            raise _problem(422, "bad-alert", "a total alert has no target", field="target")
+        if body.scope != "total" and target is None:
+            raise _problem(422, "bad-alert", f"a {body.scope} alert needs a target "
+                           f"({'a key id' if body.scope == 'key' else 'an application name'})",
+                           field="target")
+        if body.scope == "key":
+            try:
+                key_id = uuid.UUID(target)
+            except ValueError as exc:
+                raise _problem(422, "bad-alert", f"target {target!r} is not a key id",
+                               field="target") from exc
+            if not await gw.rt.pool.fetchval("SELECT 1 FROM gateway_keys WHERE id = $1",
+                                             key_id):
+                raise _problem(422, "bad-alert", f"no gateway key {target}", field="target")
+            target = str(key_id)
+        if body.scope == "app" and not await gw.rt.pool.fetchval(
+                "SELECT 1 FROM applications WHERE name = $1", target):
+            raise _problem(422, "bad-alert", f"no application named {target!r}",
+                           field="target")
+        alert = await cost_alerts.create_alert(
+            gw.rt.pool, scope=body.scope, target=target, period=body.period,
+            threshold_usd=body.threshold_usd, name=body.name,
+            webhook_url=str(body.webhook_url) if body.webhook_url else None)
+        gw.alerts.poke()  # spend may already be over it
+        [out] = [a for a in await cost_alerts.list_alerts(gw.rt.pool)
+                 if a["id"] == str(alert.id)]
+        return out
+
+    @router.get("/gateway/alerts")
+    async def get_alerts(_=Depends(require("viewer")),
+                         gw: Gateway = Depends(current_gateway)):
+        return {"items": await cost_alerts.list_alerts(gw.rt.pool)}
+
+    @router.get("/gateway/alerts/firings")
+    async def get_firings(alert_id: uuid.UUID | None = None,
+                          limit: int = Query(100, ge=1, le=1000),
+                          _=Depends(require("viewer")),
+                          gw: Gateway = Depends(current_gateway)):
+        return {"items": await cost_alerts.list_firings(gw.rt.pool, alert_id, limit)}
+
+    @router.delete("/gateway/alerts/{alert_id}", status_code=204)
+    async def delete_alert(alert_id: uuid.UUID, _=Depends(require("admin")),
+                           gw: Gateway = Depends(current_gateway)):
+        if not await cost_alerts.delete_alert(gw.rt.pool, alert_id):
+            raise _problem(404, "unknown-alert", f"no cost alert {alert_id}")
         return Response(status_code=204)
 
     return router
 
 
 def create_gateway_app(runtime, settings: GatewaySettings | None = None) -> FastAPI:
-    """The registry app with the gateway mounted (``harness up`` serves this locally)."""
+    """The registry app with the gateway mounted, on a runtime that is already running
+    (tests, benchmarks): the gateway is built now; ``gateway.start()`` begins its
+    background work (the lifespan does it when the server runs one)."""
     from services.registry.app import create_app
 
-    r = gateway_router(runtime, settings)
-    app = create_app(runtime=runtime, extra_routers=[r])
-    app.state.gateway = r.gateway  # type: ignore[attr-defined]
+    app = create_app(runtime=runtime, extra_routers=[gateway_router(settings)])
+    app.state.gateway = Gateway(runtime, settings)
     return app

@@ -52,7 +52,9 @@ class GatewaySettings:
     trace_batch_size: int = 200
     trace_flush_s: float = 0.5
     store_bodies: bool = True
-    otlp_endpoint: str | None = None  # OTLP/HTTP traces endpoint; None = off
+    otlp_endpoint: str | None = None  # OTLP/HTTP collector (HARNESS_OTLP_ENDPOINT); None = off
+    alert_webhook: str | None = None  # default webhook of cost alerts that name none
+    alert_check_s: float = 15.0       # cost alerts are also checked after each trace batch
 
     @classmethod
     def from_env(cls) -> GatewaySettings:
@@ -69,7 +71,9 @@ class GatewaySettings:
             default_max_tokens=int(e("HARNESS_GATEWAY_DEFAULT_MAX_TOKENS", "1024")),
             trace_retention_days=int(e("HARNESS_GATEWAY_TRACE_RETENTION_DAYS", "30")),
             store_bodies=e("HARNESS_GATEWAY_STORE_BODIES", "true").lower() != "false",
-            otlp_endpoint=e("HARNESS_GATEWAY_OTLP_ENDPOINT") or None,
+            otlp_endpoint=e("HARNESS_OTLP_ENDPOINT") or None,
+            alert_webhook=e("HARNESS_GATEWAY_ALERT_WEBHOOK") or None,
+            alert_check_s=float(e("HARNESS_GATEWAY_ALERT_CHECK_S", "15")),
         )
 
     def params_for(self, model: str) -> dict[str, Any]:

@@ -117,7 +117,8 @@ class Runner:
         await self.sink.publish(_stream(req.run_id), RunStarted(run_id=req.run_id,
                                                                worker=self.worker_id),
                                 run_event_id(req.run_id, "started"))
-        grading = Grading(self.llm, judge_model=req.judge_model or DEFAULT_JUDGE)
+        grading = Grading(self.llm, judge_model=req.judge_model or DEFAULT_JUDGE,
+                          labels={"run_id": req.run_id})
         todo = [(c, t, r) for c, t, r in itertools.product(cases, targets, range(req.repeat))
                 if (c.id, t.target_id, r) not in done]
         log.info("run_started", run_id=req.run_id, todo=len(todo), already=len(done))

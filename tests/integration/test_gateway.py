@@ -40,6 +40,7 @@ async def gw(runtime, stub):
         prices=PRICES, num_retries=1, timeout_s=5, cooldown_s=30, allowed_fails=1,
         trace_flush_s=0.05)
     app = create_gateway_app(runtime, settings)
+    app.state.gateway.start()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -27,6 +27,7 @@ class Grading:
     judge_model: str = DEFAULT_JUDGE
     judge_params: dict[str, Any] | None = None
     embedding_model: str | None = None  # None = the offline local model
+    labels: dict[str, Any] | None = None  # copied onto judge calls (traces: run_id, ...)
 
     async def judge(self, messages: list[dict], provider: str | dict | None) -> str:
         model = self.judge_model
@@ -37,7 +38,9 @@ class Grading:
             model = to_litellm_model(provider["id"])
             params.update(provider.get("config") or {})
         resp = await self.llm.complete(LLMRequest(model=model, messages=messages, temperature=0,
-                                                  params=params))
+                                                  params=params,
+                                                  labels={**(self.labels or {}),
+                                                          "purpose": "judge"}))
         return resp.output
 
     async def embed(self, texts: list[str]) -> list[list[float]]:
@@ -45,13 +48,17 @@ class Grading:
 
 
 def build_request(target: Target, messages: list[dict], *, repeat: int,
-                  cache: bool | None) -> LLMRequest:
+                  cache: bool | None, run_id: str | None = None) -> LLMRequest:
     params = dict(target.params)
     fields = {k: params.pop(k) for k in _PARAM_FIELDS if k in params}
+    labels = {"run_id": run_id, "prompt_id": target.prompt_id,
+              "prompt_version": target.prompt_version, "target_id": target.target_id,
+              "purpose": "case"}
     return LLMRequest(
         model=target.model, messages=messages, params=params,
         fallback_models=list(target.fallback_models), cache=cache,
-        cache_salt=f"repeat-{repeat}", **fields,
+        cache_salt=f"repeat-{repeat}", labels={k: v for k, v in labels.items() if v is not None},
+        **fields,
     )
 
 
@@ -75,7 +82,8 @@ async def evaluate_case(
     except Exception as exc:  # a template that fails at render time (e.g. a bad filter)
         return CaseResult(**base, status="error", reason=f"render failed: {exc}",
                           error=f"render failed: {exc}")
-    req = build_request(target, templating.to_messages(rendered), repeat=repeat, cache=cache)
+    req = build_request(target, templating.to_messages(rendered), repeat=repeat, cache=cache,
+                        run_id=run_id)
     try:
         resp = await grading.llm.complete(req)
     except LLMError as exc:

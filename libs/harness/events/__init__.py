@@ -1,6 +1,11 @@
 """Event types, the envelope, schema versions and upcasters."""
 
-from . import dataset_events, registry_events, run_events  # noqa: F401  (registers the types)
+from . import (  # noqa: F401  (registers the types)
+    dataset_events,
+    gateway_events,
+    registry_events,
+    run_events,
+)
 from .base import DomainEvent, EventRegistry, UnknownEventType, registry
 from .envelope import EventMetadata, NewEvent, StoredEvent
 

@@ -9,11 +9,12 @@ from . import _litellm as _litellm  # noqa: F401 - sets LiteLLM's offline switch
 from .cache import MemoryCache, ResponseCache, cache_key
 from .client import LLMClient
 from .echo import ECHO_MODEL
-from .models import ERROR_KINDS, LLMError, LLMRequest, LLMResponse
+from .models import ERROR_KINDS, LLMCall, LLMError, LLMRequest, LLMResponse
 
 __all__ = [
     "ECHO_MODEL",
     "ERROR_KINDS",
+    "LLMCall",
     "LLMClient",
     "LLMError",
     "LLMRequest",

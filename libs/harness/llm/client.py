@@ -10,6 +10,7 @@ import random
 import struct
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 import structlog
@@ -22,7 +23,7 @@ from ._litellm import warm as _warm_litellm
 from .cache import MemoryCache, ResponseCache, cache_key
 from .echo import echo_output, estimate_tokens, is_echo, prompt_text
 from .errors import FALLBACK_KINDS, RETRYABLE_KINDS, classify
-from .models import LLMError, LLMRequest, LLMResponse
+from .models import LLMCall, LLMError, LLMRequest, LLMResponse
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +44,8 @@ class LLMClient:
     :class:`MemoryCache`; ``False`` disables caching whatever the request says.
     ``prices``: ``{model: {"input_cost_per_token": x, "output_cost_per_token": y}}``,
     consulted before LiteLLM's cost map (keys: the full id or the id without provider).
+    ``observers``: called with an :class:`LLMCall` after every completion (answered,
+    cached or failed); they must be quick (e.g. queue a trace) and never raise into calls.
     """
 
     def __init__(
@@ -52,6 +55,7 @@ class LLMClient:
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 8.0,
         prices: dict[str, dict] | None = None,
+        observers: list[Callable[[LLMCall], None]] | None = None,
     ) -> None:
         if backoff_base_s < 0 or backoff_max_s < 0:
             raise ValueError("backoff must be non-negative")
@@ -62,6 +66,7 @@ class LLMClient:
         self.backoff_max_s = backoff_max_s
         self.prices: dict[str, dict] = dict(prices or {})
         self._key_locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self.observers: list[Callable[[LLMCall], None]] = list(observers or [])
 
     async def warmup(self, *, local_embeddings: bool = False) -> None:
         """Import and warm up LiteLLM (seconds, once per process) and optionally load the
@@ -79,6 +84,27 @@ class LLMClient:
         """Answer ``req``; raise :class:`LLMError` when no model in the chain could."""
         if not _litellm_warm() and not all(map(is_echo, [req.model, *req.fallback_models])):
             await self.warmup()  # not counted in latency_ms, not on the event loop
+        if not self.observers:
+            return await self._complete(req)
+        started_at = datetime.now(UTC)
+        started = time.perf_counter()
+        try:
+            resp = await self._complete(req)
+        except LLMError as exc:
+            self._notify(LLMCall(req, started_at, (time.perf_counter() - started) * 1000.0,
+                                 error=exc))
+            raise
+        self._notify(LLMCall(req, started_at, resp.latency_ms, response=resp))
+        return resp
+
+    def _notify(self, call: LLMCall) -> None:
+        for observer in self.observers:
+            try:
+                observer(call)
+            except Exception as exc:  # noqa: BLE001 - observing never fails a call
+                log.warning("llm.observer_failed", error=str(exc))
+
+    async def _complete(self, req: LLMRequest) -> LLMResponse:
         started = time.perf_counter()
         if self.cache is None or not req.cache_enabled():
             return await self._complete_uncached(req, started)

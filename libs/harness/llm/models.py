@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -44,6 +46,11 @@ class LLMRequest(BaseModel):
     cache: bool | None = Field(default=None, description="None = on when temperature == 0")
     cache_salt: str | None = Field(
         default=None, description='entries with different salts are never shared ("repeat-2")'
+    )
+    labels: dict[str, Any] = Field(
+        default_factory=dict,
+        description="what the call is for (source, run_id, prompt_id, prompt_version, ...): "
+                    "copied to the call's trace, not part of the cache key",
     )
 
     def cache_enabled(self) -> bool:
@@ -114,6 +121,18 @@ class LLMError(Exception):
             f"LLMError(kind={self.kind!r}, model={self.model!r}, attempts={self.attempts}, "
             f"message={self.message!r})"
         )
+
+
+@dataclass
+class LLMCall:
+    """One finished :meth:`LLMClient.complete` (answered, cached or failed), as observers
+    see it."""
+
+    request: LLMRequest
+    started_at: datetime
+    latency_ms: float
+    response: LLMResponse | None = None
+    error: LLMError | None = None
 
 
 def _rebuild_error(

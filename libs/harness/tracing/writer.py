@@ -1,66 +1,54 @@
-"""Trace rows, written off the request path in batches into a table partitioned by day."""
+"""Trace rows, written off the request path in batches into ``gateway_traces`` (a table
+partitioned by day; partitions are made on demand and dropped after the retention).
+
+Callers only ``add()`` (a queue put); a background task writes batches, hands them to the
+exporters (OpenTelemetry) and then to the listeners (cost alerts).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
-from typing import Any
+from typing import Protocol
 
-import orjson
 import structlog
 
+from .record import COLUMNS, Trace
+
 log = structlog.get_logger(__name__)
-
-COLUMNS = ("id", "created_at", "kind", "key_id", "key_name", "application", "prompt_id",
-           "prompt_version", "model_requested", "model_answered", "stream", "status", "error",
-           "latency_ms", "ttft_ms", "prompt_tokens", "completion_tokens", "cost_usd",
-           "attempts", "pii_action", "request", "response")
-
 
 _INSERT = (f"INSERT INTO gateway_traces ({', '.join(COLUMNS)}) VALUES ("
            + ", ".join(f"${i + 1}::text::jsonb" if c in ("request", "response") else f"${i + 1}"
                        for i, c in enumerate(COLUMNS)) + ")")
 
+BatchListener = Callable[[list[Trace]], Awaitable[None]]
 
-@dataclass
-class Trace:
-    kind: str
-    model_requested: str
-    status: int
-    latency_ms: float
-    id: uuid.UUID = field(default_factory=uuid.uuid4)
-    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    key_id: uuid.UUID | None = None
-    key_name: str | None = None
-    application: str | None = None
-    prompt_id: str | None = None
-    prompt_version: int | None = None
-    model_answered: str | None = None
-    stream: bool = False
-    error: str | None = None
-    ttft_ms: float | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    cost_usd: float | None = None
-    attempts: int | None = None
-    pii_action: str | None = None
-    request: Any = None
-    response: Any = None
 
-    def record(self) -> tuple:
-        values = []
-        for c in COLUMNS:
-            v = getattr(self, c)
-            if c in ("request", "response"):
-                v = None if v is None else orjson.dumps(v).decode()
-            elif c == "cost_usd" and v is not None:
-                v = Decimal(repr(v))
-            values.append(v)
-        return tuple(values)
+class TraceExporter(Protocol):
+    """Somewhere else the same traces go (e.g. OTLP); must not block for long."""
+
+    def export(self, batch: list[Trace]) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+
+def mask_bodies(t: Trace) -> None:
+    """Mask personal data in the stored request and response (here, off the caller's path)."""
+    from harness import pii
+
+    def scrub(v):
+        if isinstance(v, str):
+            return pii.mask(v).text
+        if isinstance(v, list):
+            return [scrub(x) for x in v]
+        if isinstance(v, dict):
+            return {k: scrub(x) for k, x in v.items()}
+        return v
+
+    t.request, t.response = scrub(t.request), scrub(t.response)
+    t.mask_bodies = False
 
 
 def partition_name(day: date) -> str:
@@ -93,14 +81,18 @@ async def drop_expired(pool, retention_days: int, today: date | None = None) -> 
 
 
 class TraceWriter:
-    """Queue traces in memory; a background task writes them with COPY in batches."""
+    """Queue traces in memory; a background task (started by the first ``add``) writes
+    them in batches of up to ``batch_size``, at most ``flush_s`` after the first one."""
 
     def __init__(self, pool, *, batch_size: int = 200, flush_s: float = 0.5,
-                 retention_days: int = 30, max_queue: int = 100_000) -> None:
+                 retention_days: int = 30, max_queue: int = 100_000,
+                 exporters: list[TraceExporter] | None = None) -> None:
         self.pool = pool
         self.batch_size = batch_size
         self.flush_s = flush_s
         self.retention_days = retention_days
+        self.exporters = list(exporters or [])
+        self.listeners: list[BatchListener] = []
         self._queue: asyncio.Queue[Trace] = asyncio.Queue(maxsize=max_queue)
         self._task: asyncio.Task | None = None
         self._partitions: set[date] = set()
@@ -111,24 +103,26 @@ class TraceWriter:
         self._last_retention: date | None = None
 
     def add(self, trace: Trace) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(),
+                                                                name="trace-writer")
         try:
             self._queue.put_nowait(trace)
             self._idle.clear()
         except asyncio.QueueFull:
             self.dropped += 1
-            log.warning("gateway.trace_dropped", reason="queue full")
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="gateway-traces")
+            log.warning("trace_dropped", reason="queue full")
 
     async def stop(self) -> None:
         if self._task is not None:
-            await self.flush()
+            with contextlib.suppress(TimeoutError):
+                await self.flush()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for exporter in self.exporters:
+            await asyncio.to_thread(exporter.shutdown)
 
     async def flush(self, timeout_s: float = 10.0) -> None:
         """Wait until everything queued so far is written."""
@@ -138,38 +132,55 @@ class TraceWriter:
         await asyncio.wait_for(self._idle.wait(), timeout_s)
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             try:
-                first = await self._queue.get()
-                batch = [first]
-                deadline = asyncio.get_running_loop().time() + self.flush_s
+                batch = [await self._queue.get()]
+                deadline = loop.time() + self.flush_s
                 while len(batch) < self.batch_size:
-                    left = deadline - asyncio.get_running_loop().time()
-                    if left <= 0 and self._queue.empty():
+                    while not self._queue.empty() and len(batch) < self.batch_size:
+                        batch.append(self._queue.get_nowait())
+                    left = deadline - loop.time()
+                    if left <= 0 or len(batch) >= self.batch_size:
                         break
                     try:
-                        batch.append(await asyncio.wait_for(self._queue.get(),
-                                                            max(left, 0.001)))
+                        batch.append(await asyncio.wait_for(self._queue.get(), left))
                     except TimeoutError:
                         break
-                await self._write(batch)
-                if self._queue.empty():
-                    self._idle.set()
+                await self._handle(batch)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - keep writing later batches
-                log.error("gateway.trace_write_failed", error=str(exc))
+                log.error("trace_write_failed", error=str(exc))
+                await asyncio.sleep(0.5)
+            finally:
                 if self._queue.empty():
                     self._idle.set()
-                await asyncio.sleep(0.5)
 
     async def _write_all(self) -> None:
         batch = []
         while not self._queue.empty():
             batch.append(self._queue.get_nowait())
         if batch:
-            await self._write(batch)
+            await self._handle(batch)
         self._idle.set()
+
+    async def _handle(self, batch: list[Trace]) -> None:
+        for t in batch:
+            if t.mask_bodies:
+                mask_bodies(t)
+        for exporter in self.exporters:
+            try:
+                exporter.export(batch)
+            except Exception as exc:  # noqa: BLE001 - an exporter never stops the writes
+                log.warning("trace_export_failed", exporter=type(exporter).__name__,
+                            error=str(exc))
+        await self._write(batch)
+        for listener in self.listeners:
+            try:
+                await listener(batch)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("trace_listener_failed", error=str(exc))
 
     async def _write(self, batch: list[Trace]) -> None:
         async with self.pool.acquire() as conn:
@@ -177,9 +188,19 @@ class TraceWriter:
                 if day not in self._partitions:
                     await ensure_partition(conn, day)
                     self._partitions.add(day)
-            await conn.executemany(_INSERT, [t.record() for t in batch])
+            await conn.executemany(_INSERT, [t.row() for t in batch])
         self.written += len(batch)
         today = datetime.now(UTC).date()
         if self._last_retention != today:
             self._last_retention = today
             await drop_expired(self.pool, self.retention_days, today)
+
+
+def trace_writer_from_settings(pool, service_name: str, **kwargs) -> TraceWriter:
+    """A writer that also exports to ``HARNESS_OTLP_ENDPOINT`` when it is set."""
+    from harness.config import get_settings
+
+    from .otlp import exporter_from_settings
+
+    otlp = exporter_from_settings(get_settings().otlp_endpoint, service_name)
+    return TraceWriter(pool, exporters=[otlp] if otlp else [], **kwargs)

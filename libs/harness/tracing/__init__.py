@@ -1,0 +1,18 @@
+"""Traces of LLM calls (gateway requests and runner calls): one record type, a batched
+Postgres writer (``gateway_traces``, partitioned by day), an observer for ``LLMClient``
+and an optional OpenTelemetry (OTLP/HTTP) exporter."""
+
+from .llm_calls import LLMCallTracer, trace_of_call
+from .record import COLUMNS, SOURCES, Trace
+from .writer import (
+    TraceExporter,
+    TraceWriter,
+    drop_expired,
+    ensure_partition,
+    partition_name,
+    trace_writer_from_settings,
+)
+
+__all__ = ["COLUMNS", "SOURCES", "LLMCallTracer", "Trace", "TraceExporter", "TraceWriter",
+           "drop_expired", "ensure_partition", "partition_name", "trace_of_call",
+           "trace_writer_from_settings"]

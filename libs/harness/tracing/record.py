@@ -1,0 +1,64 @@
+"""One traced LLM call (a gateway request or a runner call): what was asked, who answered,
+what it took. Stored as a row of ``gateway_traces`` and exported as an OpenTelemetry span."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+# The stored columns, in insert order (``params`` is exported, not stored).
+COLUMNS = ("id", "created_at", "source", "kind", "key_id", "key_name", "application",
+           "prompt_id", "prompt_version", "run_id", "model_requested", "model_answered",
+           "stream", "cached", "status", "error", "latency_ms", "ttft_ms", "prompt_tokens",
+           "completion_tokens", "cost_usd", "attempts", "pii_action", "request", "response")
+
+SOURCES = ("gateway", "runner", "scorer", "generator")
+
+
+@dataclass
+class Trace:
+    kind: str                     # chat | embeddings
+    model_requested: str
+    status: int                   # HTTP-like: 200, or the error's status
+    latency_ms: float
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))  # call start
+    source: str = "gateway"
+    key_id: uuid.UUID | None = None
+    key_name: str | None = None
+    application: str | None = None
+    prompt_id: str | None = None
+    prompt_version: int | None = None
+    run_id: str | None = None
+    model_answered: str | None = None
+    stream: bool = False
+    cached: bool = False
+    error: str | None = None
+    ttft_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost_usd: float | None = None
+    attempts: int | None = None
+    pii_action: str | None = None
+    request: Any = None
+    response: Any = None
+    params: dict[str, Any] | None = None  # sampling parameters asked (exported only)
+    finish_reason: str | None = None      # exported only
+    mask_bodies: bool = False             # mask request/response before they are stored
+
+    def row(self) -> tuple:
+        """The values of :data:`COLUMNS` as asyncpg takes them."""
+        values = []
+        for c in COLUMNS:
+            v = getattr(self, c)
+            if c in ("request", "response"):
+                v = None if v is None else orjson.dumps(v).decode()
+            elif c == "cost_usd" and v is not None:
+                v = Decimal(repr(v))
+            values.append(v)
+        return tuple(values)
