@@ -1,8 +1,9 @@
-"""The local composition root: registry + runner in one process on the in-process bus.
+"""The local composition root: registry + runner + scorer in one process on the
+in-process bus.
 
 On GCP each service runs on its own and the same handlers are fed by Pub/Sub; here the
-outbox relay feeds the in-process bus, and the runner's results go straight into the
-registry's ingestion.
+outbox relay feeds the in-process bus, and the runner's results and the scorer's scores
+go straight into the registry's ingestion.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from harness.tracing import LLMCallTracer, TraceWriter, trace_writer_from_settin
 from services.registry.runtime import Runtime
 from services.runner.local import BatchingLocalSink, LocalRunProgress
 from services.runner.worker import HANDLED_TYPES, Runner
+from services.scorer.local import LocalScoringSource
+from services.scorer.worker import HANDLED_TYPES as SCORER_TYPES
+from services.scorer.worker import RunScorer
 
 
 @dataclass
@@ -23,6 +27,8 @@ class LocalStack:
     runtime: Runtime
     runner: Runner
     sink: BatchingLocalSink
+    scorer: RunScorer
+    scorer_sink: BatchingLocalSink
     traces: TraceWriter | None = None  # every LLM call of the runner, batched
 
     @classmethod
@@ -37,11 +43,16 @@ class LocalStack:
         runner = Runner(llm=llm, artifacts=rt.artifacts, sink=sink,
                         progress=LocalRunProgress(rt.pool))
         rt.bus.subscribe("runner", runner.handle, types=HANDLED_TYPES)
-        stack = cls(rt, runner, sink)
+        scorer_sink = BatchingLocalSink(rt.commands, actor="scorer")
+        scorer = RunScorer(llm=runner.llm, artifacts=rt.artifacts, sink=scorer_sink,
+                           source=LocalScoringSource(rt.pool))
+        rt.bus.subscribe("scorer", scorer.handle, types=SCORER_TYPES)
+        stack = cls(rt, runner, sink, scorer, scorer_sink)
         stack.traces = traces
         rt.start_background()
         if resume:
             await runner.resume_unfinished(stack.load_run_request)
+            await scorer.resume_unfinished()
         return stack
 
     async def load_run_request(self, run_id: str) -> RunRequested | None:
@@ -51,14 +62,16 @@ class LocalStack:
         return None
 
     async def stop(self) -> None:
-        for task in list(self.runner.tasks.values()):
+        tasks = [*self.runner.tasks.values(), *self.scorer.tasks.values()]
+        for task in tasks:
             task.cancel()
-        for task in list(self.runner.tasks.values()):
+        for task in tasks:
             try:
                 await task
             except BaseException:  # noqa: BLE001 - cancelled or failed: stopping anyway
                 pass
         await self.sink.close()
+        await self.scorer_sink.close()
         if self.traces is not None:
             await self.traces.stop()
         await self.runtime.stop()

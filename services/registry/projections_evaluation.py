@@ -21,6 +21,7 @@ from harness.events.run_events import (
     RunFailed,
     RunRequested,
     RunStarted,
+    ScoresRecorded,
 )
 
 from . import projections
@@ -38,15 +39,16 @@ async def _dataset_created(conn, ev: StoredEvent) -> None:
     d = DatasetCreated.model_validate(ev.data)
     await conn.execute(
         "INSERT INTO datasets (id, name, description, dataset_type, synthetic, default_assert, "
-        "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        "default_metrics, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
         d.dataset_id, d.name, d.description, d.dataset_type, d.synthetic, d.default_assert,
-        ev.recorded_at)
+        d.default_metrics, ev.recorded_at)
 
 
 async def _dataset_updated(conn, ev: StoredEvent) -> None:
     d = DatasetUpdated.model_validate(ev.data)
     changes = {k: v for k, v in d.changes.items()
-               if k in ("name", "description", "dataset_type", "default_assert")}
+               if k in ("name", "description", "dataset_type", "default_assert",
+                        "default_metrics")}
     sets = [f"{k} = ${i + 2}" for i, k in enumerate(changes)]
     sets.append(f"updated_at = ${len(changes) + 2}")
     await conn.execute(f"UPDATE datasets SET {', '.join(sets)} WHERE id = $1",
@@ -113,14 +115,17 @@ async def _run_requested(conn, ev: StoredEvent) -> None:
     d = RunRequested.model_validate(ev.data)
     config = {"concurrency": d.concurrency, "repeat": d.repeat, "default_assert": d.default_assert,
               "case_threshold": d.case_threshold, "min_pass_rate": d.min_pass_rate,
-              "cache": d.cache, "judge_model": d.judge_model}
+              "cache": d.cache, "judge_model": d.judge_model, "metrics": d.metrics,
+              "judge_params": d.judge_params, "embedding_model": d.embedding_model}
+    expected = d.case_count * len(d.targets) * d.repeat
     await conn.execute(
         "INSERT INTO runs (id, dataset_id, dataset_name, status, description, source, targets, "
-        "config, snapshot_uri, snapshot_sha256, case_count, expected_results, requested_by, "
-        "requested_at) VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        "config, snapshot_uri, snapshot_sha256, case_count, expected_results, scores_expected, "
+        "requested_by, requested_at) "
+        "VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         d.run_id, d.dataset_id, d.dataset_name, d.description, d.source, d.targets, config,
-        d.snapshot_uri, d.snapshot_sha256, d.case_count,
-        d.case_count * len(d.targets) * d.repeat, ev.metadata.actor, ev.recorded_at)
+        d.snapshot_uri, d.snapshot_sha256, d.case_count, expected, expected * len(d.metrics),
+        ev.metadata.actor, ev.recorded_at)
 
 
 async def _run_started(conn, ev: StoredEvent) -> None:
@@ -169,6 +174,21 @@ async def _run_finished(conn, ev: StoredEvent) -> None:
             ev.recorded_at)
 
 
+async def _scores_recorded(conn, ev: StoredEvent) -> None:
+    d = ScoresRecorded.model_validate(ev.data)
+    score = d.model_dump(mode="json", exclude={"run_id", "case_id", "target_id", "repeat",
+                                               "metric"})
+    inserted = await conn.fetchval(
+        "INSERT INTO run_scores (run_id, case_id, target_id, repeat, metric, status, value, "
+        "score, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+        "ON CONFLICT DO NOTHING RETURNING 1",
+        d.run_id, d.case_id, d.target_id, d.repeat, d.metric, d.status, d.value, score,
+        ev.recorded_at)
+    if inserted:
+        await conn.execute("UPDATE runs SET scores_recorded = scores_recorded + 1 WHERE id = $1",
+                           d.run_id)
+
+
 _HANDLERS = {
     DatasetCreated.TYPE: _dataset_created,
     DatasetUpdated.TYPE: _dataset_updated,
@@ -182,6 +202,7 @@ _HANDLERS = {
     RunCompleted.TYPE: _run_finished,
     RunCancelled.TYPE: _run_finished,
     RunFailed.TYPE: _run_finished,
+    ScoresRecorded.TYPE: _scores_recorded,
 }
 
 
@@ -190,4 +211,4 @@ async def apply(conn: asyncpg.Connection, ev: StoredEvent) -> None:
 
 
 projections.register_projector(tuple(_HANDLERS), apply,
-                               ["run_results", "runs", "test_cases", "datasets"])
+                               ["run_scores", "run_results", "runs", "test_cases", "datasets"])

@@ -191,6 +191,8 @@ class DatasetCreate(BaseModel):
     dataset_type: Literal["golden", "evaluation"] = "evaluation"
     default_assert: list[dict[str, Any]] = Field(
         default_factory=list, description="assertions applied to every case of a run")
+    default_metrics: list[str] = Field(
+        default_factory=list, description="scorer metrics of a run that names none")
 
 
 class DatasetPatch(BaseModel):
@@ -199,6 +201,7 @@ class DatasetPatch(BaseModel):
     description: str | None = None
     dataset_type: Literal["golden", "evaluation"] | None = None
     default_assert: list[dict[str, Any]] | None = None
+    default_metrics: list[str] | None = None
 
 
 class DatasetOut(BaseModel):
@@ -212,6 +215,7 @@ class DatasetOut(BaseModel):
     verified_by: str | None
     case_count: int
     default_assert: list[dict[str, Any]]
+    default_metrics: list[str] = Field(default_factory=list)
     created_at: datetime
     updated_at: datetime
 
@@ -293,6 +297,26 @@ class RunCreate(BaseModel):
                                                         "temperature 0)")
     judge_model: str | None = None
     description: str = ""
+    metrics: list[str] | None = Field(
+        default=None, description="scorer metrics (faithfulness, bleu, ...) computed after the "
+                                  "run; default: the dataset's default_metrics")
+    judge_params: dict[str, Any] = Field(
+        default_factory=dict, description="LiteLLM options of the judge model (api_base, ...); "
+                                          "credentials come from environment variables")
+    embedding_model: str | None = Field(
+        default=None, description="embeddings of the metrics that use them (LiteLLM id); "
+                                  "default: the offline local model")
+
+
+class ScoringOut(BaseModel):
+    """Where the scorer is: ``scored`` of ``total`` scores are in (total = results ×
+    metrics), with each metric's distribution over the whole run so far."""
+
+    metrics: list[str]
+    scored: int
+    total: int
+    progress: float
+    by_metric: dict[str, Any] | None = None  # metric -> MetricStats (GET /runs/{id} only)
 
 
 class RunOut(BaseModel):
@@ -313,6 +337,9 @@ class RunOut(BaseModel):
     failed: int
     errors: int
     progress: float
+    phase: str = Field(description="status, except \"scoring\" while a completed run's "
+                                   "scores are still coming in")
+    scoring: ScoringOut | None = None
     summary: dict[str, Any] | None
     requested_by: str | None
     requested_at: datetime

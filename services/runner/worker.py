@@ -118,6 +118,7 @@ class Runner:
                                                                worker=self.worker_id),
                                 run_event_id(req.run_id, "started"))
         grading = Grading(self.llm, judge_model=req.judge_model or DEFAULT_JUDGE,
+                          judge_params=dict(req.judge_params) or None,
                           labels={"run_id": req.run_id})
         todo = [(c, t, r) for c, t, r in itertools.product(cases, targets, range(req.repeat))
                 if (c.id, t.target_id, r) not in done]

@@ -14,6 +14,9 @@ Conventions
   count once (the last one wins).
 - Case and target ids are ordered "naturally" (``c2`` before ``c10``); targets passed in
   ``targets`` keep their given order and come first.
+- Scorer metrics (``CaseResult.scores``) are summarized per metric over rows (repeats
+  included): values of "ok" scores make the distribution; "not_applicable" and "error"
+  scores are counted, never averaged in as 0.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from harness.evaluation.models import CaseResult, Status, Target
+from harness.evaluation.models import CaseResult, MetricResult, Status, Target
 from harness.evaluation.stats import (
     bootstrap_mean_interval,
     mcnemar_exact_p,
@@ -39,6 +42,7 @@ from harness.evaluation.stats import (
 __all__ = [
     "CaseChange",
     "Comparison",
+    "MetricStats",
     "Pivot",
     "PivotCell",
     "RunSummary",
@@ -47,6 +51,7 @@ __all__ = [
     "TargetSummary",
     "TrendPoint",
     "compare_runs",
+    "metric_stats",
     "percentile",
     "pivot",
     "prompt_label",
@@ -63,6 +68,18 @@ _EPS = 1e-9
 
 
 # --------------------------------------------------------------------------- models
+
+
+class MetricStats(BaseModel):
+    """The distribution of one scorer metric over result rows."""
+
+    count: int = 0                      # rows with a value (status "ok")
+    mean: float | None = None
+    p50: float | None = None            # linear interpolation, like the latency percentiles
+    min: float | None = None
+    max: float | None = None
+    n_not_applicable: int = 0           # rows lacking what the metric needs
+    n_errors: int = 0                   # rows whose score could not be computed
 
 
 class TargetSummary(BaseModel):
@@ -87,6 +104,7 @@ class TargetSummary(BaseModel):
     cost_unknown: int = 0               # rows whose cost is unknown
     flaky_cases: list[str] = Field(default_factory=list)
     named_scores: dict[str, float] = Field(default_factory=dict)
+    metrics: dict[str, MetricStats] = Field(default_factory=dict)  # scorer metrics by name
 
 
 class RunSummary(BaseModel):
@@ -131,6 +149,7 @@ class TargetComparison(BaseModel):
     pass_rate_delta: float | None = None
     case_pass_rate_delta: float | None = None
     mean_score_delta: float | None = None
+    metric_mean_deltas: dict[str, float | None] = Field(default_factory=dict)  # after - before
     pass_fail: Significance
     score: Significance
 
@@ -153,6 +172,7 @@ class PivotCell(BaseModel):
     cost_usd: float | None = None
     cost_unknown: int = 0
     results: int = 0
+    metrics: dict[str, MetricStats] = Field(default_factory=dict)
 
 
 class Pivot(BaseModel):
@@ -171,6 +191,7 @@ class TrendPoint(BaseModel):
     case_pass_rate: float | None = None
     mean_score: float | None = None
     results: int = 0
+    metrics: dict[str, MetricStats] = Field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -273,6 +294,41 @@ def _labels(targets: Sequence[Target] | None) -> dict[str, str]:
     return {t.target_id: t.label for t in targets or []}
 
 
+def metric_stats(scores: Iterable[MetricResult]) -> MetricStats:
+    """Count, mean, median, min and max of the "ok" values; the other statuses counted."""
+    values: list[float] = []
+    not_applicable = errors = 0
+    for score in scores:
+        if score.status == "ok" and score.value is not None:
+            values.append(score.value)
+        elif score.status == "not_applicable":
+            not_applicable += 1
+        else:
+            errors += 1
+    return MetricStats(
+        count=len(values), mean=_mean(values), p50=percentile(values, 50),
+        min=min(values, default=None), max=max(values, default=None),
+        n_not_applicable=not_applicable, n_errors=errors,
+    )
+
+
+def _metrics(rows: Iterable[CaseResult]) -> dict[str, MetricStats]:
+    by_metric: dict[str, list[MetricResult]] = defaultdict(list)
+    for r in rows:
+        for name, score in r.scores.items():
+            by_metric[name].append(score)
+    return {name: metric_stats(by_metric[name]) for name in sorted(by_metric)}
+
+
+def _metric_deltas(before: TargetSummary, after: TargetSummary) -> dict[str, float | None]:
+    names = sorted(set(before.metrics) | set(after.metrics))
+    return {
+        n: _delta(before.metrics[n].mean if n in before.metrics else None,
+                  after.metrics[n].mean if n in after.metrics else None)
+        for n in names
+    }
+
+
 def _row_total_tokens(r: CaseResult) -> int:
     if r.total_tokens is not None:
         return r.total_tokens
@@ -319,6 +375,7 @@ def _summary(
         cost_unknown=n - len(known_costs),
         flaky_cases=flaky,
         named_scores={k: math.fsum(v) / len(v) for k, v in sorted(named.items())},
+        metrics=_metrics(rows),
     )
 
 
@@ -568,6 +625,7 @@ def compare_runs(
             pass_rate_delta=_delta(b_sum.pass_rate, a_sum.pass_rate),
             case_pass_rate_delta=_delta(b_sum.case_pass_rate, a_sum.case_pass_rate),
             mean_score_delta=_delta(b_sum.mean_score, a_sum.mean_score),
+            metric_mean_deltas=_metric_deltas(b_sum, a_sum),
             pass_fail=_mcnemar(paired, case_threshold, alpha),
             score=_bootstrap(paired, alpha, seed, resamples),
         ))
@@ -654,6 +712,7 @@ def pivot(
             cost_usd=s.cost_usd,
             cost_unknown=s.cost_unknown,
             results=s.results,
+            metrics=s.metrics,
         ))
     return Pivot(prompts=prompts, models=models, cells=cells)
 
@@ -688,6 +747,7 @@ def trend(
                 case_pass_rate=s.case_pass_rate,
                 mean_score=s.mean_score,
                 results=s.results,
+                metrics=s.metrics,
             )))
     points.sort(key=lambda p: (p[0], p[1], p[2]))
     return [p[3] for p in points]

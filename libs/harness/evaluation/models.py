@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 Status = Literal["pass", "fail", "error"]
+ScoreStatus = Literal["ok", "not_applicable", "error"]
 
 
 class Target(BaseModel):
@@ -37,6 +38,16 @@ class TestCaseSnapshot(BaseModel):
     model_config = {"populate_by_name": True}
 
 
+class MetricResult(BaseModel):
+    """A scorer metric's score of one result, as recorded by ``ScoresRecorded``."""
+
+    model_config = {"extra": "allow"}  # usage (tokens, cost, judge calls) and details
+
+    status: ScoreStatus
+    value: float | None = None            # 0..1 when status is "ok"
+    reason: str | None = None
+
+
 class CaseResult(BaseModel):
     """One case × target × repeat, as recorded by ``CaseResultRecorded``."""
 
@@ -59,3 +70,4 @@ class CaseResult(BaseModel):
     model: str | None = None              # the model that answered (after fallback)
     cached: bool = False
     error: str | None = None
+    scores: dict[str, MetricResult] = Field(default_factory=dict)  # by metric, from the scorer

@@ -18,6 +18,7 @@ class DatasetCreated(DomainEvent):
     dataset_type: DatasetType = "evaluation"
     synthetic: bool = False
     default_assert: list[dict[str, Any]] = []
+    default_metrics: list[str] = []  # scorer metrics of a run that names none
 
 
 @registry.register

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from .base import DomainEvent, registry
 
@@ -16,6 +16,11 @@ def result_event_id(run_id: str, case_id: str, target_id: str, repeat: int) -> u
 
 def run_event_id(run_id: str, what: str) -> uuid.UUID:
     return uuid.uuid5(_NS, f"run:{run_id}:{what}")
+
+
+def score_event_id(run_id: str, case_id: str, target_id: str, repeat: int,
+                   metric: str) -> uuid.UUID:
+    return uuid.uuid5(_NS, f"score:{run_id}:{case_id}:{target_id}:{repeat}:{metric}")
 
 
 @registry.register
@@ -37,6 +42,9 @@ class RunRequested(DomainEvent):
     judge_model: str | None = None
     description: str = ""
     source: str = "api"                    # "api", "cli", "promptfoo"
+    metrics: list[str] = []                # Ragas metrics the scorer computes after the run
+    judge_params: dict[str, Any] = {}      # LiteLLM kwargs of the judge (api_base, ...)
+    embedding_model: str | None = None     # None = the offline local embedding model
 
 
 @registry.register
@@ -72,3 +80,29 @@ class RunFailed(DomainEvent):
     TYPE = "RunFailed"
     run_id: str
     error: str
+
+
+@registry.register
+class ScoresRecorded(DomainEvent):
+    """One metric's score of one result (case × target × repeat), from the scorer. A
+    case lacking what the metric needs is ``not_applicable`` with the reason, never 0."""
+
+    TYPE = "ScoresRecorded"
+    run_id: str
+    case_id: str
+    target_id: str
+    repeat: int = 0
+    metric: str
+    status: Literal["ok", "not_applicable", "error"]
+    value: float | None = None             # 0..1 when status is "ok"
+    reason: str | None = None
+    judge_model: str | None = None
+    judge_calls: int = 0                   # cache hits and JSON repair requests included
+    cached_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = 0.0           # None = some call's price is unknown
+    embedding_calls: int = 0
+    duration_ms: float = 0.0
+    engine: str | None = None              # "ragas 0.4.3"
+    details: dict[str, Any] | None = None  # what the judge said (statements, verdicts, ...)

@@ -34,6 +34,7 @@ class CreateDataset:
     dataset_type: str = "evaluation"
     synthetic: bool = False
     default_assert: list[dict[str, Any]] = field(default_factory=list)
+    default_metrics: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,8 @@ def decide(command, state: DatasetState) -> list[DomainEvent]:
     assert state.dataset_id is not None
     did = state.dataset_id
     if isinstance(command, UpdateDataset):
-        unknown = set(command.changes) - {"name", "description", "dataset_type", "default_assert"}
+        unknown = set(command.changes) - {"name", "description", "dataset_type", "default_assert",
+                                          "default_metrics"}
         if unknown:
             raise Invalid(f"cannot change {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
         if command.changes.get("dataset_type", "evaluation") not in DATASET_TYPES:

@@ -29,6 +29,7 @@ from ..schemas import (
     ImportOut,
     Page,
 )
+from ..scores import canonical_metrics
 from .deps import Paging, metadata, runtime
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
@@ -75,10 +76,12 @@ async def list_datasets(q: str | None = Query(None), dataset_type: str | None = 
 async def create_dataset(body: DatasetCreate, request: Request, rt=Depends(runtime),
                          _=Depends(require("editor"))):
     _check_assertions(body.default_assert, "default_assert")
+    default_metrics = canonical_metrics(body.default_metrics, "default_metrics")
     dataset_id = str(uuid.uuid4())
     await rt.commands.dataset(dataset_id, domain.CreateDataset(
         dataset_id=dataset_id, name=body.name, description=body.description,
-        dataset_type=body.dataset_type, default_assert=body.default_assert), metadata(request))
+        dataset_type=body.dataset_type, default_assert=body.default_assert,
+        default_metrics=default_metrics), metadata(request))
     return DatasetOut(**dict(await dataset_row(rt, dataset_id)))
 
 
@@ -93,6 +96,9 @@ async def update_dataset(dataset_id: str, body: DatasetPatch, request: Request,
     changes = body.model_dump(exclude_unset=True)
     if changes.get("default_assert") is not None:
         _check_assertions(changes["default_assert"], "default_assert")
+    if "default_metrics" in changes:
+        changes["default_metrics"] = canonical_metrics(changes["default_metrics"] or [],
+                                                       "default_metrics")
     await rt.commands.dataset(dataset_id, domain.UpdateDataset(changes), metadata(request))
     return DatasetOut(**dict(await dataset_row(rt, dataset_id)))
 

@@ -26,7 +26,8 @@ from ..auth import require
 from ..commands import run_stream
 from ..domain.errors import Invalid, NotFound
 from ..problems import ProblemError
-from ..schemas import Page, RunCreate, RunImport, RunOut, TargetSpec
+from ..schemas import Page, RunCreate, RunImport, RunOut, ScoringOut, TargetSpec
+from ..scores import RESULT_WITH_SCORES, canonical_metrics, metric_totals
 from ..snapshots import dataset_snapshot, write_snapshot
 from .datasets import dataset_row
 from .deps import Paging, metadata, runtime
@@ -37,10 +38,19 @@ _SECRET_PARAMS = {"api_key", "aws_secret_access_key", "vertex_credentials", "ext
                   "headers"}
 
 
-def run_out(row) -> RunOut:
+def run_out(row, by_metric: dict[str, analysis.MetricStats] | None = None) -> RunOut:
     d = dict(row)
     expected = d["expected_results"] or 0
     d["progress"] = round(d["recorded"] / expected, 4) if expected else 1.0
+    scored, total = d.pop("scores_recorded"), d.pop("scores_expected")
+    d["phase"] = "scoring" if d["status"] == "completed" and scored < total else d["status"]
+    metrics = d["config"].get("metrics") or []
+    if metrics:
+        d["scoring"] = ScoringOut(
+            metrics=metrics, scored=scored, total=total,
+            progress=round(scored / total, 4) if total else 1.0,
+            by_metric={k: v.model_dump() for k, v in by_metric.items()}
+            if by_metric is not None else None)
     return RunOut(**d)
 
 
@@ -129,6 +139,13 @@ async def request_run(rt, body: RunCreate, meta, *, source: str = "api") -> str:
         data, count = await dataset_snapshot(conn, body.dataset_id)
     for i, t in enumerate(targets):
         t.target_id = f"t{i}"
+    metrics = canonical_metrics(
+        body.metrics if body.metrics is not None else ds["default_metrics"], "metrics")
+    secrets = sorted(k for k in body.judge_params if k in _SECRET_PARAMS)
+    if secrets:
+        raise Invalid(f"judge_params: {', '.join(secrets)} must not be stored in a run; "
+                      "provider credentials come from environment variables",
+                      field="judge_params")
     uri, sha = await write_snapshot(rt.artifacts, data)
     run_id = str(uuid.uuid4())
     event = RunRequested(
@@ -137,7 +154,8 @@ async def request_run(rt, body: RunCreate, meta, *, source: str = "api") -> str:
         default_assert=[*ds["default_assert"], *body.assert_], concurrency=body.concurrency,
         repeat=body.repeat, case_threshold=body.case_threshold, min_pass_rate=body.min_pass_rate,
         cache=body.cache, judge_model=body.judge_model, description=body.description,
-        source=source)
+        source=source, metrics=metrics, judge_params=body.judge_params,
+        embedding_model=body.embedding_model)
     await rt.commands.record_facts(run_stream(run_id), [event], [None], meta)
     return run_id
 
@@ -198,7 +216,9 @@ async def list_runs(dataset_id: str | None = None, status: str | None = None, pa
 
 
 async def load_results(rt, run_id: str) -> list[CaseResult]:
-    rows = await rt.pool.fetch("SELECT result FROM run_results WHERE run_id = $1", run_id)
+    """The run's results, each with its scores."""
+    rows = await rt.pool.fetch(f"SELECT {RESULT_WITH_SCORES} AS result FROM run_results r "
+                               "WHERE r.run_id = $1", run_id)
     return [CaseResult.model_validate(r["result"]) for r in rows]
 
 
@@ -233,7 +253,8 @@ async def compare(ids: str = Query(..., description="two run ids: before,after")
 
 @router.get("/runs/{run_id}", response_model=RunOut)
 async def get_run(run_id: str, rt=Depends(runtime), _=Depends(require("viewer"))):
-    return run_out(await _run_row(rt, run_id))
+    row = await _run_row(rt, run_id)
+    return run_out(row, await metric_totals(rt.pool, run_id) if row["scores_expected"] else None)
 
 
 @router.get("/runs/{run_id}/results")
@@ -241,13 +262,14 @@ async def run_results(run_id: str, status: str | None = Query(None, pattern="^(p
                       target_id: str | None = None, paging=Paging, rt=Depends(runtime),
                       _=Depends(require("viewer"))):
     await _run_row(rt, run_id)
-    where = ("run_id = $1 AND ($2::text IS NULL OR status = $2) "
-             "AND ($3::text IS NULL OR target_id = $3)")
-    total = await rt.pool.fetchval(f"SELECT count(*) FROM run_results WHERE {where}", run_id,
+    where = ("r.run_id = $1 AND ($2::text IS NULL OR r.status = $2) "
+             "AND ($3::text IS NULL OR r.target_id = $3)")
+    total = await rt.pool.fetchval(f"SELECT count(*) FROM run_results r WHERE {where}", run_id,
                                    status, target_id)
     rows = await rt.pool.fetch(
-        f"SELECT result FROM run_results WHERE {where} ORDER BY case_id, target_id, repeat "
-        "LIMIT $4 OFFSET $5", run_id, status, target_id, paging.limit, paging.offset)
+        f"SELECT {RESULT_WITH_SCORES} AS result FROM run_results r WHERE {where} "
+        "ORDER BY r.case_id, r.target_id, r.repeat LIMIT $4 OFFSET $5", run_id, status,
+        target_id, paging.limit, paging.offset)
     return {"items": [r["result"] for r in rows], "total": total, "limit": paging.limit,
             "offset": paging.offset}
 
@@ -332,7 +354,8 @@ async def prompt_trend(prompt_id: str, rt=Depends(runtime), _=Depends(require("v
         "ORDER BY requested_at", [{"prompt_id": prompt_id}])
     by_run: dict[str, list[CaseResult]] = {r["id"]: [] for r in runs}
     for row in await rt.pool.fetch(  # one query for every run, not one per run
-            "SELECT run_id, result FROM run_results WHERE run_id = ANY($1)", list(by_run)):
+            f"SELECT r.run_id, {RESULT_WITH_SCORES} AS result FROM run_results r "
+            "WHERE r.run_id = ANY($1)", list(by_run)):
         by_run[row["run_id"]].append(CaseResult.model_validate(row["result"]))
     data = [(r["id"], r["requested_at"], _targets(r), by_run[r["id"]]) for r in runs]
     return analysis.trend(data, prompt_id)

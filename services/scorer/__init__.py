@@ -1,0 +1,1 @@
+"""The scorer: Ragas metrics of completed runs, reported as ``ScoresRecorded`` events."""

@@ -1,0 +1,46 @@
+"""What the scorer needs from the outside: the run to score, its results with the scores
+already recorded, and where new scores go (a ``ResultSink``, as for the runner)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+from harness.evaluation.models import CaseResult
+
+
+class ScoringJob(BaseModel):
+    """A run as the scorer needs it: its metrics, judge and embeddings, and its snapshot."""
+
+    run_id: str
+    status: str
+    metrics: list[str] = Field(default_factory=list)
+    judge_model: str | None = None
+    judge_params: dict[str, Any] = Field(default_factory=dict)
+    embedding_model: str | None = None
+    snapshot_uri: str
+    snapshot_sha256: str
+    expected_results: int = 0
+
+    @classmethod
+    def from_run(cls, run: Any) -> ScoringJob:
+        """From a ``runs`` row or the registry's ``GET /runs/{id}`` answer."""
+        config = run["config"] or {}
+        return cls(run_id=run["id"], status=run["status"], metrics=config.get("metrics") or [],
+                   judge_model=config.get("judge_model"),
+                   judge_params=config.get("judge_params") or {},
+                   embedding_model=config.get("embedding_model"),
+                   snapshot_uri=run["snapshot_uri"], snapshot_sha256=run["snapshot_sha256"],
+                   expected_results=run["expected_results"])
+
+
+class ScoringSource(Protocol):
+    async def job(self, run_id: str) -> ScoringJob | None:
+        """The run, or None when the registry does not know it."""
+
+    async def results(self, run_id: str) -> list[CaseResult]:
+        """Every result of the run, each with the scores already recorded for it."""
+
+    async def unscored_runs(self) -> list[str]:
+        """Completed runs whose scores are not all in (to resume after a restart)."""

@@ -1,0 +1,196 @@
+"""The scorer: turns ``RunCompleted`` of a run that asked for metrics into one
+``ScoresRecorded`` per result (case × target × repeat) and metric.
+
+Stateless like the runner: the run's metrics, judge and snapshot come from the registry,
+the cases from the snapshot the run pinned. Before computing anything it reads which
+scores are already recorded and computes only the others, so a redelivered message or a
+restarted scorer repeats no judge call for a recorded score; deterministic event ids
+(``score_event_id``) make a score proposed twice count once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+
+import structlog
+
+from harness.artifacts import ArtifactStore
+from harness.evaluation.execute import DEFAULT_JUDGE
+from harness.evaluation.models import CaseResult
+from harness.events import StoredEvent
+from harness.events.run_events import RunCompleted, ScoresRecorded, score_event_id
+from harness.llm import LLMClient
+from harness.scoring import DEFAULT_JUDGE_CONCURRENCY, MetricScore, Scorer, resolve_metrics
+from services.registry.snapshots import read_snapshot
+from services.runner.ports import ResultSink
+
+from .inputs import scoring_input
+from .ports import ScoringJob, ScoringSource
+
+log = structlog.get_logger(__name__)
+
+HANDLED_TYPES = {RunCompleted.TYPE}
+
+
+class ResultsStillArriving(Exception):
+    """Some results of a completed run are not ingested yet; a redelivery finishes it."""
+
+
+def _stream(run_id: str) -> str:
+    return f"run-{run_id}"
+
+
+def todo(results: list[CaseResult], metrics: list[str]) -> list[tuple[CaseResult, list[str]]]:
+    """Each result with the metrics it has no recorded score for (results fully scored
+    left out)."""
+    out = []
+    for r in results:
+        missing = [m for m in metrics if m not in r.scores]
+        if missing:
+            out.append((r, missing))
+    return out
+
+
+def score_event(result: CaseResult, score: MetricScore, judge_model: str | None
+                ) -> ScoresRecorded:
+    return ScoresRecorded(
+        run_id=result.run_id, case_id=result.case_id, target_id=result.target_id,
+        repeat=result.repeat, metric=score.metric, status=score.status, value=score.value,
+        reason=score.reason, judge_model=judge_model if score.judge_calls else None,
+        judge_calls=score.judge_calls, cached_calls=score.cached_calls,
+        prompt_tokens=score.prompt_tokens, completion_tokens=score.completion_tokens,
+        cost_usd=score.cost_usd, embedding_calls=score.embedding_calls,
+        duration_ms=round(score.duration_ms, 3), engine=score.engine, details=score.details)
+
+
+class RunScorer:
+    """Scores completed runs. ``batch_size`` results are scored together (their judge
+    calls limited to ``max_concurrency`` at a time, their embeddings fetched in batches);
+    each batch's scores are published before the next starts, so progress shows."""
+
+    def __init__(self, *, llm: LLMClient, artifacts: ArtifactStore, sink: ResultSink,
+                 source: ScoringSource, batch_size: int = 128,
+                 max_concurrency: int = DEFAULT_JUDGE_CONCURRENCY,
+                 wait_results_s: float = 30.0, poll_s: float = 0.5) -> None:
+        self.llm = llm
+        self.artifacts = artifacts
+        self.sink = sink
+        self.source = source
+        self.batch_size = batch_size
+        self.wait_results_s = wait_results_s
+        self.poll_s = poll_s
+        self.limiter = asyncio.Semaphore(max_concurrency)
+        self.tasks: dict[str, asyncio.Task] = {}
+
+    # ---- bus entry point -------------------------------------------------------------
+
+    async def handle(self, event: StoredEvent) -> None:
+        """Start scoring a completed run in the background (returns at once)."""
+        if event.type == RunCompleted.TYPE:
+            self.start(event.data["run_id"])
+
+    def start(self, run_id: str) -> asyncio.Task:
+        existing = self.tasks.get(run_id)
+        if existing is not None and not existing.done():
+            return existing
+        task = asyncio.create_task(self._guarded(run_id), name=f"score-{run_id}")
+        self.tasks[run_id] = task
+        task.add_done_callback(lambda t, rid=run_id: self._done(rid, t))
+        return task
+
+    def _done(self, run_id: str, task: asyncio.Task) -> None:
+        self.tasks.pop(run_id, None)
+        if not task.cancelled():
+            task.exception()  # retrieved: logged by _guarded, re-raised to awaiting callers
+
+    async def _guarded(self, run_id: str) -> int:
+        try:
+            return await self.score_run(run_id)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await self.sink.flush()
+            raise
+        except ResultsStillArriving as exc:
+            log.warning("scoring_incomplete", run_id=run_id, detail=str(exc))
+            raise
+        except Exception:
+            log.exception("scoring_failed", run_id=run_id)
+            raise
+
+    async def resume_unfinished(self) -> int:
+        """After a restart: score the completed runs whose scores are not all in."""
+        runs = await self.source.unscored_runs()
+        for run_id in runs:
+            self.start(run_id)
+        return len(runs)
+
+    # ---- the work ----------------------------------------------------------------------
+
+    async def score_run(self, run_id: str) -> int:
+        """Compute and publish the scores of ``run_id`` not yet recorded; returns how many.
+
+        On Pub/Sub a run's last results may be ingested after its ``RunCompleted``: results
+        that arrive while the run is scored are scored too; if some are still missing
+        after ``wait_results_s``, :class:`ResultsStillArriving` asks for a redelivery."""
+        job = await self.source.job(run_id)
+        if job is None or not job.metrics or job.status != "completed":
+            return 0
+        judge_model = self._judge_model(job)
+        scorer = Scorer(self.llm, judge_model, job.embedding_model,
+                        judge_params=job.judge_params, limiter=self.limiter)
+        cases: dict[str, dict] | None = None
+        handled: set[tuple[str, str, int]] = set()  # results scored by this attempt
+        published = 0
+        deadline = asyncio.get_running_loop().time() + self.wait_results_s
+        while True:
+            results = await self.source.results(run_id)
+            work = [(r, m) for r, m in todo(results, job.metrics)
+                    if (r.case_id, r.target_id, r.repeat) not in handled]
+            if work:
+                if cases is None:
+                    snapshot = await self.artifacts.get(job.snapshot_uri)
+                    cases = {c["id"]: c for c in read_snapshot(snapshot, job.snapshot_sha256)}
+                    log.info("scoring_started", run_id=run_id, metrics=job.metrics,
+                             results=len(work), judge_model=judge_model)
+                for start in range(0, len(work), self.batch_size):
+                    batch = work[start:start + self.batch_size]
+                    published += await self._score_batch(scorer, batch, cases, judge_model)
+                    await self.sink.flush()
+                handled.update((r.case_id, r.target_id, r.repeat) for r, _ in work)
+            if len(results) >= job.expected_results:
+                break
+            if asyncio.get_running_loop().time() >= deadline:
+                raise ResultsStillArriving(
+                    f"run {run_id}: {len(results)} of {job.expected_results} results recorded")
+            await asyncio.sleep(self.poll_s)
+        log.info("scoring_completed" if published else "scoring_already_done", run_id=run_id,
+                 scores=published)
+        return published
+
+    @staticmethod
+    def _judge_model(job: ScoringJob) -> str | None:
+        if not any(spec.uses_judge for spec in resolve_metrics(job.metrics)):
+            return None
+        return job.judge_model or DEFAULT_JUDGE
+
+    async def _score_batch(self, scorer: Scorer, batch: list[tuple[CaseResult, list[str]]],
+                           cases: dict[str, dict], judge_model: str | None) -> int:
+        # results needing the same metrics are scored together (one group, usually)
+        groups: dict[tuple[str, ...], list[CaseResult]] = defaultdict(list)
+        for result, metrics in batch:
+            groups[tuple(metrics)].append(result)
+        count = 0
+        for metrics, results in groups.items():
+            inputs = [scoring_input(cases.get(r.case_id, {}), r) for r in results]
+            all_scores = await scorer.score_cases(inputs, list(metrics))
+            for result, scores in zip(results, all_scores, strict=True):
+                for score in scores:
+                    await self.sink.publish(
+                        _stream(result.run_id), score_event(result, score, judge_model),
+                        score_event_id(result.run_id, result.case_id, result.target_id,
+                                       result.repeat, score.metric))
+                    count += 1
+        return count
+
