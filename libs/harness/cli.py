@@ -101,9 +101,13 @@ def up(
     host: Annotated[str, typer.Option(help="bind address")] = None,  # type: ignore[assignment]
     port: Annotated[int, typer.Option(help="port")] = None,  # type: ignore[assignment]
     insecure: Annotated[bool, typer.Option(help="allow a non-loopback bind without keys")] = False,
+    studio_port: Annotated[int, typer.Option(help="the studio's port")] = None,  # type: ignore[assignment]
+    no_studio: Annotated[bool, typer.Option("--no-studio", help="do not start the studio")]
+    = False,
 ) -> None:
     """Start the registry, the outbox relay, the runner and the OpenAI-compatible gateway
-    (under /v1) on embedded defaults; prints the URLs."""
+    (under /v1) on embedded defaults, and the studio (a web UI) beside them; prints the
+    URLs."""
     import uvicorn
 
     from services.gateway.app import gateway_router
@@ -127,8 +131,29 @@ def up(
                   f"http://{host}:{port}/docs)  database: {where}")
     console.print(f"[bold]OpenAI-compatible gateway[/bold] at http://{host}:{port}/v1  (keys: "
                   f"POST /gateway/keys; PII policy by default: mask)")
-    uvicorn.run(create_app(url, local_stack=True, extra_routers=[gateway_router()]),
-                host=host, port=port, log_level=s.log_level.lower())
+    studio = None if no_studio else _start_studio(host, studio_port or s.studio_port, port)
+    try:
+        uvicorn.run(create_app(url, local_stack=True, extra_routers=[gateway_router()]),
+                    host=host, port=port, log_level=s.log_level.lower())
+    finally:
+        from services.studio import launch
+
+        launch.stop(studio)
+
+
+def _start_studio(host: str, studio_port: int, registry_port: int):
+    """The studio as a child process pointed at this registry; a hint instead when it
+    cannot start (extra not installed, port taken) — the registry starts anyway."""
+    from services.studio import launch
+
+    registry = launch.local_url(host, registry_port)
+    try:
+        proc = launch.start(host, studio_port, registry)
+    except RuntimeError as exc:
+        console.print(f"[yellow]studio not started: {exc}[/yellow]")
+        return None
+    console.print(f"[bold]studio[/bold] on {launch.local_url(host, studio_port)}")
+    return proc
 
 
 @keys_app.command("create")

@@ -301,6 +301,19 @@ class StudioAPI:
                              base=self.gateway_url,
                              params={k: v for k, v in params.items() if v}).json()
 
-    def alerts(self) -> dict[str, Any]:
+    def alerts(self) -> list[dict[str, Any]]:
         return self._request("GET", "/gateway/alerts", "load the gateway's cost alerts",
-                             base=self.gateway_url).json()
+                             base=self.gateway_url).json()["items"]
+
+    def alert_firings(self, limit: int = 100) -> list[dict[str, Any]]:
+        return self._request("GET", "/gateway/alerts/firings", "load the fired alerts",
+                             base=self.gateway_url, params={"limit": limit}).json()["items"]
+
+    def create_alert(self, *, scope: str, period: str, threshold_usd: float,
+                     target: str | None = None, name: str | None = None,
+                     webhook_url: str | None = None) -> dict[str, Any]:
+        body = {"scope": scope, "period": period, "threshold_usd": threshold_usd,
+                "target": target or None, "name": name or None,
+                "webhook_url": webhook_url or None}
+        return self._request("POST", "/gateway/alerts", "create the cost alert",
+                             base=self.gateway_url, json=body).json()

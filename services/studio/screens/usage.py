@@ -10,7 +10,7 @@ import altair as alt
 import streamlit as st
 
 from services.studio.api import ApiError, EndpointMissing, StudioAPI
-from services.studio.ui import api, show_error, to_frame
+from services.studio.ui import api, call, flash, show_error, show_flash, to_frame
 from services.studio.views.badges import ms, pct, usd
 from services.studio.views.usage import (
     alert_rows,
@@ -92,28 +92,52 @@ def metrics_section(client: StudioAPI) -> None:
 def alerts_section(client: StudioAPI) -> None:
     st.markdown("### Cost alerts")
     try:
-        answer = client.alerts()
+        alerts = client.alerts()
     except EndpointMissing:
-        st.info("This gateway does not list cost alerts (no `/gateway/alerts`).", icon="ℹ️")
+        st.info("This server has no cost alerts (no `/gateway/alerts`).", icon="ℹ️")
         return
     except ApiError as exc:
         show_error(exc)
         return
-    configured = alert_rows(answer)
-    if not configured:
+    if alerts:
+        st.dataframe(to_frame(alert_rows(alerts)), hide_index=True, width="stretch")
+    else:
         st.info("No cost alerts configured.")
-        return
-    st.dataframe(to_frame(configured), hide_index=True, width="stretch")
-    fired = firing_rows(answer)
+    fired = call(client.alert_firings) or []
     st.markdown(f"**Fired** ({len(fired)})")
     if fired:
-        st.dataframe(to_frame(fired), hide_index=True, width="stretch")
+        st.dataframe(to_frame(firing_rows(fired)), hide_index=True, width="stretch")
     else:
         st.caption("None has fired.")
+    new_alert_form(client)
+
+
+def new_alert_form(client: StudioAPI) -> None:
+    with st.expander("➕ New cost alert"), st.form("new_alert"):
+        c1, c2, c3 = st.columns(3)
+        scope = c1.selectbox("On", ["total", "app", "key"], key="alert_scope",
+                             format_func={"total": "all calls", "app": "an application",
+                                          "key": "a gateway key"}.get)
+        period = c2.selectbox("Per", ["day", "month"], key="alert_period")
+        threshold = c3.number_input("Threshold (USD)", min_value=0.0, value=10.0, step=1.0,
+                                    key="alert_threshold")
+        target = st.text_input("Application name or key id (not for all calls)",
+                               key="alert_target")
+        name = st.text_input("Name", key="alert_name")
+        webhook = st.text_input("Webhook URL (optional)", key="alert_webhook")
+        if st.form_submit_button("Create alert"):
+            created = call(client.create_alert, scope=scope, period=period,
+                           threshold_usd=threshold, target=target.strip() or None,
+                           name=name.strip() or None, webhook_url=webhook.strip() or None)
+            if created:
+                flash(f"Alert created: {created.get('name') or scope} over "
+                      f"${threshold:,.2f} per {period}.")
+                st.rerun()
 
 
 def main() -> None:
     st.title("📈 Usage")
+    show_flash()
     client = api()
     metrics_section(client)
     alerts_section(client)

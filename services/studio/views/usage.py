@@ -45,44 +45,34 @@ def totals(items: list[dict[str, Any]]) -> dict[str, Any]:
             "cost_unknown": sum(it.get("calls_with_unknown_cost", 0) for it in items)}
 
 
-def _listing(answer: Any, *keys: str) -> list[dict[str, Any]]:
-    if isinstance(answer, list):
-        return answer
-    if isinstance(answer, dict):
-        for k in keys:
-            if isinstance(answer.get(k), list):
-                return answer[k]
-    return []
+def _money(value: Any) -> str:
+    return "—" if value is None else usd(float(value))
 
 
-def alert_rows(answer: Any) -> list[dict[str, Any]]:
-    """Configured alerts: scope, target, period, threshold, where it notifies."""
+def alert_rows(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Configured alerts with this period's spend so far and whether they fired."""
     rows = []
-    for a in _listing(answer, "items", "alerts"):
-        threshold = a.get("threshold_usd")
-        rows.append({"id": a.get("id"), "scope": a.get("scope"),
-                     "target": a.get("target") or ("all traffic"
-                                                   if a.get("scope") == "total" else "—"),
-                     "period": a.get("period"),
-                     "threshold": usd(float(threshold)) if threshold is not None else "—",
-                     "notifies": a.get("webhook_url") or "—",
-                     "fired": len(a.get("firings") or [])})
+    for a in alerts:
+        target = a.get("target") or ("all calls" if a.get("scope") == "total" else "—")
+        rows.append({"alert": a.get("name") or f"{a.get('scope')} {target}",
+                     "scope": a.get("scope"), "target": target,
+                     "period": f"per {a.get('period')}",
+                     "threshold": _money(a.get("threshold_usd")),
+                     "spent this period": _money(a.get("spent_usd")),
+                     "status": "🔔 fired" if a.get("fired") else "quiet",
+                     "notifies": a.get("webhook_url") or "event only"})
     return rows
 
 
-def firing_rows(answer: Any) -> list[dict[str, Any]]:
-    """Alerts that fired, newest first (nested per alert or listed on their own)."""
-    fired: list[dict[str, Any]] = []
-    for a in _listing(answer, "items", "alerts"):
-        for f in a.get("firings") or []:
-            fired.append({**f, "alert_id": f.get("alert_id", a.get("id")),
-                          "scope": a.get("scope"), "target": a.get("target")})
-    if isinstance(answer, dict):
-        fired += _listing(answer, "fired", "firings")
-    rows = [{"fired at": f.get("fired_at"), "alert": f.get("alert_id"),
-             "scope": f.get("scope") or "—", "target": f.get("target") or "—",
-             "period": f.get("period_start"),
-             "spent": usd(float(f["spent_usd"])) if f.get("spent_usd") is not None else "—",
-             "delivered": "yes" if f.get("delivered") else "no"} for f in fired]
+def firing_rows(firings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Alerts that fired, newest first, with delivery to the webhook."""
+    rows = []
+    for f in firings:
+        delivered = ("yes" if f.get("delivered") else
+                     f"no ({f['last_error']})" if f.get("last_error") else "pending")
+        rows.append({"fired at": f.get("fired_at"),
+                     "alert": f.get("name") or f"{f.get('scope')} {f.get('target') or ''}",
+                     "period from": f.get("period_start"), "spent": _money(f.get("spent_usd")),
+                     "threshold": _money(f.get("threshold_usd")), "delivered": delivered})
     rows.sort(key=lambda r: str(r["fired at"] or ""), reverse=True)
     return rows

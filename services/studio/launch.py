@@ -1,0 +1,69 @@
+"""Starting the studio as a child process (``harness up``, ``python -m services.studio``).
+
+The studio is a separate Streamlit server pointed at the registry's URL; it needs the
+``studio`` extra. Without it, ``harness up`` prints how to install it and carries on.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+APP = Path(__file__).with_name("app.py")
+INSTALL_HINT = "pip install -e '.[studio]'  (or `make studio`)"
+
+
+def installed() -> bool:
+    return importlib.util.find_spec("streamlit") is not None
+
+
+def command(host: str, port: int) -> list[str]:
+    """``streamlit run`` without a browser, usage stats, file watching or dev toolbar."""
+    return [sys.executable, "-m", "streamlit", "run", str(APP),
+            "--server.headless=true", f"--server.address={host}", f"--server.port={port}",
+            "--server.fileWatcherType=none", "--server.runOnSave=false",
+            "--browser.gatherUsageStats=false", "--client.toolbarMode=viewer",
+            "--global.developmentMode=false"]
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def local_url(host: str, port: int) -> str:
+    """Where a server bound to ``host`` is reached from this machine."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return f"http://{shown}:{port}"
+
+
+def start(host: str, port: int, registry_url: str, *,
+          env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start the studio; ``RuntimeError`` says why it cannot (extra missing, port taken)."""
+    if not installed():
+        raise RuntimeError(f"the studio is not installed: {INSTALL_HINT}")
+    if not port_free(host, port):
+        raise RuntimeError(f"port {port} on {host} is taken; pass --studio-port")
+    child_env = {**os.environ, **(env or {}), "HARNESS_URL": registry_url}
+    return subprocess.Popen(command(host, port), env=child_env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=None)
+
+
+def stop(proc: subprocess.Popen | None, timeout_s: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it does not stop within ``timeout_s``."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout_s)
