@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     runner_max_wait_s: float = Field(
         default=540.0, description="HARNESS_RUNNER_MAX_WAIT_S: how long a push request waits "
                                    "for its run before asking Pub/Sub to redeliver")
+    scorer_max_wait_s: float = Field(
+        default=540.0, description="HARNESS_SCORER_MAX_WAIT_S: how long a push request waits "
+                                   "for a run's scoring before asking Pub/Sub to redeliver")
     otlp_endpoint: str | None = Field(
         default=None, description="HARNESS_OTLP_ENDPOINT: OpenTelemetry collector (OTLP/HTTP, "
                                   "e.g. http://127.0.0.1:4318) that receives the gateway's and "

@@ -130,8 +130,14 @@ def start_services(env: dict[str, str], log_dir: Path | None = None
     ensure_topology(env["GOOGLE_CLOUD_PROJECT"], env["HARNESS_TOPIC_PREFIX"],
                     ack_deadline_seconds=int(env.get("HARNESS_PUBSUB_ACK_DEADLINE_S", "60")))
     registry = ServiceProcess("registry", dict(env)).start(log_dir)
-    runner = ServiceProcess("runner", {**env, "HARNESS_URL": registry.url}).start(log_dir)
+    runner = start_worker("runner", env, registry, log_dir)
     return registry, runner
+
+
+def start_worker(name: str, env: dict[str, str], registry: ServiceProcess,
+                 log_dir: Path | None = None) -> ServiceProcess:
+    """A worker service (runner, scorer, ...) pointed at ``registry``."""
+    return ServiceProcess(name, {**env, "HARNESS_URL": registry.url}).start(log_dir)
 
 
 def main() -> None:  # pragma: no cover - interactive
@@ -157,8 +163,10 @@ def main() -> None:  # pragma: no cover - interactive
                       storage_host=f"http://127.0.0.1:{gcs_port}",
                       artifacts_uri="gs://harness/artifacts", data_dir=data_dir)
     registry, runner = start_services(env, log_dir=data_dir / "logs")
+    scorer = start_worker("scorer", env, registry, log_dir=data_dir / "logs")
     print(f"registry  {registry.url}  (API docs {registry.url}/docs)")
     print(f"runner    {runner.url}")
+    print(f"scorer    {scorer.url}")
     print(f"pubsub    PUBSUB_EMULATOR_HOST=127.0.0.1:{fake_port}  project {PROJECT}")
     print(f"gcs       STORAGE_EMULATOR_HOST=http://127.0.0.1:{gcs_port}  bucket harness")
     print(f"logs      {data_dir / 'logs'}   (Ctrl-C stops everything)")
@@ -172,7 +180,7 @@ def main() -> None:  # pragma: no cover - interactive
     except KeyboardInterrupt:
         pass
     finally:
-        for svc in (runner, registry):
+        for svc in (scorer, runner, registry):
             svc.stop()
         for p in (gcs, fake):
             p.terminate()
