@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
-import httpx
 import openai
 import pytest
 
-from services.gateway import MIGRATIONS
-from services.gateway.app import create_gateway_app
 from services.gateway.config import GatewaySettings
-from services.gateway.keys import create_key
+from tests.support.gateway import serve_gateway
 from tests.support.stub_llm import StubLLM
 
 PRICES = {"openai/primary": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6},
@@ -27,49 +23,14 @@ async def stub():
 
 @pytest.fixture
 async def gw(runtime, stub):
-    """Gateway + registry served by uvicorn on loopback; yields a small helper object."""
-    import uvicorn
-
-    from harness.eventstore import migrate
-
-    async with runtime.pool.acquire() as conn:
-        await migrate(conn, [("gateway", MIGRATIONS)])
+    """Gateway + registry served by uvicorn on loopback."""
     settings = GatewaySettings(
         aliases={"smart": ["openai/primary", "openai/backup"]},
         deployments={"*": {"api_base": stub.base_url, "api_key": "sk-test"}},
         prices=PRICES, num_retries=1, timeout_s=5, cooldown_s=30, allowed_fails=1,
         trace_flush_s=0.05)
-    app = create_gateway_app(runtime, settings)
-    app.state.gateway.start()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-
-    class G:
-        url = f"http://127.0.0.1:{port}"
-        gateway = app.state.gateway
-        pool = runtime.pool
-
-        async def key(self, name="k", **kw):
-            secret, _ = await create_key(runtime.pool, name, **kw)
-            return secret
-
-        def sdk(self, key, **kw):
-            return openai.AsyncOpenAI(base_url=self.url + "/v1", api_key=key, max_retries=0,
-                                      **kw)
-
-        def http(self):
-            return httpx.AsyncClient(base_url=self.url, timeout=30)
-
-    yield G()
-    await app.state.gateway.stop()
-    server.should_exit = True
-    await task
+    async with serve_gateway(runtime, settings) as served:
+        yield served
 
 
 async def test_sdk_non_streaming_and_streaming(gw, stub):
