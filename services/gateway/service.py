@@ -1,0 +1,63 @@
+"""The gateway as its own service (Cloud Run): the OpenAI-compatible routes, keys, usage
+metrics and cost alerts, on the registry's database.
+
+It reads applications and keys from the same Postgres as the registry, keeps the
+resolve cache fresh through the registry's notifications, and records ``CostAlertFired``
+through the registry's command handler (the registry's outbox relay publishes it). It runs
+no relay and no registry background work of its own.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request
+
+from harness.config import Settings, get_settings
+from harness.db import resolve_database_url
+from services.registry import problems
+from services.registry.app import CorrelationMiddleware
+from services.registry.runtime import Runtime
+
+from .app import gateway_router
+from .config import GatewaySettings
+
+log = structlog.get_logger(__name__)
+
+
+def create_gateway_service(settings: Settings | None = None,
+                           gateway_settings: GatewaySettings | None = None) -> FastAPI:
+    s = settings or get_settings()
+    url = resolve_database_url(s.database_url, s.pgdata_dir)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        rt = await Runtime.start(url, relay=False, pool_min=s.pool_min_size,
+                                 pool_max=s.pool_max_size)
+        app.state.runtime = rt
+        log.info("gateway_service_started")
+        try:
+            yield  # the gateway router's lifespan runs inside this one
+        finally:
+            await rt.stop()
+            log.info("service_stopped", service="gateway")
+
+    app = FastAPI(title="harness gateway",
+                  description="OpenAI-compatible gateway: routing with fallback, keys, "
+                              "budgets, PII masking, traces, usage metrics, cost alerts.",
+                  version="0.1.0", lifespan=lifespan)
+    problems.install(app)
+    app.add_middleware(CorrelationMiddleware)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz():
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz(request: Request):
+        await request.app.state.runtime.pool.fetchval("SELECT 1")
+        return {"status": "ready"}
+
+    app.include_router(gateway_router(gateway_settings))
+    return app
