@@ -245,11 +245,16 @@ def run_command(
         help="a case passes when this share of its repeats pass")] = 1.0,
     repeat: Annotated[int, typer.Option(help="run each case N times")] = 1,
     concurrency: Annotated[int, typer.Option(help="model calls in flight")] = 4,
+    metric: Annotated[list[str], typer.Option(
+        help="scorer metric (faithfulness, bleu, ...); repeatable; default: the dataset's "
+             "default_metrics")] = [],  # noqa: B006
+    judge_model: Annotated[str | None, typer.Option(
+        help="judge of llm-rubric and the judge metrics (default HARNESS_JUDGE_MODEL)")] = None,
     url: Annotated[str | None, typer.Option(help="registry URL (default HARNESS_URL, or "
                                                  "start one on embedded defaults)")] = None,
 ) -> None:
     """Run a dataset against applications or prompt versions; exit 1 below the threshold,
-    so CI can gate a prompt change."""
+    so CI can gate a prompt change. With metrics, waits for the scores and prints them."""
     from harness.cli_run import RunCommandError, run_and_follow
 
     s = get_settings()
@@ -260,7 +265,8 @@ def run_command(
         return run_and_follow(client, console, dataset=dataset, apps=app_name,
                               prompts=prompt, models=model, min_pass_rate=min_pass_rate,
                               case_threshold=case_threshold, repeat=repeat,
-                              concurrency=concurrency)
+                              concurrency=concurrency, metrics=metric or None,
+                              judge_model=judge_model)
 
     try:
         code = _with_registry(url, go, local_stack=True)  # a run needs the runner too

@@ -58,10 +58,23 @@ def summary_table(summary: dict) -> Table:
     return table
 
 
+def metrics_table(summary: dict) -> Table:
+    table = Table(title="metrics (mean, median, min–max over scored results)")
+    for col in ("target", "metric", "mean", "p50", "min–max", "scored", "n/a", "error"):
+        table.add_column(col, justify="left" if col in ("target", "metric") else "right")
+    for t in [*summary["targets"], summary["total"]]:
+        for name, m in t["metrics"].items():
+            table.add_row(t.get("label") or t["target_id"], name, _fmt(m["mean"]),
+                          _fmt(m["p50"]), f"{_fmt(m['min'])}–{_fmt(m['max'])}",
+                          str(m["count"]), str(m["n_not_applicable"]), str(m["n_errors"]))
+    return table
+
+
 def run_and_follow(client: httpx.Client, console: Console, *, dataset: str,
                    apps: list[str], prompts: list[str], models: list[str],
                    min_pass_rate: float | None, case_threshold: float, repeat: int,
-                   concurrency: int, description: str = "") -> int:
+                   concurrency: int, description: str = "", metrics: list[str] | None = None,
+                   judge_model: str | None = None) -> int:
     ds = _find(client, "/datasets", dataset, "dataset")
     targets: list[dict] = []
     for name in apps:
@@ -78,7 +91,8 @@ def run_and_follow(client: httpx.Client, console: Console, *, dataset: str,
     run = _ok(client.post("/runs", headers={"X-Harness-Source": "cli"}, json={
         "dataset_id": ds["id"], "targets": targets, "models": models,
         "min_pass_rate": min_pass_rate, "case_threshold": case_threshold, "repeat": repeat,
-        "concurrency": concurrency, "description": description}))
+        "concurrency": concurrency, "description": description, "metrics": metrics,
+        "judge_model": judge_model}))
     console.print(f"run [bold]{run['id']}[/bold]: {len(run['targets'])} target(s) × "
                   f"{run['case_count']} case(s) × {repeat} = {run['expected_results']} results "
                   f"on dataset {ds['name']} (snapshot {run['snapshot_sha256'][:12]})")
@@ -96,11 +110,22 @@ def run_and_follow(client: httpx.Client, console: Console, *, dataset: str,
             if state["status"] in ("completed", "cancelled", "failed"):
                 break
             time.sleep(0.25)
+    if state["phase"] == "scoring":  # the run is done; the scorer computes its metrics
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console, transient=False) as progress:
+            task = progress.add_task("scoring", total=state["scoring"]["total"])
+            while state["phase"] == "scoring":
+                progress.update(task, completed=state["scoring"]["scored"])
+                time.sleep(0.25)
+                state = _ok(client.get(f"/runs/{run['id']}"))
+            progress.update(task, completed=state["scoring"]["scored"])
     if state["status"] != "completed":
         console.print(f"[red]run {state['status']}[/red]: {state.get('reason') or ''}")
         return 2
     summary = state["summary"]
     console.print(summary_table(summary))
+    if state.get("scoring"):
+        console.print(metrics_table(_ok(client.get(f"/runs/{run['id']}/summary"))))
     verdict = summary["verdict"]
     threshold = "every case" if min_pass_rate is None else f"{min_pass_rate:.0%} of cases"
     rate = summary["total"]["case_pass_rate"] or 0

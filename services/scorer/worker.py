@@ -16,7 +16,7 @@ from collections import defaultdict
 
 import structlog
 
-from harness.artifacts import ArtifactStore
+from harness.artifacts import ArtifactNotFound, ArtifactStore
 from harness.evaluation.execute import DEFAULT_JUDGE
 from harness.evaluation.models import CaseResult
 from harness.events import StoredEvent
@@ -141,6 +141,7 @@ class RunScorer:
         scorer = Scorer(self.llm, judge_model, job.embedding_model,
                         judge_params=job.judge_params, limiter=self.limiter)
         cases: dict[str, dict] | None = None
+        unreadable: str | None = None
         handled: set[tuple[str, str, int]] = set()  # results scored by this attempt
         published = 0
         deadline = asyncio.get_running_loop().time() + self.wait_results_s
@@ -150,13 +151,13 @@ class RunScorer:
                     if (r.case_id, r.target_id, r.repeat) not in handled]
             if work:
                 if cases is None:
-                    snapshot = await self.artifacts.get(job.snapshot_uri)
-                    cases = {c["id"]: c for c in read_snapshot(snapshot, job.snapshot_sha256)}
+                    cases, unreadable = await self._cases(job)
                     log.info("scoring_started", run_id=run_id, metrics=job.metrics,
                              results=len(work), judge_model=judge_model)
                 for start in range(0, len(work), self.batch_size):
                     batch = work[start:start + self.batch_size]
-                    published += await self._score_batch(scorer, batch, cases, judge_model)
+                    published += await self._score_batch(scorer, batch, cases, judge_model,
+                                                         unreadable)
                     await self.sink.flush()
                 handled.update((r.case_id, r.target_id, r.repeat) for r, _ in work)
             if len(results) >= job.expected_results:
@@ -169,6 +170,17 @@ class RunScorer:
                  scores=published)
         return published
 
+    async def _cases(self, job: ScoringJob) -> tuple[dict[str, dict], str | None]:
+        """The run's snapshot cases by id, or why they cannot be read (then every score
+        is an error saying so, rather than a run that never finishes scoring)."""
+        try:
+            data = await self.artifacts.get(job.snapshot_uri)
+            return {c["id"]: c for c in read_snapshot(data, job.snapshot_sha256)}, None
+        except (ArtifactNotFound, ValueError) as exc:
+            reason = f"the run's dataset snapshot cannot be read: {exc}"
+            log.error("scoring_snapshot_unreadable", run_id=job.run_id, error=reason)
+            return {}, reason
+
     @staticmethod
     def _judge_model(job: ScoringJob) -> str | None:
         if not any(spec.uses_judge for spec in resolve_metrics(job.metrics)):
@@ -176,15 +188,20 @@ class RunScorer:
         return job.judge_model or DEFAULT_JUDGE
 
     async def _score_batch(self, scorer: Scorer, batch: list[tuple[CaseResult, list[str]]],
-                           cases: dict[str, dict], judge_model: str | None) -> int:
+                           cases: dict[str, dict], judge_model: str | None,
+                           unreadable: str | None) -> int:
         # results needing the same metrics are scored together (one group, usually)
         groups: dict[tuple[str, ...], list[CaseResult]] = defaultdict(list)
         for result, metrics in batch:
             groups[tuple(metrics)].append(result)
         count = 0
         for metrics, results in groups.items():
-            inputs = [scoring_input(cases.get(r.case_id, {}), r) for r in results]
-            all_scores = await scorer.score_cases(inputs, list(metrics))
+            if unreadable:
+                all_scores = [[MetricScore(metric=m, status="error", reason=unreadable)
+                               for m in metrics] for _ in results]
+            else:
+                inputs = [scoring_input(cases.get(r.case_id, {}), r) for r in results]
+                all_scores = await scorer.score_cases(inputs, list(metrics))
             for result, scores in zip(results, all_scores, strict=True):
                 for score in scores:
                     await self.sink.publish(

@@ -7,6 +7,7 @@ comparisons and trends. Real PostgreSQL, LiteLLM calling the loopback stub as th
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import httpx
 import pytest
@@ -331,3 +332,41 @@ async def test_ingested_score_events_from_a_worker_are_idempotent(c, scoring_sta
     assert after["scoring"]["scored"] == 1  # the scorer's own event already had this id
     assert (await c.get(f"/runs/{run['id']}/results")).json()["items"][0]["scores"][
         "bleu"]["value"] == item["scores"]["bleu"]["value"]
+
+
+async def test_harness_run_with_metrics_waits_for_the_scores(live_stack_url):
+    from tests.integration.test_cli_run import harness
+
+    async with httpx.AsyncClient(base_url=live_stack_url) as client:
+        await seed(client, versions=["{{ answer }}"], name="cli", cases=[
+            {"input": {"answer": a}, "expected_output": "Paris."} for a in ("Paris.", "Rome.")])
+    code, out = await harness("run", "--prompt", "cli-prompt@1", "--model", "echo",
+                              "--dataset", "cli-data", "--metric", "exact_match",
+                              "--metric", "string_presence", url=live_stack_url)
+    assert code == 0, out
+    lines = [line for line in out.splitlines() if "exact_match" in line]
+    assert lines and all("0.500" in line and "0.000–1.000" in line for line in lines), out
+
+
+async def test_an_unreadable_snapshot_makes_error_scores_not_an_endless_scoring(
+        c, scoring_stack, stub):
+    from urllib.parse import urlsplit
+
+    p, ds = await seed(c, cases=CASES[:2], versions=["{{ answer }}"], name="lost")
+    with StubLLM(latency_s=0.3) as slow:  # the target answers slowly (echoing the prompt)
+        run = await _request(c, stub, ds["id"], p["id"], ["faithfulness", "bleu"],
+                             concurrency=1, targets=[{
+                                 "prompt_id": p["id"], "model": "openai/slow",
+                                 "params": {"api_base": slow.base_url}}])
+        await wait_run(c, run["id"], statuses=("running", "completed"))
+        # the runner has read the snapshot; it is gone before the scorer looks for it
+        Path(urlsplit(run["snapshot_uri"]).path).unlink()
+        done = await wait_scored(c, run["id"])
+    assert done["recorded"] == 2 and done["scoring"]["scored"] == 4
+    assert all(m["n_errors"] == 2 and m["count"] == 0
+               for m in done["scoring"]["by_metric"].values())
+    item = (await c.get(f"/runs/{run['id']}/results")).json()["items"][0]
+    assert item["output"] in (FAITHFUL, UNFAITHFUL)
+    assert item["scores"]["bleu"]["reason"].startswith(
+        "the run's dataset snapshot cannot be read: ")
+    assert stub.chat_requests == []  # nothing was sent to the judge
