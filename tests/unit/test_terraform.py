@@ -42,7 +42,7 @@ REQUIRED_FIELDS: dict[str, set[str]] = {
     "runner": WORKER_FIELDS,
     "scorer": WORKER_FIELDS,
     "generator": WORKER_FIELDS,
-    "gateway": {"url", "api_key"},
+    "gateway": {"url", "api_key", "database_url"},
     "studio": {"url", "api_key"},
 }
 # Read by LiteLLM, not by Settings.
@@ -300,7 +300,7 @@ def test_workers_are_internal_and_push_consumers_are_invokable_by_the_push_accou
     assert push["role"] == "roles/run.invoker"
     assert push["member"] == "serviceAccount:${var.push_service_account}"
     assert "if s.push" in push["for_each"]
-    assert [n for n, s in services.items() if s["sql"]] == ["registry"]
+    assert [n for n, s in services.items() if s["sql"]] == ["registry", "gateway"]
 
 
 def test_services_scale_to_zero_by_default() -> None:
@@ -343,8 +343,8 @@ def test_every_environment_variable_a_service_reads_is_set() -> None:
         if "HARNESS_PUSH_AUDIENCE" in plain:
             assert render(plain["HARNESS_PUSH_AUDIENCE"], url_ctx()) == service_url(service)
 
-    # secrets: only the registry sees the database; every secret name exists
-    assert [s for s in SERVICES if "DATABASE_URL" in secret_env[s]] == ["registry"]
+    # secrets: only the registry and the gateway see the database; every secret name exists
+    assert [s for s in SERVICES if "DATABASE_URL" in secret_env[s]] == ["registry", "gateway"]
     secret_names = set(mod("secrets")["locals"]["secrets"])
     for service, secret in secret_env.items():
         assert set(secret.values()) <= secret_names, service
@@ -394,10 +394,11 @@ def test_least_privilege_grants() -> None:
     assert bucket["bucket"] == "${var.artifacts_bucket}"
 
     project_grants = iam["resource"]["google_project_iam_member"]
-    assert list(project_grants) == ["registry_sql_client"], "only cloudsql.client is project-wide"
-    sql = project_grants["registry_sql_client"]
+    assert list(project_grants) == ["sql_client"], "only cloudsql.client is project-wide"
+    sql = project_grants["sql_client"]
     assert sql["role"] == "roles/cloudsql.client"
-    assert 'service["registry"]' in sql["member"]
+    assert set(re.findall(r'"(\w+)"', sql["for_each"])) == {"registry", "gateway"}
+    assert "service[each.key]" in sql["member"]
     assert "instances/${var.sql_instance_name}" in block(sql, "condition")["expression"]
     for d in all_dirs():
         grants = module(d)["resource"].get("google_project_iam_member", {})

@@ -90,16 +90,23 @@ resource "google_storage_bucket_iam_member" "artifacts" {
   member = "serviceAccount:${google_service_account.service[each.key].email}"
 }
 
-# --- Cloud SQL (the registry is the only writer of the event store) ---------------------
+# --- Cloud SQL: the registry (the event store) and the gateway (keys, budgets, traces) ---
 
-resource "google_project_iam_member" "registry_sql_client" {
+resource "google_project_iam_member" "sql_client" {
+  for_each = toset(["registry", "gateway"])
+
   project = var.project_id
   role    = "roles/cloudsql.client"
-  member  = "serviceAccount:${google_service_account.service["registry"].email}"
+  member  = "serviceAccount:${google_service_account.service[each.key].email}"
 
   condition {
     title       = "only-${var.sql_instance_name}"
     description = "Connect to the harness instance only."
     expression  = "resource.name == 'projects/${var.project_id}/instances/${var.sql_instance_name}' && resource.service == 'sqladmin.googleapis.com'"
   }
+}
+
+moved {
+  from = google_project_iam_member.registry_sql_client
+  to   = google_project_iam_member.sql_client["registry"]
 }

@@ -13,6 +13,6 @@ output "grants" {
   value = concat(
     [for m in google_pubsub_topic_iam_member.publisher : m.id],
     [for m in google_storage_bucket_iam_member.artifacts : m.id],
-    [google_project_iam_member.registry_sql_client.id],
+    [for m in google_project_iam_member.sql_client : m.id],
   )
 }

@@ -47,7 +47,9 @@ locals {
       HARNESS_JUDGE_MODEL          = var.judge_model
     }
     gateway = {
-      HARNESS_URL = local.registry_url
+      HARNESS_URL           = local.registry_url
+      HARNESS_POOL_MIN_SIZE = "1"
+      HARNESS_POOL_MAX_SIZE = tostring(var.gateway_db_pool_max_size)
     }
     studio = {
       HARNESS_URL = local.registry_url
@@ -66,8 +68,13 @@ locals {
     runner    = local.llm_secret_env
     scorer    = local.llm_secret_env
     generator = local.llm_secret_env
-    gateway   = local.llm_secret_env
-    studio    = { HARNESS_API_KEY = "api-key" }
+    gateway = {
+      DATABASE_URL      = "database-url"
+      HARNESS_API_KEY   = "api-key"
+      OPENAI_API_KEY    = "openai"
+      ANTHROPIC_API_KEY = "anthropic" # checkov:skip=CKV_SECRET_6:the logical name of a Secret Manager secret, not a secret
+    }
+    studio = { HARNESS_API_KEY = "api-key" }
   }
 
   env = {

@@ -3,13 +3,14 @@
 # which secrets it reads and who may invoke it.
 
 locals {
-  # push: receives Pub/Sub push (/pubsub/push); sql: the Cloud SQL connection (registry only).
+  # push: receives Pub/Sub push (/pubsub/push); sql: the Cloud SQL connection (the registry,
+  # and the gateway for its keys, budgets, traces and cost alerts).
   services = {
     registry  = { ingress = "INGRESS_TRAFFIC_ALL", push = true, sql = true }
     runner    = { ingress = "INGRESS_TRAFFIC_INTERNAL_ONLY", push = true, sql = false }
     scorer    = { ingress = "INGRESS_TRAFFIC_INTERNAL_ONLY", push = true, sql = false }
     generator = { ingress = "INGRESS_TRAFFIC_INTERNAL_ONLY", push = true, sql = false }
-    gateway   = { ingress = "INGRESS_TRAFFIC_ALL", push = false, sql = false }
+    gateway   = { ingress = "INGRESS_TRAFFIC_ALL", push = false, sql = true }
     studio    = { ingress = "INGRESS_TRAFFIC_ALL", push = false, sql = false }
   }
 
@@ -21,7 +22,7 @@ locals {
     runner    = { cpu = "1", memory = "1Gi", min_instances = 0, max_instances = 5, concurrency = 10, timeout_seconds = 600, cpu_always_allocated = true }
     scorer    = { cpu = "2", memory = "4Gi", min_instances = 0, max_instances = 3, concurrency = 4, timeout_seconds = 600, cpu_always_allocated = true }
     generator = { cpu = "1", memory = "2Gi", min_instances = 0, max_instances = 3, concurrency = 10, timeout_seconds = 600, cpu_always_allocated = true }
-    gateway   = { cpu = "1", memory = "512Mi", min_instances = 0, max_instances = 10, concurrency = 80, timeout_seconds = 300, cpu_always_allocated = false }
+    gateway   = { cpu = "1", memory = "512Mi", min_instances = 0, max_instances = 3, concurrency = 80, timeout_seconds = 300, cpu_always_allocated = false }
     studio    = { cpu = "1", memory = "1Gi", min_instances = 0, max_instances = 3, concurrency = 40, timeout_seconds = 3600, cpu_always_allocated = false }
   }
 

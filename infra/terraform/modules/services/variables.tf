@@ -143,6 +143,12 @@ variable "sizing" {
   default = {}
 }
 
+variable "gateway_db_pool_max_size" {
+  description = "Connections per gateway instance (counts against the same max_connections as the registry's: registry and gateway max instances times their pools must stay under it)."
+  type        = number
+  default     = 3
+}
+
 variable "db_pool_max_size" {
   description = "Connections per registry instance (times max instances must stay under the tier's max_connections; db-f1-micro allows 25)."
   type        = number
