@@ -196,10 +196,6 @@ class StudioAPI:
         return self._send("PUT", f"/prompts/{prompt_id}/versions/{version}/activate",
                           f"activate version {version}", {"reason": reason})
 
-    def diff(self, prompt_id: str, from_version: int, to_version: int) -> dict[str, Any]:
-        return self._get(f"/prompts/{prompt_id}/diff", f"diff v{from_version} and "
-                         f"v{to_version}", **{"from": from_version, "to": to_version})
-
     def history(self, prompt_id: str) -> list[dict[str, Any]]:
         return list(self._all(f"/prompts/{prompt_id}/history", "load the history"))
 

@@ -26,7 +26,7 @@ from services.studio.views.content import (
     message_rows,
     variables_in,
 )
-from services.studio.views.diffs import describe_diff
+from services.studio.views.diffs import describe_diff, unified
 from services.studio.views.timeline import timeline_rows
 
 
@@ -105,10 +105,10 @@ def versions_tab(client: StudioAPI, prompt: dict[str, Any],
                 f"{v.get('change_note') or 'no note'}")
     show_content(v["content"])
     if against != chosen:
-        d = call(client.diff, prompt["id"], against, chosen)
-        if d:
-            st.markdown("**Diff** — " + describe_diff(d))
-            st.code(d["diff"] or "(no difference)", language="diff")
+        base = by_number[against]
+        diff = unified(base, v)
+        st.markdown("**Diff** — " + describe_diff(base, v, diff))
+        st.code(diff or "(no difference)", language="diff")
     st.divider()
     activation_panel(client, prompt, chosen, key=f"act_{prompt['id']}")
 

@@ -77,7 +77,8 @@ def start_form(client: StudioAPI) -> None:
 
 def run_picker(client: StudioAPI) -> str | None:
     runs = need(client.runs, limit=100)
-    if not runs:
+    wanted = st.query_params.get("run")
+    if not runs and not wanted:
         st.info("No runs yet.")
         return None
     ids = [r["id"] for r in runs]
@@ -85,7 +86,6 @@ def run_picker(client: StudioAPI) -> str | None:
                        f"{', '.join(t['label'] for t in r['targets'][:3])}"
                        f"{' …' if len(r['targets']) > 3 else ''} · "
                        f"{str(r['requested_at'])[:19]}" for r in runs}
-    wanted = st.query_params.get("run")
     if wanted and wanted not in ids:  # older than the list: still openable by link
         ids.insert(0, wanted)
         labels[wanted] = wanted

@@ -1,9 +1,16 @@
-"""Prompt diffs: counts and a one-line description of the registry's unified diff."""
+"""Prompt diffs: a unified diff of two versions, its counts, and a one-line summary.
+
+Made here from the two versions the page already holds (text, or chat messages shown as
+``[role]`` blocks), one line per line, whether or not the content ends with a newline.
+"""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import Any
+
+from .content import as_text
 
 
 @dataclass(frozen=True)
@@ -14,6 +21,13 @@ class DiffStats:
     @property
     def unchanged(self) -> bool:
         return self.added == 0 and self.removed == 0
+
+
+def unified(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """Unified diff from version ``old`` to version ``new`` (dicts of the versions API)."""
+    return "\n".join(difflib.unified_diff(
+        as_text(old["content"]).splitlines(), as_text(new["content"]).splitlines(),
+        fromfile=f"v{old['version']}", tofile=f"v{new['version']}", lineterm=""))
 
 
 def diff_stats(diff: str) -> DiffStats:
@@ -29,16 +43,15 @@ def diff_stats(diff: str) -> DiffStats:
     return DiffStats(added, removed)
 
 
-def describe_diff(d: dict[str, Any]) -> str:
+def describe_diff(old: dict[str, Any], new: dict[str, Any], diff: str) -> str:
     """``v1 → v3: +2 −1 lines; variables added: tone``."""
-    stats = diff_stats(d.get("diff") or "")
-    head = f"v{d['from_version']} → v{d['to_version']}: "
-    if stats.unchanged:
-        text = head + "identical content"
-    else:
-        text = head + f"+{stats.added} −{stats.removed} lines"
-    if d.get("variables_added"):
-        text += "; variables added: " + ", ".join(d["variables_added"])
-    if d.get("variables_removed"):
-        text += "; variables removed: " + ", ".join(d["variables_removed"])
+    stats = diff_stats(diff)
+    text = f"v{old['version']} → v{new['version']}: "
+    text += "identical content" if stats.unchanged else \
+        f"+{stats.added} −{stats.removed} lines"
+    before, after = set(old.get("variables") or []), set(new.get("variables") or [])
+    if after - before:
+        text += "; variables added: " + ", ".join(sorted(after - before))
+    if before - after:
+        text += "; variables removed: " + ", ".join(sorted(before - after))
     return text
