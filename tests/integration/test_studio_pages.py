@@ -385,7 +385,7 @@ async def test_compare_pivot_regressions_trend_and_activate(reg):
     assert "Best: **support-reply v2** on **echo**" in texts(at)
     at.radio(key="cmp_metric").set_value("cost_usd")
     await run(at)
-    assert set(at.dataframe[0].value["echo"]) <= {"$0.0000", "unknown"}
+    assert set(at.dataframe[0].value["echo"]) <= {"$0.00", "unknown"}
 
     # before = the v2 run, after = the v1 run: "Is it short?" regressed
     at.selectbox(key="cmp_before").select(v2["id"])
@@ -420,3 +420,54 @@ async def test_usage_without_a_gateway_says_so(live_url, monkeypatch):
     out = texts(at)
     assert f"No gateway metrics at {live_url}" in out
     assert "This server has no cost alerts" in out
+
+
+async def test_usage_charts_and_cost_alerts_from_the_gateway(runtime, monkeypatch):
+    from services.gateway.config import GatewaySettings
+    from tests.support.gateway import serve_gateway
+    from tests.support.stub_llm import StubLLM
+
+    prices = {"openai/primary": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}}
+    async with StubLLM() as stub:
+        stub.usage("primary", 10, 10)
+        settings = GatewaySettings(deployments={"*": {"api_base": stub.base_url,
+                                                      "api_key": "sk-test"}},
+                                   prices=prices, num_retries=0, trace_flush_s=0.02,
+                                   alert_check_s=3600)
+        async with serve_gateway(runtime, settings) as gw:
+            monkeypatch.setenv("HARNESS_URL", gw.url)
+            sdk = gw.sdk(await gw.key())
+            for _ in range(3):
+                await sdk.chat.completions.create(
+                    model="openai/primary", messages=[{"role": "user", "content": "hi"}])
+            stub.fail_next(500, times=1, model="primary")
+            with pytest.raises(Exception):  # noqa: B017 - any SDK error: the call failed
+                await sdk.chat.completions.create(
+                    model="openai/primary", messages=[{"role": "user", "content": "hi"}])
+            await gw.gateway.traces.flush()
+
+            at = await run(page("usage"))
+            assert "No cost alerts configured." in texts(at)
+            metrics = {m.label: m.value for m in at.metric}
+            assert metrics["Requests"] == "4" and metrics["Error rate"] == "25.0%"
+            assert metrics["Tokens"] == "60" and metrics["Cost"] == "$0.00009"
+            charts = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+            assert [c["encoding"]["y"]["title"] for c in charts] == ["ms", "tokens", "USD",
+                                                                      "errors"]
+
+            # configure an alert in the form; it fires on the spend already there
+            at.selectbox(key="alert_scope").select("total")
+            at.number_input(key="alert_threshold").set_value(0.00005)
+            at.text_input(key="alert_name").input("tiny budget")
+            at.button[-1].click()
+            await run(at)
+            assert "Alert created: tiny budget over $0.00005 per day." in texts(at)
+            await gw.gateway.alerts.check()
+            await gw.gateway.alerts.settled()
+            await run(at)
+            alerts = at.dataframe[0].value
+            assert list(alerts["alert"]) == ["tiny budget"]
+            assert list(alerts["status"]) == ["🔔 fired"]
+            fired = at.dataframe[1].value
+            assert list(fired["alert"]) == ["tiny budget"] and list(fired["spent"]) == [
+                "$0.00009"]

@@ -95,6 +95,7 @@ def test_badges_and_formats():
     assert badges.ms(850) == "850 ms" and badges.ms(1500) == "1.50 s"
     assert badges.usd(None) == "unknown"  # never $0 for an unknown price
     assert badges.usd(0.0012) == "$0.0012" and badges.usd(12.5) == "$12.50"
+    assert badges.usd(0.00009) == "$0.00009" and badges.usd(0.0) == "$0.00"
     assert badges.usd(0.5, unknown=2) == "$0.5000 (+2 unknown)"
     assert badges.signed_pct(0.1) == "▲ +10.0 pts" and badges.signed_pct(-0.25).startswith("▼")
     assert badges.short("a\n b  c", 10) == "a b c"

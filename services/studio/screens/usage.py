@@ -131,7 +131,7 @@ def new_alert_form(client: StudioAPI) -> None:
                            name=name.strip() or None, webhook_url=webhook.strip() or None)
             if created:
                 flash(f"Alert created: {created.get('name') or scope} over "
-                      f"${threshold:,.2f} per {period}.")
+                      f"{usd(threshold)} per {period}.")
                 st.rerun()
 
 

@@ -51,7 +51,12 @@ def usd(value: float | None, unknown: int = 0) -> str:
     price is unknown next to a known sum."""
     if value is None:
         return "unknown"
-    text = f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+    if value == 0 or value >= 1:
+        text = f"${value:,.2f}"
+    elif value >= 0.01:
+        text = f"${value:.4f}"
+    else:  # fractions of a cent: as many digits as it takes, up to a millionth
+        text = "$" + f"{value:.6f}".rstrip("0")
     return f"{text} (+{unknown} unknown)" if unknown else text
 
 
