@@ -17,9 +17,14 @@ Prints JSON with three parts:
 
   ``judge_slow_provider`` repeats it at ``--slow-latency`` (0.5 s), where the
   concurrency limit alone should set the pace.
+- ``pipeline``: the scorer service path in the local stack (``--pipeline-cases`` cases, the
+  non-LLM metrics): a completed run's results read from the registry, scored, and one
+  ``ScoresRecorded`` per result and metric ingested into the event store and read models;
+  ``scoring_s`` runs from the run's completion to its last recorded score. Baseline: the
+  same inputs through ``Scorer.score_cases`` alone (``pipeline_over_core``).
 
 Usage: python bench/scorer.py [--cases 1000] [--judge-calls 320] [--latency 0.05]
-       [--concurrency 16] [--slow-latency 0.5] [--skip-embedding]
+       [--concurrency 16] [--slow-latency 0.5] [--skip-embedding] [--pipeline-cases 1000]
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -238,6 +244,62 @@ async def bench_judge(calls: int, latency: float, concurrency: int) -> dict:
     }
 
 
+async def bench_pipeline(cases: list[dict]) -> dict:
+    import httpx
+    from _db import scratch_database
+
+    from harness.artifacts import FolderArtifactStore
+    from harness.llm import LLMClient
+    from harness.scoring import NON_LLM_METRICS, Scorer
+    from services.registry.app import create_app
+    from services.stack import LocalStack
+
+    metrics = list(NON_LLM_METRICS)
+    core = Scorer(LLMClient(), None)
+    await core.score_cases(cases[:20], metrics)  # import Ragas, build the metrics
+    started = time.perf_counter()
+    await core.score_cases(cases, metrics)
+    core_s = time.perf_counter() - started
+
+    async with scratch_database("bench_scorer") as url:
+        with tempfile.TemporaryDirectory() as tmp:
+            stack = await LocalStack.start(url, artifacts=FolderArtifactStore(Path(tmp)))
+            try:
+                app = create_app(runtime=stack.runtime)
+                async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                             base_url="http://bench", timeout=60) as c:
+                    p = (await c.post("/prompts", json={"name": "bench",
+                                                        "content": "{{ answer }}"})).json()
+                    ds = (await c.post("/datasets", json={"name": "bench"})).json()
+                    (await c.post(f"/datasets/{ds['id']}/cases", json={"cases": [
+                        {"input": {k: v for k, v in case.items() if k != "reference"},
+                         "expected_output": case["reference"]} for case in cases]})
+                     ).raise_for_status()
+                    run = (await c.post("/runs", json={
+                        "dataset_id": ds["id"], "metrics": metrics, "concurrency": 32,
+                        "targets": [{"prompt_id": p["id"], "model": "echo"}]})).json()
+                    while True:
+                        state = (await c.get(f"/runs/{run['id']}")).json()
+                        if state["phase"] == "completed":
+                            break
+                        await asyncio.sleep(0.2)
+                row = await stack.runtime.pool.fetchrow(
+                    "SELECT max(s.recorded_at) - r.finished_at AS took, count(*) AS n, "
+                    "count(*) FILTER (WHERE s.status = 'ok') AS ok FROM run_scores s "
+                    "JOIN runs r ON r.id = s.run_id WHERE s.run_id = $1 "
+                    "GROUP BY r.finished_at", run["id"])
+            finally:
+                await stack.stop()
+    assert row["ok"] == row["n"] == len(cases) * len(metrics), dict(row)
+    scoring_s = row["took"].total_seconds()
+    return {
+        "cases": len(cases), "metrics": len(metrics), "scores": row["n"],
+        "scoring_s": round(scoring_s, 3), "core_s": round(core_s, 3),
+        "scores_per_s": round(row["n"] / scoring_s, 1),
+        "pipeline_over_core": round(scoring_s / core_s, 3),
+    }
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", type=int, default=1000)
@@ -246,6 +308,7 @@ async def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--slow-latency", type=float, default=0.5)
     ap.add_argument("--skip-embedding", action="store_true")
+    ap.add_argument("--pipeline-cases", type=int, default=1000)
     args = ap.parse_args()
     os.environ.setdefault("OPENAI_API_KEY", "sk-bench")
 
@@ -261,6 +324,7 @@ async def main() -> None:
     out["judge_slow_provider"] = await bench_judge(
         6 * args.concurrency, args.slow_latency, args.concurrency
     )
+    out["pipeline"] = await bench_pipeline(cases[:args.pipeline_cases])
     from harness.scoring import engine_name
 
     out["engine"] = engine_name()
