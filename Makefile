@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= dev
 # `make test` needs the offline embedding model (torch); `make demo` does not
-TEST_EXTRAS ?= dev,embeddings,gcp,scorer,gateway
+TEST_EXTRAS ?= dev,embeddings,gcp,scorer,gateway,generator
 TORCH_SPEC ?= torch==2.13.0
 
 .PHONY: venv demo up test lint bench clean stack stack-test

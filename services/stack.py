@@ -1,5 +1,5 @@
-"""The local composition root: registry + runner + scorer in one process on the
-in-process bus.
+"""The local composition root: registry + runner + scorer + generator in one process on
+the in-process bus.
 
 On GCP each service runs on its own and the same handlers are fed by Pub/Sub; here the
 outbox relay feeds the in-process bus, and the runner's results and the scorer's scores
@@ -11,9 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.artifacts import ArtifactStore
+from harness.config import get_settings
+from harness.events.generation_events import GenerationRequested
 from harness.events.run_events import RunRequested
 from harness.llm import LLMClient
 from harness.tracing import LLMCallTracer, TraceWriter, trace_writer_from_settings
+from services.generator.local import LocalGenerationProgress
+from services.generator.worker import HANDLED_TYPES as GENERATOR_TYPES
+from services.generator.worker import Generator
 from services.registry.runtime import Runtime
 from services.runner.local import BatchingLocalSink, LocalRunProgress
 from services.runner.worker import HANDLED_TYPES, Runner
@@ -30,6 +35,8 @@ class LocalStack:
     scorer: RunScorer
     scorer_sink: BatchingLocalSink
     traces: TraceWriter | None = None  # every LLM call of the runner, batched
+    generator: Generator | None = None
+    generator_sink: BatchingLocalSink | None = None
 
     @classmethod
     async def start(cls, database_url: str, *, artifacts: ArtifactStore | None = None,
@@ -49,10 +56,17 @@ class LocalStack:
         rt.bus.subscribe("scorer", scorer.handle, types=SCORER_TYPES)
         stack = cls(rt, runner, sink, scorer, scorer_sink)
         stack.traces = traces
+        stack.generator_sink = BatchingLocalSink(rt.commands, actor="generator")
+        stack.generator = Generator(llm=runner.llm, artifacts=rt.artifacts,
+                                    sink=stack.generator_sink,
+                                    progress=LocalGenerationProgress(rt.pool),
+                                    default_model=get_settings().judge_model)
+        rt.bus.subscribe("generator", stack.generator.handle, types=GENERATOR_TYPES)
         rt.start_background()
         if resume:
             await runner.resume_unfinished(stack.load_run_request)
             await scorer.resume_unfinished()
+            await stack.generator.resume_unfinished(stack.load_generation_request)
         return stack
 
     async def load_run_request(self, run_id: str) -> RunRequested | None:
@@ -61,8 +75,15 @@ class LocalStack:
                 return RunRequested.model_validate(ev.data)
         return None
 
+    async def load_generation_request(self, generation_id: str) -> GenerationRequested | None:
+        for ev in await self.runtime.store.read_stream(f"generation-{generation_id}"):
+            if ev.type == GenerationRequested.TYPE:
+                return GenerationRequested.model_validate(ev.data)
+        return None
+
     async def stop(self) -> None:
-        tasks = [*self.runner.tasks.values(), *self.scorer.tasks.values()]
+        tasks = [*self.runner.tasks.values(), *self.scorer.tasks.values(),
+                 *(self.generator.tasks.values() if self.generator else [])]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -72,6 +93,8 @@ class LocalStack:
                 pass
         await self.sink.close()
         await self.scorer_sink.close()
+        if self.generator_sink is not None:
+            await self.generator_sink.close()
         if self.traces is not None:
             await self.traces.stop()
         await self.runtime.stop()

@@ -1,3 +1,5 @@
 """The registry service: the only writer of the event store."""
 
-from . import projections_evaluation  # noqa: F401  (registers the evaluation read models)
+# the read models register their projectors; generation's runs after evaluation's (it
+# marks the cases the dataset projector inserts)
+from . import projections_evaluation, projections_generation  # noqa: F401

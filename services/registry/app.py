@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from harness.logging import bind_correlation
 
 from . import problems
-from .routes import applications, datasets, events, governance, prompts, runs
+from .routes import applications, datasets, events, generations, governance, prompts, review, runs
 from .runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -45,7 +45,7 @@ class CorrelationMiddleware:
 
 
 ROUTERS = [prompts.router, applications.router, datasets.router, runs.router,
-           governance.router, events.router]
+           governance.router, events.router, generations.router, review.router]
 
 
 def create_app(database_url: str | None = None, *, runtime: Runtime | None = None,

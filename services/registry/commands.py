@@ -17,9 +17,10 @@ from harness.events import EventMetadata, StoredEvent
 from harness.events.base import DomainEvent
 from harness.eventstore import EventStore
 
-from . import projections
+from . import projections, reactions
 from .domain import applications as app_domain
 from .domain import datasets as dataset_domain
+from .domain import generations as generation_domain
 from .domain import governance
 from .domain import prompts as prompt_domain
 from .domain.errors import AlreadyExists, Invalid
@@ -41,6 +42,10 @@ def dataset_stream(dataset_id: str) -> str:
 
 def run_stream(run_id: str) -> str:
     return f"run-{run_id}"
+
+
+def generation_stream(generation_id: str) -> str:
+    return f"generation-{generation_id}"
 
 
 def fold_prompt(events: list[StoredEvent]) -> prompt_domain.PromptState:
@@ -124,13 +129,49 @@ class CommandHandler:
     async def record_facts(self, stream_id: str, events: list[DomainEvent], event_ids: list,
                            metadata: EventMetadata) -> list[StoredEvent]:
         """Ingest facts reported by workers (results, completions): no decision to make,
-        deterministic event ids make a redelivery a no-op, any stream version is fine."""
+        deterministic event ids make a redelivery a no-op, any stream version is fine.
+
+        A fact some registry reaction answers (``reactions.py``: generated cases join
+        their dataset) gets its follow-up events in the same transaction; the streams
+        those go to are locked first, before the append takes the store's own lock, in
+        the order every command takes them."""
+        touched = [stream_id]
         async with self.store.pool.acquire() as conn, conn.transaction():
+            for other in reactions.streams_to_lock(events):
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                                   other)
             stored = await self._append_and_project(conn, stream_id, None, events, metadata,
                                                     event_ids=event_ids)
+            for ev in list(stored):
+                for follow in await reactions.react(conn, ev):
+                    more = await self._append_and_project(
+                        conn, follow.stream_id, None, follow.events,
+                        metadata.model_copy(update={"causation_id": str(ev.event_id)}),
+                        event_ids=follow.event_ids)
+                    if more:
+                        touched.append(follow.stream_id)
         if stored:
-            for hook in self.on_commit:
-                hook(stream_id)
+            for stream in dict.fromkeys(touched):
+                for hook in self.on_commit:
+                    hook(stream)
+        return stored
+
+    # ---- generations ------------------------------------------------------------------
+
+    async def generation(self, generation_id: str,
+                         command: generation_domain.RequestGeneration,
+                         metadata: EventMetadata) -> list[StoredEvent]:
+        from harness.events import registry
+
+        def fold(events: list[StoredEvent]) -> generation_domain.GenerationState:
+            state = generation_domain.GenerationState()
+            for ev in events:
+                state = generation_domain.evolve(state, registry.decode(ev))
+            return state
+
+        _, stored = await self._execute(
+            generation_stream(generation_id), fold,
+            lambda state: generation_domain.decide(command, state), metadata)
         return stored
 
     # ---- datasets ---------------------------------------------------------------------
@@ -138,6 +179,7 @@ class CommandHandler:
     async def dataset(self, dataset_id: str, command, metadata: EventMetadata,
                       ) -> list[StoredEvent]:
         case_id = getattr(command, "case_id", None)
+        case_ids = list(getattr(command, "case_ids", None) or [])
 
         async def load(conn: asyncpg.Connection) -> dataset_domain.DatasetState:
             row = await conn.fetchrow(
@@ -148,10 +190,15 @@ class CommandHandler:
             exists = bool(case_id) and bool(await conn.fetchval(
                 "SELECT 1 FROM test_cases WHERE id = $1 AND dataset_id = $2", case_id,
                 dataset_id))
+            cases = {}
+            if case_ids:
+                cases = {r["id"]: r["review_status"] for r in await conn.fetch(
+                    "SELECT id, review_status FROM test_cases WHERE dataset_id = $1 "
+                    "AND id = ANY($2::text[])", dataset_id, case_ids)}
             return dataset_domain.DatasetState(
                 dataset_id=row["id"], name=row["name"], dataset_type=row["dataset_type"],
                 is_verified=row["is_verified"], case_count=row["case_count"],
-                case_exists=exists)
+                case_exists=exists, cases=cases)
 
         _, stored = await self._execute(
             dataset_stream(dataset_id), lambda _h: None,

@@ -5,8 +5,8 @@ it. The Terraform in ``infra/terraform`` mirrors this table (a test checks they 
   downstream apps (each app makes its own subscription).
 - ``runs``: RunRequested, RunCancelled, from the registry → runner ``/pubsub/push``.
 - ``results``: RunStarted, CaseResultRecorded, RunCompleted, RunFailed, ScoresRecorded,
-  CasesGenerated, ..., from runner, scorer and generator → registry ``/pubsub/push``
-  (ingestion).
+  GenerationStarted, CasesGenerated, GenerationCompleted, GenerationFailed, from runner,
+  scorer and generator → registry ``/pubsub/push`` (ingestion).
 - ``scoring``: RunCompleted of runs that asked for metrics, from the registry → scorer.
 - ``generation``: GenerationRequested, from the registry → generator.
 
@@ -33,7 +33,8 @@ TOPICS: tuple[Topic, ...] = (
     Topic("registry-events", None, "registry", ()),
     Topic("runs", frozenset({"RunRequested", "RunCancelled"}), "registry", ("runner",)),
     Topic("results", frozenset({"RunStarted", "CaseResultRecorded", "RunCompleted", "RunFailed",
-                                "ScoresRecorded", "CasesGenerated", "GenerationFailed"}),
+                                "ScoresRecorded", "GenerationStarted", "CasesGenerated",
+                                "GenerationCompleted", "GenerationFailed"}),
           "runner", ("registry",)),
     Topic("scoring", frozenset({"RunCompleted"}), "registry", ("scorer",)),
     Topic("generation", frozenset({"GenerationRequested"}), "registry", ("generator",)),

@@ -3,6 +3,7 @@
 from . import (  # noqa: F401  (registers the types)
     dataset_events,
     gateway_events,
+    generation_events,
     registry_events,
     run_events,
 )

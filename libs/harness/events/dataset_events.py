@@ -61,3 +61,16 @@ class DatasetVerified(DomainEvent):
     dataset_id: str
     note: str = ""
     case_count: int
+
+
+@registry.register
+class CaseReviewed(DomainEvent):
+    """A person accepted or rejected a generated case; ``changes`` are the edits made while
+    accepting it. A rejected case is removed right after (``CaseRemoved``)."""
+
+    TYPE = "CaseReviewed"
+    dataset_id: str
+    case_id: str
+    decision: Literal["accepted", "rejected"]
+    changes: dict[str, Any] = {}
+    note: str = ""

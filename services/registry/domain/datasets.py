@@ -6,12 +6,14 @@ lock, which the same transaction keeps in step with the stream; cases live in ev
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.events.base import DomainEvent
 from harness.events.dataset_events import (
     CaseRemoved,
+    CaseReviewed,
     CasesAdded,
     CaseUpdated,
     DatasetCreated,
@@ -65,6 +67,63 @@ class VerifyDataset:
 
 
 @dataclass(frozen=True)
+class ReviewDecision:
+    """A person's verdict on one generated case; ``changes`` edit it while accepting."""
+
+    case_id: str
+    decision: str  # "accept" | "reject"
+    changes: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ReviewCases:
+    decisions: tuple[ReviewDecision, ...]
+
+    @property
+    def case_ids(self) -> list[str]:
+        return [d.case_id for d in self.decisions]
+
+
+@dataclass(frozen=True)
+class PromoteCases:
+    """Copy reviewed cases of ``source_dataset_id`` into this (golden) dataset. ``copies``
+    carry their final ids (derived from the source case), so promoting twice is a no-op."""
+
+    source_dataset_id: str
+    copies: tuple[dict[str, Any], ...]
+
+    @property
+    def case_ids(self) -> list[str]:
+        return [c["id"] for c in self.copies]
+
+
+_PROMOTED_NS = uuid.UUID("c1e9a3d4-7b25-4f6e-8a10-5d3b9e2c4f87")
+
+
+def promoted_copy(target_id: str, source_dataset_id: str, case: dict[str, Any]
+                  ) -> dict[str, Any]:
+    """A source case as it enters a golden dataset: same content, a deterministic new id,
+    and its provenance (``promoted_from``) in the metadata. ``case`` is a read-model row
+    with ``id``, ``input``, ``expected_output``, ``metadata``, ``assert``, ``threshold``
+    and, for a generated case, ``reviewed_by`` / ``reviewed_at``."""
+    provenance: dict[str, Any] = {"dataset_id": source_dataset_id, "case_id": case["id"]}
+    if case.get("reviewed_by") or case.get("reviewed_at"):
+        reviewed_at = case.get("reviewed_at")
+        provenance["reviewed_by"] = case.get("reviewed_by")
+        provenance["reviewed_at"] = (reviewed_at.isoformat() if hasattr(reviewed_at, "isoformat")
+                                     else reviewed_at)
+    return {
+        "id": str(uuid.uuid5(_PROMOTED_NS, f"{target_id}:{case['id']}")),
+        "input": case.get("input") or {},
+        "expected_output": case.get("expected_output"),
+        "metadata": {**(case.get("metadata") or {}), "promoted_from": provenance},
+        "assert": case.get("assert") or [],
+        "threshold": case.get("threshold"),
+    }
+
+
+@dataclass(frozen=True)
 class DatasetState:
     dataset_id: str | None = None
     name: str = ""
@@ -72,6 +131,9 @@ class DatasetState:
     is_verified: bool = False
     case_count: int = 0
     case_exists: bool = False  # for case commands: does the addressed case exist?
+    # for commands naming several cases: those that exist -> review status (None = a case
+    # a person wrote, "pending" / "accepted" = a generated one)
+    cases: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:
@@ -123,4 +185,58 @@ def decide(command, state: DatasetState) -> list[DomainEvent]:
         if state.case_count == 0:
             raise Invalid("a dataset without cases cannot be verified", field="cases")
         return [DatasetVerified(dataset_id=did, note=command.note, case_count=state.case_count)]
+    if isinstance(command, ReviewCases):
+        return _review(did, command, state)
+    if isinstance(command, PromoteCases):
+        if state.dataset_type != "golden":
+            raise Invalid("cases are promoted into a golden dataset; this one is "
+                          f"{state.dataset_type}", field="dataset_id")
+        if command.source_dataset_id == did:
+            raise Invalid("source_dataset_id: promote from another dataset",
+                          field="source_dataset_id")
+        new = [c for c in command.copies if c["id"] not in state.cases]
+        if not new:
+            return []
+        return [CasesAdded(dataset_id=did, cases=new[i:i + BATCH],
+                           source=f"promotion:{command.source_dataset_id}")
+                for i in range(0, len(new), BATCH)]
     raise TypeError(f"unknown command {command!r}")
+
+
+REVIEW_DECISIONS = ("accept", "reject")
+
+
+def _review(did: str, command: ReviewCases, state: DatasetState) -> list[DomainEvent]:
+    if not command.decisions:
+        raise Invalid("decisions: at least one decision is needed", field="decisions")
+    seen: set[str] = set()
+    events: list[DomainEvent] = []
+    for i, d in enumerate(command.decisions):
+        where = f"decisions.{i}"
+        if d.case_id in seen:
+            raise Invalid(f"{where}.case_id: case {d.case_id} is decided twice",
+                          field=f"{where}.case_id")
+        seen.add(d.case_id)
+        if d.case_id not in state.cases:
+            raise NotFound(f"case {d.case_id} not found in this dataset")
+        if state.cases[d.case_id] is None:
+            raise Invalid(f"{where}.case_id: case {d.case_id} was written by a person, not "
+                          "generated; there is nothing to review", field=f"{where}.case_id")
+        if d.decision not in REVIEW_DECISIONS:
+            raise Invalid(f"{where}.decision: must be accept or reject",
+                          field=f"{where}.decision")
+        unknown = set(d.changes) - set(CASE_FIELDS)
+        if unknown:
+            raise Invalid(f"{where}.changes: cannot change {', '.join(sorted(unknown))}",
+                          field=f"{where}.changes")
+        if d.decision == "reject":
+            if d.changes:
+                raise Invalid(f"{where}.changes: a rejected case is removed; nothing to edit",
+                              field=f"{where}.changes")
+            events += [CaseReviewed(dataset_id=did, case_id=d.case_id, decision="rejected",
+                                    note=d.note),
+                       CaseRemoved(dataset_id=did, case_id=d.case_id)]
+        else:
+            events.append(CaseReviewed(dataset_id=did, case_id=d.case_id, decision="accepted",
+                                       changes=d.changes, note=d.note))
+    return events

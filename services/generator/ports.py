@@ -1,0 +1,29 @@
+"""What the generator needs from the outside besides the artifact store: where its
+facts go (the runner's ``ResultSink`` shape) and what a generation has recorded so far."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A generation as the registry has it: its status and the batches recorded."""
+
+    status: str
+    batches: frozenset[int] = field(default_factory=frozenset)
+    generated: int = 0
+    failed: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("completed", "failed")
+
+
+class GenerationProgress(Protocol):
+    async def recorded(self, generation_id: str) -> Recorded | None:
+        """None when the registry does not know the generation (yet)."""
+
+    async def unfinished(self) -> list[str]:
+        """Generations requested and not finished (resumed after a restart)."""

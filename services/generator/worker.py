@@ -1,0 +1,269 @@
+"""The generator: turns ``GenerationRequested`` into batches of ``CasesGenerated``, then
+``GenerationCompleted`` (or ``GenerationFailed`` naming the documents when nothing could
+be made).
+
+Stateless: the request names the documents in the artifact store and every option; the
+plan of questions is deterministic, so every attempt plans the same questions in the
+same batches. Batches already recorded are skipped and every fact has a deterministic
+id, so a redelivered request or a restarted generator neither repeats model calls for
+recorded batches nor adds a case twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from harness.artifacts import ArtifactStore
+from harness.artifacts.port import ArtifactNotFound
+from harness.events import StoredEvent
+from harness.events.generation_events import (
+    CasesGenerated,
+    GenerationCompleted,
+    GenerationFailed,
+    GenerationRequested,
+    GenerationStarted,
+    generation_event_id,
+)
+from harness.generation import (
+    DirectEngine,
+    DocumentError,
+    ExtractedDocument,
+    Outcome,
+    RagasEngine,
+    batches,
+    case_from,
+    chunk_document,
+    effective_kinds,
+    error_from,
+    extract,
+    plan_questions,
+)
+from harness.generation.chunking import Chunk
+from harness.llm import LLMClient
+from harness.scoring.judge import Usage
+from services.runner.ports import ResultSink
+
+from .ports import GenerationProgress, Recorded
+
+log = structlog.get_logger(__name__)
+
+HANDLED_TYPES = {GenerationRequested.TYPE}
+BATCH_SIZE = 10
+
+
+def _stream(generation_id: str) -> str:
+    return f"generation-{generation_id}"
+
+
+def usage_report(usage: Usage) -> dict[str, Any]:
+    return {"calls": usage.judge_calls, "cached_calls": usage.cached_calls,
+            "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+            "cost_usd": usage.cost_usd, "embedding_calls": usage.embedding_calls}
+
+
+def usage_delta(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in after.items():
+        if key == "cost_usd":
+            out[key] = None if value is None or before[key] is None else value - before[key]
+        else:
+            out[key] = value - before[key]
+    return out
+
+
+class Generator:
+    def __init__(self, *, llm: LLMClient, artifacts: ArtifactStore, sink: ResultSink,
+                 progress: GenerationProgress, default_model: str,
+                 embedding_model: str | None = None, concurrency: int = 8,
+                 batch_size: int = BATCH_SIZE, worker_id: str | None = None) -> None:
+        self.llm = llm
+        self.artifacts = artifacts
+        self.sink = sink
+        self.progress = progress
+        self.default_model = default_model
+        self.embedding_model = embedding_model
+        self.concurrency = concurrency
+        self.batch_size = batch_size
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.tasks: dict[str, asyncio.Task] = {}
+
+    # ---- bus entry point -------------------------------------------------------------
+
+    async def handle(self, event: StoredEvent) -> None:
+        """Start a generation in the background (returns at once)."""
+        if event.type == GenerationRequested.TYPE:
+            self.start(GenerationRequested.model_validate(event.data))
+
+    def start(self, req: GenerationRequested) -> asyncio.Task:
+        existing = self.tasks.get(req.generation_id)
+        if existing is not None and not existing.done():
+            return existing
+        task = asyncio.create_task(self._guarded(req), name=f"generation-{req.generation_id}")
+        self.tasks[req.generation_id] = task
+        task.add_done_callback(lambda _t, gid=req.generation_id: self.tasks.pop(gid, None))
+        return task
+
+    async def resume_unfinished(self, load_request: Callable) -> int:
+        """After a restart: pick up generations that were requested but never finished."""
+        count = 0
+        for generation_id in await self.progress.unfinished():
+            req = await load_request(generation_id)
+            if req is not None:
+                self.start(req)
+                count += 1
+        return count
+
+    async def _guarded(self, req: GenerationRequested) -> None:
+        try:
+            await self.execute(req)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await self.sink.flush()
+            raise
+        except Exception as exc:
+            log.exception("generation_failed", generation_id=req.generation_id)
+            await self._fail(req, f"{type(exc).__name__}: {exc}")
+
+    async def _fail(self, req: GenerationRequested, error: str,
+                    documents: list[dict[str, Any]] | None = None) -> None:
+        await self.sink.publish(_stream(req.generation_id),
+                                GenerationFailed(generation_id=req.generation_id, error=error,
+                                                 documents=documents or []),
+                                generation_event_id(req.generation_id, "failed"))
+        await self.sink.flush()
+
+    # ---- the work ----------------------------------------------------------------------
+
+    async def _document(self, doc: dict[str, Any]) -> ExtractedDocument:
+        name = doc["name"]
+        try:
+            data = await self.artifacts.get(doc["uri"])
+        except ArtifactNotFound as exc:
+            raise DocumentError(name, "the uploaded file is missing from the artifact store"
+                                ) from exc
+        if doc.get("sha256") and hashlib.sha256(data).hexdigest() != doc["sha256"]:
+            raise DocumentError(name, "the stored file does not match its SHA-256")
+        return await asyncio.to_thread(extract, name, doc["kind"], data,
+                                       text_column=doc.get("text_column"))
+
+    async def _chunks(self, req: GenerationRequested
+                      ) -> tuple[list[Chunk], list[dict[str, Any]]]:
+        """Every usable document's chunks, and a report per document (passages or error)."""
+        chunks: list[Chunk] = []
+        report: list[dict[str, Any]] = []
+        for doc in req.documents:
+            try:
+                extracted = await self._document(doc)
+                found = chunk_document(extracted, req.chunk_size)
+            except DocumentError as exc:
+                report.append({"name": doc["name"], "error": exc.reason})
+                continue
+            chunks += found
+            report.append({"name": doc["name"], "passages": len(found)})
+        return chunks, report
+
+    def _engine(self, req: GenerationRequested, usage: Usage):
+        model = req.model or self.default_model
+        if req.engine == "ragas":
+            return RagasEngine(self.llm, model, params=req.params, usage=usage,
+                               embedding_model=self.embedding_model,
+                               concurrency=self.concurrency)
+        return DirectEngine(self.llm, model, params=req.params, usage=usage,
+                            concurrency=self.concurrency)
+
+    async def execute(self, req: GenerationRequested) -> None:
+        gid = req.generation_id
+        before = await self.progress.recorded(gid) or Recorded(status="queued")
+        if before.finished:
+            return
+        chunks, documents = await self._chunks(req)
+        if not chunks:
+            reasons = "; ".join(f"{d['name']}: {d['error']}" for d in documents)
+            await self._fail(req, f"no usable document: {reasons}", documents)
+            return
+        try:
+            kinds = effective_kinds(req.question_kinds, len(chunks))
+            plan = plan_questions(chunks, req.num_questions, kinds, seed=gid)
+        except ValueError as exc:
+            await self._fail(req, str(exc), documents)
+            return
+        usage = Usage()
+        engine = self._engine(req, usage)
+        await self.sink.publish(_stream(gid), GenerationStarted(
+            generation_id=gid, worker=self.worker_id, engine=engine.label, planned=len(plan),
+            documents=documents), generation_event_id(gid, "started"))
+        todo = [(b, items) for b, items in enumerate(batches(plan, self.batch_size))
+                if b not in before.batches]
+        log.info("generation_started", generation_id=gid, engine=engine.label,
+                 planned=len(plan), batches_left=len(todo), chunks=len(chunks))
+
+        attempt = _Attempt(req, engine.label, usage)
+        if engine.plans_whole:  # one Ragas run over every passage, then batch by batch
+            outcomes = await engine.generate([i for _, items in todo for i in items], chunks,
+                                             req.language)
+            by_item = {o.item.index: o for o in outcomes}
+            for b, items in todo:
+                await self._record_batch(attempt, b, [by_item[i.index] for i in items])
+        else:
+            for b, items in todo:
+                await self._record_batch(attempt, b,
+                                         await engine.generate(items, chunks, req.language))
+
+        generated = before.generated + attempt.made
+        not_made = before.failed + len(attempt.errors)
+        if generated == 0:
+            await self._fail(req, f"no question could be generated: {attempt.why()}",
+                             documents)
+            return
+        await self.sink.publish(_stream(gid), GenerationCompleted(
+            generation_id=gid, generated=generated, failed=not_made),
+            generation_event_id(gid, "completed"))
+        await self.sink.flush()
+        log.info("generation_completed", generation_id=gid, generated=generated,
+                 failed=not_made, usage=usage_report(usage))
+
+    async def _record_batch(self, attempt: _Attempt, batch: int, outcomes: list[Outcome]
+                            ) -> None:
+        req = attempt.req
+        made = [case_from(req.generation_id, o, engine=attempt.engine, language=req.language)
+                for o in outcomes if o.qa is not None]
+        errors = [error_from(o) for o in outcomes if o.qa is None]
+        attempt.made += len(made)
+        attempt.errors += errors
+        await self.sink.publish(_stream(req.generation_id), CasesGenerated(
+            generation_id=req.generation_id, dataset_id=req.dataset_id, batch=batch,
+            cases=made, errors=errors, usage=attempt.spent()),
+            generation_event_id(req.generation_id, f"batch:{batch}"))
+        await self.sink.flush()  # progress is visible batch by batch
+
+
+class _Attempt:
+    """One attempt at a generation: what it made, what failed, what it spent."""
+
+    def __init__(self, req: GenerationRequested, engine: str, usage: Usage) -> None:
+        self.req = req
+        self.engine = engine
+        self.usage = usage
+        self.made = 0
+        self.errors: list[dict[str, Any]] = []
+        self._reported = usage_report(Usage())
+
+    def spent(self) -> dict[str, Any]:
+        """Usage since the last call (each batch reports its own)."""
+        now = usage_report(self.usage)
+        delta, self._reported = usage_delta(now, self._reported), now
+        return delta
+
+    def why(self) -> str:
+        messages = list(dict.fromkeys(
+            f"{', '.join(e['documents']) or 'documents'}: {e['message']}" for e in self.errors))
+        more = f" (and {len(messages) - 3} more)" if len(messages) > 3 else ""
+        return "; ".join(messages[:3]) + more if messages else "every batch was recorded empty"

@@ -1,0 +1,84 @@
+"""The generation aggregate: a request for synthetic cases from documents.
+
+Only the request is decided here; what the generator reports afterwards (started,
+batches of cases, completed or failed) are facts the registry records as they come.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.events.base import DomainEvent
+from harness.events.generation_events import GenerationRequested
+from harness.generation.chunking import MAX_CHUNK_SIZE, MIN_CHUNK_SIZE
+from harness.generation.plan import MAX_QUESTIONS, QUESTION_KINDS
+
+from .errors import AlreadyExists, Invalid
+
+ENGINES = ("direct", "ragas")
+MAX_DOCUMENTS = 50
+
+
+@dataclass(frozen=True)
+class RequestGeneration:
+    generation_id: str
+    dataset_id: str
+    documents: list[dict[str, Any]]
+    num_questions: int
+    question_kinds: dict[str, float]
+    language: str = "English"
+    model: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    engine: str = "direct"
+    chunk_size: int = 1500
+
+
+@dataclass(frozen=True)
+class GenerationState:
+    generation_id: str | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.generation_id is not None
+
+
+def evolve(state: GenerationState, event: DomainEvent) -> GenerationState:
+    if isinstance(event, GenerationRequested):
+        return GenerationState(generation_id=event.generation_id)
+    return state
+
+
+def check_options(command: RequestGeneration) -> None:
+    """Everything but the documents' content; raises Invalid naming the field."""
+    if not command.documents:
+        raise Invalid("files: at least one document is needed", field="files")
+    if len(command.documents) > MAX_DOCUMENTS:
+        raise Invalid(f"files: at most {MAX_DOCUMENTS} documents per generation", field="files")
+    if not 1 <= command.num_questions <= MAX_QUESTIONS:
+        raise Invalid(f"num_questions: must be between 1 and {MAX_QUESTIONS}",
+                      field="num_questions")
+    unknown = sorted(set(command.question_kinds) - set(QUESTION_KINDS))
+    if unknown or not command.question_kinds:
+        raise Invalid(f"question_kinds: use {', '.join(QUESTION_KINDS)}", field="question_kinds")
+    if any(w <= 0 for w in command.question_kinds.values()):
+        raise Invalid("question_kinds: weights must be above zero", field="question_kinds")
+    if command.engine not in ENGINES:
+        raise Invalid(f"engine: must be one of {', '.join(ENGINES)}", field="engine")
+    if not command.language.strip() or len(command.language) > 40:
+        raise Invalid("language: a language name of at most 40 characters", field="language")
+    if not MIN_CHUNK_SIZE <= command.chunk_size <= MAX_CHUNK_SIZE:
+        raise Invalid(f"chunk_size: must be between {MIN_CHUNK_SIZE} and {MAX_CHUNK_SIZE}",
+                      field="chunk_size")
+
+
+def decide(command: RequestGeneration, state: GenerationState) -> list[DomainEvent]:
+    if state.exists:
+        raise AlreadyExists(f"generation {command.generation_id} already exists")
+    check_options(command)
+    return [GenerationRequested(
+        generation_id=command.generation_id, dataset_id=command.dataset_id,
+        documents=command.documents, num_questions=command.num_questions,
+        question_kinds=command.question_kinds, language=command.language.strip(),
+        model=command.model, params=command.params, engine=command.engine,  # type: ignore[arg-type]
+        chunk_size=command.chunk_size)]

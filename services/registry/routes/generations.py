@@ -1,0 +1,223 @@
+"""Synthetic test data: ``POST /datasets/{id}/generate`` and generation progress.
+
+The request is checked as far as it can be without a model: every document is read,
+extracted and split here (a bad one is a 422 naming it, and nothing is stored or
+requested), then stored in the artifact store by content hash, and
+``GenerationRequested`` goes to the generator. Progress is the ``generations`` read model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import uuid
+from datetime import datetime
+from pathlib import PurePath
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from harness.generation.chunking import chunk_document
+from harness.generation.documents import DocumentError, detect_kind, extract
+from harness.generation.plan import effective_kinds, parse_kinds
+
+from ..auth import require
+from ..domain import generations as domain
+from ..domain.errors import Invalid, NotFound
+from ..problems import ProblemError
+from ..schemas import Page
+from .datasets import dataset_row
+from .deps import Paging, metadata, runtime
+from .runs import _SECRET_PARAMS
+
+router = APIRouter(tags=["generation"])
+
+MAX_DOCUMENT_BYTES = 25 * 1024 * 1024
+MAX_TOTAL_BYTES = 100 * 1024 * 1024
+
+
+class GenerationOut(BaseModel):
+    id: str
+    dataset_id: str
+    status: str = Field(description="queued, running, completed or failed")
+    engine: str
+    model: str | None
+    language: str
+    question_kinds: dict[str, float]
+    requested: int = Field(description="questions asked for (num_questions)")
+    generated: int = Field(description="cases added to the dataset so far")
+    failed: int = Field(description="planned questions that could not be made")
+    progress: float
+    documents: list[dict[str, Any]] = Field(
+        description="name, kind, bytes, sha256, passages; error when it could not be used")
+    errors: list[dict[str, Any]] = Field(
+        description="per question: item, kind, documents, message (at most 500)")
+    batches: list[int] = Field(description="batches of the plan recorded so far")
+    usage: dict[str, Any]
+    worker: str | None
+    reason: str | None = Field(description="why the generation failed")
+    requested_by: str | None
+    requested_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+def generation_out(row) -> GenerationOut:
+    d = dict(row)
+    d["requested"] = d.pop("num_questions")
+    d["documents"] = [{k: v for k, v in doc.items() if k != "uri"} for doc in d["documents"]]
+    d["progress"] = min(1.0, (d["generated"] + d["failed"]) / d["requested"]) if (
+        d["status"] != "completed") else 1.0
+    d["batches"] = sorted(d["batches"])
+    return GenerationOut(**d)
+
+
+def _params(raw: str | None) -> dict[str, Any]:
+    if not raw or not raw.strip():
+        return {}
+    try:
+        params = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise Invalid(f"params: not JSON: {exc}", field="params") from exc
+    if not isinstance(params, dict):
+        raise Invalid("params: must be a JSON object of LiteLLM options", field="params")
+    secrets = sorted(k for k in params if k in _SECRET_PARAMS)
+    if secrets:
+        raise Invalid(f"params: {', '.join(secrets)} not allowed: provider credentials come "
+                      "from the generator's environment variables", field="params")
+    return params
+
+
+def _read_document(name: str, kind: str, data: bytes, text_column: str | None,
+                   chunk_size: int) -> int:
+    """Extract and split (in a worker thread): the number of passages, or DocumentError."""
+    doc = extract(name, kind, data, text_column=text_column)  # type: ignore[arg-type]
+    return len(chunk_document(doc, chunk_size))
+
+
+@router.post("/datasets/{dataset_id}/generate", response_model=GenerationOut, status_code=202,
+             summary="Generate test cases from documents")
+async def generate(
+    dataset_id: str, request: Request,
+    files: list[UploadFile] = File(..., description=".txt, .md, .pdf or .csv documents"),
+    num_questions: int = Form(10, description="how many cases to generate"),
+    question_kinds: str | None = Form(
+        None, description='"simple,reasoning" or "simple=2,multi_context=1" (weights); '
+                          "default simple 50%, reasoning 25%, multi_context 25%"),
+    language: str = Form("English", description="language of the questions and answers"),
+    model: str | None = Form(None, description="LiteLLM model id; default: the generator's "
+                                               "HARNESS_JUDGE_MODEL"),
+    params: str | None = Form(None, description='LiteLLM options as JSON, e.g. {"api_base": '
+                                                '"..."}; no credentials'),
+    engine: str = Form("direct", description="direct (one call per question) or ragas"),
+    text_column: str | None = Form(None, description="the column holding the text of CSVs"),
+    chunk_size: int = Form(1500, description="characters per passage"),
+    rt=Depends(runtime), _=Depends(require("editor")),
+):
+    """Answers 202 at once; follow ``GET /generations/{id}``. Cases land in this
+    (evaluation) dataset marked synthetic and pending review."""
+    ds = await dataset_row(rt, dataset_id)
+    if ds["dataset_type"] != "evaluation":
+        raise Invalid("generated cases go into an evaluation dataset; review them there and "
+                      "promote the accepted ones into this golden dataset "
+                      "(POST /datasets/{golden_id}/promote)", field="dataset_id")
+    try:
+        kinds = parse_kinds(question_kinds)
+    except ValueError as exc:
+        raise Invalid(f"question_kinds: {exc}", field="question_kinds") from exc
+    extra = _params(params)
+    names = [f.filename or f"document-{i + 1}" for i, f in enumerate(files)]
+    generation_id = str(uuid.uuid4())
+    options = domain.RequestGeneration(
+        generation_id=generation_id, dataset_id=dataset_id, documents=[{"name": n} for n in names],
+        num_questions=num_questions, question_kinds=kinds or {"simple": 1.0}, language=language,
+        model=model or None, params=extra, engine=engine, chunk_size=chunk_size)
+    domain.check_options(options)  # before any document is read or stored
+
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise Invalid(f"files: two documents are named {duplicates[0]!r}; names identify "
+                      "documents in errors and case sources", field="files")
+    uploads: list[tuple[str, str, bytes, str | None]] = []
+    problems: list[dict[str, Any]] = []
+    total = 0
+    for name, upload in zip(names, files, strict=True):
+        data = await upload.read(MAX_DOCUMENT_BYTES + 1)
+        total += len(data)
+        if len(data) > MAX_DOCUMENT_BYTES:
+            problems.append({"document": name, "field": "files",
+                             "message": f"larger than {MAX_DOCUMENT_BYTES // 2**20} MB"})
+            continue
+        try:
+            kind = detect_kind(name, upload.content_type)
+        except DocumentError as exc:
+            raise ProblemError(415, "unsupported-file", str(exc), document=name) from exc
+        uploads.append((name, kind, data, text_column if kind == "csv" else None))
+    if total > MAX_TOTAL_BYTES:
+        raise Invalid(f"files: more than {MAX_TOTAL_BYTES // 2**20} MB in one request",
+                      field="files")
+
+    passages: dict[str, int] = {}
+    for name, kind, data, column in uploads:
+        try:
+            passages[name] = await run_in_threadpool(_read_document, name, kind, data, column,
+                                                     chunk_size)
+        except ImportError as exc:
+            raise ProblemError(501, "missing-extra", "reading documents needs the generator "
+                               f"extra (pip install 'harness[generator]'): {exc}") from exc
+        except DocumentError as exc:
+            problems.append({"document": name, "field": exc.field or "files",
+                             "message": exc.reason})
+    if problems:
+        first = problems[0]
+        raise ProblemError(422, "document-rejected",
+                           f"{first['document']}: {first['message']}"
+                           + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
+                           document=first["document"], field=first["field"], errors=problems)
+    try:
+        kinds = effective_kinds(kinds, sum(passages.values()))
+    except ValueError as exc:
+        raise Invalid(f"question_kinds: {exc}", field="question_kinds") from exc
+
+    documents = []
+    for name, kind, data, column in uploads:
+        sha = hashlib.sha256(data).hexdigest()
+        uri = await rt.artifacts.put(f"documents/{sha}{PurePath(name).suffix.lower()}", data,
+                                     content_type=f"application/{kind}")
+        doc = {"name": name, "kind": kind, "uri": uri, "sha256": sha, "bytes": len(data),
+               "passages": passages[name]}
+        if column:
+            doc["text_column"] = column
+        documents.append(doc)
+
+    await rt.commands.generation(generation_id, dataclasses.replace(
+        options, documents=documents, question_kinds=kinds), metadata(request))
+    return await _generation(rt, generation_id)
+
+
+async def _generation(rt, generation_id: str) -> GenerationOut:
+    row = await rt.pool.fetchrow("SELECT * FROM generations WHERE id = $1", generation_id)
+    if row is None:
+        raise NotFound(f"generation {generation_id} not found")
+    return generation_out(row)
+
+
+@router.get("/generations/{generation_id}", response_model=GenerationOut)
+async def get_generation(generation_id: str, rt=Depends(runtime), _=Depends(require("viewer"))):
+    return await _generation(rt, generation_id)
+
+
+@router.get("/datasets/{dataset_id}/generations", response_model=Page[GenerationOut])
+async def list_generations(dataset_id: str, paging=Paging, rt=Depends(runtime),
+                           _=Depends(require("viewer"))):
+    await dataset_row(rt, dataset_id)
+    total = await rt.pool.fetchval("SELECT count(*) FROM generations WHERE dataset_id = $1",
+                                   dataset_id)
+    rows = await rt.pool.fetch(
+        "SELECT * FROM generations WHERE dataset_id = $1 ORDER BY requested_at DESC "
+        "LIMIT $2 OFFSET $3", dataset_id, paging.limit, paging.offset)
+    return Page(items=[generation_out(r) for r in rows], total=total, limit=paging.limit,
+                offset=paging.offset)
