@@ -73,9 +73,11 @@ def flash(message: str) -> None:
 
 
 def show_flash() -> None:
+    """Always takes one slot, so what follows keeps its place (and tabs their selection)."""
+    slot = st.empty()
     message = st.session_state.pop("studio_flash", None)
     if message:
-        st.success(message, icon="✅")
+        slot.success(message, icon="✅")
 
 
 def query_choice(param: str, options: list[str], default: int = 0) -> int:

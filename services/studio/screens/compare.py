@@ -140,7 +140,7 @@ def main() -> None:
     client = api()
     runs = [r for r in need(client.runs, limit=200) if r["dataset_name"] != PLAYGROUND_DATASET]
     t_pivot, t_reg, t_trend = st.tabs(["Versions × models", "Regressions between runs",
-                                       "Trend & decide"])
+                                       "Trend & decide"], key="cmp_tabs")
     with t_pivot:
         if runs:
             pivot_section(client, runs)

@@ -17,7 +17,7 @@ PAGE_SIZE = 100
 
 
 def create_form(client: StudioAPI) -> None:
-    with st.expander("➕ New dataset"):
+    with st.expander("➕ New dataset", key="new_ds_box"):
         with st.form("new_dataset"):
             name = st.text_input("Name", key="new_ds_name")
             description = st.text_input("Description", key="new_ds_description")
@@ -183,8 +183,8 @@ def main() -> None:
     ds = need(client.dataset, chosen)
     st.subheader(ds["name"])
     st.caption(dataset_badges(ds) + f" · {ds['case_count']} cases")
-    t_cases, t_import, t_review, t_settings = st.tabs(["Cases", "Import", "Review & verify",
-                                                       "Settings"])
+    t_cases, t_import, t_review, t_settings = st.tabs(
+        ["Cases", "Import", "Review & verify", "Settings"], key=f"ds_tabs_{ds['id']}")
     with t_cases:
         cases_tab(client, ds)
     with t_import:

@@ -58,7 +58,7 @@ def show_content(content: Any) -> None:
 
 
 def new_prompt_form(client: StudioAPI) -> None:
-    with st.expander("➕ New prompt"):
+    with st.expander("➕ New prompt", key="new_prompt_box"):
         name = st.text_input("Name", key="new_prompt_name", placeholder="support-reply")
         description = st.text_input("Description", key="new_prompt_description")
         draft = content_editor("new_prompt", [{"role": "system", "content": ""},
@@ -168,8 +168,8 @@ def main() -> None:
     st.subheader(prompt["name"])
     st.caption((prompt.get("description") or "") + f"  ·  active: v{prompt['active_version']}"
                f"  ·  latest: v{prompt['latest_version']}  ·  {len(versions)} versions")
-    tab_versions, tab_edit, tab_history = st.tabs(["Versions", "Edit → new version",
-                                                   "History"])
+    tab_versions, tab_edit, tab_history = st.tabs(
+        ["Versions", "Edit → new version", "History"], key=f"prompt_tabs_{prompt['id']}")
     with tab_versions:
         versions_tab(client, prompt, versions)
     with tab_edit:

@@ -29,7 +29,8 @@ ACTIVE = ("queued", "running")
 
 
 def start_form(client: StudioAPI) -> None:
-    with st.expander("▶ Start a run", expanded=not st.query_params.get("run")):
+    with st.expander("▶ Start a run", expanded=not st.query_params.get("run"),
+                     key="start_run_box"):
         datasets = need(client.datasets)
         if not datasets:
             st.info("Create a dataset first (Datasets page).")
