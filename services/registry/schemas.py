@@ -7,6 +7,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
+from harness.evaluation.analysis import MetricStats
+
 T = TypeVar("T")
 
 
@@ -316,7 +318,7 @@ class ScoringOut(BaseModel):
     scored: int
     total: int
     progress: float
-    by_metric: dict[str, Any] | None = None  # metric -> MetricStats (GET /runs/{id} only)
+    by_metric: dict[str, MetricStats] | None = None  # GET /runs/{id} only
 
 
 class RunOut(BaseModel):

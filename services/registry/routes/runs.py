@@ -49,8 +49,7 @@ def run_out(row, by_metric: dict[str, analysis.MetricStats] | None = None) -> Ru
         d["scoring"] = ScoringOut(
             metrics=metrics, scored=scored, total=total,
             progress=round(scored / total, 4) if total else 1.0,
-            by_metric={k: v.model_dump() for k, v in by_metric.items()}
-            if by_metric is not None else None)
+            by_metric=by_metric)
     return RunOut(**d)
 
 
