@@ -257,6 +257,25 @@ class StudioAPI:
         return self._send("POST", f"/datasets/{dataset_id}/verify", "verify the dataset",
                           {"note": note})
 
+    def review_queue(self, dataset_id: str, status: str = "pending", *, limit: int = 100,
+                     offset: int = 0) -> dict[str, Any]:
+        return self._get(f"/datasets/{dataset_id}/review", "load the cases to review",
+                         status=status, limit=limit, offset=offset)
+
+    def review(self, dataset_id: str, decisions: list[dict[str, Any]]) -> dict[str, Any]:
+        return self._send("POST", f"/datasets/{dataset_id}/review", "record the review",
+                          {"decisions": decisions})
+
+    def promote(self, golden_id: str, source_dataset_id: str,
+                case_ids: list[str]) -> dict[str, Any]:
+        return self._send("POST", f"/datasets/{golden_id}/promote",
+                          "promote the cases into the golden dataset",
+                          {"source_dataset_id": source_dataset_id, "case_ids": case_ids})
+
+    def generations(self, dataset_id: str) -> list[dict[str, Any]]:
+        return self._get(f"/datasets/{dataset_id}/generations", "list the generations",
+                         limit=50)["items"]
+
     # ------------------------------------------------------------------ runs
     def start_run(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._send("POST", "/runs", "start the run", body)

@@ -471,3 +471,48 @@ async def test_usage_charts_and_cost_alerts_from_the_gateway(runtime, monkeypatc
             fired = at.dataframe[1].value
             assert list(fired["alert"]) == ["tiny budget"] and list(fired["spent"]) == [
                 "$0.00009"]
+
+
+async def test_datasets_review_generated_cases_then_promote_into_golden(reg, monkeypatch):
+    from pathlib import Path
+
+    from tests.support.generation import qa_reply, wait_generation
+    from tests.support.stub_llm import StubLLM
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    doc = Path(__file__).resolve().parents[1] / "data" / "generation" / "shipping.txt"
+    ds = await _dataset(reg, "synthetic")
+    golden = await _dataset(reg, "golden-faq", dataset_type="golden")
+    with StubLLM() as stub:
+        stub.reply("writer", qa_reply)
+        r = await reg.post(f"/datasets/{ds['id']}/generate", data={
+            "model": "openai/writer", "params": json.dumps({"api_base": stub.base_url}),
+            "num_questions": "3"}, files=[("files", ("shipping.txt", doc.read_bytes(),
+                                                     "text/plain"))])
+        assert r.status_code == 202, r.text
+        assert (await wait_generation(reg, r.json()["id"]))["status"] == "completed"
+
+    at = await run(page("datasets", dataset=ds["id"]))
+    assert "Generated cases to review (3)" in texts(at)
+    queue = at.data_editor(key=f"review_editor_{ds['id']}").value
+    ids = list(queue["id"])
+    assert all("What do we know about" in q for q in queue["question"]), list(queue["question"])
+    at.session_state[f"review_editor_{ds['id']}"] = {
+        "edited_rows": {0: {"decision": "accept", "expected_output": "Edited answer."},
+                        1: {"decision": "reject", "note": "off topic"}},
+        "added_rows": [], "deleted_rows": []}
+    await run(at)
+    at.button(key=f"review_go_{ds['id']}").click()
+    await run(at)
+    assert "Accepted 1, rejected 1; 1 still to review." in texts(at)
+    accepted = (await reg.get(f"/datasets/{ds['id']}/review",
+                              params={"status": "accepted"})).json()["items"]
+    assert [(c["id"], c["expected_output"]) for c in accepted] == [(ids[0], "Edited answer.")]
+    assert (await reg.get(f"/datasets/{ds['id']}")).json()["case_count"] == 2  # one rejected
+
+    at.selectbox(key=f"promote_to_{ds['id']}").select(golden["id"])
+    at.button(key=f"promote_go_{ds['id']}").click()
+    await run(at)
+    assert "Promoted 1 case(s) into golden-faq. It needs verifying again." in texts(at)
+    [copy] = (await reg.get(f"/datasets/{golden['id']}/cases")).json()["items"]
+    assert copy["expected_output"] == "Edited answer."

@@ -393,3 +393,40 @@ def test_run_targets_and_body():
     with pytest.raises(ValueError, match="model"):
         targets.run_body("d", [opts["reply v2"]], [])
     assert targets.run_body("d", [{"application_id": "a"}], [])["models"] == []
+
+
+# ---------------------------------------------------------------- review of generated cases
+
+
+def test_review_rows_and_decisions():
+    from services.studio.views import review
+
+    generated = [
+        {"id": "g1", "input": {"question": "Q1?", "contexts": ["long passage"]},
+         "expected_output": "A1", "metadata": {"question_kind": "simple", "sources": [
+             {"document": "shipping.txt", "passage": 0},
+             {"document": "shipping.txt", "passage": 1}]}},
+        {"id": "g2", "input": {"topic": "x"}, "expected_output": None, "metadata": {}},
+        {"id": "g3", "input": {"question": "Q3?"}, "expected_output": "A3", "metadata": {}}]
+    rows = review.review_rows(generated)
+    assert rows[0] == {"id": "g1", "question": "Q1?", "expected_output": "A1",
+                       "kind": "simple", "source": "shipping.txt", "decision": "",
+                       "note": ""}
+    assert rows[1]["question"] == '{"topic": "x"}'
+    rows[0].update(decision="accept", expected_output="A1, fixed")
+    rows[1].update(decision="reject", note="no question")
+    rows[2].update(decision="accept")  # unchanged: no changes sent
+    assert review.decisions_from_rows(generated, rows) == [
+        {"case_id": "g1", "decision": "accept", "note": "",
+         "changes": {"expected_output": "A1, fixed"}},
+        {"case_id": "g2", "decision": "reject", "note": "no question"},
+        {"case_id": "g3", "decision": "accept", "note": ""}]
+    rows[0]["decision"] = ""
+    assert [d["case_id"] for d in review.decisions_from_rows(generated, rows)] == ["g2", "g3"]
+    g = review.generation_rows([{"requested_at": "2026-01-01T10:00:00.123Z",
+                                 "status": "completed", "engine": "direct", "model": None,
+                                 "generated": 3, "requested": 4, "failed": 1,
+                                 "documents": [{"name": "a.txt"}, {"name": "b.pdf"}]}])
+    assert g == [{"requested": "2026-01-01T10:00:00", "status": "completed",
+                  "engine": "direct", "model": "—", "generated": "3 of 4", "failed": 1,
+                  "documents": "a.txt, b.pdf"}]

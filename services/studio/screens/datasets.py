@@ -7,11 +7,26 @@ from typing import Any
 
 import streamlit as st
 
-from services.studio.api import ApiError, StudioAPI
-from services.studio.ui import api, call, flash, need, query_choice, show_flash, to_frame
+from services.studio.api import ApiError, EndpointMissing, StudioAPI
+from services.studio.ui import (
+    api,
+    call,
+    flash,
+    need,
+    query_choice,
+    show_error,
+    show_flash,
+    to_frame,
+)
 from services.studio.views.badges import dataset_badges, dataset_type_badge
 from services.studio.views.cases import case_rows, edits_from_rows, variable_columns
 from services.studio.views.imports import error_rows, preview_upload
+from services.studio.views.review import (
+    DECISIONS,
+    decisions_from_rows,
+    generation_rows,
+    review_rows,
+)
 
 PAGE_SIZE = 100
 
@@ -112,27 +127,32 @@ def import_tab(client: StudioAPI, ds: dict[str, Any]) -> None:
         st.rerun()
 
 
-def review_tab(client: StudioAPI, ds: dict[str, Any]) -> None:
+def review_tab(client: StudioAPI, ds: dict[str, Any], datasets: list[dict[str, Any]]) -> None:
     st.markdown(dataset_badges(ds))
     if ds.get("is_verified"):
         st.success(f"Verified by {ds.get('verified_by') or '—'} at {ds.get('verified_at')}. "
                    "Any change to the cases clears this.")
-    answer = need(client.cases, ds["id"], limit=PAGE_SIZE)
-    cases = answer["items"]
-    synthetic = [c for c in cases if (c.get("metadata") or {}).get("source") not in
-                 (None, "", "manual", "studio-playground")]
-    if synthetic:
-        st.markdown(f"**{len(synthetic)} generated case(s)** on this page — read each before "
-                    "verifying:")
-    for c in (synthetic or cases)[:PAGE_SIZE]:
-        meta = c.get("metadata") or {}
-        with st.container(border=True):
-            st.markdown(f"`{c['id'][:8]}` " + (meta.get("description") or ""))
+    try:
+        queue = client.review_queue(ds["id"], limit=PAGE_SIZE)
+    except EndpointMissing:
+        queue = None  # an older registry: no generated-case review, plain reading below
+    except ApiError as exc:
+        show_error(exc)
+        return
+    if queue is not None:
+        generated_review(client, ds, queue)
+        promote_accepted(client, ds, datasets)
+    cases = need(client.cases, ds["id"], limit=PAGE_SIZE)
+    with st.expander(f"Read the cases ({cases['total']})", key=f"review_read_{ds['id']}"):
+        for c in cases["items"]:
+            meta = c.get("metadata") or {}
             st.json({"input": c["input"], "expected_output": c.get("expected_output"),
                      **({"assert": c["assert"]} if c.get("assert") else {}),
                      **({"metadata": meta} if meta else {})}, expanded=False)
-    if answer["total"] > PAGE_SIZE:
-        st.caption(f"Showing {PAGE_SIZE} of {answer['total']} cases.")
+        if cases["total"] > PAGE_SIZE:
+            st.caption(f"Showing {PAGE_SIZE} of {cases['total']}; the Cases tab pages "
+                       "through all of them.")
+    st.markdown("#### Verify")
     note = st.text_input("Review note", key=f"verify_note_{ds['id']}",
                          placeholder="what you checked")
     confirm = st.checkbox("I read these cases and they are right", key=f"verify_ok_{ds['id']}")
@@ -140,6 +160,64 @@ def review_tab(client: StudioAPI, ds: dict[str, Any]) -> None:
                  type="primary"):
         if call(client.verify, ds["id"], note) is not None:
             flash(f"{ds['name']} is verified.")
+            st.rerun()
+
+
+def generated_review(client: StudioAPI, ds: dict[str, Any], queue: dict[str, Any]) -> None:
+    generations = call(client.generations, ds["id"]) or []
+    if generations:
+        st.markdown("#### Generations")
+        st.dataframe(to_frame(generation_rows(generations)), hide_index=True)
+    pending = queue["items"]
+    st.markdown(f"#### Generated cases to review ({queue['total']})")
+    if not pending:
+        st.caption("Nothing waits for review.")
+        return
+    st.caption("Read each question and answer; fix the answer if needed, then choose accept "
+               "or reject. Rejected cases leave the dataset; the decision stays in its "
+               "history.")
+    edited = st.data_editor(
+        to_frame(review_rows(pending)), hide_index=True, key=f"review_editor_{ds['id']}",
+        column_config={
+            "id": st.column_config.TextColumn("id", disabled=True, width="small"),
+            "question": st.column_config.TextColumn("question", disabled=True),
+            "kind": st.column_config.TextColumn("kind", disabled=True, width="small"),
+            "source": st.column_config.TextColumn("source", disabled=True),
+            "decision": st.column_config.SelectboxColumn("decision", options=list(DECISIONS)),
+        })
+    decisions = decisions_from_rows(pending, edited.to_dict("records"))
+    accept_all = st.checkbox("Accept every case shown that has no decision",
+                             key=f"review_all_{ds['id']}")
+    if accept_all:
+        decided = {d["case_id"] for d in decisions}
+        decisions += [{"case_id": c["id"], "decision": "accept", "note": ""}
+                      for c in pending if c["id"] not in decided]
+    if st.button(f"Record {len(decisions)} decision(s)", key=f"review_go_{ds['id']}",
+                 disabled=not decisions, type="primary"):
+        out = call(client.review, ds["id"], decisions)
+        if out:
+            flash(f"Accepted {out['accepted']}, rejected {out['rejected']}; "
+                  f"{out['pending']} still to review.")
+            st.rerun()
+
+
+def promote_accepted(client: StudioAPI, ds: dict[str, Any],
+                     datasets: list[dict[str, Any]]) -> None:
+    accepted = call(client.review_queue, ds["id"], "accepted", limit=500)
+    goldens = {d["id"]: d["name"] for d in datasets
+               if d["dataset_type"] == "golden" and d["id"] != ds["id"]}
+    if not accepted or not accepted["items"] or not goldens:
+        return
+    st.markdown(f"#### Promote accepted cases ({accepted['total']}) into a golden dataset")
+    target = st.selectbox("Golden dataset", list(goldens), format_func=goldens.get,
+                          key=f"promote_to_{ds['id']}")
+    ids = [c["id"] for c in accepted["items"]]
+    if st.button(f"Promote {len(ids)} case(s)", key=f"promote_go_{ds['id']}"):
+        out = call(client.promote, target, ds["id"], ids)
+        if out:
+            flash(f"Promoted {len(out['promoted'])} case(s) into {goldens[target]}"
+                  + (f"; {len(out['already_present'])} were already there"
+                     if out["already_present"] else "") + ". It needs verifying again.")
             st.rerun()
 
 
@@ -190,7 +268,7 @@ def main() -> None:
     with t_import:
         import_tab(client, ds)
     with t_review:
-        review_tab(client, ds)
+        review_tab(client, ds, datasets)
     with t_settings:
         settings_tab(client, ds)
 
