@@ -27,7 +27,7 @@ up: venv  ## the registry on http://127.0.0.1:8000 (API docs at /docs)
 test: $(VENV)/.installed-test pubsub-fake  ## the whole test suite (HARNESS_TEST_DATABASE_URL selects a PostgreSQL)
 	$(PY) -m pytest -q
 
-stack: $(VENV)/.installed-test pubsub-fake  ## registry, runner and scorer as separate processes over the Pub/Sub fake and a GCS emulator
+stack: $(VENV)/.installed-test pubsub-fake  ## registry, runner, scorer and generator as separate processes over the Pub/Sub fake and a GCS emulator
 	$(PY) -m harness.devstack
 
 stack-test: $(VENV)/.installed-test pubsub-fake  ## the end-to-end tests on the multi-process stack
@@ -47,6 +47,7 @@ bench: $(VENV)/.installed-test  ## benchmarks, JSON on stdout
 	$(PY) bench/registry.py
 	$(PY) bench/runner.py
 	$(PY) bench/bus.py
+	$(PY) bench/generator.py
 
 clean:
 	rm -rf $(VENV) .harness .pytest_cache .ruff_cache

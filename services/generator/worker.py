@@ -183,6 +183,7 @@ class Generator:
         gid = req.generation_id
         before = await self.progress.recorded(gid) or Recorded(status="queued")
         if before.finished:
+            log.info("generation_already_finished", generation_id=gid, status=before.status)
             return
         chunks, documents = await self._chunks(req)
         if not chunks:

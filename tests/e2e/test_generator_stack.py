@@ -1,0 +1,101 @@
+"""The generator as its own process: documents uploaded to the registry process land in
+the GCS emulator, ``GenerationRequested`` reaches the generator over Google's Pub/Sub
+fake, its facts come back on the ``results`` topic, and a redelivered request is a
+no-op."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from harness.devstack import service_env, start_services, start_worker
+from tests.support.gcs_emulator import GcsEmulator
+from tests.support.generation import qa_reply
+from tests.support.pubsub_fake import shared_fake
+from tests.support.stub_llm import StubLLM
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "generation"
+
+
+@pytest.fixture
+def stack(db_url, tmp_path, monkeypatch):
+    fake = shared_fake()
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", fake.host)
+    with GcsEmulator() as gcs:
+        gcs.create_bucket("harness")
+        env = service_env(database_url=db_url, pubsub_host=fake.host,
+                          storage_host=gcs.endpoint, artifacts_uri="gs://harness/artifacts",
+                          data_dir=tmp_path, project="harness-e2e",
+                          prefix=f"e2e{uuid.uuid4().hex[:8]}-")
+        env["HARNESS_PUBSUB_ACK_DEADLINE_S"] = "10"
+        env["OPENAI_API_KEY"] = "sk-test"
+        registry, runner = start_services(env, log_dir=tmp_path / "logs")
+        generator = start_worker("generator", env, registry, log_dir=tmp_path / "logs")
+        try:
+            yield {"registry": registry, "generator": generator, "env": env}
+        finally:
+            for service in (generator, runner, registry):
+                service.stop()
+
+
+def wait_finished(c: httpx.Client, generation_id: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        g = c.get(f"/generations/{generation_id}").json()
+        if g["status"] in ("completed", "failed"):
+            return g
+        assert time.monotonic() < deadline, g
+        time.sleep(0.2)
+
+
+def test_generation_through_the_generator_process_and_a_redelivery_is_a_no_op(stack):
+    from harness.bus.pubsub import PubSubBus
+    from harness.events import StoredEvent
+
+    c = httpx.Client(base_url=stack["registry"].url, timeout=30)
+    with StubLLM() as stub:
+        stub.reply("writer", qa_reply)
+        ds = c.post("/datasets", json={"name": "from-docs"}).json()
+        r = c.post(f"/datasets/{ds['id']}/generate",
+                   data={"num_questions": "3", "question_kinds": "simple",
+                         "model": "openai/writer",
+                         "params": json.dumps({"api_base": stub.base_url})},
+                   files=[("files", ("handbook.pdf", (DATA / "handbook.pdf").read_bytes(),
+                                     "application/pdf"))])
+        assert r.status_code == 202, r.text
+        g = wait_finished(c, r.json()["id"])
+        assert (g["status"], g["generated"]) == ("completed", 3), g
+        assert g["worker"] and g["documents"][0]["passages"] == 2
+        cases = c.get(f"/datasets/{ds['id']}/cases").json()["items"]
+        assert len(cases) == 3 and all(x["input"]["contexts"] for x in cases)
+        calls = len(stub.chat_requests)
+        assert calls == 3
+
+        # Pub/Sub redelivers the request (published again on its topic)
+        events = c.get("/events", params={"after": 0, "limit": 500}).json()["items"]
+        requested = next(e for e in events if e["type"] == "GenerationRequested")
+        env = stack["env"]
+        os.environ["PUBSUB_EMULATOR_HOST"] = env["PUBSUB_EMULATOR_HOST"]
+
+        async def redeliver():
+            bus = PubSubBus(env["GOOGLE_CLOUD_PROJECT"], prefix=env["HARNESS_TOPIC_PREFIX"])
+            try:
+                await bus.publish(StoredEvent.model_validate(requested))
+            finally:
+                await bus.close()
+
+        log = stack["generator"].log_path
+        asyncio.run(redeliver())
+        deadline = time.monotonic() + 60
+        while b'"generation_already_finished"' not in log.read_bytes():
+            assert time.monotonic() < deadline, "the generator did not handle the redelivery"
+            time.sleep(0.1)
+        assert len(stub.chat_requests) == calls
+        assert c.get(f"/datasets/{ds['id']}").json()["case_count"] == 3
