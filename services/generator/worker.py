@@ -35,7 +35,6 @@ from harness.events.generation_events import (
 from harness.generation import (
     DirectEngine,
     DocumentError,
-    ExtractedDocument,
     Outcome,
     RagasEngine,
     batches,
@@ -142,7 +141,7 @@ class Generator:
 
     # ---- the work ----------------------------------------------------------------------
 
-    async def _document(self, doc: dict[str, Any]) -> ExtractedDocument:
+    async def _document_chunks(self, doc: dict[str, Any], chunk_size: int) -> list[Chunk]:
         name = doc["name"]
         try:
             data = await self.artifacts.get(doc["uri"])
@@ -151,8 +150,12 @@ class Generator:
                                 ) from exc
         if doc.get("sha256") and hashlib.sha256(data).hexdigest() != doc["sha256"]:
             raise DocumentError(name, "the stored file does not match its SHA-256")
-        return await asyncio.to_thread(extract, name, doc["kind"], data,
-                                       text_column=doc.get("text_column"))
+
+        def read() -> list[Chunk]:  # PDF parsing and splitting: off the event loop
+            return chunk_document(extract(name, doc["kind"], data,
+                                          text_column=doc.get("text_column")), chunk_size)
+
+        return await asyncio.to_thread(read)
 
     async def _chunks(self, req: GenerationRequested
                       ) -> tuple[list[Chunk], list[dict[str, Any]]]:
@@ -161,8 +164,7 @@ class Generator:
         report: list[dict[str, Any]] = []
         for doc in req.documents:
             try:
-                extracted = await self._document(doc)
-                found = chunk_document(extracted, req.chunk_size)
+                found = await self._document_chunks(doc, req.chunk_size)
             except DocumentError as exc:
                 report.append({"name": doc["name"], "error": exc.reason})
                 continue
@@ -207,7 +209,7 @@ class Generator:
                  planned=len(plan), batches_left=len(todo), chunks=len(chunks))
 
         attempt = _Attempt(req, engine.label, usage)
-        if engine.plans_whole:  # one Ragas run over every passage, then batch by batch
+        if engine.plans_whole and todo:  # one Ragas run over every passage, then batches
             outcomes = await engine.generate([i for _, items in todo for i in items], chunks,
                                              req.language)
             by_item = {o.item.index: o for o in outcomes}
@@ -221,8 +223,9 @@ class Generator:
         generated = before.generated + attempt.made
         not_made = before.failed + len(attempt.errors)
         if generated == 0:
-            await self._fail(req, f"no question could be generated: {attempt.why()}",
-                             documents)
+            why = attempt.why() if attempt.errors else (
+                "every planned question failed (see the errors of the generation)")
+            await self._fail(req, f"no question could be generated: {why}", documents)
             return
         await self.sink.publish(_stream(gid), GenerationCompleted(
             generation_id=gid, generated=generated, failed=not_made),
@@ -264,7 +267,8 @@ class _Attempt:
         return delta
 
     def why(self) -> str:
+        """The distinct failures of this attempt, each with its documents (at most 3)."""
         messages = list(dict.fromkeys(
             f"{', '.join(e['documents']) or 'documents'}: {e['message']}" for e in self.errors))
         more = f" (and {len(messages) - 3} more)" if len(messages) > 3 else ""
-        return "; ".join(messages[:3]) + more if messages else "every batch was recorded empty"
+        return "; ".join(messages[:3]) + more
