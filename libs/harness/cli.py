@@ -150,9 +150,12 @@ def _start_studio(host: str, studio_port: int, registry_port: int):
     try:
         proc = launch.start(host, studio_port, registry)
     except RuntimeError as exc:
-        console.print(f"[yellow]studio not started: {exc}[/yellow]")
+        from rich.markup import escape
+
+        console.print(f"[yellow]studio not started: {escape(str(exc))}[/yellow]")
         return None
     console.print(f"[bold]studio[/bold] on {launch.local_url(host, studio_port)}")
+    launch.exit_on_sigterm()  # so `up`'s finally stops the studio with the registry
     return proc
 
 

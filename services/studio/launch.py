@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -55,6 +56,18 @@ def start(host: str, port: int, registry_url: str, *,
     child_env = {**os.environ, **(env or {}), "HARNESS_URL": registry_url}
     return subprocess.Popen(command(host, port), env=child_env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=None)
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into ``SystemExit`` so the caller's ``finally`` stops the studio.
+
+    uvicorn handles SIGTERM, shuts down, then raises the signal again with the handler it
+    found at start; left at the default, that kills the process on the spot and the studio
+    would outlive the registry."""
+    def _exit(signum: int, _frame) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
 
 
 def stop(proc: subprocess.Popen | None, timeout_s: float = 10.0) -> None:
