@@ -5,10 +5,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= dev
 # `make test` needs the offline embedding model (torch); `make demo` does not
-TEST_EXTRAS ?= dev,embeddings,gcp,scorer,gateway,generator
+TEST_EXTRAS ?= dev,embeddings,gcp,scorer,gateway,generator,studio
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: venv demo up test lint bench clean stack stack-test
+.PHONY: venv demo up studio test lint bench clean stack stack-test
 
 venv: $(VENV)/.installed-$(EXTRAS)
 
@@ -21,8 +21,15 @@ $(VENV)/.installed-$(EXTRAS): pyproject.toml
 demo: venv  ## start on embedded defaults and walk through the registry
 	$(VENV)/bin/harness demo
 
-up: venv  ## the registry on http://127.0.0.1:8000 (API docs at /docs)
+up: venv  ## the registry on http://127.0.0.1:8000 (API docs at /docs), the studio if installed
 	$(VENV)/bin/harness up
+
+studio: $(VENV)/.installed-studio  ## `up` with the studio (web UI) on http://127.0.0.1:8501
+	$(VENV)/bin/harness up
+
+$(VENV)/.installed-studio: $(VENV)/.installed-$(EXTRAS)
+	$(PY) -m pip install -q -e '.[$(EXTRAS),studio]'
+	touch $@
 
 test: $(VENV)/.installed-test pubsub-fake  ## the whole test suite (HARNESS_TEST_DATABASE_URL selects a PostgreSQL)
 	$(PY) -m pytest -q
@@ -48,6 +55,7 @@ bench: $(VENV)/.installed-test  ## benchmarks, JSON on stdout
 	$(PY) bench/runner.py
 	$(PY) bench/bus.py
 	$(PY) bench/generator.py
+	$(PY) bench/studio.py
 
 clean:
 	rm -rf $(VENV) .harness .pytest_cache .ruff_cache
