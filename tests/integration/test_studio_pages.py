@@ -516,3 +516,30 @@ async def test_datasets_review_generated_cases_then_promote_into_golden(reg, mon
     assert "Promoted 1 case(s) into golden-faq. It needs verifying again." in texts(at)
     [copy] = (await reg.get(f"/datasets/{golden['id']}/cases")).json()["items"]
     assert copy["expected_output"] == "Edited answer."
+
+
+# ---------------------------------------------------------------- the app: sidebar, navigation
+
+
+async def test_app_sidebar_names_the_actor_and_navigates(reg):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.support.studio import STUDIO
+
+    at = AppTest.from_file(str(STUDIO / "app.py"), default_timeout=60)
+    await run(at)
+    assert any("🟢 registry: http://127.0.0.1:" in c.value for c in at.sidebar.caption)
+    assert at.title[0].value == "📝 Prompts"  # the home page
+    at.sidebar.text_input(key="studio_actor").input("ana")
+    await run(at)
+    at.text_input(key="new_prompt_name").input("by-ana")
+    at.text_area(key="new_prompt_text").input("hello")
+    at.button(key="new_prompt_create").click()
+    await run(at)
+    [p] = (await reg.get("/prompts")).json()["items"]
+    assert p["active"]["created_by"] == "ana"
+    history = (await reg.get(f"/prompts/{p['id']}/history")).json()["items"]
+    assert {h["actor"] for h in history} == {"ana"}
+    at.switch_page(str(STUDIO / "screens" / "runs.py"))
+    await run(at)
+    assert at.title[0].value == "▶️ Runs"
