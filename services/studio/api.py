@@ -118,8 +118,9 @@ class StudioAPI:
             headers["X-Actor"] = actor
         self.base_url = base_url.rstrip("/")
         self.gateway_url = (gateway_url or base_url).rstrip("/")
+        # connection attempts are retried (a restarted registry, a stale pooled connection)
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout_s,
-                                  transport=transport)
+                                  transport=transport or httpx.HTTPTransport(retries=2))
 
     def close(self) -> None:
         self._http.close()
