@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from harness.config import Settings
+from harness.logging import configure_logging
 from services.studio.ui import ACTOR_KEY, api, registry_url
 
 HERE = Path(__file__).parent
@@ -24,7 +25,16 @@ PAGES = [  # (script, title, icon, url path)
 
 st.set_page_config(page_title="harness studio", page_icon="🧰", layout="wide")
 
+
+
+@st.cache_resource(show_spinner=False)
+def _configure_logging(level: str, json_logs: bool) -> bool:
+    configure_logging(level, json_logs)  # once per process, not on every rerun
+    return True
+
+
 settings = Settings()
+_configure_logging(settings.log_level, settings.log_json)
 with st.sidebar:
     st.markdown("### 🧰 harness studio")
     if settings.api_key:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import streamlit as st
+import structlog
 
 from harness.config import Settings
 
@@ -15,6 +16,7 @@ from .views.badges import short
 
 T = TypeVar("T")
 ACTOR_KEY = "studio_actor"
+log = structlog.get_logger("studio")
 
 
 def registry_url(settings: Settings) -> str:
@@ -40,6 +42,8 @@ def api() -> StudioAPI:
 
 def show_error(exc: ApiError) -> None:
     """A readable message (never a stack trace), with the rows/fields the server named."""
+    log.warning("studio.api_error", action=exc.action, status=exc.status, kind=exc.kind,
+                error=type(exc).__name__)
     st.error(exc.message, icon="🚫")
     errors = exc.row_errors
     if errors:

@@ -128,7 +128,8 @@ class Studio:
 async def test_whole_story_in_the_browser(studio, browser, live_stack_url, tmp_path):
     shutil.rmtree(SHOTS, ignore_errors=True)
     SHOTS.mkdir(parents=True)
-    page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+    # tall: Streamlit scrolls inside its main block, so a screenshot shows the viewport
+    page = await browser.new_page(viewport={"width": 1400, "height": 2400})
     s = Studio(page, studio)
     try:
         await _story(s, page, live_stack_url, tmp_path)
