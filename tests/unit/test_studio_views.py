@@ -267,8 +267,11 @@ def test_result_rows_and_assertions():
     summary = {"targets": [{"target_id": "t0", "label": "p v1 · echo", "case_pass_rate": 0.5,
                             "pass_rate": 0.5, "passed": 1, "failed": 1, "errors": 0,
                             "latency_p95_ms": 10, "total_tokens": 9, "cost_usd": None,
-                            "cost_unknown": 2, "flaky_cases": ["c3"]}]}
+                            "cost_unknown": 2, "flaky_cases": ["c3"],
+                            "metrics": {"faithfulness": {"count": 2, "mean": 0.83333},
+                                        "bleu": {"count": 0, "mean": None}}}]}
     [s] = results.target_summary_rows(summary)
+    assert s["faithfulness (mean)"] == 0.833 and s["bleu (mean)"] is None
     assert s["cases passing"] == "50.0%" and s["cost"] == "unknown" and s["flaky cases"] == 1
     assert results.target_summary_rows(None) == []
 

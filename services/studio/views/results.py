@@ -59,5 +59,7 @@ def target_summary_rows(summary: dict[str, Any] | None) -> list[dict[str, Any]]:
                      "latency p95": ms(t.get("latency_p95_ms")),
                      "tokens": t.get("total_tokens"),
                      "cost": usd(t.get("cost_usd"), t.get("cost_unknown", 0)),
-                     "flaky cases": len(t.get("flaky_cases") or [])})
+                     "flaky cases": len(t.get("flaky_cases") or []),
+                     **{f"{name} (mean)": None if m.get("mean") is None else round(m["mean"], 3)
+                        for name, m in sorted((t.get("metrics") or {}).items())}})
     return rows
