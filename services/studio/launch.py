@@ -23,12 +23,13 @@ def installed() -> bool:
 
 
 def command(host: str, port: int) -> list[str]:
-    """``streamlit run`` without a browser, usage stats, file watching or dev toolbar."""
+    """``streamlit run`` without a browser, usage stats, file watching or dev toolbar;
+    an unexpected bug shows its type in the page, its traceback only in the log."""
     return [sys.executable, "-m", "streamlit", "run", str(APP),
             "--server.headless=true", f"--server.address={host}", f"--server.port={port}",
             "--server.fileWatcherType=none", "--server.runOnSave=false",
             "--browser.gatherUsageStats=false", "--client.toolbarMode=viewer",
-            "--global.developmentMode=false"]
+            "--client.showErrorDetails=type", "--global.developmentMode=false"]
 
 
 def port_free(host: str, port: int) -> bool:
