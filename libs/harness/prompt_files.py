@@ -16,7 +16,6 @@ nothing. Talks to the registry's REST API only.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import httpx
 import yaml
 
 from harness import templating
+from harness.textdiff import unified_diff
 
 
 class PromptFileError(ValueError):
@@ -105,8 +105,7 @@ def sync_prompts(client: httpx.Client, folder: Path, *, dry_run: bool = False
         current = existing.get(str(doc["name"]).lower())
         new_text = templating.as_text(doc["content"])
         if current is None:
-            diff = "".join(difflib.unified_diff([], new_text.splitlines(True), "(none)",
-                                                f"{doc['name']} v1"))
+            diff = unified_diff("", new_text, "(none)", f"{doc['name']} v1")
             change = SyncChange(path, doc["name"], "create", diff, 1)
             if not dry_run:
                 _ok(client.post("/prompts", json={
@@ -122,9 +121,8 @@ def sync_prompts(client: httpx.Client, folder: Path, *, dry_run: bool = False
             continue
         old_text = templating.as_text(latest["content"])
         number = current["latest_version"] + 1
-        diff = "".join(difflib.unified_diff(old_text.splitlines(True), new_text.splitlines(True),
-                                            f"{doc['name']} v{latest['version']}",
-                                            f"{doc['name']} v{number}"))
+        diff = unified_diff(old_text, new_text, f"{doc['name']} v{latest['version']}",
+                            f"{doc['name']} v{number}")
         change = SyncChange(path, doc["name"], "new-version", diff, number)
         if not dry_run:
             created = _ok(client.post(f"/prompts/{current['id']}/versions", json={

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import uuid
 from datetime import datetime
 
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi import Request as _Request
 
 from harness import templating
+from harness.textdiff import unified_diff
 
 from ..auth import require
 from ..domain import prompts as domain
@@ -181,10 +181,8 @@ async def diff_versions(prompt_id: str,
         to_version = (await _prompt_row(rt, prompt_id))["active_version"]
     a = await _version_row(rt, prompt_id, from_version)
     b = await _version_row(rt, prompt_id, to_version)
-    text = "".join(difflib.unified_diff(
-        templating.as_text(a["content"]).splitlines(keepends=True),
-        templating.as_text(b["content"]).splitlines(keepends=True),
-        fromfile=f"v{from_version}", tofile=f"v{to_version}"))
+    text = unified_diff(templating.as_text(a["content"]), templating.as_text(b["content"]),
+                        f"v{from_version}", f"v{to_version}")
     va, vb = set(a["variables"]), set(b["variables"])
     return DiffOut(prompt_id=prompt_id, from_version=from_version, to_version=to_version,
                    diff=text, variables_added=sorted(vb - va), variables_removed=sorted(va - vb))
