@@ -1,30 +1,51 @@
-"""Added latency of the gateway over calling the stub provider directly (JSON).
+"""Added latency of the gateway over calling the stub provider directly, side by side with
+LiteLLM's own proxy on the same stub and the same load, in the same run (JSON).
 
-    HARNESS_TEST_DATABASE_URL=postgresql://... python bench/gateway.py [--requests 400]
+    HARNESS_TEST_DATABASE_URL=postgresql://... python bench/gateway.py [--requests 2000]
 
-Same stub, same load, same run: direct calls are the baseline; the gateway path adds
-key lookup, rate/budget bookkeeping in Postgres, PII masking, LiteLLM routing and
-batched trace writes. LiteLLM's own proxy is measured only when ``litellm.proxy`` imports
-(the ``litellm[proxy]`` extra); otherwise its fields are null with the reason.
+Every part is its own process, so no two share an event loop or a core's GIL:
+
+- the stub provider (``tests/support/stub_llm.py``, fixed latency per call),
+- the gateway service exactly as Cloud Run runs it (``services.gateway.service``), with a
+  key of its own: key lookup, PII masking (the default ``mask`` policy), LiteLLM routing,
+  batched trace writes to Postgres,
+- LiteLLM's proxy (``litellm --config``) from its own virtualenv
+  (``.harness/litellm-proxy-venv``, made here with the same LiteLLM version as ours, so
+  the project's venv is not touched), with a master key and no database,
+- the load generator (``gateway_parts/load.py``: aiohttp, kept-alive connections).
+
+Per concurrency level (50 and 200) each target gets a warm-up, then ``--requests`` calls;
+the rounds are interleaved (direct, gateway, proxy, direct, ...) so drift on a shared
+machine hits all three alike. ``overhead_*`` = gateway − direct, ``litellm_overhead_*`` =
+proxy − direct, at p50 and p99.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import json
 import os
+import signal
 import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
-import uuid
 from pathlib import Path
+
+import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import asyncpg  # noqa: E402
-import httpx  # noqa: E402
+from bench._db import scratch_database  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PARTS = Path(__file__).resolve().parent / "gateway_parts"
+PROXY_VENV = ROOT / ".harness" / "litellm-proxy-venv"
+PY = sys.executable
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -32,126 +53,224 @@ def _pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
-async def _load(client: httpx.AsyncClient, url: str, headers: dict, body: dict,
-                concurrency: int, total: int) -> list[float]:
-    sem = asyncio.Semaphore(concurrency)
-    lat: list[float] = []
-    errors: list[str] = []
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
-    async def one():
-        async with sem:
-            t = time.perf_counter()
+
+# ---------------------------------------------------------------- LiteLLM's proxy venv
+
+
+def _proxy_requirements() -> tuple[list[str], list[str]]:
+    """The ``[proxy]`` extra of our installed LiteLLM: (requirements, companion packages
+    pinned to LiteLLM's release, which the registry may not carry)."""
+    from packaging.requirements import Requirement
+
+    reqs, companions = [], []
+    for raw in importlib.metadata.requires("litellm") or []:
+        req = Requirement(raw)
+        if req.marker is None or not req.marker.evaluate({"extra": "proxy"}) \
+                or req.marker.evaluate({"extra": ""}):
+            continue
+        (companions if req.name.startswith("litellm-") else reqs).append(
+            str(req).split(";")[0].strip())
+    return reqs, companions
+
+
+def ensure_proxy_venv() -> dict:
+    """Make (once) a virtualenv with LiteLLM's proxy at our LiteLLM version."""
+    version = importlib.metadata.version("litellm")
+    marker = PROXY_VENV / f".installed-{version}.json"
+    if marker.exists():
+        return json.loads(marker.read_text())
+    pip = [str(PROXY_VENV / "bin" / "python"), "-m", "pip", "install", "-q"]
+    if not (PROXY_VENV / "bin" / "python").exists():
+        subprocess.run([PY, "-m", "venv", str(PROXY_VENV)], check=True)
+    info = {"litellm": version, "venv": str(PROXY_VENV.relative_to(ROOT))}
+    done = subprocess.run([*pip, f"litellm[proxy]=={version}"], capture_output=True, text=True)
+    if done.returncode == 0:
+        info["installed"] = f"litellm[proxy]=={version}"
+    else:
+        # the extra pins companion packages (litellm-proxy, ...) at LiteLLM's release; when
+        # the registry lacks them, install the extra's other requirements: the proxy server
+        # itself ships inside the litellm package
+        reqs, companions = _proxy_requirements()
+        subprocess.run([*pip, f"litellm=={version}", *reqs], check=True)
+        info["installed"] = (f"litellm=={version} + the [proxy] extra's requirements without "
+                             f"{', '.join(companions)} (not on the package registry)")
+    subprocess.run([str(PROXY_VENV / "bin" / "python"), "-c",
+                    "import litellm.proxy.proxy_server"], check=True, capture_output=True)
+    marker.write_text(json.dumps(info))
+    return info
+
+
+# ---------------------------------------------------------------- processes
+
+
+class Proc:
+    def __init__(self, name: str, args: list[str], **kw) -> None:
+        self.name = name
+        self.log = tempfile.TemporaryFile()
+        self.p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=kw.pop("stdout", self.log),
+                                  stderr=self.log, start_new_session=True, **kw)
+
+    def stop(self) -> None:
+        if self.p.poll() is None:
+            os.killpg(self.p.pid, signal.SIGTERM)
             try:
-                r = await client.post(url, json=body, headers=headers)
-                r.raise_for_status()
-            except httpx.HTTPError as exc:
-                errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                self.p.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.p.pid, signal.SIGKILL)
+                self.p.wait()
+
+    def tail(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-3000:]
+
+
+def _wait_http(url: str, proc: Proc, timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.p.poll() is not None:
+            raise RuntimeError(f"{proc.name} exited:\n{proc.tail()}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
                 return
-            lat.append((time.perf_counter() - t) * 1000)
-
-    await asyncio.gather(*[one() for _ in range(total)])
-    if errors:
-        print(json.dumps({"url": url, "concurrency": concurrency, "errors": len(errors),
-                          "first": errors[0]}), file=sys.stderr)
-    return lat
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{proc.name} did not answer {url}:\n{proc.tail()}")
 
 
-def _litellm_proxy_reason() -> str | None:
-    try:
-        import litellm.proxy.proxy_server  # noqa: F401
-    except Exception as exc:  # noqa: BLE001
-        return f"litellm[proxy] not usable here: {exc}"
-    return "litellm[proxy] imports, but running it side by side is not implemented yet"
+def _load(url: str, headers: dict, body: dict, concurrency: int, requests: int) -> dict:
+    args = [PY, str(PARTS / "load.py"), "--url", url, "--body", json.dumps(body),
+            "--concurrency", str(concurrency), "--requests", str(requests)]
+    for k, v in headers.items():
+        args += ["--header", f"{k}:{v}"]
+    out = subprocess.run(args, capture_output=True, text=True, check=True)
+    res = json.loads(out.stdout)
+    if res["errors"]:
+        print(json.dumps({"url": url, "concurrency": concurrency, "errors": res["errors"],
+                          "first": res["first_error"]}), file=sys.stderr)
+    return res
 
 
-async def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--requests", type=int, default=400)
-    ap.add_argument("--latency-ms", type=float, default=20)
-    args = ap.parse_args()
+def _summary(lat: list[float], elapsed_s: float) -> dict:
+    return {"p50_ms": round(statistics.median(lat), 2), "p99_ms": round(_pct(lat, 0.99), 2),
+            "rps": round(len(lat) / elapsed_s, 1), "n": len(lat)}
 
-    import uvicorn
 
-    from harness.eventstore import migrate
-    from services.gateway import MIGRATIONS
-    from services.gateway.app import create_gateway_app
-    from services.gateway.config import GatewaySettings
+# ---------------------------------------------------------------- the run
+
+
+async def _prepare(db_url: str) -> str:
+    from harness.db import create_pool
     from services.gateway.keys import create_key
-    from services.registry.runtime import Runtime
-    from tests.support.stub_llm import StubLLM
+    from services.registry.runtime import migrate_all
 
-    admin_url = os.environ.get("HARNESS_TEST_DATABASE_URL") or os.environ["DATABASE_URL"]
-    name = f"harness_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    from urllib.parse import urlsplit, urlunsplit
-
-    p = urlsplit(admin_url)
-    db_url = urlunsplit((p.scheme, p.netloc, "/" + name, p.query, p.fragment))
-    result: dict = {"requests": args.requests, "stub_latency_ms": args.latency_ms}
+    pool = await create_pool(db_url, min_size=1, max_size=2)
     try:
-        with StubLLM(latency_s=args.latency_ms / 1000) as stub:
-            rt = await Runtime.start(db_url, relay=False, pool_max=30)
-            async with rt.pool.acquire() as conn:
-                await migrate(conn, [("gateway", MIGRATIONS)])
-            settings = GatewaySettings(
-                deployments={"*": {"api_base": stub.base_url, "api_key": "sk"}},
-                num_retries=0, timeout_s=30)
-            app = create_gateway_app(rt, settings)
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                                   log_level="warning", lifespan="off",
-                                                   access_log=False))
-            task = asyncio.create_task(server.serve())
-            while not server.started:
-                await asyncio.sleep(0.02)
-            secret, _ = await create_key(rt.pool, "bench")
-            body = {"model": "openai/stub-model",
-                    "messages": [{"role": "user", "content": "hello there"}]}
-            limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
-            async with httpx.AsyncClient(timeout=60, limits=limits) as c:
-                # warm-up both paths
-                await _load(c, stub.base_url + "/chat/completions", {}, body | {
-                    "model": "stub-model"}, 10, 20)
-                await _load(c, f"http://127.0.0.1:{port}/v1/chat/completions",
-                            {"Authorization": f"Bearer {secret}"}, body, 10, 20)
-                for conc in (50, 200):
-                    direct = await _load(c, stub.base_url + "/chat/completions", {},
-                                         body | {"model": "stub-model"}, conc, args.requests)
-                    via = await _load(c, f"http://127.0.0.1:{port}/v1/chat/completions",
-                                      {"Authorization": f"Bearer {secret}"}, body, conc,
-                                      args.requests)
-                    result[f"c{conc}"] = {
-                        "direct_p50_ms": round(statistics.median(direct), 2),
-                        "direct_p99_ms": round(_pct(direct, 0.99), 2),
-                        "gateway_p50_ms": round(statistics.median(via), 2),
-                        "gateway_p99_ms": round(_pct(via, 0.99), 2),
-                        "overhead_p50_ms": round(statistics.median(via)
-                                                 - statistics.median(direct), 2),
-                        "overhead_p99_ms": round(_pct(via, 0.99) - _pct(direct, 0.99), 2),
-                        "litellm_overhead_p50_ms": None,
-                        "litellm_overhead_p99_ms": None,
-                    }
-            await app.state.gateway.stop()
-            result["traces_written"] = app.state.gateway.traces.written
-            server.should_exit = True
-            await task
-            await rt.stop()
+        await migrate_all(pool)
+        secret, _ = await create_key(pool, "bench")
+        return secret
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-    for conc in (50, 200):
-        result[f"c{conc}"]["ratio_p50"] = round(
-            result[f"c{conc}"]["gateway_p50_ms"] / result[f"c{conc}"]["direct_p50_ms"], 2)
-    result["overhead_p50_ms"] = result["c50"]["overhead_p50_ms"]
-    result["overhead_p99_ms"] = result["c50"]["overhead_p99_ms"]
-    result["litellm_overhead_p50_ms"] = None
-    result["litellm_overhead_p99_ms"] = None
-    result["litellm_proxy"] = _litellm_proxy_reason()
-    print(json.dumps(result, indent=2))
+        await pool.close()
+
+
+def run(db_url: str, args) -> dict:
+    result: dict = {"requests": args.requests, "rounds": args.rounds,
+                    "stub_latency_ms": args.latency_ms}
+    secret = asyncio.run(_prepare(db_url))
+    try:
+        proxy = ensure_proxy_venv()
+    except (subprocess.CalledProcessError, OSError) as exc:
+        proxy = {"error": f"LiteLLM's proxy could not be installed: {exc}"}
+    result["litellm_proxy"] = proxy
+    procs: list[Proc] = []
+    try:
+        stub = Proc("stub", [PY, str(PARTS / "stub.py"), "--latency-ms", str(args.latency_ms)],
+                    stdout=subprocess.PIPE)
+        procs.append(stub)
+        stub_url = stub.p.stdout.readline().decode().strip()
+        assert stub_url.startswith("http"), stub.tail()
+
+        gw_port = _free_port()
+        gw = Proc("gateway", [PY, str(PARTS / "gateway_server.py"), "--database-url", db_url,
+                              "--stub-url", stub_url, "--port", str(gw_port)], cwd=ROOT)
+        procs.append(gw)
+        targets = {
+            "direct": (f"{stub_url}/chat/completions", {}, "stub-model"),
+            "gateway": (f"http://127.0.0.1:{gw_port}/v1/chat/completions",
+                        {"Authorization": f"Bearer {secret}"}, "openai/stub-model"),
+        }
+        if "error" not in proxy:
+            px_port = _free_port()
+            cfg = Path(tempfile.mkdtemp()) / "litellm.yaml"
+            cfg.write_text(json.dumps({  # YAML is a superset of JSON
+                "model_list": [{"model_name": "stub-model", "litellm_params": {
+                    "model": "openai/stub-model", "api_base": stub_url, "api_key": "sk-stub"}}],
+                "litellm_settings": {"num_retries": 0, "request_timeout": 30},
+                "general_settings": {"master_key": "sk-bench-master"}}))
+            px = Proc("litellm-proxy", [str(PROXY_VENV / "bin" / "litellm"), "--config",
+                                        str(cfg), "--host", "127.0.0.1", "--port",
+                                        str(px_port), "--num_workers", "1"],
+                      env={**os.environ, "LITELLM_LOG": "ERROR",
+                           "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+            procs.append(px)
+            targets["litellm"] = (f"http://127.0.0.1:{px_port}/v1/chat/completions",
+                                  {"Authorization": "Bearer sk-bench-master"}, "stub-model")
+        _wait_http(f"http://127.0.0.1:{gw_port}/readyz", gw)
+        if "litellm" in targets:
+            _wait_http(f"http://127.0.0.1:{px_port}/health/liveliness", px)
+
+        messages = [{"role": "user", "content": "Summarize this ticket for the on-call "
+                     "engineer: the checkout page times out for some users."}]
+        for conc in (50, 200):
+            samples: dict[str, list[float]] = {t: [] for t in targets}
+            elapsed: dict[str, float] = {t: 0.0 for t in targets}
+            for url, headers, model in targets.values():  # warm-up
+                _load(url, headers, {"model": model, "messages": messages}, conc, conc * 2)
+            for _ in range(args.rounds):
+                for name, (url, headers, model) in targets.items():
+                    r = _load(url, headers, {"model": model, "messages": messages}, conc,
+                              args.requests)
+                    samples[name] += r["latencies_ms"]
+                    elapsed[name] += r["elapsed_s"]
+            level = {name: _summary(samples[name], elapsed[name]) for name in targets}
+            d = level["direct"]
+            level["overhead_p50_ms"] = round(level["gateway"]["p50_ms"] - d["p50_ms"], 2)
+            level["overhead_p99_ms"] = round(level["gateway"]["p99_ms"] - d["p99_ms"], 2)
+            if "litellm" in level:
+                level["litellm_overhead_p50_ms"] = round(level["litellm"]["p50_ms"]
+                                                         - d["p50_ms"], 2)
+                level["litellm_overhead_p99_ms"] = round(level["litellm"]["p99_ms"]
+                                                         - d["p99_ms"], 2)
+            else:
+                level["litellm_overhead_p50_ms"] = level["litellm_overhead_p99_ms"] = None
+            result[f"c{conc}"] = level
+    finally:
+        for p in reversed(procs):
+            p.stop()
+    for key in ("overhead_p50_ms", "overhead_p99_ms", "litellm_overhead_p50_ms",
+                "litellm_overhead_p99_ms"):
+        result[key] = {f"c{c}": result[f"c{c}"][key] for c in (50, 200)}
+    return result
+
+
+async def _main(args) -> dict:
+    async with scratch_database("harness_bench_gateway") as db_url:
+        return await asyncio.to_thread(run, db_url, args)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--requests", type=int, default=2000, help="per target, level and round")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--latency-ms", type=float, default=20, help="the stub's answer time")
+    args = ap.parse_args()
+    print(json.dumps(asyncio.run(_main(args)), indent=2))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

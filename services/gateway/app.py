@@ -236,7 +236,8 @@ def _upstream_problem(exc: UpstreamError) -> ProblemError:
                     attempts=exc.history)
 
 
-def current_gateway(request: Request) -> Gateway:
+async def current_gateway(request: Request) -> Gateway:
+    """The app's gateway (async: a plain function would cost a threadpool hop per call)."""
     gw = getattr(request.app.state, "gateway", None)
     if gw is None:
         raise _problem(503, "gateway-starting", "the gateway is not started yet")

@@ -3,6 +3,7 @@ a requests-per-minute limit, budgets and a PII policy."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 import uuid
@@ -80,18 +81,29 @@ async def revoke_key(conn, key_id: uuid.UUID) -> bool:
 
 
 class KeyStore:
-    """Lookups with a short per-process cache (revocation takes effect within ``ttl_s``)."""
+    """Lookups with a short per-process cache (revocation takes effect within ``ttl_s``).
+
+    When an entry expires under load, one query refreshes it and the concurrent requests
+    for the same key wait for that query instead of each taking a connection."""
 
     def __init__(self, pool: asyncpg.Pool, ttl_s: float = 5.0) -> None:
         self.pool = pool
         self.ttl_s = ttl_s
         self._cache: dict[str, tuple[float, GatewayKey | None]] = {}
+        self._loading: dict[str, asyncio.Task] = {}
 
     async def lookup(self, secret: str) -> GatewayKey | None:
         h = hash_key(secret)
         hit = self._cache.get(h)
         if hit and time.monotonic() - hit[0] < self.ttl_s:
             return hit[1]
+        task = self._loading.get(h)
+        if task is None:  # the query is a task of its own: a caller that goes away
+            task = self._loading[h] = asyncio.create_task(self._load(h))  # cancels nobody
+            task.add_done_callback(lambda _t: self._loading.pop(h, None))
+        return await asyncio.shield(task)
+
+    async def _load(self, h: str) -> GatewayKey | None:
         row = await self.pool.fetchrow(
             "SELECT * FROM gateway_keys WHERE key_hash = $1 AND revoked_at IS NULL", h)
         key = _key(row) if row else None

@@ -26,6 +26,10 @@ from .config import GatewaySettings
 
 log = structlog.get_logger(__name__)
 
+# The gateway records tokens, cost and traces itself: LiteLLM's own logging pipeline
+# (success callbacks, cost tracking in a thread pool) would only add CPU per call.
+_NO_LOG = {"no-log": True}
+
 
 class UpstreamError(Exception):
     """Every model of the chain failed (or a non-fallback error stopped it)."""
@@ -61,8 +65,10 @@ class ModelRouter:
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
         lm = litellm()
+        # cooldowns are ours (above): the Router's own bookkeeping would only cost CPU
         self._router = lm.Router(model_list=[], num_retries=settings.num_retries,
-                                 timeout=settings.timeout_s, retry_after=0)
+                                 timeout=settings.timeout_s, retry_after=0,
+                                 disable_cooldowns=True)
         self._models: list[dict[str, Any]] = []
         self._known: set[str] = set()
         self._lock = asyncio.Lock()
@@ -150,7 +156,7 @@ class ModelRouter:
                        timeout_s: float | None = None) -> Routed:
         async def call(model: str) -> Routed:
             resp = await self._router.acompletion(
-                model=model, timeout=timeout_s or self.settings.timeout_s, **kwargs)
+                model=model, timeout=timeout_s or self.settings.timeout_s, **_NO_LOG, **kwargs)
             return Routed(model, resp, 0)
 
         return await self._chain(chain, call)

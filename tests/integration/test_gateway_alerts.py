@@ -115,6 +115,7 @@ async def test_concurrent_checkers_fire_once_and_failed_webhooks_are_retried(gw,
         alert = (await h.post("/gateway/alerts", json={
             "scope": "total", "period": "month", "threshold_usd": CALL_COST / 2,
             "webhook_url": hook.url + "/hook"})).json()
+    await gw.gateway.alerts.stop()  # only the checkers below look at this spend
     gw.gateway.traces.add(Trace(kind="chat", model_requested="openai/primary", status=200,
                                 latency_ms=1, cost_usd=CALL_COST, source="runner",
                                 run_id="r1"))
