@@ -14,7 +14,8 @@ Every part is its own process, so no two share an event loop or a core's GIL:
   the project's venv is not touched), with a master key and no database,
 - the load generator (``gateway_parts/load.py``: aiohttp, kept-alive connections).
 
-Per concurrency level (50 and 200) each target gets a warm-up, then ``--requests`` calls;
+Per concurrency level (1, 50 and 200; at 1, at most 300 calls) each target gets a warm-up,
+then ``--requests`` calls;
 the rounds are interleaved (direct, gateway, proxy, direct, ...) so drift on a shared
 machine hits all three alike. ``overhead_*`` = gateway − direct, ``litellm_overhead_*`` =
 proxy − direct, at p50 and p99.
@@ -226,15 +227,16 @@ def run(db_url: str, args) -> dict:
 
         messages = [{"role": "user", "content": "Summarize this ticket for the on-call "
                      "engineer: the checkout page times out for some users."}]
-        for conc in (50, 200):
+        for conc in args.levels:
+            n = args.requests if conc >= 50 else min(args.requests, 300)
             samples: dict[str, list[float]] = {t: [] for t in targets}
             elapsed: dict[str, float] = {t: 0.0 for t in targets}
             for url, headers, model in targets.values():  # warm-up
-                _load(url, headers, {"model": model, "messages": messages}, conc, conc * 2)
+                _load(url, headers, {"model": model, "messages": messages}, conc,
+                      max(conc * 2, 20))
             for _ in range(args.rounds):
                 for name, (url, headers, model) in targets.items():
-                    r = _load(url, headers, {"model": model, "messages": messages}, conc,
-                              args.requests)
+                    r = _load(url, headers, {"model": model, "messages": messages}, conc, n)
                     samples[name] += r["latencies_ms"]
                     elapsed[name] += r["elapsed_s"]
             level = {name: _summary(samples[name], elapsed[name]) for name in targets}
@@ -254,7 +256,7 @@ def run(db_url: str, args) -> dict:
             p.stop()
     for key in ("overhead_p50_ms", "overhead_p99_ms", "litellm_overhead_p50_ms",
                 "litellm_overhead_p99_ms"):
-        result[key] = {f"c{c}": result[f"c{c}"][key] for c in (50, 200)}
+        result[key] = {f"c{c}": result[f"c{c}"][key] for c in args.levels}
     return result
 
 
@@ -268,7 +270,13 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=2000, help="per target, level and round")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--latency-ms", type=float, default=20, help="the stub's answer time")
+    ap.add_argument("--levels", type=lambda v: [int(x) for x in v.split(",")],
+                    default=[1, 50, 200], help="concurrency levels (1 = one request at a "
+                                               "time: the added CPU per request, no queueing)")
     args = ap.parse_args()
+    from harness.logging import configure_logging
+
+    configure_logging("WARNING", True)  # stdout is the JSON result
     print(json.dumps(asyncio.run(_main(args)), indent=2))
 
 
