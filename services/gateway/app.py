@@ -23,6 +23,7 @@ from pydantic import AnyHttpUrl, BaseModel, Field
 
 from harness import templating
 from harness.llm import pricing
+from harness.llm.echo import is_echo
 from harness.tracing import Trace, TraceWriter
 from harness.tracing.otlp import exporter_from_settings
 from services.registry.auth import require
@@ -197,6 +198,10 @@ class Gateway:
              completion_tokens: int | None) -> float | None:
         if model is None:
             return None
+        entry = budgets.price_entry(model, self.settings.prices)
+        if is_echo(model) and entry is not None:
+            return (prompt_tokens or 0) * entry["input_cost_per_token"] + \
+                (completion_tokens or 0) * entry["output_cost_per_token"]
         return pricing.completion_cost(model, prompt_tokens, completion_tokens,
                                        prices=self.settings.prices)
 

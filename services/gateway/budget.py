@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from harness.llm import pricing
+from harness.llm.echo import is_echo
 
 from .keys import GatewayKey
 
@@ -38,6 +39,8 @@ class PriceUnknown(Exception):
 
 
 def price_entry(model: str, prices: Mapping[str, Mapping[str, Any]] | None) -> dict | None:
+    if is_echo(model) and not pricing.override_price(prices, model):
+        return {"input_cost_per_token": 0.0, "output_cost_per_token": 0.0}  # offline
     return pricing.override_price(prices, model) or pricing.cost_map_entry(model)
 
 

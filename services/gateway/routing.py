@@ -20,6 +20,7 @@ from typing import Any
 import structlog
 
 from harness.llm._litellm import litellm
+from harness.llm.echo import echo_output, estimate_tokens, is_echo
 from harness.llm.errors import FALLBACK_KINDS, classify
 
 from .config import GatewaySettings
@@ -29,6 +30,13 @@ log = structlog.get_logger(__name__)
 # The gateway records tokens, cost and traces itself: LiteLLM's own logging pipeline
 # (success callbacks, cost tracking in a thread pool) would only add CPU per call.
 _NO_LOG = {"no-log": True}
+
+
+def _echo(model: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The built-in offline ``echo`` model answers with the prompt it was given."""
+    if not is_echo(model):
+        return kwargs
+    return {**kwargs, "mock_response": echo_output(kwargs["messages"])}
 
 
 class UpstreamError(Exception):
@@ -49,6 +57,8 @@ class UpstreamError(Exception):
             return 429
         if self.kind == "timeout":
             return 504
+        if self.kind == "not_found":
+            return 404
         return 502
 
 
@@ -77,11 +87,23 @@ class ModelRouter:
 
     # ------------------------------------------------------------- deployments
     def _ensure(self, models: list[str]) -> None:
+        """Register a deployment for each model not seen yet; an id LiteLLM cannot route
+        (no provider) is a 404 naming it, and is not registered."""
         new = [m for m in models if m not in self._known]
         if not new:
             return
+        lm = litellm()
         for m in new:
-            params = {"model": m, **self.settings.params_for(m)}
+            # echo: LiteLLM's mock provider answers with the text given per call (below)
+            params = {"model": "openai/echo"} if is_echo(m) else \
+                {"model": m, **self.settings.params_for(m)}
+            try:
+                lm.get_llm_provider(params["model"], api_base=params.get("api_base"))
+            except Exception as exc:  # noqa: BLE001 - LiteLLM's BadRequestError
+                raise UpstreamError("not_found", f"model {m!r} is not a known model, alias "
+                                    "or provider id (LiteLLM: provider/model, e.g. "
+                                    "openai/gpt-4o-mini)", 404,
+                                    [{"model": m, "kind": "not_found"}]) from exc
             self._models.append({"model_name": m, "litellm_params": params})
             self._known.add(m)
         self._router.set_model_list(list(self._models))
@@ -156,7 +178,14 @@ class ModelRouter:
                        timeout_s: float | None = None) -> Routed:
         async def call(model: str) -> Routed:
             resp = await self._router.acompletion(
-                model=model, timeout=timeout_s or self.settings.timeout_s, **_NO_LOG, **kwargs)
+                model=model, timeout=timeout_s or self.settings.timeout_s, **_NO_LOG,
+                **_echo(model, kwargs))
+            if is_echo(model) and resp.usage is not None:  # the mock's usage is a constant
+                resp.usage.prompt_tokens = estimate_tokens(echo_output(kwargs["messages"]))
+                resp.usage.completion_tokens = estimate_tokens(
+                    resp.choices[0].message.content or "")
+                resp.usage.total_tokens = resp.usage.prompt_tokens + \
+                    resp.usage.completion_tokens
             return Routed(model, resp, 0)
 
         return await self._chain(chain, call)
@@ -168,7 +197,7 @@ class ModelRouter:
 
         async def call(model: str) -> Routed:
             s = await self._router.acompletion(model=model, stream=True, timeout=timeout,
-                                               **kwargs)
+                                               **_NO_LOG, **_echo(model, kwargs))
             it = s.__aiter__()
             try:
                 first = await asyncio.wait_for(it.__anext__(), timeout)

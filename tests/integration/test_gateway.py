@@ -283,3 +283,23 @@ async def test_traces_and_usage_metrics(gw, stub):
     parts = await gw.pool.fetch("SELECT c.relname FROM pg_inherits i JOIN pg_class c "
                                 "ON c.oid = i.inhrelid")
     assert parts and parts[0]["relname"].startswith("gateway_traces_")
+
+
+async def test_offline_echo_model_and_unknown_models(gw, stub):
+    key = await gw.key(budget_day_usd=0.01)  # echo is free, so a budget allows it
+    client = gw.sdk(key)
+    r = await client.chat.completions.with_raw_response.create(
+        model="echo", messages=[{"role": "user", "content": "say this back"}])
+    c = r.parse()
+    assert c.choices[0].message.content == "say this back" and c.model == "echo"
+    assert c.usage.prompt_tokens == 4 and float(r.headers["x-harness-cost-usd"]) == 0
+    stream = await client.chat.completions.create(
+        model="echo", messages=[{"role": "user", "content": "streamed back"}], stream=True)
+    assert "".join([ch.choices[0].delta.content or "" async for ch in stream
+                    if ch.choices]) == "streamed back"
+    free = gw.sdk(await gw.key("free"))
+    with pytest.raises(openai.NotFoundError) as ei:
+        await free.chat.completions.create(model="no-such-model",
+                                           messages=[{"role": "user", "content": "hi"}])
+    assert "no-such-model" in str(ei.value)
+    assert stub.chat_requests == []
