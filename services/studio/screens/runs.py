@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from services.studio.api import StudioAPI
-from services.studio.ui import api, call, flash, need, query_choice, show_flash, to_frame
+from services.studio.ui import api, call, need, query_choice, show_flash, to_frame
 from services.studio.views.badges import pct, run_badge, short
 from services.studio.views.content import as_text
 from services.studio.views.results import (
@@ -26,6 +26,7 @@ from services.studio.views.targets import (
 )
 
 ACTIVE = ("queued", "running")
+STARTED_KEY = "studio_started_run"  # the run this session started last
 
 
 def start_form(client: StudioAPI) -> None:
@@ -72,7 +73,10 @@ def start_form(client: StudioAPI) -> None:
             run = call(client.start_run, body)
             if run:
                 st.query_params["run"] = run["id"]
-                flash(f"Run started: {run['expected_results']} results to record.")
+                # kept per run, not as a one-shot flash: the live progress reloads the
+                # page when the run ends, which may happen before the first render is seen
+                st.session_state[STARTED_KEY] = {"id": run["id"],
+                                                 "expected": run["expected_results"]}
                 st.rerun()
 
 
@@ -176,6 +180,9 @@ def case_detail(r: dict[str, Any], labels: dict[str, str]) -> None:
 
 def run_view(client: StudioAPI, run_id: str) -> None:
     run = need(client.run, run_id)
+    started = st.session_state.get(STARTED_KEY)
+    if started and started["id"] == run_id:
+        st.success(f"Run started: {started['expected']} results to record.")
     st.subheader(f"{run['dataset_name']} — {run_badge(run['status'])}")
     st.caption(f"requested by {run.get('requested_by') or '—'} at "
                f"{str(run['requested_at'])[:19]} · {run['case_count']} cases × "
