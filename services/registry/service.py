@@ -45,7 +45,9 @@ def create_registry_service(settings: Settings | None = None) -> FastAPI:
     s = settings or get_settings()
     url = resolve_database_url(s.database_url, s.pgdata_dir)
     holder: dict = {}
-    extra = []
+    from services.gateway.trace_ingest import trace_ingest_router
+
+    extra = [trace_ingest_router()]  # workers without a database post their traces here
     pubsub = s.bus == "pubsub"
     if pubsub:
         from harness.bus.oidc import PushTokenVerifier

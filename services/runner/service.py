@@ -16,6 +16,7 @@ from harness.config import Settings, get_settings
 from harness.events import StoredEvent
 from harness.events.run_events import RunRequested
 from harness.llm import LLMClient
+from harness.tracing import HttpTraceStore, LLMCallTracer, trace_writer_from_settings
 
 from .remote import BusResultSink, RegistryRunProgress
 from .worker import HANDLED_TYPES, Runner
@@ -58,7 +59,10 @@ def create_runner_service(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         bus = PubSubBus.from_settings(s)
         progress = RegistryRunProgress(s.url, s.api_key)
-        runner = Runner(llm=LLMClient(), artifacts=artifact_store_from_settings(s),
+        # every LLM call's trace, batched to the registry's POST /traces
+        traces = trace_writer_from_settings(HttpTraceStore(s.url, s.api_key), "harness-runner")
+        runner = Runner(llm=LLMClient(observers=[LLMCallTracer(traces)]),
+                        artifacts=artifact_store_from_settings(s),
                         sink=BusResultSink(bus), progress=progress)
         holder["handler"] = make_handler(runner, s.runner_max_wait_s)
         holder["progress"] = progress
@@ -75,6 +79,7 @@ def create_runner_service(settings: Settings | None = None) -> FastAPI:
             for task in list(runner.tasks.values()):
                 task.cancel()
             await asyncio.gather(*runner.tasks.values(), return_exceptions=True)
+            await traces.stop()
             await progress.close()
             log.info("service_stopped", service="runner")
 

@@ -75,6 +75,17 @@ def result_events(db_url: str, run_id: str) -> asyncpg.Record:
     return asyncio.run(q())
 
 
+def runner_traces(db_url: str, run_id: str) -> int:
+    async def q():
+        conn = await asyncpg.connect(db_url)
+        try:
+            return await conn.fetchval("SELECT count(*) FROM gateway_traces WHERE "
+                                       "source = 'runner' AND run_id = $1", run_id)
+        finally:
+            await conn.close()
+    return asyncio.run(q())
+
+
 def test_run_goes_through_separate_processes_and_gcs(stack, db_url):
     c = httpx.Client(base_url=stack["registry"].url, timeout=30)
     p, ds = seed(c, 12)
@@ -88,6 +99,11 @@ def test_run_goes_through_separate_processes_and_gcs(stack, db_url):
         run["snapshot_uri"].removeprefix("gs://harness/"))
     assert blob.download_as_bytes().count(b"\n") == 12
     assert result_events(db_url, run["id"])["results"] == 12
+    # the runner has no database: its LLM calls' traces reach the registry's POST /traces
+    deadline = time.monotonic() + 20
+    while (n := runner_traces(db_url, run["id"])) < 12 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert n == 12
 
 
 def test_runner_killed_mid_run_and_registry_restarted_record_each_case_once(stack, db_url):

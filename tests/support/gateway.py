@@ -37,22 +37,32 @@ class ServedGateway:
 
 
 @asynccontextmanager
-async def serve_gateway(runtime, settings: GatewaySettings):
+async def serve_app(app, *, lifespan: str = "off"):
+    """Any ASGI app on a loopback port, in the test's event loop; yields its URL."""
     import uvicorn
 
-    app = create_gateway_app(runtime, settings)
-    app.state.gateway.start()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
+                                           log_level="warning", lifespan=lifespan))
     task = asyncio.create_task(server.serve())
     while not server.started:
+        assert not task.done(), "the server did not start"
         await asyncio.sleep(0.02)
     try:
-        yield ServedGateway(app, f"http://127.0.0.1:{port}", runtime)
+        yield f"http://127.0.0.1:{port}"
     finally:
-        await app.state.gateway.stop()
         server.should_exit = True
         await task
+
+
+@asynccontextmanager
+async def serve_gateway(runtime, settings: GatewaySettings):
+    app = create_gateway_app(runtime, settings)
+    app.state.gateway.start()
+    try:
+        async with serve_app(app) as url:
+            yield ServedGateway(app, url, runtime)
+    finally:
+        await app.state.gateway.stop()

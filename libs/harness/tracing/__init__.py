@@ -5,7 +5,10 @@ and an optional OpenTelemetry (OTLP/HTTP) exporter."""
 from .llm_calls import LLMCallTracer, trace_of_call
 from .record import COLUMNS, SOURCES, Trace
 from .writer import (
+    HttpTraceStore,
+    PostgresTraceStore,
     TraceExporter,
+    TraceStore,
     TraceWriter,
     drop_expired,
     ensure_partition,
@@ -13,6 +16,7 @@ from .writer import (
     trace_writer_from_settings,
 )
 
-__all__ = ["COLUMNS", "SOURCES", "LLMCallTracer", "Trace", "TraceExporter", "TraceWriter",
+__all__ = ["COLUMNS", "SOURCES", "HttpTraceStore", "LLMCallTracer", "PostgresTraceStore",
+           "Trace", "TraceExporter", "TraceStore", "TraceWriter",
            "drop_expired", "ensure_partition", "partition_name", "trace_of_call",
            "trace_writer_from_settings"]

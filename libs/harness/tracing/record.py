@@ -7,9 +7,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import orjson
+from pydantic import BaseModel, Field
 
 # The stored columns, in insert order (``params`` is exported, not stored).
 COLUMNS = ("id", "created_at", "source", "kind", "key_id", "key_name", "application",
@@ -62,3 +63,46 @@ class Trace:
                 v = Decimal(repr(v))
             values.append(v)
         return tuple(values)
+
+    def wire(self) -> dict[str, Any]:
+        """The stored columns as JSON (what a worker posts to ``POST /traces``)."""
+        out = {}
+        for c in COLUMNS:
+            v = getattr(self, c)
+            out[c] = v.isoformat() if isinstance(v, datetime) else \
+                str(v) if isinstance(v, uuid.UUID) else v
+        return out
+
+
+class TraceIn(BaseModel):
+    """One trace as a worker reports it (the stored columns)."""
+
+    model_config = {"extra": "forbid"}
+    id: uuid.UUID
+    created_at: datetime
+    source: Literal["gateway", "runner", "scorer", "generator"]
+    kind: Literal["chat", "embeddings"]
+    key_id: uuid.UUID | None = None
+    key_name: str | None = None
+    application: str | None = None
+    prompt_id: str | None = None
+    prompt_version: int | None = None
+    run_id: str | None = None
+    model_requested: str = Field(min_length=1)
+    model_answered: str | None = None
+    stream: bool = False
+    cached: bool = False
+    status: int = Field(ge=100, le=599)
+    error: str | None = None
+    latency_ms: float = Field(ge=0)
+    ttft_ms: float | None = None
+    prompt_tokens: int | None = Field(None, ge=0)
+    completion_tokens: int | None = Field(None, ge=0)
+    cost_usd: float | None = Field(None, ge=0)
+    attempts: int | None = None
+    pii_action: str | None = None
+    request: Any = None
+    response: Any = None
+
+    def to_trace(self) -> Trace:
+        return Trace(**self.model_dump())

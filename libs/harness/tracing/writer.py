@@ -1,8 +1,10 @@
 """Trace rows, written off the request path in batches into ``gateway_traces`` (a table
 partitioned by day; partitions are made on demand and dropped after the retention).
 
-Callers only ``add()`` (a queue put); a background task writes batches, hands them to the
-exporters (OpenTelemetry) and then to the listeners (cost alerts).
+Callers only ``add()`` (a queue put); a background task hands each batch to the exporters
+(OpenTelemetry), writes it to its store — the database (:class:`PostgresTraceStore`), or
+the registry's ``POST /traces`` for a worker without one (:class:`HttpTraceStore`) — and
+then tells the listeners (cost alerts).
 """
 
 from __future__ import annotations
@@ -80,27 +82,92 @@ async def drop_expired(pool, retention_days: int, today: date | None = None) -> 
     return dropped
 
 
+class TraceStore(Protocol):
+    async def write(self, batch: list[Trace]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class PostgresTraceStore:
+    """Inserts into the day partition (made on first use) and, once a day, drops the
+    partitions older than the retention."""
+
+    def __init__(self, pool, retention_days: int = 30) -> None:
+        self.pool = pool
+        self.retention_days = retention_days
+        self._partitions: set[date] = set()
+        self._last_retention: date | None = None
+
+    async def write(self, batch: list[Trace]) -> None:
+        async with self.pool.acquire() as conn:
+            for day in {t.created_at.astimezone(UTC).date() for t in batch}:
+                if day not in self._partitions:
+                    await ensure_partition(conn, day)
+                    self._partitions.add(day)
+            await conn.executemany(_INSERT, [t.row() for t in batch])
+        today = datetime.now(UTC).date()
+        if self._last_retention != today:
+            self._last_retention = today
+            await drop_expired(self.pool, self.retention_days, today)
+
+    async def close(self) -> None:
+        pass
+
+
+class HttpTraceStore:
+    """Posts batches to the registry's ``POST /traces`` (a worker with no database);
+    retried with backoff, then dropped with a log line (traces never stop the work)."""
+
+    def __init__(self, base_url: str, api_key: str | None = None, *, attempts: int = 4,
+                 timeout_s: float = 10.0) -> None:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.client = httpx.AsyncClient(base_url=base_url.rstrip("/"), headers=headers,
+                                        timeout=timeout_s)
+        self.attempts = attempts
+
+    async def write(self, batch: list[Trace]) -> None:
+        import httpx
+
+        body = {"traces": [t.wire() for t in batch]}
+        for attempt in range(self.attempts):
+            try:
+                r = await self.client.post("/traces", json=body)
+                if r.status_code < 500:
+                    r.raise_for_status()
+                    return
+            except httpx.HTTPStatusError:
+                raise  # a 4xx will not get better
+            except httpx.HTTPError as exc:
+                log.warning("trace_post_failed", error=str(exc), attempt=attempt + 1)
+            await asyncio.sleep(min(8.0, 0.5 * 2 ** attempt))
+        raise RuntimeError(f"the registry did not take {len(batch)} traces")
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
 class TraceWriter:
     """Queue traces in memory; a background task (started by the first ``add``) writes
-    them in batches of up to ``batch_size``, at most ``flush_s`` after the first one."""
+    them in batches of up to ``batch_size``, at most ``flush_s`` after the first one.
+    ``store``: a :class:`TraceStore`, or a Postgres pool (a :class:`PostgresTraceStore`)."""
 
-    def __init__(self, pool, *, batch_size: int = 200, flush_s: float = 0.5,
+    def __init__(self, store, *, batch_size: int = 200, flush_s: float = 0.5,
                  retention_days: int = 30, max_queue: int = 100_000,
                  exporters: list[TraceExporter] | None = None) -> None:
-        self.pool = pool
+        self.store: TraceStore = store if hasattr(store, "write") else \
+            PostgresTraceStore(store, retention_days)
         self.batch_size = batch_size
         self.flush_s = flush_s
-        self.retention_days = retention_days
         self.exporters = list(exporters or [])
         self.listeners: list[BatchListener] = []
         self._queue: asyncio.Queue[Trace] = asyncio.Queue(maxsize=max_queue)
         self._task: asyncio.Task | None = None
-        self._partitions: set[date] = set()
         self.written = 0
         self.dropped = 0
         self._idle = asyncio.Event()
         self._idle.set()
-        self._last_retention: date | None = None
 
     def add(self, trace: Trace) -> None:
         if self._task is None:
@@ -123,6 +190,7 @@ class TraceWriter:
             self._task = None
         for exporter in self.exporters:
             await asyncio.to_thread(exporter.shutdown)
+        await self.store.close()
 
     async def flush(self, timeout_s: float = 10.0) -> None:
         """Wait until everything queued so far is written."""
@@ -175,32 +243,20 @@ class TraceWriter:
             except Exception as exc:  # noqa: BLE001 - an exporter never stops the writes
                 log.warning("trace_export_failed", exporter=type(exporter).__name__,
                             error=str(exc))
-        await self._write(batch)
+        await self.store.write(batch)
+        self.written += len(batch)
         for listener in self.listeners:
             try:
                 await listener(batch)
             except Exception as exc:  # noqa: BLE001
                 log.warning("trace_listener_failed", error=str(exc))
 
-    async def _write(self, batch: list[Trace]) -> None:
-        async with self.pool.acquire() as conn:
-            for day in {t.created_at.astimezone(UTC).date() for t in batch}:
-                if day not in self._partitions:
-                    await ensure_partition(conn, day)
-                    self._partitions.add(day)
-            await conn.executemany(_INSERT, [t.row() for t in batch])
-        self.written += len(batch)
-        today = datetime.now(UTC).date()
-        if self._last_retention != today:
-            self._last_retention = today
-            await drop_expired(self.pool, self.retention_days, today)
-
-
-def trace_writer_from_settings(pool, service_name: str, **kwargs) -> TraceWriter:
-    """A writer that also exports to ``HARNESS_OTLP_ENDPOINT`` when it is set."""
+def trace_writer_from_settings(store, service_name: str, **kwargs) -> TraceWriter:
+    """A writer (``store``: a pool or a :class:`TraceStore`) that also exports to
+    ``HARNESS_OTLP_ENDPOINT`` when it is set."""
     from harness.config import get_settings
 
     from .otlp import exporter_from_settings
 
     otlp = exporter_from_settings(get_settings().otlp_endpoint, service_name)
-    return TraceWriter(pool, exporters=[otlp] if otlp else [], **kwargs)
+    return TraceWriter(store, exporters=[otlp] if otlp else [], **kwargs)
