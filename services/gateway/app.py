@@ -494,13 +494,16 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
     async def usage(group_by: str = Query("model", pattern="^(app|model|key)$"),
                     interval: str = Query("hour", pattern="^(hour|day)$"),
                     since: datetime | None = None, until: datetime | None = None,
+                    source: str | None = Query(None, pattern="^(gateway|runner|scorer|"
+                                                             "generator)$"),
                     _=Depends(require("viewer")), gw: Gateway = Depends(current_gateway)):
         until = until or datetime.now(UTC) + timedelta(minutes=1)
         since = since or until - timedelta(days=1)
         await gw.traces.flush()
         return {"group_by": group_by, "interval": interval, "since": since, "until": until,
+                "source": source,
                 "items": await usage_metrics.usage(gw.rt.pool, group_by, interval, since,
-                                                   until)}
+                                                   until, source)}
 
     @router.get("/metrics", tags=["gateway"])
     async def prometheus(gw: Gateway = Depends(current_gateway)):

@@ -21,19 +21,20 @@ SELECT date_trunc('{interval}', created_at) AS bucket, {column} AS grp,
        sum(cost_usd) AS cost_usd,
        count(*) FILTER (WHERE status < 400 AND cost_usd IS NULL) AS cost_unknown
   FROM gateway_traces
- WHERE created_at >= $1 AND created_at < $2
+ WHERE created_at >= $1 AND created_at < $2 AND ($3::text IS NULL OR source = $3)
  GROUP BY 1, 2 ORDER BY 1, 2
 """
 
 
 async def usage(pool, group_by: str, interval: str, since: datetime,
-                until: datetime) -> list[dict]:
+                until: datetime, source: str | None = None) -> list[dict]:
+    """Per bucket and group; ``source`` = gateway | runner | ... (None: every call)."""
     if group_by not in GROUPS:
         raise ValueError(f"group_by must be one of {', '.join(GROUPS)}")
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {', '.join(INTERVALS)}")
     rows = await pool.fetch(_USAGE_SQL.format(interval=interval, column=GROUPS[group_by]),
-                            since, until)
+                            since, until, source)
     out = []
     for r in rows:
         n = r["requests"]

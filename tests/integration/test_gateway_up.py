@@ -97,3 +97,11 @@ async def test_up_serves_the_gateway_to_the_openai_sdk_and_traces_runner_calls(u
     gateway_rows = await gw.rt.pool.fetch(
         "SELECT * FROM gateway_traces WHERE source = 'gateway' ORDER BY created_at")
     assert [r["stream"] for r in gateway_rows] == [False, True]
+    async with httpx.AsyncClient(base_url=url, timeout=30) as h:
+        counts = {}
+        for source in ("runner", "gateway", None):
+            params = {"group_by": "model"} | ({"source": source} if source else {})
+            items = (await h.get("/metrics/usage", params=params)).json()["items"]
+            counts[source] = sum(i["requests"] for i in items if i["model"] == "openai/m1")
+        assert counts == {"runner": 2, "gateway": 2, None: 4}
+        assert (await h.get("/metrics/usage", params={"source": "x"})).status_code == 422
