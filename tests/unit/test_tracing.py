@@ -41,6 +41,14 @@ def test_a_runner_call_becomes_a_trace_with_its_run_and_prompt_version():
     assert not t.mask_bodies
 
 
+def test_a_cache_hit_is_traced_without_spend():
+    resp = LLMResponse(output="x", model="openai/gpt-4o-mini", prompt_tokens=5,
+                       completion_tokens=2, cost_usd=1e-5, latency_ms=0.3, attempts=0,
+                       cached=True)
+    t = trace_of_call(LLMCall(_req(run_id="r"), T0, 0.3, response=resp))
+    assert t.cached and t.cost_usd == 0.0 and t.prompt_tokens == 5
+
+
 def test_a_failed_call_keeps_its_status_and_error():
     err = LLMError("rate_limit", "slow down", model="openai/gpt-4o-mini", attempts=4)
     t = trace_of_call(LLMCall(_req(run_id="r"), T0, 80.0, error=err), store_bodies=False)

@@ -42,6 +42,8 @@ def trace_of_call(call: LLMCall, *, source: str = "runner", store_bodies: bool =
         t.cost_usd, t.attempts, t.finish_reason = resp.cost_usd, resp.attempts, \
             resp.finish_reason
         t.ttft_ms = resp.latency_ms
+        if resp.cached:  # answered from the response cache: no provider call, no spend
+            t.cost_usd, t.attempts = 0.0, 0
     if err is not None:
         t.status = err.status_code if (err.status_code or 0) >= 400 else \
             _STATUS_OF_KIND.get(err.kind, 502)
