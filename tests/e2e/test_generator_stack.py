@@ -9,16 +9,13 @@ import asyncio
 import json
 import os
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
-from harness.devstack import service_env, start_services, start_worker
-from tests.support.gcs_emulator import GcsEmulator
+from tests.e2e.conftest import process_stack
 from tests.support.generation import qa_reply
-from tests.support.pubsub_fake import shared_fake
 from tests.support.stub_llm import StubLLM
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "generation"
@@ -26,23 +23,8 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "generation"
 
 @pytest.fixture
 def stack(db_url, tmp_path, monkeypatch):
-    fake = shared_fake()
-    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", fake.host)
-    with GcsEmulator() as gcs:
-        gcs.create_bucket("harness")
-        env = service_env(database_url=db_url, pubsub_host=fake.host,
-                          storage_host=gcs.endpoint, artifacts_uri="gs://harness/artifacts",
-                          data_dir=tmp_path, project="harness-e2e",
-                          prefix=f"e2e{uuid.uuid4().hex[:8]}-")
-        env["HARNESS_PUBSUB_ACK_DEADLINE_S"] = "10"
-        env["OPENAI_API_KEY"] = "sk-test"
-        registry, runner = start_services(env, log_dir=tmp_path / "logs")
-        generator = start_worker("generator", env, registry, log_dir=tmp_path / "logs")
-        try:
-            yield {"registry": registry, "generator": generator, "env": env}
-        finally:
-            for service in (generator, runner, registry):
-                service.stop()
+    with process_stack(db_url, tmp_path, monkeypatch, workers=("generator",)) as services:
+        yield services
 
 
 def wait_finished(c: httpx.Client, generation_id: str, timeout: float = 120) -> dict:

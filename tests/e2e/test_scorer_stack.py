@@ -7,15 +7,12 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-import uuid
 
 import asyncpg
 import httpx
 import pytest
 
-from harness.devstack import service_env, start_services, start_worker
-from tests.support.gcs_emulator import GcsEmulator
-from tests.support.pubsub_fake import shared_fake
+from tests.e2e.conftest import process_stack
 from tests.support.ragas_judge import PARIS, judge_reply
 from tests.support.stub_llm import StubLLM
 
@@ -25,23 +22,8 @@ UNFAITHFUL = "Paris is the capital of Germany. It has 9 million inhabitants."
 
 @pytest.fixture
 def stack(db_url, tmp_path, monkeypatch):
-    fake = shared_fake()
-    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", fake.host)
-    with GcsEmulator() as gcs:
-        gcs.create_bucket("harness")
-        env = service_env(database_url=db_url, pubsub_host=fake.host,
-                          storage_host=gcs.endpoint, artifacts_uri="gs://harness/artifacts",
-                          data_dir=tmp_path, project="harness-e2e",
-                          prefix=f"e2e{uuid.uuid4().hex[:8]}-")
-        env["HARNESS_PUBSUB_ACK_DEADLINE_S"] = "10"
-        env["OPENAI_API_KEY"] = "sk-test"
-        registry, runner = start_services(env, log_dir=tmp_path / "logs")
-        scorer = start_worker("scorer", env, registry, log_dir=tmp_path / "logs")
-        try:
-            yield {"registry": registry, "runner": runner, "scorer": scorer, "env": env}
-        finally:
-            for service in (scorer, runner, registry):
-                service.stop()
+    with process_stack(db_url, tmp_path, monkeypatch, workers=("scorer",)) as services:
+        yield services
 
 
 def wait_scored(c: httpx.Client, run_id: str, timeout: float = 120) -> dict:

@@ -6,38 +6,20 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-import uuid
 
 import asyncpg
 import httpx
 import pytest
 
-from harness.devstack import service_env, start_services
-from tests.support.gcs_emulator import GcsEmulator
-from tests.support.pubsub_fake import shared_fake
+from harness.devstack import ServiceProcess
+from tests.e2e.conftest import process_stack
 from tests.support.stub_llm import StubLLM
 
 
 @pytest.fixture
 def stack(db_url, tmp_path, monkeypatch):
-    fake = shared_fake()
-    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", fake.host)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    with GcsEmulator() as gcs:
-        gcs.create_bucket("harness")
-        env = service_env(database_url=db_url, pubsub_host=fake.host,
-                          storage_host=gcs.endpoint, artifacts_uri="gs://harness/artifacts",
-                          data_dir=tmp_path, project="harness-e2e",
-                          prefix=f"e2e{uuid.uuid4().hex[:8]}-")
-        env["HARNESS_PUBSUB_ACK_DEADLINE_S"] = "10"
-        env["OPENAI_API_KEY"] = "sk-test"
-        registry, runner = start_services(env, log_dir=tmp_path / "logs")
-        try:
-            yield {"registry": registry, "runner": runner, "env": env, "gcs": gcs,
-                   "logs": tmp_path / "logs"}
-        finally:
-            runner.stop()
-            registry.stop()
+    with process_stack(db_url, tmp_path, monkeypatch, workers=()) as services:
+        yield services
 
 
 def wait_run(c: httpx.Client, run_id: str, timeout: float = 90) -> dict:
@@ -107,8 +89,6 @@ def test_run_goes_through_separate_processes_and_gcs(stack, db_url):
 
 
 def test_runner_killed_mid_run_and_registry_restarted_record_each_case_once(stack, db_url):
-    from harness.devstack import ServiceProcess
-
     c = httpx.Client(base_url=stack["registry"].url, timeout=30)
     with StubLLM(latency_s=0.05) as stub:
         p, ds = seed(c, 40)
@@ -190,8 +170,6 @@ def test_activation_reaches_a_subscribed_client_without_a_deploy(stack):
 
 
 def test_sigterm_releases_in_flight_work_and_the_run_resumes(stack, db_url):
-    from harness.devstack import ServiceProcess
-
     c = httpx.Client(base_url=stack["registry"].url, timeout=30)
     with StubLLM(latency_s=0.05) as stub:
         p, ds = seed(c, 30)

@@ -1,0 +1,40 @@
+"""The multi-process stack the end-to-end tests run against: registry and runner (plus the
+workers a test module names) as separate processes over Google's Pub/Sub fake and a GCS
+emulator, on the test's own database."""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+
+import pytest
+
+from harness.devstack import service_env, start_services, start_worker
+from tests.support.gcs_emulator import GcsEmulator
+from tests.support.pubsub_fake import shared_fake
+
+
+@contextmanager
+def process_stack(db_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch,
+                  workers: tuple[str, ...] = ()):
+    fake = shared_fake()
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", fake.host)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    logs = tmp_path / "logs"
+    with GcsEmulator() as gcs:
+        gcs.create_bucket("harness")
+        env = service_env(database_url=db_url, pubsub_host=fake.host,
+                          storage_host=gcs.endpoint, artifacts_uri="gs://harness/artifacts",
+                          data_dir=tmp_path, project="harness-e2e",
+                          prefix=f"e2e{uuid.uuid4().hex[:8]}-")
+        env["HARNESS_PUBSUB_ACK_DEADLINE_S"] = "10"
+        env["OPENAI_API_KEY"] = "sk-test"
+        registry, runner = start_services(env, log_dir=logs)
+        started = {name: start_worker(name, env, registry, log_dir=logs) for name in workers}
+        services = {"registry": registry, "runner": runner, **started, "env": env, "gcs": gcs,
+                    "logs": logs}
+        try:
+            yield services
+        finally:  # a test may have replaced a process (a restart): stop the current ones
+            for name in (*reversed(workers), "runner", "registry"):
+                services[name].stop()
