@@ -484,6 +484,7 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
         names: list[str] = []
         names += [a for a in gw.settings.aliases if key.allows_model(a)]
         names += [m for m in gw.settings.deployments if m != "*" and key.allows_model(m)]
+        names += [m for m in ("echo",) if key.allows_model(m)]  # built in, offline
         apps = await gw.rt.pool.fetch("SELECT name FROM applications ORDER BY name")
         names += [f"app/{r['name']}" for r in apps if key.allows_application(r["name"])]
         return {"object": "list", "data": [
