@@ -280,6 +280,8 @@ async def test_compare_pivot_and_trend_include_metric_distributions(c, stub):
     assert target["before"]["metrics"]["exact_match"]["mean"] == 0.5
     assert target["after"]["metrics"]["exact_match"]["mean"] == 0.0
     assert target["metric_mean_deltas"] == {"exact_match": -0.5, "string_presence": 0.0}
+    em = target["metric_significance"]["exact_match"]
+    assert (em["test"], em["n"], em["statistic"]) == ("bootstrap-paired-mean", 2, -0.5)
 
     cell = (await c.get(f"/runs/{v1['id']}/pivot")).json()["cells"][0]
     assert cell["metrics"]["string_presence"] == {

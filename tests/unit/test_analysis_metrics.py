@@ -59,6 +59,30 @@ def test_comparison_reports_metric_mean_deltas():
              row("c2", run="r2", exact_match=ok(0.0))]
     cmp_ = compare_runs(before, after)
     assert cmp_.targets[0].metric_mean_deltas == {"bleu": None, "exact_match": -0.5}
+    # only metrics scored on both sides get a significance test
+    assert list(cmp_.targets[0].metric_significance) == ["exact_match"]
+
+
+def test_metric_significance_is_a_paired_bootstrap_per_metric():
+    n = 30
+    # faithfulness drops by 0.5 on every case (repeats averaged per case); bleu barely moves
+    before = [row(f"c{i}", repeat=k, faithfulness=ok(0.9), bleu=ok(0.5 + (i % 3) * 0.1))
+              for i in range(n) for k in range(2)]
+    after = [row(f"c{i}", run="r2", repeat=k, faithfulness=ok(0.4 if k else 0.4),
+                 bleu=ok(0.5 + ((i + 1) % 3) * 0.1))
+             for i in range(n) for k in range(2)]
+    after.append(row("c0", run="r2", repeat=2, faithfulness=NA))  # not applicable: left out
+    sig = compare_runs(before, after).targets[0].metric_significance
+    faith, bleu = sig["faithfulness"], sig["bleu"]
+    assert faith.test == "bootstrap-paired-mean" and faith.n == n
+    assert faith.statistic == pytest.approx(-0.5) and faith.significant
+    assert faith.ci_high == pytest.approx(-0.5)
+    assert bleu.n == n and abs(bleu.statistic) < 0.05 and not bleu.significant
+    assert bleu.ci_low < 0 < bleu.ci_high
+    # not applicable on one side for every case: nothing to pair, and it says so
+    one_sided = compare_runs([row("c1", bleu=ok(0.2))], [row("c1", run="r2", bleu=NA)])
+    empty = one_sided.targets[0].metric_significance["bleu"]
+    assert (empty.n, empty.significant) == (0, False) and "no paired cases" in empty.note
 
 
 def test_pivot_cells_and_trend_points_carry_metrics():

@@ -310,6 +310,11 @@ def test_comparison_and_change_rows():
     [t] = analysis.comparison_rows(comparison)
     assert t["change"] == "▼ -50.0 pts" and t["significant"] == "yes"
     assert t["pass/fail p-value"] == "0.03" and t["score change"] == "-0.250"
+    assert t["metric changes"] == "—"
+    scored = {"metric_mean_deltas": {"bleu": 0.01, "faithfulness": -0.5, "rouge": None},
+              "metric_significance": {"faithfulness": {"significant": True},
+                                      "bleu": {"significant": False}}}
+    assert analysis.metric_changes(scored) == "bleu +0.010, faithfulness -0.500*"
     rows = analysis.change_rows(comparison, ["regressed", "fixed"])
     assert [(r["change"], r["case"]) for r in rows] == [("🔻 regressed", "c9"),
                                                        ("🔺 fixed", "c2")]

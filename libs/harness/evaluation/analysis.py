@@ -152,6 +152,8 @@ class TargetComparison(BaseModel):
     metric_mean_deltas: dict[str, float | None] = Field(default_factory=dict)  # after - before
     pass_fail: Significance
     score: Significance
+    # per metric scored on both sides: paired bootstrap of the per-case metric difference
+    metric_significance: dict[str, Significance] = Field(default_factory=dict)
 
 
 class Comparison(BaseModel):
@@ -259,6 +261,13 @@ class _Cell:
     @property
     def first_output(self) -> str | None:
         return self.rows[0].output
+
+    def metric_mean(self, name: str) -> float | None:
+        """Mean of metric ``name`` over the repeats it scored (not applicable, errors and
+        unscored repeats left out)."""
+        return _mean([r.scores[name].value for r in self.rows
+                      if name in r.scores and r.scores[name].status == "ok"
+                      and r.scores[name].value is not None])
 
 
 def _cells(rows: Iterable[CaseResult]) -> dict[str, _Cell]:
@@ -528,21 +537,20 @@ def _mcnemar(
 
 
 def _bootstrap(
-    paired: list[tuple[_Cell, _Cell]], alpha: float, seed: int, resamples: int
+    values: list[tuple[float | None, float | None]], alpha: float, seed: int, resamples: int,
+    what: str = "a score",
 ) -> Significance:
-    diffs = []
-    for x, y in paired:
-        bx, ay = x.mean_score, y.mean_score
-        if bx is not None and ay is not None:
-            diffs.append(ay - bx)
+    """Paired bootstrap of mean(after - before) over the cases with a value on both sides."""
+    diffs = [after - before for before, after in values
+             if before is not None and after is not None]
     n = len(diffs)
     test = "bootstrap-paired-mean"
     if n == 0:
-        return Significance(test=test, n=0, note="no paired cases with a score on both sides")
+        return Significance(test=test, n=0, note=f"no paired cases with {what} on both sides")
     observed = math.fsum(diffs) / n
     if n < 2:
         return Significance(test=test, n=n, statistic=observed,
-                            note=f"too few paired cases with scores (n={n}); need at least 2")
+                            note=f"too few paired cases with {what} (n={n}); need at least 2")
     confidence = 1.0 - alpha
     low, high = bootstrap_mean_interval(diffs, resamples=resamples, seed=seed,
                                         confidence=confidence)
@@ -580,7 +588,8 @@ def compare_runs(
 
     Significance per target pair: exact McNemar on per-case pass/fail (``b`` pass->fail,
     ``c`` fail->pass) and a seeded paired bootstrap of the per-case mean score difference
-    (cases with a score on both sides; the interval has confidence ``1 - alpha``).
+    (cases with a score on both sides; the interval has confidence ``1 - alpha``); the
+    same bootstrap for each metric scored in both runs (``metric_significance``).
     """
     _check_fraction("case_threshold", case_threshold)
     if not 0.0 < alpha < 1.0:
@@ -627,7 +636,13 @@ def compare_runs(
             mean_score_delta=_delta(b_sum.mean_score, a_sum.mean_score),
             metric_mean_deltas=_metric_deltas(b_sum, a_sum),
             pass_fail=_mcnemar(paired, case_threshold, alpha),
-            score=_bootstrap(paired, alpha, seed, resamples),
+            score=_bootstrap([(x.mean_score, y.mean_score) for x, y in paired],
+                             alpha, seed, resamples),
+            metric_significance={
+                name: _bootstrap([(x.metric_mean(name), y.metric_mean(name))
+                                  for x, y in paired], alpha, seed, resamples,
+                                 what=f"a {name} value")
+                for name in sorted(set(b_sum.metrics) & set(a_sum.metrics))},
         ))
     for tid in before_only:
         for cid, cell in _cells(b_grouped.get(tid, [])).items():

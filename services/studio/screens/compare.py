@@ -92,6 +92,8 @@ def regressions_section(client: StudioAPI, runs: list[dict[str, Any]]) -> None:
         col.metric(CHANGE_LABELS[kind], counts.get(kind, 0))
     st.dataframe(to_frame(comparison_rows(comparison)), hide_index=True,
                  width="stretch")
+    st.caption("Metric changes are after − before means; * marks a change whose 95% paired "
+               "bootstrap interval excludes zero.")
     kinds = st.multiselect("Show cases", list(CHANGE_LABELS), default=["regressed", "fixed"],
                            format_func=CHANGE_LABELS.get, key="cmp_kinds")
     rows = change_rows(comparison, kinds)

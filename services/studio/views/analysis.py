@@ -61,8 +61,19 @@ def comparison_rows(comparison: dict[str, Any]) -> list[dict[str, Any]]:
             "significant": "yes" if pf.get("significant") or sc.get("significant") else "no",
             "score change": "—" if t.get("mean_score_delta") is None
             else f"{t['mean_score_delta']:+.3f}",
+            "metric changes": metric_changes(t),
         })
     return rows
+
+
+def metric_changes(target: dict[str, Any]) -> str:
+    """Each metric's mean change, marked * when its paired bootstrap says significant:
+    ``faithfulness -0.500*, bleu +0.010``; '—' without metrics."""
+    sig = target.get("metric_significance") or {}
+    parts = [f"{name} {delta:+.3f}{'*' if (sig.get(name) or {}).get('significant') else ''}"
+             for name, delta in (target.get("metric_mean_deltas") or {}).items()
+             if delta is not None]
+    return ", ".join(parts) or "—"
 
 
 CHANGE_LABELS = {"regressed": "🔻 regressed", "fixed": "🔺 fixed",
