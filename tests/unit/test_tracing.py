@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from harness.evaluation.execute import build_request
+from harness.evaluation.models import Target
 from harness.llm import LLMCall, LLMError, LLMRequest, LLMResponse
 from harness.tracing import Trace, trace_of_call
 from harness.tracing.otlp import provider_of, span_attributes, traces_url
@@ -39,6 +41,21 @@ def test_a_runner_call_becomes_a_trace_with_its_run_and_prompt_version():
     mask_bodies(t)
     assert "010-1234-5678" not in repr(t.request) and "a@b.co" not in repr(t.response)
     assert not t.mask_bodies
+
+
+def test_a_run_case_on_an_application_is_traced_with_the_application_name():
+    target = Target(target_id="t0", label="bot · openai/m", prompt_id="p1", prompt_name="p",
+                    prompt_version=2, application_id="a1", application_name="support-bot",
+                    content="hi", model="openai/m")
+    req = build_request(target, [{"role": "user", "content": "hi"}], repeat=0, cache=None,
+                        run_id="run-1")
+    resp = LLMResponse(output="ok", model="openai/m", latency_ms=1.0)
+    t = trace_of_call(LLMCall(req, T0, 1.0, response=resp))
+    assert (t.application, t.prompt_version, t.run_id) == ("support-bot", 2, "run-1")
+    plain = build_request(target.model_copy(update={"application_id": None,
+                                                    "application_name": None}),
+                          [{"role": "user", "content": "hi"}], repeat=0, cache=None)
+    assert "application" not in plain.labels
 
 
 def test_a_cache_hit_is_traced_without_spend():

@@ -53,7 +53,7 @@ def build_request(target: Target, messages: list[dict], *, repeat: int,
     fields = {k: params.pop(k) for k in _PARAM_FIELDS if k in params}
     labels = {"run_id": run_id, "prompt_id": target.prompt_id,
               "prompt_version": target.prompt_version, "target_id": target.target_id,
-              "purpose": "case"}
+              "application": target.application_name, "purpose": "case"}
     return LLMRequest(
         model=target.model, messages=messages, params=params,
         fallback_models=list(target.fallback_models), cache=cache,

@@ -19,6 +19,7 @@ class Target(BaseModel):
     prompt_name: str | None = None
     prompt_version: int | None = None
     application_id: str | None = None
+    application_name: str | None = None  # as named when the run was requested (traces)
     content: str | list[dict[str, Any]]  # the pinned prompt content (text or chat messages)
     model: str
     params: dict[str, Any] = Field(default_factory=dict)  # temperature, max_tokens, top_p, ...

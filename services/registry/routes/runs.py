@@ -106,7 +106,8 @@ async def _resolve_target(conn, spec: TargetSpec, index: int, models: list[str])
     base = app_label or f"{prompt['name']} v{number}"
     return [Target(target_id="", label=spec.label or f"{base} · {m}", prompt_id=prompt_id,
                    prompt_name=prompt["name"], prompt_version=number, application_id=app_id,
-                   content=version["content"], model=m, params=params, fallback_models=fallback)
+                   application_name=app_label, content=version["content"], model=m,
+                   params=params, fallback_models=fallback)
             for m in chosen]
 
 
