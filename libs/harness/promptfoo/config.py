@@ -41,10 +41,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness import templating
 from harness.assertions import SUPPORTED_TYPES, merge_default_test, parse_assertions
+from harness.assertions.shorthand import PROMPTFOO_ASSERTION_TYPES
 from harness.evaluation.models import Target, TestCaseSnapshot
 from harness.evaluation.providers import UnknownProvider, to_litellm_model, to_litellm_params
 
-from .csv_tests import PROMPTFOO_ASSERTION_TYPES, csv_to_tests
+from .csv_tests import csv_to_tests
 from .errors import ConfigError
 
 CONFIG_NAMES = ("promptfooconfig.yaml", "promptfooconfig.yml", "promptfooconfig.json")
