@@ -29,7 +29,6 @@ import importlib.metadata
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._db import scratch_database  # noqa: E402
+from harness.net import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = Path(__file__).resolve().parent / "gateway_parts"
@@ -52,12 +52,6 @@ PY = sys.executable
 def _pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------- LiteLLM's proxy venv
@@ -196,7 +190,7 @@ def run(db_url: str, args) -> dict:
         stub_url = stub.p.stdout.readline().decode().strip()
         assert stub_url.startswith("http"), stub.tail()
 
-        gw_port = _free_port()
+        gw_port = free_port()
         gw = Proc("gateway", [PY, str(PARTS / "gateway_server.py"), "--database-url", db_url,
                               "--stub-url", stub_url, "--port", str(gw_port)], cwd=ROOT)
         procs.append(gw)
@@ -206,7 +200,7 @@ def run(db_url: str, args) -> dict:
                         {"Authorization": f"Bearer {secret}"}, "openai/stub-model"),
         }
         if "error" not in proxy:
-            px_port = _free_port()
+            px_port = free_port()
             cfg = Path(tempfile.mkdtemp()) / "litellm.yaml"
             cfg.write_text(json.dumps({  # YAML is a superset of JSON
                 "model_list": [{"model_name": "stub-model", "litellm_params": {

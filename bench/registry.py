@@ -21,7 +21,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -39,6 +38,7 @@ from _db import scratch_database  # noqa: E402
 from harness.db import create_pool  # noqa: E402
 from harness.events import NewEvent  # noqa: E402
 from harness.eventstore import EventStore  # noqa: E402
+from harness.net import free_port  # noqa: E402
 
 
 async def bench_append(url: str, n: int) -> dict:
@@ -96,12 +96,6 @@ async def seed_application(url: str) -> str:
         a = (await c.post("/applications", json={"name": "bot", "model_id": "openai/gpt-4o-mini",
                                                   "prompt_id": p["id"]})).json()
         return a["id"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(factory: str, env: dict) -> tuple[subprocess.Popen, str]:

@@ -146,15 +146,16 @@ async def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
 
-    from harness.cli import ServerThread, _free_port, _prepare
+    from harness.cli import ServerThread, _prepare
     from harness.logging import configure_logging
+    from harness.net import free_port
     from services.registry.app import create_app
 
     configure_logging("WARNING", True)
     logging.getLogger("uvicorn.access").disabled = True  # Streamlit's root handler prints it
     async with scratch_database(f"bench_studio_{uuid.uuid4().hex[:6]}") as db:
         await _prepare(db)
-        with ServerThread(create_app(db), "127.0.0.1", _free_port("127.0.0.1")) as server:
+        with ServerThread(create_app(db), "127.0.0.1", free_port("127.0.0.1")) as server:
             os.environ["HARNESS_URL"] = server.url
             os.environ.pop("HARNESS_API_KEY", None)
             with httpx.Client(base_url=server.url, timeout=120) as client:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
-import socket
 import sys
 import threading
 import time
@@ -17,6 +16,7 @@ from rich.console import Console
 
 from harness.config import get_settings
 from harness.logging import configure_logging
+from harness.net import free_port
 
 app = typer.Typer(help="harness: prompt registry, datasets, evaluation runs.",
                   no_args_is_help=True, add_completion=False)
@@ -63,12 +63,6 @@ async def _prepare(url: str) -> int:
         return await apikeys.active_key_count(pool)
     finally:
         await pool.close()
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 class ServerThread:
@@ -228,7 +222,7 @@ def demo(
     db = database_url()
     asyncio.run(_prepare(db))
     with ServerThread(create_app(db, local_stack=True), "127.0.0.1",
-                      _free_port("127.0.0.1")) as server:
+                      free_port("127.0.0.1")) as server:
         console.print(f"registry started at {server.url} (embedded defaults)")
         run_demo(server.url, console)
 
@@ -332,7 +326,7 @@ def _with_registry(url: str | None, work, *, local_stack: bool = False):
     db = database_url()
     asyncio.run(_prepare(db))
     with ServerThread(create_app(db, local_stack=local_stack), "127.0.0.1",
-                      _free_port("127.0.0.1")) as server, \
+                      free_port("127.0.0.1")) as server, \
             httpx_client(server.url, headers) as client:
         return work(client)
 

@@ -19,15 +19,11 @@ from pathlib import Path
 
 import httpx
 
+from harness.net import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 FAKE_BIN = Path(os.environ.get("PUBSUB_FAKE_BIN", ROOT / ".harness" / "bin" / "pubsub-fake"))
 PROJECT = "harness-local"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_http(url: str, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:

@@ -34,7 +34,7 @@ from google.cloud.storage.retry import DEFAULT_RETRY_IF_GENERATION_SPECIFIED
 
 from harness.artifacts import ArtifactExists, ArtifactNotFound
 from harness.artifacts.gcs import GcsArtifactStore
-from tests.support.gcs_emulator import free_port
+from harness.net import free_port
 
 
 # ---- 1. unit level: a fake bucket that honours the precondition -----------------------------

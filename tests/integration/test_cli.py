@@ -1,22 +1,17 @@
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import httpx
 
+from harness.net import free_port
+
 HARNESS = [sys.executable, "-m", "harness.cli"]
 
 
 def env_for(db_url, **extra):
     return {**os.environ, "DATABASE_URL": db_url, "HARNESS_LOG_JSON": "false", **extra}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_up_refuses_public_bind_without_keys(db_url):

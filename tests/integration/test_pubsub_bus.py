@@ -351,7 +351,7 @@ async def test_publish_failure_never_advances_checkpoint_past_unpublished_event(
 async def test_publish_raises_publish_error_when_pubsub_is_unreachable(monkeypatch):
     from datetime import UTC, datetime
 
-    from tests.support.pubsub_fake import free_port
+    from harness.net import free_port
 
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", f"127.0.0.1:{free_port()}")  # nobody there
     bus = PubSubBus(PROJECT, publish_timeout=1.0, attempts=2, retry_backoff=0.01)

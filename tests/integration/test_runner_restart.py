@@ -4,7 +4,6 @@ recorded exactly once."""
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,13 +11,8 @@ import time
 import asyncpg
 import httpx
 
+from harness.net import free_port
 from tests.support.stub_llm import StubLLM
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(db_url: str, data_dir: str, port: int) -> subprocess.Popen:

@@ -8,13 +8,13 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
+from harness.net import free_port
 from services.studio import launch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,16 +28,10 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason="needs Debian's chromium (apt-get install chromium)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 async def studio(live_stack_url):
     """``streamlit run`` as ``harness up`` starts it, pointed at the registry."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "HARNESS_URL": live_stack_url}
     env.pop("HARNESS_API_KEY", None)
     proc = subprocess.Popen(launch.command("127.0.0.1", port), env=env,

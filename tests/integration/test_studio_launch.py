@@ -13,18 +13,14 @@ import time
 import httpx
 import pytest
 
+from harness.net import free_port
+
 HARNESS = [sys.executable, "-m", "harness.cli"]
 # `harness up` in an interpreter where the studio extra looks uninstalled
 WITHOUT_STREAMLIT = [sys.executable, "-c", (
     "import importlib.util as u, sys; real = u.find_spec; "
     "u.find_spec = lambda name, *a: None if name == 'streamlit' else real(name, *a); "
     "sys.argv = ['harness', *sys.argv[1:]]; from harness.cli import app; app()")]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def env_for(db_url: str) -> dict[str, str]:

@@ -14,9 +14,10 @@ test_artifacts_gcs_preconditions.py.
 from __future__ import annotations
 
 import logging
-import socket
 import uuid
 from importlib.metadata import version
+
+from harness.net import free_port
 
 PROJECT = "harness-test"
 HOST = "127.0.0.1"
@@ -25,12 +26,6 @@ GENERATION_MATCH_GAP = (
     f"gcp-storage-emulator {version('gcp-storage-emulator')} ignores the ifGenerationMatch=0 "
     "upload precondition (no 412; it overwrites), so create-only conflicts cannot be "
     "observed here; see test_artifacts_gcs_preconditions.py")
-
-
-def free_port(host: str = HOST) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
 
 
 class GcsEmulator:

@@ -29,6 +29,8 @@ import threading
 import time
 from pathlib import Path
 
+from harness.net import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIR = ROOT / "tools" / "pubsub-fake"
 BINARY = Path(os.environ.get("PUBSUB_FAKE_BIN", ROOT / ".harness" / "bin" / "pubsub-fake"))
@@ -39,12 +41,6 @@ _build_lock = threading.Lock()
 
 class PubSubFakeUnavailable(RuntimeError):
     pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ensure_binary() -> Path:
