@@ -18,7 +18,7 @@ class Recorded:
 
     @property
     def finished(self) -> bool:
-        return self.status in ("completed", "failed")
+        return self.status in ("completed", "failed", "cancelled")
 
 
 class GenerationProgress(Protocol):

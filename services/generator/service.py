@@ -1,6 +1,7 @@
-"""The generator as its own service: ``GenerationRequested`` arrives by Pub/Sub (push at
-``/pubsub/push`` on Cloud Run, pull locally); facts go out on the ``results`` topic; what
-a generation has recorded is read from the registry's REST API."""
+"""The generator as its own service: ``GenerationRequested`` and ``GenerationCancelled``
+arrive by Pub/Sub (push at ``/pubsub/push`` on Cloud Run, pull locally); facts go out on
+the ``results`` topic; what a generation has recorded (and whether it was cancelled) is
+read from the registry's REST API."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from .worker import HANDLED_TYPES, Generator
 def make_handler(generator: Generator, max_wait_s: float):
     async def on_event(ev: StoredEvent) -> None:
         if ev.type != GenerationRequested.TYPE:
+            await generator.handle(ev)  # GenerationCancelled: stop it if it runs here
             return
         task = generator.start(GenerationRequested.model_validate(ev.data))
         await wait_or_redeliver(task, max_wait_s, f"generation {ev.data['generation_id']}")

@@ -7,6 +7,12 @@ plan of questions is deterministic, so every attempt plans the same questions in
 same batches. Batches already recorded are skipped and every fact has a deterministic
 id, so a redelivered request or a restarted generator neither repeats model calls for
 recorded batches nor adds a case twice.
+
+Cancelling: ``GenerationCancelled`` on the bus cancels the generation's task in this
+process at once (the batch in flight is dropped). A generator the event does not reach
+(another instance, or a Pub/Sub subscription that delivers a stream's events in order)
+reads the status before each batch and stops there. A request of a cancelled generation
+does nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from harness.artifacts.port import ArtifactNotFound
 from harness.events import StoredEvent
 from harness.events.generation_events import (
     CasesGenerated,
+    GenerationCancelled,
     GenerationCompleted,
     GenerationFailed,
     GenerationRequested,
@@ -54,7 +61,7 @@ from .ports import GenerationProgress, Recorded
 
 log = structlog.get_logger(__name__)
 
-HANDLED_TYPES = {GenerationRequested.TYPE}
+HANDLED_TYPES = {GenerationRequested.TYPE, GenerationCancelled.TYPE}
 BATCH_SIZE = 10
 
 
@@ -93,13 +100,26 @@ class Generator:
         self.batch_size = batch_size
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.tasks: dict[str, asyncio.Task] = {}
+        self._cancelled: set[str] = set()  # generations whose task a cancellation stopped
 
     # ---- bus entry point -------------------------------------------------------------
 
     async def handle(self, event: StoredEvent) -> None:
-        """Start a generation in the background (returns at once)."""
+        """Start a generation in the background (returns at once), or cancel one."""
         if event.type == GenerationRequested.TYPE:
             self.start(GenerationRequested.model_validate(event.data))
+        elif event.type == GenerationCancelled.TYPE:
+            self.cancel(event.data["generation_id"])
+
+    def cancel(self, generation_id: str) -> bool:
+        """Stop the generation's task if it runs here; it then ends normally (unlike a
+        task cancelled by a shutdown, whose request is to be worked again)."""
+        task = self.tasks.get(generation_id)
+        if task is None or task.done():
+            return False
+        self._cancelled.add(generation_id)
+        task.cancel()
+        return True
 
     def start(self, req: GenerationRequested) -> asyncio.Task:
         existing = self.tasks.get(req.generation_id)
@@ -126,6 +146,11 @@ class Generator:
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await self.sink.flush()
+            if req.generation_id in self._cancelled:
+                self._cancelled.discard(req.generation_id)
+                log.info("generation_stopped", generation_id=req.generation_id,
+                         by="GenerationCancelled")
+                return
             raise
         except Exception as exc:
             log.exception("generation_failed", generation_id=req.generation_id)
@@ -214,9 +239,13 @@ class Generator:
                                              req.language)
             by_item = {o.item.index: o for o in outcomes}
             for b, items in todo:
+                if await self._cancelled_meanwhile(gid):
+                    return
                 await self._record_batch(attempt, b, [by_item[i.index] for i in items])
         else:
             for b, items in todo:
+                if await self._cancelled_meanwhile(gid):
+                    return
                 await self._record_batch(attempt, b,
                                          await engine.generate(items, chunks, req.language))
 
@@ -233,6 +262,15 @@ class Generator:
         await self.sink.flush()
         log.info("generation_completed", generation_id=gid, generated=generated,
                  failed=not_made, usage=usage_report(usage))
+
+    async def _cancelled_meanwhile(self, generation_id: str) -> bool:
+        """At a batch boundary: has the registry recorded a cancellation?"""
+        now = await self.progress.recorded(generation_id)
+        if now is None or now.status != "cancelled":
+            return False
+        await self.sink.flush()
+        log.info("generation_stopped", generation_id=generation_id, by="status")
+        return True
 
     async def _record_batch(self, attempt: _Attempt, batch: int, outcomes: list[Outcome]
                             ) -> None:

@@ -158,8 +158,7 @@ class CommandHandler:
 
     # ---- generations ------------------------------------------------------------------
 
-    async def generation(self, generation_id: str,
-                         command: generation_domain.RequestGeneration,
+    async def generation(self, generation_id: str, command: generation_domain.Command,
                          metadata: EventMetadata) -> list[StoredEvent]:
         from harness.events import registry
 

@@ -1,6 +1,10 @@
 """Read models of generations and of the review of generated cases (registered with
 ``projections``; this module's projector runs after the dataset projector, so the cases
-a ``CasesAdded`` inserts are there to mark)."""
+a ``CasesAdded`` inserts are there to mark).
+
+A rejected case is removed from ``test_cases`` by the ``CaseRemoved`` that follows its
+``CaseReviewed``; before that, the rejection copies it into ``rejected_cases`` with the
+reviewer's note, so reviewers can still read what they turned down."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from harness.events import StoredEvent
 from harness.events.dataset_events import CaseReviewed, CasesAdded
 from harness.events.generation_events import (
     CasesGenerated,
+    GenerationCancelled,
     GenerationCompleted,
     GenerationFailed,
     GenerationRequested,
@@ -81,6 +86,15 @@ async def _cases_generated(conn, ev: StoredEvent) -> None:
 
 
 async def _finished(conn, ev: StoredEvent) -> None:
+    """The first ending counts: what a generator reports after a cancellation (a batch in
+    flight, a completion) changes no status."""
+    if ev.type == GenerationCancelled.TYPE:
+        c = GenerationCancelled.model_validate(ev.data)
+        await conn.execute(
+            "UPDATE generations SET status = 'cancelled', reason = $2, cancelled_by = $3, "
+            "finished_at = $4 WHERE id = $1 AND status IN ('queued', 'running')",
+            c.generation_id, c.reason or None, ev.metadata.actor, ev.recorded_at)
+        return
     if ev.type == GenerationCompleted.TYPE:
         d = GenerationCompleted.model_validate(ev.data)
         await conn.execute(
@@ -109,7 +123,8 @@ async def _cases_added(conn, ev: StoredEvent) -> None:
 async def _case_reviewed(conn, ev: StoredEvent) -> None:
     d = CaseReviewed.model_validate(ev.data)
     if d.decision != "accepted":
-        return  # the case is removed by the CaseRemoved that follows
+        await _rejected(conn, d, ev)
+        return
     changes = {_CASE_COLUMN[k]: v for k, v in d.changes.items() if k in _CASE_COLUMN}
     for key in ("input", "metadata", "assertions"):
         if key in changes and changes[key] is None:
@@ -123,12 +138,30 @@ async def _case_reviewed(conn, ev: StoredEvent) -> None:
         await _cases_changed(conn, d.dataset_id, ev.recorded_at, 0)
 
 
+async def _rejected(conn, d: CaseReviewed, ev: StoredEvent) -> None:
+    """Keep the case as it was when rejected (the ``CaseRemoved`` that follows deletes it
+    from the dataset)."""
+    await conn.execute(
+        "INSERT INTO rejected_cases (id, dataset_id, position, input, expected_output, "
+        "metadata, assertions, threshold, created_at, reviewed_by, reviewed_at, review_note) "
+        "SELECT id, dataset_id, position, input, expected_output, metadata, assertions, "
+        "threshold, created_at, $3, $4, $5 FROM test_cases WHERE id = $1 AND dataset_id = $2 "
+        "ON CONFLICT (dataset_id, id) DO UPDATE SET position = excluded.position, "
+        "input = excluded.input, expected_output = excluded.expected_output, "
+        "metadata = excluded.metadata, assertions = excluded.assertions, "
+        "threshold = excluded.threshold, created_at = excluded.created_at, "
+        "reviewed_by = excluded.reviewed_by, reviewed_at = excluded.reviewed_at, "
+        "review_note = excluded.review_note",
+        d.case_id, d.dataset_id, ev.metadata.actor, ev.recorded_at, d.note)
+
+
 _HANDLERS = {
     GenerationRequested.TYPE: _requested,
     GenerationStarted.TYPE: _started,
     CasesGenerated.TYPE: _cases_generated,
     GenerationCompleted.TYPE: _finished,
     GenerationFailed.TYPE: _finished,
+    GenerationCancelled.TYPE: _finished,
     CasesAdded.TYPE: _cases_added,
     CaseReviewed.TYPE: _case_reviewed,
 }
@@ -138,4 +171,4 @@ async def apply(conn: asyncpg.Connection, ev: StoredEvent) -> None:
     await _HANDLERS[ev.type](conn, ev)
 
 
-projections.register_projector(tuple(_HANDLERS), apply, ["generations"])
+projections.register_projector(tuple(_HANDLERS), apply, ["generations", "rejected_cases"])

@@ -4,7 +4,8 @@ transaction as the fact (``CommandHandler.record_facts``).
 - ``CasesGenerated`` (generation stream) → ``CasesAdded`` with source
   ``generation:<id>`` on the dataset's stream, so a dataset's stream holds every case it
   ever got. The follow-up's id derives from the fact's id and cases already in the
-  dataset are left out: a redelivered or repeated batch adds nothing twice.
+  dataset, or rejected from it by a reviewer, are left out: a redelivered or repeated
+  batch adds nothing twice and brings no rejected case back.
 
 Reactions are not projections: a rebuild replays the stored follow-up events and never
 calls these again.
@@ -52,8 +53,10 @@ async def react(conn: asyncpg.Connection, ev: StoredEvent) -> list[FollowUp]:
                     dataset_id=fact.dataset_id)
         return []
     present = set(await conn.fetchval(
-        "SELECT coalesce(array_agg(id), '{}') FROM test_cases WHERE id = ANY($1::text[])",
-        [c["id"] for c in fact.cases]))
+        "SELECT coalesce(array_agg(id), '{}') FROM (SELECT id FROM test_cases "
+        "WHERE id = ANY($1::text[]) UNION ALL SELECT id FROM rejected_cases "
+        "WHERE dataset_id = $2 AND id = ANY($1::text[])) AS known",
+        [c["id"] for c in fact.cases], fact.dataset_id))
     cases = [c for c in fact.cases if c["id"] not in present]
     if not cases:
         return []

@@ -4,10 +4,13 @@ golden dataset then gates a run once a person verifies it."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
 
+from harness.events import EventMetadata
+from harness.events.generation_events import CasesGenerated
 from services.registry import projections
 from tests.support.generation import qa_reply, wait_generation
 from tests.support.stub_llm import StubLLM
@@ -60,6 +63,29 @@ async def test_accept_edit_reject_then_promote_into_golden_and_gate(stack, stack
     assert edited["expected_output"] == "Orders before 2 pm ship the same working day."
     assert edited["review_note"] == "answer made complete"
     assert (await c.get(f"/datasets/{ds['id']}")).json()["case_count"] == 3  # rejected: gone
+    # ... from the dataset, not from the reviewers' sight: as it was, with note and reviewer
+    turned_down = (await c.get(f"/datasets/{ds['id']}/review",
+                               params={"status": "rejected"})).json()
+    assert turned_down["total"] == 1
+    [gone] = turned_down["items"]
+    original = next(q for q in queue if q["id"] == rejected)
+    assert (gone["id"], gone["review_status"], gone["review_note"], gone["reviewed_by"]) == (
+        rejected, "rejected", "duplicate", "ana")
+    assert gone["reviewed_at"] and gone["input"] == original["input"]
+    assert gone["expected_output"] == original["expected_output"]
+    assert gone["metadata"]["generation_id"] == g["id"]
+    every = (await c.get(f"/datasets/{ds['id']}/review", params={"status": "all"})).json()
+    assert [(x["id"], x["review_status"]) for x in every["items"]] == [
+        (a, "accepted"), (b, "accepted"), (rejected, "rejected"), (later, "pending")]
+    assert (await c.get(f"/datasets/{ds['id']}/review", params={
+        "status": "rejected", "generation_id": "another"})).json()["total"] == 0
+    # the results topic delivers the batch again under another id: no rejected case returns
+    batch = next(e for e in await stack.runtime.store.read_stream(f"generation-{g['id']}")
+                 if e.type == "CasesGenerated")
+    await stack.runtime.commands.record_facts(
+        f"generation-{g['id']}", [CasesGenerated.model_validate(batch.data)], [uuid.uuid4()],
+        EventMetadata(actor="generator"))
+    assert (await c.get(f"/datasets/{ds['id']}")).json()["case_count"] == 3
 
     # the dataset's stream tells the story: added by the generation, reviewed, removed
     stream = await stack.runtime.store.read_stream(f"dataset-{ds['id']}")
@@ -112,6 +138,7 @@ async def test_accept_edit_reject_then_promote_into_golden_and_gate(stack, stack
 
     # a rebuild replays the stored events (reactions are not run again): identical rows
     before = await _read_models(stack.runtime.pool)
+    assert len(before["rejected_cases"]) == 1
     await projections.rebuild(stack.runtime.store)
     assert await _read_models(stack.runtime.pool) == before
 
@@ -119,6 +146,7 @@ async def test_accept_edit_reject_then_promote_into_golden_and_gate(stack, stack
 async def _read_models(pool) -> dict:
     queries = {"generations": "SELECT * FROM generations ORDER BY id",
                "test_cases": "SELECT * FROM test_cases ORDER BY id",
+               "rejected_cases": "SELECT * FROM rejected_cases ORDER BY dataset_id, id",
                "datasets": "SELECT * FROM datasets ORDER BY id"}
     return {t: [dict(r) for r in await pool.fetch(q)] for t, q in queries.items()}
 

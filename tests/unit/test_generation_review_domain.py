@@ -8,7 +8,13 @@ from datetime import UTC, datetime
 import pytest
 
 from harness.events.dataset_events import CaseRemoved, CaseReviewed, CasesAdded
-from harness.events.generation_events import GenerationRequested
+from harness.events.generation_events import (
+    GenerationCancelled,
+    GenerationCompleted,
+    GenerationFailed,
+    GenerationRequested,
+    GenerationStarted,
+)
 from harness.generation.chunking import Chunk
 from harness.generation.plan import PlannedQuestion
 from harness.generation.ragas_engine import _assign
@@ -48,6 +54,25 @@ def test_generation_request_checks(overrides, field):
     with pytest.raises(Invalid) as e:
         gen.decide(request(**overrides), gen.GenerationState())
     assert e.value.extra["field"] == field
+
+
+def test_a_queued_or_running_generation_is_cancelled_once_and_the_first_ending_counts():
+    requested = gen.evolve(gen.GenerationState(), gen.decide(request(), gen.GenerationState())[0])
+    running = gen.evolve(requested, GenerationStarted(generation_id="g", planned=5))
+    for state in (requested, running):
+        [event] = gen.decide(gen.CancelGeneration("g", "  wrong files "), state)
+        assert event == GenerationCancelled(generation_id="g", reason="wrong files")
+    cancelled = gen.evolve(running, event)
+    late = gen.evolve(cancelled, GenerationCompleted(generation_id="g", generated=5))
+    assert cancelled.ended == late.ended == "cancelled"  # a completion reported afterwards
+    for ended, fact in (("cancelled", None), ("completed", GenerationCompleted(
+            generation_id="g")), ("failed", GenerationFailed(generation_id="g", error="x"))):
+        state = cancelled if fact is None else gen.evolve(running, fact)
+        with pytest.raises(gen.GenerationFinished) as e:
+            gen.decide(gen.CancelGeneration("g"), state)
+        assert e.value.status == 409 and e.value.extra == {"generation_status": ended}
+    with pytest.raises(NotFound):
+        gen.decide(gen.CancelGeneration("g"), gen.GenerationState())
 
 
 def dataset(dataset_type="evaluation", cases=None) -> ds.DatasetState:

@@ -8,7 +8,7 @@ it. The Terraform in ``infra/terraform`` mirrors this table (a test checks they 
   GenerationStarted, CasesGenerated, GenerationCompleted, GenerationFailed, from runner,
   scorer and generator → registry ``/pubsub/push`` (ingestion).
 - ``scoring``: RunCompleted of runs that asked for metrics, from the registry → scorer.
-- ``generation``: GenerationRequested, from the registry → generator.
+- ``generation``: GenerationRequested, GenerationCancelled, from the registry → generator.
 
 Each topic has a dead-letter topic ``<topic>-dead-letter`` with its own pull subscription.
 Message attributes: ``type``, ``schema_version``, ``event_id``, ``stream_id``; the ordering
@@ -37,7 +37,8 @@ TOPICS: tuple[Topic, ...] = (
                                 "GenerationCompleted", "GenerationFailed"}),
           "runner", ("registry",)),
     Topic("scoring", frozenset({"RunCompleted"}), "registry", ("scorer",)),
-    Topic("generation", frozenset({"GenerationRequested"}), "registry", ("generator",)),
+    Topic("generation", frozenset({"GenerationRequested", "GenerationCancelled"}), "registry",
+          ("generator",)),
 )
 
 SERVICES = ("registry", "runner", "scorer", "generator", "gateway", "studio")

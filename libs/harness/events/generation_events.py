@@ -3,7 +3,9 @@
 The registry records ``GenerationRequested``; the generator reports the rest as facts
 with deterministic ids (see :func:`generation_event_id`), so a redelivered request that
 is worked again records nothing twice. The registry turns each ``CasesGenerated`` into a
-``CasesAdded`` (source ``generation:<id>``) on the target dataset's stream.
+``CasesAdded`` (source ``generation:<id>``) on the target dataset's stream. A person may
+stop a generation (``GenerationCancelled``, recorded by the registry); the generator then
+stops, and what it reports afterwards changes nothing of the generation's status.
 """
 
 from __future__ import annotations
@@ -84,3 +86,12 @@ class GenerationFailed(DomainEvent):
     generation_id: str
     error: str
     documents: list[dict[str, Any]] = []  # {name, error}
+
+
+@registry.register
+class GenerationCancelled(DomainEvent):
+    """A person stopped the generation; the cases generated before stay in the dataset."""
+
+    TYPE = "GenerationCancelled"
+    generation_id: str
+    reason: str = ""

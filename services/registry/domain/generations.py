@@ -1,7 +1,8 @@
 """The generation aggregate: a request for synthetic cases from documents.
 
-Only the request is decided here; what the generator reports afterwards (started,
-batches of cases, completed or failed) are facts the registry records as they come.
+The request and its cancellation are decided here; what the generator reports (started,
+batches of cases, completed or failed) are facts the registry records as they come. The
+first of completed, failed or cancelled ends the generation.
 """
 
 from __future__ import annotations
@@ -10,11 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.events.base import DomainEvent
-from harness.events.generation_events import GenerationRequested
+from harness.events.generation_events import (
+    GenerationCancelled,
+    GenerationCompleted,
+    GenerationFailed,
+    GenerationRequested,
+)
 from harness.generation.chunking import MAX_CHUNK_SIZE, MIN_CHUNK_SIZE
 from harness.generation.plan import MAX_QUESTIONS, QUESTION_KINDS
 
-from .errors import AlreadyExists, Invalid
+from .errors import AlreadyExists, DomainError, Invalid, NotFound
 
 ENGINES = ("direct", "ragas")
 MAX_DOCUMENTS = 50
@@ -35,8 +41,26 @@ class RequestGeneration:
 
 
 @dataclass(frozen=True)
+class CancelGeneration:
+    generation_id: str
+    reason: str = ""
+
+
+Command = RequestGeneration | CancelGeneration
+
+_ENDINGS = {GenerationCompleted: "completed", GenerationFailed: "failed",
+            GenerationCancelled: "cancelled"}
+
+
+class GenerationFinished(DomainError):
+    status = 409
+    type = "generation-finished"
+
+
+@dataclass(frozen=True)
 class GenerationState:
     generation_id: str | None = None
+    ended: str | None = None  # completed, failed or cancelled
 
     @property
     def exists(self) -> bool:
@@ -46,6 +70,9 @@ class GenerationState:
 def evolve(state: GenerationState, event: DomainEvent) -> GenerationState:
     if isinstance(event, GenerationRequested):
         return GenerationState(generation_id=event.generation_id)
+    ending = _ENDINGS.get(type(event))
+    if ending is not None and state.ended is None:
+        return GenerationState(generation_id=state.generation_id, ended=ending)
     return state
 
 
@@ -72,7 +99,9 @@ def check_options(command: RequestGeneration) -> None:
                       field="chunk_size")
 
 
-def decide(command: RequestGeneration, state: GenerationState) -> list[DomainEvent]:
+def decide(command: Command, state: GenerationState) -> list[DomainEvent]:
+    if isinstance(command, CancelGeneration):
+        return _cancel(command, state)
     if state.exists:
         raise AlreadyExists(f"generation {command.generation_id} already exists")
     check_options(command)
@@ -82,3 +111,14 @@ def decide(command: RequestGeneration, state: GenerationState) -> list[DomainEve
         question_kinds=command.question_kinds, language=command.language.strip(),
         model=command.model, params=command.params, engine=command.engine,  # type: ignore[arg-type]
         chunk_size=command.chunk_size)]
+
+
+def _cancel(command: CancelGeneration, state: GenerationState) -> list[DomainEvent]:
+    if not state.exists:
+        raise NotFound(f"generation {command.generation_id} not found")
+    if state.ended is not None:
+        raise GenerationFinished(f"generation {command.generation_id} is already {state.ended}; "
+                              "only a queued or running generation can be cancelled",
+                              generation_status=state.ended)
+    return [GenerationCancelled(generation_id=command.generation_id,
+                                reason=command.reason.strip())]

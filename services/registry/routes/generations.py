@@ -42,7 +42,7 @@ MAX_TOTAL_BYTES = 100 * 1024 * 1024
 class GenerationOut(BaseModel):
     id: str
     dataset_id: str
-    status: str = Field(description="queued, running, completed or failed")
+    status: str = Field(description="queued, running, completed, failed or cancelled")
     engine: str
     model: str | None
     language: str
@@ -58,7 +58,8 @@ class GenerationOut(BaseModel):
     batches: list[int] = Field(description="batches of the plan recorded so far")
     usage: dict[str, Any]
     worker: str | None
-    reason: str | None = Field(description="why the generation failed")
+    reason: str | None = Field(description="why the generation failed or was cancelled")
+    cancelled_by: str | None = Field(default=None, description="who cancelled it")
     requested_by: str | None
     requested_at: datetime
     started_at: datetime | None
@@ -195,6 +196,24 @@ async def generate(
 
     await rt.commands.generation(generation_id, dataclasses.replace(
         options, documents=documents, question_kinds=kinds), metadata(request))
+    return await _generation(rt, generation_id)
+
+
+class CancelIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    reason: str = Field(default="", max_length=2000, description="why it is stopped")
+
+
+@router.post("/generations/{generation_id}/cancel", response_model=GenerationOut,
+             summary="Stop a queued or running generation")
+async def cancel_generation(generation_id: str, request: Request, body: CancelIn | None = None,
+                            rt=Depends(runtime), _=Depends(require("editor"))):
+    """The generator stops, before its next batch at the latest; cases already generated
+    stay in the dataset for review. A generation that already ended is a 409
+    ``generation-finished``."""
+    await rt.commands.generation(
+        generation_id, domain.CancelGeneration(generation_id, (body or CancelIn()).reason),
+        metadata(request))
     return await _generation(rt, generation_id)
 
 

@@ -1,10 +1,11 @@
 """Review of generated cases, and promotion of reviewed cases into a golden dataset.
 
 Generated cases arrive ``pending``. A person accepts them (optionally editing them in the
-same decision) or rejects them (the case is removed; the decision stays in the
-dataset's history). Accepted cases — and cases a person wrote — can be promoted into a
-golden dataset: copies with their provenance. A golden dataset changes only this way or
-by hand, and like every change this clears its verification until someone verifies it.
+same decision) or rejects them (the case leaves the dataset; the decision stays in the
+dataset's history, and the case as it was stays listed with ``status=rejected``).
+Accepted cases — and cases a person wrote — can be promoted into a golden dataset: copies
+with their provenance. A golden dataset changes only this way or by hand, and like every
+change this clears its verification until someone verifies it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ router = APIRouter(prefix="/datasets", tags=["review"])
 
 _COLS = ("id, dataset_id, input, expected_output, metadata, assertions, threshold, "
          "created_at, updated_at, review_status, reviewed_by, reviewed_at, review_note")
+# the same columns of a rejected case (kept in rejected_cases as it was when rejected)
+_REJECTED_COLS = ("id, dataset_id, input, expected_output, metadata, assertions, threshold, "
+                  "created_at, reviewed_at, 'rejected'::text, reviewed_by, reviewed_at, "
+                  "review_note")
 
 
 class ReviewCaseOut(BaseModel):
@@ -37,7 +42,7 @@ class ReviewCaseOut(BaseModel):
     metadata: dict[str, Any]
     assert_: list[dict[str, Any]] = Field(alias="assert", serialization_alias="assert")
     threshold: float | None
-    review_status: str = Field(description="pending or accepted")
+    review_status: str = Field(description="pending, accepted or rejected")
     reviewed_by: str | None
     reviewed_at: datetime | None
     review_note: str
@@ -48,6 +53,7 @@ class ReviewCaseOut(BaseModel):
 def _review_out(row) -> ReviewCaseOut:
     d = dict(row)
     d["assert"] = d.pop("assertions")
+    d.pop("position", None)
     return ReviewCaseOut(**d)
 
 
@@ -82,21 +88,31 @@ class PromoteOut(BaseModel):
     already_present: list[str] = Field(description="source cases promoted before (skipped)")
 
 
+# generated cases of dataset $1 with review status $2 (or 'all'), of generation $3 (or any)
+_QUEUE = f"""
+    SELECT * FROM (
+        SELECT {_COLS}, position FROM test_cases
+         WHERE dataset_id = $1 AND review_status IS NOT NULL
+           AND ($2::text = 'all' OR review_status = $2)
+        UNION ALL
+        SELECT {_REJECTED_COLS}, position FROM rejected_cases
+         WHERE dataset_id = $1 AND $2::text IN ('all', 'rejected')
+    ) AS q WHERE $3::text IS NULL OR metadata->>'generation_id' = $3"""
+
+
 @router.get("/{dataset_id}/review", response_model=Page[ReviewCaseOut])
 async def review_queue(dataset_id: str,
-                       status: Literal["pending", "accepted", "all"] = Query("pending"),
+                       status: Literal["pending", "accepted", "rejected", "all"] = Query(
+                           "pending", description="rejected: cases turned down, as they "
+                                                  "were, with the note and reviewer"),
                        generation_id: str | None = Query(None),
                        paging=Paging, rt=Depends(runtime), _=Depends(require("viewer"))):
     """The generated cases of the dataset (pending by default), oldest first."""
     await dataset_row(rt, dataset_id)
-    where = ("dataset_id = $1 AND review_status IS NOT NULL "
-             "AND ($2::text = 'all' OR review_status = $2) "
-             "AND ($3::text IS NULL OR metadata->>'generation_id' = $3)")
-    total = await rt.pool.fetchval(f"SELECT count(*) FROM test_cases WHERE {where}",
+    total = await rt.pool.fetchval(f"SELECT count(*) FROM ({_QUEUE}) AS c",
                                    dataset_id, status, generation_id)
-    rows = await rt.pool.fetch(
-        f"SELECT {_COLS} FROM test_cases WHERE {where} ORDER BY position LIMIT $4 OFFSET $5",
-        dataset_id, status, generation_id, paging.limit, paging.offset)
+    rows = await rt.pool.fetch(f"{_QUEUE} ORDER BY position, id LIMIT $4 OFFSET $5",
+                               dataset_id, status, generation_id, paging.limit, paging.offset)
     return Page(items=[_review_out(r) for r in rows], total=total, limit=paging.limit,
                 offset=paging.offset)
 
