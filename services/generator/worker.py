@@ -127,8 +127,12 @@ class Generator:
             return existing
         task = asyncio.create_task(self._guarded(req), name=f"generation-{req.generation_id}")
         self.tasks[req.generation_id] = task
-        task.add_done_callback(lambda _t, gid=req.generation_id: self.tasks.pop(gid, None))
+        task.add_done_callback(lambda _t, gid=req.generation_id: self._forget(gid))
         return task
+
+    def _forget(self, generation_id: str) -> None:
+        self.tasks.pop(generation_id, None)
+        self._cancelled.discard(generation_id)
 
     async def resume_unfinished(self, load_request: Callable) -> int:
         """After a restart: pick up generations that were requested but never finished."""
@@ -147,7 +151,6 @@ class Generator:
             with contextlib.suppress(Exception):
                 await self.sink.flush()
             if req.generation_id in self._cancelled:
-                self._cancelled.discard(req.generation_id)
                 log.info("generation_stopped", generation_id=req.generation_id,
                          by="GenerationCancelled")
                 return

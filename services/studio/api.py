@@ -277,6 +277,10 @@ class StudioAPI:
         return self._get(f"/datasets/{dataset_id}/generations", "list the generations",
                          limit=50)["items"]
 
+    def cancel_generation(self, generation_id: str, reason: str = "") -> dict[str, Any]:
+        return self._send("POST", f"/generations/{generation_id}/cancel",
+                          "cancel the generation", {"reason": reason})
+
     # ------------------------------------------------------------------ runs
     def start_run(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._send("POST", "/runs", "start the run", body)

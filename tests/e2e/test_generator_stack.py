@@ -81,3 +81,36 @@ def test_generation_through_the_generator_process_and_a_redelivery_is_a_no_op(st
             time.sleep(0.1)
         assert len(stub.chat_requests) == calls
         assert c.get(f"/datasets/{ds['id']}").json()["case_count"] == 3
+
+
+def test_a_cancelled_generation_stops_in_the_generator_process(stack):
+    c = httpx.Client(base_url=stack["registry"].url, timeout=30)
+    with StubLLM(latency_s=0.3) as stub:  # 10 questions, 8 at a time: ~0.6 s a batch
+        stub.reply("writer", qa_reply)
+        ds = c.post("/datasets", json={"name": "to-cancel"}).json()
+        r = c.post(f"/datasets/{ds['id']}/generate",
+                   data={"num_questions": "60", "question_kinds": "simple",
+                         "model": "openai/writer",
+                         "params": json.dumps({"api_base": stub.base_url})},
+                   files=[("files", ("shipping.txt", (DATA / "shipping.txt").read_bytes(),
+                                     "text/plain"))])
+        assert r.status_code == 202, r.text
+        gid = r.json()["id"]
+        deadline = time.monotonic() + 60
+        while c.get(f"/generations/{gid}").json()["generated"] < 10:
+            assert time.monotonic() < deadline, "no batch was recorded"
+            time.sleep(0.05)
+        r = c.post(f"/generations/{gid}/cancel", json={"reason": "enough"})
+        assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
+
+        log = stack["generator"].log_path
+        while b'"generation_stopped"' not in log.read_bytes():
+            assert time.monotonic() < deadline, "the generator did not stop"
+            time.sleep(0.1)
+        calls = len(stub.chat_requests)
+        time.sleep(1.5)
+        assert len(stub.chat_requests) == calls < 60
+    g = c.get(f"/generations/{gid}").json()
+    assert (g["status"], g["reason"]) == ("cancelled", "enough")
+    assert 10 <= g["generated"] < 60 and g["generated"] % 10 == 0
+    assert c.get(f"/datasets/{ds['id']}").json()["case_count"] == g["generated"]

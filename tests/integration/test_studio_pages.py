@@ -509,6 +509,12 @@ async def test_datasets_review_generated_cases_then_promote_into_golden(reg, mon
                               params={"status": "accepted"})).json()["items"]
     assert [(c["id"], c["expected_output"]) for c in accepted] == [(ids[0], "Edited answer.")]
     assert (await reg.get(f"/datasets/{ds['id']}")).json()["case_count"] == 2  # one rejected
+    # the rejected case stays readable, collapsed, with the reviewer's note
+    rejected = at.expander(key=f"rejected_{ds['id']}")
+    assert rejected.label == "Rejected cases (1)" and not rejected.proto.expanded
+    [table] = [d.value for d in rejected.dataframe]
+    assert list(table["question"]) == [queue["question"][1]]
+    assert list(table["note"]) == ["off topic"] and list(table["rejected_by"]) != ["—"]
 
     at.selectbox(key=f"promote_to_{ds['id']}").select(golden["id"])
     at.button(key=f"promote_go_{ds['id']}").click()
@@ -516,6 +522,39 @@ async def test_datasets_review_generated_cases_then_promote_into_golden(reg, mon
     assert "Promoted 1 case(s) into golden-faq. It needs verifying again." in texts(at)
     [copy] = (await reg.get(f"/datasets/{golden['id']}/cases")).json()["items"]
     assert copy["expected_output"] == "Edited answer."
+
+
+async def test_datasets_cancel_a_running_generation(reg, monkeypatch):
+    from pathlib import Path
+
+    from tests.support.generation import qa_reply
+    from tests.support.stub_llm import StubLLM
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    doc = Path(__file__).resolve().parents[1] / "data" / "generation" / "shipping.txt"
+    ds = await _dataset(reg, "slow-synthetic")
+    with StubLLM(latency_s=1.0) as stub:  # 40 questions: at least 8 s of model calls
+        stub.reply("writer", qa_reply)
+        r = await reg.post(f"/datasets/{ds['id']}/generate", data={
+            "model": "openai/writer", "params": json.dumps({"api_base": stub.base_url}),
+            "num_questions": "40"}, files=[("files", ("shipping.txt", doc.read_bytes(),
+                                                      "text/plain"))])
+        assert r.status_code == 202, r.text
+        gid = r.json()["id"]
+        at = await run(page("datasets", dataset=ds["id"]))
+        button = at.button(key=f"gen_cancel_{gid}")
+        assert button.label.startswith("Cancel the generation from shipping.txt (")
+        button.click()
+        await run(at)
+        g = (await reg.get(f"/generations/{gid}")).json()
+        assert (g["status"], g["reason"]) == ("cancelled", "cancelled in the studio")
+        assert g["generated"] < 40
+        assert f"Cancelled the generation; the {g['generated']} case(s) it made stay" in texts(at)
+        # ended: the list says why, and there is nothing left to cancel
+        assert not [b for b in at.button if b.key == f"gen_cancel_{gid}"]
+        [row] = next(d.value for d in at.dataframe if "why" in d.value).to_dict("records")
+        assert row["status"] == "⛔ cancelled"
+        assert row["why"].endswith(": cancelled in the studio")
 
 
 # ---------------------------------------------------------------- the app: sidebar, navigation

@@ -435,6 +435,45 @@ def test_review_rows_and_decisions():
                                  "status": "completed", "engine": "direct", "model": None,
                                  "generated": 3, "requested": 4, "failed": 1,
                                  "documents": [{"name": "a.txt"}, {"name": "b.pdf"}]}])
-    assert g == [{"requested": "2026-01-01T10:00:00", "status": "completed",
+    assert g == [{"requested": "2026-01-01T10:00:00", "status": "✅ completed",
                   "engine": "direct", "model": "—", "generated": "3 of 4", "failed": 1,
-                  "documents": "a.txt, b.pdf"}]
+                  "documents": "a.txt, b.pdf", "why": ""}]
+
+
+def test_generations_that_can_be_cancelled_and_why_one_ended():
+    from services.studio.views import review
+
+    gens = [{"id": "q", "status": "queued", "generated": 0, "requested": 5,
+             "documents": [{"name": "a.txt"}]},
+            {"id": "r", "status": "running", "generated": 10, "requested": 50,
+             "documents": [{"name": "a.txt"}, {"name": "b.pdf"}]},
+            {"id": "c", "status": "cancelled", "generated": 20, "requested": 50,
+             "cancelled_by": "ana", "reason": "wrong files", "documents": []},
+            {"id": "x", "status": "cancelled", "cancelled_by": None, "reason": None},
+            {"id": "f", "status": "failed", "reason": "no usable document: a.txt: empty"},
+            {"id": "d", "status": "completed"}]
+    assert review.cancellable(gens) == [
+        ("q", "Cancel the generation from a.txt (0 of 5 made)"),
+        ("r", "Cancel the generation from a.txt, b.pdf (10 of 50 made)")]
+    assert [r["why"] for r in review.generation_rows(gens)] == [
+        "", "", "cancelled by ana: wrong files", "cancelled by someone",
+        "no usable document: a.txt: empty", ""]
+    assert [r["status"] for r in review.generation_rows(gens)][2] == "⛔ cancelled"
+
+
+def test_rejected_rows_say_who_turned_a_case_down_and_why():
+    from services.studio.views import review
+
+    rejected = [{"id": "g1", "input": {"question": "Q1?"}, "expected_output": "A1",
+                 "metadata": {"question_kind": "reasoning",
+                              "sources": [{"document": "faq.csv"}]},
+                 "review_status": "rejected", "review_note": "duplicate",
+                 "reviewed_by": "ana", "reviewed_at": "2026-01-02T09:30:00.5+00:00"},
+                {"id": "g2", "input": {"question": "Q2?"}, "expected_output": None,
+                 "metadata": {}, "review_note": "", "reviewed_by": None,
+                 "reviewed_at": None}]
+    assert review.rejected_rows(rejected) == [
+        {"question": "Q1?", "expected_output": "A1", "note": "duplicate", "rejected_by": "ana",
+         "rejected_at": "2026-01-02T09:30:00", "kind": "reasoning", "source": "faq.csv"},
+        {"question": "Q2?", "expected_output": "", "note": "", "rejected_by": "—",
+         "rejected_at": "", "kind": "", "source": ""}]

@@ -23,8 +23,10 @@ from services.studio.views.cases import case_rows, edits_from_rows, variable_col
 from services.studio.views.imports import error_rows, preview_upload
 from services.studio.views.review import (
     DECISIONS,
+    cancellable,
     decisions_from_rows,
     generation_rows,
+    rejected_rows,
     review_rows,
 )
 
@@ -141,6 +143,7 @@ def review_tab(client: StudioAPI, ds: dict[str, Any], datasets: list[dict[str, A
         return
     if queue is not None:
         generated_review(client, ds, queue)
+        rejected_cases(client, ds)
         promote_accepted(client, ds, datasets)
     cases = need(client.cases, ds["id"], limit=PAGE_SIZE)
     with st.expander(f"Read the cases ({cases['total']})", key=f"review_read_{ds['id']}"):
@@ -168,6 +171,13 @@ def generated_review(client: StudioAPI, ds: dict[str, Any], queue: dict[str, Any
     if generations:
         st.markdown("#### Generations")
         st.dataframe(to_frame(generation_rows(generations)), hide_index=True)
+        for generation_id, label in cancellable(generations):
+            if st.button(label, key=f"gen_cancel_{generation_id}"):
+                out = call(client.cancel_generation, generation_id, "cancelled in the studio")
+                if out:
+                    flash(f"Cancelled the generation; the {out['generated']} case(s) it made "
+                          "stay for review.")
+                    st.rerun()
     pending = queue["items"]
     st.markdown(f"#### Generated cases to review ({queue['total']})")
     if not pending:
@@ -199,6 +209,18 @@ def generated_review(client: StudioAPI, ds: dict[str, Any], queue: dict[str, Any
             flash(f"Accepted {out['accepted']}, rejected {out['rejected']}; "
                   f"{out['pending']} still to review.")
             st.rerun()
+
+
+def rejected_cases(client: StudioAPI, ds: dict[str, Any]) -> None:
+    rejected = call(client.review_queue, ds["id"], "rejected", limit=PAGE_SIZE)
+    if not rejected or not rejected["total"]:
+        return
+    with st.expander(f"Rejected cases ({rejected['total']})", key=f"rejected_{ds['id']}"):
+        st.caption("Cases a reviewer turned down: no longer in the dataset, kept here as "
+                   "they were, with the reviewer's note.")
+        st.dataframe(to_frame(rejected_rows(rejected["items"])), hide_index=True)
+        if rejected["total"] > PAGE_SIZE:
+            st.caption(f"Showing the first {PAGE_SIZE} of {rejected['total']}.")
 
 
 def promote_accepted(client: StudioAPI, ds: dict[str, Any],

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .badges import run_badge
+
 DECISIONS = ("", "accept", "reject")
 
 
@@ -50,10 +52,41 @@ def decisions_from_rows(cases: list[dict[str, Any]],
     return out
 
 
+ACTIVE_GENERATION = ("queued", "running")
+
+
+def _documents(g: dict[str, Any]) -> str:
+    return ", ".join(d.get("name", "?") for d in g.get("documents") or [])
+
+
+def _why(g: dict[str, Any]) -> str:
+    if g.get("status") == "cancelled":
+        who = f"cancelled by {g.get('cancelled_by') or 'someone'}"
+        return f"{who}: {g['reason']}" if g.get("reason") else who
+    return g.get("reason") or ""
+
+
 def generation_rows(generations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"requested": str(g.get("requested_at", ""))[:19], "status": g.get("status"),
+    return [{"requested": str(g.get("requested_at", ""))[:19],
+             "status": run_badge(g.get("status")),
              "engine": g.get("engine"), "model": g.get("model") or "—",
              "generated": f"{g.get('generated', 0)} of {g.get('requested', 0)}",
-             "failed": g.get("failed", 0),
-             "documents": ", ".join(d.get("name", "?") for d in g.get("documents") or [])}
+             "failed": g.get("failed", 0), "documents": _documents(g), "why": _why(g)}
             for g in generations]
+
+
+def cancellable(generations: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(generation id, button label) of each generation still queued or running."""
+    return [(g["id"], f"Cancel the generation from {_documents(g) or 'documents'} "
+                      f"({g.get('generated', 0)} of {g.get('requested', 0)} made)")
+            for g in generations if g.get("status") in ACTIVE_GENERATION]
+
+
+def rejected_rows(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per rejected case: what it asked and answered, and who turned it down,
+    when and why."""
+    return [{"question": row["question"], "expected_output": row["expected_output"],
+             "note": c.get("review_note") or "", "rejected_by": c.get("reviewed_by") or "—",
+             "rejected_at": str(c.get("reviewed_at") or "")[:19], "kind": row["kind"],
+             "source": row["source"]}
+            for c, row in zip(cases, review_rows(cases), strict=True)]
