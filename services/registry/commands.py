@@ -133,13 +133,14 @@ class CommandHandler:
 
         A fact some registry reaction answers (``reactions.py``: generated cases join
         their dataset) gets its follow-up events in the same transaction; the streams
-        those go to are locked first, before the append takes the store's own lock, in
-        the order every command takes them."""
+        those go to, and the fact's own stream (whose commands, e.g. a cancellation, must
+        not race a fact), are locked first, before the append takes the store's own lock,
+        in the order every command takes them."""
         touched = [stream_id]
         async with self.store.pool.acquire() as conn, conn.transaction():
-            for other in reactions.streams_to_lock(events):
+            for stream in sorted({stream_id, *reactions.streams_to_lock(events)}):
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                                   other)
+                                   stream)
             stored = await self._append_and_project(conn, stream_id, None, events, metadata,
                                                     event_ids=event_ids)
             for ev in list(stored):

@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.events.generation_events import CasesGenerated, GenerationRequested
+from harness.events import EventMetadata
+from harness.events.generation_events import (
+    CasesGenerated,
+    GenerationRequested,
+    GenerationStarted,
+)
 from harness.llm import LLMClient
 from services.generator.local import LocalGenerationProgress
 from services.generator.worker import Generator
@@ -209,3 +214,18 @@ async def test_the_event_stops_the_task_at_once_and_a_shutdown_still_raises(runt
     g = (await c.get(f"/generations/{g['id']}")).json()
     assert (g["status"], g["generated"], g["reason"]) == ("cancelled", 0, "stop")
     assert (await c.get(f"/generations/{other['id']}")).json()["status"] == "running"
+
+
+async def test_a_cancellation_does_not_conflict_with_facts_arriving_meanwhile(runtime, client):
+    rt, c = runtime, client
+    with StubLLM() as stub:
+        _, g = await _request(c, stub, 4)
+    stream = f"generation-{g['id']}"
+    started = GenerationStarted(generation_id=g["id"], worker="w", planned=4)
+    meta = EventMetadata(actor="generator")
+    facts = [rt.commands.record_facts(stream, [started], [uuid.uuid4()], meta)
+             for _ in range(30)]
+    cancel = c.post(f"/generations/{g['id']}/cancel", json={"reason": "now"})
+    r = (await asyncio.gather(*facts[:15], cancel, *facts[15:]))[15]
+    assert r.status_code == 200, r.text  # not a 409 concurrency-conflict
+    assert (await c.get(f"/generations/{g['id']}")).json()["status"] == "cancelled"
