@@ -184,8 +184,8 @@ def generated_review(client: StudioAPI, ds: dict[str, Any], queue: dict[str, Any
         st.caption("Nothing waits for review.")
         return
     st.caption("Read each question and answer; fix the answer if needed, then choose accept "
-               "or reject. Rejected cases leave the dataset; the decision stays in its "
-               "history.")
+               "or reject. Rejected cases leave the dataset; they stay readable under "
+               "Rejected cases, and the decision stays in its history.")
     edited = st.data_editor(
         to_frame(review_rows(pending)), hide_index=True, key=f"review_editor_{ds['id']}",
         column_config={
