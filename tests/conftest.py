@@ -145,20 +145,8 @@ async def live_stack_url(stack):
 
 
 async def _serve(runtime):
-    import socket
-
-    import uvicorn
-
     from services.registry.app import create_app
+    from tests.support.serving import serve_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime=runtime), host="127.0.0.1",
-                                           port=port, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serve_app(create_app(runtime=runtime)) as url:
+        yield url

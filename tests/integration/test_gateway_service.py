@@ -5,7 +5,6 @@ gateway's next answer (the registry's notifications reach the gateway's resolve 
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import httpx
 import openai
@@ -15,32 +14,21 @@ from harness.config import Settings
 from services.gateway.config import GatewaySettings
 from services.gateway.keys import create_key
 from services.gateway.service import create_gateway_service
+from tests.support.serving import serve_app
 from tests.support.stub_llm import StubLLM
 
 
 @pytest.fixture
 async def service(db_url, runtime):
     """The gateway service (lifespan on) beside the registry's ``runtime`` on one db."""
-    import uvicorn
-
     async with StubLLM() as stub:
         app = create_gateway_service(
             Settings(database_url=db_url, pool_max_size=5),
             GatewaySettings(deployments={"*": {"api_base": stub.base_url,
                                                "api_key": "sk-test"}},
                             num_retries=0, trace_flush_s=0.05))
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                               log_level="warning", lifespan="on"))
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            assert not task.done(), "the gateway service did not start"
-            await asyncio.sleep(0.02)
-        yield app, f"http://127.0.0.1:{port}", stub
-        server.should_exit = True
-        await task
+        async with serve_app(app, lifespan="on") as url:
+            yield app, url, stub
 
 
 async def test_gateway_service_follows_the_registry(service, client, runtime):

@@ -5,7 +5,6 @@ started by the app's own lifespan (the gateway is built after it), answering the
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import httpx
 import openai
@@ -15,6 +14,7 @@ from services.gateway.app import gateway_router
 from services.gateway.config import GatewaySettings
 from services.registry.app import create_app
 from tests.support.runs import seed, wait_run
+from tests.support.serving import serve_app
 from tests.support.stub_llm import StubLLM
 
 
@@ -26,8 +26,6 @@ def _fake_key(monkeypatch):
 @pytest.fixture
 async def up(db_url, tmp_path, monkeypatch):
     """What ``harness up`` serves, with the lifespan on (it starts the local stack)."""
-    import uvicorn
-
     monkeypatch.setenv("HARNESS_DATA_DIR", str(tmp_path))
     from harness.config import get_settings
 
@@ -37,18 +35,8 @@ async def up(db_url, tmp_path, monkeypatch):
                                                       "api_key": "sk-test"}},
                                    num_retries=0, trace_flush_s=0.05)
         app = create_app(db_url, local_stack=True, extra_routers=[gateway_router(settings)])
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                               log_level="warning", lifespan="on"))
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            assert not task.done(), "the app did not start"
-            await asyncio.sleep(0.02)
-        yield app, f"http://127.0.0.1:{port}", stub
-        server.should_exit = True
-        await task
+        async with serve_app(app, lifespan="on") as url:
+            yield app, url, stub
     get_settings.cache_clear()
 
 

@@ -14,7 +14,7 @@ from harness.llm import LLMClient, LLMRequest
 from harness.tracing import HttpTraceStore, LLMCallTracer, TraceWriter
 from services.gateway.trace_ingest import trace_ingest_router
 from services.registry.app import create_app
-from tests.support.gateway import serve_app
+from tests.support.serving import serve_app
 from tests.support.stub_llm import StubLLM
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from contextlib import asynccontextmanager
 
 import httpx
@@ -12,6 +10,7 @@ import openai
 from services.gateway.app import create_gateway_app
 from services.gateway.config import GatewaySettings
 from services.gateway.keys import create_key
+from tests.support.serving import serve_app
 
 
 class ServedGateway:
@@ -34,27 +33,6 @@ class ServedGateway:
 
     def http(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, timeout=30)
-
-
-@asynccontextmanager
-async def serve_app(app, *, lifespan: str = "off"):
-    """Any ASGI app on a loopback port, in the test's event loop; yields its URL."""
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan=lifespan))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "the server did not start"
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 @asynccontextmanager
