@@ -4,6 +4,9 @@ emulator, on the test's own database."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import time
 import uuid
 from contextlib import contextmanager
 
@@ -38,3 +41,36 @@ def process_stack(db_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch,
         finally:  # a test may have replaced a process (a restart): stop the current ones
             for name in (*reversed(workers), "runner", "registry"):
                 services[name].stop()
+
+
+def redeliver(stack: dict, event: dict) -> None:
+    """Publish a stored event (as the registry's ``/events`` answers it) on its topics
+    again, as Pub/Sub may redeliver it."""
+    from harness.bus.pubsub import PubSubBus
+    from harness.events import StoredEvent
+
+    env = stack["env"]
+    os.environ["PUBSUB_EMULATOR_HOST"] = env["PUBSUB_EMULATOR_HOST"]
+
+    async def publish():
+        bus = PubSubBus(env["GOOGLE_CLOUD_PROJECT"], prefix=env["HARNESS_TOPIC_PREFIX"])
+        try:
+            await bus.publish(StoredEvent.model_validate(event))
+        finally:
+            await bus.close()
+
+    asyncio.run(publish())
+
+
+def log_count(service, marker: str) -> int:
+    """How often the structlog event ``marker`` is in ``service``'s log so far."""
+    return service.log_path.read_bytes().count(f'"{marker}"'.encode())
+
+
+def wait_log(service, marker: str, *, more_than: int = 0, timeout: float = 60,
+             what: str = "the log event") -> None:
+    """Wait until ``service`` has logged ``marker`` more than ``more_than`` times."""
+    deadline = time.monotonic() + timeout
+    while log_count(service, marker) <= more_than:
+        assert time.monotonic() < deadline, f"{what}: no {marker!r} within {timeout} s"
+        time.sleep(0.1)

@@ -5,16 +5,14 @@ no-op."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import process_stack
+from tests.e2e.conftest import process_stack, redeliver, wait_log
 from tests.support.generation import qa_reply
 from tests.support.stub_llm import StubLLM
 
@@ -38,8 +36,6 @@ def wait_finished(c: httpx.Client, generation_id: str, timeout: float = 120) -> 
 
 
 def test_generation_through_the_generator_process_and_a_redelivery_is_a_no_op(stack):
-    from harness.bus.pubsub import PubSubBus
-    from harness.events import StoredEvent
 
     c = httpx.Client(base_url=stack["registry"].url, timeout=30)
     with StubLLM() as stub:
@@ -63,22 +59,9 @@ def test_generation_through_the_generator_process_and_a_redelivery_is_a_no_op(st
         # Pub/Sub redelivers the request (published again on its topic)
         events = c.get("/events", params={"after": 0, "limit": 500}).json()["items"]
         requested = next(e for e in events if e["type"] == "GenerationRequested")
-        env = stack["env"]
-        os.environ["PUBSUB_EMULATOR_HOST"] = env["PUBSUB_EMULATOR_HOST"]
-
-        async def redeliver():
-            bus = PubSubBus(env["GOOGLE_CLOUD_PROJECT"], prefix=env["HARNESS_TOPIC_PREFIX"])
-            try:
-                await bus.publish(StoredEvent.model_validate(requested))
-            finally:
-                await bus.close()
-
-        log = stack["generator"].log_path
-        asyncio.run(redeliver())
-        deadline = time.monotonic() + 60
-        while b'"generation_already_finished"' not in log.read_bytes():
-            assert time.monotonic() < deadline, "the generator did not handle the redelivery"
-            time.sleep(0.1)
+        redeliver(stack, requested)
+        wait_log(stack["generator"], "generation_already_finished",
+                 what="the generator did not handle the redelivery")
         assert len(stub.chat_requests) == calls
         assert c.get(f"/datasets/{ds['id']}").json()["case_count"] == 3
 

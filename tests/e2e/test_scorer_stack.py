@@ -5,14 +5,13 @@ judge, and a redelivered ``RunCompleted`` computes nothing again."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 
 import asyncpg
 import httpx
 import pytest
 
-from tests.e2e.conftest import process_stack
+from tests.e2e.conftest import log_count, process_stack, redeliver, wait_log
 from tests.support.ragas_judge import PARIS, judge_reply
 from tests.support.stub_llm import StubLLM
 
@@ -50,8 +49,6 @@ def score_events(db_url: str, run_id: str) -> tuple[int, int]:
 
 
 def test_scores_go_through_the_scorer_process_and_a_redelivery_is_a_no_op(stack, db_url):
-    from harness.bus.pubsub import PubSubBus
-    from harness.events import StoredEvent
 
     c = httpx.Client(base_url=stack["registry"].url, timeout=30)
     with StubLLM() as stub:
@@ -78,22 +75,9 @@ def test_scores_go_through_the_scorer_process_and_a_redelivery_is_a_no_op(stack,
         completed = c.get("/events", params={"after": 0, "limit": 500}).json()
         event = next(e for e in completed["items"]
                      if e["type"] == "RunCompleted" and e["data"]["run_id"] == run["id"])
-        env = stack["env"]
-        os.environ["PUBSUB_EMULATOR_HOST"] = env["PUBSUB_EMULATOR_HOST"]
-
-        async def redeliver():
-            bus = PubSubBus(env["GOOGLE_CLOUD_PROJECT"], prefix=env["HARNESS_TOPIC_PREFIX"])
-            try:
-                await bus.publish(StoredEvent.model_validate(event))
-            finally:
-                await bus.close()
-
-        log = stack["scorer"].log_path
-        handled = log.read_bytes().count(b'"scoring_already_done"')
-        asyncio.run(redeliver())
-        deadline = time.monotonic() + 60
-        while log.read_bytes().count(b'"scoring_already_done"') == handled:
-            assert time.monotonic() < deadline, "the scorer did not handle the redelivery"
-            time.sleep(0.1)
+        handled = log_count(stack["scorer"], "scoring_already_done")
+        redeliver(stack, event)
+        wait_log(stack["scorer"], "scoring_already_done", more_than=handled,
+                 what="the scorer did not handle the redelivery")
         assert len(stub.chat_requests) == calls
         assert score_events(db_url, run["id"]) == (4, 4)
