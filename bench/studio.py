@@ -113,7 +113,6 @@ def measure(url: str, prompt_id: str, run_id: str, repeat: int) -> dict:
 
     def rest_prompt() -> None:
         client.get("/prompts", params={"limit": 500}).raise_for_status()
-        client.get(f"/prompts/{prompt_id}").raise_for_status()
         client.get(f"/prompts/{prompt_id}/versions", params={"limit": 500}).raise_for_status()
         client.get(f"/prompts/{prompt_id}/history", params={"limit": 500}).raise_for_status()
 

@@ -12,6 +12,7 @@ import structlog
 from harness.config import Settings
 
 from .api import ApiError, StudioAPI
+from .launch import local_url
 from .views.badges import short
 
 T = TypeVar("T")
@@ -20,10 +21,7 @@ log = structlog.get_logger("studio")
 
 
 def registry_url(settings: Settings) -> str:
-    if settings.url:
-        return settings.url
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-    return f"http://{host}:{settings.port}"
+    return settings.url or local_url(settings.host, settings.port)
 
 
 @st.cache_resource(show_spinner=False)

@@ -160,10 +160,9 @@ def main() -> None:
     show_flash()
     client = api()
     new_prompt_form(client)
-    chosen = pick_prompt(client, "prompts")
-    if chosen is None:
+    prompt = pick_prompt(client, "prompts")  # the list's entry is the whole prompt
+    if prompt is None:
         return
-    prompt = need(client.prompt, chosen["id"])
     versions = need(client.versions, prompt["id"])
     st.subheader(prompt["name"])
     st.caption((prompt.get("description") or "") + f"  ·  active: v{prompt['active_version']}"

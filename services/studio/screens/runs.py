@@ -101,22 +101,21 @@ def run_picker(client: StudioAPI) -> str | None:
     return chosen
 
 
-def progress(client: StudioAPI, run_id: str) -> dict[str, Any] | None:
-    run = call(client.run, run_id)
-    if run is None:
-        return None
+def progress(run: dict[str, Any]) -> None:
     st.progress(min(1.0, run["progress"]),
                 text=f"{run_badge(run['status'])} — {run['recorded']} of "
                      f"{run['expected_results']} results · ✅ {run['passed']} · ❌ "
                      f"{run['failed']} · ⚠️ {run['errors']}")
-    return run
 
 
 @st.fragment(run_every=1.0)
 def live_progress(run_id: str) -> None:
     """Polls while the run is queued or running; reloads the page when it ends."""
-    run = progress(api(), run_id)
-    if run and run["status"] not in ACTIVE:
+    run = call(api().run, run_id)
+    if run is None:
+        return
+    progress(run)
+    if run["status"] not in ACTIVE:
         st.rerun()
 
 
@@ -194,7 +193,7 @@ def run_view(client: StudioAPI, run_id: str) -> None:
             if call(client.cancel_run, run_id, "cancelled in the studio"):
                 st.rerun()
     else:
-        progress(client, run_id)
+        progress(run)
     if run.get("reason"):
         st.warning(run["reason"])
     summary = run.get("summary")

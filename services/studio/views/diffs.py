@@ -6,9 +6,10 @@ Made here from the two versions the page already holds (text, or chat messages s
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any
+
+from harness.textdiff import unified_diff
 
 from .content import as_text
 
@@ -25,9 +26,8 @@ class DiffStats:
 
 def unified(old: dict[str, Any], new: dict[str, Any]) -> str:
     """Unified diff from version ``old`` to version ``new`` (dicts of the versions API)."""
-    return "\n".join(difflib.unified_diff(
-        as_text(old["content"]).splitlines(), as_text(new["content"]).splitlines(),
-        fromfile=f"v{old['version']}", tofile=f"v{new['version']}", lineterm=""))
+    return unified_diff(as_text(old["content"]), as_text(new["content"]),
+                        f"v{old['version']}", f"v{new['version']}").rstrip("\n")
 
 
 def diff_stats(diff: str) -> DiffStats:
