@@ -23,9 +23,9 @@ from pydantic import AnyHttpUrl, BaseModel, Field
 
 from harness import templating
 from harness.llm import pricing
-from harness.llm.echo import is_echo
 from harness.tracing import Trace, TraceWriter
 from harness.tracing.otlp import exporter_from_settings
+from harness.tracing.record import SOURCES
 from services.registry.auth import require
 from services.registry.problems import ProblemError
 
@@ -198,10 +198,6 @@ class Gateway:
              completion_tokens: int | None) -> float | None:
         if model is None:
             return None
-        entry = budgets.price_entry(model, self.settings.prices)
-        if is_echo(model) and entry is not None:
-            return (prompt_tokens or 0) * entry["input_cost_per_token"] + \
-                (completion_tokens or 0) * entry["output_cost_per_token"]
         return pricing.completion_cost(model, prompt_tokens, completion_tokens,
                                        prices=self.settings.prices)
 
@@ -495,8 +491,7 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
     async def usage(group_by: str = Query("model", pattern="^(app|model|key)$"),
                     interval: str = Query("hour", pattern="^(hour|day)$"),
                     since: datetime | None = None, until: datetime | None = None,
-                    source: str | None = Query(None, pattern="^(gateway|runner|scorer|"
-                                                             "generator)$"),
+                    source: str | None = Query(None, pattern=f"^({'|'.join(SOURCES)})$"),
                     _=Depends(require("viewer")), gw: Gateway = Depends(current_gateway)):
         until = until or datetime.now(UTC) + timedelta(minutes=1)
         since = since or until - timedelta(days=1)

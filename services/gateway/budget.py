@@ -39,9 +39,10 @@ class PriceUnknown(Exception):
 
 
 def price_entry(model: str, prices: Mapping[str, Mapping[str, Any]] | None) -> dict | None:
-    if is_echo(model) and not pricing.override_price(prices, model):
+    configured = pricing.override_price(prices, model)
+    if configured is None and is_echo(model):
         return {"input_cost_per_token": 0.0, "output_cost_per_token": 0.0}  # offline
-    return pricing.override_price(prices, model) or pricing.cost_map_entry(model)
+    return configured or pricing.cost_map_entry(model)
 
 
 def prompt_tokens_upper_bound(messages: list[dict[str, Any]]) -> int:

@@ -209,12 +209,8 @@ class LLMClient:
         output = echo_output(req.messages)
         prompt_tokens = estimate_tokens(prompt_text(req.messages))
         completion_tokens = estimate_tokens(output)
-        price = pricing.override_price(self.prices, model)
-        cost = (
-            pricing.completion_cost(model, prompt_tokens, completion_tokens, prices=self.prices)
-            if price is not None
-            else 0.0
-        )
+        cost = pricing.completion_cost(model, prompt_tokens, completion_tokens,
+                                       prices=self.prices)
         return LLMResponse(
             output=output,
             model=model,

@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from ._litellm import litellm
+from .echo import is_echo
 
 log = structlog.get_logger(__name__)
 
@@ -80,10 +81,13 @@ def completion_cost(
     response: Any = None,
     prices: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> float | None:
-    """USD cost of one completion by ``model``, or None when its price is unknown."""
+    """USD cost of one completion by ``model``, or None when its price is unknown (the
+    offline ``echo`` model is free unless a price is configured for it)."""
     entry = override_price(prices, model)
     if entry is not None:
         return _per_token(entry, prompt_tokens or 0, completion_tokens or 0)
+    if is_echo(model):
+        return 0.0
     entry = cost_map_entry(model)
     if entry is None:
         warn_unknown(model)

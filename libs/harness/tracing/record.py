@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import orjson
 from pydantic import BaseModel, Field
@@ -18,7 +18,8 @@ COLUMNS = ("id", "created_at", "source", "kind", "key_id", "key_name", "applicat
            "stream", "cached", "status", "error", "latency_ms", "ttft_ms", "prompt_tokens",
            "completion_tokens", "cost_usd", "attempts", "pii_action", "request", "response")
 
-SOURCES = ("gateway", "runner", "scorer", "generator")
+Source = Literal["gateway", "runner", "scorer", "generator"]
+SOURCES: tuple[str, ...] = get_args(Source)
 
 
 @dataclass
@@ -80,7 +81,7 @@ class TraceIn(BaseModel):
     model_config = {"extra": "forbid"}
     id: uuid.UUID
     created_at: datetime
-    source: Literal["gateway", "runner", "scorer", "generator"]
+    source: Source
     kind: Literal["chat", "embeddings"]
     key_id: uuid.UUID | None = None
     key_name: str | None = None
