@@ -9,9 +9,11 @@ go straight into the registry's ingestion.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from harness.artifacts import ArtifactStore
 from harness.config import get_settings
+from harness.events import DomainEvent
 from harness.events.generation_events import GenerationRequested
 from harness.events.run_events import RunRequested
 from harness.llm import LLMClient
@@ -25,6 +27,8 @@ from services.runner.worker import HANDLED_TYPES, Runner
 from services.scorer.local import LocalScoringSource
 from services.scorer.worker import HANDLED_TYPES as SCORER_TYPES
 from services.scorer.worker import RunScorer
+
+E = TypeVar("E", bound=DomainEvent)
 
 
 @dataclass
@@ -69,17 +73,18 @@ class LocalStack:
             await stack.generator.resume_unfinished(stack.load_generation_request)
         return stack
 
-    async def load_run_request(self, run_id: str) -> RunRequested | None:
-        for ev in await self.runtime.store.read_stream(f"run-{run_id}"):
-            if ev.type == RunRequested.TYPE:
-                return RunRequested.model_validate(ev.data)
+    async def _first(self, stream_id: str, event_type: type[E]) -> E | None:
+        """The first ``event_type`` event of ``stream_id``, or None."""
+        for ev in await self.runtime.store.read_stream(stream_id):
+            if ev.type == event_type.TYPE:
+                return event_type.model_validate(ev.data)
         return None
 
+    async def load_run_request(self, run_id: str) -> RunRequested | None:
+        return await self._first(f"run-{run_id}", RunRequested)
+
     async def load_generation_request(self, generation_id: str) -> GenerationRequested | None:
-        for ev in await self.runtime.store.read_stream(f"generation-{generation_id}"):
-            if ev.type == GenerationRequested.TYPE:
-                return GenerationRequested.model_validate(ev.data)
-        return None
+        return await self._first(f"generation-{generation_id}", GenerationRequested)
 
     async def stop(self) -> None:
         tasks = [*self.runner.tasks.values(), *self.scorer.tasks.values(),
