@@ -31,7 +31,7 @@ from ..problems import ProblemError
 from ..schemas import Page
 from .datasets import dataset_row
 from .deps import Paging, metadata, runtime
-from .runs import _SECRET_PARAMS
+from .runs import refuse_credentials
 
 router = APIRouter(tags=["generation"])
 
@@ -85,10 +85,8 @@ def _params(raw: str | None) -> dict[str, Any]:
         raise Invalid(f"params: not JSON: {exc}", field="params") from exc
     if not isinstance(params, dict):
         raise Invalid("params: must be a JSON object of LiteLLM options", field="params")
-    secrets = sorted(k for k in params if k in _SECRET_PARAMS)
-    if secrets:
-        raise Invalid(f"params: {', '.join(secrets)} not allowed: provider credentials come "
-                      "from the generator's environment variables", field="params")
+    refuse_credentials(params, "params", "not allowed: provider credentials come from the "
+                       "generator's environment variables")
     return params
 
 

@@ -36,6 +36,16 @@ router = APIRouter(tags=["runs"])
 
 _SECRET_PARAMS = {"api_key", "aws_secret_access_key", "vertex_credentials", "extra_headers",
                   "headers"}
+_STORED_IN_A_RUN = ("must not be stored in a run; provider credentials come from environment "
+                    "variables")
+
+
+def refuse_credentials(params: dict, field: str, why: str = _STORED_IN_A_RUN) -> None:
+    """A 422 naming the provider credentials in ``params`` (LiteLLM options that get
+    stored); credentials come from the environment of whoever calls the provider."""
+    secrets = sorted(k for k in params if k in _SECRET_PARAMS)
+    if secrets:
+        raise Invalid(f"{field}: {', '.join(secrets)} {why}", field=field)
 
 
 def run_out(row, by_metric: dict[str, analysis.MetricStats] | None = None) -> RunOut:
@@ -91,11 +101,7 @@ async def _resolve_target(conn, spec: TargetSpec, index: int, models: list[str])
         prompt_id, number)
     if version is None:
         raise Invalid(f"{where}.version: prompt has no version {number}", field=f"{where}.version")
-    secrets = sorted(k for k in spec.params if k in _SECRET_PARAMS)
-    if secrets:
-        raise Invalid(f"{where}.params: {', '.join(secrets)} must not be stored in a run; "
-                      "provider credentials come from environment variables",
-                      field=f"{where}.params")
+    refuse_credentials(spec.params, f"{where}.params")
     params.update(spec.params)
     if spec.fallback_models is not None:
         fallback = spec.fallback_models
@@ -141,11 +147,7 @@ async def request_run(rt, body: RunCreate, meta, *, source: str = "api") -> str:
         t.target_id = f"t{i}"
     metrics = canonical_metrics(
         body.metrics if body.metrics is not None else ds["default_metrics"], "metrics")
-    secrets = sorted(k for k in body.judge_params if k in _SECRET_PARAMS)
-    if secrets:
-        raise Invalid(f"judge_params: {', '.join(secrets)} must not be stored in a run; "
-                      "provider credentials come from environment variables",
-                      field="judge_params")
+    refuse_credentials(body.judge_params, "judge_params")
     uri, sha = await write_snapshot(rt.artifacts, data)
     run_id = str(uuid.uuid4())
     event = RunRequested(
