@@ -85,12 +85,19 @@ async def _cases_added(conn, ev: StoredEvent) -> None:
     await _cases_changed(conn, d.dataset_id, ev.recorded_at, len(d.cases))
 
 
+def case_columns(changes: dict) -> dict:
+    """A case's changed fields as ``test_cases`` columns (a cleared input, metadata or
+    assertion list stored empty, never NULL)."""
+    out = {_CASE_COLUMN[k]: v for k, v in changes.items() if k in _CASE_COLUMN}
+    for key in ("input", "metadata", "assertions"):
+        if key in out and out[key] is None:
+            out[key] = [] if key == "assertions" else {}
+    return out
+
+
 async def _case_updated(conn, ev: StoredEvent) -> None:
     d = CaseUpdated.model_validate(ev.data)
-    changes = {_CASE_COLUMN[k]: v for k, v in d.changes.items() if k in _CASE_COLUMN}
-    for key in ("input", "metadata", "assertions"):
-        if key in changes and changes[key] is None:
-            changes[key] = [] if key == "assertions" else {}
+    changes = case_columns(d.changes)
     sets = [f"{k} = ${i + 2}" for i, k in enumerate(changes)]
     sets.append(f"updated_at = ${len(changes) + 2}")
     await conn.execute(f"UPDATE test_cases SET {', '.join(sets)} WHERE id = $1",

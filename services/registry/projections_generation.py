@@ -22,7 +22,7 @@ from harness.events.generation_events import (
 )
 
 from . import projections
-from .projections_evaluation import _CASE_COLUMN, _cases_changed
+from .projections_evaluation import _cases_changed, case_columns
 
 MAX_STORED_ERRORS = 500  # per generation; the count is exact, the list is a sample
 
@@ -125,10 +125,7 @@ async def _case_reviewed(conn, ev: StoredEvent) -> None:
     if d.decision != "accepted":
         await _rejected(conn, d, ev)
         return
-    changes = {_CASE_COLUMN[k]: v for k, v in d.changes.items() if k in _CASE_COLUMN}
-    for key in ("input", "metadata", "assertions"):
-        if key in changes and changes[key] is None:
-            changes[key] = [] if key == "assertions" else {}
+    changes = case_columns(d.changes)
     sets = ["review_status = 'accepted'", "reviewed_by = $2", "reviewed_at = $3",
             "review_note = $4", "updated_at = $3"]
     sets += [f"{column} = ${i + 5}" for i, column in enumerate(changes)]
