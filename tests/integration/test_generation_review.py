@@ -13,6 +13,7 @@ from harness.events import EventMetadata
 from harness.events.generation_events import CasesGenerated
 from services.registry import projections
 from tests.support.generation import qa_reply, wait_generation
+from tests.support.runs import wait_run
 from tests.support.stub_llm import StubLLM
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "generation"
@@ -134,7 +135,11 @@ async def test_accept_edit_reject_then_promote_into_golden_and_gate(stack, stack
     assert r.status_code == 422 and "verified" in r.json()["detail"]
     assert (await c.post(f"/datasets/{gold['id']}/verify", headers=ana,
                          json={"note": "promoted from review"})).status_code == 200
-    assert (await c.post("/runs", json=run)).status_code == 202
+    started = await c.post("/runs", json=run)
+    assert started.status_code == 202
+    # the run finishes first: a rebuild truncates the read models in one transaction and
+    # is not meant to race a live runner's writes (it deadlocked against them once)
+    await wait_run(c, started.json()["id"])
 
     # a rebuild replays the stored events (reactions are not run again): identical rows
     before = await _read_models(stack.runtime.pool)
