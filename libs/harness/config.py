@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         default=None, description="HARNESS_BOOTSTRAP_KEY_SHA256: the registry makes sure an "
                                   "editor key with this hash (named harness-services) exists")
 
+    # ---- bounds on work one request can cause (README "Limits") -------------------------
+    regex_timeout_s: float = Field(
+        default=1.0, gt=0, le=60, description="HARNESS_REGEX_TIMEOUT_S: how long one user "
+                                              "regex (a regex assertion) may match before it "
+                                              "fails as timed out")
+
     @property
     def pgdata_dir(self) -> Path:
         return self.data_dir / "pgdata"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
+from . import safe_regex
 from .models import Assertion, AssertionEvalError, Verdict, binary
 from .values import (
     is_number,
@@ -137,63 +136,13 @@ def check_starts_with(a: Assertion, value: Any, output: str) -> Verdict:
     return binary(passed, reason)
 
 
-@lru_cache(maxsize=1024)
-def compile_js_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a JavaScript regular expression (no flags) with Python's ``re``.
-
-    Translated: named groups ``(?<name>…)`` and back-references ``\\k<name>``, and ``$``,
-    which in JavaScript (without the ``m`` flag) matches only at the very end.
-    """
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    in_class = False
-    while i < n:
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < n:
-            if not in_class and pattern[i + 1] == "k" and i + 2 < n and pattern[i + 2] == "<":
-                end = pattern.find(">", i + 3)
-                if end != -1:
-                    out.append(f"(?P={pattern[i + 3 : end]})")
-                    i = end + 1
-                    continue
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if in_class:
-            if ch == "]":
-                in_class = False
-            out.append(ch)
-        elif pattern.startswith("[^]", i):  # JS: any character
-            out.append(r"[\s\S]")
-            i += 3
-            continue
-        elif pattern.startswith("[]", i):  # JS: an empty class, never matches
-            out.append("(?!)")
-            i += 2
-            continue
-        elif ch == "[":
-            in_class = True
-            out.append(ch)
-        elif ch == "$":
-            out.append(r"\Z")
-        elif pattern.startswith("(?<", i) and i + 3 < n and pattern[i + 3] not in "=!":
-            out.append("(?P<")
-            i += 3
-            continue
-        else:
-            out.append(ch)
-        i += 1
-    return re.compile("".join(out))
-
-
 def check_regex(a: Assertion, value: Any, output: str) -> Verdict:
     if not isinstance(value, str) or value == "":
         raise AssertionEvalError('"regex" needs a non-empty string value (the pattern)')
     try:
-        rx = compile_js_regex(value)
-    except re.error as exc:
-        raise AssertionEvalError(f"invalid regex {value!r}: {exc}") from exc
-    m = rx.search(output)
+        m = safe_regex.search_js(value, output)
+    except (safe_regex.InvalidRegex, safe_regex.RegexTimeout) as exc:
+        raise AssertionEvalError(str(exc)) from exc
     passed = (m is not None) != a.inverse
     if passed:
         reason = (
