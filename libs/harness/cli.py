@@ -104,7 +104,7 @@ def up(
     URLs."""
     import uvicorn
 
-    from services.gateway.app import gateway_router
+    from services.gateway.app import mount_gateway
     from services.registry.app import create_app
 
     s = get_settings()
@@ -127,7 +127,7 @@ def up(
                   f"POST /gateway/keys; PII policy by default: mask)")
     studio = None if no_studio else _start_studio(host, studio_port or s.studio_port, port)
     try:
-        uvicorn.run(create_app(url, local_stack=True, extra_routers=[gateway_router()]),
+        uvicorn.run(mount_gateway(create_app(url, local_stack=True)),
                     host=host, port=port, log_level=s.log_level.lower())
     finally:
         from services.studio import launch

@@ -32,6 +32,7 @@ from services.registry.problems import ProblemError
 from . import alerts as cost_alerts
 from . import budget as budgets
 from . import metrics as usage_metrics
+from . import openai_errors
 from . import pii as pii_step
 from .config import GatewaySettings
 from .keys import GatewayKey, KeyStore, create_key, revoke_key
@@ -47,10 +48,10 @@ _PASSTHROUGH = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "
 
 
 def _problem(status: int, slug: str, detail: str, headers: dict | None = None,
-             **extra: Any) -> ProblemError:
+             param: str | None = None, **extra: Any) -> ProblemError:
     """A problem document that also carries OpenAI's ``error`` object for SDK clients."""
     return ProblemError(status, slug, detail, headers=headers,
-                        error={"message": detail, "type": slug, "code": slug}, **extra)
+                        error=openai_errors.error_object(status, slug, detail, param), **extra)
 
 
 class Target(BaseModel):
@@ -165,7 +166,8 @@ class Gateway:
             if variables is None:
                 variables = (body.get("metadata") or {}).get("variables") or {}
             if not isinstance(variables, dict):
-                raise _problem(422, "bad-variables", "variables must be an object")
+                raise _problem(422, "bad-variables", "variables must be an object",
+                               param="variables")
             rendered = templating.render(a["content"], variables)
             chain = [a["model"], *[m for m in a.get("fallback_models") or [] if m]]
             return Target(chain=list(dict.fromkeys(chain)), application=name,
@@ -229,11 +231,16 @@ def _dump(obj: Any) -> dict:
     return dict(obj)
 
 
+# Errors that are not the provider's: named for what they are, not "upstream-..."
+_SLUGS = {"config": "missing-credentials", "unsupported": "unsupported-operation"}
+
+
 def _upstream_problem(exc: UpstreamError) -> ProblemError:
     headers = None
     if exc.retry_after_s is not None:
         headers = {"Retry-After": str(max(1, int(exc.retry_after_s + 0.999)))}
-    return _problem(exc.http_status, f"upstream-{exc.kind}", exc.message, headers=headers,
+    slug = _SLUGS.get(exc.kind, f"upstream-{exc.kind}")
+    return _problem(exc.http_status, slug, exc.message, headers=headers,
                     attempts=exc.history)
 
 
@@ -578,12 +585,20 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
     return router
 
 
+def mount_gateway(app: FastAPI, settings: GatewaySettings | None = None) -> FastAPI:
+    """Add the gateway's routes to ``app`` and OpenAI's error envelope to its ``/v1``
+    answers (every app serving the gateway is composed through here)."""
+    app.include_router(gateway_router(settings))
+    openai_errors.install(app)
+    return app
+
+
 def create_gateway_app(runtime, settings: GatewaySettings | None = None) -> FastAPI:
     """The registry app with the gateway mounted, on a runtime that is already running
     (tests, benchmarks): the gateway is built now; ``gateway.start()`` begins its
     background work (the lifespan does it when the server runs one)."""
     from services.registry.app import create_app
 
-    app = create_app(runtime=runtime, extra_routers=[gateway_router(settings)])
+    app = mount_gateway(create_app(runtime=runtime), settings)
     app.state.gateway = Gateway(runtime, settings)
     return app

@@ -7,6 +7,12 @@ deployment of a model group, and every model a gateway caller names is its own g
 out-of-quota model is cooled down here and skipped by later requests' chains until its
 cooldown ends. Errors are classified with ``harness.llm.errors.classify`` (shared with the
 runner), which also tells "quota exhausted" apart from a plain rate limit.
+
+Only provider health failures (5xx, timeouts, connection errors, upstream 429 and quota)
+cool a model down. A request the model cannot serve (a bad request, an operation it does
+not support) or a configuration error (no credentials, a rejected key) is answered as
+such and leaves the model usable by everyone else; missing credentials are found before
+any call, so they are never retried either.
 """
 
 from __future__ import annotations
@@ -20,8 +26,9 @@ from typing import Any
 import structlog
 
 from harness.llm._litellm import litellm
-from harness.llm.echo import echo_output, estimate_tokens, is_echo
-from harness.llm.errors import FALLBACK_KINDS, classify
+from harness.llm.credentials import missing_credentials
+from harness.llm.echo import ECHO_MODEL, echo_output, estimate_tokens, is_echo
+from harness.llm.errors import FALLBACK_KINDS, HEALTH_KINDS, Classified, classify
 
 from .config import GatewaySettings
 
@@ -51,8 +58,10 @@ class UpstreamError(Exception):
 
     @property
     def http_status(self) -> int:
-        if self.kind == "bad_request":
+        if self.kind in ("bad_request", "unsupported"):
             return 400
+        if self.kind == "config":
+            return 422
         if self.kind in ("rate_limit", "quota", "cooldown"):
             return 429
         if self.kind == "timeout":
@@ -127,6 +136,8 @@ class ModelRouter:
                     seconds=self.settings.cooldown_s)
 
     def _failed(self, model: str, kind: str) -> None:
+        if kind not in HEALTH_KINDS:  # the caller's or the configuration's, not the model's
+            return
         if kind == "quota":
             self.cool_down(model, "quota")
             return
@@ -151,6 +162,15 @@ class ModelRouter:
         attempts = 0
         last = None
         for model in self._order(chain):
+            missing = missing_credentials(model, self.settings.params_for(model))
+            if missing:  # configuration: no call, no retry, no cooldown; next model
+                message = (f"model {model!r} has no provider credentials: set "
+                           f"{' or '.join(missing)} in the gateway's environment (or an "
+                           "api_key for it in HARNESS_GATEWAY_DEPLOYMENTS)")
+                history.append({"model": model, "kind": "config", "status": None,
+                                "message": message, "missing": missing})
+                last = Classified("config", message)
+                continue
             attempts += 1
             try:
                 routed = await call(model)
@@ -209,6 +229,13 @@ class ModelRouter:
 
     async def embed(self, chain: list[str], kwargs: dict[str, Any],
                     timeout_s: float | None = None) -> Routed:
+        chain = [m for m in chain if not is_echo(m)]  # echo answers chat only
+        if not chain:  # the caller's error, not the model's: no call, no cooldown
+            raise UpstreamError("unsupported", f"model {ECHO_MODEL!r} does not support "
+                                "embeddings: the built-in echo model only answers chat "
+                                "completions", 400,
+                                [{"model": ECHO_MODEL, "kind": "unsupported"}])
+
         async def call(model: str) -> Routed:
             resp = await self._router.aembedding(
                 model=model, timeout=timeout_s or self.settings.timeout_s, **kwargs)

@@ -20,7 +20,7 @@ from services.registry import problems
 from services.registry.app import CorrelationMiddleware
 from services.registry.runtime import Runtime
 
-from .app import gateway_router
+from .app import mount_gateway
 from .config import GatewaySettings
 
 log = structlog.get_logger(__name__)
@@ -59,5 +59,4 @@ def create_gateway_service(settings: Settings | None = None,
         await request.app.state.runtime.pool.fetchval("SELECT 1")
         return {"status": "ready"}
 
-    app.include_router(gateway_router(gateway_settings))
-    return app
+    return mount_gateway(app, gateway_settings)

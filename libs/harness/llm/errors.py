@@ -10,11 +10,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._litellm import litellm
+from .credentials import MissingCredentials
 
 RETRYABLE_KINDS = frozenset({"rate_limit", "server", "timeout", "connection"})
 # Kinds after which the next fallback model is tried (a bad request is the caller's bug,
 # the same on every model, so it stops the chain, except a context-window overflow).
-FALLBACK_KINDS = RETRYABLE_KINDS | {"quota", "auth", "not_found", "unknown"}
+# "config" (no credentials for the provider) is never retried: only a fix of the
+# configuration makes it work, but another model of the chain may be configured.
+FALLBACK_KINDS = RETRYABLE_KINDS | {"quota", "auth", "config", "not_found", "unknown"}
+# Failures of the provider's health, the only ones that justify a cooldown: a request
+# the model cannot serve or a missing key says nothing about the provider.
+HEALTH_KINDS = RETRYABLE_KINDS | {"quota"}
 
 _QUOTA_RE = re.compile(
     r"insufficient[_ ]quota|exceeded your current quota|quota exceeded|out of quota|"
@@ -26,6 +32,12 @@ _QUOTA_RE = re.compile(
 _WINDOWED_RE = re.compile(
     r"per[ _-]?(?:minute|min|second|sec)\b|requests_per_minute|tokens_per_minute|\brpm\b|"
     r"\btpm\b|retry (?:after|in)",
+    re.IGNORECASE,
+)
+# The provider SDK refusing to send a request without a key (LiteLLM reports it as a 500).
+_MISSING_KEY_RE = re.compile(
+    r"missing credentials|api_key client option must be set|missing [\w ]*api[ _]?key|"
+    r"no api[ _]?key (?:provided|found|was provided)|didn't provide an api key",
     re.IGNORECASE,
 )
 _CONNECTION_RE = re.compile(
@@ -119,6 +131,11 @@ def classify(exc: BaseException) -> Classified:
 
     def result(kind: str, *, context_window: bool = False) -> Classified:
         return Classified(kind, message, status, retry_after, context_window)
+
+    if isinstance(exc, MissingCredentials):
+        return Classified("config", str(exc))
+    if status in (None, 400, 401, 500) and _MISSING_KEY_RE.search(text):
+        return result("config")
 
     # Out of credit: a 429/400/402/403 that talks about quota or billing.
     if (status in (400, 402, 403, 429) or isinstance(exc, lm.RateLimitError)) and _is_quota(

@@ -10,11 +10,11 @@ from pydantic import BaseModel, Field
 
 ErrorKind = Literal[
     "rate_limit", "server", "timeout", "connection", "bad_request", "auth", "not_found",
-    "quota", "unknown",
+    "quota", "config", "unknown",
 ]
 ERROR_KINDS: tuple[str, ...] = (
     "rate_limit", "server", "timeout", "connection", "bad_request", "auth", "not_found",
-    "quota", "unknown",
+    "quota", "config", "unknown",
 )
 
 
