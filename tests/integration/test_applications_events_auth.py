@@ -155,3 +155,26 @@ async def test_bootstrap_key_hash_is_ensured_once(pool):
 
     with pytest.raises(ValueError):
         await apikeys.ensure_key_hash(pool, "x", "editor", "not-a-hash")
+
+
+async def test_applications_are_reached_by_name_or_id(client):
+    p = await prompt(client)
+    a = (await client.post("/applications", json={"name": "Support-Bot", "model_id": "echo",
+                                                  "prompt_id": p["id"]})).json()
+    by_id = await client.get(f"/applications/{a['id']}/resolved")
+    for ref in ("Support-Bot", "support-bot"):
+        by_name = await client.get(f"/applications/{ref}/resolved")
+        assert by_name.status_code == 200, by_name.text
+        assert by_name.json() == by_id.json()
+        assert by_name.headers["etag"] == by_id.headers["etag"]
+        again = await client.get(f"/applications/{ref}/resolved",
+                                 headers={"If-None-Match": by_id.headers["etag"]})
+        assert again.status_code == 304
+        assert (await client.get(f"/applications/{ref}")).json()["id"] == a["id"]
+    as_of = (await client.get("/applications/support-bot/resolved",
+                              params={"as_of": "2999-01-01T00:00:00Z"})).json()
+    assert as_of["application_id"] == a["id"] and as_of["version"] == 1
+    r = await client.patch("/applications/support-bot", json={"temperature": 0.2})
+    assert r.status_code == 200 and r.json()["temperature"] == 0.2
+    r = await client.get("/applications/nobody/resolved")
+    assert r.status_code == 404 and "nobody" in r.json()["detail"]

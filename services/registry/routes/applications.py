@@ -37,10 +37,32 @@ def _out(row) -> ApplicationOut:
     return ApplicationOut(**dict(row))
 
 
-async def _row(rt, application_id: str):
-    row = await rt.pool.fetchrow("SELECT * FROM applications WHERE id = $1", application_id)
+def _is_id(ref: str) -> bool:
+    try:
+        uuid.UUID(ref)
+    except ValueError:
+        return False
+    return True
+
+
+async def application_id_of(rt, ref: str) -> str:
+    """The id of the application ``ref`` names: its id, or its name (any case), as the
+    CLI and the SDK take either. An id is used as it is (no query: the resolve cache
+    answers it)."""
+    if _is_id(ref):
+        return ref
+    found = await rt.pool.fetchval("SELECT id FROM applications WHERE lower(name) = lower($1)",
+                                   ref)
+    if found is None:
+        raise NotFound(f"no application with id or name {ref!r}")
+    return found
+
+
+async def _row(rt, ref: str):
+    row = await rt.pool.fetchrow("SELECT * FROM applications WHERE id = $1",
+                                 await application_id_of(rt, ref))
     if row is None:
-        raise NotFound(f"application {application_id} not found")
+        raise NotFound(f"application {ref} not found")
     return row
 
 
@@ -63,7 +85,8 @@ async def create_application(body: ApplicationCreate, request: Request, rt=Depen
     return _out(await _row(rt, application_id))
 
 
-@router.get("/{application_id}", response_model=ApplicationOut)
+@router.get("/{application_id}", response_model=ApplicationOut,
+            description="``application_id``: the application's id or its name")
 async def get_application(application_id: str, rt=Depends(runtime),
                           _=Depends(require("viewer"))):
     return _out(await _row(rt, application_id))
@@ -72,6 +95,7 @@ async def get_application(application_id: str, rt=Depends(runtime),
 @router.patch("/{application_id}", response_model=ApplicationOut)
 async def update_application(application_id: str, body: ApplicationPatch, request: Request,
                              rt=Depends(runtime), _=Depends(require("editor"))):
+    application_id = await application_id_of(rt, application_id)
     changes = body.model_dump(exclude_unset=True)
     await rt.commands.application(application_id, domain.UpdateApplication(changes=changes),
                                   metadata(request))
@@ -84,7 +108,9 @@ async def resolve_application(application_id: str, request: Request,
                                   None, description="what ran at that moment, from events"),
                               rt=Depends(runtime), _=Depends(require("viewer"))):
     """What to run now: model, params and the version the application's environment points
-    at (production = the active version). ETag / 304 aware."""
+    at (production = the active version). ETag / 304 aware. ``application_id``: the
+    application's id or its name."""
+    application_id = await application_id_of(rt, application_id)
     if as_of is not None:
         return await _resolve_as_of(rt, application_id, as_of)
     cached = rt.resolve_cache.get(application_id)
