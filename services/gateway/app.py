@@ -9,6 +9,7 @@ when the runtime is already running.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -196,9 +197,21 @@ class Gateway:
                            headers={"Retry-After": str(exc.retry_after_s)},
                            period=exc.period, limit_usd=exc.limit) from exc
 
+    async def settle(self, reservation: budgets.Reservation | None,
+                     cost: float | None) -> float | None:
+        """Settle a reservation; returns what the call is charged (the whole reservation
+        when ``cost`` is unknown). Shielded: a client that disconnects mid-call must not
+        leave the reservation held."""
+        if reservation is None:
+            return cost
+        return await asyncio.shield(budgets.settle(self.rt.pool, reservation, cost))
+
     def cost(self, model: str | None, prompt_tokens: int | None,
              completion_tokens: int | None) -> float | None:
-        if model is None:
+        """``None`` when unknown: an unpriced model, or an answer without usage (LiteLLM
+        fills a missing usage with zeros, and no real call uses 0 tokens), which a budget
+        then charges at its worst case, never as free."""
+        if model is None or not (prompt_tokens or completion_tokens):
             return None
         return pricing.completion_cost(model, prompt_tokens, completion_tokens,
                                        prices=self.settings.prices)
@@ -307,7 +320,10 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
         if key.has_budget and params.get("max_tokens") is None \
                 and params.get("max_completion_tokens") is None:
             params["max_tokens"] = gw.settings.default_max_tokens
-        max_out = int(params.get("max_tokens") or params.get("max_completion_tokens") or 0)
+        try:
+            max_out = budgets.output_tokens_bound(params)
+        except budgets.BadBound as exc:
+            raise _problem(422, "bad-request", str(exc), field=exc.field) from exc
         reservation = await gw.reserve(key, tgt.chain,
                                        budgets.prompt_tokens_upper_bound(all_messages), max_out)
         stream = bool(body.get("stream"))
@@ -327,16 +343,14 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
             else:
                 routed = await gw.router.complete(tgt.chain, kwargs, timeout)
         except UpstreamError as exc:
-            if reservation is not None:
-                await budgets.settle(gw.rt.pool, reservation, 0.0)
+            await gw.settle(reservation, 0.0)
             trace.status, trace.error = exc.http_status, str(exc)[:2000]
             trace.latency_ms = (time.perf_counter() - started) * 1000
             trace.attempts = len(exc.history) or None
             gw.record(trace)
             raise _upstream_problem(exc) from exc
         except BaseException:
-            if reservation is not None:
-                await budgets.settle(gw.rt.pool, reservation, None)
+            await gw.settle(reservation, None)
             raise
         trace.model_answered, trace.attempts = routed.model, routed.attempts
         headers = {"x-harness-model": routed.model, "x-harness-trace-id": str(trace.id),
@@ -345,9 +359,7 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
             out = _dump(routed.response)
             out["model"] = routed.model
             pt, ct = _usage_of(out)
-            cost = gw.cost(routed.model, pt, ct)
-            if reservation is not None:
-                await budgets.settle(gw.rt.pool, reservation, cost)
+            cost = await gw.settle(reservation, gw.cost(routed.model, pt, ct))
             latency = (time.perf_counter() - started) * 1000
             text = None
             try:
@@ -403,12 +415,9 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
                                                           "type": "upstream-stream"}}) + b"\n\n"
             finally:
                 text = "".join(pieces)
-                cost = gw.cost(routed.model, pt, ct)
-                if cost is None and pt is None and (
-                        budgets.price_entry(routed.model, gw.settings.prices) is not None):
-                    cost = None  # usage missing: keep the worst case reserved below
-                if reservation is not None:
-                    await budgets.settle(gw.rt.pool, reservation, cost)
+                cost = gw.cost(routed.model, pt, ct)  # None without usage: the worst case
+                if reservation is not None and cost is None:
+                    cost = reservation.amount
                 trace.latency_ms = (time.perf_counter() - started) * 1000
                 if first_token_at is not None:
                     trace.ttft_ms = (first_token_at - started) * 1000
@@ -417,7 +426,8 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
                     trace.status, trace.error = 502, error
                 if gw.settings.store_bodies:
                     trace.response = {"content": pii_step.mask_for_storage(text, policy)}
-                gw.record(trace)
+                gw.record(trace)  # before the await: a disconnect cancels what follows
+                await gw.settle(reservation, cost)
 
         return StreamingResponse(sse(), media_type="text/event-stream", headers=headers)
 
@@ -461,18 +471,20 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
         try:
             routed = await gw.router.embed(tgt.chain, kwargs)
         except UpstreamError as exc:
-            if reservation is not None:
-                await budgets.settle(gw.rt.pool, reservation, 0.0)
+            await gw.settle(reservation, 0.0)
             trace.status, trace.error = exc.http_status, str(exc)[:2000]
             trace.latency_ms = (time.perf_counter() - started) * 1000
             gw.record(trace)
             raise _upstream_problem(exc) from exc
+        except BaseException:
+            await gw.settle(reservation, None)
+            raise
         out = _dump(routed.response)
         out["model"] = routed.model
         pt, _ = _usage_of(out)
-        cost = pricing.embedding_cost(routed.model, pt, prices=gw.settings.prices)
-        if reservation is not None:
-            await budgets.settle(gw.rt.pool, reservation, cost)
+        cost = pricing.embedding_cost(routed.model, pt, prices=gw.settings.prices) \
+            if pt else None  # no usage (or LiteLLM's zeros for it): the worst case
+        cost = await gw.settle(reservation, cost)
         trace.latency_ms = (time.perf_counter() - started) * 1000
         trace.model_answered, trace.attempts = routed.model, routed.attempts
         trace.prompt_tokens, trace.cost_usd = pt, cost

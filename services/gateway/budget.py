@@ -1,10 +1,14 @@
 """Budgets that really stop spending: reserve the worst case before the call, settle after.
 
-A call reserves ``price × (prompt-token upper bound + max_tokens)`` for every budget period
-of its key (day and/or month) in one transaction. The conditional ``UPDATE`` row-locks the
+A call reserves ``price × (prompt-token upper bound + n × output bound)`` for every budget
+period of its key (day and/or month) in one transaction, where the output bound is the
+larger of ``max_tokens`` and ``max_completion_tokens`` (a provider honours either) and
+``n`` counts the choices (each one is billed). The conditional ``UPDATE`` row-locks the
 period rows, and Postgres re-checks the ``WHERE`` after waiting for a concurrent
 reservation, so concurrent calls cannot together exceed ``limit_usd``. After the call the
-reservation is swapped for the actual cost (or released if nothing was spent).
+reservation is swapped for the actual cost, released if nothing was spent, or kept whole
+when the answer did not say what it cost (no usage: a stream cut short, a provider that
+omits it), so a missing usage is never "free".
 """
 
 from __future__ import annotations
@@ -36,6 +40,32 @@ class PriceUnknown(Exception):
         super().__init__("no known price for " + ", ".join(models) + "; a key with a budget "
                          "can only call priced models (configure HARNESS_GATEWAY_PRICES)")
         self.models = models
+
+
+class BadBound(ValueError):
+    """A request field the worst case is computed from is not a positive integer."""
+
+    def __init__(self, field: str, value: Any) -> None:
+        super().__init__(f"{field} must be a positive integer, got {value!r}")
+        self.field = field
+
+
+def _positive_int(params: Mapping[str, Any], field: str) -> int | None:
+    value = params.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise BadBound(field, value)
+    return value
+
+
+def output_tokens_bound(params: Mapping[str, Any]) -> int:
+    """The most output tokens a call with these params can be billed for:
+    ``n × max(max_tokens, max_completion_tokens)`` (0 when neither is set).
+    Raises :class:`BadBound` for a non-integer or non-positive ``n`` or bound."""
+    n = _positive_int(params, "n") or 1
+    bounds = [_positive_int(params, f) for f in ("max_tokens", "max_completion_tokens")]
+    return n * max((b for b in bounds if b is not None), default=0)
 
 
 def price_entry(model: str, prices: Mapping[str, Mapping[str, Any]] | None) -> dict | None:
@@ -126,10 +156,11 @@ async def reserve(pool, key: GatewayKey, amount: float) -> Reservation:
     return Reservation(key.id, amount, [(p, s) for p, s, _ in periods])
 
 
-async def settle(pool, res: Reservation, actual: float | None) -> None:
-    """Swap the reservation for the actual cost (``None`` = unknown: keep the worst case)."""
+async def settle(pool, res: Reservation, actual: float | None) -> float:
+    """Swap the reservation for the actual cost (``None`` = unknown: keep the worst case);
+    returns what the budget was charged."""
     if res.settled or not res.periods:
-        return
+        return res.amount if actual is None else actual
     res.settled = True
     spent = res.amount if actual is None else actual
     async with pool.acquire() as conn, conn.transaction():
@@ -140,3 +171,4 @@ async def settle(pool, res: Reservation, actual: float | None) -> None:
                           spent_usd = spent_usd + $5
                     WHERE key_id = $1 AND period = $2 AND period_start = $3""",
                 res.key_id, period, start, Decimal(repr(res.amount)), Decimal(repr(spent)))
+    return spent

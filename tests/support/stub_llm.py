@@ -16,9 +16,13 @@ float or base64), ``GET /v1/models``.
 Replies, in order of precedence: a queued scripted output for the model, the
 model's reply function/text, then the default reply (a function or a text; the
 default echoes the last user message). A reply function receives the request
-body (a dict) and returns the text. Failures queued with :meth:`StubLLM.fail_next`
-are consumed before any reply. Latency is ``asyncio.sleep``, so concurrent
-requests overlap; :attr:`StubLLM.max_in_flight` tells how many did.
+body (a dict) and returns the text. A request with ``n`` gets ``n`` choices (one
+reply each; usage counts every choice's tokens, as OpenAI bills them). Set
+``send_usage = False`` to answer without ``usage`` (as some providers and proxies do);
+:attr:`StubLLM.billed` keeps the tokens every answer would be billed for either way.
+Failures queued with :meth:`StubLLM.fail_next` are consumed before any reply. Latency
+is ``asyncio.sleep``, so concurrent requests overlap; :attr:`StubLLM.max_in_flight`
+tells how many did.
 """
 
 from __future__ import annotations
@@ -139,6 +143,10 @@ class StubLLM:
         self.latency_s = latency_s
         self.embedding_dim = embedding_dim
         self.host = host
+        self.send_usage = True  # False: answers (JSON, SSE, embeddings) carry no usage
+        # (model, prompt_tokens, completion_tokens) of every answer, sent or not: what a
+        # real provider would bill, for tests that check spend independently of the caller
+        self.billed: list[tuple[str, int, int]] = []
         self._models = list(models or ["stub-model"])
         self._lock = threading.Lock()
         self._scripts: dict[str, deque[Reply]] = {}
@@ -288,6 +296,7 @@ class StubLLM:
             self._usage.clear()
             self._failures.clear()
             self._requests.clear()
+            self.billed.clear()
             self.max_in_flight = 0
 
     # ------------------------------------------------------------------ inspection
@@ -335,15 +344,18 @@ class StubLLM:
             reply = queue.popleft() if queue else self._replies.get(model, self.default_reply)
         return reply(body) if callable(reply) else reply
 
-    def _usage_for(self, model: str, body: dict, output: str) -> dict[str, int]:
+    def _usage_for(self, model: str, body: dict, outputs: list[str]) -> dict[str, int]:
+        """Prompt tokens once, completion tokens summed over the choices (a fixed usage
+        set with :meth:`usage` is per choice for the completion)."""
         with self._lock:
             fixed = self._usage.get(model)
         if fixed is not None:
-            prompt, completion = fixed["prompt_tokens"], fixed["completion_tokens"]
+            prompt = fixed["prompt_tokens"]
+            completion = fixed["completion_tokens"] * len(outputs)
         else:
             messages = body.get("messages") or []
             prompt = sum(estimate_tokens(_content_text(m.get("content"))) + 3 for m in messages)
-            completion = estimate_tokens(output)
+            completion = sum(estimate_tokens(output) for output in outputs)
         return {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
@@ -389,6 +401,10 @@ class StubLLM:
             headers=failure.headers,
         )
 
+    def _bill(self, model: str, usage: dict[str, int]) -> None:
+        with self._lock:
+            self.billed.append((model, usage["prompt_tokens"], usage["completion_tokens"]))
+
     def _enter(self) -> None:
         with self._lock:
             self._in_flight += 1
@@ -404,40 +420,46 @@ class StubLLM:
             if not isinstance(body, dict) or not body.get("messages"):
                 return _bad_request("'messages' is required")
             model = str(body.get("model") or "stub-model")
+            n = body.get("n") or 1
+            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                return _bad_request("'n' must be a positive integer")
             self._enter()
             try:
                 error = await self._before_answer(model)
                 if error is not None:
                     return error
-                output = self._reply_for(model, body)
+                outputs = [self._reply_for(model, body) for _ in range(n)]
             finally:
                 self._leave()
-            usage = self._usage_for(model, body, output)
+            billed = self._usage_for(model, body, outputs)
+            self._bill(model, billed)
+            usage = billed if self.send_usage else None
             completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
             created = int(time.time())
             if body.get("stream"):
                 return StreamingResponse(
-                    _sse_chunks(completion_id, created, model, output, usage),
+                    _sse_chunks(completion_id, created, model, outputs, usage),
                     media_type="text/event-stream",
                 )
-            return JSONResponse(
-                {
-                    "id": completion_id,
-                    "object": "chat.completion",
-                    "created": created,
-                    "model": model,
-                    "system_fingerprint": "fp_stub",
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": output},
-                            "logprobs": None,
-                            "finish_reason": "stop",
-                        }
-                    ],
-                    "usage": usage,
-                }
-            )
+            answer: dict[str, Any] = {
+                "id": completion_id,
+                "object": "chat.completion",
+                "created": created,
+                "model": model,
+                "system_fingerprint": "fp_stub",
+                "choices": [
+                    {
+                        "index": i,
+                        "message": {"role": "assistant", "content": output},
+                        "logprobs": None,
+                        "finish_reason": "stop",
+                    }
+                    for i, output in enumerate(outputs)
+                ],
+            }
+            if usage is not None:
+                answer["usage"] = usage
+            return JSONResponse(answer)
 
         async def embeddings(request: Request) -> Response:
             body = await self._record(request)
@@ -464,14 +486,11 @@ class StubLLM:
                     value = vector
                 data.append({"object": "embedding", "index": index, "embedding": value})
             tokens = sum(estimate_tokens(str(t)) for t in inputs)
-            return JSONResponse(
-                {
-                    "object": "list",
-                    "data": data,
-                    "model": model,
-                    "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-                }
-            )
+            self._bill(model, {"prompt_tokens": tokens, "completion_tokens": 0})
+            answer = {"object": "list", "data": data, "model": model}
+            if self.send_usage:
+                answer["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
+            return JSONResponse(answer)
 
         async def models(request: Request) -> Response:
             await self._record(request)
@@ -521,7 +540,8 @@ def _vector(text: str, dim: int) -> list[float]:
 
 
 def _sse_chunks(
-    completion_id: str, created: int, model: str, output: str, usage: dict[str, int]
+    completion_id: str, created: int, model: str, outputs: list[str],
+    usage: dict[str, int] | None,
 ) -> Iterator[str]:
     def chunk(choices: list[dict], **extra: Any) -> str:
         payload = {
@@ -535,13 +555,16 @@ def _sse_chunks(
         }
         return f"data: {json.dumps(payload)}\n\n"
 
-    yield chunk([{"index": 0, "delta": {"role": "assistant", "content": ""},
-                  "finish_reason": None}])
-    words = output.split(" ")
-    for i, word in enumerate(words):
-        piece = word if i == len(words) - 1 else word + " "
-        if piece:
-            yield chunk([{"index": 0, "delta": {"content": piece}, "finish_reason": None}])
-    yield chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}])
-    yield chunk([], usage=usage)
+    for index, output in enumerate(outputs):
+        yield chunk([{"index": index, "delta": {"role": "assistant", "content": ""},
+                      "finish_reason": None}])
+        words = output.split(" ")
+        for i, word in enumerate(words):
+            piece = word if i == len(words) - 1 else word + " "
+            if piece:
+                yield chunk([{"index": index, "delta": {"content": piece},
+                              "finish_reason": None}])
+        yield chunk([{"index": index, "delta": {}, "finish_reason": "stop"}])
+    if usage is not None:
+        yield chunk([], usage=usage)
     yield "data: [DONE]\n\n"
