@@ -376,14 +376,18 @@ def _eval_with_promptfoo(config: Path, output: Path | None, no_cache: bool, reco
 @prompts_app.command("export")
 def prompts_export(
     folder: Annotated[Path, typer.Argument(help="where to write one YAML file per prompt")],
+    environment: Annotated[str | None, typer.Option(
+        help="export the version this environment points at (default: the active one)")]
+    = None,
     url: Annotated[str | None, typer.Option(help="registry URL (default HARNESS_URL)")] = None,
 ) -> None:
-    """Write every prompt's active version to FOLDER."""
+    """Write every prompt's active version (or an environment's) to FOLDER; `sync` of an
+    untouched export changes nothing."""
     from harness.prompt_files import PromptFileError, export_prompts
 
     try:
         paths = _with_registry(url or get_settings().url,
-                               lambda c: export_prompts(c, folder))
+                               lambda c: export_prompts(c, folder, environment))
     except PromptFileError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc

@@ -35,9 +35,16 @@ def run_demo(base_url: str, console: Console) -> None:
             "content": V1, "change_note": "first draft"}))
         console.print(f"created prompt [bold]{PROMPT_NAME}[/bold] ({prompt['id']}), v1 active")
     pid = prompt["id"]
-    v2 = _ok(c.post(f"/prompts/{pid}/versions", json={
-        "content": V2, "change_note": "shorter answers, reply in the customer's language"}))
-    console.print(f"added v{v2['version']} (variables: {', '.join(v2['variables'])})")
+    # run again on the same database: the same v2, not one more identical version
+    versions = _ok(c.get(f"/prompts/{pid}/versions", params={"limit": 500}))["items"]
+    v2 = next((v for v in versions if v["content"] == V2), None)
+    if v2 is None:
+        v2 = _ok(c.post(f"/prompts/{pid}/versions", json={
+            "content": V2, "change_note": "shorter answers, reply in the customer's language"}))
+        console.print(f"added v{v2['version']} (variables: {', '.join(v2['variables'])})")
+    else:
+        console.print(f"v{v2['version']} is already there (the demo ran before on this "
+                      "database)")
 
     apps = _ok(c.get("/applications"))["items"]
     application = next((a for a in apps if a["name"] == "support-bot"), None)

@@ -9,9 +9,14 @@ One YAML file per prompt::
         content: You support {{ product }}.
     activate: false          # sync: also activate the new version (policy permitting)
 
-Export writes the active version. Sync creates missing prompts and adds a version when the
-file's content differs from the newest version; ``--dry-run`` prints the diffs and writes
-nothing. Talks to the registry's REST API only.
+Export writes the active version (or an environment's) and records which one as
+``version``. Sync creates missing prompts and adds a version when the file's content
+differs from the version it was exported from (``version``; a file without one is
+compared with the active version) and from every version after it, so an untouched
+export syncs as a no-op whatever happened since (a rollback, environments moved) and a
+file synced once is not added again. The new version is derived from the exported one
+and its diff is against it. ``--dry-run`` prints the diffs and writes nothing. Talks to
+the registry's REST API only.
 """
 
 from __future__ import annotations
@@ -66,14 +71,33 @@ def _all(client: httpx.Client, path: str) -> list[dict]:
             return items
 
 
-def export_prompts(client: httpx.Client, folder: Path) -> list[Path]:
+def _same(a: Any, b: Any) -> bool:
+    """Equal prompt contents (chat messages compared on role and content, as stored)."""
+    def norm(c: Any) -> Any:
+        if isinstance(c, list):
+            return [{"role": m.get("role"), "content": m.get("content")}
+                    if isinstance(m, dict) else m for m in c]
+        return c
+    return norm(a) == norm(b)
+
+
+def export_prompts(client: httpx.Client, folder: Path,
+                   environment: str | None = None) -> list[Path]:
+    """One file per prompt with its active version, or the version ``environment``
+    points at (prompts where it points at none are skipped)."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for p in _all(client, "/prompts"):
         envs = _ok(client.get(f"/prompts/{p['id']}/environments"))["environments"]
-        doc = {"name": p["name"], "description": p["description"],
-               "content": p["active"]["content"] if p["active"] else "",
-               "version": p["active_version"],
+        version = p["active_version"]
+        content = p["active"]["content"] if p["active"] else ""
+        if environment is not None:
+            version = (envs.get(environment) or {}).get("version")
+            if version is None:
+                continue
+            content = _ok(client.get(f"/prompts/{p['id']}/versions/{version}"))["content"]
+        doc = {"name": p["name"], "description": p["description"], "content": content,
+               "version": version,
                "environments": {k: v["version"] for k, v in envs.items() if v["version"]}}
         path = folder / f"{_slug(p['name'])}.yaml"
         path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
@@ -95,6 +119,15 @@ def load_file(path: Path) -> dict[str, Any]:
     return doc
 
 
+def _base_version(doc: dict[str, Any], current: dict[str, Any],
+                  versions: dict[int, dict]) -> int:
+    """The version a file was exported from (its ``version``), else the active one."""
+    exported = doc.get("version")
+    if isinstance(exported, int) and not isinstance(exported, bool) and exported in versions:
+        return exported
+    return current.get("active_version") or current["latest_version"]
+
+
 def sync_prompts(client: httpx.Client, folder: Path, *, dry_run: bool = False
                  ) -> list[SyncChange]:
     files = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
@@ -113,21 +146,23 @@ def sync_prompts(client: httpx.Client, folder: Path, *, dry_run: bool = False
                     "content": doc["content"], "change_note": f"synced from {path.name}"}))
             changes.append(change)
             continue
-        latest = _ok(client.get(f"/prompts/{current['id']}/versions/"
-                                f"{current['latest_version']}"))
-        if latest["content"] == doc["content"]:
-            changes.append(SyncChange(path, doc["name"], "unchanged",
-                                      version=current["latest_version"]))
+        versions = {v["version"]: v for v in _all(client,
+                                                  f"/prompts/{current['id']}/versions")}
+        base = _base_version(doc, current, versions)
+        synced = next((n for n in sorted(versions) if n >= base
+                       and _same(versions[n]["content"], doc["content"])), None)
+        if synced is not None:  # the exported version itself, or already synced since
+            changes.append(SyncChange(path, doc["name"], "unchanged", version=synced))
             continue
-        old_text = templating.as_text(latest["content"])
+        old_text = templating.as_text(versions[base]["content"])
         number = current["latest_version"] + 1
-        diff = unified_diff(old_text, new_text, f"{doc['name']} v{latest['version']}",
+        diff = unified_diff(old_text, new_text, f"{doc['name']} v{base}",
                             f"{doc['name']} v{number}")
         change = SyncChange(path, doc["name"], "new-version", diff, number)
         if not dry_run:
             created = _ok(client.post(f"/prompts/{current['id']}/versions", json={
                 "content": doc["content"], "change_note": f"synced from {path.name}",
-                "derived_from": latest["version"]}))
+                "derived_from": base}))
             change.version = created["version"]
             if doc.get("activate"):
                 r = client.put(f"/prompts/{current['id']}/versions/{created['version']}"
