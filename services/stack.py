@@ -49,7 +49,7 @@ class LocalStack:
         rt = await Runtime.start(database_url, artifacts=artifacts, pool_max=pool_max)
         sink = BatchingLocalSink(rt.commands)
         traces = trace_writer_from_settings(rt.pool, "harness-runner")
-        llm = llm or LLMClient()
+        llm = llm or LLMClient(deployments=get_settings().llm_deployments)
         llm.observers.append(LLMCallTracer(traces))
         runner = Runner(llm=llm, artifacts=rt.artifacts, sink=sink,
                         progress=LocalRunProgress(rt.pool))

@@ -58,7 +58,8 @@ def traced_llm(settings: Settings, name: str) -> tuple[LLMClient, Callable[[], A
     (and OTLP when configured), and the coroutine function that flushes and stops it."""
     traces = trace_writer_from_settings(HttpTraceStore(settings.url, settings.api_key),
                                         f"harness-{name}")
-    return LLMClient(observers=[LLMCallTracer(traces, source=name)]), traces.stop
+    return LLMClient(observers=[LLMCallTracer(traces, source=name)],
+                     deployments=settings.llm_deployments), traces.stop
 
 
 def create_worker_service(name: str, handled_types: set[str],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -70,6 +71,12 @@ class Settings(BaseSettings):
         default=None, description="HARNESS_OTLP_ENDPOINT: OpenTelemetry collector (OTLP/HTTP, "
                                   "e.g. http://127.0.0.1:4318) that receives the gateway's and "
                                   "the runner's LLM call spans; unset = no export")
+    llm_deployments: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='HARNESS_LLM_DEPLOYMENTS: endpoints and credentials of the models the '
+                    'runner, scorer and generator call, as JSON {model: {"api_base": ..., '
+                    '"api_key": ...}} ("*" = every model not listed); requests carry only '
+                    'LLM options')
     bootstrap_key_sha256: str | None = Field(
         default=None, description="HARNESS_BOOTSTRAP_KEY_SHA256: the registry makes sure an "
                                   "editor key with this hash (named harness-services) exists")

@@ -23,7 +23,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import AnyHttpUrl, BaseModel, Field
 
 from harness import templating
-from harness.llm import pricing
+from harness.llm import options, pricing
 from harness.tracing import Trace, TraceWriter
 from harness.tracing.otlp import exporter_from_settings
 from harness.tracing.record import SOURCES
@@ -40,13 +40,6 @@ from .keys import GatewayKey, KeyStore, create_key, revoke_key
 from .routing import ModelRouter, UpstreamError
 
 log = structlog.get_logger(__name__)
-
-# Request fields forwarded to the provider as they are.
-_PASSTHROUGH = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "n",
-                "presence_penalty", "frequency_penalty", "seed", "response_format", "tools",
-                "tool_choice", "user", "logit_bias", "logprobs", "top_logprobs",
-                "parallel_tool_calls")
-
 
 def _problem(status: int, slug: str, detail: str, headers: dict | None = None,
              param: str | None = None, **extra: Any) -> ProblemError:
@@ -284,20 +277,27 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
 
     router = APIRouter(tags=["gateway"], lifespan=lifespan)
 
-    async def _body(request: Request) -> dict:
+    async def _body(request: Request, fields: frozenset[str]) -> dict:
+        """The JSON body; a field outside the OpenAI request (``api_base``, ``api_key``,
+        ``headers``, LiteLLM's own switches, ...) is a 422 naming it: a client never
+        chooses where the gateway sends its provider keys."""
         try:
             body = orjson.loads(await request.body())
         except orjson.JSONDecodeError as exc:
             raise _problem(400, "bad-json", f"the body is not JSON: {exc}") from exc
         if not isinstance(body, dict) or not isinstance(body.get("model"), str):
             raise _problem(400, "bad-request", "'model' (a string) is required")
+        try:
+            options.check_options(body, "", fields)
+        except options.OptionRefused as exc:
+            raise _problem(422, "unsupported-field", str(exc), field=exc.field) from exc
         return body
 
     @router.post("/v1/chat/completions")
     async def chat_completions(request: Request, gw: Gateway = Depends(current_gateway)):
         started = time.perf_counter()
         key = await gw.authenticate(request)
-        body = await _body(request)
+        body = await _body(request, options.OPENAI_CHAT_FIELDS)
         messages = body.get("messages")
         if not isinstance(messages, list):
             raise _problem(400, "bad-request", "'messages' (a list) is required")
@@ -316,7 +316,8 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
                                counts=exc.counts) from exc
             raise
         params = dict(tgt.params)
-        params.update({k: body[k] for k in _PASSTHROUGH if body.get(k) is not None})
+        params.update({k: v for k, v in body.items()
+                       if k in options.OPENAI_FORWARDED and v is not None})
         if key.has_budget and params.get("max_tokens") is None \
                 and params.get("max_completion_tokens") is None:
             params["max_tokens"] = gw.settings.default_max_tokens
@@ -435,7 +436,7 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
     async def embeddings(request: Request, gw: Gateway = Depends(current_gateway)):
         started = time.perf_counter()
         key = await gw.authenticate(request)
-        body = await _body(request)
+        body = await _body(request, options.OPENAI_EMBEDDING_FIELDS)
         inputs = body.get("input")
         single = isinstance(inputs, str)
         if single:
@@ -463,7 +464,7 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
         upper = sum(len(str(t).encode()) + 8 for t in inputs)
         reservation = await gw.reserve(key, tgt.chain, upper, 0)
         kwargs = {"input": inputs[0] if single else inputs}
-        for k in ("dimensions", "encoding_format", "user"):
+        for k in options.EMBEDDING_OPTIONS:
             if body.get(k) is not None:
                 kwargs[k] = body[k]
         trace = Trace(kind="embeddings", model_requested=body["model"], status=200,

@@ -61,7 +61,8 @@ class GatewaySettings:
         e = os.environ.get
         return cls(
             aliases=_load_aliases(),
-            deployments=_json_env("HARNESS_GATEWAY_DEPLOYMENTS") or {},
+            deployments=(_json_env("HARNESS_GATEWAY_DEPLOYMENTS")
+                         or _json_env("HARNESS_LLM_DEPLOYMENTS") or {}),
             prices=_json_env("HARNESS_GATEWAY_PRICES") or {},
             num_retries=int(e("HARNESS_GATEWAY_RETRIES", "2")),
             timeout_s=float(e("HARNESS_GATEWAY_TIMEOUT_S", "60")),

@@ -274,8 +274,10 @@ class TargetSpec(BaseModel):
     version: int | None = Field(default=None, ge=1, description="default: the active version")
     application_id: str | None = None
     model: str | None = Field(default=None, description="default: the application's model")
-    params: dict[str, Any] = Field(default_factory=dict,
-                                   description="temperature, max_tokens, top_p, ... overrides")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="LLM options (temperature, max_tokens, top_p, stop, "
+                                          "seed, response_format, tools, ...); endpoints and "
+                                          "credentials come from server configuration")
     fallback_models: list[str] | None = None
     label: str | None = None
 
@@ -303,8 +305,9 @@ class RunCreate(BaseModel):
         default=None, description="scorer metrics (faithfulness, bleu, ...) computed after the "
                                   "run; default: the dataset's default_metrics")
     judge_params: dict[str, Any] = Field(
-        default_factory=dict, description="LiteLLM options of the judge model (api_base, ...); "
-                                          "credentials come from environment variables")
+        default_factory=dict, description="LLM options of the judge model (temperature, ...); "
+                                          "endpoints and credentials come from server "
+                                          "configuration (HARNESS_LLM_DEPLOYMENTS)")
     embedding_model: str | None = Field(
         default=None, description="embeddings of the metrics that use them (LiteLLM id); "
                                   "default: the offline local model")

@@ -5,6 +5,7 @@ started by the app's own lifespan (the gateway is built after it), answering the
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 import openai
@@ -31,6 +32,10 @@ async def up(db_url, tmp_path, monkeypatch):
 
     get_settings.cache_clear()
     async with StubLLM() as stub:
+        # the runner's endpoint is server configuration, read when the local stack starts
+        monkeypatch.setenv("HARNESS_LLM_DEPLOYMENTS", json.dumps({"*": {"api_base":
+                                                                        stub.base_url}}))
+        get_settings.cache_clear()
         settings = GatewaySettings(deployments={"*": {"api_base": stub.base_url,
                                                       "api_key": "sk-test"}},
                                    num_retries=0, trace_flush_s=0.05)
@@ -62,8 +67,7 @@ async def test_up_serves_the_gateway_to_the_openai_sdk_and_traces_runner_calls(u
         p, ds = await seed(h, cases=[{"input": {"city": "Oslo"}}, {"input": {"city": "Rome"}}],
                            versions=["About {{ city }}", "More on {{ city }}"])
         run = (await h.post("/runs", json={"dataset_id": ds["id"], "targets": [
-            {"prompt_id": p["id"], "version": 2, "model": "openai/m1",
-             "params": {"api_base": stub.base_url}}]})).json()
+            {"prompt_id": p["id"], "version": 2, "model": "openai/m1"}]})).json()
         assert run.get("id"), run
         done = await wait_run(h, run["id"])
         assert done["status"] == "completed", done

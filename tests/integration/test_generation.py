@@ -20,14 +20,15 @@ def _fake_key(monkeypatch):
 
 
 @pytest.fixture
-def stub():
+def stub(stack):
     with StubLLM() as s:
         s.reply("writer", qa_reply)
+        stack.generator.llm.deployments["*"] = {"api_base": s.base_url}  # server config
         yield s
 
 
-def _form(stub, **fields) -> dict:
-    form = {"model": "openai/writer", "params": json.dumps({"api_base": stub.base_url})}
+def _form(**fields) -> dict:
+    form = {"model": "openai/writer", "params": json.dumps({"temperature": 0.3})}
     form.update({k: str(v) for k, v in fields.items()})
     return form
 
@@ -46,7 +47,7 @@ async def test_text_file_gives_the_requested_cases_with_their_passages(stack_cli
     c = stack_client
     ds = await _dataset(c)
     r = await c.post(f"/datasets/{ds['id']}/generate",
-                     data=_form(stub, num_questions=5, question_kinds="simple,reasoning"),
+                     data=_form(num_questions=5, question_kinds="simple,reasoning"),
                      files=[_file("shipping.txt", "text/plain")])
     assert r.status_code == 202, r.text
     g = r.json()
@@ -77,7 +78,7 @@ async def test_text_file_gives_the_requested_cases_with_their_passages(stack_cli
 async def test_pdf_pages_and_multi_context_questions(stack_client, stub):
     c = stack_client
     ds = await _dataset(c)
-    r = await c.post(f"/datasets/{ds['id']}/generate", data=_form(stub, num_questions=4),
+    r = await c.post(f"/datasets/{ds['id']}/generate", data=_form(num_questions=4),
                      files=[_file("handbook.pdf", "application/pdf")])
     assert r.status_code == 202, r.text
     assert r.json()["documents"][0]["passages"] == 2  # one per page
@@ -102,7 +103,7 @@ async def test_csv_rows_of_the_chosen_column(stack_client, stub):
     c = stack_client
     ds = await _dataset(c)
     r = await c.post(f"/datasets/{ds['id']}/generate",
-                     data=_form(stub, num_questions=3, question_kinds="simple",
+                     data=_form(num_questions=3, question_kinds="simple",
                                 text_column="answer"),
                      files=[_file("faq.csv", "text/csv")])
     assert r.status_code == 202, r.text
@@ -121,7 +122,7 @@ async def test_bad_requests_name_the_document_and_store_nothing(stack_client, st
     gold = await _dataset(c, "gold", "golden")
 
     async def post(files, dataset=ds, **fields):
-        return await c.post(f"/datasets/{dataset['id']}/generate", data=_form(stub, **fields),
+        return await c.post(f"/datasets/{dataset['id']}/generate", data=_form(**fields),
                             files=files)
 
     r = await post([("files", ("empty.txt", b"  \n", "text/plain"))])
@@ -149,11 +150,14 @@ async def test_bad_requests_name_the_document_and_store_nothing(stack_client, st
     r = await post([_file("shipping.txt", "text/plain")], num_questions=0)
     assert r.status_code == 422 and r.json()["field"] == "num_questions"
     r = await c.post(f"/datasets/{ds['id']}/generate", files=[_file("shipping.txt", "text/plain")],
-                     data={"params": json.dumps({"api_key": "sk-live"})})
-    assert r.status_code == 422 and r.json()["field"] == "params"
+                     data={"params": json.dumps({"API_KEY": "sk-live"})})
+    assert r.status_code == 422 and r.json()["field"] == "params.API_KEY"
+    r = await c.post(f"/datasets/{ds['id']}/generate", files=[_file("shipping.txt", "text/plain")],
+                     data={"params": json.dumps({"api_base": stub.base_url})})
+    assert r.status_code == 422 and r.json()["field"] == "params.api_base"
     r = await post([_file("shipping.txt", "text/plain")], dataset=gold)
     assert r.status_code == 422 and "evaluation dataset" in r.json()["detail"]
-    assert (await c.post("/datasets/nope/generate", data=_form(stub),
+    assert (await c.post("/datasets/nope/generate", data=_form(),
                          files=[_file("shipping.txt", "text/plain")])).status_code == 404
 
     assert (await c.get(f"/datasets/{ds['id']}/generations")).json()["total"] == 0
@@ -168,7 +172,7 @@ async def test_model_failures_are_reported_per_question_with_their_documents(sta
     # every call fails for good (a 400 is not retried): nothing can be generated
     stub.fail_next(status=400, times=100, model="writer")
     r = await c.post(f"/datasets/{ds['id']}/generate",
-                     data=_form(stub, num_questions=2, question_kinds="simple"),
+                     data=_form(num_questions=2, question_kinds="simple"),
                      files=[_file("shipping.txt", "text/plain")])
     done = await wait_generation(c, r.json()["id"])
     assert done["status"] == "failed" and done["generated"] == 0 and done["failed"] == 2
@@ -181,7 +185,7 @@ async def test_model_failures_are_reported_per_question_with_their_documents(sta
     # a malformed answer gets one repair request and then counts
     stub.script("writer", "Sure! Here is a question: what is shipping?")
     r = await c.post(f"/datasets/{ds['id']}/generate",
-                     data=_form(stub, num_questions=1, question_kinds="simple"),
+                     data=_form(num_questions=1, question_kinds="simple"),
                      files=[_file("shipping.txt", "text/plain")])
     done = await wait_generation(c, r.json()["id"])
     assert (done["status"], done["generated"], done["usage"]["calls"]) == ("completed", 1, 2)
@@ -208,7 +212,7 @@ async def test_a_document_the_generator_cannot_read_is_named(stack, stack_client
     await rt.commands.generation("g-1", RequestGeneration(
         generation_id="g-1", dataset_id=ds["id"], documents=docs, num_questions=2,
         question_kinds={"simple": 1.0}, model="openai/writer",
-        params={"api_base": stub.base_url}), EventMetadata(actor="test"))
+        params={}), EventMetadata(actor="test"))
     done = await wait_generation(c, "g-1")
     assert (done["status"], done["generated"]) == ("completed", 2)
     by_name = {d["name"]: d for d in done["documents"]}
@@ -219,7 +223,7 @@ async def test_a_document_the_generator_cannot_read_is_named(stack, stack_client
     await rt.commands.generation("g-2", RequestGeneration(
         generation_id="g-2", dataset_id=ds["id"], documents=docs, num_questions=2,
         question_kinds={"simple": 1.0}, model="openai/writer",
-        params={"api_base": stub.base_url}), EventMetadata(actor="test"))
+        params={}), EventMetadata(actor="test"))
     done = await wait_generation(c, "g-2")
     assert done["status"] == "failed"
     assert done["reason"] == ("no usable document: handbook.pdf: the stored file does not "
@@ -233,15 +237,17 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-async def test_ragas_engine_through_our_llm_client_and_offline_embeddings(stack_client):
+async def test_ragas_engine_through_our_llm_client_and_offline_embeddings(stack,
+                                                                         stack_client):
     c = stack_client
     from tests.support.ragas_testset import testset_reply
 
     ds = await _dataset(c, "ragas-made")
     with StubLLM() as stub:
         stub.reply("writer", testset_reply)
+        stack.generator.llm.deployments["*"] = {"api_base": stub.base_url}
         r = await c.post(f"/datasets/{ds['id']}/generate",
-                         data=_form(stub, num_questions=3, question_kinds="simple",
+                         data=_form(num_questions=3, question_kinds="simple",
                                     engine="ragas", chunk_size=400),
                          files=[_file("shipping.txt", "text/plain"),
                                 _file("handbook.pdf", "application/pdf")])

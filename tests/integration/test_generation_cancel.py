@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import uuid
 from pathlib import Path
 
@@ -35,12 +34,12 @@ def _fake_key(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
 
 
-async def _request(c, stub: StubLLM, num_questions: int) -> tuple[dict, dict]:
+async def _request(c, num_questions: int) -> tuple[dict, dict]:
     ds = (await c.post("/datasets", json={"name": f"docs-{uuid.uuid4().hex[:8]}"})).json()
     r = await c.post(
         f"/datasets/{ds['id']}/generate",
         data={"num_questions": str(num_questions), "question_kinds": "simple",
-              "model": "openai/writer", "params": json.dumps({"api_base": stub.base_url})},
+              "model": "openai/writer"},
         files=[("files", ("shipping.txt", (DATA / "shipping.txt").read_bytes(),
                           "text/plain"))])
     assert r.status_code == 202, r.text
@@ -65,7 +64,8 @@ async def test_cancel_mid_generation_keeps_the_cases_made_and_ignores_a_redelive
     c = stack_client
     with StubLLM(latency_s=0.3) as stub:  # 10 questions, 8 at a time: a batch takes ~0.6 s
         stub.reply("writer", qa_reply)
-        ds, g = await _request(c, stub, 50)
+        stack.generator.llm.deployments["*"] = {"api_base": stub.base_url}
+        ds, g = await _request(c, 50)
         gid = g["id"]
 
         async def first_batch():
@@ -122,13 +122,14 @@ async def test_cancel_mid_generation_keeps_the_cases_made_and_ignores_a_redelive
     assert [dict(r) for r in await stack.runtime.pool.fetch(query)] == before
 
 
-async def test_cancel_refuses_what_cannot_be_cancelled(stack_client):
+async def test_cancel_refuses_what_cannot_be_cancelled(stack, stack_client):
     c = stack_client
     r = await c.post("/generations/nope/cancel", json={"reason": "x"})
     assert r.status_code == 404 and r.json()["type"] == "urn:harness:problem:not-found"
     with StubLLM() as stub:
         stub.reply("writer", qa_reply)
-        _, g = await _request(c, stub, 1)
+        stack.generator.llm.deployments["*"] = {"api_base": stub.base_url}
+        _, g = await _request(c, 1)
 
         async def completed():
             return (await c.get(f"/generations/{g['id']}")).json()["status"] == "completed"
@@ -158,8 +159,9 @@ class CancelAfterFirstBatch:
         await self.sink.flush()
 
 
-def _generator(rt, sink) -> Generator:
-    return Generator(llm=LLMClient(), artifacts=rt.artifacts, sink=sink,
+def _generator(rt, sink, stub: StubLLM) -> Generator:
+    return Generator(llm=LLMClient(deployments={"*": {"api_base": stub.base_url}}),
+                     artifacts=rt.artifacts, sink=sink,
                      progress=LocalGenerationProgress(rt.pool), default_model="openai/writer",
                      batch_size=2)
 
@@ -168,11 +170,11 @@ async def test_a_generator_the_event_does_not_reach_stops_at_the_next_batch(runt
     rt, c = runtime, client  # the registry alone: the test plays the generator
     with StubLLM() as stub:
         stub.reply("writer", qa_reply)
-        ds, g = await _request(c, stub, 6)
+        ds, g = await _request(c, 6)
         stream = await rt.store.read_stream(f"generation-{g['id']}")
         req = GenerationRequested.model_validate(stream[0].data)
         sink = BatchingLocalSink(rt.commands, actor="generator")
-        await _generator(rt, CancelAfterFirstBatch(sink, c, g["id"])).execute(req)
+        await _generator(rt, CancelAfterFirstBatch(sink, c, g["id"]), stub).execute(req)
         assert len(stub.chat_requests) == 2  # batch 0 only; batches 1 and 2 never asked
         await sink.close()
     g = (await c.get(f"/generations/{g['id']}")).json()
@@ -183,10 +185,10 @@ async def test_a_generator_the_event_does_not_reach_stops_at_the_next_batch(runt
 async def test_the_event_stops_the_task_at_once_and_a_shutdown_still_raises(runtime, client):
     rt, c = runtime, client
     sink = BatchingLocalSink(rt.commands, actor="generator")
-    generator = _generator(rt, sink)
     with StubLLM(latency_s=3) as stub:  # the first batch would take 3 s
+        generator = _generator(rt, sink, stub)
         stub.reply("writer", qa_reply)
-        _, g = await _request(c, stub, 4)
+        _, g = await _request(c, 4)
         stream_id = f"generation-{g['id']}"
         req = GenerationRequested.model_validate((await rt.store.read_stream(stream_id))[0].data)
         task = generator.start(req)
@@ -203,7 +205,7 @@ async def test_the_event_stops_the_task_at_once_and_a_shutdown_still_raises(runt
 
         # a task stopped for another reason (the service shutting down) is not "done":
         # it raises, so that the request is delivered again
-        _, other = await _request(c, stub, 2)
+        _, other = await _request(c, 2)
         stream = await rt.store.read_stream(f"generation-{other['id']}")
         task = generator.start(GenerationRequested.model_validate(stream[0].data))
         await _until(lambda: len(stub.chat_requests) == 4, "the model calls")
@@ -218,8 +220,7 @@ async def test_the_event_stops_the_task_at_once_and_a_shutdown_still_raises(runt
 
 async def test_a_cancellation_does_not_conflict_with_facts_arriving_meanwhile(runtime, client):
     rt, c = runtime, client
-    with StubLLM() as stub:
-        _, g = await _request(c, stub, 4)
+    _, g = await _request(c, 4)  # no generator here: nothing calls a model
     stream = f"generation-{g['id']}"
     started = GenerationStarted(generation_id=g["id"], worker="w", planned=4)
     meta = EventMetadata(actor="generator")

@@ -3,7 +3,6 @@ no model call is repeated for a recorded batch and no case is added twice."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 
@@ -44,9 +43,10 @@ def _fake_key(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
 
 
-def _generator(rt, sink) -> Generator:
+def _generator(rt, sink, stub: StubLLM) -> Generator:
     # a fresh LLM client each time: a new process has no response cache
-    return Generator(llm=LLMClient(), artifacts=rt.artifacts, sink=sink,
+    return Generator(llm=LLMClient(deployments={"*": {"api_base": stub.base_url}}),
+                     artifacts=rt.artifacts, sink=sink,
                      progress=LocalGenerationProgress(rt.pool), default_model="openai/writer",
                      batch_size=2)
 
@@ -59,8 +59,7 @@ async def test_restart_and_redeliveries_neither_repeat_calls_nor_duplicate_cases
         stub.reply("writer", qa_reply)
         r = await c.post(
             f"/datasets/{ds['id']}/generate",
-            data={"num_questions": "6", "question_kinds": "simple",
-                  "params": json.dumps({"api_base": stub.base_url})},
+            data={"num_questions": "6", "question_kinds": "simple"},
             files=[("files", ("shipping.txt", (DATA / "shipping.txt").read_bytes(),
                               "text/plain"))])
         gid = r.json()["id"]
@@ -70,20 +69,20 @@ async def test_restart_and_redeliveries_neither_repeat_calls_nor_duplicate_cases
         sink = BatchingLocalSink(rt.commands, actor="generator")
 
         with pytest.raises(Crash):
-            await _generator(rt, CrashAfterFirstBatch(sink)).execute(req)
+            await _generator(rt, CrashAfterFirstBatch(sink), stub).execute(req)
         g = (await c.get(f"/generations/{gid}")).json()
         assert (g["status"], g["generated"], g["batches"]) == ("running", 2, [0])
         assert len(stub.chat_requests) == 2
 
         # redelivered after the crash: batch 0 is skipped, batches 1 and 2 are made
-        await _generator(rt, sink).execute(req)
+        await _generator(rt, sink, stub).execute(req)
         g = (await c.get(f"/generations/{gid}")).json()
         assert (g["status"], g["generated"], g["batches"]) == ("completed", 6, [0, 1, 2])
         assert len(stub.chat_requests) == 6
         assert g["usage"]["calls"] == 6
 
         # redelivered once more: finished, nothing to do
-        await _generator(rt, sink).execute(req)
+        await _generator(rt, sink, stub).execute(req)
         assert len(stub.chat_requests) == 6
 
     cases = (await c.get(f"/datasets/{ds['id']}/cases")).json()

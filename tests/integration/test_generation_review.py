@@ -3,7 +3,6 @@ golden dataset then gates a run once a person verifies it."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 
@@ -24,14 +23,14 @@ def _fake_key(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
 
 
-async def _generated(c, n: int) -> tuple[dict, dict, list[dict]]:
+async def _generated(stack, c, n: int) -> tuple[dict, dict, list[dict]]:
     ds = (await c.post("/datasets", json={"name": "from-docs"})).json()
     with StubLLM() as stub:
         stub.reply("writer", qa_reply)
+        stack.generator.llm.deployments["*"] = {"api_base": stub.base_url}
         r = await c.post(
             f"/datasets/{ds['id']}/generate",
-            data={"num_questions": str(n), "question_kinds": "simple", "model": "openai/writer",
-                  "params": json.dumps({"api_base": stub.base_url})},
+            data={"num_questions": str(n), "question_kinds": "simple", "model": "openai/writer"},
             files=[("files", ("shipping.txt", (DATA / "shipping.txt").read_bytes(),
                               "text/plain"))])
         g = await wait_generation(c, r.json()["id"])
@@ -43,7 +42,7 @@ async def _generated(c, n: int) -> tuple[dict, dict, list[dict]]:
 async def test_accept_edit_reject_then_promote_into_golden_and_gate(stack, stack_client):
     c = stack_client
     ana = {"X-Actor": "ana"}
-    ds, g, queue = await _generated(c, 4)
+    ds, g, queue = await _generated(stack, c, 4)
     assert len(queue) == 4 and {q["review_status"] for q in queue} == {"pending"}
     assert (await c.get(f"/datasets/{ds['id']}/review",
                         params={"generation_id": g["id"]})).json()["total"] == 4
@@ -156,9 +155,9 @@ async def _read_models(pool) -> dict:
     return {t: [dict(r) for r in await pool.fetch(q)] for t, q in queries.items()}
 
 
-async def test_review_and_promotion_refuse_what_does_not_fit(stack_client):
+async def test_review_and_promotion_refuse_what_does_not_fit(stack, stack_client):
     c = stack_client
-    ds, _, queue = await _generated(c, 1)
+    ds, _, queue = await _generated(stack, c, 1)
     case = queue[0]["id"]
     written = (await c.post(f"/datasets/{ds['id']}/cases", json={"cases": [
         {"input": {"question": "by hand"}}]})).json()["items"][0]["id"]

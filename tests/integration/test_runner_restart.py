@@ -2,6 +2,7 @@
 recorded exactly once."""
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -15,9 +16,10 @@ from harness.net import free_port
 from tests.support.stub_llm import StubLLM
 
 
-def start(db_url: str, data_dir: str, port: int) -> subprocess.Popen:
+def start(db_url: str, data_dir: str, port: int, stub: StubLLM) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": db_url, "HARNESS_DATA_DIR": data_dir,
-           "OPENAI_API_KEY": "sk-test", "HARNESS_LOG_LEVEL": "WARNING"}
+           "OPENAI_API_KEY": "sk-test", "HARNESS_LOG_LEVEL": "WARNING",
+           "HARNESS_LLM_DEPLOYMENTS": json.dumps({"*": {"api_base": stub.base_url}})}
     proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "up", "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(300):
@@ -41,7 +43,7 @@ async def _recorded(db_url: str, run_id: str) -> int:
 def test_killed_runner_resumes_and_records_each_case_once(db_url, tmp_path):
     with StubLLM(latency_s=0.05) as stub:
         port = free_port()
-        proc = start(db_url, str(tmp_path), port)
+        proc = start(db_url, str(tmp_path), port, stub)
         try:
             c = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
             p = c.post("/prompts", json={"name": "p", "content": "echo {{ i }}"}).json()
@@ -50,8 +52,7 @@ def test_killed_runner_resumes_and_records_each_case_once(db_url, tmp_path):
                 {"input": {"i": i}, "assert": [{"type": "contains", "value": f"echo {i}"}]}
                 for i in range(60)]})
             run = c.post("/runs", json={"dataset_id": ds["id"], "concurrency": 3, "targets": [
-                {"prompt_id": p["id"], "model": "openai/stub",
-                 "params": {"api_base": stub.base_url}}]}).json()
+                {"prompt_id": p["id"], "model": "openai/stub"}]}).json()
             for _ in range(600):
                 if c.get(f"/runs/{run['id']}").json()["recorded"] >= 15:
                     break
@@ -63,7 +64,7 @@ def test_killed_runner_resumes_and_records_each_case_once(db_url, tmp_path):
         recorded_at_kill = asyncio.run(_recorded(db_url, run["id"]))
         assert 15 <= recorded_at_kill < 60, recorded_at_kill
         port2 = free_port()
-        proc2 = start(db_url, str(tmp_path), port2)
+        proc2 = start(db_url, str(tmp_path), port2, stub)
         try:
             c2 = httpx.Client(base_url=f"http://127.0.0.1:{port2}", timeout=30)
             deadline = time.monotonic() + 60

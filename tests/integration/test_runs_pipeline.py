@@ -76,14 +76,15 @@ async def test_run_end_to_end_with_echo_matrix_compare_pivot_trend_export(stack_
     assert len(as_json["results"]) == 6 and as_json["run"]["id"] == run["id"]
 
 
-async def test_run_against_stub_retries_errors_cost_and_repeats(stack_client):
+async def test_run_against_stub_retries_errors_cost_and_repeats(stack, stack_client):
     c = stack_client
     with StubLLM() as stub:
+        stack.runner.llm.deployments["*"] = {"api_base": stub.base_url}
         stub.reply("flaky", lambda body: "yes" if len(stub.chat_requests) % 2 else "no")
         p, ds = await seed(c, cases=[{"input": {"q": "a"}}, {"input": {"q": "b"}}],
                            versions=["Answer: {{ q }}"],
                            default_assert=[{"type": "contains", "value": "yes"}])
-        params = {"api_base": stub.base_url, "temperature": 0.7}
+        params = {"temperature": 0.7}
         stub.fail_next(status=429, times=2)
         r = await c.post("/runs", json={"dataset_id": ds["id"], "repeat": 3, "concurrency": 1,
                                         "targets": [{"prompt_id": p["id"], "model":
@@ -120,7 +121,7 @@ async def test_run_request_validation(stack_client):
          "targets.0.prompt_id"),
         ({"dataset_id": ds["id"], "targets": [{"prompt_id": p["id"], "model": "echo",
                                                "params": {"api_key": "sk-x"}}]},
-         "targets.0.params"),
+         "targets.0.params.api_key"),
         ({"dataset_id": ds["id"], "assert": [{"type": 3}],
           "targets": [{"prompt_id": p["id"], "model": "echo"}]}, "assert"),
     ]
@@ -155,15 +156,15 @@ async def test_application_target_uses_its_model_and_params(stack_client):
     assert res[0]["output"] == "R a"
 
 
-async def test_cancel_stops_the_run(stack_client):
+async def test_cancel_stops_the_run(stack, stack_client):
     c = stack_client
     with StubLLM(latency_s=0.2) as stub:
+        stack.runner.llm.deployments["*"] = {"api_base": stub.base_url}
         p, ds = await seed(c, cases=[{"input": {"q": str(i)}} for i in range(40)],
                            versions=["{{ q }}"])
         run = (await c.post("/runs", json={"dataset_id": ds["id"], "concurrency": 2,
                                            "targets": [{"prompt_id": p["id"], "model":
-                                                        "openai/slow", "params": {
-                                                            "api_base": stub.base_url}}]})).json()
+                                                        "openai/slow"}]})).json()
         await wait_run(c, run["id"], statuses=("running",))
         r = await c.post(f"/runs/{run['id']}/cancel", json={"reason": "wrong prompt"})
         assert r.json()["status"] == "cancelled" and r.json()["reason"] == "wrong prompt"

@@ -50,15 +50,17 @@ def stub(judge):
     return judge
 
 
-def _llm() -> LLMClient:
-    # no response cache: every judge call the scorer makes reaches the stub and is counted
+def _llm(judge: StubLLM) -> LLMClient:
+    # no response cache: every judge call the scorer makes reaches the stub and is counted;
+    # the judge's endpoint is server configuration (runs carry only LLM options)
     return LLMClient(cache=False, backoff_base_s=0.01, backoff_max_s=0.05,
                      prices={"openai/judge": {"input_cost_per_token": 1e-6,
-                                              "output_cost_per_token": 2e-6}})
+                                              "output_cost_per_token": 2e-6}},
+                     deployments={"*": {"api_base": judge.base_url}})
 
 
-async def _start(db_url, artifacts) -> LocalStack:
-    return await LocalStack.start(db_url, artifacts=artifacts, pool_max=20, llm=_llm())
+async def _start(db_url, artifacts, judge: StubLLM) -> LocalStack:
+    return await LocalStack.start(db_url, artifacts=artifacts, pool_max=20, llm=_llm(judge))
 
 
 def _client(stack: LocalStack) -> httpx.AsyncClient:
@@ -67,8 +69,8 @@ def _client(stack: LocalStack) -> httpx.AsyncClient:
 
 
 @pytest.fixture
-async def scoring_stack(db_url, artifacts):
-    stack = await _start(db_url, artifacts)
+async def scoring_stack(db_url, artifacts, judge):
+    stack = await _start(db_url, artifacts, judge)
     yield stack
     await stack.stop()
 
@@ -106,7 +108,7 @@ async def _request(c, stub, ds_id, prompt_id, metrics, **extra) -> dict:
     r = await c.post("/runs", json={
         "dataset_id": ds_id, "targets": [{"prompt_id": prompt_id, "model": "echo"}],
         "metrics": metrics, "judge_model": "openai/judge",
-        "judge_params": {"api_base": stub.base_url}, **extra})
+        **extra})
     assert r.status_code == 202, r.text
     return r.json()
 
@@ -205,7 +207,7 @@ class CrashAfter:
 
 
 async def test_scorer_restarted_mid_run_scores_only_what_is_missing(db_url, artifacts, stub):
-    stack = await _start(db_url, artifacts)
+    stack = await _start(db_url, artifacts, stub)
     stack.scorer.batch_size = 1  # each result's scores are flushed before the next starts
     stack.scorer.sink = CrashAfter(stack.scorer_sink, 1)
     async with _client(stack) as c:
@@ -221,7 +223,7 @@ async def test_scorer_restarted_mid_run_scores_only_what_is_missing(db_url, arti
     await stack.stop()
     before = judged_answers(stub)
 
-    stack = await _start(db_url, artifacts)  # resumes the unfinished scoring
+    stack = await _start(db_url, artifacts, stub)  # resumes the unfinished scoring
     try:
         async with _client(stack) as c:
             done = await wait_scored(c, run["id"])
@@ -243,7 +245,7 @@ async def test_metric_names_are_checked_and_the_dataset_default_applies(c, stub)
     assert "unknown metric 'fluency'" in problem["detail"]
     r = await c.post("/runs", json={"dataset_id": ds["id"], "targets": target,
                                     "metrics": ["bleu"], "judge_params": {"api_key": "sk-x"}})
-    assert r.status_code == 422 and r.json()["field"] == "judge_params"
+    assert r.status_code == 422 and r.json()["field"] == "judge_params.api_key"
     assert (await c.get("/runs")).json()["total"] == 0  # nothing half-written
 
     bad = await c.post("/datasets", json={"name": "d2", "default_metrics": ["nope"]})
@@ -356,10 +358,10 @@ async def test_an_unreadable_snapshot_makes_error_scores_not_an_endless_scoring(
 
     p, ds = await seed(c, cases=CASES[:2], versions=["{{ answer }}"], name="lost")
     with StubLLM(latency_s=0.3) as slow:  # the target answers slowly (echoing the prompt)
+        scoring_stack.runner.llm.deployments["openai/slow"] = {"api_base": slow.base_url}
         run = await _request(c, stub, ds["id"], p["id"], ["faithfulness", "bleu"],
                              concurrency=1, targets=[{
-                                 "prompt_id": p["id"], "model": "openai/slow",
-                                 "params": {"api_base": slow.base_url}}])
+                                 "prompt_id": p["id"], "model": "openai/slow"}])
         await wait_run(c, run["id"], statuses=("running", "completed"))
         # the runner has read the snapshot; it is gone before the scorer looks for it
         Path(urlsplit(run["snapshot_uri"]).path).unlink()

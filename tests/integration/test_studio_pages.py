@@ -474,7 +474,7 @@ async def test_usage_charts_and_cost_alerts_from_the_gateway(runtime, monkeypatc
                 "$0.00009"]
 
 
-async def test_datasets_review_generated_cases_then_promote_into_golden(reg, monkeypatch):
+async def test_datasets_review_generated_cases_then_promote_into_golden(reg, stack, monkeypatch):
     from pathlib import Path
 
     from tests.support.generation import qa_reply, wait_generation
@@ -486,8 +486,9 @@ async def test_datasets_review_generated_cases_then_promote_into_golden(reg, mon
     golden = await _dataset(reg, "golden-faq", dataset_type="golden")
     with StubLLM() as stub:
         stub.reply("writer", qa_reply)
+        stack.generator.llm.deployments["*"] = {"api_base": stub.base_url}
         r = await reg.post(f"/datasets/{ds['id']}/generate", data={
-            "model": "openai/writer", "params": json.dumps({"api_base": stub.base_url}),
+            "model": "openai/writer",
             "num_questions": "3"}, files=[("files", ("shipping.txt", doc.read_bytes(),
                                                      "text/plain"))])
         assert r.status_code == 202, r.text
@@ -525,7 +526,7 @@ async def test_datasets_review_generated_cases_then_promote_into_golden(reg, mon
     assert copy["expected_output"] == "Edited answer."
 
 
-async def test_datasets_cancel_a_running_generation(reg, monkeypatch):
+async def test_datasets_cancel_a_running_generation(reg, stack, monkeypatch):
     from pathlib import Path
 
     from tests.support.generation import qa_reply
@@ -538,8 +539,9 @@ async def test_datasets_cancel_a_running_generation(reg, monkeypatch):
     # (and compiles nothing meanwhile: Python 3.11's parser is not safe across threads)
     with StubLLM(latency_s=10) as stub:
         stub.reply("writer", qa_reply)
+        stack.generator.llm.deployments["*"] = {"api_base": stub.base_url}
         r = await reg.post(f"/datasets/{ds['id']}/generate", data={
-            "model": "openai/writer", "params": json.dumps({"api_base": stub.base_url}),
+            "model": "openai/writer",
             "num_questions": "40"}, files=[("files", ("shipping.txt", doc.read_bytes(),
                                                       "text/plain"))])
         assert r.status_code == 202, r.text

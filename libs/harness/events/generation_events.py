@@ -42,7 +42,7 @@ class GenerationRequested(DomainEvent):
     question_kinds: dict[str, float]  # kind -> weight: simple, reasoning, multi_context
     language: str = "English"
     model: str | None = None          # None: the generator's HARNESS_JUDGE_MODEL
-    params: dict[str, Any] = {}       # LiteLLM kwargs without credentials (api_base, ...)
+    params: dict[str, Any] = {}       # LLM options only (harness.llm.options)
     engine: GenerationEngine = "direct"
     chunk_size: int = 1500            # characters per passage the questions are asked about
 

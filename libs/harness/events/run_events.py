@@ -43,7 +43,7 @@ class RunRequested(DomainEvent):
     description: str = ""
     source: str = "api"                    # "api", "cli", "promptfoo"
     metrics: list[str] = []                # Ragas metrics the scorer computes after the run
-    judge_params: dict[str, Any] = {}      # LiteLLM kwargs of the judge (api_base, ...)
+    judge_params: dict[str, Any] = {}      # LLM options of the judge (harness.llm.options)
     embedding_model: str | None = None     # None = the offline local embedding model
 
 

@@ -46,6 +46,9 @@ class LLMClient:
     consulted before LiteLLM's cost map (keys: the full id or the id without provider).
     ``observers``: called with an :class:`LLMCall` after every completion (answered,
     cached or failed); they must be quick (e.g. queue a trace) and never raise into calls.
+    ``deployments``: server configuration, ``{model: {api_base, api_key, ...}}`` (``"*"``:
+    every model not listed), merged over each call's params: a service's requests carry
+    only LLM options (``harness.llm.options``), so endpoints and keys come from here.
     """
 
     def __init__(
@@ -56,6 +59,7 @@ class LLMClient:
         backoff_max_s: float = 8.0,
         prices: dict[str, dict] | None = None,
         observers: list[Callable[[LLMCall], None]] | None = None,
+        deployments: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         if backoff_base_s < 0 or backoff_max_s < 0:
             raise ValueError("backoff must be non-negative")
@@ -67,6 +71,13 @@ class LLMClient:
         self.prices: dict[str, dict] = dict(prices or {})
         self._key_locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self.observers: list[Callable[[LLMCall], None]] = list(observers or [])
+        self.deployments: dict[str, dict[str, Any]] = {
+            k: dict(v) for k, v in (deployments or {}).items()}
+
+    def deployment(self, model: str) -> dict[str, Any]:
+        """The configured endpoint and credentials of ``model`` (or of ``"*"``)."""
+        found = self.deployments.get(model, self.deployments.get("*"))
+        return dict(found or {})
 
     async def warmup(self, *, local_embeddings: bool = False) -> None:
         """Import and warm up LiteLLM (seconds, once per process) and optionally load the
@@ -145,7 +156,8 @@ class LLMClient:
         if is_echo(model):
             return self._echo(model, req)
         kwargs: dict[str, Any] = {
-            k: v for k, v in req.params_for(model).items() if k not in _RESERVED_PARAMS
+            k: v for k, v in {**req.params_for(model), **self.deployment(model)}.items()
+            if k not in _RESERVED_PARAMS
         }
         for name in ("temperature", "max_tokens", "top_p"):
             value = getattr(req, name)
@@ -245,7 +257,8 @@ class LLMClient:
         await self.warmup()
 
         async def call(name: str) -> list[list[float]]:
-            kwargs = {k: v for k, v in params.items() if k not in _RESERVED_PARAMS}
+            kwargs = {k: v for k, v in {**params, **self.deployment(name)}.items()
+                      if k not in _RESERVED_PARAMS}
             kwargs["timeout"] = timeout_s
             lm = litellm()
             async with asyncio.timeout(timeout_s):

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from harness.evaluation.models import CaseResult, TestCaseSnapshot
+from harness.llm.options import allowed_options
 
 
 class RecordError(Exception):
@@ -91,8 +92,10 @@ def record(client: httpx.Client, *, name: str, targets: list, cases: list[TestCa
         prompt_name = t.prompt_name or t.label.split(" · ")[0]
         prompt_id, version = ensure_prompt_version(client, prompt_name, t.content,
                                                    f"recorded from {source}")
+        # the provider's endpoint and key stay on this machine: a run stores LLM options
         pinned.append(t.model_copy(update={"prompt_id": prompt_id, "prompt_name": prompt_name,
-                                           "prompt_version": version}))
+                                           "prompt_version": version,
+                                           "params": allowed_options(t.params)}))
     dataset_id, case_map = ensure_dataset(client, name, cases)
     mapped = [r.model_copy(update={"case_id": case_map[r.case_id]}).model_dump(mode="json")
               for r in results]

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from harness.generation.chunking import chunk_document
 from harness.generation.documents import DocumentError, detect_kind, extract
 from harness.generation.plan import effective_kinds, parse_kinds
+from harness.llm import options
 
 from ..auth import require
 from ..domain import generations as domain
@@ -31,7 +32,7 @@ from ..problems import ProblemError
 from ..schemas import Page
 from .datasets import dataset_row
 from .deps import Paging, metadata, runtime
-from .runs import refuse_credentials
+from .runs import check_llm_options
 
 router = APIRouter(tags=["generation"])
 
@@ -85,8 +86,7 @@ def _params(raw: str | None) -> dict[str, Any]:
         raise Invalid(f"params: not JSON: {exc}", field="params") from exc
     if not isinstance(params, dict):
         raise Invalid("params: must be a JSON object of LiteLLM options", field="params")
-    refuse_credentials(params, "params", "not allowed: provider credentials come from the "
-                       "generator's environment variables")
+    check_llm_options(params, "params", options.LLM_OPTIONS | options.EMBEDDING_OPTIONS)
     return params
 
 
@@ -109,8 +109,9 @@ async def generate(
     language: str = Form("English", description="language of the questions and answers"),
     model: str | None = Form(None, description="LiteLLM model id; default: the generator's "
                                                "HARNESS_JUDGE_MODEL"),
-    params: str | None = Form(None, description='LiteLLM options as JSON, e.g. {"api_base": '
-                                                '"..."}; no credentials'),
+    params: str | None = Form(None, description='LLM options as JSON, e.g. {"temperature": '
+                                                '0.2}; endpoints and credentials come from '
+                                                'server configuration'),
     engine: str = Form("direct", description="direct (one call per question) or ragas"),
     text_column: str | None = Form(None, description="the column holding the text of CSVs"),
     chunk_size: int = Form(1500, description="characters per passage"),

@@ -21,6 +21,7 @@ from harness.events.run_events import (
     result_event_id,
     run_event_id,
 )
+from harness.llm import options
 
 from ..auth import require
 from ..commands import run_stream
@@ -34,22 +35,25 @@ from .deps import Paging, metadata, runtime
 
 router = APIRouter(tags=["runs"])
 
-_SECRET_PARAMS = {"api_key", "aws_secret_access_key", "vertex_credentials", "extra_headers",
-                  "headers"}
-_STORED_IN_A_RUN = ("must not be stored in a run; provider credentials come from environment "
-                    "variables")
-
-
-def refuse_credentials(params: dict, field: str, why: str = _STORED_IN_A_RUN) -> None:
-    """A 422 naming the provider credentials in ``params`` (LiteLLM options that get
-    stored); credentials come from the environment of whoever calls the provider."""
-    secrets = sorted(k for k in params if k in _SECRET_PARAMS)
-    if secrets:
-        raise Invalid(f"{field}: {', '.join(secrets)} {why}", field=field)
+def check_llm_options(params: dict, field: str,
+                      allowed: frozenset[str] = options.LLM_OPTIONS) -> None:
+    """A 422 naming the first name in ``params`` that is not an allowed LLM option
+    (``targets.0.params.api_base``): endpoints and credentials come from server
+    configuration only (see ``harness.llm.options``)."""
+    try:
+        options.check_options(params, field, allowed)
+    except options.OptionRefused as exc:
+        raise Invalid(str(exc), field=exc.field) from exc
 
 
 def run_out(row, by_metric: dict[str, analysis.MetricStats] | None = None) -> RunOut:
     d = dict(row)
+    # runs recorded before the allowlist may hold credentials: never show their values
+    d["targets"] = [{**t, "params": options.masked_options(t.get("params") or {})}
+                    for t in d["targets"]]
+    if d["config"].get("judge_params"):
+        d["config"] = {**d["config"], "judge_params": options.masked_options(
+            d["config"]["judge_params"], options.LLM_OPTIONS | options.EMBEDDING_OPTIONS)}
     expected = d["expected_results"] or 0
     d["progress"] = round(d["recorded"] / expected, 4) if expected else 1.0
     scored, total = d.pop("scores_recorded"), d.pop("scores_expected")
@@ -101,7 +105,7 @@ async def _resolve_target(conn, spec: TargetSpec, index: int, models: list[str])
         prompt_id, number)
     if version is None:
         raise Invalid(f"{where}.version: prompt has no version {number}", field=f"{where}.version")
-    refuse_credentials(spec.params, f"{where}.params")
+    check_llm_options(spec.params, f"{where}.params")
     params.update(spec.params)
     if spec.fallback_models is not None:
         fallback = spec.fallback_models
@@ -147,7 +151,8 @@ async def request_run(rt, body: RunCreate, meta, *, source: str = "api") -> str:
         t.target_id = f"t{i}"
     metrics = canonical_metrics(
         body.metrics if body.metrics is not None else ds["default_metrics"], "metrics")
-    refuse_credentials(body.judge_params, "judge_params")
+    check_llm_options(body.judge_params, "judge_params",
+                      options.LLM_OPTIONS | options.EMBEDDING_OPTIONS)
     uri, sha = await write_snapshot(rt.artifacts, data)
     run_id = str(uuid.uuid4())
     event = RunRequested(
@@ -178,6 +183,8 @@ async def import_run(body: RunImport, request: Request, rt=Depends(runtime),
         data, count = await dataset_snapshot(conn, body.dataset_id)
         case_ids = {r["id"] for r in await conn.fetch(
             "SELECT id FROM test_cases WHERE dataset_id = $1", body.dataset_id)}
+    for i, t in enumerate(targets):
+        check_llm_options(t.params, f"targets.{i}.params")
     target_ids = {t.target_id for t in targets}
     for i, r in enumerate(results):
         if r.case_id not in case_ids:
