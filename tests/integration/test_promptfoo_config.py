@@ -252,10 +252,15 @@ def test_provider_prompt_filter_and_targets_alias(tmp_path):
 
 # ---------------------------------------------------------------- errors
 @pytest.mark.parametrize(("config", "where", "words"), [
-    ("prompts: [x]\nproviders: [echo]\ntests: [{assert: [{type: javascript, value: '1'}]}]",
-     "tests[0].assert[0]", "run code"),
-    ("prompts: [x]\nproviders: [echo]\ntests: [{assert: [{type: bleu, value: a}]}]",
-     "tests[0].assert[0]", "not supported"),
+    ("prompts: [x]\nproviders: [echo]\ntests: [{assert: [{type: ruby, value: '1'}]}]",
+     "tests[0].assert[0]", "Ruby"),
+    ("prompts: [x]\nproviders: [echo]\ntests: [{assert: [{type: is-html}]}]",
+     "tests[0].assert[0]", "parse5"),
+    ("prompts: [x]\nproviders: [echo]\ntests: [{assert: [{type: select-best, value: a}]}]",
+     "tests[0].assert[0]", "all prompts"),
+    ("prompts: [x]\nproviders: [echo]\n"
+     "tests: [{assert: [{type: python, value: 'file://missing.py'}]}]",
+     "tests[0].assert[0].value", "script not found"),
     ("prompts: [x]\nproviders: [echo]\ntests: [{assert: [{type: nope}]}]",
      "tests[0].assert[0]", "unknown assertion type"),
     ("prompts: [x]\nproviders: [echo]\ntests: [{assert: [{type: contains}]}]",
@@ -304,12 +309,12 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
 
 
 def test_csv_errors_name_file_row_and_column(tmp_path):
-    write(tmp_path, "q,__expected\nhi,javascript: output === 'x'\n", "tests.csv")
+    write(tmp_path, "q,__expected\nhi,is-html\n", "tests.csv")
     cfg = write(tmp_path, "prompts: ['{{q}}']\nproviders: [echo]\ntests: file://tests.csv\n")
     with pytest.raises(ConfigError) as info:
         load_config(cfg)
     assert (info.value.file, info.value.location) == ("tests.csv", "row 1.assert[0]")
-    assert "javascript" in info.value.message
+    assert "is-html" in info.value.message
 
     write(tmp_path, "q,__threshold\nhi,high\n", "tests.csv")
     with pytest.raises(ConfigError) as info:

@@ -11,7 +11,8 @@ It runs uvicorn in a background thread on ``127.0.0.1`` and a free port::
 
 Endpoints: ``POST /v1/chat/completions`` (JSON or ``stream: true`` SSE ending with
 ``data: [DONE]``, usage included), ``POST /v1/embeddings`` (deterministic vectors,
-float or base64), ``GET /v1/models``.
+float or base64), ``POST /v1/moderations`` (flags a category when its word in
+:attr:`StubLLM.moderation_words` occurs in the input), ``GET /v1/models``.
 
 Replies, in order of precedence: a queued scripted output for the model, the
 model's reply function/text, then the default reply (a function or a text; the
@@ -159,6 +160,8 @@ class StubLLM:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.port: int | None = None
+        # /v1/moderations: a category is flagged when its word occurs in the input
+        self.moderation_words: dict[str, str] = {}
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -492,6 +495,24 @@ class StubLLM:
                 answer["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
             return JSONResponse(answer)
 
+        async def moderations(request: Request) -> Response:
+            body = await self._record(request)
+            if not isinstance(body, dict) or "input" not in body:
+                return _bad_request("'input' is required")
+            inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            with self._lock:
+                words = dict(self.moderation_words)
+            results = []
+            for text in inputs:
+                lowered = str(text).lower()
+                flags = {c: w.lower() in lowered for c, w in words.items()}
+                results.append({"flagged": any(flags.values()), "categories": flags,
+                                "category_scores": {c: 0.9 if f else 0.01
+                                                    for c, f in flags.items()}})
+            return JSONResponse({"id": f"modr-{uuid.uuid4().hex[:12]}",
+                                 "model": str(body.get("model") or "omni-moderation-latest"),
+                                 "results": results})
+
         async def models(request: Request) -> Response:
             await self._record(request)
             with self._lock:
@@ -512,6 +533,8 @@ class StubLLM:
                 Route("/chat/completions", chat, methods=["POST"]),
                 Route("/v1/embeddings", embeddings, methods=["POST"]),
                 Route("/embeddings", embeddings, methods=["POST"]),
+                Route("/v1/moderations", moderations, methods=["POST"]),
+                Route("/moderations", moderations, methods=["POST"]),
                 Route("/v1/models", models, methods=["GET"]),
                 Route("/models", models, methods=["GET"]),
             ]

@@ -22,6 +22,13 @@ from .models import (
     GradingResult,
     Verdict,
 )
+from .more_types import (
+    CODE_TYPES,
+    EXTRA_CHECKS,
+    EXTRA_NEEDS_VALUE,
+    SCRIPT_TYPES,
+    unsupported_reason,
+)
 from .rubric import check_llm_rubric
 from .safe_regex import compile_js
 from .similarity import check_similar
@@ -82,6 +89,7 @@ _CHECKS: dict[str, Check] = {
     "similar:dot": check_similar,
     "similar:euclidean": check_similar,
     "llm-rubric": check_llm_rubric,
+    **EXTRA_CHECKS,
 }
 
 BASE_TYPES: frozenset[str] = frozenset(_CHECKS)
@@ -104,6 +112,7 @@ _NEEDS_VALUE = {
     "similar:cosine",
     "similar:dot",
     "similar:euclidean",
+    *EXTRA_NEEDS_VALUE,
 }
 _NEEDS_THRESHOLD = {"latency", "cost"}
 _UNSUPPORTED_KEYS = {
@@ -163,18 +172,27 @@ async def evaluate_assertion(
     metric = _render_metric(a.metric, ctx.vars)
     check = _CHECKS.get(a.base_type)
     if check is None:
-        return _error(a.type, f"unknown assertion type {a.type!r}", a.weight, metric)
+        why = unsupported_reason(a.type) or f"unknown assertion type {a.type!r}"
+        return _error(a.type, why, a.weight, metric)
     for key, why in _UNSUPPORTED_KEYS.items():
         if (a.model_extra or {}).get(key):
             return _error(a.type, f"{key}: {why}", a.weight, metric)
     if math.isnan(a.weight) or a.weight < 0:
         return _error(a.type, f"weight must be a number ≥ 0, got {a.weight}", 0.0, metric)
+    if a.base_type in CODE_TYPES and not ctx.allow_code:
+        return _error(a.type, f"{a.type!r} assertions run code or call out and only run in "
+                      "`harness eval` on your own config, not in the registry's runner",
+                      a.weight, metric)
     if output is None:
         output = ""
     elif not isinstance(output, str):
         output = str(output)
     try:
-        value = render_value(a.value, ctx.vars)
+        if a.base_type in SCRIPT_TYPES and isinstance(a.value, str) and \
+                a.value.startswith("file://"):
+            value = a.value  # the script file itself, run by the check
+        else:
+            value = render_value(a.value, ctx.vars)
         verdict = await check(a, value, output, ctx)
     except AssertionEvalError as exc:
         return _error(a.type, f"{a.type}: {exc}", a.weight, metric)
@@ -304,7 +322,8 @@ def parse_assertions(raw: list[dict]) -> list[Assertion]:
                 raise ValueError(f"{where}: {_first_problem(exc)}") from exc
         where = f"{where} ({a.type})"
         if a.base_type not in BASE_TYPES:
-            raise ValueError(f"{where}: unknown assertion type {a.type!r}")
+            why = unsupported_reason(a.type) or f"unknown assertion type {a.type!r}"
+            raise ValueError(f"{where}: {why}")
         if a.weight < 0 or math.isnan(a.weight):
             raise ValueError(f"{where}: weight must be a number ≥ 0")
         if a.threshold is not None and math.isnan(a.threshold):

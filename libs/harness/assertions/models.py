@@ -16,6 +16,9 @@ Embedder = Callable[[list[str]], Awaitable[list[list[float]]]]
 Judge = Callable[[list[dict], str | dict | None], Awaitable[str]]
 """(chat messages, provider override) -> the judge model's raw text answer."""
 
+Moderator = Callable[[str, str | dict | None], Awaitable[dict[str, float]]]
+"""(text, provider override) -> flagged categories with their scores ({} = not flagged)."""
+
 
 class Assertion(BaseModel):
     """One promptfoo-style assertion. Keys promptfoo knows but this engine does not use
@@ -85,6 +88,19 @@ class AssertionContext:
     # The test case's promptfoo ``options`` (e.g. ``provider``, ``rubricPrompt``); an
     # assertion's own ``provider`` / ``rubricPrompt`` take precedence.
     options: dict[str, Any] = field(default_factory=dict)
+    # What promptfoo's handlers read from the provider response and the test, for the
+    # response-level checks (finish-reason, perplexity, tool calls) and code assertions.
+    finish_reason: str | None = None
+    logprobs: list[float] | None = None
+    raw_output: Any = None  # the provider's output before it became text (tool calls)
+    provider_id: str | None = None
+    provider_config: dict[str, Any] = field(default_factory=dict)  # tools, functions
+    base_path: str | None = None  # the config's folder: file:// scripts resolve here
+    test: dict[str, Any] = field(default_factory=dict)  # the test as promptfoo passes it
+    moderate: Moderator | None = None
+    # python / javascript / webhook assertions run code or reach out from this machine:
+    # only `harness eval` on the user's own config turns them on, never the registry runner
+    allow_code: bool = False
 
 
 class AssertionEvalError(Exception):

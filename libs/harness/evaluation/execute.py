@@ -10,6 +10,7 @@ from typing import Any
 from harness import templating
 from harness.assertions import AssertionContext, evaluate_assertions
 from harness.llm import LLMClient, LLMError, LLMRequest
+from harness.llm.echo import is_echo
 
 from .models import CaseResult, Target, TestCaseSnapshot
 from .providers import to_litellm_model
@@ -46,6 +47,29 @@ class Grading:
     async def embed(self, texts: list[str]) -> list[list[float]]:
         return await self.llm.embed(texts, model=self.embedding_model)
 
+    async def moderate(self, text: str, provider: str | dict | None) -> dict[str, float]:
+        """Flagged moderation categories (``moderation`` assertion): OpenAI's moderation
+        model through LiteLLM unless the assertion names a provider
+        (``openai:moderation:<model>``, with ``config`` such as ``apiBaseUrl``)."""
+        model, params = moderation_model(provider)
+        return await self.llm.moderate(text, model, **params)
+
+
+def moderation_model(provider: str | dict | None) -> tuple[str, dict[str, Any]]:
+    pid = provider.get("id") if isinstance(provider, dict) else provider
+    config = (provider.get("config") or {}) if isinstance(provider, dict) else {}
+    model = "omni-moderation-latest"
+    if isinstance(pid, str) and pid:
+        model = pid.split(":")[-1] if pid.startswith("openai:") else pid
+    params: dict[str, Any] = {}
+    base = config.get("apiBaseUrl") or config.get("api_base") or config.get("apiHost")
+    if base:
+        params["api_base"] = base
+    key = config.get("apiKey") or config.get("api_key")
+    if key:
+        params["api_key"] = key
+    return model, params
+
 
 def build_request(target: Target, messages: list[dict], *, repeat: int,
                   cache: bool | None, run_id: str | None = None) -> LLMRequest:
@@ -71,6 +95,7 @@ async def evaluate_case(
     repeat: int = 0,
     default_assert: list[dict[str, Any]] | None = None,
     cache: bool | None = None,
+    allow_code: bool = False,
 ) -> CaseResult:
     base = {"run_id": run_id, "case_id": case.id, "target_id": target.target_id,
             "repeat": repeat}
@@ -95,10 +120,19 @@ async def evaluate_case(
     ctx_vars = {**variables}
     if case.expected_output is not None:
         ctx_vars.setdefault("expected_output", case.expected_output)
+    options = case.metadata.get("options", {}) if isinstance(case.metadata, dict) else {}
     ctx = AssertionContext(
         vars=ctx_vars, prompt=templating.as_prompt_text(rendered), latency_ms=resp.latency_ms,
-        cost_usd=resp.cost_usd, embed=grading.embed, judge=grading.judge,
-        options=case.metadata.get("options", {}) if isinstance(case.metadata, dict) else {},
+        cost_usd=resp.cost_usd, embed=grading.embed, judge=grading.judge, options=options,
+        # promptfoo's echo provider reports no finish reason; ours says "stop"
+        finish_reason=None if is_echo(resp.model) else resp.finish_reason,
+        moderate=grading.moderate, allow_code=allow_code,
+        provider_id=target.model.replace("/", ":", 1),
+        provider_config={k: target.params[k] for k in ("tools", "functions")
+                         if k in target.params},
+        test={"vars": variables, "assert": case.assert_, "options": options,
+              "description": case.metadata.get("description")
+              if isinstance(case.metadata, dict) else None},
     )
     graded = await evaluate_assertions(assertions, resp.output, ctx, threshold=case.threshold)
     status = "error" if graded.error else ("pass" if graded.passed else "fail")

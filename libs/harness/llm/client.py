@@ -270,6 +270,37 @@ class LLMClient:
         vectors, _ = await self._with_retries([model], max_retries, call)
         return vectors
 
+    # ------------------------------------------------------------------ moderation
+    async def moderate(
+        self,
+        text: str,
+        model: str = "omni-moderation-latest",
+        *,
+        max_retries: int = 3,
+        timeout_s: float = 60.0,
+        **params: Any,
+    ) -> dict[str, float]:
+        """The moderation categories ``litellm.amoderation`` flags for ``text``, each with
+        its score; {} when nothing is flagged."""
+        await self.warmup()
+
+        async def call(name: str) -> dict[str, float]:
+            kwargs = {k: v for k, v in params.items() if k not in _RESERVED_PARAMS}
+            lm = litellm()
+            async with asyncio.timeout(timeout_s):
+                raw = await lm.amoderation(model=name, input=text, **kwargs)
+            data = raw.model_dump() if hasattr(raw, "model_dump") else dict(raw)
+            flagged: dict[str, float] = {}
+            for result in data.get("results") or []:
+                scores = result.get("category_scores") or {}
+                for category, hit in (result.get("categories") or {}).items():
+                    if hit:
+                        flagged[category] = float(scores.get(category) or 0.0)
+            return flagged
+
+        flags, _ = await self._with_retries([model], max_retries, call)
+        return flags
+
     # ------------------------------------------------------------------ retry loop
     async def _with_retries(
         self,

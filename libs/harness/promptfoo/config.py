@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness import templating
 from harness.assertions import SUPPORTED_TYPES, merge_default_test, parse_assertions
+from harness.assertions.more_types import SCRIPT_TYPES, unsupported_reason
 from harness.assertions.shorthand import PROMPTFOO_ASSERTION_TYPES
 from harness.evaluation.models import Target, TestCaseSnapshot
 from harness.evaluation.providers import UnknownProvider, to_litellm_model, to_litellm_params
@@ -880,8 +881,8 @@ class _Loader:
                 raise self.error("missing 'type'", at, file=file)
             if a_type not in SUPPORTED_TYPES:
                 base = a_type[4:] if a_type.startswith("not-") else a_type
-                if base in ("javascript", "python", "ruby", "webhook"):
-                    why = f"{a_type!r} assertions run code and are not supported"
+                if unsupported_reason(a_type):
+                    why = unsupported_reason(a_type)
                 elif base in PROMPTFOO_ASSERTION_TYPES or base in ("assert-set", "select-best",
                                                                    "max-score", "human"):
                     why = f"promptfoo assertion type {a_type!r} is not supported by harness"
@@ -890,7 +891,12 @@ class _Loader:
                 supported = sorted(t for t in SUPPORTED_TYPES if not t.startswith("not-"))
                 raise self.error(f"{why} (supported: {', '.join(supported)})", at, file=file)
             item = dict(item)
-            item["value"] = self.load_value(item.get("value"), file, f"{at}.value")
+            base = a_type[4:] if a_type.startswith("not-") else a_type
+            if base in SCRIPT_TYPES and isinstance(item.get("value"), str) and \
+                    item["value"].startswith("file://"):
+                item["value"] = self.script_ref(item["value"], file, f"{at}.value")
+            else:
+                item["value"] = self.load_value(item.get("value"), file, f"{at}.value")
             if "provider" in item and item["provider"] is not None:
                 self.check_grader(item["provider"], file, f"{at}.provider")
             if item["value"] is None:
@@ -901,6 +907,19 @@ class _Loader:
         except ValueError as exc:
             raise self.error(str(exc), where, file=file) from exc
         return out
+
+    def script_ref(self, value: str, file: str, where: str) -> str:
+        """A python/javascript assertion's ``file://path[:function]`` with the path made
+        absolute (relative to the config's folder), so it runs from any working dir."""
+        ref = _strip_file(value)
+        m = re.match(r"^(.*\.(?:py|js|cjs|mjs))(?::([\w.]+))?$", ref)
+        if not m:
+            raise self.error(f"a script assertion needs a .py or .js file, got {value!r}",
+                             where, file=file)
+        path = (self.base / m.group(1)).resolve()
+        if not path.is_file():
+            raise self.error(f"script not found: {m.group(1)!r}", where, file=file)
+        return f"file://{path}" + (f":{m.group(2)}" if m.group(2) else "")
 
     def load_value(self, value: Any, file: str, where: str) -> Any:
         if isinstance(value, list):

@@ -96,8 +96,10 @@ async def run_plan(
         target = target_for_case(plan.targets[t], case)
         async with gate:
             try:
+                # a local eval runs the config author's own python/javascript/webhook
+                # assertions; the registry's runner never does (allow_code defaults off)
                 result = await evaluate_case(grading, target, case, run_id=eval_id, repeat=r,
-                                             cache=cache)
+                                             cache=cache, allow_code=True)
             except Exception as exc:  # noqa: BLE001 - one broken case must not stop the run
                 message = f"{type(exc).__name__}: {exc}"
                 result = CaseResult(run_id=eval_id, case_id=case.id,
