@@ -86,6 +86,15 @@ class Settings(BaseSettings):
         default=1.0, gt=0, le=60, description="HARNESS_REGEX_TIMEOUT_S: how long one user "
                                               "regex (a regex assertion) may match before it "
                                               "fails as timed out")
+    render_max_chars: int = Field(
+        default=2_000_000, ge=1, description="HARNESS_RENDER_MAX_CHARS: the most text one "
+                                             "template render may produce")
+    render_max_steps: int = Field(
+        default=1_000_000, ge=1, description="HARNESS_RENDER_MAX_STEPS: loop iterations, calls "
+                                             "and filters one render may execute")
+    render_timeout_s: float = Field(
+        default=2.0, gt=0, le=600, description="HARNESS_RENDER_TIMEOUT_S: how long one render "
+                                               "may run")
 
     @property
     def pgdata_dir(self) -> Path:

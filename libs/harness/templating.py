@@ -2,21 +2,49 @@
 
 A prompt's content is either a text template or a list of chat messages
 (``{"role": ..., "content": ...}``) whose contents are templates.
+
+Every render runs in a sandbox under a budget (``harness.template_sandbox``: steps, time,
+output size; ``HARNESS_RENDER_*``); exceeding it raises :class:`RenderBudgetExceeded`.
+Async code renders with :func:`render_async`, which keeps the work off the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from functools import lru_cache
 from typing import Any
 
 import jinja2
 from jinja2 import meta
-from jinja2.sandbox import SandboxedEnvironment
+
+from harness.template_sandbox import BudgetedSandbox, RenderBudget, RenderBudgetExceeded, metered
+
+__all__ = [
+    "Content",
+    "MissingVariablesError",
+    "RenderBudget",
+    "RenderBudgetExceeded",
+    "TemplateSyntaxError",
+    "render",
+    "render_async",
+    "render_budget",
+    "render_text",
+]
 
 Content = str | list[dict[str, Any]]
 
-_env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+_env = BudgetedSandbox(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+def render_budget() -> RenderBudget:
+    """The configured budget of one render (``HARNESS_RENDER_MAX_CHARS``,
+    ``HARNESS_RENDER_MAX_STEPS``, ``HARNESS_RENDER_TIMEOUT_S``)."""
+    from harness.config import get_settings
+
+    s = get_settings()
+    return RenderBudget(max_chars=s.render_max_chars, max_steps=s.render_max_steps,
+                        timeout_s=s.render_timeout_s)
 
 
 class TemplateSyntaxError(ValueError):
@@ -77,17 +105,32 @@ def validate(content: Content) -> None:
 
 
 def render_text(text: str, bindings: dict[str, Any]) -> str:
-    return _compile(text).render(**bindings)
+    """Render one template under the render budget (or the enclosing render's)."""
+    with metered(render_budget()):
+        try:
+            return _compile(text).render(**bindings)
+        except RecursionError as exc:  # a macro calling itself without end
+            raise RenderBudgetExceeded(
+                "depth", "template rendering recursed too deeply (a macro calling itself?)"
+            ) from exc
 
 
 def render(content: Content, bindings: dict[str, Any]) -> Content:
-    """Render every template in ``content``; missing variables raise ``MissingVariablesError``."""
+    """Render every template in ``content`` under one budget; missing variables raise
+    ``MissingVariablesError``, an exhausted budget ``RenderBudgetExceeded``."""
     missing = [v for v in variables(content) if v not in bindings]
     if missing:
         raise MissingVariablesError(missing)
-    if isinstance(content, str):
-        return render_text(content, bindings)
-    return [{**m, "content": render_text(str(m["content"]), bindings)} for m in content]
+    with metered(render_budget()):
+        if isinstance(content, str):
+            return render_text(content, bindings)
+        return [{**m, "content": render_text(str(m["content"]), bindings)} for m in content]
+
+
+async def render_async(content: Content, bindings: dict[str, Any]) -> Content:
+    """:func:`render` in a worker thread: a slow template (bounded by its budget) never
+    holds the event loop, so other requests, health checks included, go on."""
+    return await asyncio.to_thread(render, content, bindings)
 
 
 def to_messages(rendered: Content) -> list[dict[str, Any]]:

@@ -162,7 +162,10 @@ class Gateway:
             if not isinstance(variables, dict):
                 raise _problem(422, "bad-variables", "variables must be an object",
                                param="variables")
-            rendered = templating.render(a["content"], variables)
+            try:
+                rendered = await templating.render_async(a["content"], variables)
+            except templating.RenderBudgetExceeded as exc:
+                raise _problem(422, "render-budget-exceeded", str(exc), bound=exc.bound) from exc
             chain = [a["model"], *[m for m in a.get("fallback_models") or [] if m]]
             return Target(chain=list(dict.fromkeys(chain)), application=name,
                           prompt_id=a["prompt_id"], prompt_version=a["version"],

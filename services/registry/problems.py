@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from harness.eventstore import ConcurrencyError
-from harness.templating import MissingVariablesError
+from harness.templating import MissingVariablesError, RenderBudgetExceeded
 
 from .domain.errors import DomainError
 
@@ -56,6 +56,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(MissingVariablesError)
     async def _missing(_req: Request, exc: MissingVariablesError):
         return problem(422, "missing-variables", str(exc), missing=exc.missing)
+
+    @app.exception_handler(RenderBudgetExceeded)
+    async def _render_budget(_req: Request, exc: RenderBudgetExceeded):
+        return problem(422, "render-budget-exceeded", str(exc), bound=exc.bound)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_req: Request, exc: RequestValidationError):

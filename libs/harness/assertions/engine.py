@@ -150,6 +150,13 @@ def _error(
     )
 
 
+def _templated(value: Any) -> bool:
+    """Whether rendering the value runs a template (then it runs in a worker thread)."""
+    if isinstance(value, str):
+        return is_template(value)
+    return isinstance(value, list) and any(isinstance(v, str) and is_template(v) for v in value)
+
+
 def _clamp(score: float) -> float:
     if not isinstance(score, int | float) or math.isnan(score):
         return 0.0
@@ -191,6 +198,8 @@ async def evaluate_assertion(
         if a.base_type in SCRIPT_TYPES and isinstance(a.value, str) and \
                 a.value.startswith("file://"):
             value = a.value  # the script file itself, run by the check
+        elif _templated(a.value):
+            value = await asyncio.to_thread(render_value, a.value, ctx.vars)  # bounded, off-loop
         else:
             value = render_value(a.value, ctx.vars)
         verdict = await check(a, value, output, ctx)

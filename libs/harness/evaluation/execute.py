@@ -101,7 +101,7 @@ async def evaluate_case(
             "repeat": repeat}
     variables = dict(case.input)
     try:
-        rendered = templating.render(target.content, variables)
+        rendered = await templating.render_async(target.content, variables)
     except templating.MissingVariablesError as exc:
         return CaseResult(**base, status="error", reason=str(exc), error=str(exc))
     except Exception as exc:  # a template that fails at render time (e.g. a bad filter)

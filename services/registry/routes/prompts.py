@@ -217,7 +217,7 @@ async def render(prompt_id: str, body: RenderBody, rt=Depends(runtime),
             raise NotFound(f"prompt {prompt_id} not found")
     else:
         row = await _version_row(rt, prompt_id, body.version)
-    rendered = templating.render(row["content"], body.variables)
+    rendered = await templating.render_async(row["content"], body.variables)
     return RenderOut(prompt_id=prompt_id, version=row["version"], rendered=rendered,
                      messages=templating.to_messages(rendered))
 
