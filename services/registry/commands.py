@@ -12,10 +12,12 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
+import structlog
 
 from harness.events import EventMetadata, StoredEvent
 from harness.events.base import DomainEvent
 from harness.eventstore import EventStore
+from harness.storable import is_unstorable
 
 from . import projections, reactions
 from .domain import applications as app_domain
@@ -26,6 +28,8 @@ from .domain import prompts as prompt_domain
 from .domain.errors import AlreadyExists, Invalid
 
 S = TypeVar("S")
+
+log = structlog.get_logger(__name__)
 
 
 def prompt_stream(prompt_id: str) -> str:
@@ -128,8 +132,35 @@ class CommandHandler:
 
     async def record_facts(self, stream_id: str, events: list[DomainEvent], event_ids: list,
                            metadata: EventMetadata) -> list[StoredEvent]:
-        """Ingest facts reported by workers (results, completions): no decision to make,
-        deterministic event ids make a redelivery a no-op, any stream version is fine.
+        """Ingest facts reported by workers (results, completions); a fact that cannot be
+        stored never takes the others with it.
+
+        A batch the database refuses for its values (:func:`harness.storable.is_unstorable`)
+        is recorded one fact at a time; a fact refused alone is replaced by its
+        ``unstorable(reason)`` stand-in when it has one (a case result becomes that
+        result's error, under the same event id), else the error is raised."""
+        try:
+            return await self._record_facts(stream_id, events, event_ids, metadata)
+        except Exception as exc:
+            if not is_unstorable(exc):
+                raise
+            if len(events) > 1:
+                stored: list[StoredEvent] = []
+                for event, event_id in zip(events, event_ids, strict=True):
+                    stored += await self.record_facts(stream_id, [event], [event_id], metadata)
+                return stored
+            stand_in = getattr(events[0], "unstorable", None)
+            if stand_in is None:
+                raise
+            reason = f"{type(exc).__name__}: {exc}"[:500]
+            log.error("fact_unstorable", stream_id=stream_id, type=type(events[0]).__name__,
+                      error=reason)
+            return await self._record_facts(stream_id, [stand_in(reason)], event_ids, metadata)
+
+    async def _record_facts(self, stream_id: str, events: list[DomainEvent], event_ids: list,
+                            metadata: EventMetadata) -> list[StoredEvent]:
+        """One transaction: no decision to make, deterministic event ids make a
+        redelivery a no-op, any stream version is fine.
 
         A fact some registry reaction answers (``reactions.py``: generated cases join
         their dataset) gets its follow-up events in the same transaction; the streams

@@ -33,6 +33,7 @@ from harness.events.run_events import (
     run_event_id,
 )
 from harness.llm import LLMClient
+from harness.storable import storable
 from services.registry.snapshots import read_snapshot
 
 from .ports import ResultSink, RunProgress
@@ -134,7 +135,8 @@ class Runner:
                                              cache=req.cache)
                 await self.sink.publish(
                     _stream(req.run_id),
-                    CaseResultRecorded(run_id=req.run_id, result=result.model_dump(mode="json")),
+                    CaseResultRecorded(run_id=req.run_id,
+                                       result=storable(result.model_dump(mode="json"))),
                     result_event_id(req.run_id, case.id, target.target_id, repeat))
                 produced.append(result)
                 if self.on_result is not None:

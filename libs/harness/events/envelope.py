@@ -6,7 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from harness.storable import storable
 
 
 class EventMetadata(BaseModel):
@@ -18,13 +20,22 @@ class EventMetadata(BaseModel):
 
 
 class NewEvent(BaseModel):
-    """An event about to be appended; the store assigns stream_version and position."""
+    """An event about to be appended; the store assigns stream_version and position.
+
+    Its data is made storable (:mod:`harness.storable`: NUL and lone surrogates become
+    U+FFFD), so one odd character in a model's answer cannot fail an append, and what the
+    projections see is what the store keeps."""
 
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     type: str
     schema_version: int = 1
     data: dict[str, Any]
     metadata: EventMetadata = Field(default_factory=EventMetadata)
+
+    @field_validator("data")
+    @classmethod
+    def _storable(cls, data: dict[str, Any]) -> dict[str, Any]:
+        return storable(data)
 
 
 class StoredEvent(BaseModel):

@@ -60,6 +60,17 @@ class CaseResultRecorded(DomainEvent):
     run_id: str
     result: dict[str, Any]                 # harness.evaluation.models.CaseResult dump
 
+    def unstorable(self, reason: str) -> CaseResultRecorded:
+        """The stand-in recorded when this result cannot be stored: the same case, target
+        and repeat as an ``error`` result saying why (one bad output fails its own result,
+        never the run)."""
+        keep = ("run_id", "case_id", "target_id", "repeat", "model")
+        result = {k: self.result[k] for k in keep if k in self.result}
+        result.update(status="error", score=None, output=None,
+                      reason="the result could not be stored",
+                      error=f"the result could not be stored: {reason}")
+        return CaseResultRecorded(run_id=self.run_id, result=result)
+
 
 @registry.register
 class RunCompleted(DomainEvent):

@@ -12,6 +12,8 @@ from typing import Any, Literal, get_args
 import orjson
 from pydantic import BaseModel, Field
 
+from harness.storable import storable
+
 # The stored columns, in insert order (``params`` is exported, not stored).
 COLUMNS = ("id", "created_at", "source", "kind", "key_id", "key_name", "application",
            "prompt_id", "prompt_version", "run_id", "model_requested", "model_answered",
@@ -54,12 +56,13 @@ class Trace:
     mask_bodies: bool = False             # mask request/response before they are stored
 
     def row(self) -> tuple:
-        """The values of :data:`COLUMNS` as asyncpg takes them."""
+        """The values of :data:`COLUMNS` as asyncpg takes them, with every string made
+        storable (:mod:`harness.storable`: NUL and lone surrogates become U+FFFD)."""
         values = []
         for c in COLUMNS:
-            v = getattr(self, c)
+            v = storable(getattr(self, c))
             if c in ("request", "response"):
-                v = None if v is None else orjson.dumps(v).decode()
+                v = None if v is None else orjson.dumps(v, default=str).decode()
             elif c == "cost_usd" and v is not None:
                 v = Decimal(repr(v))
             values.append(v)

@@ -5,6 +5,11 @@ Callers only ``add()`` (a queue put); a background task hands each batch to the 
 (OpenTelemetry), writes it to its store — the database (:class:`PostgresTraceStore`), or
 the registry's ``POST /traces`` for a worker without one (:class:`HttpTraceStore`) — and
 then tells the listeners (cost alerts).
+
+No trace is lost because of another: strings are made storable first
+(:mod:`harness.storable`), and a batch the database still refuses is written again row
+by row, so only the rows that cannot be stored are dropped, and counted
+(``TraceWriter.dropped``, the ``harness_gateway_traces_dropped_total`` metric).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from typing import Protocol
 
 import structlog
 
+from harness.storable import is_unstorable
+
 from .record import COLUMNS, Trace
 
 log = structlog.get_logger(__name__)
@@ -26,6 +33,7 @@ _INSERT = (f"INSERT INTO gateway_traces ({', '.join(COLUMNS)}) VALUES ("
                        for i, c in enumerate(COLUMNS)) + ")")
 
 BatchListener = Callable[[list[Trace]], Awaitable[None]]
+
 
 
 class TraceExporter(Protocol):
@@ -83,7 +91,9 @@ async def drop_expired(pool, retention_days: int, today: date | None = None) -> 
 
 
 class TraceStore(Protocol):
-    async def write(self, batch: list[Trace]) -> None: ...
+    async def write(self, batch: list[Trace]) -> int | None:
+        """Store the batch; returns how many of its traces were dropped (None = 0).
+        Raising means none was stored."""
 
     async def close(self) -> None: ...
 
@@ -98,17 +108,38 @@ class PostgresTraceStore:
         self._partitions: set[date] = set()
         self._last_retention: date | None = None
 
-    async def write(self, batch: list[Trace]) -> None:
+    async def write(self, batch: list[Trace]) -> int:
+        """Insert the batch in one statement; if that fails, insert row by row and drop
+        (with a log line each) only the rows that fail alone. Returns how many were
+        dropped. A connection failure still raises (nothing row-specific about it)."""
+        dropped = 0
         async with self.pool.acquire() as conn:
             for day in {t.created_at.astimezone(UTC).date() for t in batch}:
                 if day not in self._partitions:
                     await ensure_partition(conn, day)
                     self._partitions.add(day)
-            await conn.executemany(_INSERT, [t.row() for t in batch])
+            try:
+                rows = [t.row() for t in batch]
+                async with conn.transaction():
+                    await conn.executemany(_INSERT, rows)
+            except Exception as exc:
+                if not is_unstorable(exc):
+                    raise
+                log.warning("trace_batch_refused", size=len(batch), error=str(exc)[:500])
+                for t in batch:
+                    try:
+                        await conn.execute(_INSERT, *t.row())
+                    except Exception as row_exc:
+                        if not is_unstorable(row_exc):
+                            raise
+                        dropped += 1
+                        log.error("trace_dropped", reason="not storable", trace_id=str(t.id),
+                                  error=str(row_exc)[:500])
         today = datetime.now(UTC).date()
         if self._last_retention != today:
             self._last_retention = today
             await drop_expired(self.pool, self.retention_days, today)
+        return dropped
 
     async def close(self) -> None:
         pass
@@ -202,6 +233,7 @@ class TraceWriter:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
+            batch: list[Trace] = []
             try:
                 batch = [await self._queue.get()]
                 deadline = loop.time() + self.flush_s
@@ -219,7 +251,8 @@ class TraceWriter:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - keep writing later batches
-                log.error("trace_write_failed", error=str(exc))
+                self.dropped += len(batch)
+                log.error("trace_write_failed", error=str(exc), dropped=len(batch))
                 await asyncio.sleep(0.5)
             finally:
                 if self._queue.empty():
@@ -243,8 +276,9 @@ class TraceWriter:
             except Exception as exc:  # noqa: BLE001 - an exporter never stops the writes
                 log.warning("trace_export_failed", exporter=type(exporter).__name__,
                             error=str(exc))
-        await self.store.write(batch)
-        self.written += len(batch)
+        dropped = await self.store.write(batch) or 0
+        self.written += len(batch) - dropped
+        self.dropped += dropped
         for listener in self.listeners:
             try:
                 await listener(batch)
