@@ -47,6 +47,7 @@ class LocalStack:
                     llm: LLMClient | None = None, pool_max: int = 10,
                     resume: bool = True) -> LocalStack:
         rt = await Runtime.start(database_url, artifacts=artifacts, pool_max=pool_max)
+        rt.calls_providers = True  # the runner below calls providers with this environment
         sink = BatchingLocalSink(rt.commands)
         traces = trace_writer_from_settings(rt.pool, "harness-runner")
         llm = llm or LLMClient(deployments=get_settings().llm_deployments)

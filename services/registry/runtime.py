@@ -51,6 +51,10 @@ class Runtime:
     resolve_cache: ResolveCache = field(default_factory=ResolveCache)
     relay: OutboxRelay | None = None
     tasks: list[asyncio.Task] = field(default_factory=list)
+    # True when this process also runs the runs' targets (the local stack): its
+    # environment is the runner's, so a target whose provider key is missing is refused
+    # when the run is requested. A registry alone (GCP) cannot know the runner's.
+    calls_providers: bool = False
 
     @classmethod
     async def start(cls, database_url: str, *, relay: bool = True, pool_min: int = 2,

@@ -21,6 +21,7 @@ from ._litellm import is_warm as _litellm_warm
 from ._litellm import litellm
 from ._litellm import warm as _warm_litellm
 from .cache import MemoryCache, ResponseCache, cache_key
+from .credentials import check_credentials
 from .echo import echo_output, estimate_tokens, is_echo, prompt_text
 from .errors import FALLBACK_KINDS, RETRYABLE_KINDS, classify
 from .models import LLMCall, LLMError, LLMRequest, LLMResponse
@@ -164,6 +165,7 @@ class LLMClient:
             if value is not None:
                 kwargs[name] = value
         kwargs["timeout"] = req.timeout_s
+        check_credentials(model, kwargs)  # a missing key: one "config" error, no call
         lm = litellm()
         async with asyncio.timeout(req.timeout_s):  # a hard deadline over LiteLLM's own
             raw = await lm.acompletion(
@@ -260,6 +262,7 @@ class LLMClient:
             kwargs = {k: v for k, v in {**params, **self.deployment(name)}.items()
                       if k not in _RESERVED_PARAMS}
             kwargs["timeout"] = timeout_s
+            check_credentials(name, kwargs)
             lm = litellm()
             async with asyncio.timeout(timeout_s):
                 raw = await lm.aembedding(

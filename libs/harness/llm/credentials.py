@@ -41,8 +41,7 @@ class MissingCredentials(Exception):
     def __init__(self, model: str, env_vars: list[str], where: str = "the environment") -> None:
         self.model, self.env_vars = model, list(env_vars)
         names = " or ".join(env_vars)
-        super().__init__(f"Missing credentials for model {model!r}: set {names} in {where} "
-                         "(or pass api_key in the model's parameters)")
+        super().__init__(f"Missing credentials for model {model!r}: set {names} in {where}")
 
 
 @lru_cache(maxsize=1024)

@@ -13,6 +13,7 @@ from fastapi.responses import Response, StreamingResponse
 from harness.assertions import parse_assertions
 from harness.evaluation import analysis
 from harness.evaluation.models import CaseResult, Target
+from harness.evaluation.providers import to_litellm_model
 from harness.events.run_events import (
     CaseResultRecorded,
     RunCancelled,
@@ -22,6 +23,7 @@ from harness.events.run_events import (
     run_event_id,
 )
 from harness.llm import options
+from harness.llm.credentials import missing_credentials
 
 from ..auth import require
 from ..commands import run_stream
@@ -44,6 +46,27 @@ def check_llm_options(params: dict, field: str,
         options.check_options(params, field, allowed)
     except options.OptionRefused as exc:
         raise Invalid(str(exc), field=exc.field) from exc
+
+
+def _missing_key(model: str, params: dict) -> list[str]:
+    try:
+        return missing_credentials(to_litellm_model(model), params)
+    except ValueError:  # an unknown provider id: the runner reports it per case
+        return []
+
+
+def refuse_unconfigured(target: Target, where: str) -> None:
+    """A 422 naming the model and the environment variable when no model of the target's
+    chain has its provider's key here (this process runs the targets: the local stack)."""
+    missing = [_missing_key(m, target.params) for m in [target.model, *target.fallback_models]]
+    if all(missing):
+        names = " or ".join(missing[0])
+        raise ProblemError(
+            422, "missing-credentials",
+            f"{where}.model: model {target.model!r} needs provider credentials: set {names} "
+            "in the environment of the process that runs the targets (`harness up`), or "
+            "choose another model", field=f"{where}.model", model=target.model,
+            env_vars=missing[0])
 
 
 def run_out(row, by_metric: dict[str, analysis.MetricStats] | None = None) -> RunOut:
@@ -145,7 +168,11 @@ async def request_run(rt, body: RunCreate, meta, *, source: str = "api") -> str:
     targets: list[Target] = []
     async with rt.pool.acquire() as conn:
         for i, spec in enumerate(body.targets):
-            targets.extend(await _resolve_target(conn, spec, i, body.models))
+            resolved = await _resolve_target(conn, spec, i, body.models)
+            if rt.calls_providers:
+                for t in resolved:
+                    refuse_unconfigured(t, f"targets.{i}")
+            targets.extend(resolved)
         data, count = await dataset_snapshot(conn, body.dataset_id)
     for i, t in enumerate(targets):
         t.target_id = f"t{i}"
