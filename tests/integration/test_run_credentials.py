@@ -73,3 +73,24 @@ async def test_llm_client_missing_key_is_one_config_error_and_falls_back():
     with pytest.raises(LLMError) as ei:
         await llm.embed(["x"], "openai/text-embedding-3-small", max_retries=3)
     assert ei.value.kind == "config" and ei.value.attempts == 1
+
+
+async def test_a_key_from_the_servers_deployments_counts(stack_client, monkeypatch):
+    from harness.config import get_settings
+
+    monkeypatch.setenv("HARNESS_LLM_DEPLOYMENTS",
+                       ('{"openai/gpt-4o-mini": {"api_key": "sk-from-deployments", '
+                        '"api_base": "http://127.0.0.1:9/v1"}}'))  # never reached
+    get_settings.cache_clear()
+    try:
+        p, ds = await seed(stack_client, cases=CASES, versions=["About {{ city }}"])
+        r = await stack_client.post("/runs", json={"dataset_id": ds["id"], "targets": [
+            {"prompt_id": p["id"], "model": "openai/gpt-4o-mini"}]})
+        assert r.status_code == 202, r.text
+        await stack_client.post(f"/runs/{r.json()['id']}/cancel", json={"reason": "enough"})
+        r = await stack_client.post("/runs", json={"dataset_id": ds["id"], "targets": [
+            {"prompt_id": p["id"], "model": "openai/gpt-4.1-nano"}]})
+        assert r.status_code == 422 and r.json()["env_vars"] == ["OPENAI_API_KEY"]
+    finally:
+        monkeypatch.delenv("HARNESS_LLM_DEPLOYMENTS")
+        get_settings.cache_clear()

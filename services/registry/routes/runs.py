@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from harness.assertions import parse_assertions
+from harness.config import get_settings
 from harness.evaluation import analysis
 from harness.evaluation.models import CaseResult, Target
 from harness.evaluation.providers import to_litellm_model
@@ -49,10 +50,15 @@ def check_llm_options(params: dict, field: str,
 
 
 def _missing_key(model: str, params: dict) -> list[str]:
+    """What ``model`` lacks to be called from here: the runner merges the server's
+    deployment (HARNESS_LLM_DEPLOYMENTS) over the target's params, so does this."""
     try:
-        return missing_credentials(to_litellm_model(model), params)
+        litellm_model = to_litellm_model(model)
     except ValueError:  # an unknown provider id: the runner reports it per case
         return []
+    deployments = get_settings().llm_deployments
+    deployment = deployments.get(litellm_model, deployments.get("*")) or {}
+    return missing_credentials(litellm_model, {**params, **deployment})
 
 
 def refuse_unconfigured(target: Target, where: str) -> None:
