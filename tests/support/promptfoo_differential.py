@@ -14,7 +14,9 @@ Normalized shape (one file per config)::
      "rows": [{"test": testIdx, "prompt": promptIdx, "success": bool, "score": float,
                "error": bool, "rendered": str, "assertions": [bool, ...] | null}]}
 
-``error`` is promptfoo's ``failureReason == 2`` (the row errored: rendering, the
+``rendered`` is the echo provider's output, i.e. the prompt exactly as the provider
+received it (the results file's ``prompt.raw`` is not used: promptfoo's writer
+re-serializes JSON-looking prompts compactly there). ``error`` is promptfoo's ``failureReason == 2`` (the row errored: rendering, the
 provider, or an assertion that could not be run); ``assertions`` are the per-assertion
 verdicts (``componentResults[].pass``), null on error rows, which carry none.
 """
@@ -59,13 +61,13 @@ def normalize(results: dict[str, Any] | None, exit_code: int, name: str) -> dict
         verdicts = None
         if grading is not None and not errored:
             verdicts = [bool(c.get("pass")) for c in grading.get("componentResults") or []]
-        prompt = r.get("prompt") or {}
+        response = r.get("response") or {}
         rows.append({
             "test": r["testIdx"], "prompt": r["promptIdx"],
             "success": bool(r.get("success")),
             "score": float(r.get("score") or 0.0),
             "error": errored,
-            "rendered": prompt.get("raw") if not errored else None,
+            "rendered": response.get("output") if not errored else None,
             "assertions": verdicts,
         })
     rows.sort(key=lambda row: (row["test"], row["prompt"]))
