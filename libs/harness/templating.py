@@ -91,16 +91,21 @@ def variables(content: Content) -> list[str]:
     return sorted(names)
 
 
+def validate_messages(messages: list[dict[str, Any]]) -> None:
+    """Raise ``ValueError`` unless ``messages`` is a non-empty list of chat messages."""
+    if not messages:
+        raise ValueError("messages must not be empty")
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or "role" not in m or "content" not in m:
+            raise ValueError(f"messages[{i}] needs 'role' and 'content'")
+        if m["role"] not in ("system", "user", "assistant", "tool", "developer"):
+            raise ValueError(f"messages[{i}].role {m['role']!r} is not a chat role")
+
+
 def validate(content: Content) -> None:
     """Raise ``TemplateSyntaxError`` or ``ValueError`` if the content is not a usable prompt."""
     if isinstance(content, list):
-        if not content:
-            raise ValueError("messages must not be empty")
-        for i, m in enumerate(content):
-            if not isinstance(m, dict) or "role" not in m or "content" not in m:
-                raise ValueError(f"messages[{i}] needs 'role' and 'content'")
-            if m["role"] not in ("system", "user", "assistant", "tool", "developer"):
-                raise ValueError(f"messages[{i}].role {m['role']!r} is not a chat role")
+        validate_messages(content)
     variables(content)
 
 

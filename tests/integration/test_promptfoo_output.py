@@ -103,7 +103,7 @@ async def test_results_file_has_promptfoo_structure(basic):
 async def test_error_rows_and_redacted_secrets(tmp_path):
     cfg = tmp_path / "promptfooconfig.yaml"
     cfg.write_text(
-        "prompts: ['Hi {{name}}']\n"
+        "prompts: ['Hi {{name | nosuchfilter}}']\n"
         "providers: [{id: echo, label: e, config: {apiKey: sk-secret-123}}]\n"
         "tests: [{vars: {x: 1}}]\n")
     plan = load_config(cfg)
@@ -112,7 +112,7 @@ async def test_error_rows_and_redacted_secrets(tmp_path):
     assert data["config"]["providers"][0]["config"]["apiKey"] == "[REDACTED]"
     [row] = data["results"]["results"]
     assert row["success"] is False and row["failureReason"] == 2
-    assert "missing variables: name" in row["error"]
+    assert "nosuchfilter" in row["error"]
     assert row["response"] is None and row["gradingResult"] is None
     assert row["provider"] == {"id": "echo", "label": "e"}
     assert data["results"]["stats"]["errors"] == 1

@@ -18,6 +18,7 @@ from harness.promptfoo import (
     eval_command,
     load_config,
     run_plan,
+    to_promptfoo_json,
 )
 from tests.support.stub_llm import StubLLM
 
@@ -97,20 +98,39 @@ async def test_file_prompts_and_csv_tests_verdicts():
     }
     by_key = {(r.case_id, r.target_id): r for r in outcome.results}
     chat = by_key[("case-0003", "t2")]
-    # the chat prompt is sent as messages; echo answers their JSON, which is-json accepts
-    assert chat.rendered_prompt == [{"role": "system", "content": "You are terse."},
-                                    {"role": "user", "content": "Greet Cy"}]
-    assert json.loads(chat.output)[1]["content"] == "Greet Cy"
+    # a chat prompt renders as promptfoo renders it (JSON, indent 2); echo answers with it
+    assert chat.rendered_prompt == json.dumps([{"role": "system", "content": "You are terse."},
+                                               {"role": "user", "content": "Greet Cy"}],
+                                              indent=2)
+    assert chat.output == chat.rendered_prompt
     assert by_key[("case-0001", "t0")].named_scores == {"greeting": 1.0}
     assert by_key[("case-0003", "t0")].score == 0.5  # is-json fails, threshold 0.5 passes
 
 
-async def test_missing_variable_is_an_error_result(tmp_path):
+async def test_missing_variable_renders_empty(tmp_path):
     cfg = tmp_path / "promptfooconfig.yaml"
     cfg.write_text("prompts: ['Hi {{name}}']\nproviders: [echo]\ntests: [{vars: {x: 1}}]\n")
     outcome = await run_plan(load_config(cfg), llm=LLMClient())
     [result] = outcome.results
-    assert result.status == "error" and "name" in result.error
+    assert result.status == "pass" and result.rendered_prompt == "Hi "  # as in promptfoo
+    cfg.write_text("prompts: ['{{ broken']\nproviders: [echo]\n")  # a partial tag is text
+    [result] = (await run_plan(load_config(cfg), llm=LLMClient())).results
+    assert result.status == "pass" and result.output == "{{ broken"
+
+
+async def test_unusable_assertion_value_is_a_row_error_and_the_eval_goes_on(tmp_path):
+    cfg = tmp_path / "promptfooconfig.yaml"
+    cfg.write_text("prompts: ['{{t}}']\nproviders: [echo]\ntests:\n"
+                   "  - {vars: {t: a}, assert: [{type: contains}, {type: equals, value: a}]}\n"
+                   "  - {vars: {t: b}, assert: [{type: equals, value: b}]}\n")
+    plan = load_config(cfg)
+    outcome = await run_plan(plan, llm=LLMClient())
+    assert [r.status for r in outcome.results] == ["error", "pass"]
+    data = to_promptfoo_json(plan, outcome)
+    bad = data["results"]["results"][0]
+    assert (bad["success"], bad["score"], bad["failureReason"], bad["gradingResult"]) == (
+        False, 0.0, 2, None)
+    assert data["results"]["stats"]["errors"] == 1 and data["results"]["stats"]["successes"] == 1
 
 
 async def test_repeat_and_prefix_suffix(tmp_path):
@@ -192,7 +212,7 @@ def test_eval_command_exit_codes_and_table(tmp_path):
 
 def test_eval_command_errors_exit_100_and_bad_config_exits_1(tmp_path):
     cfg = tmp_path / "promptfooconfig.yaml"
-    cfg.write_text("prompts: ['{{missing}}']\nproviders: [echo]\n")
+    cfg.write_text("prompts: ['x']\nproviders: [echo]\ntests: [{assert: [{type: regex}]}]\n")
     console, buf = recording_console()
     assert eval_command(cfg, None, console=console) == EXIT_FAILED
     assert "1 errors" in buf.getvalue() and "ERROR" in buf.getvalue()

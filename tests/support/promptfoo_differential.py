@@ -16,8 +16,9 @@ Normalized shape (one file per config)::
 
 ``rendered`` is the echo provider's output, i.e. the prompt exactly as the provider
 received it (the results file's ``prompt.raw`` is not used: promptfoo's writer
-re-serializes JSON-looking prompts compactly there). ``error`` is promptfoo's ``failureReason == 2`` (the row errored: rendering, the
-provider, or an assertion that could not be run); ``assertions`` are the per-assertion
+re-serializes JSON-looking prompts compactly there). ``error`` is promptfoo's
+``failureReason == 2`` (the row errored: rendering, the provider, or an assertion that
+could not be run); ``assertions`` are the per-assertion
 verdicts (``componentResults[].pass``), null on error rows, which carry none.
 """
 

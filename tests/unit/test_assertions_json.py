@@ -98,8 +98,10 @@ async def test_contains_json_in_surrounding_text():
 
 
 async def test_contains_json_none_found():
-    r = await run({"type": "contains-json"}, "no json {here} or [there")
-    assert not r.passed and not r.error
+    r = await run({"type": "contains-json"}, "no json here or [1, 2] there")
+    assert not r.passed and not r.error  # arrays alone do not count (promptfoo)
+    # promptfoo reads each {...} as YAML: {here} is the object {"here": null}
+    assert (await run({"type": "contains-json"}, "yaml {here} counts")).passed
     assert (await run({"type": "not-contains-json"}, "no json")).passed
     assert not (await run({"type": "not-contains-json"}, 'x {"a": 1} y')).passed
 

@@ -61,9 +61,13 @@ async def test_equals_object_with_non_json_output():
     assert (await run({"type": "not-equals", "value": {"a": 1}}, "not json")).passed
 
 
-async def test_equals_without_value_is_error():
+async def test_equals_without_value_compares_with_undefined():
     r = await run({"type": "equals"}, "x")
-    assert r.error and not r.passed
+    assert not r.error and not r.passed
+    assert (await run({"type": "equals"}, "undefined")).passed
+    # an explicit null is compared with the output parsed as JSON
+    assert (await run({"type": "equals", "value": None}, "null")).passed
+    assert not (await run({"type": "equals", "value": None}, "undefined")).passed
 
 
 # --- contains / icontains -----------------------------------------------------------------
@@ -207,10 +211,11 @@ async def test_regex_javascript_named_groups():
     assert not (await run({"type": "regex", "value": r"(?<!a)b"}, "ab")).passed
 
 
-async def test_regex_invalid_is_error():
+async def test_regex_invalid_is_a_failure_not_an_error():
     r = await run({"type": "regex", "value": "(unclosed"}, "x")
-    assert r.error and not r.passed and "invalid regex" in r.reason
-    assert (await run({"type": "not-regex", "value": "(unclosed"}, "x")).error
+    assert not r.error and not r.passed and "Invalid regex" in r.reason
+    r = await run({"type": "not-regex", "value": "(unclosed"}, "x")
+    assert not r.error and not r.passed
 
 
 async def test_regex_missing_value_is_error():

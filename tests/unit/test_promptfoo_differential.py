@@ -20,12 +20,7 @@ MIN_ROWS = 300
 # Configs harness does not agree on yet (issue 14 is fixing them, one by one); each fix
 # removes its name here. Not a place for intentional differences: those go in
 # docs/promptfoo-differences.md with their reason.
-NOT_YET_AGREEING: set[str] = {
-    "chat_prompts", "config_error_bare_test", "default_test", "files", "json_schema",
-    "nunjucks_filters", "nunjucks_tags", "nunjucks_values", "prompt_path_like", "regex_js",
-    "row_errors", "text_assertions", "var_templates", "vars_expansion",
-    "weights_thresholds",
-}
+NOT_YET_AGREEING: set[str] = set()
 
 
 @cache

@@ -96,7 +96,7 @@ def test_patterns_too_large_to_compile_safely_are_refused():
 def test_invalid_patterns_and_flags():
     with pytest.raises(InvalidRegex, match="invalid regex '\\(x'"):
         compile_js("(x")
-    with pytest.raises(InvalidRegex, match="unknown flag 'q'"):
+    with pytest.raises(InvalidRegex, match="Invalid flags supplied to RegExp constructor 'q'"):
         compile_js("x", "q")
 
 
@@ -108,7 +108,10 @@ def test_javascript_translation_and_flags():
     assert search_js("a[]", "a") is None
     assert search_js("HELLO", "hello", "i") is not None
     assert search_js("a.b", "a\nb", "s") is not None
-    assert search_js(r"\p{L}+", "한국어 x").group(0) == "한국어"
+    assert search_js(r"\p{L}+", "한국어 x", "u").group(0) == "한국어"
+    # without the u flag JavaScript reads \p{L} as the text "p{L}"
+    assert search_js(r"\p{L}+", "한국어 x") is None
+    assert search_js(r"\p{L}", "p{L}") is not None
 
 
 async def test_regex_assertion_that_times_out_fails_with_the_reason(monkeypatch):

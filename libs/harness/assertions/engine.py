@@ -7,10 +7,9 @@ import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-import jinja2
 from pydantic import ValidationError
 
-from harness.templating import render_text
+from harness import nunjucks
 
 from .json_checks import check_contains_json, check_is_json, schema_validator
 from .limits import check_cost, check_latency
@@ -131,8 +130,8 @@ def _render_metric(metric: str | None, variables: dict[str, Any]) -> str | None:
     if not metric or "{" not in metric:
         return metric
     try:
-        return render_text(metric, variables)
-    except jinja2.TemplateError:
+        return nunjucks.render(metric, variables)
+    except nunjucks.NunjucksError:
         return metric  # promptfoo keeps the name as written when it cannot render it
 
 
@@ -211,7 +210,7 @@ async def evaluate_assertion(
         )
     return AssertionResult(
         type=a.type,
-        passed=verdict.passed,
+        passed=verdict.passed or a.weight == 0,  # promptfoo: a weight-0 assertion passes
         score=_clamp(verdict.score),
         reason=verdict.reason,
         weight=a.weight,

@@ -54,7 +54,7 @@ def _template_context(output: str, rubric: str, variables: dict[str, Any]) -> di
 
 def _render_leaves(node: Any, context: dict[str, Any]) -> Any:
     if isinstance(node, str):
-        return render_string(node, context, "rubric prompt")
+        return render_string(node, context, "rubric prompt", strict=True)
     if isinstance(node, list):
         return [_render_leaves(x, context) for x in node]
     if isinstance(node, dict):
@@ -80,7 +80,8 @@ def custom_messages(
         ):
             return [dict(m) for m in rendered]
         return [{"role": "user", "content": json.dumps(rendered, ensure_ascii=False)}]
-    return [{"role": "user", "content": render_string(template, context, "rubric prompt")}]
+    content = render_string(template, context, "rubric prompt", strict=True)
+    return [{"role": "user", "content": content}]
 
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)

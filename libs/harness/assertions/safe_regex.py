@@ -15,8 +15,8 @@ bounds make that impossible:
   :data:`MAX_REPEAT_PRODUCT` are refused with :class:`InvalidRegex`.
 
 The dialect is JavaScript (promptfoo's), translated onto ``regex`` by
-:func:`translate_js`; that function is the one place to extend for more of JavaScript's
-semantics.
+:func:`translate_js` (implemented in :mod:`.js_regex`, the one place to extend for more
+of JavaScript's semantics).
 """
 
 from __future__ import annotations
@@ -35,8 +35,6 @@ MAX_REPEAT_PRODUCT = 100_000
 DEFAULT_TIMEOUT_S = 1.0
 """Matching budget when ``HARNESS_REGEX_TIMEOUT_S`` is unset."""
 
-_JS_FLAGS = {"i": regex.IGNORECASE, "m": regex.MULTILINE, "s": regex.DOTALL}
-_JS_IGNORED_FLAGS = set("gyud")  # global/sticky/indices change the API, not what matches
 _COUNTED = regex.compile(r"\{(\d*)(?:,(\d*))?\}")
 
 
@@ -178,52 +176,14 @@ def repeat_product(pattern: str) -> int:
 
 
 def translate_js(pattern: str, multiline: bool = False) -> str:
-    """A JavaScript pattern in ``regex`` syntax.
+    """A JavaScript pattern in ``regex`` syntax (see :mod:`.js_regex`, where the dialect
+    is translated). Raises :class:`InvalidRegex` where JavaScript would throw."""
+    from .js_regex import JsRegexError, translate
 
-    Translated: named groups ``(?<name>…)`` and back-references ``\\k<name>``, ``[^]``
-    (any character), ``[]`` (never matches), and ``$``, which in JavaScript without the
-    ``m`` flag matches only at the very end.
-    """
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    in_class = False
-    while i < n:
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < n:
-            if not in_class and pattern[i + 1] == "k" and i + 2 < n and pattern[i + 2] == "<":
-                end = pattern.find(">", i + 3)
-                if end != -1:
-                    out.append(f"(?P={pattern[i + 3 : end]})")
-                    i = end + 1
-                    continue
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if in_class:
-            if ch == "]":
-                in_class = False
-            out.append(ch)
-        elif pattern.startswith("[^]", i):  # JS: any character
-            out.append(r"[\s\S]")
-            i += 3
-            continue
-        elif pattern.startswith("[]", i):  # JS: an empty class, never matches
-            out.append("(?!)")
-            i += 2
-            continue
-        elif ch == "[":
-            in_class = True
-            out.append(ch)
-        elif ch == "$":
-            out.append("$" if multiline else r"\Z")
-        elif pattern.startswith("(?<", i) and i + 3 < n and pattern[i + 3] not in "=!":
-            out.append("(?P<")
-            i += 3
-            continue
-        else:
-            out.append(ch)
-        i += 1
-    return "".join(out)
+    try:
+        return translate(pattern, "m" if multiline else "")[0]
+    except JsRegexError as exc:
+        raise InvalidRegex(pattern, str(exc)) from exc
 
 
 def _check_size(pattern: str) -> None:
@@ -240,17 +200,18 @@ def _check_size(pattern: str) -> None:
 def compile_js(pattern: str, flags: str = "") -> SafePattern:
     """Compile a JavaScript regular expression (with JavaScript ``flags`` such as ``"i"``).
 
-    Raises :class:`InvalidRegex` for a pattern that cannot be compiled or is too large.
-    With the ``m`` flag ``$`` keeps its per-line meaning.
+    Raises :class:`InvalidRegex` for a pattern that cannot be compiled (where JavaScript
+    throws a SyntaxError) or is too large. The JavaScript dialect is translated by
+    :func:`harness.assertions.js_regex.translate` (ASCII ``\\w``, ``\\p{..}`` only with
+    ``u``, Python-only syntax refused, ...).
     """
-    bits = 0
-    for f in flags:
-        if f in _JS_FLAGS:
-            bits |= _JS_FLAGS[f]
-        elif f not in _JS_IGNORED_FLAGS:
-            raise InvalidRegex(pattern, f"unknown flag {f!r}")
+    from .js_regex import JsRegexError, translate
+
     _check_size(pattern)
-    translated = translate_js(pattern, multiline="m" in flags)
+    try:
+        translated, bits = translate(pattern, flags)
+    except JsRegexError as exc:
+        raise InvalidRegex(pattern, str(exc)) from exc
     try:
         return SafePattern(pattern, regex.compile(translated, bits))
     except (regex.error, ValueError, OverflowError, RecursionError) as exc:

@@ -6,11 +6,14 @@ from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
+from harness import nunjucks
+
 from . import safe_regex
 from .models import Assertion, AssertionEvalError, Verdict, binary
 from .values import (
     is_number,
     js_string,
+    js_truthy,
     json_equal,
     parse_comma_separated,
     parse_json,
@@ -26,11 +29,12 @@ def _quote(text: str, limit: int = 200) -> str:
 
 
 def check_equals(a: Assertion, value: Any, output: str) -> Verdict:
+    """promptfoo's equals: without a value it compares with ``String(undefined)``; an
+    object, an array or an explicit null is compared with the output parsed as JSON."""
     inverse = a.inverse
-    if value is None:
-        raise AssertionEvalError('"equals" needs a value')
-    if isinstance(value, dict | list):
-        # An object/array value is compared with the output parsed as JSON.
+    if value is None and "value" not in a.model_fields_set:
+        value = "undefined"
+    if value is None or isinstance(value, dict | list):
         try:
             equal = json_equal(value, parse_json(output))
         except ValueError:
@@ -56,7 +60,7 @@ def _single(a: Assertion, value: Any) -> str:
         is_number(value) and value == value  # not NaN
     ):
         return js_string(value)
-    raise AssertionEvalError(f'"{a.base_type}" needs a non-empty string or number value')
+    raise AssertionEvalError(f'"{a.base_type}" assertion type must have a string or number value')
 
 
 def check_contains(a: Assertion, value: Any, output: str) -> Verdict:
@@ -76,15 +80,15 @@ def check_contains(a: Assertion, value: Any, output: str) -> Verdict:
 
 
 def _as_list(a: Assertion, value: Any) -> list[str]:
-    if value is None or value == "":
-        raise AssertionEvalError(f'"{a.base_type}" needs a value (a list or comma-separated text)')
+    if not js_truthy(value):
+        raise AssertionEvalError(f'"{a.base_type}" assertion type must have a value')
     if isinstance(value, str):
         value = parse_comma_separated(value)
     if not isinstance(value, list):
         raise AssertionEvalError(
             f'"{a.base_type}" needs a list or comma-separated text, got {type(value).__name__}'
         )
-    return [js_string(v) for v in value]
+    return [nunjucks.js_string(v) for v in value]
 
 
 def check_contains_many(a: Assertion, value: Any, output: str) -> Verdict:
@@ -122,7 +126,9 @@ def check_contains_many(a: Assertion, value: Any, output: str) -> Verdict:
 
 
 def check_starts_with(a: Assertion, value: Any, output: str) -> Verdict:
-    prefix = _single(a, value)
+    if not isinstance(value, str) or value == "":
+        raise AssertionEvalError('"starts-with" assertion type must have a string value')
+    prefix = value
     holds = output.startswith(prefix)
     passed = holds != a.inverse
     if passed:
@@ -137,11 +143,16 @@ def check_starts_with(a: Assertion, value: Any, output: str) -> Verdict:
 
 
 def check_regex(a: Assertion, value: Any, output: str) -> Verdict:
+    """``new RegExp(value).test(output)`` (JavaScript, no flags). A pattern JavaScript
+    refuses fails the assertion, ``not-regex`` included, as in promptfoo; a match that
+    runs out of harness's time budget is an error (promptfoo has no budget)."""
     if not isinstance(value, str) or value == "":
-        raise AssertionEvalError('"regex" needs a non-empty string value (the pattern)')
+        raise AssertionEvalError('"regex" assertion type must have a string value')
     try:
         m = safe_regex.search_js(value, output)
-    except (safe_regex.InvalidRegex, safe_regex.RegexTimeout) as exc:
+    except safe_regex.InvalidRegex as exc:
+        return binary(False, f"Invalid regex pattern: {exc}")
+    except safe_regex.RegexTimeout as exc:  # harness's own budget: not a verdict
         raise AssertionEvalError(str(exc)) from exc
     passed = (m is not None) != a.inverse
     if passed:
@@ -159,9 +170,9 @@ DEFAULT_LEVENSHTEIN_THRESHOLD = 5
 
 
 def check_levenshtein(a: Assertion, value: Any, output: str) -> Verdict:
-    if not (isinstance(value, str) or is_number(value)):
-        raise AssertionEvalError('"levenshtein" needs a string value')
-    expected = js_string(value)
+    if not isinstance(value, str):
+        raise AssertionEvalError('"levenshtein" assertion type must have a string value')
+    expected = value
     limit = a.threshold if a.threshold is not None else DEFAULT_LEVENSHTEIN_THRESHOLD
     distance = Levenshtein.distance(output, expected)
     within = distance <= limit

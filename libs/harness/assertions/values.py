@@ -5,12 +5,9 @@ follow JavaScript's rules)."""
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
-import jinja2
-
-from harness.templating import render_text
+from harness import nunjucks
 
 from .models import AssertionEvalError
 
@@ -21,15 +18,28 @@ def is_template(text: str) -> bool:
     return any(m in text for m in _TEMPLATE_MARKERS)
 
 
-def render_string(text: str, variables: dict[str, Any], what: str = "value") -> str:
-    """Render ``{{ var }}`` placeholders; plain strings are returned untouched."""
+def render_string(text: str, variables: dict[str, Any], what: str = "value", *,
+                  strict: bool = False) -> str:
+    """Render the value as promptfoo does (``nunjucks.renderString(value, vars)``: a
+    missing variable is empty); plain strings are returned untouched. A template that
+    cannot render is an :class:`AssertionEvalError` (promptfoo: the row errors).
+    ``strict`` (rubric prompts): Jinja, and a missing variable is an error."""
     if not is_template(text):
         return text
+    if strict:
+        import jinja2
+
+        from harness.templating import render_text
+
+        try:
+            return render_text(text, variables)
+        except jinja2.UndefinedError as exc:
+            raise AssertionEvalError(f"{what} template: {exc.message}") from exc
+        except jinja2.TemplateError as exc:
+            raise AssertionEvalError(f"{what} template is invalid: {exc}") from exc
     try:
-        return render_text(text, variables)
-    except jinja2.UndefinedError as exc:
-        raise AssertionEvalError(f"{what} template: {exc.message}") from exc
-    except jinja2.TemplateError as exc:
+        return nunjucks.render(text, variables)
+    except nunjucks.NunjucksError as exc:
         raise AssertionEvalError(f"{what} template is invalid: {exc}") from exc
 
 
@@ -67,16 +77,15 @@ def js_string(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-        if value.is_integer() and abs(value) < 1e21:
-            return str(int(value))
-        return repr(value)
+        return nunjucks.js_number(value)
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def js_truthy(value: Any) -> bool:
+    """JavaScript truthiness (``[]`` and ``{}`` are true; ``0``, ``""``, null are not)."""
+    return nunjucks.js_truthy(value)
 
 
 def is_number(value: Any) -> bool:

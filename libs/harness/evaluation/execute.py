@@ -4,6 +4,7 @@ and ``harness eval``; pure apart from the LLM client it is given."""
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +72,29 @@ def moderation_model(provider: str | dict | None) -> tuple[str, dict[str, Any]]:
     return model, params
 
 
+@dataclass
+class RenderedPrompt:
+    """A case's prompt ready for the model: the messages to send, what to record as the
+    rendered prompt, the prompt text assertions see, and the vars they see."""
+
+    messages: list[dict[str, Any]]
+    recorded: templating.Content
+    text: str
+    variables: dict[str, Any]
+
+
+PromptRenderer = Callable[[Target, dict[str, Any]], Awaitable[RenderedPrompt]]
+"""Renders a target's prompt with a case's vars; raising = the case errors."""
+
+
+async def render_jinja(target: Target, variables: dict[str, Any]) -> RenderedPrompt:
+    """Registry prompts: Jinja, every placeholder must have a value (rendered in a worker
+    thread so a slow template never holds the event loop)."""
+    rendered = await templating.render_async(target.content, variables)
+    return RenderedPrompt(messages=templating.to_messages(rendered), recorded=rendered,
+                          text=templating.as_prompt_text(rendered), variables=variables)
+
+
 def build_request(target: Target, messages: list[dict], *, repeat: int,
                   cache: bool | None, run_id: str | None = None) -> LLMRequest:
     params = dict(target.params)
@@ -96,19 +120,19 @@ async def evaluate_case(
     default_assert: list[dict[str, Any]] | None = None,
     cache: bool | None = None,
     allow_code: bool = False,
+    render: PromptRenderer | None = None,
 ) -> CaseResult:
     base = {"run_id": run_id, "case_id": case.id, "target_id": target.target_id,
             "repeat": repeat}
-    variables = dict(case.input)
     try:
-        rendered = await templating.render_async(target.content, variables)
+        prompt = await (render or render_jinja)(target, dict(case.input))
     except templating.MissingVariablesError as exc:
         return CaseResult(**base, status="error", reason=str(exc), error=str(exc))
     except Exception as exc:  # a template that fails at render time (e.g. a bad filter)
         return CaseResult(**base, status="error", reason=f"render failed: {exc}",
                           error=f"render failed: {exc}")
-    req = build_request(target, templating.to_messages(rendered), repeat=repeat, cache=cache,
-                        run_id=run_id)
+    rendered = prompt.recorded
+    req = build_request(target, prompt.messages, repeat=repeat, cache=cache, run_id=run_id)
     try:
         resp = await grading.llm.complete(req)
     except LLMError as exc:
@@ -117,12 +141,12 @@ async def evaluate_case(
                           rendered_prompt=rendered)
 
     assertions = [*(default_assert or []), *case.assert_]
-    ctx_vars = {**variables}
+    ctx_vars = {**prompt.variables}
     if case.expected_output is not None:
         ctx_vars.setdefault("expected_output", case.expected_output)
     options = case.metadata.get("options", {}) if isinstance(case.metadata, dict) else {}
     ctx = AssertionContext(
-        vars=ctx_vars, prompt=templating.as_prompt_text(rendered), latency_ms=resp.latency_ms,
+        vars=ctx_vars, prompt=prompt.text, latency_ms=resp.latency_ms,
         cost_usd=resp.cost_usd, embed=grading.embed, judge=grading.judge, options=options,
         # promptfoo's echo provider reports no finish reason; ours says "stop"
         finish_reason=None if is_echo(resp.model) else resp.finish_reason,
@@ -130,7 +154,7 @@ async def evaluate_case(
         provider_id=target.model.replace("/", ":", 1),
         provider_config={k: target.params[k] for k in ("tools", "functions")
                          if k in target.params},
-        test={"vars": variables, "assert": case.assert_, "options": options,
+        test={"vars": prompt.variables, "assert": case.assert_, "options": options,
               "description": case.metadata.get("description")
               if isinstance(case.metadata, dict) else None},
     )

@@ -40,7 +40,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness import templating
-from harness.assertions import SUPPORTED_TYPES, merge_default_test, parse_assertions
+from harness.assertions import SUPPORTED_TYPES, merge_default_test
 from harness.assertions.more_types import SCRIPT_TYPES, unsupported_reason
 from harness.assertions.shorthand import PROMPTFOO_ASSERTION_TYPES
 from harness.evaluation.models import Target, TestCaseSnapshot
@@ -482,9 +482,8 @@ class _Loader:
             found = sorted(Path(p) for p in glob.glob(str(target), recursive=True)
                            if Path(p).is_file())
             if not found:
-                if explicit:
-                    raise self.error(f"no files match {raw!r}", where)
-                return [self.inline_prompt(raw, label, pid, config, where)]
+                raise self.error(f"no files match {raw!r} (promptfoo reads a one-line prompt "
+                                 "with '*' as a glob)", where)
             out = []
             for path in found:
                 rel = _rel(path, self.base)
@@ -495,7 +494,11 @@ class _Loader:
         if not target.is_file():
             if explicit:
                 raise self.error(f"prompt file not found: {raw!r} (looked for {target})", where)
-            return [self.inline_prompt(raw, label, pid, config, where)]
+            raise self.error(
+                f"{raw!r} looks like a file path to promptfoo (it has no newline and contains "
+                "'/', '\\', '*' or a file extension) but there is no such file; promptfoo "
+                "refuses it too. For an inline prompt, use a block scalar (|) with more than "
+                "one line", where)
         return self.prompts_from_file(target, Path(ref).as_posix(), label, pid, config, where)
 
     def inline_prompt(self, raw: str, label: str | None, pid: str | None, config: dict,
@@ -512,10 +515,13 @@ class _Loader:
 
     def make_prompt(self, raw: str, label: str, content: str | list[dict], pid: str | None,
                     config: dict, where: str, file: str | None = None) -> PromptSpec:
-        try:
-            templating.validate(content)
-        except ValueError as exc:  # TemplateSyntaxError is a ValueError too
-            raise self.error(f"invalid prompt template: {exc}", where, file=file) from exc
+        # The template itself is not checked here: as in promptfoo, a template that cannot
+        # render makes its rows errors when they run.
+        if isinstance(content, list):
+            try:
+                templating.validate_messages(content)
+            except ValueError as exc:
+                raise self.error(f"invalid chat prompt: {exc}", where, file=file) from exc
         return PromptSpec(raw=raw, label=label, content=content, id=pid, config=dict(config))
 
     def prompts_from_file(self, path: Path, shown: str, label: str | None, pid: str | None,
@@ -699,6 +705,15 @@ class _Loader:
     def load_cases(self, raw: dict) -> list[TestCaseSnapshot]:
         default, default_loc = self.default_test(raw.get("defaultTest"))
         tests = self.read_tests(raw.get("tests"))
+        for test, file, loc in tests:
+            if isinstance(test, dict) and not any(
+                    test.get(k) for k in ("assert", "vars", "options", "metadata", "provider",
+                                          "providerOutput")) and not (
+                    isinstance(test.get("threshold"), int | float)
+                    and not isinstance(test.get("threshold"), bool)):
+                raise self.error("a test must contain one of: assert, vars, options, "
+                                 "metadata, provider, providerOutput, threshold (promptfoo "
+                                 "refuses it too)", loc, file=file)
         if not tests:
             tests = [({}, self.shown, "tests (none given: one empty test)")]
         cases: list[TestCaseSnapshot] = []
@@ -895,17 +910,13 @@ class _Loader:
             if base in SCRIPT_TYPES and isinstance(item.get("value"), str) and \
                     item["value"].startswith("file://"):
                 item["value"] = self.script_ref(item["value"], file, f"{at}.value")
-            else:
-                item["value"] = self.load_value(item.get("value"), file, f"{at}.value")
+            elif "value" in item:  # an explicit null stays: equals null ≠ equals (undefined)
+                item["value"] = self.load_value(item["value"], file, f"{at}.value")
             if "provider" in item and item["provider"] is not None:
                 self.check_grader(item["provider"], file, f"{at}.provider")
-            if item["value"] is None:
-                item.pop("value")
             out.append(item)
-        try:
-            parse_assertions(out)
-        except ValueError as exc:
-            raise self.error(str(exc), where, file=file) from exc
+        # Values are not checked here: as in promptfoo, an assertion whose value cannot be
+        # used makes its row an error when it runs, and the other rows still run.
         return out
 
     def script_ref(self, value: str, file: str, where: str) -> str:

@@ -112,8 +112,8 @@ def _status_fields(r: CaseResult) -> tuple[bool, int, str | None]:
 
 
 def _grading_result(r: CaseResult, assertions: list[dict]) -> dict[str, Any] | None:
-    if r.output is None:
-        return None  # no response: the model call (or the prompt) failed
+    if r.output is None or r.status == "error":
+        return None  # no response, or an assertion could not run: the row is an error
     components = []
     for i, comp in enumerate(r.assertions):
         item: dict[str, Any] = {
@@ -190,7 +190,7 @@ def to_promptfoo_json(plan: EvalPlan, outcome: EvalOutcome) -> dict[str, Any]:
             "error": error,
             "failureReason": failure_reason,
             "success": success,
-            "score": r.score if r.score is not None else 0.0,
+            "score": r.score if r.score is not None and r.status != "error" else 0.0,
             "latencyMs": latency,
             "gradingResult": _grading_result(r, test_case.get("assert") or []),
             "namedScores": dict(r.named_scores),

@@ -12,11 +12,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from harness.evaluation.execute import Grading, evaluate_case
+from harness.evaluation.execute import Grading, PromptRenderer, RenderedPrompt, evaluate_case
 from harness.evaluation.models import CaseResult, Target, TestCaseSnapshot
 from harness.llm import LLMClient
+from harness.llm.echo import is_echo
 
-from .config import EvalPlan
+from .config import EvalPlan, PromptSpec
+from .render import parse_js_json, prepare_vars, render_prompt
 
 Progress = Callable[[int, int, CaseResult], Any]
 """Called after each evaluation with (done, total, the result)."""
@@ -63,6 +65,37 @@ def target_for_case(target: Target, case: TestCaseSnapshot) -> Target:
     return target.model_copy(update={"content": content, "params": {**target.params, **params}})
 
 
+def _chat_messages(text: str) -> list[dict[str, Any]] | None:
+    """The messages of a rendered chat prompt (a JSON list of ``{role, content}``)."""
+    try:
+        parsed = parse_js_json(text)
+    except ValueError:
+        return None
+    if isinstance(parsed, list) and parsed and all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and "content" in m
+            for m in parsed):
+        return [dict(m) for m in parsed]
+    return None
+
+
+def promptfoo_renderer(prompt: PromptSpec, case: TestCaseSnapshot) -> PromptRenderer:
+    """Render as promptfoo does (:mod:`.render`, Nunjucks): the test's ``prefix`` /
+    ``suffix`` around the prompt's raw text, then ``renderPrompt``. A rendered chat
+    prompt goes to the model as its messages; the ``echo`` model gets the rendered text
+    itself, which is what promptfoo's echo provider answers with."""
+    info = case.metadata.get("promptfoo", {}) if isinstance(case.metadata, dict) else {}
+    raw = f"{info.get('prefix') or ''}{prompt.raw}{info.get('suffix') or ''}"
+
+    async def render(target: Target, variables: dict[str, Any]) -> RenderedPrompt:
+        prepared = prepare_vars(variables)
+        text = await asyncio.to_thread(render_prompt, raw, prepared)
+        messages = None if is_echo(target.model) else _chat_messages(text)
+        return RenderedPrompt(messages=messages or [{"role": "user", "content": text}],
+                              recorded=text, text=text, variables=prepared)
+
+    return render
+
+
 async def run_plan(
     plan: EvalPlan,
     *,
@@ -98,8 +131,9 @@ async def run_plan(
             try:
                 # a local eval runs the config author's own python/javascript/webhook
                 # assertions; the registry's runner never does (allow_code defaults off)
-                result = await evaluate_case(grading, target, case, run_id=eval_id, repeat=r,
-                                             cache=cache, allow_code=True)
+                result = await evaluate_case(
+                    grading, target, case, run_id=eval_id, repeat=r, cache=cache,
+                    allow_code=True, render=promptfoo_renderer(plan.prompt_of(t), case))
             except Exception as exc:  # noqa: BLE001 - one broken case must not stop the run
                 message = f"{type(exc).__name__}: {exc}"
                 result = CaseResult(run_id=eval_id, case_id=case.id,
