@@ -8,6 +8,9 @@ Row shapes:
   ``__expected`` / ``__expectedN`` (promptfoo assertions), ``__description``,
   ``__metric``, ``__threshold``, ``__metadata:<key>``, ``__contexts`` (JSON list or
   text) and ``__assert_json`` (a JSON list of assertions, as the CSV export writes).
+  A cell (or header) starting with quotes (``'``) and then ``=``, ``+``, ``-``, ``@``, a
+  tab or CR loses one quote: the export's CSV-injection guard (``harness.csv_cells``)
+  undone.
   Empty cells of variables are empty strings, as in promptfoo.
 - JSON / JSONL: objects with ``input`` (or promptfoo's ``vars``), ``expected_output``,
   ``metadata``, ``assert``, ``threshold``, ``description``; an object with none of those
@@ -24,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from harness import csv_cells
 from harness.assertions import parse_assertions
 
 from .expected import ExpectedSyntaxError, expected_to_assertion
@@ -115,7 +119,7 @@ def _csv_row(row_no: int, record: dict[str, str | None], errors: list[RowError]
     variables: dict[str, Any] = {}
     case = ParsedCase(row=row_no, input=variables)
     for column, raw in record.items():
-        value = raw if raw is not None else ""
+        value = csv_cells.restore(raw) if raw is not None else ""
         if column in ("expected_output", "__expected_output"):
             case.expected_output = value or None
         elif column.startswith("__expected"):
@@ -171,6 +175,8 @@ def iter_csv(stream: IO[bytes], errors: list[RowError]) -> Iterator[ParsedCase]:
     reader = csv.DictReader(text)
     try:
         header = reader.fieldnames
+        if header:  # an exported file's cells (headers too) may carry csv_cells' quote
+            header = reader.fieldnames = [csv_cells.restore(h) for h in header]
     except UnicodeDecodeError as exc:
         errors.append(RowError(1, None, f"not UTF-8: {exc.reason}"))
         return

@@ -12,12 +12,14 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from harness import csv_cells
 from harness.assertions import parse_assertions
 from harness.datasets.parsing import ImportRejected, detect_format, parse_upload
 
 from ..auth import require
 from ..domain import datasets as domain
 from ..domain.errors import Invalid, NotFound
+from ..downloads import RAW_HELP, content_disposition
 from ..problems import ProblemError
 from ..schemas import (
     CaseOut,
@@ -30,6 +32,7 @@ from ..schemas import (
     Page,
 )
 from ..scores import canonical_metrics
+from ..search import contains_pattern
 from .deps import Paging, metadata, runtime
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
@@ -61,8 +64,8 @@ def _check_assertions(raw: list[dict], field: str) -> None:
 @router.get("", response_model=Page[DatasetOut])
 async def list_datasets(q: str | None = Query(None), dataset_type: str | None = Query(None),
                         paging=Paging, rt=Depends(runtime), _=Depends(require("viewer"))):
-    pattern = f"%{q}%" if q else "%"
-    where = "name ILIKE $1 AND ($2::text IS NULL OR dataset_type = $2)"
+    pattern = contains_pattern(q)
+    where = "name ILIKE $1 ESCAPE '\\' AND ($2::text IS NULL OR dataset_type = $2)"
     total = await rt.pool.fetchval(f"SELECT count(*) FROM datasets WHERE {where}", pattern,
                                    dataset_type)
     rows = await rt.pool.fetch(
@@ -184,7 +187,10 @@ async def verify_dataset(dataset_id: str, request: Request, body: dict | None = 
 
 @router.get("/{dataset_id}/export")
 async def export_dataset(dataset_id: str, format: str = Query("jsonl", pattern="^(csv|jsonl)$"),
+                         raw: bool = Query(False, description=RAW_HELP),
                          rt=Depends(runtime), _=Depends(require("viewer"))):
+    """The cases as JSONL or CSV. CSV cells a spreadsheet would run as a formula get a
+    leading ``'`` (the import removes it again) unless ``raw=true``."""
     ds = await dataset_row(rt, dataset_id)
 
     async def rows():
@@ -202,28 +208,31 @@ async def export_dataset(dataset_id: str, format: str = Query("jsonl", pattern="
                                     "metadata": r["metadata"], "assert": r["assertions"],
                                     "threshold": r["threshold"]}) + b"\n"
         return StreamingResponse(jsonl(), media_type="application/x-ndjson", headers={
-            "Content-Disposition": f'attachment; filename="{ds["name"]}.jsonl"'})
+            "Content-Disposition": content_disposition(f"{ds['name']}.jsonl")})
 
     var_names = await rt.pool.fetchval(
         "SELECT coalesce(array_agg(DISTINCT k ORDER BY k), '{}') FROM test_cases, "
         "jsonb_object_keys(input) AS k WHERE dataset_id = $1", dataset_id)
 
+    cell = (lambda v: v) if raw else csv_cells.neutralise
+
     async def csv_lines():
         buf = io.StringIO()
         writer = csv.writer(buf)
-        writer.writerow([*var_names, "expected_output", "__description", "__threshold",
-                         "__assert_json"])
+        writer.writerow([cell(c) for c in (*var_names, "expected_output", "__description",
+                                           "__threshold", "__assert_json")])
         async for r in rows():
             inp = r["input"]
-            writer.writerow([
-                v if isinstance(v := inp.get(k, ""), str) else json.dumps(v) for k in var_names
-            ] + [r["expected_output"] or "", r["metadata"].get("description", ""),
-                 "" if r["threshold"] is None else r["threshold"],
-                 json.dumps(r["assertions"]) if r["assertions"] else ""])
+            values = [v if isinstance(v := inp.get(k, ""), str) else json.dumps(v)
+                      for k in var_names]
+            values += [r["expected_output"] or "", r["metadata"].get("description", ""),
+                       "" if r["threshold"] is None else r["threshold"],
+                       json.dumps(r["assertions"]) if r["assertions"] else ""]
+            writer.writerow([cell(v) for v in values])
             if buf.tell() > 65536:
                 yield buf.getvalue()
                 buf.seek(0)
                 buf.truncate()
         yield buf.getvalue()
     return StreamingResponse(csv_lines(), media_type="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{ds["name"]}.csv"'})
+        "Content-Disposition": content_disposition(f"{ds['name']}.csv")})

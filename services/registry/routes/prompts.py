@@ -29,6 +29,7 @@ from ..schemas import (
     RenderOut,
     content_to_plain,
 )
+from ..search import contains_pattern
 from .deps import Paging, metadata, runtime
 
 router = APIRouter(prefix="/prompts", tags=["prompts"])
@@ -89,12 +90,13 @@ async def _version_row(rt, prompt_id: str, version: int):
 async def list_prompts(q: str | None = Query(None, description="name contains (case-insensitive)"),
                        paging=Paging, rt=Depends(runtime),
                        _=Depends(require("viewer"))):
-    pattern = f"%{q}%" if q else "%"
-    total = await rt.pool.fetchval("SELECT count(*) FROM prompts WHERE name ILIKE $1", pattern)
+    pattern = contains_pattern(q)
+    total = await rt.pool.fetchval(
+        "SELECT count(*) FROM prompts WHERE name ILIKE $1 ESCAPE '\\'", pattern)
     rows = await rt.pool.fetch(
         "SELECT p.*, to_jsonb(v) - 'content' AS _v, v.content AS _c FROM prompts p "
         "LEFT JOIN prompt_versions v ON v.prompt_id = p.id AND v.is_active "
-        "WHERE p.name ILIKE $1 ORDER BY p.name LIMIT $2 OFFSET $3",
+        "WHERE p.name ILIKE $1 ESCAPE '\\' ORDER BY p.name LIMIT $2 OFFSET $3",
         pattern, paging.limit, paging.offset)
     items = []
     for r in rows:

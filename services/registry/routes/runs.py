@@ -10,6 +10,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from harness import csv_cells
 from harness.assertions import parse_assertions
 from harness.config import get_settings
 from harness.evaluation import analysis
@@ -29,6 +30,7 @@ from harness.llm.credentials import missing_credentials
 from ..auth import require
 from ..commands import run_stream
 from ..domain.errors import Invalid, NotFound
+from ..downloads import RAW_HELP, content_disposition
 from ..problems import ProblemError
 from ..schemas import Page, RunCreate, RunImport, RunOut, ScoringOut, TargetSpec
 from ..scores import RESULT_WITH_SCORES, canonical_metrics, metric_totals
@@ -362,7 +364,10 @@ _EXPORT_COLUMNS = ("case_id", "target_id", "repeat", "status", "score", "reason"
 
 @router.get("/runs/{run_id}/export")
 async def export_run(run_id: str, format: str = Query("json", pattern="^(csv|json)$"),
+                     raw: bool = Query(False, description=RAW_HELP),
                      rt=Depends(runtime), _=Depends(require("viewer"))):
+    """The results as JSON or CSV. CSV cells a spreadsheet would run as a formula (a
+    model's answer may well be one) get a leading ``'`` unless ``raw=true``."""
     row = await _run_row(rt, run_id)
     results = await load_results(rt, run_id)
     results.sort(key=lambda r: (r.case_id, r.target_id, r.repeat))
@@ -371,7 +376,9 @@ async def export_run(run_id: str, format: str = Query("json", pattern="^(csv|jso
         body = {"run": run_out(row).model_dump(mode="json"),
                 "results": [r.model_dump(mode="json") for r in results]}
         return Response(orjson.dumps(body), media_type="application/json", headers={
-            "Content-Disposition": f'attachment; filename="run-{run_id}.json"'})
+            "Content-Disposition": content_disposition(f"run-{run_id}.json")})
+
+    cell = (lambda v: v) if raw else csv_cells.neutralise
 
     def lines():
         buf = io.StringIO()
@@ -379,11 +386,12 @@ async def export_run(run_id: str, format: str = Query("json", pattern="^(csv|jso
         w.writerow(["case_id", "target", *_EXPORT_COLUMNS[1:]])
         for r in results:
             d = r.model_dump()
-            w.writerow([r.case_id, labels.get(r.target_id, r.target_id),
-                        *["" if d[c] is None else d[c] for c in _EXPORT_COLUMNS[1:]]])
+            w.writerow([cell(c) for c in (
+                r.case_id, labels.get(r.target_id, r.target_id),
+                *["" if d[c] is None else d[c] for c in _EXPORT_COLUMNS[1:]])])
         yield buf.getvalue()
     return StreamingResponse(lines(), media_type="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="run-{run_id}.csv"'})
+        "Content-Disposition": content_disposition(f"run-{run_id}.csv")})
 
 
 @router.get("/prompts/{prompt_id}/trend", response_model=list[analysis.TrendPoint])
