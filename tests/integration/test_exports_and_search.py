@@ -93,7 +93,7 @@ async def test_q_matches_percent_underscore_and_backslash_literally(client):
             == 201
         assert (await client.post("/datasets", json={"name": n})).status_code == 201
     for path in ("/prompts", "/datasets"):
-        async def found(q: str) -> list[str]:
+        async def found(q: str, path: str = path) -> list[str]:
             body = (await client.get(path, params={"q": q})).json()
             assert body["total"] == len(body["items"])
             return sorted(i["name"] for i in body["items"])
