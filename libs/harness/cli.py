@@ -358,7 +358,8 @@ def _eval_with_promptfoo(config: Path, output: Path | None, no_cache: bool, reco
     from harness.promptfoo.record import record as record_run
 
     try:
-        path = engine_promptfoo(config, output, no_cache=no_cache)
+        path = engine_promptfoo(config, output, no_cache=no_cache,
+                                progress=lambda message: console.print(f"[dim]{message}[/dim]"))
     except (PromptfooUnavailable, PromptfooRunError) as exc:
         err.print(f"[red]{exc}[/red]")
         return 1

@@ -48,7 +48,10 @@ async def test_eval_writes_promptfoo_json_and_records_a_comparable_run(live_url,
         assert cmp_["counts"].get("regressed", 0) == 0 and cmp_["counts"].get("fixed", 0) == 0
 
 
-async def test_eval_exit_codes_and_engine_promptfoo_unavailable(tmp_path):
+async def test_eval_exit_codes_and_engine_promptfoo_unavailable(tmp_path, monkeypatch):
+    # no private promptfoo and no auto-install: the command must say what is missing
+    monkeypatch.setenv("HARNESS_PROMPTFOO_DIR", str(tmp_path / "no-promptfoo"))
+    monkeypatch.setenv("HARNESS_PROMPTFOO_INSTALL", "0")
     code, text = await harness("eval", "-c", str(FIXTURES / "allpass" / "promptfooconfig.yaml"))
     assert code == 0, text
     bad = tmp_path / "promptfooconfig.yaml"
@@ -57,5 +60,5 @@ async def test_eval_exit_codes_and_engine_promptfoo_unavailable(tmp_path):
     assert code == 1 and "prompts" in text
     code, text = await harness("eval", "-c", str(FIXTURES / "allpass" / "promptfooconfig.yaml"),
                                "--engine", "promptfoo")
-    # this machine has Node 20 and no promptfoo: the command says what is needed
-    assert code == 1 and "Node" in text
+    # (this machine's own Node is 20) the command says what is needed
+    assert code == 1 and "Node" in text and "install.sh" in text

@@ -243,17 +243,28 @@ def fake_promptfoo(bin_dir: Path, exit_code: int = 0, write: bool = True) -> Pat
     return script
 
 
-def test_promptfoo_command_detection():
+def test_promptfoo_command_detection(tmp_path):
     def which_from(found: dict[str, str]):
         return lambda name: found.get(name)
 
+    none: list = []
     assert promptfoo_command(which=which_from({"promptfoo": "/x/promptfoo"})) == ["/x/promptfoo"]
-    assert promptfoo_command(which=which_from({"npx": "/x/npx"}), node=lambda: (22, 22, 0)) == \
-        ["/x/npx", "--yes", "promptfoo@latest"]
+    assert promptfoo_command(which=which_from({"npx": "/x/npx"}), node=lambda: (22, 22, 0),
+                             installed=none, install=False) == \
+        ["/x/npx", "--yes", "promptfoo@0.123.1"]
     with pytest.raises(PromptfooUnavailable, match=r"Node\.js 20\.11\.1 is too old.*≥ 22"):
-        promptfoo_command(which=which_from({"npx": "/x/npx"}), node=lambda: (20, 11, 1))
+        promptfoo_command(which=which_from({"npx": "/x/npx"}), node=lambda: (20, 11, 1),
+                          installed=none, install=False)
     with pytest.raises(PromptfooUnavailable, match="Node.js was not found"):
-        promptfoo_command(which=which_from({}), node=lambda: None)
+        promptfoo_command(which=which_from({}), node=lambda: None, installed=none,
+                          install=False)
+    # a private install (tools/promptfoo/install.sh's layout) comes before npx
+    wrapper = tmp_path / "bin" / "promptfoo"
+    wrapper.parent.mkdir()
+    wrapper.write_text("#!/bin/sh\n")
+    wrapper.chmod(0o755)
+    assert promptfoo_command(which=which_from({"npx": "/x/npx"}), node=lambda: (22, 22, 0),
+                             installed=[tmp_path]) == [str(wrapper)]
 
 
 def test_engine_promptfoo_runs_promptfoo_on_path(tmp_path, monkeypatch):
@@ -276,7 +287,9 @@ def test_engine_promptfoo_failures(tmp_path, monkeypatch):
 
 
 def test_engine_promptfoo_unavailable_here(tmp_path, monkeypatch):
-    """Without promptfoo on PATH and with this machine's Node (20), it says what is needed."""
+    """Without promptfoo on PATH, no private install and no npm to install one, it says
+    what is needed."""
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing on PATH
+    monkeypatch.setenv("HARNESS_PROMPTFOO_DIR", str(tmp_path / "none"))
     with pytest.raises(PromptfooUnavailable, match="Node.js"):
         engine_promptfoo(FIXTURES / "allpass" / "promptfooconfig.yaml")

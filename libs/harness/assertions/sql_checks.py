@@ -111,6 +111,10 @@ def _parse(sql: str, database: str) -> list[Any]:
     for s in statements:
         if not isinstance(s, statement_types):
             raise ValueError(f"not a statement: {type(s).__name__}")
+        if isinstance(s, exp.Select) and not s.expressions:
+            raise ValueError("SELECT without a column list")
+    if re.search(r"\bdistinctrow\b", strip_ignored(sql, database), re.IGNORECASE):
+        raise ValueError("DISTINCTROW")  # node-sql-parser's grammar has no DISTINCTROW
     return statements
 
 
@@ -183,6 +187,9 @@ def is_sql(output: str, value: Any) -> tuple[bool, str]:
             database = value.get("databaseType") or "MySQL"
             tables = value.get("allowedTables")
             columns = value.get("allowedColumns")
+    if str(database).lower() not in _DIALECTS:
+        raise AssertionEvalError(f"databaseType {database!r} has no sqlglot dialect here "
+                                 f"(supported: {', '.join(sorted(_DIALECTS))})")
     syntax = f"SQL statement does not conform to the provided {database} database syntax."
     reasons: list[str] = []
     text = output.strip()

