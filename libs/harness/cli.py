@@ -313,11 +313,19 @@ def eval_cmd(
     raise typer.Exit(code)
 
 
-def _with_registry(url: str | None, work, *, local_stack: bool = False):
+def _with_registry(url: str | None, work, *, local_stack: bool = False,
+                   actor: str | None = None):
     """Call ``work(client)`` against ``url``, or against a registry (with the runner when
-    ``local_stack``) started on embedded defaults for the duration of the call."""
+    ``local_stack``) started on embedded defaults for the duration of the call.
+    ``actor``: who acts, for a registry in open local mode (``X-Actor``); with a key the
+    key's name is the actor."""
     s = get_settings()
     headers = {"Authorization": f"Bearer {s.api_key}"} if s.api_key else {}
+    if actor:
+        if s.api_key:
+            err.print("[yellow]--actor is for open local mode: with an API key the key's "
+                      "name is recorded as the actor[/yellow]")
+        headers["X-Actor"] = actor
     if url:
         with httpx_client(url, headers) as client:
             return work(client)
@@ -458,6 +466,12 @@ def _show_promotion(p: dict) -> None:
         console.print(table)
 
 
+# Who acts, in open local mode (no keys: everyone is "local" unless named).
+ActorOption = Annotated[str | None, typer.Option(
+    help="your name, recorded as the actor (open local mode, where everyone is 'local'; "
+         "with an API key the key's name is used)")]
+
+
 @promotions_app.command("list")
 def promotions_list(
     status: Annotated[str, typer.Option(help="pending | applied | rejected | ...")] = "pending",
@@ -485,8 +499,11 @@ def promotions_propose(
     reason: Annotated[str, typer.Option(help="why")] = "",
     gate_model: Annotated[str | None, typer.Option(help="request the gate run on this model")]
     = None,
+    actor: ActorOption = None,
     url: Annotated[str | None, typer.Option(help="registry URL (default HARNESS_URL)")] = None,
 ) -> None:
+    """Propose VERSION for ENVIRONMENT (with --gate-model: run the policy's gate now)."""
+
     def work(c):
         body = {"version": version, "environment": environment, "reason": reason}
         if gate_model:
@@ -497,7 +514,7 @@ def promotions_propose(
             raise typer.Exit(1)
         _show_promotion(r.json())
 
-    _with_registry(url or get_settings().url, work)
+    _with_registry(url or get_settings().url, work, actor=actor)
 
 
 @promotions_app.command("approve")
@@ -506,6 +523,7 @@ def promotions_approve(
     promotion: Annotated[str, typer.Argument(help="promotion id")],
     comment: Annotated[str, typer.Option(help="review comment")] = "",
     reject: Annotated[bool, typer.Option("--reject", help="reject instead")] = False,
+    actor: ActorOption = None,
     url: Annotated[str | None, typer.Option(help="registry URL (default HARNESS_URL)")] = None,
 ) -> None:
     """Approve (or --reject) a proposal; the refusal names the policy or the gate."""
@@ -517,6 +535,9 @@ def promotions_approve(
         if r.status_code >= 400:
             body = r.json()
             err.print(f"[red]{body.get('detail')}[/red]")
+            if str(body.get("type", "")).endswith(":self-approval") and not actor:
+                err.print("in open local mode everyone is 'local': name yourself with "
+                          "--actor NAME")
             if body.get("gate"):
                 _show_promotion({"id": promotion, "version": "?", "environment": "?",
                                  "status": "refused", "proposed_by": "?", "reason": "",
@@ -524,7 +545,7 @@ def promotions_approve(
             raise typer.Exit(1)
         _show_promotion(r.json())
 
-    _with_registry(url or get_settings().url, work)
+    _with_registry(url or get_settings().url, work, actor=actor)
 
 
 def httpx_client(base: str, headers: dict):

@@ -17,6 +17,7 @@ from harness.events.registry_events import (
     ApplicationUpdated,
     PromotionApplied,
     PromotionApproved,
+    PromotionGateEvaluated,
     PromotionProposed,
     PromotionRejected,
     PromotionSuperseded,
@@ -172,6 +173,10 @@ async def _promotion_decided(conn, e, ev: StoredEvent) -> None:
             getattr(e, "gate", None), ev.recorded_at)
 
 
+async def _promotion_gate(conn, e: PromotionGateEvaluated, ev: StoredEvent) -> None:
+    await conn.execute("UPDATE promotions SET gate = $2 WHERE id = $1", e.promotion_id, e.gate)
+
+
 _HANDLERS = {
     PromptEnvironmentMoved.TYPE: _env_moved,
     PromptEnvironmentCleared.TYPE: _env_cleared,
@@ -179,6 +184,7 @@ _HANDLERS = {
     PromotionProposed.TYPE: _promotion_proposed,
     PromotionApproved.TYPE: _promotion_decided,
     PromotionRejected.TYPE: _promotion_decided,
+    PromotionGateEvaluated.TYPE: _promotion_gate,
     PromotionApplied.TYPE: _promotion_decided,
     PromotionSuperseded.TYPE: _promotion_decided,
     PromptCreated.TYPE: _prompt_created,

@@ -148,6 +148,17 @@ class PromotionRejected(DomainEvent):
 
 
 @registry.register
+class PromotionGateEvaluated(DomainEvent):
+    """The gate run of a proposal that waits for an approver completed: its evidence,
+    recorded so the approver sees it before deciding (the status does not change)."""
+
+    TYPE = "PromotionGateEvaluated"
+    prompt_id: str
+    promotion_id: str
+    gate: dict[str, Any]
+
+
+@registry.register
 class PromotionApplied(DomainEvent):
     """The approved (or policy-free) proposal moved the pointer."""
 

@@ -24,6 +24,7 @@ from harness.events.base import DomainEvent
 from harness.events.registry_events import (
     PromotionApplied,
     PromotionApproved,
+    PromotionGateEvaluated,
     PromotionProposed,
     PromotionRejected,
     PromotionSuperseded,
@@ -280,7 +281,11 @@ def decide(command, state: PromptState, ctx: Context) -> list[DomainEvent]:
         if p is None or p.status != "pending" or datetime.fromisoformat(p.expires_at) <= ctx.now:
             return []
         if governs(ctx.policy, p.environment) and ctx.policy.get("require_approval"):
-            return []  # an approver decides, with the evidence in front of them
+            # an approver decides, with the evidence in front of them: record it now
+            if ctx.gate is None or ctx.gate == p.gate:  # no gate, or seen (redelivery)
+                return []
+            return [PromotionGateEvaluated(prompt_id=pid, promotion_id=p.promotion_id,
+                                           gate=ctx.gate)]
         if not (ctx.gate or {}).get("passed"):
             return [PromotionRejected(prompt_id=pid, promotion_id=p.promotion_id,
                                       comment="the eval gate refused", gate=ctx.gate)]

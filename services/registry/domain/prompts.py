@@ -15,6 +15,7 @@ from harness.events.base import DomainEvent
 from harness.events.registry_events import (
     PromotionApplied,
     PromotionApproved,
+    PromotionGateEvaluated,
     PromotionProposed,
     PromotionRejected,
     PromotionSuperseded,
@@ -241,6 +242,12 @@ def evolve(state: PromptState, event: DomainEvent, at: datetime | None = None,
         p = PromotionState(event.promotion_id, event.version, event.environment, event.reason,
                            event.expires_at, actor, at, gate_run_id=event.gate_run_id)
         return replace(state, promotions={**state.promotions, p.promotion_id: p})
+    if isinstance(event, PromotionGateEvaluated):
+        p = state.promotions.get(event.promotion_id)
+        if p is None:
+            return state
+        return replace(state, promotions={**state.promotions,
+                                          event.promotion_id: replace(p, gate=event.gate)})
     if isinstance(event, PromotionApproved | PromotionRejected | PromotionApplied
                   | PromotionSuperseded):
         p = state.promotions.get(event.promotion_id)
