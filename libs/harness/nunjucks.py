@@ -40,9 +40,17 @@ from typing import Any
 import jinja2
 from jinja2 import nodes
 from jinja2.runtime import LoopContext, Undefined
-from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import Cycler, Joiner
 from jinja2.visitor import NodeTransformer
+
+from harness.template_sandbox import (
+    _AMPLIFYING_FILTERS,
+    BudgetedSandbox,
+    _budgeted_filter,
+    _meter,
+    _size,
+    metered,
+)
 
 __all__ = [
     "JsUndefined",
@@ -880,8 +888,9 @@ def _js_iter(value: Any, pairs: bool) -> Iterable[Any]:
     raise _fail(f"{js_string(value)} is not iterable")
 
 
-class NunjucksEnvironment(SandboxedEnvironment):
-    """A Jinja2 sandbox that behaves like promptfoo's Nunjucks environment."""
+class NunjucksEnvironment(BudgetedSandbox):
+    """A Jinja2 sandbox that behaves like promptfoo's Nunjucks environment, under the
+    same render budget (steps, time, size) as registry prompts."""
 
     intercepted_binops = frozenset({"+", "-", "*", "/", "//", "%", "**"})
     intercepted_unops = frozenset({"-", "+"})
@@ -899,6 +908,8 @@ class NunjucksEnvironment(SandboxedEnvironment):
                                                  for p in parts),
             "__js_eq": _loose_equal,
         })
+        for name in _AMPLIFYING_FILTERS & set(self.filters):
+            self.filters[name] = _budgeted_filter(name, self.filters[name])
         self.tests = dict(TESTS)
         self.globals = {
             "range": _js_range,
@@ -913,7 +924,13 @@ class NunjucksEnvironment(SandboxedEnvironment):
         return _JsSemantics().visit(super()._parse(source, name, filename))
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        return _arith(operator, left, right)
+        meter = _meter()
+        if meter is not None:
+            meter.tick()  # JavaScript operators never repeat text: only "+" grows a value
+        result = _arith(operator, left, right)
+        if meter is not None:
+            meter.check_size(_size(result), "a value")
+        return result
 
     def call_unop(self, context: Any, operator: str, arg: Any) -> Any:
         number = js_to_number(arg)
@@ -956,8 +973,11 @@ def render(text: str, variables: Mapping[str, Any]) -> str:
     ``jinja2.TemplateError``) when the template cannot render."""
     if "\r" in text:  # Nunjucks keeps \r and \r\n in the text; Jinja would make them \n
         return render(text.replace("\r", _CR), variables).replace(_CR, "\r")
+    from harness.templating import render_budget
+
     try:
-        return _compile(text).render(dict(variables))
+        with metered(render_budget()):
+            return _compile(text).render(dict(variables))
     except jinja2.TemplateError:
         raise
     except (TypeError, ValueError, AttributeError, ZeroDivisionError, RecursionError,
