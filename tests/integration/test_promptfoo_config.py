@@ -315,10 +315,13 @@ def test_csv_errors_name_file_row_and_column(tmp_path):
     assert (info.value.file, info.value.location) == ("tests.csv", "row 1.assert[0]")
     assert "is-html" in info.value.message
 
-    write(tmp_path, "q,__threshold\nhi,high\n", "tests.csv")
+    write(tmp_path, "q,__threshold\nhi,high\n", "tests.csv")  # promptfoo ignores it too
+    assert load_config(cfg).cases[0].threshold is None
+    write(tmp_path, "q,__config:__expected:weight\nhi,2\n", "tests.csv")
     with pytest.raises(ConfigError) as info:
         load_config(cfg)
-    assert (info.value.file, info.value.location) == ("tests.csv", "row 1, column __threshold")
+    assert (info.value.file, info.value.location) == (
+        "tests.csv", "row 1, column __config:__expected:weight")
 
     write(tmp_path, "q\nhi,extra\n", "tests.csv")
     with pytest.raises(ConfigError) as info:

@@ -26,7 +26,32 @@ import re
 
 import regex
 
-__all__ = ["JsRegexError", "compile_js_regex", "translate"]
+__all__ = ["JsRegexError", "compile_js_regex", "from_utf16_units", "translate",
+           "utf16_units"]
+
+
+def from_utf16_units(text: str) -> str:
+    """Back from :func:`utf16_units`: pairs rejoined, a lone surrogate (half of a
+    character a match cut in two) becomes U+FFFD."""
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def utf16_units(text: str) -> str:
+    """``text`` as JavaScript strings hold it: every character beyond U+FFFF becomes its
+    two UTF-16 surrogates, so ``.`` and ``{n}`` count what JavaScript counts (without
+    the ``u`` flag a JavaScript regex, and ``.length``, see code units)."""
+    if all(ord(ch) <= 0xFFFF for ch in text):
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if code > 0xFFFF:
+            code -= 0x10000
+            out.append(chr(0xD800 + (code >> 10)))
+            out.append(chr(0xDC00 + (code & 0x3FF)))
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 class JsRegexError(ValueError):
@@ -355,7 +380,8 @@ def translate(pattern: str, flags: str = "") -> tuple[str, int]:
     for f in flags:
         if f not in "dgimsuvy" or flags.count(f) > 1:
             raise JsRegexError(f"Invalid flags supplied to RegExp constructor '{flags}'")
-    translator = _Translator(pattern, flags)
+    unicode = "u" in flags or "v" in flags
+    translator = _Translator(pattern if unicode else utf16_units(pattern), flags)
     body = translator.run()
     if getattr(translator, "_open_stack", []):
         raise translator.fail("Unterminated group")

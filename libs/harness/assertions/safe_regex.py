@@ -232,5 +232,10 @@ def compile_python(pattern: str, flags: int = 0) -> SafePattern:
 def search_js(pattern: str, text: str, flags: str = "") -> regex.Match[str] | None:
     """``compile_js(pattern, flags).search(text)``: the first match or ``None``.
 
-    Raises :class:`InvalidRegex` or :class:`RegexTimeout`."""
-    return compile_js(pattern, flags).search(text)
+    Without the ``u`` flag the text is matched as JavaScript's UTF-16 code units (an
+    emoji is two characters to ``.``). Raises :class:`InvalidRegex` or
+    :class:`RegexTimeout`."""
+    from .js_regex import utf16_units
+
+    compiled = compile_js(pattern, flags)
+    return compiled.search(text if "u" in flags or "v" in flags else utf16_units(text))

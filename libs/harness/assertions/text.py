@@ -9,6 +9,7 @@ from rapidfuzz.distance import Levenshtein
 from harness import nunjucks
 
 from . import safe_regex
+from .js_regex import from_utf16_units, utf16_units
 from .models import Assertion, AssertionEvalError, Verdict, binary
 from .values import (
     is_number,
@@ -157,7 +158,7 @@ def check_regex(a: Assertion, value: Any, output: str) -> Verdict:
     passed = (m is not None) != a.inverse
     if passed:
         reason = (
-            f"Output matches regex {_quote(value)} at {_quote(m.group(0), 80)}"
+            f"Output matches regex {_quote(value)} at {_quote(from_utf16_units(m.group(0)), 80)}"
             if m is not None
             else f"Output does not match regex {_quote(value)}"
         )
@@ -174,7 +175,8 @@ def check_levenshtein(a: Assertion, value: Any, output: str) -> Verdict:
         raise AssertionEvalError('"levenshtein" assertion type must have a string value')
     expected = value
     limit = a.threshold if a.threshold is not None else DEFAULT_LEVENSHTEIN_THRESHOLD
-    distance = Levenshtein.distance(output, expected)
+    # promptfoo measures JavaScript strings: UTF-16 code units (an emoji counts 2)
+    distance = Levenshtein.distance(utf16_units(output), utf16_units(expected))
     within = distance <= limit
     passed = within != a.inverse
     relation = "≤" if within else ">"

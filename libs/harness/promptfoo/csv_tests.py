@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,50 +21,83 @@ from harness.assertions.shorthand import assertion_from_string
 from .errors import ConfigError
 
 
+def _finite(value: str) -> float | None:
+    """promptfoo's parseFiniteNumber: a plain decimal number, else None."""
+    text = value.strip()
+    if not re.fullmatch(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", text):
+        return None
+    number = float(text)
+    return number if math.isfinite(number) else None
+
+
 def csv_row_to_test(row: dict[str, str], *, file: Path | str, row_number: int) -> dict:
-    """A promptfoo test case from one CSV row (``row_number`` counts data rows from 1)."""
+    """A promptfoo test case from one CSV row (``row_number`` counts data rows from 1), as
+    promptfoo's ``testCaseFromCsvRow`` builds it: header names trimmed, each
+    ``__expected`` cell trimmed then read as shorthand, ``__metadata:key`` (``key[]``:
+    a comma list) into metadata, ``__config:__expectedN:threshold`` onto an assertion."""
     variables: dict[str, str] = {}
     asserts: list[dict] = []
     options: dict[str, Any] = {}
+    metadata: dict[str, Any] = {}
+    configs: dict[int, dict[str, float]] = {}
     description = metric = None
     threshold: float | None = None
-    for key, value in row.items():
-        if key is None:  # more cells than headers
+    for raw_key, value in row.items():
+        if raw_key is None:  # more cells than headers
             raise ConfigError(
                 f"row has {len(row) - 1 + len(value)} cells but the header names {len(row) - 1}",
                 file=file, location=f"row {row_number}",
             )
+        key = raw_key.strip()
         value = "" if value is None else value
         where = f"row {row_number}, column {key}"
         if key.startswith("__expected"):
             if value.strip():
-                asserts.append(assertion_from_string(value))
+                asserts.append(assertion_from_string(value.strip()))
         elif key == "__description":
             description = value
         elif key == "__metric":
             metric = value
         elif key == "__threshold":
-            if value.strip():
-                try:
-                    threshold = float(value)
-                except ValueError:
-                    raise ConfigError(f"threshold {value!r} is not a number",
-                                      file=file, location=where) from None
+            threshold = _finite(value)  # as promptfoo: not a number = no threshold
         elif key in ("__prefix", "__suffix"):
             options[key[2:]] = value
         elif key == "__providerOutput":
             if value.strip():
                 raise ConfigError("__providerOutput (grading a given output without calling "
                                   "the model) is not supported", file=file, location=where)
+        elif key.startswith("__metadata:"):
+            name = key[len("__metadata:"):]
+            if name.endswith("[]") and value.strip():
+                metadata[name[:-2]] = [v.strip().replace("\\,", ",")
+                                       for v in re.split(r"(?<!\\),", value)]
+            elif value.strip():
+                metadata[name] = value
+        elif key == "__metadata":
+            continue  # promptfoo ignores it (it needs a key: __metadata:category)
+        elif key.startswith("__config:"):
+            parts = key[len("__config:"):].split(":")
+            m = re.fullmatch(r"__expected(\d*)", parts[0]) if len(parts) == 2 else None
+            index = (int(m.group(1)) - 1 if m.group(1) else 0) if m else -1
+            if index < 0 or parts[1] != "threshold" or _finite(value) is None:
+                raise ConfigError(f"invalid __config column {key!r} or value {value!r} "
+                                  "(use __config:__expectedN:threshold with a number)",
+                                  file=file, location=where)
+            configs.setdefault(index, {})["threshold"] = _finite(value)
         else:
             variables[key] = value
-    for a in asserts:
+    for i, a in enumerate(asserts):
         if metric:
             a["metric"] = metric
+        for name, number in configs.get(i, {}).items():
+            a[name] = number
+            metadata[name] = number
     test: dict[str, Any] = {"vars": variables, "assert": asserts, "options": options}
+    if metadata:
+        test["metadata"] = metadata
     if description:
         test["description"] = description
-    if threshold is not None and threshold and not math.isnan(threshold):
+    if threshold is not None:
         test["threshold"] = threshold
     return test
 
