@@ -21,6 +21,27 @@ MIN_ROWS = 300
 # removes its name here. Not a place for intentional differences: those go in
 # docs/promptfoo-differences.md with their reason.
 NOT_YET_AGREEING: set[str] = set()
+# Configs whose harness side needs what tools/promptfoo/install.sh installs (.ci/run runs
+# it): Node >= 22.22 for javascript assertions, WordNet's files for meteor. Without them
+# those configs are skipped with the reason instead of failing.
+NEEDS_INSTALL = {"code_assertions": "node", "meteor": "wordnet"}
+
+
+@cache
+def _missing_install(name: str) -> str | None:
+    need = NEEDS_INSTALL.get(name)
+    try:
+        if need == "node":
+            from harness.promptfoo.node import find_node
+
+            find_node()
+        elif need == "wordnet":
+            from harness.assertions.wordnet import find_dict_dir
+
+            find_dict_dir()
+    except Exception as exc:  # noqa: BLE001 - any reason it is missing is the skip reason
+        return f"{name} needs tools/promptfoo/install.sh's install: {exc}"
+    return None
 
 
 @cache
@@ -49,6 +70,8 @@ def test_corpus_is_large_enough():
     pytest.param(n, marks=pytest.mark.xfail(reason="issue 14: not yet fixed", strict=True))
     if n in NOT_YET_AGREEING else n for n in NAMES])
 def test_harness_agrees_with_promptfoo(name):
+    if _missing_install(name):
+        pytest.skip(_missing_install(name))
     cmp = diff.compare(diff.load_expected(name), _harness(name), list(_allowed()))
     assert not cmp.differences, (
         f"{len(cmp.differences)} undocumented difference(s) from promptfoo:\n"
@@ -61,6 +84,9 @@ def test_documented_differences_still_exist():
     allowed = list(_allowed())
     for name in NAMES:
         if name in NOT_YET_AGREEING:
+            continue
+        if _missing_install(name):
+            allowed = [a for a in allowed if a.config != name]
             continue
         cmp = diff.compare(diff.load_expected(name), _harness(name), allowed)
         for line in cmp.allowed:
