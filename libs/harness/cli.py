@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import os
 import sys
 import threading
@@ -13,7 +12,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from harness import open_mode
 from harness.config import get_settings
 from harness.logging import configure_logging
 from harness.net import free_port
@@ -42,17 +43,8 @@ def database_url() -> str:
     return resolve_database_url(s.database_url, s.pgdata_dir)
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-async def _prepare(url: str) -> int:
-    """Migrate and return how many active API keys exist."""
+async def _prepare(url: str) -> tuple[int, bool]:
+    """Migrate; return how many active API keys exist and whether any ever did."""
     from harness import apikeys
     from harness.db import create_pool
     from services.registry.runtime import migrate_all
@@ -60,7 +52,7 @@ async def _prepare(url: str) -> int:
     pool = await create_pool(url, min_size=1, max_size=2)
     try:
         await migrate_all(pool)
-        return await apikeys.active_key_count(pool)
+        return await apikeys.active_key_count(pool), await apikeys.keys_ever_created(pool)
     finally:
         await pool.close()
 
@@ -112,14 +104,18 @@ def up(
     port = port or s.port
     configure_logging(s.log_level, s.log_json)
     url = database_url()
-    keys = asyncio.run(_prepare(url))
-    if keys == 0:
-        if not is_loopback(host) and not (insecure or s.insecure):
-            err.print(f"[red]refusing to bind {host} without API keys[/red]: create one with "
-                      "`harness keys create --name NAME --role admin`, or pass --insecure")
-            raise typer.Exit(2)
+    active, closed = asyncio.run(_prepare(url))
+    refused = open_mode.refusal(host, protected=closed or bool(s.bootstrap_key_sha256),
+                                insecure=insecure or s.insecure)
+    if refused:
+        print(refused, file=sys.stderr)  # one line, as `python -m services.<name>` says it
+        raise typer.Exit(2)
+    if not closed:
         console.print("[yellow]no API keys: running open (local mode); "
                       "callers may name themselves with X-Actor[/yellow]")
+    elif active == 0:
+        console.print("[yellow]every API key is revoked: the server stays closed; create "
+                      "one with `harness keys create`[/yellow]")
     where = "DATABASE_URL" if s.database_url else f"embedded PostgreSQL ({s.pgdata_dir})"
     console.print(f"[bold]harness registry[/bold] on http://{host}:{port}  (API docs: "
                   f"http://{host}:{port}/docs)  database: {where}")
@@ -144,8 +140,6 @@ def _start_studio(host: str, studio_port: int, registry_port: int):
     try:
         proc = launch.start(host, studio_port, registry)
     except RuntimeError as exc:
-        from rich.markup import escape
-
         console.print(f"[yellow]studio not started: {escape(str(exc))}[/yellow]")
         return None
     console.print(f"[bold]studio[/bold] on {launch.local_url(host, studio_port)}")
@@ -156,7 +150,8 @@ def _start_studio(host: str, studio_port: int, registry_port: int):
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Option(help="who owns the key (recorded as the actor)")],
-    role: Annotated[str, typer.Option(help="viewer | editor | admin")] = "editor",
+    role: Annotated[str, typer.Option(help="metrics | viewer | editor | approver | admin")]
+    = "editor",
 ) -> None:
     """Create an API key; it is printed once and stored only as a hash."""
     from harness import apikeys
@@ -178,6 +173,81 @@ def keys_create(
         raise typer.Exit(2) from exc
     console.print(f"created {role} key for {name} (shown once):")
     print(key)
+
+
+def _with_pool(work):
+    """Run ``work(pool)`` against the migrated database."""
+    from harness.db import create_pool
+
+    async def run():
+        url = database_url()
+        await _prepare(url)
+        pool = await create_pool(url, min_size=1, max_size=1)
+        try:
+            return await work(pool)
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())
+
+
+def _keys_table(rows: list[dict], title: str, columns: list[str]) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for c in ["id", "name", *columns, "prefix", "created (UTC)", "status"]:
+        table.add_column(c, overflow="fold", no_wrap=c in ("id", "status"))
+    for r in rows:  # the id's first 8 characters are enough for `harness keys revoke`
+        table.add_row(str(r["id"])[:8], escape(r["name"]), *[escape(str(r[c])) for c in columns],
+                      r["prefix"] + "…", f"{r['created_at']:%Y-%m-%d %H:%M}",
+                      f"revoked {r['revoked_at']:%Y-%m-%d}" if r["revoked_at"] else "active")
+    console.print(table)
+
+
+@keys_app.command("list")
+def keys_list(
+    gateway: Annotated[bool, typer.Option("--gateway", help="gateway keys (/v1) instead of "
+                                                           "API keys")] = False,
+) -> None:
+    """List keys (never their secrets): id, name, role or scope, prefix, status."""
+    if gateway:
+        from services.gateway.keys import list_keys as list_gateway_keys
+
+        rows = _with_pool(list_gateway_keys)
+        for r in rows:
+            r["scope"] = ", ".join([*(f"app/{a}" for a in r["applications"] or []),
+                                    *(r["models"] or [])]) or "everything"
+        _keys_table(rows, "gateway keys", ["scope"])
+        return
+    from harness import apikeys
+
+    _keys_table(_with_pool(apikeys.list_keys), "API keys", ["role"])
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="the key's id (or its first 8+ characters) or "
+                                            "its prefix (hk_xxxx, hgw_xxxx)")],
+    gateway: Annotated[bool, typer.Option("--gateway", help="a gateway key (/v1)")] = False,
+) -> None:
+    """Revoke a key: running servers refuse it at once. Revoking the last API key does
+    not reopen the server: it stays closed until a key is created."""
+    if gateway:
+        from services.gateway.keys import revoke_matching as revoke
+    else:
+        from harness.apikeys import revoke_key as revoke
+    try:
+        gone = _with_pool(lambda pool: revoke(pool, key))
+    except ValueError as exc:
+        err.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from exc
+    if not gone:
+        err.print(f"[red]no active {'gateway ' if gateway else ''}key matches "
+                  f"{escape(key)}[/red] (see `harness keys list"
+                  f"{' --gateway' if gateway else ''}`)")
+        raise typer.Exit(1)
+    for r in gone:
+        console.print(f"revoked {r['name']} ({r['id']})")
 
 
 @projections_app.command("rebuild")

@@ -90,6 +90,8 @@ class Gateway:
         self.settings = settings or GatewaySettings.from_env()
         self.router = ModelRouter(self.settings)
         self.keys = KeyStore(runtime.pool)
+        runtime.on_keys_changed.append(self.keys.invalidate)  # revoked anywhere: at once
+        runtime.notifier.on_disconnect(self.keys.distrust)
         otlp = exporter_from_settings(self.settings.otlp_endpoint, "harness-gateway")
         self.traces = TraceWriter(runtime.pool, batch_size=self.settings.trace_batch_size,
                                   flush_s=self.settings.trace_flush_s,
@@ -525,7 +527,11 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
                                                    until, source)}
 
     @router.get("/metrics", tags=["gateway"])
-    async def prometheus(gw: Gateway = Depends(current_gateway)):
+    async def prometheus(request: Request, gw: Gateway = Depends(current_gateway)):
+        """Prometheus text. Once the server has API keys it needs one with the role
+        ``metrics`` (or any higher role), unless ``HARNESS_GATEWAY_METRICS_PUBLIC=true``."""
+        if not gw.settings.metrics_public:
+            await require("metrics")(request)
         extra = {"harness_gateway_traces_written_total": gw.traces.written,
                  "harness_gateway_traces_dropped_total": gw.traces.dropped,
                  "harness_gateway_models_cooling": sum(
@@ -544,6 +550,7 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
                          gw: Gateway = Depends(current_gateway)):
         if not await revoke_key(gw.rt.pool, key_id):
             raise _problem(404, "unknown-key", f"no active key {key_id}")
+        gw.keys.invalidate()  # this process at once; the others on the NOTIFY
         return Response(status_code=204)
 
     @router.post("/gateway/alerts", status_code=201)

@@ -55,6 +55,7 @@ class GatewaySettings:
     otlp_endpoint: str | None = None  # OTLP/HTTP collector (HARNESS_OTLP_ENDPOINT); None = off
     alert_webhook: str | None = None  # default webhook of cost alerts that name none
     alert_check_s: float = 15.0       # cost alerts are also checked after each trace batch
+    metrics_public: bool = False      # /metrics without a key (else: role metrics or higher)
 
     @classmethod
     def from_env(cls) -> GatewaySettings:
@@ -75,6 +76,8 @@ class GatewaySettings:
             otlp_endpoint=e("HARNESS_OTLP_ENDPOINT") or None,
             alert_webhook=e("HARNESS_GATEWAY_ALERT_WEBHOOK") or None,
             alert_check_s=float(e("HARNESS_GATEWAY_ALERT_CHECK_S", "15")),
+            metrics_public=e("HARNESS_GATEWAY_METRICS_PUBLIC", "false").lower()
+            in ("1", "true", "yes"),
         )
 
     def params_for(self, model: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from harness.apikeys import hash_key
+from harness.apikeys import KEYS_CHANNEL, hash_key
 
 POLICIES = ("off", "mask", "block")
 
@@ -74,14 +74,46 @@ async def create_key(conn: asyncpg.Pool | asyncpg.Connection, name: str, *,
     return secret, _key(row)
 
 
+async def _revoke_where(conn, where: str, *args) -> list[dict]:
+    """Revoke the active keys matching ``where`` and tell every gateway (NOTIFY)."""
+    async def run(c) -> list[dict]:
+        async with c.transaction():
+            rows = await c.fetch(
+                f"UPDATE gateway_keys SET revoked_at = now() WHERE revoked_at IS NULL "
+                f"AND ({where}) RETURNING id, name, prefix, created_at, revoked_at", *args)
+            if rows:
+                await c.execute("SELECT pg_notify($1, 'gateway')", KEYS_CHANNEL)
+        return [dict(r) for r in rows]
+
+    if isinstance(conn, asyncpg.Pool):
+        async with conn.acquire() as c:
+            return await run(c)
+    return await run(conn)
+
+
 async def revoke_key(conn, key_id: uuid.UUID) -> bool:
-    r = await conn.execute("UPDATE gateway_keys SET revoked_at = now() WHERE id = $1 "
-                           "AND revoked_at IS NULL", key_id)
-    return r.endswith("1")
+    return bool(await _revoke_where(conn, "id = $1", key_id))
+
+
+async def revoke_matching(conn, ident: str) -> list[dict]:
+    """Revoke by id, id prefix (8+ characters) or key prefix (``hgw_xxxx``)."""
+    ident = ident.strip()
+    if len(ident) < 8:
+        raise ValueError("give a key id (or its first 8 characters) or its prefix (hgw_xxxx)")
+    return await _revoke_where(conn, "id::text = lower($1) OR id::text LIKE lower($1) || '%' "
+                                     "OR prefix = $1", ident)
+
+
+async def list_keys(conn) -> list[dict]:
+    rows = await conn.fetch("SELECT id, name, prefix, applications, models, created_at, "
+                            "revoked_at FROM gateway_keys ORDER BY created_at, name")
+    return [dict(r) for r in rows]
 
 
 class KeyStore:
-    """Lookups with a short per-process cache (revocation takes effect within ``ttl_s``).
+    """Lookups with a short per-process cache. A revocation anywhere empties every
+    gateway's cache at once (``NOTIFY harness_keys``, :meth:`invalidate`); the TTL only
+    bounds staleness should notifications stop (then :meth:`distrust` turns caching off).
 
     When an entry expires under load, one query refreshes it and the concurrent requests
     for the same key wait for that query instead of each taking a connection."""
@@ -91,6 +123,19 @@ class KeyStore:
         self.ttl_s = ttl_s
         self._cache: dict[str, tuple[float, GatewayKey | None]] = {}
         self._loading: dict[str, asyncio.Task] = {}
+        self.generation = 0  # bumped by every invalidation
+
+    def invalidate(self, _payload: str | None = None) -> None:
+        """Forget every key: the next request of each reads the database again (a query
+        in flight that started before this is not reused, nor cached)."""
+        self.generation += 1
+        self._cache.clear()
+        self._loading.clear()
+
+    def distrust(self) -> None:
+        """Notifications are lost (LISTEN connection gone): stop caching."""
+        self.ttl_s = 0.0
+        self.invalidate()
 
     async def lookup(self, secret: str) -> GatewayKey | None:
         h = hash_key(secret)
@@ -100,13 +145,17 @@ class KeyStore:
         task = self._loading.get(h)
         if task is None:  # the query is a task of its own: a caller that goes away
             task = self._loading[h] = asyncio.create_task(self._load(h))  # cancels nobody
-            task.add_done_callback(lambda _t: self._loading.pop(h, None))
+            task.add_done_callback(
+                lambda t: self._loading.pop(h) if self._loading.get(h) is t else None)
         return await asyncio.shield(task)
 
     async def _load(self, h: str) -> GatewayKey | None:
+        generation = self.generation
         row = await self.pool.fetchrow(
             "SELECT * FROM gateway_keys WHERE key_hash = $1 AND revoked_at IS NULL", h)
         key = _key(row) if row else None
+        if generation != self.generation:  # invalidated meanwhile: answer, do not keep
+            return key
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[h] = (time.monotonic(), key)

@@ -15,30 +15,52 @@ _CACHE_TTL = 5.0
 
 
 class Authenticator:
-    """Keys are required as soon as one active key exists (checked every few seconds).
+    """Keys are required as soon as one was ever created: revoking the last one leaves the
+    server closed (the revoked rows stay), it never turns open again.
 
-    Without keys the registry runs open, which the CLI only allows on loopback or with
-    ``--insecure``; the actor is then taken from ``X-Actor`` (default ``local``).
+    Without keys the registry runs open, which every entry point allows only on loopback
+    or with ``--insecure`` (``harness.open_mode``); the actor is then taken from
+    ``X-Actor`` (default ``local``). Key lookups are cached for a few seconds; a key
+    created or revoked anywhere empties the cache at once (``NOTIFY harness_keys``).
     """
 
     def __init__(self, pool) -> None:
         self.pool = pool
-        self._keys_exist: tuple[float, bool] = (0.0, False)
+        self.ttl_s = _CACHE_TTL
+        self._closed = False
+        self._checked_at = float("-inf")
         self._owners: dict[str, tuple[float, KeyOwner | None]] = {}
+        self.generation = 0
+
+    def invalidate(self, payload: str | None = None) -> None:
+        if payload in (None, "api"):
+            self.generation += 1
+            self._owners.clear()
+            self._checked_at = float("-inf")
+
+    def distrust(self) -> None:
+        """Notifications are lost: stop caching lookups."""
+        self.ttl_s = 0.0
+        self.invalidate()
 
     async def keys_required(self) -> bool:
-        at, value = self._keys_exist
-        if time.monotonic() - at > _CACHE_TTL:
-            value = await apikeys.active_key_count(self.pool) > 0
-            self._keys_exist = (time.monotonic(), value)
-        return value
+        if self._closed:
+            return True  # for good
+        if time.monotonic() - self._checked_at > self.ttl_s:
+            self._closed = await apikeys.keys_ever_created(self.pool)
+            self._checked_at = time.monotonic()
+        return self._closed
 
     async def _owner(self, key: str) -> KeyOwner | None:
         hit = self._owners.get(key)
-        if hit and time.monotonic() - hit[0] < _CACHE_TTL:
+        if hit and time.monotonic() - hit[0] < self.ttl_s:
             return hit[1]
+        generation = self.generation
         owner = await apikeys.lookup(self.pool, key)
-        self._owners[key] = (time.monotonic(), owner)
+        if generation == self.generation:
+            if len(self._owners) > 10_000:
+                self._owners.clear()
+            self._owners[key] = (time.monotonic(), owner)
         return owner
 
     async def identify(self, request: Request) -> KeyOwner:

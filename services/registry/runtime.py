@@ -55,6 +55,11 @@ class Runtime:
     # environment is the runner's, so a target whose provider key is missing is refused
     # when the run is requested. A registry alone (GCP) cannot know the runner's.
     calls_providers: bool = False
+    on_keys_changed: list = field(default_factory=list)  # callback(payload: "api"|"gateway")
+
+    def keys_changed(self, payload: str) -> None:
+        for callback in self.on_keys_changed:
+            callback(payload)
 
     @classmethod
     async def start(cls, database_url: str, *, relay: bool = True, pool_min: int = 2,
@@ -79,6 +84,12 @@ class Runtime:
                  artifacts=artifacts or artifact_store_from_settings(get_settings()))
         notifier.on_notify(rt.resolve_cache.invalidate)
         notifier.on_disconnect(lambda: setattr(rt.resolve_cache, "enabled", False))
+        # keys created or revoked by any process: caches of keys are dropped at once
+        from harness.apikeys import KEYS_CHANNEL
+
+        await notifier.listen(KEYS_CHANNEL, rt.keys_changed)
+        rt.on_keys_changed.append(rt.auth.invalidate)
+        notifier.on_disconnect(rt.auth.distrust)
         rt.commands.on_commit.append(rt.resolve_cache.invalidate)
         if relay:
             rt.relay = OutboxRelay(store, relay_bus or rt.bus, listen_url=database_url)

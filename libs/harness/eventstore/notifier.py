@@ -48,6 +48,16 @@ class Notifier:
         await self._conn.add_listener(self.channel, self._notified)
         self._conn.add_termination_listener(self._terminated)
 
+    async def listen(self, channel: str, callback) -> None:
+        """Also LISTEN on ``channel`` on the same connection: ``callback(payload)`` on each
+        notification (e.g. ``harness_keys``: drop cached keys at once). Needs ``start``."""
+        assert self._conn is not None, "start() first"
+
+        def notified(_conn, _pid, _channel, payload) -> None:
+            callback(payload)
+
+        await self._conn.add_listener(channel, notified)
+
     async def stop(self) -> None:
         if self._conn is not None:
             self._conn.remove_termination_listener(self._terminated)

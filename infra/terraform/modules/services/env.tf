@@ -50,6 +50,8 @@ locals {
       HARNESS_URL           = local.registry_url
       HARNESS_POOL_MIN_SIZE = "1"
       HARNESS_POOL_MAX_SIZE = tostring(var.gateway_db_pool_max_size)
+      # a gateway that starts before the registry on a fresh database is closed too
+      HARNESS_BOOTSTRAP_KEY_SHA256 = var.service_key_sha256
     }
     studio = {
       HARNESS_URL = local.registry_url

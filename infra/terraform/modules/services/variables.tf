@@ -80,7 +80,7 @@ variable "secret_names" {
 }
 
 variable "service_key_sha256" {
-  description = "SHA-256 of the generated service API key (HARNESS_BOOTSTRAP_KEY_SHA256 for the registry)."
+  description = "SHA-256 of the generated service API key (HARNESS_BOOTSTRAP_KEY_SHA256 for the registry and the gateway)."
   type        = string
 }
 
