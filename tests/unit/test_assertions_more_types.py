@@ -328,7 +328,7 @@ async def test_webhook_posts_output_and_reads_the_verdict():
 # --- refusals ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("a_type", ["select-best", "is-html", "ruby", "trace-span-count",
+@pytest.mark.parametrize("a_type", ["select-best", "guardrails", "ruby", "trace-span-count",
                                     "not-classifier"])
 def test_unsupported_types_are_refused_by_name(a_type):
     with pytest.raises(ValueError, match=a_type):
@@ -336,5 +336,20 @@ def test_unsupported_types_are_refused_by_name(a_type):
 
 
 async def test_unsupported_type_at_run_time_is_an_error_naming_it():
-    r = await run({"type": "is-html"}, "<p>x</p>")
-    assert r.error and "is-html" in r.reason and "not supported" in r.reason
+    r = await run({"type": "guardrails"}, "<p>x</p>")
+    assert r.error and "guardrails" in r.reason and "not supported" in r.reason
+
+
+@pytest.mark.parametrize(("output", "is_html", "has_html"), [
+    ("<p>Hello</p>", True, True),
+    ("Hello <b>world</b>", False, True),  # text straight in an implied <body>
+    ("<foo>bar</foo>", False, True),  # no recognised element
+    ("<my-widget>x</my-widget>", True, True),  # custom elements count
+    ("<?xml version='1.0'?><a/>", False, True),
+    ("<html></html>", True, True),
+    ("5 < 6 and 7 > 3", False, False),
+    ("", False, False),
+])
+async def test_is_html_and_contains_html(output, is_html, has_html):
+    assert (await run({"type": "is-html"}, output)).passed is is_html
+    assert (await run({"type": "contains-html"}, output)).passed is has_html

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .html_checks import check_contains_html, check_is_html
 from .meteor import check_meteor
 from .model_graded import (
     check_answer_relevance,
@@ -46,6 +47,8 @@ def _async(fn: Callable[[Assertion, Any, str, AssertionContext], Verdict]) -> Ch
 
 
 DETERMINISTIC: dict[str, Check] = {
+    "is-html": _async(check_is_html),
+    "contains-html": _async(check_contains_html),
     "is-xml": _async(check_xml),
     "contains-xml": _async(check_xml),
     "is-sql": _async(check_is_sql),
@@ -96,10 +99,6 @@ UNSUPPORTED: dict[str, str] = {
     "max-score": "compares the outputs of all prompts for a test at once (use --engine "
                  "promptfoo)",
     "human": "needs a person's rating in promptfoo's web viewer",
-    "is-html": "promptfoo decides with the parse5 HTML parser's recovery rules, which harness "
-               "does not reproduce (use --engine promptfoo)",
-    "contains-html": "promptfoo decides with parse5 heuristics harness does not reproduce "
-                     "(use --engine promptfoo)",
     "classifier": "runs a HuggingFace classifier model through promptfoo's HuggingFace "
                   "provider",
     "guardrails": "reads provider-specific guardrail results harness's providers do not return",
