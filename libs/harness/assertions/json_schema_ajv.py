@@ -85,6 +85,33 @@ def _walk(schema: Any, where: str, strict: bool) -> None:
                     _walk(sub, f"{at}/{name}", strict)
 
 
+def _nullable(schema: Any) -> Any:
+    """Ajv's ``nullable: true`` (OpenAPI): ``null`` is allowed besides ``type``."""
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for key, value in schema.items():
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: _nullable(sub) for name, sub in value.items()}
+        elif key in _SCHEMA_VALUES or (key == "items" and isinstance(value, dict)):
+            out[key] = _nullable(value)
+        elif key in _SCHEMA_LISTS + ("items",) and isinstance(value, list):
+            out[key] = [_nullable(sub) for sub in value]
+        elif key == "dependencies" and isinstance(value, dict):
+            out[key] = {n: v if isinstance(v, list) else _nullable(v) for n, v in value.items()}
+        else:
+            out[key] = value
+    if out.get("nullable") is True:
+        kind = out.get("type")
+        if kind is None:
+            raise AssertionEvalError('invalid JSON schema: "nullable" cannot be used without '
+                                     '"type"')
+        kinds = list(kind) if isinstance(kind, list) else [kind]
+        out["type"] = kinds if "null" in kinds else [*kinds, "null"]
+    out.pop("nullable", None)
+    return out
+
+
 @lru_cache(maxsize=512)
 def _compiled(schema_json: str) -> jsonschema.protocols.Validator:
     schema = json.loads(schema_json)
@@ -99,7 +126,7 @@ def _compiled(schema_json: str) -> jsonschema.protocols.Validator:
         where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
         raise AssertionEvalError(f"invalid JSON schema at {where}: {exc.message}") from exc
     _walk(schema, "", _strict())
-    return jsonschema.Draft7Validator(schema, format_checker=_FORMAT_CHECKER)
+    return jsonschema.Draft7Validator(_nullable(schema), format_checker=_FORMAT_CHECKER)
 
 
 def ajv_validator(schema: Any) -> jsonschema.protocols.Validator:

@@ -482,8 +482,10 @@ class _Loader:
             found = sorted(Path(p) for p in glob.glob(str(target), recursive=True)
                            if Path(p).is_file())
             if not found:
-                raise self.error(f"no files match {raw!r} (promptfoo reads a one-line prompt "
-                                 "with '*' as a glob)", where)
+                if explicit:
+                    raise self.error(f"no files match {raw!r}", where)
+                # promptfoo too: a glob that matches nothing is the prompt text itself
+                return [self.inline_prompt(raw, label, pid, config, where)]
             out = []
             for path in found:
                 rel = _rel(path, self.base)
