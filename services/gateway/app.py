@@ -331,7 +331,8 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
         except budgets.BadBound as exc:
             raise _problem(422, "bad-request", str(exc), field=exc.field) from exc
         reservation = await gw.reserve(key, tgt.chain,
-                                       budgets.prompt_tokens_upper_bound(all_messages), max_out)
+                                       budgets.prompt_tokens_upper_bound(all_messages, params),
+                                       max_out)
         stream = bool(body.get("stream"))
         trace = Trace(kind="chat", model_requested=body["model"], status=200, latency_ms=0,
                       key_id=key.id, key_name=key.name, application=tgt.application,

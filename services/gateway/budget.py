@@ -3,7 +3,10 @@
 A call reserves ``price × (prompt-token upper bound + n × output bound)`` for every budget
 period of its key (day and/or month) in one transaction, where the output bound is the
 larger of ``max_tokens`` and ``max_completion_tokens`` (a provider honours either) and
-``n`` counts the choices (each one is billed). The conditional ``UPDATE`` row-locks the
+``n`` counts the choices (each one is billed). The prompt bound counts everything a
+provider bills as input (messages with their tool calls, tool definitions, response
+formats) plus an allowance per image/audio/file part, and the price is the dearest tier
+of the model's input and output prices. The conditional ``UPDATE`` row-locks the
 period rows, and Postgres re-checks the ``WHERE`` after waiting for a concurrent
 reservation, so concurrent calls cannot together exceed ``limit_usd``. After the call the
 reservation is swapped for the actual cost, released if nothing was spent, or kept whole
@@ -18,6 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 from harness.llm import pricing
 from harness.llm.echo import is_echo
@@ -75,15 +80,58 @@ def price_entry(model: str, prices: Mapping[str, Mapping[str, Any]] | None) -> d
     return configured or pricing.cost_map_entry(model)
 
 
-def prompt_tokens_upper_bound(messages: list[dict[str, Any]]) -> int:
-    """No tokenizer emits more tokens than UTF-8 bytes; plus a per-message overhead."""
-    total = 0
+# Request fields a provider bills as prompt tokens besides the messages.
+BILLED_AS_INPUT = ("tools", "functions", "tool_choice", "response_format")
+# Tokens allowed per non-text content part (image, audio, file): their tokens do not follow
+# their bytes (a short image URL may cost thousands; gpt-4o-mini bills a large
+# high-detail image at about 37,000).
+MEDIA_PART_TOKENS = 50_000
+
+
+def _json_bytes(value: Any) -> int:
+    return len(orjson.dumps(value, default=str))
+
+
+def prompt_tokens_upper_bound(messages: list[dict[str, Any]],
+                              params: Mapping[str, Any] | None = None) -> int:
+    """No tokenizer emits more tokens than UTF-8 bytes, so the bytes of the messages as
+    JSON (content, tool calls, names: every field, with room for per-message overhead)
+    and of the fields in ``params`` billed as input bound the prompt tokens; each
+    non-text content part adds :data:`MEDIA_PART_TOKENS`."""
+    total = _json_bytes(messages) + 8 * len(messages) + 8
     for m in messages:
-        content = m.get("content")
+        content = m.get("content") if isinstance(m, dict) else None
         if isinstance(content, list):
-            content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-        total += len(str(content or "").encode()) + len(str(m.get("role", "")).encode()) + 8
-    return total + 8
+            total += MEDIA_PART_TOKENS * sum(
+                1 for p in content if isinstance(p, dict) and p.get("type") != "text")
+    for f in BILLED_AS_INPUT:
+        if params and params.get(f) is not None:
+            total += _json_bytes(params[f])
+    return total
+
+
+_TOKEN_UNITS = ("token", "audio_token", "reasoning_token", "image_token", "video_token")
+# Price variants of request modes the gateway never asks for (it forwards no service tier)
+_MODES = ("_batches", "_flex", "_priority", "_ultrafast", "_decisions", "_balanced",
+          "_cache_hit")
+
+
+def _dearest(entry: Mapping[str, Any], direction: str) -> float:
+    """The highest per-token price of ``direction`` (input/output) in a price entry: the
+    base price, context tiers (``..._above_128k_tokens``), audio, reasoning and, for
+    input, cache writes. Prices in other units (characters, images, seconds) are left
+    out (the token bounds say nothing about them), and so are service tiers (batch,
+    flex, priority) the gateway never requests."""
+    prices = [0.0]
+    for k, v in entry.items():
+        if not isinstance(v, int | float):
+            continue
+        per_token = k.startswith(f"{direction}_cost_per_") and k.split("_cost_per_", 1)[1] \
+            .startswith(_TOKEN_UNITS)  # also ..._above_128k_tokens, ..._priority, ...
+        cache_write = direction == "input" and k.startswith("cache_creation_input_token_cost")
+        if (per_token or cache_write) and not k.endswith(_MODES):
+            prices.append(float(v))
+    return max(prices)
 
 
 def worst_case_cost(chain: list[str], prompt_tokens: int, max_tokens: int,
@@ -95,8 +143,7 @@ def worst_case_cost(chain: list[str], prompt_tokens: int, max_tokens: int,
         if e is None:
             unknown.append(m)
             continue
-        cost = (prompt_tokens * float(e.get("input_cost_per_token") or 0)
-                + max_tokens * float(e.get("output_cost_per_token") or 0))
+        cost = prompt_tokens * _dearest(e, "input") + max_tokens * _dearest(e, "output")
         worst = max(worst, cost)
     if unknown:
         raise PriceUnknown(unknown)

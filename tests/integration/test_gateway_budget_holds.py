@@ -147,3 +147,32 @@ async def test_bounds_a_budget_relies_on_must_be_positive_integers(gw, stub, fie
     assert r.status_code == 422, r.text
     assert r.json()["field"] == field
     assert stub.chat_requests == []
+
+
+async def test_tool_definitions_billed_as_input_are_in_the_worst_case(gw, stub):
+    """Tools (and response formats) are prompt tokens the provider bills: a tiny message
+    with a large tool schema must not reserve as if it were tiny."""
+    budget = 0.05
+    stub.usage("primary", 5000, 10)  # what the provider bills for the 20 kB of tools
+    key = await gw.key(budget_day_usd=budget)
+    tool = {"type": "function", "function": {
+        "name": "lookup", "description": "word " * 4000,
+        "parameters": {"type": "object", "properties": {}}}}
+    rs = await _post_many(gw, key, "/v1/chat/completions",
+                          {"model": "openai/primary", "max_tokens": 10, "tools": [tool],
+                           "messages": [{"role": "user", "content": "hi"}]}, 100)
+    assert {r.status_code for r in rs} <= {200, 429}
+    assert provider_spend(stub) <= budget
+
+
+async def test_images_reserve_an_allowance_whatever_their_url_length(gw, stub):
+    budget = 0.05
+    stub.usage("primary", 3000, 10)  # a high-detail image costs far more than its URL
+    key = await gw.key(budget_day_usd=budget)
+    part = {"type": "image_url", "image_url": {"url": "http://img.example/a.png"}}
+    rs = await _post_many(gw, key, "/v1/chat/completions",
+                          {"model": "openai/primary", "max_tokens": 10,
+                           "messages": [{"role": "user", "content": [
+                               {"type": "text", "text": "what is it?"}, part]}]}, 100)
+    assert {r.status_code for r in rs} <= {200, 429}
+    assert provider_spend(stub) <= budget
