@@ -79,3 +79,43 @@ async def test_model_graded_types_through_the_stub_judge(tmp_path: Path, stub):
     assert any("What is the capital of France?" in r.body["messages"][-1]["content"]
                for r in judged)
     assert any(r.path.endswith("/moderations") for r in stub.requests)
+
+
+SELECT_BEST = """\
+prompts: ["Short: {{topic}}", "Long answer about {{topic}}, with details"]
+providers: [echo]
+defaultTest:
+  options:
+    provider:
+      id: openai:chat:judge
+      config: {apiBaseUrl: __STUB__, apiKey: sk-test}
+tests:
+  - vars: {topic: tides}
+    assert:
+      - {type: contains, value: tides}
+      - {type: select-best, value: the most detailed answer}
+  - vars: {topic: moon}
+    assert:
+      - {type: select-best, value: the most detailed answer}
+"""
+
+
+async def test_select_best_asks_the_judge_once_per_test_and_marks_the_winner(tmp_path: Path):
+    with StubLLM() as server:
+        server.reply("judge", lambda body: "1" if "tides" in body["messages"][-1]["content"]
+                     else "The best is 7")
+        cfg = tmp_path / "promptfooconfig.yaml"
+        cfg.write_text(SELECT_BEST.replace("__STUB__", server.base_url))
+        outcome = await run_plan(load_config(cfg), llm=LLMClient(cache=False))
+        judged = [r for r in server.chat_requests if r.model == "judge"]
+    by = {(r.case_id, r.target_id): r for r in outcome.results}
+    assert len(judged) == 2  # one comparison per test, not one per output
+    assert "Short: tides" in judged[0].body["messages"][-1]["content"] or \
+        "Short: tides" in judged[1].body["messages"][-1]["content"]
+    short, long = by[("case-0001", "t0")], by[("case-0001", "t1")]
+    assert (short.status, long.status) == ("fail", "pass")
+    assert [a["type"] for a in long.assertions] == ["contains", "select-best"]
+    assert short.reason.startswith("Output not selected") and short.score == 0.0
+    # an index out of range fails every output of that test (promptfoo's rule)
+    assert {by[("case-0002", t)].status for t in ("t0", "t1")} == {"fail"}
+    assert "Invalid select-best verdict: 7" in by[("case-0002", "t0")].reason

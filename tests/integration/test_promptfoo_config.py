@@ -256,8 +256,8 @@ def test_provider_prompt_filter_and_targets_alias(tmp_path):
      "tests[0].assert[0]", "Ruby"),
     ("prompts: [x]\nproviders: [echo]\ntests: [{assert: [{type: guardrails}]}]",
      "tests[0].assert[0]", "guardrail"),
-    ("prompts: [x]\nproviders: [echo]\ntests: [{assert: [{type: select-best, value: a}]}]",
-     "tests[0].assert[0]", "all prompts"),
+    ("prompts: [x]\nproviders: [echo]\ntests: [{assert: [{type: classifier, value: a}]}]",
+     "tests[0].assert[0]", "HuggingFace"),
     ("prompts: [x]\nproviders: [echo]\n"
      "tests: [{assert: [{type: python, value: 'file://missing.py'}]}]",
      "tests[0].assert[0].value", "script not found"),

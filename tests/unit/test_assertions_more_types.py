@@ -328,7 +328,7 @@ async def test_webhook_posts_output_and_reads_the_verdict():
 # --- refusals ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("a_type", ["select-best", "guardrails", "ruby", "trace-span-count",
+@pytest.mark.parametrize("a_type", ["pi", "guardrails", "ruby", "trace-span-count",
                                     "not-classifier"])
 def test_unsupported_types_are_refused_by_name(a_type):
     with pytest.raises(ValueError, match=a_type):
@@ -353,3 +353,19 @@ async def test_unsupported_type_at_run_time_is_an_error_naming_it():
 async def test_is_html_and_contains_html(output, is_html, has_html):
     assert (await run({"type": "is-html"}, output)).passed is is_html
     assert (await run({"type": "contains-html"}, output)).passed is has_html
+
+
+async def test_comparison_types_are_an_error_outside_harness_eval():
+    """The registry's runner grades one output at a time: select-best / max-score there
+    are an error naming the type, never a silent pass."""
+    from harness.assertions import evaluate_assertions
+
+    graded = await evaluate_assertions([{"type": "contains", "value": "x"},
+                                        {"type": "select-best", "value": "best"}], "x",
+                                       AssertionContext())
+    assert graded.error and "select-best" in graded.reason
+    deferred = await evaluate_assertions([{"type": "contains", "value": "x"},
+                                          {"type": "max-score"}], "x",
+                                         AssertionContext(comparisons_deferred=True))
+    assert graded.components[0].passed and not deferred.error
+    assert [c.type for c in deferred.components] == ["contains"]

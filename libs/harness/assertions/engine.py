@@ -26,6 +26,7 @@ from .more_types import (
     EXTRA_CHECKS,
     EXTRA_NEEDS_VALUE,
     SCRIPT_TYPES,
+    is_comparison,
     unsupported_reason,
 )
 from .rubric import check_llm_rubric
@@ -292,6 +293,14 @@ async def evaluate_assertions(
             parsed.append(Assertion.model_validate(raw))
         except ValidationError:
             parsed.append(None)  # evaluate_assertion reports it as an error
+    if ctx.comparisons_deferred:
+        pairs = [(r, a) for r, a in zip(assertions, parsed, strict=True)
+                 if a is None or not is_comparison(a.type)]
+        if len(pairs) < len(assertions) and not pairs:
+            # promptfoo: only comparison assertions leave an empty, passing grade of 0
+            return GradingResult(passed=True, score=0.0, reason="All assertions passed",
+                                 components=[], named_scores={})
+        assertions, parsed = [r for r, _ in pairs], [a for _, a in pairs]
     gate = asyncio.Semaphore(ASSERTION_CONCURRENCY)
 
     async def run(raw: Assertion | dict, a: Assertion | None) -> AssertionResult:

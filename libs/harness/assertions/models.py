@@ -101,6 +101,9 @@ class AssertionContext:
     # python / javascript / webhook assertions run code or reach out from this machine:
     # only `harness eval` on the user's own config turns them on, never the registry runner
     allow_code: bool = False
+    # select-best / max-score are graded later across all prompts' outputs (harness eval);
+    # elsewhere they are evaluated here, which makes them an error, never a silent pass
+    comparisons_deferred: bool = False
 
 
 class AssertionEvalError(Exception):

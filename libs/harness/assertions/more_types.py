@@ -46,6 +46,24 @@ def _async(fn: Callable[[Assertion, Any, str, AssertionContext], Verdict]) -> Ch
     return run
 
 
+# Graded across the outputs of all prompts for a test, after they are all in (promptfoo's
+# comparison step; harness.promptfoo.compare): the per-output grading skips them.
+COMPARISON_TYPES = {"select-best", "max-score"}
+
+
+def is_comparison(a_type: str) -> bool:
+    """promptfoo's own test: ``select-*`` or ``max-score`` (``not-select-best`` is not)."""
+    return a_type.startswith("select-") or a_type == "max-score"
+
+
+async def _compared_elsewhere(a: Assertion, value: Any, output: str,
+                              ctx: AssertionContext) -> Verdict:
+    from .models import AssertionEvalError
+
+    raise AssertionEvalError(f"{a.type!r} compares the outputs of all prompts for a test: only "
+                             "`harness eval` runs it (after every prompt has answered)")
+
+
 DETERMINISTIC: dict[str, Check] = {
     "is-html": _async(check_is_html),
     "contains-html": _async(check_contains_html),
@@ -83,7 +101,8 @@ MODEL_GRADED: dict[str, Check] = {
     "moderation": check_moderation,
 }
 
-EXTRA_CHECKS: dict[str, Check] = {**DETERMINISTIC, **MODEL_GRADED}
+EXTRA_CHECKS: dict[str, Check] = {**DETERMINISTIC, **MODEL_GRADED,
+                                   **{t: _compared_elsewhere for t in COMPARISON_TYPES}}
 
 # Values a type needs (promptfoo fails those rows); file:// values these types run as code.
 EXTRA_NEEDS_VALUE = {"webhook", "python", "javascript", "finish-reason", "tool-call-f1",
@@ -94,10 +113,6 @@ SCRIPT_TYPES = {"python", "javascript"}
 CODE_TYPES = {*SCRIPT_TYPES, "webhook"}
 
 UNSUPPORTED: dict[str, str] = {
-    "select-best": "compares the outputs of all prompts for a test at once; harness grades "
-                   "each output on its own (use --engine promptfoo)",
-    "max-score": "compares the outputs of all prompts for a test at once (use --engine "
-                 "promptfoo)",
     "human": "needs a person's rating in promptfoo's web viewer",
     "classifier": "runs a HuggingFace classifier model through promptfoo's HuggingFace "
                   "provider",

@@ -121,6 +121,7 @@ async def evaluate_case(
     cache: bool | None = None,
     allow_code: bool = False,
     render: PromptRenderer | None = None,
+    defer_comparisons: bool = False,
 ) -> CaseResult:
     base = {"run_id": run_id, "case_id": case.id, "target_id": target.target_id,
             "repeat": repeat}
@@ -151,6 +152,7 @@ async def evaluate_case(
         # promptfoo's echo provider reports no finish reason; ours says "stop"
         finish_reason=None if is_echo(resp.model) else resp.finish_reason,
         moderate=grading.moderate, allow_code=allow_code,
+        comparisons_deferred=defer_comparisons,
         provider_id=target.model.replace("/", ":", 1),
         provider_config={k: target.params[k] for k in ("tools", "functions")
                          if k in target.params},

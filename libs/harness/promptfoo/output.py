@@ -22,6 +22,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
+from harness.assertions.more_types import is_comparison
 from harness.evaluation.models import CaseResult, Target, TestCaseSnapshot
 from harness.evaluation.providers import UnknownProvider, to_litellm_model, to_litellm_params
 
@@ -111,9 +112,17 @@ def _status_fields(r: CaseResult) -> tuple[bool, int, str | None]:
     return False, FAILURE_ERROR, r.error or r.reason or "Error"
 
 
+def _compared(a: Any) -> bool:
+    return isinstance(a, dict) and is_comparison(str(a.get("type", "")))
+
+
 def _grading_result(r: CaseResult, assertions: list[dict]) -> dict[str, Any] | None:
     if r.output is None or r.status == "error":
         return None  # no response, or an assertion could not run: the row is an error
+    # select-best / max-score are graded last (harness.promptfoo.compare), as promptfoo
+    # appends them: their components come after the others'
+    assertions = [a for a in assertions if not _compared(a)] + \
+        [a for a in assertions if _compared(a)]
     components = []
     for i, comp in enumerate(r.assertions):
         item: dict[str, Any] = {

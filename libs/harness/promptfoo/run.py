@@ -17,6 +17,7 @@ from harness.evaluation.models import CaseResult, Target, TestCaseSnapshot
 from harness.llm import LLMClient
 from harness.llm.echo import is_echo
 
+from .compare import apply_comparisons
 from .config import EvalPlan, PromptSpec
 from .render import parse_js_json, prepare_vars, render_prompt
 
@@ -133,7 +134,8 @@ async def run_plan(
                 # assertions; the registry's runner never does (allow_code defaults off)
                 result = await evaluate_case(
                     grading, target, case, run_id=eval_id, repeat=r, cache=cache,
-                    allow_code=True, render=promptfoo_renderer(plan.prompt_of(t), case))
+                    allow_code=True, render=promptfoo_renderer(plan.prompt_of(t), case),
+                    defer_comparisons=True)
             except Exception as exc:  # noqa: BLE001 - one broken case must not stop the run
                 message = f"{type(exc).__name__}: {exc}"
                 result = CaseResult(run_id=eval_id, case_id=case.id,
@@ -146,6 +148,8 @@ async def run_plan(
 
     clock = time.perf_counter()
     results = await asyncio.gather(*(one(*job) for job in jobs))
+    # select-best / max-score: graded across each test's outputs once all are in
+    results = await apply_comparisons(plan, list(results), grading, repeat=repeat)
     duration_ms = (time.perf_counter() - clock) * 1000.0
     return EvalOutcome(
         eval_id=eval_id, results=list(results), repeat=repeat, concurrency=concurrency,
