@@ -180,12 +180,13 @@ class Gateway:
 
     # ------------------------------------------------------------------ budget
     async def reserve(self, key: GatewayKey, chain: list[str], prompt_upper: int,
-                      max_tokens: int) -> budgets.Reservation | None:
+                      max_tokens: int, params: dict[str, Any] | None = None
+                      ) -> budgets.Reservation | None:
         if not key.has_budget:
             return None
         try:
             worst = budgets.worst_case_cost(chain, prompt_upper, max_tokens,
-                                            self.settings.prices)
+                                            self.settings.prices, params)
         except budgets.PriceUnknown as exc:
             raise _problem(422, "price-unknown", str(exc), models=exc.models) from exc
         try:
@@ -332,7 +333,7 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
             raise _problem(422, "bad-request", str(exc), field=exc.field) from exc
         reservation = await gw.reserve(key, tgt.chain,
                                        budgets.prompt_tokens_upper_bound(all_messages, params),
-                                       max_out)
+                                       max_out, params)
         stream = bool(body.get("stream"))
         trace = Trace(kind="chat", model_requested=body["model"], status=200, latency_ms=0,
                       key_id=key.id, key_name=key.name, application=tgt.application,

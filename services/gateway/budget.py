@@ -66,11 +66,13 @@ def _positive_int(params: Mapping[str, Any], field: str) -> int | None:
 
 def output_tokens_bound(params: Mapping[str, Any]) -> int:
     """The most output tokens a call with these params can be billed for:
-    ``n × max(max_tokens, max_completion_tokens)`` (0 when neither is set).
+    ``n × max(max_tokens, max_completion_tokens)`` (0 when neither is set), plus the
+    bytes of a ``prediction`` (its rejected tokens are billed as output, per choice).
     Raises :class:`BadBound` for a non-integer or non-positive ``n`` or bound."""
     n = _positive_int(params, "n") or 1
     bounds = [_positive_int(params, f) for f in ("max_tokens", "max_completion_tokens")]
-    return n * max((b for b in bounds if b is not None), default=0)
+    predicted = _json_bytes(params["prediction"]) if params.get("prediction") else 0
+    return n * (max((b for b in bounds if b is not None), default=0) + predicted)
 
 
 def price_entry(model: str, prices: Mapping[str, Mapping[str, Any]] | None) -> dict | None:
@@ -116,12 +118,13 @@ _MODES = ("_batches", "_flex", "_priority", "_ultrafast", "_decisions", "_balanc
           "_cache_hit")
 
 
-def _dearest(entry: Mapping[str, Any], direction: str) -> float:
+def _dearest(entry: Mapping[str, Any], direction: str, tiers: bool = False) -> float:
     """The highest per-token price of ``direction`` (input/output) in a price entry: the
     base price, context tiers (``..._above_128k_tokens``), audio, reasoning and, for
     input, cache writes. Prices in other units (characters, images, seconds) are left
-    out (the token bounds say nothing about them), and so are service tiers (batch,
-    flex, priority) the gateway never requests."""
+    out (the token bounds say nothing about them), and so are the prices of service
+    tiers (batch, flex, priority) unless the request names a ``service_tier``
+    (``tiers``)."""
     prices = [0.0]
     for k, v in entry.items():
         if not isinstance(v, int | float):
@@ -129,21 +132,36 @@ def _dearest(entry: Mapping[str, Any], direction: str) -> float:
         per_token = k.startswith(f"{direction}_cost_per_") and k.split("_cost_per_", 1)[1] \
             .startswith(_TOKEN_UNITS)  # also ..._above_128k_tokens, ..._priority, ...
         cache_write = direction == "input" and k.startswith("cache_creation_input_token_cost")
-        if (per_token or cache_write) and not k.endswith(_MODES):
+        if (per_token or cache_write) and (tiers or not k.endswith(_MODES)):
             prices.append(float(v))
     return max(prices)
 
 
+def _per_call_fees(entry: Mapping[str, Any], params: Mapping[str, Any]) -> float:
+    """Flat fees a request can add: web search is priced per query."""
+    if params.get("web_search_options") is None:
+        return 0.0
+    fees = entry.get("search_context_cost_per_query")
+    if isinstance(fees, Mapping):
+        return max([float(v) for v in fees.values() if isinstance(v, int | float)] or [0.0])
+    return 0.0
+
+
 def worst_case_cost(chain: list[str], prompt_tokens: int, max_tokens: int,
-                    prices: Mapping[str, Mapping[str, Any]] | None) -> float:
-    """The most any model of the chain could charge; raises PriceUnknown."""
+                    prices: Mapping[str, Mapping[str, Any]] | None,
+                    params: Mapping[str, Any] | None = None) -> float:
+    """The most any model of the chain could charge; raises PriceUnknown. ``params`` (the
+    request's options) add a named service tier's prices and per-query fees."""
+    params = params or {}
+    tiers = params.get("service_tier") is not None
     unknown, worst = [], 0.0
     for m in chain:
         e = price_entry(m, prices)
         if e is None:
             unknown.append(m)
             continue
-        cost = prompt_tokens * _dearest(e, "input") + max_tokens * _dearest(e, "output")
+        cost = (prompt_tokens * _dearest(e, "input", tiers)
+                + max_tokens * _dearest(e, "output", tiers) + _per_call_fees(e, params))
         worst = max(worst, cost)
     if unknown:
         raise PriceUnknown(unknown)

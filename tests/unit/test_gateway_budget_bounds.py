@@ -40,3 +40,22 @@ def test_prompt_bound_counts_tools_formats_tool_calls_and_media_parts():
     ({"max_completion_tokens": 7, "n": 3}, 21)])
 def test_output_bound_is_n_times_the_larger_limit(params, bound):
     assert budget.output_tokens_bound(params) == bound
+
+
+def test_a_named_service_tier_and_web_search_are_priced_in():
+    prices = {"m": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6,
+                    "input_cost_per_token_priority": 3e-6,
+                    "output_cost_per_token_priority": 6e-6,
+                    "search_context_cost_per_query": {"search_context_size_low": 0.01,
+                                                      "search_context_size_high": 0.03}}}
+    assert budget.worst_case_cost(["m"], 100, 10, prices) == pytest.approx(100e-6 + 20e-6)
+    assert budget.worst_case_cost(["m"], 100, 10, prices, {"service_tier": "priority"}) \
+        == pytest.approx(300e-6 + 60e-6)
+    assert budget.worst_case_cost(["m"], 100, 10, prices, {"web_search_options": {}}) \
+        == pytest.approx(120e-6 + 0.03)
+
+
+def test_a_prediction_adds_its_size_to_every_choice():
+    assert budget.output_tokens_bound({"max_tokens": 10, "n": 2,
+                                       "prediction": {"type": "content",
+                                                      "content": "x" * 1000}}) > 2 * 1000
