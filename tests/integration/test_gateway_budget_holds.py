@@ -176,3 +176,24 @@ async def test_images_reserve_an_allowance_whatever_their_url_length(gw, stub):
                                {"type": "text", "text": "what is it?"}, part]}]}, 100)
     assert {r.status_code for r in rs} <= {200, 429}
     assert provider_spend(stub) <= budget
+
+
+async def test_a_client_leaving_mid_stream_does_not_leave_its_reservation_held(gw, stub):
+    """The stream's settlement survives the cancellation a disconnect brings: the
+    reservation is released (charged at its worst case: no usage came), not held forever."""
+    stub.chunk_delay_s = 0.2
+    stub.reply("primary", " ".join(["w"] * 50))
+    key = await gw.key(budget_day_usd=1)
+    async with gw.http() as h, h.stream(
+            "POST", "/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
+            json={"model": "openai/primary", "max_tokens": 100, "stream": True,
+                  "messages": [{"role": "user", "content": "hi"}]}) as r:
+        assert r.status_code == 200
+        async for line in r.aiter_lines():
+            if line.startswith("data: "):
+                break  # the first chunk, then hang up
+    deadline = asyncio.get_running_loop().time() + 20  # hang guard only
+    while (row := await _spend_row(gw))["reserved"] != 0:
+        assert asyncio.get_running_loop().time() < deadline, row
+        await asyncio.sleep(0.1)
+    assert row["spent"] > 0

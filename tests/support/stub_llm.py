@@ -39,7 +39,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,6 +145,7 @@ class StubLLM:
         self.embedding_dim = embedding_dim
         self.host = host
         self.send_usage = True  # False: answers (JSON, SSE, embeddings) carry no usage
+        self.chunk_delay_s = 0.0  # pause between SSE chunks (a slow stream)
         # (model, prompt_tokens, completion_tokens) of every answer, sent or not: what a
         # real provider would bill, for tests that check spend independently of the caller
         self.billed: list[tuple[str, int, int]] = []
@@ -441,7 +442,8 @@ class StubLLM:
             created = int(time.time())
             if body.get("stream"):
                 return StreamingResponse(
-                    _sse_chunks(completion_id, created, model, outputs, usage),
+                    _paced(_sse_chunks(completion_id, created, model, outputs, usage),
+                           self.chunk_delay_s),
                     media_type="text/event-stream",
                 )
             answer: dict[str, Any] = {
@@ -560,6 +562,13 @@ def _vector(text: str, dim: int) -> list[float]:
     values = values[:dim]
     norm = math.sqrt(sum(v * v for v in values)) or 1.0
     return [v / norm for v in values]
+
+
+async def _paced(chunks: Iterator[str], delay_s: float) -> AsyncIterator[str]:
+    for i, chunk in enumerate(chunks):
+        if i and delay_s:
+            await asyncio.sleep(delay_s)
+        yield chunk
 
 
 def _sse_chunks(
