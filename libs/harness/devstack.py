@@ -66,8 +66,10 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, log_dir: Path | None = None) -> ServiceProcess:
+        # this checkout's library first (a git worktree shares a venv installed elsewhere)
         env = {**os.environ, **self.env, "PORT": str(self.port), "HARNESS_HOST": "127.0.0.1",
-               "HARNESS_SERVICE": self.name, "PYTHONPATH": str(ROOT)}
+               "HARNESS_SERVICE": self.name,
+               "PYTHONPATH": os.pathsep.join([str(ROOT / "libs"), str(ROOT)])}
         out = subprocess.DEVNULL
         if log_dir is not None:
             log_dir.mkdir(parents=True, exist_ok=True)

@@ -54,6 +54,7 @@ from harness.generation import (
 )
 from harness.generation.chunking import Chunk
 from harness.llm import LLMClient
+from harness.llm.options import JUDGE_OPTIONS, allowed_options
 from harness.scoring.judge import Usage
 from services.runner.ports import ResultSink
 
@@ -202,11 +203,13 @@ class Generator:
 
     def _engine(self, req: GenerationRequested, usage: Usage):
         model = req.model or self.default_model
+        # LLM options only, whatever an older event holds: endpoints are server config
+        params = allowed_options(req.params, JUDGE_OPTIONS)
         if req.engine == "ragas":
-            return RagasEngine(self.llm, model, params=req.params, usage=usage,
+            return RagasEngine(self.llm, model, params=params, usage=usage,
                                embedding_model=self.embedding_model,
                                concurrency=self.concurrency)
-        return DirectEngine(self.llm, model, params=req.params, usage=usage,
+        return DirectEngine(self.llm, model, params=params, usage=usage,
                             concurrency=self.concurrency)
 
     async def execute(self, req: GenerationRequested) -> None:

@@ -33,6 +33,7 @@ from harness.events.run_events import (
     run_event_id,
 )
 from harness.llm import LLMClient
+from harness.llm.options import JUDGE_OPTIONS, allowed_options
 from harness.storable import storable
 from services.registry.snapshots import read_snapshot
 
@@ -113,13 +114,16 @@ class Runner:
             return
         cases = [TestCaseSnapshot.model_validate(c) for c in read_snapshot(
             await self.artifacts.get(req.snapshot_uri), req.snapshot_sha256)]
-        targets = [Target.model_validate(t) for t in req.targets]
+        # only LLM options reach LiteLLM, whatever an event recorded before the allowlist
+        # holds: endpoints and keys are this server's configuration (harness.llm.options)
+        targets = [Target.model_validate({**t, "params": allowed_options(t.get("params") or {})})
+                   for t in req.targets]
         done = await self.progress.recorded_keys(req.run_id)
         await self.sink.publish(_stream(req.run_id), RunStarted(run_id=req.run_id,
                                                                worker=self.worker_id),
                                 run_event_id(req.run_id, "started"))
         grading = Grading(self.llm, judge_model=req.judge_model or DEFAULT_JUDGE,
-                          judge_params=dict(req.judge_params) or None,
+                          judge_params=allowed_options(req.judge_params, JUDGE_OPTIONS) or None,
                           labels={"run_id": req.run_id})
         todo = [(c, t, r) for c, t, r in itertools.product(cases, targets, range(req.repeat))
                 if (c.id, t.target_id, r) not in done]

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field
 
 from harness.evaluation.models import CaseResult
+from harness.llm.options import JUDGE_OPTIONS, allowed_options
 
 
 class ScoringJob(BaseModel):
@@ -29,7 +30,8 @@ class ScoringJob(BaseModel):
         config = run["config"] or {}
         return cls(run_id=run["id"], status=run["status"], metrics=config.get("metrics") or [],
                    judge_model=config.get("judge_model"),
-                   judge_params=config.get("judge_params") or {},
+                   judge_params=allowed_options(config.get("judge_params") or {},
+                                                JUDGE_OPTIONS),
                    embedding_model=config.get("embedding_model"),
                    snapshot_uri=run["snapshot_uri"], snapshot_sha256=run["snapshot_sha256"],
                    expected_results=run["expected_results"])

@@ -5,6 +5,7 @@ emulator, on the test's own database."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 import uuid
@@ -15,6 +16,7 @@ import pytest
 from harness.devstack import service_env, start_services, start_worker
 from tests.support.gcs_emulator import GcsEmulator
 from tests.support.pubsub_fake import shared_fake
+from tests.support.stub_llm import StubLLM
 
 
 @contextmanager
@@ -24,7 +26,7 @@ def process_stack(db_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", fake.host)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     logs = tmp_path / "logs"
-    with GcsEmulator() as gcs:
+    with GcsEmulator() as gcs, StubLLM() as stub:
         gcs.create_bucket("harness")
         env = service_env(database_url=db_url, pubsub_host=fake.host,
                           storage_host=gcs.endpoint, artifacts_uri="gs://harness/artifacts",
@@ -32,15 +34,27 @@ def process_stack(db_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch,
                           prefix=f"e2e{uuid.uuid4().hex[:8]}-")
         env["HARNESS_PUBSUB_ACK_DEADLINE_S"] = "10"
         env["OPENAI_API_KEY"] = "sk-test"
+        # the models' endpoint is server configuration (a run carries LLM options only)
+        env["HARNESS_LLM_DEPLOYMENTS"] = json.dumps({"*": {"api_base": stub.base_url}})
         registry, runner = start_services(env, log_dir=logs)
         started = {name: start_worker(name, env, registry, log_dir=logs) for name in workers}
         services = {"registry": registry, "runner": runner, **started, "env": env, "gcs": gcs,
-                    "logs": logs}
+                    "logs": logs, "stub": stub}
         try:
             yield services
         finally:  # a test may have replaced a process (a restart): stop the current ones
             for name in (*reversed(workers), "runner", "registry"):
                 services[name].stop()
+
+
+@contextmanager
+def stack_stub(stack: dict, latency_s: float = 0.0):
+    """The stack's loopback provider (every model's endpoint), reset, answering after
+    ``latency_s``."""
+    stub = stack["stub"]
+    stub.reset()
+    stub.latency_s = latency_s
+    yield stub
 
 
 def redeliver(stack: dict, event: dict) -> None:

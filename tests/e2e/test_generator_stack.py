@@ -5,16 +5,14 @@ no-op."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import process_stack, redeliver, wait_log
+from tests.e2e.conftest import process_stack, redeliver, stack_stub, wait_log
 from tests.support.generation import qa_reply
-from tests.support.stub_llm import StubLLM
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "generation"
 
@@ -38,13 +36,12 @@ def wait_finished(c: httpx.Client, generation_id: str, timeout: float = 120) -> 
 def test_generation_through_the_generator_process_and_a_redelivery_is_a_no_op(stack):
 
     c = httpx.Client(base_url=stack["registry"].url, timeout=30)
-    with StubLLM() as stub:
+    with stack_stub(stack) as stub:
         stub.reply("writer", qa_reply)
         ds = c.post("/datasets", json={"name": "from-docs"}).json()
         r = c.post(f"/datasets/{ds['id']}/generate",
                    data={"num_questions": "3", "question_kinds": "simple",
-                         "model": "openai/writer",
-                         "params": json.dumps({"api_base": stub.base_url})},
+                         "model": "openai/writer"},
                    files=[("files", ("handbook.pdf", (DATA / "handbook.pdf").read_bytes(),
                                      "application/pdf"))])
         assert r.status_code == 202, r.text
@@ -68,13 +65,12 @@ def test_generation_through_the_generator_process_and_a_redelivery_is_a_no_op(st
 
 def test_a_cancelled_generation_stops_in_the_generator_process(stack):
     c = httpx.Client(base_url=stack["registry"].url, timeout=30)
-    with StubLLM(latency_s=0.3) as stub:  # 10 questions, 8 at a time: ~0.6 s a batch
+    with stack_stub(stack, latency_s=0.3) as stub:  # 10 questions, 8 at a time: ~0.6 s a batch
         stub.reply("writer", qa_reply)
         ds = c.post("/datasets", json={"name": "to-cancel"}).json()
         r = c.post(f"/datasets/{ds['id']}/generate",
                    data={"num_questions": "60", "question_kinds": "simple",
-                         "model": "openai/writer",
-                         "params": json.dumps({"api_base": stub.base_url})},
+                         "model": "openai/writer"},
                    files=[("files", ("shipping.txt", (DATA / "shipping.txt").read_bytes(),
                                      "text/plain"))])
         assert r.status_code == 202, r.text

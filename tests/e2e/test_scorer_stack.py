@@ -11,9 +11,8 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.e2e.conftest import log_count, process_stack, redeliver, wait_log
+from tests.e2e.conftest import log_count, process_stack, redeliver, stack_stub, wait_log
 from tests.support.ragas_judge import PARIS, judge_reply
-from tests.support.stub_llm import StubLLM
 
 FAITHFUL = "Paris is the capital of France. It has 2.1 million inhabitants."
 UNFAITHFUL = "Paris is the capital of Germany. It has 9 million inhabitants."
@@ -51,7 +50,7 @@ def score_events(db_url: str, run_id: str) -> tuple[int, int]:
 def test_scores_go_through_the_scorer_process_and_a_redelivery_is_a_no_op(stack, db_url):
 
     c = httpx.Client(base_url=stack["registry"].url, timeout=30)
-    with StubLLM() as stub:
+    with stack_stub(stack) as stub:
         stub.reply("judge", judge_reply)
         p = c.post("/prompts", json={"name": "rag", "content": "{{ answer }}"}).json()
         ds = c.post("/datasets", json={"name": "rag-data",
@@ -62,7 +61,7 @@ def test_scores_go_through_the_scorer_process_and_a_redelivery_is_a_no_op(stack,
             for a in (FAITHFUL, UNFAITHFUL)]}).raise_for_status()
         run = c.post("/runs", json={
             "dataset_id": ds["id"], "targets": [{"prompt_id": p["id"], "model": "echo"}],
-            "judge_model": "openai/judge", "judge_params": {"api_base": stub.base_url}}).json()
+            "judge_model": "openai/judge"}).json()
         done = wait_scored(c, run["id"])
         assert done["scoring"]["scored"] == done["scoring"]["total"] == 4
         faith = done["scoring"]["by_metric"]["faithfulness"]

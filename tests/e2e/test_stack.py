@@ -12,8 +12,7 @@ import httpx
 import pytest
 
 from harness.devstack import ServiceProcess
-from tests.e2e.conftest import process_stack
-from tests.support.stub_llm import StubLLM
+from tests.e2e.conftest import process_stack, stack_stub
 
 
 @pytest.fixture
@@ -90,11 +89,10 @@ def test_run_goes_through_separate_processes_and_gcs(stack, db_url):
 
 def test_runner_killed_mid_run_and_registry_restarted_record_each_case_once(stack, db_url):
     c = httpx.Client(base_url=stack["registry"].url, timeout=30)
-    with StubLLM(latency_s=0.05) as stub:
+    with stack_stub(stack, latency_s=0.05):
         p, ds = seed(c, 40)
         run = c.post("/runs", json={"dataset_id": ds["id"], "concurrency": 2, "targets": [
-            {"prompt_id": p["id"], "model": "openai/slow",
-             "params": {"api_base": stub.base_url}}]}).json()
+            {"prompt_id": p["id"], "model": "openai/slow"}]}).json()
         deadline = time.monotonic() + 60
         while c.get(f"/runs/{run['id']}").json()["recorded"] < 8:
             assert time.monotonic() < deadline
@@ -171,11 +169,10 @@ def test_activation_reaches_a_subscribed_client_without_a_deploy(stack):
 
 def test_sigterm_releases_in_flight_work_and_the_run_resumes(stack, db_url):
     c = httpx.Client(base_url=stack["registry"].url, timeout=30)
-    with StubLLM(latency_s=0.05) as stub:
+    with stack_stub(stack, latency_s=0.05):
         p, ds = seed(c, 30)
         run = c.post("/runs", json={"dataset_id": ds["id"], "concurrency": 2, "targets": [
-            {"prompt_id": p["id"], "model": "openai/slow",
-             "params": {"api_base": stub.base_url}}]}).json()
+            {"prompt_id": p["id"], "model": "openai/slow"}]}).json()
         deadline = time.monotonic() + 60
         while c.get(f"/runs/{run['id']}").json()["recorded"] < 5:
             assert time.monotonic() < deadline

@@ -159,3 +159,29 @@ async def test_gateway_clients_cannot_choose_the_endpoint_or_send_credentials(ru
                     assert (sent.body["reasoning_effort"], sent.body["seed"]) == ("low", 3)
                     assert sent.headers.get("authorization") == "Bearer sk-server"
     assert rx.requests == []
+
+
+async def test_the_runner_ignores_endpoints_in_a_request_recorded_before_the_allowlist(
+        stack, stack_client):
+    c = stack_client
+    p, ds = await seed(c, cases=[{"input": {"q": "a"}}], versions=["{{ q }}"])
+    with HttpReceiver() as rx, StubLLM() as stub:
+        stack.runner.llm.deployments["*"] = {"api_base": stub.base_url}
+        r = await c.post("/runs", json={"dataset_id": ds["id"], "targets": [
+            {"prompt_id": p["id"], "model": "openai/m"}]})
+        first = await wait_run(c, r.json()["id"])
+        [req] = [e for e in await stack.runtime.store.read_stream(f"run-{first['id']}")
+                 if e.type == "RunRequested"]
+        old = RunRequested.model_validate({
+            **req.data, "run_id": "old-run",
+            "targets": [{**t, "params": {"api_base": rx.url + "/v1", "API_KEY": SECRET,
+                                         "temperature": 0}} for t in req.data["targets"]],
+            "judge_params": {"api_base": rx.url + "/v1"}})
+        await stack.runtime.commands.record_facts("run-old-run", [old], [None],
+                                                  EventMetadata(actor="old"))
+        done = await wait_run(c, "old-run")
+        assert done["status"] == "completed", done
+        assert len(stub.chat_requests) == 2  # the configured endpoint answered both runs
+        assert "API_KEY" not in stub.chat_requests[-1].body
+        assert stub.chat_requests[-1].body["temperature"] == 0
+    assert rx.requests == []

@@ -27,6 +27,8 @@ LLM_OPTIONS: frozenset[str] = frozenset({
 
 # Embedding options (a judge's or a generator's embedding model).
 EMBEDDING_OPTIONS: frozenset[str] = frozenset({"dimensions", "encoding_format", "user"})
+# A judge's or a generator's params serve both its chat and its embedding calls.
+JUDGE_OPTIONS: frozenset[str] = LLM_OPTIONS | EMBEDDING_OPTIONS
 
 # The OpenAI chat-completions request body: what a gateway client may send. Options are
 # forwarded to the provider; the rest the gateway reads itself (``variables`` names an

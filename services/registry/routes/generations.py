@@ -86,7 +86,7 @@ def _params(raw: str | None) -> dict[str, Any]:
         raise Invalid(f"params: not JSON: {exc}", field="params") from exc
     if not isinstance(params, dict):
         raise Invalid("params: must be a JSON object of LiteLLM options", field="params")
-    check_llm_options(params, "params", options.LLM_OPTIONS | options.EMBEDDING_OPTIONS)
+    check_llm_options(params, "params", options.JUDGE_OPTIONS)
     return params
 
 

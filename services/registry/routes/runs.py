@@ -84,7 +84,7 @@ def run_out(row, by_metric: dict[str, analysis.MetricStats] | None = None) -> Ru
                     for t in d["targets"]]
     if d["config"].get("judge_params"):
         d["config"] = {**d["config"], "judge_params": options.masked_options(
-            d["config"]["judge_params"], options.LLM_OPTIONS | options.EMBEDDING_OPTIONS)}
+            d["config"]["judge_params"], options.JUDGE_OPTIONS)}
     expected = d["expected_results"] or 0
     d["progress"] = round(d["recorded"] / expected, 4) if expected else 1.0
     scored, total = d.pop("scores_recorded"), d.pop("scores_expected")
@@ -187,7 +187,7 @@ async def request_run(rt, body: RunCreate, meta, *, source: str = "api") -> str:
     metrics = canonical_metrics(
         body.metrics if body.metrics is not None else ds["default_metrics"], "metrics")
     check_llm_options(body.judge_params, "judge_params",
-                      options.LLM_OPTIONS | options.EMBEDDING_OPTIONS)
+                      options.JUDGE_OPTIONS)
     uri, sha = await write_snapshot(rt.artifacts, data)
     run_id = str(uuid.uuid4())
     event = RunRequested(
