@@ -369,3 +369,23 @@ async def test_comparison_types_are_an_error_outside_harness_eval():
                                          AssertionContext(comparisons_deferred=True))
     assert graded.components[0].passed and not deferred.error
     assert [c.type for c in deferred.components] == ["contains"]
+
+
+async def test_assert_set_is_one_weighted_assertion_with_its_children_listed_after_it():
+    from harness.assertions import evaluate_assertions
+
+    graded = await evaluate_assertions([
+        {"type": "equals", "value": "nope"},
+        {"type": "assert-set", "weight": 3, "threshold": 0.5, "metric": "group",
+         "assert": [{"type": "contains", "value": "cat"}, {"type": "contains", "value": "dog"}]},
+    ], "the cat sat", AssertionContext(), threshold=0.3)
+    assert [c.type for c in graded.components] == ["equals", "assert-set", "contains",
+                                                   "contains"]
+    set_result = graded.components[1]
+    assert set_result.passed and set_result.score == pytest.approx(0.5)
+    assert graded.score == pytest.approx((0 + 0.5 * 3) / 4) and graded.passed
+    assert graded.named_scores == {"group": pytest.approx(0.5)}
+    with pytest.raises(ValueError, match="assert-set"):
+        parse_assertions([{"type": "not-assert-set", "assert": []}])
+    with pytest.raises(ValueError, match="'value' is required"):
+        parse_assertions([{"type": "assert-set", "assert": [{"type": "contains"}]}])

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from harness import nunjucks
 
+from .assert_set import children, grade_set, is_set
 from .json_checks import check_contains_json, check_is_json, schema_validator
 from .limits import check_cost, check_latency
 from .models import (
@@ -303,14 +304,25 @@ async def evaluate_assertions(
         assertions, parsed = [r for r, _ in pairs], [a for _, a in pairs]
     gate = asyncio.Semaphore(ASSERTION_CONCURRENCY)
 
-    async def run(raw: Assertion | dict, a: Assertion | None) -> AssertionResult:
-        async with gate:
-            return await evaluate_assertion(a if a is not None else raw, output, ctx)
+    async def grade_children(items: Sequence[Any], set_threshold: float | None) -> GradingResult:
+        return await evaluate_assertions(items, output, ctx, threshold=set_threshold)
 
-    components = list(
+    async def run(raw: Assertion | dict, a: Assertion | None
+                  ) -> tuple[AssertionResult, list[AssertionResult]]:
+        item = a if a is not None else raw
+        if is_set(item):  # graded as a group; its children take the gate themselves
+            return await grade_set(item, grade_children)
+        async with gate:
+            return await evaluate_assertion(item, output, ctx), []
+
+    graded = list(
         await asyncio.gather(*(run(r, a) for r, a in zip(assertions, parsed, strict=True)))
     )
-    return aggregate(parsed, components, threshold)
+    result = aggregate(parsed, [own for own, _ in graded], threshold)
+    if any(subs for _, subs in graded):  # promptfoo lists a set's children after it
+        flat = [c for own, subs in graded for c in (own, *subs)]
+        result = result.model_copy(update={"components": flat})
+    return result
 
 
 def _first_problem(exc: ValidationError) -> str:
@@ -341,6 +353,13 @@ def parse_assertions(raw: list[dict]) -> list[Assertion]:
         if a.base_type not in BASE_TYPES:
             why = unsupported_reason(a.type) or f"unknown assertion type {a.type!r}"
             raise ValueError(f"{where}: {why}")
+        if a.base_type == "assert-set":
+            if a.inverse or not isinstance((a.model_extra or {}).get("assert"), list):
+                raise ValueError(f"{where}: an assert-set needs an 'assert' list (and no not-)")
+            try:
+                parse_assertions(children(a))
+            except ValueError as exc:
+                raise ValueError(f"{where}.{exc}") from exc
         if a.weight < 0 or math.isnan(a.weight):
             raise ValueError(f"{where}: weight must be a number ≥ 0")
         if a.threshold is not None and math.isnan(a.threshold):

@@ -101,8 +101,16 @@ MODEL_GRADED: dict[str, Check] = {
     "moderation": check_moderation,
 }
 
+async def _set_alone(a: Assertion, value: Any, output: str, ctx: AssertionContext) -> Verdict:
+    from .models import AssertionEvalError
+
+    raise AssertionEvalError(f"{a.type!r}: an assert-set is graded as a group of a test's "
+                             "assertions (it cannot be negated or run alone)")
+
+
 EXTRA_CHECKS: dict[str, Check] = {**DETERMINISTIC, **MODEL_GRADED,
-                                   **{t: _compared_elsewhere for t in COMPARISON_TYPES}}
+                                   **{t: _compared_elsewhere for t in COMPARISON_TYPES},
+                                   "assert-set": _set_alone}
 
 # Values a type needs (promptfoo fails those rows); file:// values these types run as code.
 EXTRA_NEEDS_VALUE = {"webhook", "python", "javascript", "finish-reason", "tool-call-f1",
@@ -131,7 +139,6 @@ UNSUPPORTED: dict[str, str] = {
     "trajectory:tool-args-match": "reads agent trajectories harness does not record",
     "trajectory:tool-sequence": "reads agent trajectories harness does not record",
     "trajectory:tool-used": "reads agent trajectories harness does not record",
-    "assert-set": "nested assertion sets are not supported yet",
 }
 
 

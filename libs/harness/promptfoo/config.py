@@ -909,6 +909,8 @@ class _Loader:
                 raise self.error(f"{why} (supported: {', '.join(supported)})", at, file=file)
             item = dict(item)
             base = a_type[4:] if a_type.startswith("not-") else a_type
+            if a_type == "assert-set" and isinstance(item.get("assert"), list):
+                item["assert"] = self.prepare_asserts(item["assert"], file, at)
             if base in SCRIPT_TYPES and isinstance(item.get("value"), str) and \
                     item["value"].startswith("file://"):
                 item["value"] = self.script_ref(item["value"], file, f"{at}.value")

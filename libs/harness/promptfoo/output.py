@@ -22,6 +22,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
+from harness.assertions.assert_set import flatten
 from harness.assertions.more_types import is_comparison
 from harness.evaluation.models import CaseResult, Target, TestCaseSnapshot
 from harness.evaluation.providers import UnknownProvider, to_litellm_model, to_litellm_params
@@ -121,8 +122,8 @@ def _grading_result(r: CaseResult, assertions: list[dict]) -> dict[str, Any] | N
         return None  # no response, or an assertion could not run: the row is an error
     # select-best / max-score are graded last (harness.promptfoo.compare), as promptfoo
     # appends them: their components come after the others'
-    assertions = [a for a in assertions if not _compared(a)] + \
-        [a for a in assertions if _compared(a)]
+    assertions = flatten([a for a in assertions if not _compared(a)]) + \
+        [a for a in assertions if _compared(a)]  # an assert-set is followed by its children
     components = []
     for i, comp in enumerate(r.assertions):
         item: dict[str, Any] = {
