@@ -14,6 +14,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _harness_home(tmp_path_factory):
+    """Tests never touch the user's harness folder (~/.local/share/harness): HARNESS_HOME
+    is a temporary one unless the caller chose one (CLI subprocesses inherit it)."""
+    if "HARNESS_HOME" not in os.environ:
+        os.environ["HARNESS_HOME"] = str(tmp_path_factory.mktemp("harness-home"))
+    from harness.config import get_settings
+
+    get_settings.cache_clear()
+    yield
+
+
 def _admin_url() -> str:
     url = os.environ.get("HARNESS_TEST_DATABASE_URL")
     if url:

@@ -36,10 +36,45 @@ console = Console()
 err = Console(stderr=True)
 
 
-def database_url() -> str:
+def describe_database() -> str:
+    """Which database commands use, for people: DATABASE_URL (without its password) or
+    the embedded one's folder."""
+    from urllib.parse import urlsplit
+
+    s = get_settings()
+    if s.database_url:
+        u = urlsplit(s.database_url)
+        where = f"{u.hostname or 'localhost'}{f':{u.port}' if u.port else ''}{u.path}"
+        return f"DATABASE_URL ({u.scheme}://{where})"
+    return f"embedded PostgreSQL in {s.pgdata_dir}"
+
+
+def _legacy_hint(pgdata: Path) -> str:
+    """Older versions kept the embedded database in the current folder's .harness."""
+    legacy = Path(".harness") / "pgdata"
+    if (legacy / "PG_VERSION").exists() and legacy.resolve() != pgdata.resolve():
+        return (f"\n{legacy.resolve()} holds a database from an older harness (kept in the "
+                "clone): HARNESS_HOME=.harness uses it")
+    return ""
+
+
+def database_url(*, existing: bool = False, announce: bool = True) -> str:
+    """The database a command works on. ``existing``: a command that only reads (or needs
+    data already there) refuses to create an empty embedded database (exit 2).
+    ``announce``: say which database on stderr."""
     from harness.db import resolve_database_url
 
     s = get_settings()
+    if not s.database_url and existing and not (s.pgdata_dir / "PG_VERSION").exists():
+        err.print(f"[red]no harness database in {escape(str(s.pgdata_dir))}[/red]: nothing "
+                  "to read, and this command does not create an empty one. Start one with "
+                  "`harness up` (or `make demo`), set HARNESS_HOME to the folder that holds "
+                  "yours, set DATABASE_URL, or pass --url of a running registry."
+                  + escape(_legacy_hint(s.pgdata_dir)), soft_wrap=True)
+        raise typer.Exit(2)
+    if announce:
+        err.print(escape(f"database: {describe_database()}" + (
+            "" if s.database_url else _legacy_hint(s.pgdata_dir))), soft_wrap=True)
     return resolve_database_url(s.database_url, s.pgdata_dir)
 
 
@@ -103,7 +138,7 @@ def up(
     host = host or s.host
     port = port or s.port
     configure_logging(s.log_level, s.log_json)
-    url = database_url()
+    url = database_url(announce=False)  # the banner below says it
     active, closed = asyncio.run(_prepare(url))
     refused = open_mode.refusal(host, protected=closed or bool(s.bootstrap_key_sha256),
                                 insecure=insecure or s.insecure)
@@ -116,7 +151,7 @@ def up(
     elif active == 0:
         console.print("[yellow]every API key is revoked: the server stays closed; create "
                       "one with `harness keys create`[/yellow]")
-    where = "DATABASE_URL" if s.database_url else f"embedded PostgreSQL ({s.pgdata_dir})"
+    where = describe_database() + ("" if s.database_url else _legacy_hint(s.pgdata_dir))
     console.print(f"[bold]harness registry[/bold] on http://{host}:{port}  (API docs: "
                   f"http://{host}:{port}/docs)  database: {where}")
     console.print(f"[bold]OpenAI-compatible gateway[/bold] at http://{host}:{port}/v1  (keys: "
@@ -257,8 +292,9 @@ def projections_rebuild() -> None:
     from harness.eventstore import EventStore
     from services.registry import projections
 
+    url = database_url(existing=True)
+
     async def run() -> int:
-        url = database_url()
         await _prepare(url)
         pool = await create_pool(url, min_size=1, max_size=2)
         try:
@@ -336,7 +372,8 @@ def run_command(
                               judge_model=judge_model)
 
     try:
-        code = _with_registry(url, go, local_stack=True)  # a run needs the runner too
+        # a run needs the runner too, and a dataset already there
+        code = _with_registry(url, go, local_stack=True, existing=True)
     except RunCommandError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
@@ -384,9 +421,10 @@ def eval_cmd(
 
 
 def _with_registry(url: str | None, work, *, local_stack: bool = False,
-                   actor: str | None = None):
+                   actor: str | None = None, existing: bool = False):
     """Call ``work(client)`` against ``url``, or against a registry (with the runner when
-    ``local_stack``) started on embedded defaults for the duration of the call.
+    ``local_stack``) started on embedded defaults for the duration of the call
+    (``existing``: only on a database that is already there, see :func:`database_url`).
     ``actor``: who acts, for a registry in open local mode (``X-Actor``); with a key the
     key's name is the actor."""
     s = get_settings()
@@ -401,7 +439,7 @@ def _with_registry(url: str | None, work, *, local_stack: bool = False,
             return work(client)
     from services.registry.app import create_app
 
-    db = database_url()
+    db = database_url(existing=existing)
     asyncio.run(_prepare(db))
     with ServerThread(create_app(db, local_stack=local_stack), "127.0.0.1",
                       free_port("127.0.0.1")) as server, \
@@ -466,7 +504,7 @@ def prompts_export(
 
     try:
         paths = _with_registry(url or get_settings().url,
-                               lambda c: export_prompts(c, folder, environment))
+                               lambda c: export_prompts(c, folder, environment), existing=True)
     except PromptFileError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
@@ -558,7 +596,7 @@ def promotions_list(
             console.print(f"[cyan]{m['prompt_name']}[/cyan]")
             _show_promotion(full)
 
-    _with_registry(url or get_settings().url, work)
+    _with_registry(url or get_settings().url, work, existing=True)
 
 
 @promotions_app.command("propose")
@@ -584,7 +622,7 @@ def promotions_propose(
             raise typer.Exit(1)
         _show_promotion(r.json())
 
-    _with_registry(url or get_settings().url, work, actor=actor)
+    _with_registry(url or get_settings().url, work, actor=actor, existing=True)
 
 
 @promotions_app.command("approve")
@@ -615,7 +653,7 @@ def promotions_approve(
             raise typer.Exit(1)
         _show_promotion(r.json())
 
-    _with_registry(url or get_settings().url, work, actor=actor)
+    _with_registry(url or get_settings().url, work, actor=actor, existing=True)
 
 
 def httpx_client(base: str, headers: dict):

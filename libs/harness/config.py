@@ -10,15 +10,29 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def user_data_dir() -> Path:
+    """The user's harness folder (``~/.local/share/harness`` on Linux): one per user, so
+    a command finds the same database from any folder."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("harness", appauthor=False))
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HARNESS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="HARNESS_", extra="ignore",
+                                      populate_by_name=True)
 
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("DATABASE_URL", "HARNESS_DATABASE_URL"),
         description="Any PostgreSQL URL; unset = embedded PostgreSQL under data_dir/pgdata",
     )
-    data_dir: Path = Field(default=Path(".harness"), description="local state: pgdata, artifacts")
+    data_dir: Path = Field(
+        default_factory=lambda: user_data_dir(),
+        validation_alias=AliasChoices("HARNESS_DATA_DIR", "HARNESS_HOME"),
+        description="HARNESS_HOME (or HARNESS_DATA_DIR): local state (the embedded database, "
+                    "artifacts); default: the user's data folder (~/.local/share/harness on "
+                    "Linux), the same from any folder")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, validation_alias=AliasChoices("PORT", "HARNESS_PORT"))
     insecure: bool = Field(default=False, description="allow a non-loopback bind without API keys")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,17 @@ def embedded_database_url(pgdata: Path) -> str:
         pgdata.mkdir(parents=True, exist_ok=True)
         # cleanup_mode=None: leave it running for other processes sharing the folder;
         # pgserver stops it when the last user is gone.
-        server = pgserver.get_server(str(pgdata), cleanup_mode="stop")
+        for attempt in range(5):
+            try:
+                server = pgserver.get_server(str(pgdata), cleanup_mode="stop")
+                break
+            except Exception as exc:  # noqa: BLE001 - pg_ctl failed: retried, then raised
+                # the previous command's server may still be shutting down in this folder
+                # (commands run one after another): pg_ctl start fails until it is gone
+                if attempt == 4:
+                    raise
+                log.warning("embedded_postgres_retry", pgdata=key, error=str(exc)[:300])
+                time.sleep(0.5 * (attempt + 1))
         _embedded[key] = server
         log.info("embedded_postgres_started", pgdata=key)
     return _embedded[key].get_uri()
