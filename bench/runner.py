@@ -67,6 +67,8 @@ async def main() -> None:
                                        artifacts=FolderArtifactStore(Path(tmp.name)),
                                        pool_max=10)
         await stack.runner.llm.warmup()
+        # the model's endpoint is server configuration: a run carries LLM options only
+        stack.runner.llm.deployments["*"] = {"api_base": base_url}
         app = create_app(runtime=stack.runtime)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                      base_url="http://r", timeout=120) as c:
@@ -80,8 +82,7 @@ async def main() -> None:
                      for i in range(args.cases)]
             await c.post(f"/datasets/{ds['id']}/cases", json={"cases": cases})
             target = {"prompt_id": p["id"], "model": args.model,
-                      "params": {"api_base": base_url, "temperature": 0.7}
-                      if args.model != "echo" else {"temperature": 0.7}}
+                      "params": {"temperature": 0.7}}
 
             cpu0, t0 = time.process_time(), time.perf_counter()
             run = (await c.post("/runs", json={"dataset_id": ds["id"], "targets": [target],
