@@ -121,3 +121,31 @@ async def test_one_bad_model_output_never_fails_the_run(stack_client, _stub_prov
     errors = [i for i in items if i["status"] == "error"]
     assert len(errors) == 2, by
     assert all("could not be stored" in e["error"] for e in errors)
+
+
+async def test_a_worker_posting_traces_loses_only_the_one_the_registry_refuses(runtime):
+    """The runner as a service posts its traces to ``POST /traces``: one trace the
+    registry refuses (here an invalid latency) no longer takes its batch with it."""
+    from harness import apikeys
+    from harness.tracing import HttpTraceStore
+    from services.gateway.trace_ingest import trace_ingest_router
+    from services.registry.app import create_app
+    from tests.support.serving import serve_app
+
+    app = create_app(runtime=runtime, extra_routers=[trace_ingest_router()])
+    async with serve_app(app) as url:
+        secret = await apikeys.create_key(runtime.pool, "harness-services", "editor")
+        writer = TraceWriter(HttpTraceStore(url, secret), batch_size=100, flush_s=0.05)
+        batch = [_trace(i, source="runner") for i in range(5)]
+        batch[1].latency_ms = -1.0  # TraceIn refuses it
+        batch[2].response = {"content": f"nul \x00 and half {LONE}"}
+        for t in batch:
+            writer.add(t)
+        await writer.flush()
+        await writer.stop()
+    ids = {r["id"] for r in await runtime.pool.fetch("SELECT id FROM gateway_traces")}
+    assert ids == {t.id for t in batch} - {batch[1].id}
+    assert (writer.written, writer.dropped) == (4, 1)
+    resp = await runtime.pool.fetchval("SELECT response FROM gateway_traces WHERE id = $1",
+                                       batch[2].id)
+    assert resp == {"content": f"nul {REPLACEMENT} and half {REPLACEMENT}"}

@@ -20,9 +20,10 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
+import orjson
 import structlog
 
-from harness.storable import is_unstorable
+from harness.storable import is_unstorable, storable
 
 from .record import COLUMNS, Trace
 
@@ -145,9 +146,20 @@ class PostgresTraceStore:
         pass
 
 
+class TraceRefused(Exception):
+    """The registry answered a trace batch with a 4xx (or it could not be encoded)."""
+
+    def __init__(self, status: int | None, detail: str) -> None:
+        super().__init__(f"traces refused ({status}): {detail}")
+        self.status = status
+
+
 class HttpTraceStore:
     """Posts batches to the registry's ``POST /traces`` (a worker with no database);
-    retried with backoff, then dropped with a log line (traces never stop the work)."""
+    retried with backoff, then dropped with a log line (traces never stop the work).
+    A batch the registry refuses (a 4xx other than 401/403: one invalid trace, a body
+    over its size limit) is posted again one trace at a time, so only the traces it
+    refuses alone are dropped (and counted)."""
 
     def __init__(self, base_url: str, api_key: str | None = None, *, attempts: int = 4,
                  timeout_s: float = 10.0) -> None:
@@ -158,18 +170,40 @@ class HttpTraceStore:
                                         timeout=timeout_s)
         self.attempts = attempts
 
-    async def write(self, batch: list[Trace]) -> None:
+    async def write(self, batch: list[Trace]) -> int:
+        try:
+            await self._post(batch)
+            return 0
+        except TraceRefused as exc:
+            if len(batch) == 1 or exc.status in (401, 403):
+                raise  # nothing about one trace: every one would be refused alike
+            log.warning("trace_batch_refused", size=len(batch), error=str(exc)[:500])
+        dropped = 0
+        for t in batch:
+            try:
+                await self._post([t])
+            except TraceRefused as exc:
+                dropped += 1
+                log.error("trace_dropped", reason="refused", trace_id=str(t.id),
+                          error=str(exc)[:500])
+        return dropped
+
+    async def _post(self, batch: list[Trace]) -> None:
         import httpx
 
-        body = {"traces": [t.wire() for t in batch]}
+        try:
+            body = orjson.dumps({"traces": [storable(t.wire()) for t in batch]},
+                                default=str)
+        except (TypeError, ValueError) as exc:
+            raise TraceRefused(None, f"not encodable: {exc}") from exc
         for attempt in range(self.attempts):
             try:
-                r = await self.client.post("/traces", json=body)
-                if r.status_code < 500:
-                    r.raise_for_status()
+                r = await self.client.post("/traces", content=body,
+                                           headers={"content-type": "application/json"})
+                if r.status_code < 400:
                     return
-            except httpx.HTTPStatusError:
-                raise  # a 4xx will not get better
+                if r.status_code < 500:
+                    raise TraceRefused(r.status_code, r.text[:500])  # will not get better
             except httpx.HTTPError as exc:
                 log.warning("trace_post_failed", error=str(exc), attempt=attempt + 1)
             await asyncio.sleep(min(8.0, 0.5 * 2 ** attempt))
