@@ -44,3 +44,15 @@ def test_every_string_at_any_depth_including_keys_is_made_storable():
 ])
 def test_errors_about_the_values_are_told_from_errors_about_the_database(exc, expected):
     assert is_unstorable(exc) is expected
+
+
+def test_a_workers_result_envelope_encodes_whatever_the_model_said():
+    import uuid
+
+    from harness.bus.wire import encode, result_envelope
+
+    lone = json.loads('"\\udc00"')
+    env = result_envelope("run-1", "CaseResultRecorded", 1,
+                          {"result": {"output": f"nul \x00 half {lone}"}}, uuid.uuid4())
+    decoded = orjson.loads(encode(env))
+    assert decoded["data"]["result"]["output"] == f"nul {REPLACEMENT} half {REPLACEMENT}"

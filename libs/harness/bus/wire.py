@@ -30,6 +30,7 @@ import orjson
 from pydantic import ValidationError
 
 from harness.events import EventMetadata, StoredEvent
+from harness.storable import storable
 
 
 class PoisonMessage(Exception):
@@ -73,7 +74,7 @@ def result_envelope(
         "stream_id": stream_id,
         "type": type_,
         "schema_version": schema_version,
-        "data": data,
+        "data": storable(data),  # a worker's result must encode whatever a model said
         "metadata": meta,
     }
 
