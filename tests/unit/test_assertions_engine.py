@@ -191,7 +191,7 @@ async def test_not_prefix_does_not_invert_errors():
     assert not r.error and not r.passed
 
 
-async def test_transform_is_not_supported_and_says_so():
+async def test_transform_does_not_run_outside_harness_eval_and_says_so():
     r = await evaluate_assertion(
         {**PASS, "transform": "output.toUpperCase()"}, "a", AssertionContext()
     )
@@ -318,7 +318,7 @@ def test_parse_assertions_valid():
         ([{"type": "regex", "value": "(x"}], r"assert\[0\] \(regex\): invalid regex"),
         ([{**PASS, "weight": -1}], r"weight must be a number ≥ 0"),
         ([{**PASS, "threshold": "high"}], r"assert\[0\]: threshold"),
-        ([{**PASS, "transform": "x"}], r"transform"),
+        ([{**PASS, "contextTransform": "x"}], r"contextTransform"),
     ],
 )
 def test_parse_assertions_errors_name_index_and_problem(raw, message):

@@ -389,3 +389,26 @@ async def test_assert_set_is_one_weighted_assertion_with_its_children_listed_aft
         parse_assertions([{"type": "not-assert-set", "assert": []}])
     with pytest.raises(ValueError, match="'value' is required"):
         parse_assertions([{"type": "assert-set", "assert": [{"type": "contains"}]}])
+
+
+async def test_transform_replaces_the_output_for_one_assertion_only():
+    from harness.assertions import evaluate_assertions
+    from harness.promptfoo.node import NodeMissing, find_node
+
+    try:
+        find_node()
+    except NodeMissing:
+        r = await run({"type": "equals", "value": "X", "transform": "output.toUpperCase()"}, "x")
+        assert r.error and "Node.js" in r.reason
+        return
+    graded = await evaluate_assertions(
+        [{"type": "equals", "value": "HI", "transform": "output.toUpperCase()"},
+         {"type": "equals", "value": "hi"}], "hi", AssertionContext(allow_code=True))
+    assert [c.passed for c in graded.components] == [True, True]
+    r = await run({"type": "is-json", "transform": "JSON.parse(output).a"}, '{"a": [1, 2]}')
+    assert r.passed
+    r = await run({"type": "equals", "value": "x", "transform": "undefined"}, "x")
+    assert r.error and "did not return a value" in r.reason
+    r = await evaluate_assertion({"type": "equals", "value": "X", "transform": "output"}, "X",
+                                 AssertionContext())
+    assert r.error and "registry's runner" in r.reason

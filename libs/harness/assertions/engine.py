@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -32,6 +33,7 @@ from .more_types import (
 )
 from .rubric import check_llm_rubric
 from .safe_regex import compile_js
+from .scripts import js_json, run_transform
 from .similarity import check_similar
 from .text import (
     check_contains,
@@ -117,7 +119,6 @@ _NEEDS_VALUE = {
 }
 _NEEDS_THRESHOLD = {"latency", "cost"}
 _UNSUPPORTED_KEYS = {
-    "transform": "output transforms (JavaScript) are not supported",
     "contextTransform": "context transforms (JavaScript) are not supported",
 }
 
@@ -191,11 +192,22 @@ async def evaluate_assertion(
         return _error(a.type, f"{a.type!r} assertions run code or call out and only run in "
                       "`harness eval` on your own config, not in the registry's runner",
                       a.weight, metric)
+    transform = (a.model_extra or {}).get("transform")
+    if transform and not ctx.allow_code:
+        return _error(a.type, "transform: output transforms run code and only run in `harness "
+                      "eval` on your own config, not in the registry's runner", a.weight, metric)
     if output is None:
         output = ""
     elif not isinstance(output, str):
         output = str(output)
     try:
+        if transform:  # promptfoo transforms the output for this assertion only
+            if not isinstance(transform, str):
+                raise AssertionEvalError("transform must be JavaScript code or a file:// path")
+            new = await run_transform(transform, ctx.raw_output if ctx.raw_output is not None
+                                      else output, ctx)
+            output = new if isinstance(new, str) else js_json(new)
+            ctx = dataclasses.replace(ctx, raw_output=new)
         if a.base_type in SCRIPT_TYPES and isinstance(a.value, str) and \
                 a.value.startswith("file://"):
             value = a.value  # the script file itself, run by the check

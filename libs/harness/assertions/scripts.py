@@ -306,3 +306,57 @@ async def check_javascript(a: Assertion, value: Any, output: str,
         return normalize(a, result, "Custom function", "JavaScript", suffix)
     except ValueError as exc:
         return Verdict(False, 0.0, f"Custom function threw error: {exc}")
+
+
+async def run_transform(code: str, output: Any, ctx: AssertionContext) -> Any:
+    """An assertion's ``transform`` (promptfoo's contract): inline JavaScript — one line is
+    an expression of ``output`` and ``context``, several lines a function body — or
+    ``file://x.js[:fn]`` / ``file://x.py[:fn]`` (Python default ``get_transform``). The
+    value it returns replaces the output for that assertion; ``None`` is an error."""
+    context = {"vars": ctx.vars, "prompt": {"label": ctx.prompt}}
+    payload: dict[str, Any] = {"output": output, "context": context, "file": None,
+                               "code": None, "function": None}
+    if code.startswith("file://"):
+        path, function = _file_ref(code, ctx.base_path)
+        if path.suffix == ".py":
+            payload.update(file=str(path), dir=str(path.parent),
+                           function=function or "get_transform")
+            python = os.environ.get("PROMPTFOO_PYTHON") or sys.executable
+            answer = await _run([python, "-c", _PY_RUNNER], payload, ctx.base_path)
+        else:
+            payload.update(file=str(path), function=function)
+            answer = await _run_node(payload, ctx)
+        label = "file"
+    else:
+        payload["code"] = code if "\n" in code else f"return {code}"
+        answer = await _run_node(payload, ctx)
+        label = " ".join(code.split())[:80]
+    if not answer.get("ok"):
+        raise AssertionEvalError(f"Transform failed ({label}): {answer.get('error')}")
+    if answer.get("result") is None:
+        raise AssertionEvalError(f"Transform function did not return a value ({label})")
+    return answer["result"]
+
+
+async def _run_node(payload: dict[str, Any], ctx: AssertionContext) -> dict[str, Any]:
+    from harness.promptfoo.node import NodeMissing, find_node
+
+    try:
+        node = find_node()
+    except NodeMissing as exc:
+        raise AssertionEvalError(f"transforms run under Node.js: {exc}") from exc
+    return await _run([str(node), "-e", _JS_RUNNER], payload, ctx.base_path)
+
+
+def js_json(value: Any) -> str:
+    """``JSON.stringify`` of a JSON value (compact; whole floats without ``.0``)."""
+    def fix(v: Any) -> Any:
+        if isinstance(v, float) and v.is_integer() and abs(v) < 1e21:
+            return int(v)
+        if isinstance(v, list):
+            return [fix(x) for x in v]
+        if isinstance(v, dict):
+            return {k: fix(x) for k, x in v.items()}
+        return v
+
+    return json.dumps(fix(value), separators=(",", ":"), ensure_ascii=False)

@@ -911,6 +911,8 @@ class _Loader:
             base = a_type[4:] if a_type.startswith("not-") else a_type
             if a_type == "assert-set" and isinstance(item.get("assert"), list):
                 item["assert"] = self.prepare_asserts(item["assert"], file, at)
+            if isinstance(item.get("transform"), str) and item["transform"].startswith("file://"):
+                item["transform"] = self.script_ref(item["transform"], file, f"{at}.transform")
             if base in SCRIPT_TYPES and isinstance(item.get("value"), str) and \
                     item["value"].startswith("file://"):
                 item["value"] = self.script_ref(item["value"], file, f"{at}.value")
