@@ -211,11 +211,13 @@ def keys_create(
 
 
 def _with_pool(work):
-    """Run ``work(pool)`` against the migrated database."""
+    """Run ``work(pool)`` against the migrated database (an existing one: listing or
+    revoking keys never creates an empty database)."""
     from harness.db import create_pool
 
+    url = database_url(existing=True)
+
     async def run():
-        url = database_url()
         await _prepare(url)
         pool = await create_pool(url, min_size=1, max_size=1)
         try:
