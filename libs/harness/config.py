@@ -100,6 +100,10 @@ class Settings(BaseSettings):
         default=1.0, gt=0, le=60, description="HARNESS_REGEX_TIMEOUT_S: how long one user "
                                               "regex (a regex assertion) may match before it "
                                               "fails as timed out")
+    stream_lock_wait_s: float = Field(
+        default=5.0, gt=0, le=600, description="HARNESS_STREAM_LOCK_WAIT_S: how long a write "
+                                               "waits for other writes to the same stream "
+                                               "before it is refused (503, Retry-After)")
     render_max_chars: int = Field(
         default=2_000_000, ge=1, description="HARNESS_RENDER_MAX_CHARS: the most text one "
                                              "template render may produce")

@@ -2,7 +2,10 @@
 
 Writers of one stream are serialised by a transaction-level advisory lock on the stream,
 so concurrent commands never lose a write and never need a blind retry; the append still
-carries the expected version as a second guard (a mismatch is a 409).
+carries the expected version as a second guard (a mismatch is a 409). Writers queue for a
+stream in process before they take a connection, and for at most
+``HARNESS_STREAM_LOCK_WAIT_S`` (``harness.eventstore.stream_locks``): a busy stream neither
+takes the whole pool nor keeps a client waiting without bound (``StreamBusy``, a 503).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import structlog
 
 from harness.events import EventMetadata, StoredEvent
 from harness.events.base import DomainEvent
-from harness.eventstore import EventStore
+from harness.eventstore import EventStore, StreamLocks, locked_transaction
 from harness.storable import is_unstorable
 
 from . import projections, reactions
@@ -73,6 +76,7 @@ def fold_application(events: list[StoredEvent]) -> app_domain.ApplicationState:
 class CommandHandler:
     def __init__(self, store: EventStore) -> None:
         self.store = store
+        self.stream_locks = StreamLocks()
         # called with the stream id after a command's transaction committed
         self.on_commit: list[Callable[[str], None]] = []
 
@@ -93,10 +97,16 @@ class CommandHandler:
                 hook(stream_id)
         return state, stored
 
+    def _locked(self, streams: list[str]):
+        """A transaction holding the streams' locks, waited for within the bound."""
+        from harness.config import get_settings
+
+        return locked_transaction(self.store.pool, self.stream_locks, streams,
+                                  get_settings().stream_lock_wait_s)
+
     async def _execute_in_transaction(self, stream_id, fold, decide, metadata, *, precheck,
                                       load=None):
-        async with self.store.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", stream_id)
+        async with self._locked([stream_id]) as conn:
             if load is not None:
                 # state from the read model, which this lock keeps in step with the stream
                 version = await self.store.stream_version(stream_id, conn=conn)
@@ -168,10 +178,7 @@ class CommandHandler:
         not race a fact), are locked first, before the append takes the store's own lock,
         in the order every command takes them."""
         touched = [stream_id]
-        async with self.store.pool.acquire() as conn, conn.transaction():
-            for stream in sorted({stream_id, *reactions.streams_to_lock(events)}):
-                await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                                   stream)
+        async with self._locked([stream_id, *reactions.streams_to_lock(events)]) as conn:
             stored = await self._append_and_project(conn, stream_id, None, events, metadata,
                                                     event_ids=event_ids)
             for ev in list(stored):

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from harness.eventstore import ConcurrencyError
+from harness.eventstore import ConcurrencyError, StreamBusy
 from harness.templating import MissingVariablesError, RenderBudgetExceeded
 
 from .domain.errors import DomainError
@@ -17,7 +17,8 @@ from .domain.errors import DomainError
 PROBLEM_JSON = "application/problem+json"
 _TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
            405: "Method not allowed", 409: "Conflict", 412: "Precondition failed",
-           422: "Unprocessable content", 429: "Too many requests", 500: "Internal error"}
+           422: "Unprocessable content", 429: "Too many requests", 500: "Internal error",
+           503: "Service unavailable"}
 
 
 def problem(status: int, slug: str, detail: str, **extra: Any) -> JSONResponse:
@@ -52,6 +53,12 @@ def install(app: FastAPI) -> None:
     async def _conflict(_req: Request, exc: ConcurrencyError):
         return problem(409, "concurrency-conflict", str(exc), stream_id=exc.stream_id,
                        expected_version=exc.expected, actual_version=exc.actual)
+
+    @app.exception_handler(StreamBusy)
+    async def _busy(_req: Request, exc: StreamBusy):
+        resp = problem(503, "stream-busy", str(exc), stream_id=exc.stream_id)
+        resp.headers["Retry-After"] = str(exc.retry_after_s)
+        return resp
 
     @app.exception_handler(MissingVariablesError)
     async def _missing(_req: Request, exc: MissingVariablesError):

@@ -11,6 +11,7 @@ import asyncpg
 
 from harness.events import EventMetadata
 from harness.events.base import DomainEvent
+from harness.eventstore import StreamBusy
 
 
 class BatchingLocalSink:
@@ -46,8 +47,13 @@ class BatchingLocalSink:
         async with self._lock:
             pending, self._pending = self._pending, {}
             for stream_id, items in pending.items():
-                await self.commands.record_facts(stream_id, [e for e, _ in items],
-                                                 [i for _, i in items], self.metadata)
+                while True:
+                    try:
+                        await self.commands.record_facts(stream_id, [e for e, _ in items],
+                                                         [i for _, i in items], self.metadata)
+                        break
+                    except StreamBusy as exc:  # results must not be dropped: wait and retry
+                        await asyncio.sleep(exc.retry_after_s)
 
     async def close(self) -> None:
         if self._timer is not None:
