@@ -162,3 +162,26 @@ async def _serve(runtime):
 
     async with serve_app(create_app(runtime=runtime)) as url:
         yield url
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when a test left a process running (with the ports it listens on):
+    a leftover server collides with the next run on the same machine. The leftovers are
+    killed so the machine is clean either way."""
+    from tests.support import processes
+
+    processes.stop_session_services()
+    left = processes.leaks()
+    if not left:
+        return
+    processes.kill_all(left)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = ["processes left running by the tests (now killed):",
+             *(f"  {p}" for p in left)]
+    if reporter is not None:
+        reporter.write_line("")
+        reporter.write_line("\n".join(lines), red=True)
+    else:
+        print("\n".join(lines))
+    if session.exitstatus == 0:
+        session.exitstatus = 1

@@ -8,6 +8,7 @@ start the same ``ServiceProcess``es against emulators they own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -75,22 +76,27 @@ class ServiceProcess:
             log_dir.mkdir(parents=True, exist_ok=True)
             self.log_path = log_dir / f"{self.name}.log"
             out = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
+        # its own process group, so stopping it also stops anything it started
         self.proc = subprocess.Popen([sys.executable, "-m", f"services.{self.name}"], env=env,
-                                     stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+                                     stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+                                     start_new_session=True)
         wait_http(f"{self.url}/healthz", proc=self.proc)
         return self
 
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM, as Cloud Run does; SIGKILL if it does not finish in time. (uvicorn
         re-raises the signal after its graceful shutdown, so a clean stop exits -15.)"""
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._kill_group()
+        return self.proc.returncode
 
     def stopped_cleanly(self) -> bool:
         """The service's lifespan ran to its end (it logs ``service_stopped``)."""
@@ -100,6 +106,13 @@ class ServiceProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self._kill_group()
+
+    def _kill_group(self) -> None:
+        """Whatever the service started and left behind goes with it."""
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
 
 
 def service_env(*, database_url: str, pubsub_host: str, storage_host: str | None,

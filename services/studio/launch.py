@@ -56,7 +56,27 @@ def start(host: str, port: int, registry_url: str, *,
         raise RuntimeError(f"port {port} on {host} is taken; pass --studio-port")
     child_env = {**os.environ, **(env or {}), "HARNESS_URL": registry_url}
     return subprocess.Popen(command(host, port), env=child_env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=None)
+                            stdout=subprocess.DEVNULL, stderr=None,
+                            preexec_fn=_die_with_parent())
+
+
+def _die_with_parent():
+    """On Linux, have the kernel send the studio SIGTERM when its parent dies, so a
+    ``harness up`` killed with SIGKILL (or by the OOM killer) does not leave the studio
+    holding its port; ``None`` elsewhere."""
+    if sys.platform != "linux":
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before fork, not after
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the line above
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
 
 
 def exit_on_sigterm() -> None:

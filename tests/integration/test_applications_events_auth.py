@@ -132,7 +132,7 @@ async def test_resolve_cache_is_invalidated_by_another_process_write(client, db_
             assert (await b.get(url)).json()["version"] == 1  # now served from B's cache
             await client.post(f"/prompts/{p['id']}/versions", json={"content": "v2",
                                                                     "activate": True})
-            for _ in range(100):
+            for _ in range(3000):
                 if (await b.get(url)).json()["version"] == 2:
                     break
                 await asyncio.sleep(0.01)

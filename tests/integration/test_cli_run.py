@@ -1,17 +1,15 @@
-import asyncio
 import os
 import sys
 
 import httpx
 
+from tests.support import processes
+
 
 async def harness(*args: str, url: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "harness.cli", *args, "--url", url,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "COLUMNS": "200", "HARNESS_LOG_JSON": "false"})
-    out, _ = await asyncio.wait_for(proc.communicate(), 120)
-    return proc.returncode, out.decode()
+    return await processes.run_async(sys.executable, "-m", "harness.cli", *args, "--url", url,
+                                     timeout=120, env={**os.environ, "COLUMNS": "200",
+                                                       "HARNESS_LOG_JSON": "false"})
 
 
 async def test_harness_run_gates_on_the_pass_rate(live_stack_url):

@@ -1,4 +1,3 @@
-import asyncio
 import json
 import os
 import sys
@@ -6,16 +5,15 @@ from pathlib import Path
 
 import httpx
 
+from tests.support import processes
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "promptfoo"
 
 
 async def harness(*args: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "harness.cli", *args, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "COLUMNS": "200", "HARNESS_LOG_JSON": "false"})
-    out, _ = await asyncio.wait_for(proc.communicate(), 120)
-    return proc.returncode, out.decode()
+    return await processes.run_async(sys.executable, "-m", "harness.cli", *args,
+                                     timeout=120, env={**os.environ, "COLUMNS": "200",
+                                                       "HARNESS_LOG_JSON": "false"})
 
 
 async def test_eval_writes_promptfoo_json_and_records_a_comparable_run(live_url, tmp_path):

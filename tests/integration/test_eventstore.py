@@ -106,7 +106,7 @@ async def test_catch_up_subscription_follows_new_events_and_resumes(pool, db_url
     await asyncio.wait_for(sub.caught_up.wait(), 10)
     assert seen == [0, 1, 2, 3, 4]
     await store.append("s", 5, [ev(n=5)])  # poll interval is 30 s: only NOTIFY can wake it
-    for _ in range(100):
+    for _ in range(600):
         if len(seen) == 6:
             break
         await asyncio.sleep(0.05)

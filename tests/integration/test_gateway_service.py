@@ -55,7 +55,7 @@ async def test_gateway_service_follows_the_registry(service, client, runtime):
     r = await client.post(f"/prompts/{p['id']}/versions", json={
         "content": [{"role": "system", "content": "v2 {{ x }}"}], "activate": True})
     assert r.status_code in (200, 201), r.text
-    for _ in range(100):  # the notification crosses processes asynchronously
+    for _ in range(600):  # the notification crosses processes asynchronously
         if await ask() == "v2 hi":
             break
         await asyncio.sleep(0.05)

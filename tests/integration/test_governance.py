@@ -224,7 +224,7 @@ async def test_eval_gate_refuses_a_regression_listing_cases_and_passes_when_fixe
         "version": 2, "reason": "shorter", "run_gate": {"model": "echo"}})).json()
     assert bad["status"] == "pending" and bad["gate_run_id"]
     await wait_run(c, bad["gate_run_id"])
-    for _ in range(100):
+    for _ in range(600):
         got = (await c.get(f"/prompts/{pid}/promotions/{bad['id']}")).json()
         if got["status"] != "pending":
             break
@@ -240,7 +240,7 @@ async def test_eval_gate_refuses_a_regression_listing_cases_and_passes_when_fixe
     good = (await c.post(f"/prompts/{pid}/promotions", headers=alice(), json={
         "version": 3, "run_gate": {"model": "echo"}})).json()
     await wait_run(c, good["gate_run_id"])
-    for _ in range(100):
+    for _ in range(600):
         got = (await c.get(f"/prompts/{pid}/promotions/{good['id']}")).json()
         if got["status"] != "pending":
             break

@@ -269,12 +269,12 @@ async def test_per_minute_quota_wording_is_a_rate_limit(stub, client):
 
 # ---------------------------------------------------------------- timeouts, connections
 async def test_timeout_is_retried(stub, client):
-    stub.stall_next(2.0, times=1)
-    t0 = time.perf_counter()
+    stub.stall_next(5.0, times=1)
     resp = await client.complete(make_req(stub, timeout_s=0.4, max_retries=2))
+    # the stalled answer would have succeeded on the first attempt: a second attempt
+    # means the client gave up on the first one at its timeout
     assert resp.attempts == 2
     assert resp.output == "Say hello to the harness"
-    assert time.perf_counter() - t0 < 1.8
 
 
 async def test_timeouts_exhausted(stub, client):
@@ -437,12 +437,11 @@ def test_llm_error_pickles():
 
 
 async def test_fifty_concurrent_requests_overlap(stub, client):
-    stub.latency_s = 0.1
-    t0 = time.perf_counter()
+    """The stub answers nothing until all 50 are in flight: overlap, not timing."""
+    stub.hold_until_in_flight(50)
     results = await asyncio.gather(
-        *[client.complete(make_req(stub, text=f"request {i}")) for i in range(50)]
+        *[client.complete(make_req(stub, text=f"request {i}", timeout_s=120))
+          for i in range(50)]
     )
-    elapsed = time.perf_counter() - t0
     assert [r.output for r in results] == [f"request {i}" for i in range(50)]
-    assert stub.max_in_flight >= 25
-    assert elapsed < 3.0  # serialized it would take 5 s
+    assert stub.max_in_flight == 50

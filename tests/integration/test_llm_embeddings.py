@@ -5,12 +5,12 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
-import subprocess
 import sys
 
 import pytest
 
 from harness.llm import LLMClient, LLMError
+from tests.support import processes
 from tests.support.stub_llm import StubLLM
 
 
@@ -62,7 +62,7 @@ def test_local_embedder_needs_no_network_and_harness_llm_does_not_import_torch()
         "print('ok')\n"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    out = processes.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("ok")

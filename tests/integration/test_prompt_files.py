@@ -1,18 +1,16 @@
-import asyncio
 import os
 import sys
 
 import httpx
 import yaml
 
+from tests.support import processes
+
 
 async def harness(*args: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "harness.cli", *args, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "COLUMNS": "200", "HARNESS_LOG_JSON": "false"})
-    out, _ = await asyncio.wait_for(proc.communicate(), 120)
-    return proc.returncode, out.decode()
+    return await processes.run_async(sys.executable, "-m", "harness.cli", *args,
+                                     timeout=120, env={**os.environ, "COLUMNS": "200",
+                                                       "HARNESS_LOG_JSON": "false"})
 
 
 async def test_export_edit_dry_run_and_sync(live_url, tmp_path):

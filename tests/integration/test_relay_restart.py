@@ -1,12 +1,11 @@
 import asyncio
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 from harness.events import NewEvent
 from harness.eventstore import EventStore
+from tests.support import processes
 
 CHILD = Path(__file__).with_name("relay_child.py")
 
@@ -33,10 +32,11 @@ async def test_relay_killed_mid_stream_loses_nothing(pool, db_url, tmp_path):
     out = tmp_path / "consumed.txt"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
-    child = subprocess.Popen([sys.executable, str(CHILD), db_url, str(out)], env=env)
-    await wait_for(lambda: len(lines(out)) >= 2 * 120)  # id + position per line
-    child.send_signal(signal.SIGKILL)
-    child.wait()
+    child = processes.spawn([sys.executable, str(CHILD), db_url, str(out)], env=env)
+    try:
+        await wait_for(lambda: len(lines(out)) >= 2 * 120)  # id + position per line
+    finally:
+        processes.kill(child)
     seen_before = len(lines(out)) // 2
     assert seen_before < len(ids), "the relay finished before it was killed"
 
@@ -45,12 +45,11 @@ async def test_relay_killed_mid_stream_loses_nothing(pool, db_url, tmp_path):
                                           for k in range(20)])
     ids += [str(e.event_id) for e in more]
 
-    child = subprocess.Popen([sys.executable, str(CHILD), db_url, str(out)], env=env)
+    child = processes.spawn([sys.executable, str(CHILD), db_url, str(out)], env=env)
     try:
         await wait_for(lambda: set(lines(out)[0::2]) >= set(ids), timeout=60)
     finally:
-        child.terminate()
-        child.wait()
+        processes.stop(child)
     consumed = lines(out)[0::2]
     positions = [int(p) for p in lines(out)[1::2]]
     assert set(consumed) == set(ids)  # none lost

@@ -4,7 +4,6 @@ recorded exactly once."""
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import asyncpg
 import httpx
 
 from harness.net import free_port
+from tests.support import processes
 from tests.support.stub_llm import StubLLM
 
 
@@ -20,15 +20,16 @@ def start(db_url: str, data_dir: str, port: int, stub: StubLLM) -> subprocess.Po
     env = {**os.environ, "DATABASE_URL": db_url, "HARNESS_DATA_DIR": data_dir,
            "OPENAI_API_KEY": "sk-test", "HARNESS_LOG_LEVEL": "WARNING",
            "HARNESS_LLM_DEPLOYMENTS": json.dumps({"*": {"api_base": stub.base_url}})}
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "up", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = processes.spawn([sys.executable, "-m", "harness.cli", "up", "--port", str(port),
+                            "--no-studio"],
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(300):
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
                 return proc
         except httpx.TransportError:
             time.sleep(0.1)
-    proc.kill()
+    processes.kill(proc)
     raise AssertionError("harness up did not start")
 
 
@@ -53,13 +54,12 @@ def test_killed_runner_resumes_and_records_each_case_once(db_url, tmp_path):
                 for i in range(60)]})
             run = c.post("/runs", json={"dataset_id": ds["id"], "concurrency": 3, "targets": [
                 {"prompt_id": p["id"], "model": "openai/stub"}]}).json()
-            for _ in range(600):
+            for _ in range(3000):
                 if c.get(f"/runs/{run['id']}").json()["recorded"] >= 15:
                     break
                 time.sleep(0.02)
         finally:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+            processes.kill(proc)
         # the server is gone: read the count from the database
         recorded_at_kill = asyncio.run(_recorded(db_url, run["id"]))
         assert 15 <= recorded_at_kill < 60, recorded_at_kill
@@ -72,8 +72,7 @@ def test_killed_runner_resumes_and_records_each_case_once(db_url, tmp_path):
                 assert time.monotonic() < deadline, state
                 time.sleep(0.05)
         finally:
-            proc2.terminate()
-            proc2.wait(timeout=30)
+            processes.stop(proc2)
         assert state["recorded"] == 60 and state["passed"] == 60
         assert len(stub.chat_requests) >= 60
 

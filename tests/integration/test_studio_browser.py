@@ -16,6 +16,7 @@ import pytest
 
 from harness.net import free_port
 from services.studio import launch
+from tests.support import processes
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / ".harness" / "test-artifacts" / "studio"
@@ -34,22 +35,22 @@ async def studio(live_stack_url):
     port = free_port()
     env = {**os.environ, "HARNESS_URL": live_stack_url}
     env.pop("HARNESS_API_KEY", None)
-    proc = subprocess.Popen(launch.command("127.0.0.1", port), env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = processes.spawn(launch.command("127.0.0.1", port), env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient() as c:
-        for _ in range(300):
-            try:
-                if (await c.get(f"{url}/_stcore/health")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stderr.read()
-            await asyncio.sleep(0.1)
     try:
+        async with httpx.AsyncClient() as c:
+            for _ in range(1200):  # a hang guard
+                try:
+                    if (await c.get(f"{url}/_stcore/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert proc.poll() is None, proc.stderr.read()
+                await asyncio.sleep(0.1)
         yield url
     finally:
-        launch.stop(proc)
+        processes.stop(proc)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from harness.net import free_port
+from tests.support import processes
 
 HARNESS = [sys.executable, "-m", "harness.cli"]
 # `harness up` in an interpreter where the studio extra looks uninstalled
@@ -43,16 +44,21 @@ def wait_ok(url: str, timeout: float = 60) -> None:
 
 def up(cmd: list[str], db_url: str, *args: str) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    proc = subprocess.Popen([*cmd, "up", "--port", str(port), *args], env=env_for(db_url),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    wait_ok(f"http://127.0.0.1:{port}/readyz")
+    proc = processes.spawn([*cmd, "up", "--port", str(port), *args], env=env_for(db_url),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_ok(f"http://127.0.0.1:{port}/readyz")
+    except BaseException:
+        processes.kill(proc)
+        raise
     return proc, port
 
 
 def stop(proc: subprocess.Popen) -> str:
-    proc.terminate()
-    out, _ = proc.communicate(timeout=30)
-    return out
+    """SIGTERM ``harness up``; it must stop its studio itself (nothing left in its group)."""
+    left = processes.stop(proc)
+    assert not left, f"`harness up` left running: {[str(p) for p in left]}"
+    return proc.output
 
 
 def test_up_serves_the_studio_and_stops_it_with_the_registry(db_url):
@@ -85,3 +91,21 @@ def test_up_without_the_studio_still_serves_the_registry(db_url):
     out = stop(proc)
     assert "studio not started: the studio is not installed: pip install -e '.[studio]'" \
         in " ".join(out.split())
+
+
+def test_a_killed_up_takes_its_studio_with_it(db_url):
+    """SIGKILL gives ``harness up`` no chance to stop its studio: the studio must notice
+    its parent died and exit by itself instead of keeping the port."""
+    studio_port = free_port()
+    proc, _ = up(HARNESS, db_url, "--studio-port", str(studio_port))
+    try:
+        wait_ok(f"http://127.0.0.1:{studio_port}/_stcore/health")
+        proc.kill()
+        proc.wait(30)
+        for _ in range(600):  # a hang guard, not a threshold
+            if not (alive := processes.members(proc.pid)):
+                break
+            time.sleep(0.05)
+        assert not alive, [str(p) for p in alive]
+    finally:
+        processes.stop(proc)

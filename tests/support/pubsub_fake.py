@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from harness.net import free_port
+from tests.support import processes
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIR = ROOT / "tools" / "pubsub-fake"
@@ -77,7 +78,7 @@ class PubSubFake:
 
     def start(self, timeout: float = 20.0) -> PubSubFake:
         binary = ensure_binary()
-        self.proc = subprocess.Popen(
+        self.proc = processes.spawn(
             [str(binary), "-host", "127.0.0.1", "-port", str(self.port)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + timeout
@@ -101,12 +102,8 @@ class PubSubFake:
         proc, self.proc = self.proc, None
         if proc is None or proc.poll() is not None:
             return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        proc.stdout = None  # a thread drains it; do not read it here too
+        processes.stop(proc, timeout=10)
 
     def restart(self) -> PubSubFake:
         """Stop and start again on the same port (all topics and messages are lost)."""
@@ -133,6 +130,7 @@ def shared_fake() -> PubSubFake:
     if _shared is None or not _shared.alive:
         _shared = PubSubFake().start()
         atexit.register(_shared.stop)
+        processes.on_session_end(_shared.stop)
     return _shared
 
 

@@ -158,6 +158,8 @@ class StubLLM:
         self._requests: list[RecordedRequest] = []
         self._in_flight = 0
         self.max_in_flight = 0
+        self._hold_until: int | None = None
+        self._hold_timeout_s = 60.0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.port: int | None = None
@@ -199,7 +201,7 @@ class StubLLM:
             daemon=True,
         )
         self._thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # a hang guard for a loaded machine
         while not server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("StubLLM failed to start")
@@ -292,6 +294,15 @@ class StubLLM:
             Failure(delay_s=seconds, succeed_after_delay=True, model=model, remaining=times)
         )
 
+    def hold_until_in_flight(self, n: int, timeout_s: float = 60.0) -> StubLLM:
+        """Answer nothing until ``n`` requests are in flight at once (then answer all).
+
+        Proves concurrency by overlap instead of by wall-clock time: a client that
+        serializes its requests never reaches ``n``; after ``timeout_s`` (a hang guard) the
+        hold is lifted, and ``max_in_flight`` says how far it got."""
+        self._hold_until, self._hold_timeout_s = n, timeout_s
+        return self
+
     def reset(self) -> None:
         """Forget scripts, replies, failures and recorded requests."""
         with self._lock:
@@ -302,6 +313,7 @@ class StubLLM:
             self._requests.clear()
             self.billed.clear()
             self.max_in_flight = 0
+            self._hold_until = None
 
     # ------------------------------------------------------------------ inspection
     @property
@@ -387,6 +399,14 @@ class StubLLM:
     async def _before_answer(self, model: str | None) -> Response | None:
         """Apply latency and any injected failure; return an error response or None."""
         failure = self._take_failure(model)
+        if self._hold_until is not None:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self._hold_timeout_s
+            while self._hold_until is not None and self.max_in_flight < self._hold_until:
+                if loop.time() > deadline:
+                    self._hold_until = None
+                    break
+                await asyncio.sleep(0.005)
         delay = self.latency_s + (failure.delay_s if failure else 0.0)
         if delay > 0:
             await asyncio.sleep(delay)

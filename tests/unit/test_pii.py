@@ -330,10 +330,12 @@ def test_overlap_resolution_is_deterministic():
 def test_no_catastrophic_backtracking_on_long_inputs():
     texts = ["1-" * 20000, "0" * 50000, "a@" * 20000 + "b", "1." * 20000, ":" * 30000,
              ("010-1234-5678 " * 2000)]
+    # the guard is generous (backtracking would take hours, not seconds): a hang guard,
+    # not a speed threshold; speed is measured in bench/
     t0 = time.perf_counter()
     for t in texts:
         detect(t)
-    assert time.perf_counter() - t0 < 5
+    assert time.perf_counter() - t0 < 120
     assert len(detect("010-1234-5678 " * 2000)) == 2000
 
 
