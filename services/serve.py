@@ -17,7 +17,7 @@ from fastapi import FastAPI
 
 from harness import open_mode
 from harness.config import Settings, get_settings
-from harness.logging import configure_logging
+from harness.logging import configure_logging, wants_json
 
 GRACEFUL_SECONDS = 25  # Cloud Run gives 10 s by default, up to the request timeout
 
@@ -67,7 +67,7 @@ def _insecure_flag(argv: list[str]) -> bool:
 
 def serve(factory: Callable[[], FastAPI], guard: Guard | None = None) -> None:
     s = get_settings()
-    configure_logging(s.log_level, s.log_json)
+    configure_logging(s.log_level, wants_json(s.log_format, s.log_json))
     insecure = _insecure_flag(sys.argv[1:]) or s.insecure
     if guard is not None:
         refused = guard(s, insecure)

@@ -23,6 +23,7 @@ from harness.config import Settings, get_settings
 from harness.events import StoredEvent
 from harness.llm import LLMClient
 from harness.tracing import HttpTraceStore, LLMCallTracer, trace_writer_from_settings
+from services import api_docs
 
 log = structlog.get_logger(__name__)
 
@@ -102,7 +103,8 @@ def create_worker_service(name: str, handled_types: set[str],
                 await close()
             log.info("service_stopped", service=name)
 
-    app = FastAPI(title=f"harness {name}", lifespan=lifespan)
+    app = FastAPI(title=f"harness {name}", lifespan=lifespan, docs_url=None, redoc_url=None)
+    api_docs.install(app)
     app.include_router(push_router(on_event, PushTokenVerifier.from_settings(s)))
 
     @app.get("/healthz")

@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from harness import open_mode
 from harness.config import get_settings
-from harness.logging import configure_logging
+from harness.logging import configure_logging, wants_json
 from harness.net import free_port
 
 app = typer.Typer(help="harness: prompt registry, datasets, evaluation runs.",
@@ -137,7 +137,7 @@ def up(
     s = get_settings()
     host = host or s.host
     port = port or s.port
-    configure_logging(s.log_level, s.log_json)
+    configure_logging(s.log_level, wants_json(s.log_format, s.log_json))
     url = database_url(announce=False)  # the banner below says it
     active, closed = asyncio.run(_prepare(url))
     refused = open_mode.refusal(host, protected=closed or bool(s.bootstrap_key_sha256),
@@ -152,10 +152,14 @@ def up(
         console.print("[yellow]every API key is revoked: the server stays closed; create "
                       "one with `harness keys create`[/yellow]")
     where = describe_database() + ("" if s.database_url else _legacy_hint(s.pgdata_dir))
-    console.print(f"[bold]harness registry[/bold] on http://{host}:{port}  (API docs: "
-                  f"http://{host}:{port}/docs)  database: {where}")
-    console.print(f"[bold]OpenAI-compatible gateway[/bold] at http://{host}:{port}/v1  (keys: "
-                  f"POST /gateway/keys; PII policy by default: mask)")
+    # one address per line, never broken by rich: an 80-column terminal keeps each
+    # label and its URL together, and a URL stays one clickable word
+    for line in (f"[bold]harness registry[/bold] on http://{host}:{port}",
+                 f"  API docs: http://{host}:{port}/docs",
+                 f"  database: {where}",
+                 f"[bold]OpenAI-compatible gateway[/bold] at http://{host}:{port}/v1",
+                 "  (keys: POST /gateway/keys; PII policy by default: mask)"):
+        console.print(line, soft_wrap=True)
     studio = None if no_studio else _start_studio(host, studio_port or s.studio_port, port)
     try:
         uvicorn.run(mount_gateway(create_app(url, local_stack=True)),
@@ -208,6 +212,11 @@ def keys_create(
         raise typer.Exit(2) from exc
     console.print(f"created {role} key for {name} (shown once):")
     print(key)
+    err.print("From now on the registry requires a key from every caller. Use this one with:\n"
+              f"  export HARNESS_API_KEY={key}   (the CLI and `harness demo` read it; start "
+              "`harness up` with it set and the studio uses it)\n"
+              "  or paste it into the studio's sidebar (kept for that browser session only)",
+              soft_wrap=True, highlight=False)
 
 
 def _with_pool(work):
@@ -320,10 +329,10 @@ def demo(
     from harness.demo import run_demo
 
     s = get_settings()
-    configure_logging("WARNING", s.log_json)
+    configure_logging("WARNING", wants_json(s.log_format, s.log_json))
     url = url or s.url
     if url:
-        run_demo(url, console)
+        run_demo(url, console, s.api_key)
         return
     from services.registry.app import create_app
 
@@ -332,7 +341,7 @@ def demo(
     with ServerThread(create_app(db, local_stack=True), "127.0.0.1",
                       free_port("127.0.0.1")) as server:
         console.print(f"registry started at {server.url} (embedded defaults)")
-        run_demo(server.url, console)
+        run_demo(server.url, console, s.api_key)
 
 
 @app.command("run")
@@ -363,7 +372,7 @@ def run_command(
     from harness.cli_run import RunCommandError, run_and_follow
 
     s = get_settings()
-    configure_logging("WARNING", s.log_json)
+    configure_logging("WARNING", wants_json(s.log_format, s.log_json))
     url = url or s.url
 
     def go(client) -> int:
@@ -404,7 +413,7 @@ def eval_cmd(
     from harness.promptfoo import eval_command
 
     s = get_settings()
-    configure_logging("WARNING", s.log_json)
+    configure_logging("WARNING", wants_json(s.log_format, s.log_json))
     url = url or s.url
     record = record or bool(url)
     if engine not in ("harness", "promptfoo"):
@@ -429,8 +438,10 @@ def _with_registry(url: str | None, work, *, local_stack: bool = False,
     (``existing``: only on a database that is already there, see :func:`database_url`).
     ``actor``: who acts, for a registry in open local mode (``X-Actor``); with a key the
     key's name is the actor."""
+    from harness.registry_http import auth_headers
+
     s = get_settings()
-    headers = {"Authorization": f"Bearer {s.api_key}"} if s.api_key else {}
+    headers = auth_headers(s.api_key)
     if actor:
         if s.api_key:
             err.print("[yellow]--actor is for open local mode: with an API key the key's "
@@ -538,7 +549,7 @@ def prompts_sync(
                       + (" (dry run)" if dry_run and ch.action != "unchanged" else "")
                       + (f" — {ch.note}" if ch.note else ""))
         if ch.diff:
-            console.print(Syntax(ch.diff, "diff", theme="ansi_dark"))
+            console.print(Syntax(ch.diff, "diff", theme="ansi_dark", word_wrap=True))
 
 
 def _prompt_id(client, name: str) -> str:
@@ -549,6 +560,7 @@ def _prompt_id(client, name: str) -> str:
 
 
 def _show_promotion(p: dict) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     console.print(f"[bold]{p['id']}[/bold]  v{p['version']} → {p['environment']} "
@@ -568,11 +580,11 @@ def _show_promotion(p: dict) -> None:
     for reason in gate.get("reasons", []):
         console.print(f"  • {reason}")
     if gate.get("regressed"):
-        table = Table(title="regressed cases")
-        table.add_column("case")
-        table.add_column("input")
+        table = Table(title="regressed cases", title_justify="left")
+        table.add_column("input", overflow="fold", ratio=1)
+        table.add_column("case", no_wrap=True)
         for r in gate["regressed"]:
-            table.add_row(r["case_id"], str(r["input"]))
+            table.add_row(escape(str(r["input"])), r["case_id"])
         console.print(table)
 
 
@@ -659,9 +671,9 @@ def promotions_approve(
 
 
 def httpx_client(base: str, headers: dict):
-    import httpx
+    from harness.registry_http import registry_client
 
-    return httpx.Client(base_url=base, headers=headers, timeout=60)
+    return registry_client(base, None, headers=headers)
 
 
 def main() -> None:  # pragma: no cover

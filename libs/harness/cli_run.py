@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -39,34 +40,56 @@ def _fmt(value: Any, pattern: str = "{:.3f}") -> str:
     return "—" if value is None else pattern.format(value)
 
 
-def summary_table(summary: dict) -> Table:
-    table = Table(title="run summary")
-    for col in ("target", "cases", "pass", "fail", "error", "pass rate", "case pass rate",
-                "mean score", "p50 ms", "p95 ms", "tokens", "cost $", "flaky"):
-        table.add_column(col, justify="right" if col not in ("target",) else "left")
-    for t in [*summary["targets"], summary["total"]]:
-        cost = _fmt(t["cost_usd"], "{:.5f}")
-        if t.get("cost_unknown"):
-            cost += f" (+{t['cost_unknown']} unpriced)"
-        table.add_row(
-            t.get("label") or t["target_id"], str(t["cases"]), f"[green]{t['passed']}[/green]",
-            f"[red]{t['failed']}[/red]", f"[yellow]{t['errors']}[/yellow]",
-            _fmt(t["pass_rate"], "{:.1%}"), _fmt(t["case_pass_rate"], "{:.1%}"),
-            _fmt(t["mean_score"]), _fmt(t["latency_p50_ms"], "{:.0f}"),
-            _fmt(t["latency_p95_ms"], "{:.0f}"), str(t["total_tokens"]), cost,
-            str(len(t["flaky_cases"])))
+def _table(title: str) -> Table:
+    """A table for an 80-column terminal: the first (key) column folds long names onto
+    more lines instead of cropping them, numbers never wrap."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("target", overflow="fold", min_width=12, ratio=1)
     return table
 
 
+def _num(table: Table, header: str) -> None:
+    table.add_column(header, justify="right", no_wrap=True)
+
+
+def _label(t: dict) -> str:
+    return escape(t.get("label") or t["target_id"])
+
+
+def summary_tables(summary: dict) -> list[Table]:
+    """Outcomes first (what a reader needs), then cost and latency, as two tables narrow
+    enough for an 80-column terminal instead of one 13-column grid of cropped cells."""
+    outcomes = _table("run summary")
+    for col in ("cases", "pass", "fail", "error", "pass\nrate", "case\npass rate"):
+        _num(outcomes, col)
+    costs = _table("cost and latency")
+    for col in ("mean\nscore", "p50\nms", "p95\nms", "tokens", "cost $", "flaky\ncases"):
+        _num(costs, col)
+    for t in [*summary["targets"], summary["total"]]:
+        outcomes.add_row(
+            _label(t), str(t["cases"]), f"[green]{t['passed']}[/green]",
+            f"[red]{t['failed']}[/red]", f"[yellow]{t['errors']}[/yellow]",
+            _fmt(t["pass_rate"], "{:.1%}"), _fmt(t["case_pass_rate"], "{:.1%}"))
+        cost = _fmt(t["cost_usd"], "{:.5f}")
+        if t.get("cost_unknown"):
+            cost += f"\n+{t['cost_unknown']} unpriced"
+        costs.add_row(
+            _label(t), _fmt(t["mean_score"]), _fmt(t["latency_p50_ms"], "{:.0f}"),
+            _fmt(t["latency_p95_ms"], "{:.0f}"), str(t["total_tokens"]), cost,
+            str(len(t["flaky_cases"])))
+    return [outcomes, costs]
+
+
 def metrics_table(summary: dict) -> Table:
-    table = Table(title="metrics (mean, median, min–max over scored results)")
-    for col in ("target", "metric", "mean", "p50", "min–max", "scored", "n/a", "error"):
-        table.add_column(col, justify="left" if col in ("target", "metric") else "right")
+    table = _table("metrics (mean, median, min–max over scored results)")
+    table.add_column("metric", overflow="fold", min_width=12)
+    for col in ("mean", "p50", "min–max", "scored\n(n/a, error)"):
+        _num(table, col)
     for t in [*summary["targets"], summary["total"]]:
         for name, m in t["metrics"].items():
-            table.add_row(t.get("label") or t["target_id"], name, _fmt(m["mean"]),
+            table.add_row(_label(t), escape(name), _fmt(m["mean"]),
                           _fmt(m["p50"]), f"{_fmt(m['min'])}–{_fmt(m['max'])}",
-                          str(m["count"]), str(m["n_not_applicable"]), str(m["n_errors"]))
+                          f"{m['count']} ({m['n_not_applicable']}, {m['n_errors']})")
     return table
 
 
@@ -123,7 +146,8 @@ def run_and_follow(client: httpx.Client, console: Console, *, dataset: str,
         console.print(f"[red]run {state['status']}[/red]: {state.get('reason') or ''}")
         return 2
     summary = state["summary"]
-    console.print(summary_table(summary))
+    for table in summary_tables(summary):
+        console.print(table)
     if state.get("scoring"):
         console.print(metrics_table(_ok(client.get(f"/runs/{run['id']}/summary"))))
     verdict = summary["verdict"]

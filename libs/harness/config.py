@@ -37,7 +37,10 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, validation_alias=AliasChoices("PORT", "HARNESS_PORT"))
     insecure: bool = Field(default=False, description="allow a non-loopback bind without API keys")
     log_level: str = "INFO"
-    log_json: bool = True
+    log_format: str = Field(default="auto", description="HARNESS_LOG_FORMAT: auto (JSON "
+                            "unless the logs go to a terminal) | json | console")
+    log_json: bool | None = Field(default=None, description="HARNESS_LOG_JSON: the older "
+                                  "switch; HARNESS_LOG_FORMAT wins when it is not auto")
     pool_min_size: int = 2
     pool_max_size: int = 10
     relay_batch_size: int = 500

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +34,21 @@ async def _reset_connection(conn: asyncpg.Connection) -> None:
     ``UNLISTEN *`` round trip on every release is skipped."""
 
 
+def import_pgserver():
+    """``import pgserver``, lazily (only the local default needs it) and quietly: at import it
+    asks platformdirs for a runtime folder, which warns "XDG_RUNTIME_DIR is not set" on every
+    command where that is usual (root, containers, CI) although its fallback works."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR", category=UserWarning)
+        import pgserver
+    return pgserver
+
+
 def embedded_database_url(pgdata: Path) -> str:
     """Start (or reuse) an embedded PostgreSQL under ``pgdata`` and return its URL."""
     key = str(pgdata.resolve())
     if key not in _embedded:
-        import pgserver  # imported lazily: only the local default needs it
-
+        pgserver = import_pgserver()
         pgdata.mkdir(parents=True, exist_ok=True)
         # cleanup_mode=None: leave it running for other processes sharing the folder;
         # pgserver stops it when the last user is gone.

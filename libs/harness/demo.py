@@ -25,8 +25,11 @@ def _ok(r: httpx.Response) -> dict:
     return r.json()
 
 
-def run_demo(base_url: str, console: Console) -> None:
-    c = httpx.Client(base_url=base_url, headers={"X-Actor": "demo"}, timeout=30)
+def run_demo(base_url: str, console: Console, api_key: str | None = None) -> None:
+    """``api_key``: ``HARNESS_API_KEY``, needed once the registry has keys."""
+    from harness.registry_http import registry_client
+
+    c = registry_client(base_url, api_key, headers={"X-Actor": "demo"}, timeout=30)
     found = _ok(c.get("/prompts", params={"q": PROMPT_NAME}))["items"]
     prompt = next((p for p in found if p["name"] == PROMPT_NAME), None)
     if prompt is None:
@@ -68,7 +71,8 @@ def run_demo(base_url: str, console: Console) -> None:
 
     diff = _ok(c.get(f"/prompts/{pid}/diff", params={"from": before["version"],
                                                      "to": after["version"]}))
-    console.print(Syntax(diff["diff"] or "(no change)", "diff", theme="ansi_dark"))
+    console.print(Syntax(diff["diff"] or "(no change)", "diff", theme="ansi_dark",
+                         word_wrap=True))
 
     _ok(c.put(f"/prompts/{pid}/versions/{before['version']}/activate",
               json={"reason": "rollback: v2 answers too short for refunds"}))
@@ -76,14 +80,7 @@ def run_demo(base_url: str, console: Console) -> None:
     console.print(f"rolled back: support-bot resolves v{rolled['version']}")
 
     history = _ok(c.get(f"/prompts/{pid}/history", params={"limit": 500}))["items"]
-    table = Table(title=f"history of {PROMPT_NAME}")
-    for col in ("#", "when (UTC)", "actor", "event", "version"):
-        table.add_column(col, no_wrap=True)
-    table.add_column("note / reason")
-    for h in history:
-        table.add_row(str(h["stream_version"]), h["at"][:19].replace("T", " "), h["actor"] or "",
-                      h["type"], str(h["version"] or ""), h["note"] or "")
-    console.print(table)
+    console.print(history_table(PROMPT_NAME, history))
     evaluate_versions(c, console, pid, before["version"], after["version"])
 
 
@@ -100,6 +97,22 @@ CASES = [
     {"input": {"product": "acme", "language": "English", "question": "Cancel my plan"},
      "assert": [{"type": "regex", "value": "[Aa]t most \\w+ sentences"}]},
 ]
+
+
+def history_table(name: str, history: list[dict]) -> Table:
+    """The prompt's history, readable at 80 columns: what happened and why first (reasons
+    wrap at word boundaries, never cropped), then who and when."""
+    table = Table(title=f"history of {name}", title_justify="left")
+    table.add_column("v", justify="right", no_wrap=True)
+    table.add_column("event", overflow="fold", max_width=16)
+    table.add_column("note / reason", overflow="fold", ratio=1, min_width=20)
+    table.add_column("actor", overflow="fold", max_width=12)
+    table.add_column("when (UTC)", no_wrap=True)
+    for h in history:
+        event = h["type"].removeprefix("Prompt").removeprefix("Version") or h["type"]
+        table.add_row(str(h["version"] or ""), event, h["note"] or "", h["actor"] or "",
+                      h["at"][:16].replace("T", " "))
+    return table
 
 
 def _wait(c: httpx.Client, run_id: str) -> dict:
@@ -138,9 +151,11 @@ def evaluate_versions(c: httpx.Client, console: Console, pid: str, v_old: int, v
                       f"{run['passed'] / total:.0%}" if total else "—")
     console.print(table)
     cmp_ = _ok(c.get("/runs/compare", params={"ids": f"{runs[v_old]['id']},{runs[v_new]['id']}"}))
-    changes = Table(title=f"v{v_old} → v{v_new}: per-case changes")
-    for col in ("case", "change", f"v{v_old}", f"v{v_new}"):
-        changes.add_column(col)
+    changes = Table(title=f"v{v_old} → v{v_new}: per-case changes", title_justify="left")
+    changes.add_column("case", overflow="fold", ratio=1)
+    changes.add_column("change", no_wrap=True)
+    for col in (f"v{v_old}", f"v{v_new}"):
+        changes.add_column(col, overflow="fold", ratio=1)
     cases = {x["id"]: x for x in _ok(c.get(f"/datasets/{ds['id']}/cases"))["items"]}
     style = {"regressed": "red", "fixed": "green"}
     for ch in cmp_["changes"]:

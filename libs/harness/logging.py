@@ -1,4 +1,11 @@
-"""structlog set-up: JSON lines with a correlation id carried in context variables."""
+"""structlog set-up: a correlation id carried in context variables; JSON lines for
+machines, readable lines for people.
+
+The format follows where the logs go: a terminal gets structlog's console renderer, a
+file, a pipe or a log collector (Cloud Run, the e2e tests' log files) gets JSON lines.
+``HARNESS_LOG_FORMAT=json|console`` (or the older ``HARNESS_LOG_JSON=true|false``)
+overrides that.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,31 @@ import sys
 import structlog
 
 
-def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
+def wants_json(log_format: str | None = None, log_json: bool | None = None,
+               stream=None) -> bool:
+    """JSON unless the logs go to a terminal, or as asked: ``log_format`` (``json``,
+    ``console``, ``auto``) first, then the boolean ``log_json``."""
+    fmt = (log_format or "auto").strip().lower()
+    if fmt == "json":
+        return True
+    if fmt == "console":
+        return False
+    if log_json is not None:
+        return log_json
+    stream = stream if stream is not None else sys.stderr
+    try:
+        return not stream.isatty()
+    except (AttributeError, ValueError):
+        return True
+
+
+def configure_logging(level: str = "INFO", json_logs: bool | None = None) -> None:
+    """``json_logs=None``: decided by :func:`wants_json` from the environment's settings."""
+    if json_logs is None:
+        from harness.config import get_settings
+
+        s = get_settings()
+        json_logs = wants_json(s.log_format, s.log_json)
     processors: list = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -16,7 +47,8 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,
     ]
-    renderer = structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer()
+    renderer = (structlog.processors.JSONRenderer() if json_logs
+                else structlog.dev.ConsoleRenderer(colors=_colors()))
     structlog.configure(
         processors=[*processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(
@@ -29,3 +61,10 @@ def configure_logging(level: str = "INFO", json_logs: bool = True) -> None:
 
 def bind_correlation(correlation_id: str | None) -> None:
     structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+
+
+def _colors() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False

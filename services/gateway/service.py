@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 
 from harness.config import Settings, get_settings
 from harness.db import resolve_database_url
+from services import api_docs
 from services.registry import problems
 from services.registry.app import CorrelationMiddleware
 from services.registry.runtime import Runtime
@@ -46,7 +47,8 @@ def create_gateway_service(settings: Settings | None = None,
     app = FastAPI(title="harness gateway",
                   description="OpenAI-compatible gateway: routing with fallback, keys, "
                               "budgets, PII masking, traces, usage metrics, cost alerts.",
-                  version="0.1.0", lifespan=lifespan)
+                  version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    api_docs.install(app)
     problems.install(app)
     app.add_middleware(CorrelationMiddleware)
 

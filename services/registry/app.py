@@ -9,6 +9,7 @@ import structlog
 from fastapi import FastAPI, Request
 
 from harness.logging import bind_correlation
+from services import api_docs
 
 from . import problems
 from .routes import applications, datasets, events, generations, governance, prompts, review, runs
@@ -84,7 +85,9 @@ def create_app(database_url: str | None = None, *, runtime: Runtime | None = Non
                     "version per prompt, applications resolved at run time.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None, redoc_url=None,  # served from local assets, not a CDN: below
     )
+    api_docs.install(app)
     if runtime is not None:
         app.state.runtime = runtime
     problems.install(app)

@@ -159,6 +159,20 @@ class StudioAPI:
             if not page["items"] or offset >= page["total"]:
                 return
 
+    def access(self) -> str:
+        """Whether this client may read the registry: ``open`` (no keys exist), ``ok``
+        (its key is accepted), ``key_required`` (it has none), ``bad_key`` (unknown or
+        revoked) or ``unreachable``."""
+        try:
+            resp = self._http.get("/prompts", params={"limit": 1}, timeout=5)
+        except httpx.HTTPError:
+            return "unreachable"
+        if resp.status_code == 401:
+            return "bad_key" if "authorization" in self._http.headers else "key_required"
+        if "authorization" in self._http.headers:
+            return "ok"
+        return "open"
+
     def health(self) -> bool:
         try:
             return self._http.get("/healthz", timeout=3).status_code == 200

@@ -10,8 +10,8 @@ from pathlib import Path
 import streamlit as st
 
 from harness.config import Settings
-from harness.logging import configure_logging
-from services.studio.ui import ACTOR_KEY, api, registry_url
+from harness.logging import configure_logging, wants_json
+from services.studio.ui import api, key_panel, registry_url
 
 HERE = Path(__file__).parent
 PAGES = [  # (script, title, icon, url path)
@@ -34,15 +34,10 @@ def _configure_logging(level: str, json_logs: bool) -> bool:
 
 
 settings = Settings()
-_configure_logging(settings.log_level, settings.log_json)
+_configure_logging(settings.log_level, wants_json(settings.log_format, settings.log_json))
 with st.sidebar:
     st.markdown("### 🧰 harness studio")
-    if settings.api_key:
-        st.caption("Signed in with an API key: changes are recorded under the key's name.")
-    else:
-        st.text_input("Your name", key=ACTOR_KEY, placeholder="recorded with your changes",
-                      help="Open local mode (no API keys): the registry records this name "
-                           "as the author of every change you make.")
+    signed_in = key_panel(settings)
     healthy = api().health()
     st.caption(("🟢 " if healthy else "🔴 ") + f"registry: {registry_url(settings)}")
     if not healthy:
@@ -51,4 +46,10 @@ with st.sidebar:
 
 page = st.navigation([st.Page(str(HERE / "screens" / script), title=title, icon=icon,
                               url_path=path) for script, title, icon, path in PAGES])
-page.run()
+if signed_in:
+    page.run()
+else:
+    st.title("🔑 Sign in")
+    st.info("This registry requires an API key: enter yours in the sidebar (it is kept for "
+            "this browser session only).")
+

@@ -17,6 +17,8 @@ from .views.badges import short
 
 T = TypeVar("T")
 ACTOR_KEY = "studio_actor"
+API_KEY_KEY = "studio_api_key"
+_SESSION_CLIENT = "studio_api_client"
 log = structlog.get_logger("studio")
 
 
@@ -30,12 +32,67 @@ def _client(base_url: str, api_key: str | None, actor: str | None,
     return StudioAPI(base_url, api_key=api_key, actor=actor, gateway_url=gateway_url)
 
 
+def session_api_key() -> str | None:
+    """The key typed into the sidebar: kept in this browser session's state only (never in
+    the URL, a file or a cache shared with other sessions)."""
+    return st.session_state.get(API_KEY_KEY) or None
+
+
 def api() -> StudioAPI:
     """The client for this session: URL and key from the environment (``HARNESS_URL``,
-    ``HARNESS_API_KEY``, ``HARNESS_GATEWAY_URL``), the actor from the sidebar."""
+    ``HARNESS_API_KEY``, ``HARNESS_GATEWAY_URL``) or the key entered in the sidebar, the
+    actor from the sidebar."""
     s = Settings()
     actor = (st.session_state.get(ACTOR_KEY) or "").strip() or None
-    return _client(registry_url(s), s.api_key, actor, s.gateway_url)
+    key = s.api_key or session_api_key()
+    if not key or s.api_key:
+        return _client(registry_url(s), s.api_key, actor, s.gateway_url)
+    # a client holding a session's key lives in that session, not in the shared cache
+    spec = (registry_url(s), key, actor, s.gateway_url)
+    held = st.session_state.get(_SESSION_CLIENT)
+    if held is None or held[0] != spec:
+        held = (spec, StudioAPI(spec[0], api_key=key, actor=actor, gateway_url=spec[3]))
+        st.session_state[_SESSION_CLIENT] = held
+    return held[1]
+
+
+def key_panel(settings: Settings) -> bool:
+    """The sidebar's sign-in: when the registry requires an API key and none came from
+    ``HARNESS_API_KEY``, ask for one (password field, this session only). Returns whether
+    the pages can talk to the registry."""
+    if settings.api_key:
+        st.caption("Signed in with an API key (HARNESS_API_KEY): changes are recorded under "
+                   "the key's name.")
+        return True
+    access = api().access()
+    if access == "open":
+        st.text_input("Your name", key=ACTOR_KEY, placeholder="recorded with your changes",
+                      help="Open local mode (no API keys): the registry records this name "
+                           "as the author of every change you make.")
+        return True
+    if access == "ok":
+        st.caption("Signed in with your API key (kept for this browser session only): "
+                   "changes are recorded under the key's name.")
+        if st.button("Sign out", key="api_key_forget"):
+            st.session_state.pop(API_KEY_KEY, None)
+            st.session_state.pop(_SESSION_CLIENT, None)
+            st.rerun()
+        return True
+    if access == "unreachable":
+        return True  # the health line below says so
+    with st.form("api_key_form", border=False):
+        typed = st.text_input("API key", type="password", key="api_key_input",
+                              help="Kept for this browser session only: never saved, never "
+                                   "put in the URL.")
+        if st.form_submit_button("Sign in") and typed.strip():
+            st.session_state[API_KEY_KEY] = typed.strip()
+            st.rerun()
+    if access == "bad_key":
+        st.error("That API key is unknown or revoked.", icon="🔑")
+    else:
+        st.info("This registry requires an API key. Create one with `harness keys create "
+                "--name YOU --role editor` and paste it here.", icon="🔑")
+    return False
 
 
 def show_error(exc: ApiError) -> None:

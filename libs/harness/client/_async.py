@@ -14,16 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
-import structlog
 
 from harness.config import get_settings
 
+from ._log import log  # silent unless the application configures logging
 from .cache import DiskCache, Entry, Kind, cache_key
 from .errors import HarnessClientError, NotFound, Unauthorized, Unavailable
 from .models import PromptVersion, Resolved
 from .stream import Connected, Disconnected, SSEFollower, decode_pubsub_message
-
-log = structlog.get_logger("harness.client")
 
 Refresh = Literal["sse", "pubsub", "none"]
 Fallback = Resolved | PromptVersion | dict[str, Any] | str | list[dict[str, Any]]

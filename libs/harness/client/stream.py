@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import structlog
 
-log = structlog.get_logger("harness.client")
+from ._log import log  # silent unless the application configures logging
 
 
 @dataclass(frozen=True)
