@@ -6,7 +6,9 @@ import threading
 from collections import defaultdict
 from datetime import datetime
 
-GROUPS = {"app": "application", "model": "model_answered", "key": "key_name"}
+# a failed call has no answering model: it counts under the model that was asked for
+GROUPS = {"app": "application", "model": "coalesce(model_answered, model_requested)",
+          "key": "key_name"}
 INTERVALS = ("hour", "day")
 
 _USAGE_SQL = """

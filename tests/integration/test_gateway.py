@@ -271,7 +271,9 @@ async def test_traces_and_usage_metrics(gw, stub):
         k = (await h.get("/metrics/usage", params={"group_by": "key",
                                                    "interval": "day"})).json()
     [item] = [i for i in u["items"] if i["model"] == "openai/primary"]
-    assert item["requests"] == 3  # the failed call answered no model
+    # the failed call answered no model: it counts under the model it asked for, not "none"
+    assert item["requests"] == 4 and item["errors"] == 1
+    assert [i for i in u["items"] if i["model"] is None] == []
     assert item["prompt_tokens"] == 21 and item["completion_tokens"] == 15
     assert item["cost_usd"] == pytest.approx(3 * (7e-6 + 10e-6))
     assert item["latency_ms"]["p50"] > 0 and item["latency_ms"]["p99"] >= item["latency_ms"]["p50"]

@@ -325,12 +325,16 @@ async def test_runs_start_follow_filter_and_open_a_case(reg):
     assert "**Verdict:** ❌ fail — 75.0% of cases pass (needs 100%)" in out
     [results] = [d.value for d in at.dataframe if "case" in d.value.columns]
     assert sorted(results["result"]) == ["✅ Pass", "✅ Pass", "✅ Pass", "❌ Fail"]
+    # a case reads as its text (the question first), not as its id
+    assert sorted(set(results["case"])) == ["question: How do I roll back? · product: harness",
+                                            "question: Is it short? · product: harness"]
 
     # filter to failures; the case detail shows the rendered prompt, output and reasons
     at.selectbox(key="res_status").select("fail")
     await run(at)
     [failing] = [d.value for d in at.dataframe if "case" in d.value.columns]
     assert list(failing["result"]) == ["❌ Fail"]
+    assert "Case: question: Is it short? · product: harness" in [t.value for t in at.text]
     assert list(failing["target"]) == ["support-reply v1 · echo"]
     assert "Is it short?" in "\n".join(c.value for c in at.code)
     assertions = at.dataframe[-1].value
@@ -390,7 +394,8 @@ async def test_compare_pivot_regressions_trend_and_activate(reg):
 
     # before = the v2 run, after = the v1 run: "Is it short?" regressed
     at.selectbox(key="cmp_before").select(v2["id"])
-    at.selectbox(key="cmp_after").select(v1["id"])
+    await run(at)
+    at.selectbox(key=f"cmp_after_{ds['id']}").select(v1["id"])
     await run(at)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["🔻 regressed"] == "1" and metrics["🔺 fixed"] == "0"
@@ -410,6 +415,37 @@ async def test_compare_pivot_regressions_trend_and_activate(reg):
     at.button(key=f"cmp_act_{p['id']}_confirm").click()
     await run(at)
     assert (await reg.get(f"/prompts/{p['id']}")).json()["active_version"] == 2
+
+
+async def test_compare_refuses_runs_of_different_datasets(reg):
+    """Two unrelated runs once compared as "+26.7 pts": the studio offers only runs of the
+    same dataset, and the registry refuses the comparison outright."""
+    p, ds = await _seed_run_inputs(reg)
+    other = await _dataset(reg, "other questions", cases=[
+        {"input": {"product": "acme", "question": f"q{i}"},
+         "assert": [{"type": "contains", "value": "acme"}]} for i in range(3)])
+    runs = {}
+    for name, dataset, version in (("a1", ds, 1), ("a2", ds, 2), ("b", other, 2)):
+        r = (await reg.post("/runs", json={"dataset_id": dataset["id"], "models": ["echo"],
+                                           "targets": [{"prompt_id": p["id"],
+                                                        "version": version}]})).json()
+        runs[name] = await wait_run(reg, r["id"])
+    refused = await reg.get("/runs/compare", params={"ids": f"{runs['a1']['id']},"
+                                                            f"{runs['b']['id']}"})
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert problem["type"] == "urn:harness:problem:runs-not-comparable"
+    assert problem["field"] == "ids" and "different datasets" in problem["detail"]
+
+    at = await run(page("compare"))
+    at.selectbox(key="cmp_before").select(runs["b"]["id"])
+    await run(at)
+    assert "No other completed run on the dataset other questions" in texts(at)
+    at.selectbox(key="cmp_before").select(runs["a2"]["id"])
+    await run(at)
+    after = at.selectbox(key=f"cmp_after_{ds['id']}")
+    assert len(after.options) == 1 and " · questions · " in after.options[0]
+    assert after.value == runs["a1"]["id"]
 
 
 # ---------------------------------------------------------------- Usage
@@ -592,3 +628,37 @@ async def test_app_sidebar_names_the_actor_and_navigates(reg):
     at.switch_page(str(STUDIO / "screens" / "runs.py"))
     await run(at)
     assert at.title[0].value == "▶️ Runs"
+
+
+async def test_app_asks_for_a_key_when_the_registry_requires_one(stack, reg):
+    """After `harness keys create` the studio is not locked out: it asks for a key, keeps
+    it in the browser session only, and works with it."""
+    from streamlit.testing.v1 import AppTest
+
+    from harness import apikeys
+    from tests.support.studio import STUDIO
+
+    key = await apikeys.create_key(stack.runtime.pool, "ana", "editor")
+    at = AppTest.from_file(str(STUDIO / "app.py"), default_timeout=60)
+    await run(at)
+    assert "This registry requires an API key" in " ".join(i.value for i in at.sidebar.info)
+    assert at.title[0].value == "🔑 Sign in"  # no page full of 401 errors
+
+    at.sidebar.text_input(key="api_key_input").input("hk_wrong")
+    at.sidebar.button[0].click()
+    await run(at)
+    assert "That API key is unknown or revoked." in [e.value for e in at.sidebar.error]
+
+    at.sidebar.text_input(key="api_key_input").input(key)
+    at.sidebar.button[0].click()
+    await run(at)
+    assert any("kept for this browser session only" in c.value for c in at.sidebar.caption)
+    assert at.title[0].value == "📝 Prompts"
+    assert key not in str(dict(at.query_params))
+    at.text_input(key="new_prompt_name").input("by-key")
+    at.text_area(key="new_prompt_text").input("hello")
+    at.button(key="new_prompt_create").click()
+    await run(at)
+    r = await reg.get("/prompts", headers={"Authorization": f"Bearer {key}"})
+    [p] = r.json()["items"]
+    assert p["active"]["created_by"] == "ana"

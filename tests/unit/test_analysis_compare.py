@@ -126,9 +126,35 @@ def test_case_changes_and_counts():
     assert (added.change, added.before, added.after) == ("added", None, "pass")
     [tc] = cmp.targets
     assert tc.target_key == "t0"
-    assert tc.before.cases == 6 and tc.after.cases == 6
-    assert tc.pass_rate_delta == pytest.approx(0.0)    # 4/6 before, 4/6 after
+    # rates cover the 5 shared cases only: c6 (before only) and c7 (after only) are listed
+    assert tc.before.cases == 5 and tc.after.cases == 5
+    assert tc.pass_rate_delta == pytest.approx(0.0)    # 3/5 before, 3/5 after
     assert tc.pass_fail.n == 5          # c1..c5 are paired
+    assert (cmp.shared_cases, cmp.before_only_cases, cmp.after_only_cases) == (5, 1, 1)
+    assert cmp.warnings == ["compared on the 5 cases both runs have; 1 only before, 1 only "
+                            "after are listed but not counted in the rates"]
+
+
+def test_rates_cover_shared_cases_only():
+    """An added case that passes must not look like an improvement of the version."""
+    before = [res("c1", "pass"), res("c2", "fail")]
+    later = [after("c1", "pass"), after("c2", "fail"), after("c3", "pass"),
+             after("c4", "pass")]
+    [tc] = compare_runs(before, later).targets
+    assert tc.before.pass_rate == tc.after.pass_rate == pytest.approx(0.5)
+    assert tc.pass_rate_delta == pytest.approx(0.0)
+
+
+def test_runs_without_a_common_case_have_no_delta():
+    """Two runs over unrelated datasets once showed "+26.7 pts": there is nothing to
+    compare, and the comparison says so instead of inventing a delta."""
+    before = [res(f"a{i}", "pass" if i < 4 else "fail") for i in range(10)]
+    later = [after(f"b{i}", "pass" if i < 7 else "fail") for i in range(10)]
+    cmp = compare_runs(before, later)
+    [tc] = cmp.targets
+    assert tc.pass_rate_delta is None and tc.case_pass_rate_delta is None
+    assert cmp.shared_cases == 0 and cmp.warnings == [
+        "the runs have no case in common: nothing to compare"]
 
 
 def test_repeats_use_case_threshold_and_first_repeat_output():

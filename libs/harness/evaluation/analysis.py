@@ -161,6 +161,12 @@ class Comparison(BaseModel):
     targets: list[TargetComparison]
     changes: list[CaseChange]
     counts: dict[str, int]
+    # the target summaries and deltas cover only cases both runs have: a rate over other
+    # cases would compare different questions, not versions
+    shared_cases: int = 0
+    before_only_cases: int = 0
+    after_only_cases: int = 0
+    warnings: list[str] = Field(default_factory=list)
 
 
 class PivotCell(BaseModel):
@@ -586,6 +592,10 @@ def compare_runs(
     ``changed_output`` (same pass outcome but a different status, e.g. fail -> error, or a
     different output of the first repeat), ``unchanged``, ``added``, ``removed``.
 
+    Each pair's ``before``/``after`` summaries and deltas cover the cases both sides
+    have (``shared_cases``); cases on one side only are listed as ``added``/``removed``
+    changes and counted, with a warning, but never move a rate.
+
     Significance per target pair: exact McNemar on per-case pass/fail (``b`` pass->fail,
     ``c`` fail->pass) and a seeded paired bootstrap of the per-case mean score difference
     (cases with a score on both sides; the interval has confidence ``1 - alpha``); the
@@ -612,10 +622,13 @@ def compare_runs(
     changes: list[CaseChange] = []
     for b_id, a_id in pairs:
         key = _target_key(b_id, a_id)
-        b_sum, b_cells = _target_summary(b_id, b_labels.get(b_id), b_grouped.get(b_id, []),
-                                         case_threshold)
-        a_sum, a_cells = _target_summary(a_id, a_labels.get(a_id), a_grouped.get(a_id, []),
-                                         case_threshold)
+        b_rows, a_rows = b_grouped.get(b_id, []), a_grouped.get(a_id, [])
+        shared = {r.case_id for r in b_rows} & {r.case_id for r in a_rows}
+        b_sum, _ = _target_summary(b_id, b_labels.get(b_id),
+                                   [r for r in b_rows if r.case_id in shared], case_threshold)
+        a_sum, _ = _target_summary(a_id, a_labels.get(a_id),
+                                   [r for r in a_rows if r.case_id in shared], case_threshold)
+        b_cells, a_cells = _cells(b_rows), _cells(a_rows)
         paired: list[tuple[_Cell, _Cell]] = []
         for cid in sorted(set(b_cells) | set(a_cells), key=_natural_key):
             bc, ac = b_cells.get(cid), a_cells.get(cid)
@@ -654,11 +667,25 @@ def compare_runs(
     counts = {k: 0 for k in CHANGE_KINDS}
     for ch in changes:
         counts[ch.change] += 1
+    b_cases = {r.case_id for r in before_rows}
+    a_cases = {r.case_id for r in after_rows}
+    shared_all = b_cases & a_cases
+    warnings = []
+    if b_cases and a_cases and not shared_all:
+        warnings.append("the runs have no case in common: nothing to compare")
+    elif b_cases != a_cases:
+        warnings.append(f"compared on the {len(shared_all)} cases both runs have; "
+                        f"{len(b_cases - a_cases)} only before, {len(a_cases - b_cases)} "
+                        "only after are listed but not counted in the rates")
     return Comparison(
         run_ids=(_run_id(before_rows), _run_id(after_rows)),
         targets=comparisons,
         changes=changes,
         counts=counts,
+        shared_cases=len(shared_all),
+        before_only_cases=len(b_cases - a_cases),
+        after_only_cases=len(a_cases - b_cases),
+        warnings=warnings,
     )
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import Response, StreamingResponse
 from harness import csv_cells
 from harness.assertions import parse_assertions
 from harness.config import get_settings
+from harness.datasets.preview import case_preview
 from harness.evaluation import analysis
 from harness.evaluation.models import CaseResult, Target
 from harness.evaluation.providers import to_litellm_model
@@ -280,6 +281,12 @@ async def compare(ids: str = Query(..., description="two run ids: before,after")
     if len(run_ids) != 2:
         raise Invalid("ids: give exactly two run ids separated by a comma", field="ids")
     before, after = [await _run_row(rt, i) for i in run_ids]
+    if before["dataset_id"] != after["dataset_id"]:
+        raise ProblemError(
+            422, "runs-not-comparable",
+            f"ids: the runs are on different datasets ({before['dataset_name']} and "
+            f"{after['dataset_name']}); a case-by-case comparison needs two runs of one "
+            "dataset", field="ids")
     pairs = None
     if pair:
         try:
@@ -311,11 +318,14 @@ async def run_results(run_id: str, status: str | None = Query(None, pattern="^(p
     total = await rt.pool.fetchval(f"SELECT count(*) FROM run_results r WHERE {where}", run_id,
                                    status, target_id)
     rows = await rt.pool.fetch(
-        f"SELECT {RESULT_WITH_SCORES} AS result FROM run_results r WHERE {where} "
+        f"SELECT {RESULT_WITH_SCORES} AS result, c.input AS case_input "
+        f"FROM run_results r LEFT JOIN test_cases c ON c.id = r.case_id WHERE {where} "
         "ORDER BY r.case_id, r.target_id, r.repeat LIMIT $4 OFFSET $5", run_id, status,
         target_id, paging.limit, paging.offset)
-    return {"items": [r["result"] for r in rows], "total": total, "limit": paging.limit,
-            "offset": paging.offset}
+    # people recognise a case by its text, not its id: a one-line preview of its inputs
+    return {"items": [{**r["result"], "case_preview": case_preview(r["case_input"])}
+                      for r in rows],
+            "total": total, "limit": paging.limit, "offset": paging.offset}
 
 
 @router.get("/runs/{run_id}/recorded")

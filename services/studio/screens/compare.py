@@ -66,12 +66,18 @@ def regressions_section(client: StudioAPI, runs: list[dict[str, Any]]) -> None:
         return
     ids = [r["id"] for r in finished]
     labels = {r["id"]: _run_label(r) for r in finished}
+    by_id = {r["id"]: r for r in finished}
     left, right = st.columns(2)
     before = left.selectbox("Before", ids, index=1, format_func=labels.get, key="cmp_before")
-    after = right.selectbox("After", ids, index=0, format_func=labels.get, key="cmp_after")
-    if before == after:
-        st.info("Pick two different runs.")
+    # only runs of the same dataset compare case by case: other datasets ask other questions
+    dataset = by_id[before]["dataset_id"]
+    same = [i for i in ids if i != before and by_id[i]["dataset_id"] == dataset]
+    if not same:
+        st.info(f"No other completed run on the dataset {by_id[before]['dataset_name']}: "
+                "a comparison needs two runs of the same dataset.")
         return
+    after = right.selectbox("After (same dataset)", same, format_func=labels.get,
+                            key=f"cmp_after_{dataset}")
     pair = None
     b_targets = next(r for r in finished if r["id"] == before)["targets"]
     a_targets = next(r for r in finished if r["id"] == after)["targets"]
@@ -85,6 +91,8 @@ def regressions_section(client: StudioAPI, runs: list[dict[str, Any]]) -> None:
     comparison = call(client.compare, before, after, pair)
     if comparison is None:
         return
+    for warning in comparison.get("warnings") or []:
+        st.warning(warning, icon="⚠️")
     counts = comparison.get("counts", {})
     cols = st.columns(4)
     for col, kind in zip(cols, ("regressed", "fixed", "changed_output", "unchanged"),

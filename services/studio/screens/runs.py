@@ -144,6 +144,7 @@ def results_section(client: StudioAPI, run: dict[str, Any]) -> None:
     if text:
         t = text.lower()
         items = [r for r in items if t in r["case_id"].lower()
+                 or t in (r.get("case_preview") or "").lower()
                  or t in (r.get("output") or "").lower()]
     if not items:
         st.info("No results match." if total else "No results recorded yet.")
@@ -159,6 +160,8 @@ def results_section(client: StudioAPI, run: dict[str, Any]) -> None:
 
 
 def case_detail(r: dict[str, Any], labels: dict[str, str]) -> None:
+    if r.get("case_preview"):
+        st.text(f"Case: {r['case_preview']}")  # plain text: a case may contain markdown
     st.caption(f"case {r['case_id']} · {labels.get(r['target_id'], r['target_id'])} · model "
                f"{r.get('model') or '—'}" + (" · cached" if r.get("cached") else ""))
     if r.get("error"):

@@ -16,7 +16,7 @@ def result_rows(results: list[dict[str, Any]], labels: dict[str, str]) -> list[d
     for r in results:
         rows.append({
             "result": result_badge(r.get("status")),
-            "case": r.get("case_id"),
+            "case": case_text(r),
             "target": labels.get(r.get("target_id"), r.get("target_id")),
             "repeat": r.get("repeat", 0),
             "score": r.get("score"),
@@ -27,6 +27,11 @@ def result_rows(results: list[dict[str, Any]], labels: dict[str, str]) -> list[d
             "reason": short(r.get("reason"), 160),
         })
     return rows
+
+
+def case_text(r: dict[str, Any], limit: int = 120) -> str:
+    """What the case asks (a preview of its inputs), or its id when it is gone."""
+    return short(r.get("case_preview") or r.get("case_id"), limit)
 
 
 def assertion_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -42,7 +47,7 @@ def assertion_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
 def result_key(r: dict[str, Any], labels: dict[str, str]) -> str:
     """How a result is named in the case-detail picker."""
     extra = f" · repeat {r['repeat']}" if r.get("repeat") else ""
-    return (f"{result_badge(r.get('status'))} · {r.get('case_id')} · "
+    return (f"{result_badge(r.get('status'))} · {case_text(r, 60)} · "
             f"{labels.get(r.get('target_id'), r.get('target_id'))}{extra}")
 
 
