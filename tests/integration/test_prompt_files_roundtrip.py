@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 
 import httpx
 import yaml
+
+from tests.support import processes
 
 HARNESS = [sys.executable, "-m", "harness.cli"]
 V1 = [{"role": "system", "content": "You help with {{ product }}."},
@@ -21,11 +22,8 @@ V3 = [{"role": "system", "content": "Be very brief about {{ product }}."},
 
 
 async def harness(*args: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        *HARNESS, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "COLUMNS": "200", "HARNESS_LOG_JSON": "false"})
-    out, _ = await asyncio.wait_for(proc.communicate(), 120)
-    return proc.returncode, out.decode()
+    return await processes.run_async(*HARNESS, *args, timeout=120, env={
+        **os.environ, "COLUMNS": "200", "HARNESS_LOG_JSON": "false"})
 
 
 async def _versions(c: httpx.AsyncClient, pid: str) -> list[dict]:
@@ -105,8 +103,8 @@ def test_demo_twice_on_one_database_adds_no_identical_versions(db_url, tmp_path)
            "HARNESS_DATA_DIR": str(tmp_path), "HARNESS_HOME": str(tmp_path), "COLUMNS": "160"}
     outs = []
     for _ in range(2):
-        r = subprocess.run([*HARNESS, "demo"], env=env, capture_output=True, text=True,
-                           timeout=300)
+        r = processes.run([*HARNESS, "demo"], env=env, capture_output=True, text=True,
+                          timeout=300)
         assert r.returncode == 0, r.stdout + r.stderr
         outs.append(r.stdout)
     assert "rolled back: support-bot resolves v1" in outs[1]

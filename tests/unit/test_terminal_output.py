@@ -17,6 +17,7 @@ from rich.syntax import Syntax
 from harness.cli_run import metrics_table, summary_tables
 from harness.demo import history_table
 from harness.logging import wants_json
+from tests.support import processes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,8 +113,8 @@ def test_logs_are_for_people_on_a_terminal_and_json_elsewhere():
 def _python(code: str, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items()
              if not k.startswith("HARNESS_LOG") and k != "XDG_RUNTIME_DIR"}
-    return subprocess.run([sys.executable, "-W", "default", "-c", code], cwd=ROOT,
-                           env={**clean, **env}, capture_output=True, text=True, timeout=120)
+    return processes.run([sys.executable, "-W", "default", "-c", code], cwd=ROOT,
+                         env={**clean, **env}, capture_output=True, text=True, timeout=120)
 
 
 def test_the_client_library_prints_nothing_unless_the_application_configures_logging():
