@@ -14,6 +14,7 @@ import pytest
 
 from harness import open_mode
 from harness.net import free_port
+from tests.support import processes
 
 HARNESS = [sys.executable, "-m", "harness.cli"]
 HINT = "pass --insecure (or set HARNESS_INSECURE=1) to run open anyway"
@@ -29,7 +30,7 @@ def _env(db_url: str, **extra: str) -> dict[str, str]:
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    return processes.run(args, env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_the_rule_in_one_place():
@@ -65,8 +66,8 @@ def test_harness_up_says_the_same(db_url):
 
 def _serves(args: list[str], env: dict[str, str]) -> bool:
     """Start, wait for /readyz on loopback (a hang guard, not a timing), stop."""
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+    proc = processes.spawn(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           text=True)
     try:
         for _ in range(600):
             if proc.poll() is not None:
@@ -79,8 +80,7 @@ def _serves(args: list[str], env: dict[str, str]) -> bool:
             time.sleep(0.1)
         return False
     finally:
-        proc.terminate()
-        proc.communicate(timeout=30)
+        processes.stop(proc)
 
 
 def test_the_opt_out_and_a_server_whose_keys_are_all_revoked(db_url):
@@ -105,8 +105,8 @@ def test_the_opt_out_and_a_server_whose_keys_are_all_revoked(db_url):
 
     # no active key left, but the server had keys: it stays closed, so it may bind
     env = _env(db_url)
-    proc = subprocess.Popen(registry, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = processes.spawn(registry, env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{env['PORT']}"
         for _ in range(600):
@@ -119,5 +119,4 @@ def test_the_opt_out_and_a_server_whose_keys_are_all_revoked(db_url):
         assert r.status_code == 401  # not anonymous admin
         assert httpx.get(f"{url}/prompts", headers={"X-API-Key": key}).status_code == 401
     finally:
-        proc.terminate()
-        proc.communicate(timeout=30)
+        processes.stop(proc)

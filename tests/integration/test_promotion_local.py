@@ -10,18 +10,16 @@ import sys
 
 import httpx
 
+from tests.support import processes
 from tests.support.runs import wait_run
 
 CITIES = ["Paris", "Rome", "Oslo", "Lima"]
 
 
 async def harness(*args: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "harness.cli", *args, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "COLUMNS": "200", "HARNESS_LOG_JSON": "false"})
-    out, _ = await asyncio.wait_for(proc.communicate(), 120)
-    return proc.returncode, out.decode()
+    return await processes.run_async(sys.executable, "-m", "harness.cli", *args, timeout=120,
+                                     env={**os.environ, "COLUMNS": "200",
+                                          "HARNESS_LOG_JSON": "false"})
 
 
 async def _governed_prompt(c: httpx.AsyncClient) -> str:

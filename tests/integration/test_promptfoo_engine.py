@@ -9,7 +9,6 @@ them."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -21,6 +20,7 @@ import httpx
 import pytest
 
 from harness.promptfoo.node import NodeMissing, install_promptfoo, installed_promptfoo
+from tests.support import processes
 
 CONFIG = Path(__file__).resolve().parents[1] / "fixtures" / "promptfoo" / "engines" / \
     "promptfooconfig.yaml"
@@ -31,8 +31,7 @@ def _npm_registry_reachable() -> bool:
     if not npm:
         return False
     try:
-        return subprocess.run([npm, "ping"], capture_output=True, timeout=30,
-                              check=False).returncode == 0
+        return processes.run([npm, "ping"], capture_output=True, timeout=30).returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False
 
@@ -52,12 +51,9 @@ def promptfoo_installed() -> Path:
 
 
 async def harness(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "harness.cli", *args, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+    return await processes.run_async(
+        sys.executable, "-m", "harness.cli", *args, timeout=600,
         env={**os.environ, "COLUMNS": "200", "HARNESS_LOG_JSON": "false", **(env or {})})
-    out, _ = await asyncio.wait_for(proc.communicate(), 600)
-    return proc.returncode, out.decode()
 
 
 def verdicts(path: Path) -> dict[tuple[int, int], tuple[bool, list[bool]]]:
