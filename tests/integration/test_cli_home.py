@@ -4,9 +4,10 @@ each command says which database it uses, and a read command never creates an em
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
+
+from tests.support import processes
 
 HARNESS = [sys.executable, "-m", "harness.cli"]
 UNSET = ("DATABASE_URL", "HARNESS_DATABASE_URL", "HARNESS_DATA_DIR", "HARNESS_URL",
@@ -16,8 +17,8 @@ UNSET = ("DATABASE_URL", "HARNESS_DATABASE_URL", "HARNESS_DATA_DIR", "HARNESS_UR
 def _run(args: list[str], cwd: Path, home: Path, timeout: float = 240):
     env = {k: v for k, v in os.environ.items() if k not in UNSET}
     env.update(HARNESS_HOME=str(home), HARNESS_LOG_JSON="false", COLUMNS="200")
-    return subprocess.run([*HARNESS, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return processes.run([*HARNESS, *args], cwd=cwd, env=env, capture_output=True,
+                         text=True, timeout=timeout)
 
 
 def test_read_commands_refuse_to_create_an_empty_database(tmp_path):
