@@ -419,8 +419,8 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
                 yield b"data: [DONE]\n\n"
             except Exception as exc:  # noqa: BLE001 - mid-stream: tell the client, record
                 error = f"stream broke after the first token: {exc}"[:2000]
-                yield b"data: " + orjson.dumps({"error": {"message": error,
-                                                          "type": "upstream-stream"}}) + b"\n\n"
+                yield b"data: " + orjson.dumps({"error": openai_errors.error_object(
+                    502, "upstream-stream", error)}) + b"\n\n"
             finally:
                 text = "".join(pieces)
                 cost = gw.cost(routed.model, pt, ct)  # None without usage: the worst case

@@ -171,3 +171,31 @@ async def test_every_v1_error_carries_the_openai_envelope(gw, stub, monkeypatch)
         assert r.headers["content-type"].startswith("application/problem+json")
     with pytest.raises(openai.InternalServerError):
         await gw.sdk(key).chat.completions.create(model="echo", messages=HI)
+
+
+async def test_a_stream_that_breaks_after_its_first_token_ends_with_the_envelope(
+        gw, stub, monkeypatch):
+    from services.gateway.routing import Routed
+
+    first = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "echo",
+             "choices": [{"index": 0, "delta": {"content": "par"}, "finish_reason": None}]}
+
+    async def broken():
+        raise ConnectionError("provider hung up")
+        yield  # an async generator
+
+    async def stream(chain, kwargs, timeout=None):
+        return Routed("echo", first, 1, stream=broken())
+
+    monkeypatch.setattr(gw.gateway.router, "stream", stream)
+    client = gw.sdk(await gw.key())
+    got = []
+    with pytest.raises(openai.APIError) as ei:
+        async for chunk in await client.chat.completions.create(model="echo", messages=HI,
+                                                                stream=True):
+            got.append(chunk.choices[0].delta.content)
+    assert got == ["par"]
+    err = ei.value
+    assert err.code == "upstream-stream" and err.type == "server_error"
+    assert isinstance(err.body, dict) and ENVELOPE_KEYS <= set(err.body)
+    assert "provider hung up" in err.message
