@@ -115,7 +115,8 @@ async def test_import_refuses_credentials_and_old_runs_show_them_masked(runtime,
                          judge_params={"api_base": "http://evil.example"}, source="import")
     await runtime.commands.record_facts("run-old-run", [event], [None],
                                               EventMetadata(actor="old"))
-    for path in ("/runs/old-run", "/runs"):
+    for path in ("/runs/old-run", "/runs", "/events", "/runs/old-run/export",
+                 "/runs/old-run/summary"):
         r = await c.get(path)
         assert r.status_code == 200 and SECRET not in r.text and "evil.example" not in r.text
     run = (await c.get("/runs/old-run")).json()

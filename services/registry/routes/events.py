@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sse_starlette.sse import EventSourceResponse
 
 from harness.events import StoredEvent
+from harness.llm import options
 
 from ..auth import require
 from ..schemas import EventOut, EventsPage
@@ -15,8 +16,23 @@ from .deps import runtime
 router = APIRouter(prefix="/events", tags=["events"])
 
 
+def _masked(event_type: str, data: dict) -> dict:
+    """Requests recorded before the LLM option allowlist may hold credentials: their
+    values are never shown (``harness.llm.options.masked_options``)."""
+    if event_type == "RunRequested":
+        return {**data, "targets": [{**t, "params": options.masked_options(t.get("params") or {})}
+                                    for t in data.get("targets") or []],
+                "judge_params": options.masked_options(data.get("judge_params") or {},
+                                                       options.JUDGE_OPTIONS)}
+    if event_type == "GenerationRequested":
+        return {**data, "params": options.masked_options(data.get("params") or {},
+                                                         options.JUDGE_OPTIONS)}
+    return data
+
+
 def _out(ev: StoredEvent) -> dict:
     d = ev.model_dump(mode="json")
+    d["data"] = _masked(ev.type, d["data"])
     d["metadata"] = ev.metadata.model_dump(mode="json", exclude_none=True)
     return d
 

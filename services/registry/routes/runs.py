@@ -268,7 +268,8 @@ async def load_results(rt, run_id: str) -> list[CaseResult]:
 
 
 def _targets(row) -> list[Target]:
-    return [Target.model_validate(t) for t in row["targets"]]
+    return [Target.model_validate({**t, "params": options.masked_options(t.get("params") or {})})
+            for t in row["targets"]]
 
 
 @router.get("/runs/compare", response_model=analysis.Comparison)
