@@ -254,8 +254,8 @@ def test_provider_prompt_filter_and_targets_alias(tmp_path):
 @pytest.mark.parametrize(("config", "where", "words"), [
     ("prompts: [x]\nproviders: [echo]\ntests: [{assert: [{type: ruby, value: '1'}]}]",
      "tests[0].assert[0]", "Ruby"),
-    ("prompts: [x]\nproviders: [echo]\ntests: [{assert: [{type: guardrails}]}]",
-     "tests[0].assert[0]", "guardrail"),
+    ("prompts: [x]\nproviders: [echo]\ntests: [{assert: [{type: skill-used, value: x}]}]",
+     "tests[0].assert[0]", "skill"),
     ("prompts: [x]\nproviders: [echo]\ntests: [{assert: [{type: classifier, value: a}]}]",
      "tests[0].assert[0]", "HuggingFace"),
     ("prompts: [x]\nproviders: [echo]\n"
@@ -308,12 +308,12 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
 
 
 def test_csv_errors_name_file_row_and_column(tmp_path):
-    write(tmp_path, "q,__expected\nhi,guardrails\n", "tests.csv")
+    write(tmp_path, "q,__expected\nhi,pi:is it good\n", "tests.csv")
     cfg = write(tmp_path, "prompts: ['{{q}}']\nproviders: [echo]\ntests: file://tests.csv\n")
     with pytest.raises(ConfigError) as info:
         load_config(cfg)
     assert (info.value.file, info.value.location) == ("tests.csv", "row 1.assert[0]")
-    assert "guardrails" in info.value.message
+    assert "'pi'" in info.value.message
 
     write(tmp_path, "q,__threshold\nhi,high\n", "tests.csv")  # promptfoo ignores it too
     assert load_config(cfg).cases[0].threshold is None

@@ -318,7 +318,6 @@ def test_parse_assertions_valid():
         ([{"type": "regex", "value": "(x"}], r"assert\[0\] \(regex\): invalid regex"),
         ([{**PASS, "weight": -1}], r"weight must be a number ≥ 0"),
         ([{**PASS, "threshold": "high"}], r"assert\[0\]: threshold"),
-        ([{**PASS, "contextTransform": "x"}], r"contextTransform"),
     ],
 )
 def test_parse_assertions_errors_name_index_and_problem(raw, message):

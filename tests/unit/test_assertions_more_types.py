@@ -328,7 +328,7 @@ async def test_webhook_posts_output_and_reads_the_verdict():
 # --- refusals ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("a_type", ["pi", "guardrails", "ruby", "trace-span-count",
+@pytest.mark.parametrize("a_type", ["pi", "search-rubric", "ruby", "trace-span-count",
                                     "not-classifier"])
 def test_unsupported_types_are_refused_by_name(a_type):
     with pytest.raises(ValueError, match=a_type):
@@ -336,8 +336,8 @@ def test_unsupported_types_are_refused_by_name(a_type):
 
 
 async def test_unsupported_type_at_run_time_is_an_error_naming_it():
-    r = await run({"type": "guardrails"}, "<p>x</p>")
-    assert r.error and "guardrails" in r.reason and "not supported" in r.reason
+    r = await run({"type": "trajectory:tool-used", "value": "x"}, "<p>x</p>")
+    assert r.error and "trajectory:tool-used" in r.reason and "not supported" in r.reason
 
 
 @pytest.mark.parametrize(("output", "is_html", "has_html"), [
@@ -412,3 +412,32 @@ async def test_transform_replaces_the_output_for_one_assertion_only():
     r = await evaluate_assertion({"type": "equals", "value": "X", "transform": "output"}, "X",
                                  AssertionContext())
     assert r.error and "registry's runner" in r.reason
+
+
+async def test_guardrails_flags_only_a_content_filter_stop():
+    assert (await run({"type": "guardrails"}, "fine")).passed
+    r = await run({"type": "guardrails"}, "", finish_reason="content_filter")
+    assert not r.passed and "safety" in r.reason
+    assert (await run({"type": "not-guardrails"}, "", finish_reason="content_filter")).passed
+
+
+async def test_context_transform_feeds_the_context_assertions():
+    from harness.promptfoo.node import NodeMissing, find_node
+
+    try:
+        find_node()
+    except NodeMissing:
+        pytest.skip("contextTransform runs under Node ≥ 22.22 (tools/promptfoo/install.sh)")
+    seen = []
+
+    async def judge(messages, provider):
+        seen.append(messages[-1]["content"])
+        return "1. Paris is the capital. [Attributed]"
+
+    r = await run({"type": "context-recall", "value": "Paris is the capital.",
+                   "contextTransform": "JSON.parse(output).docs.join(' ')"},
+                  '{"docs": ["Paris is", "the capital of France."]}', judge=judge, prompt="q")
+    assert r.passed and "Paris is the capital of France." in seen[0]
+    r = await run({"type": "context-recall", "value": "v", "contextTransform": "42"}, "x",
+                  judge=judge, prompt="q")
+    assert r.error and "string or array of strings" in r.reason

@@ -118,9 +118,7 @@ _NEEDS_VALUE = {
     *EXTRA_NEEDS_VALUE,
 }
 _NEEDS_THRESHOLD = {"latency", "cost"}
-_UNSUPPORTED_KEYS = {
-    "contextTransform": "context transforms (JavaScript) are not supported",
-}
+_UNSUPPORTED_KEYS: dict[str, str] = {}  # every assertion key promptfoo reads is handled
 
 ASSERTION_CONCURRENCY = 3
 

@@ -347,9 +347,30 @@ async def check_answer_relevance(a: Assertion, value: Any, output: str,
 # -- context-recall, context-relevance, context-faithfulness --------------------------------
 
 
-def _context(ctx: AssertionContext, fallback: str | None) -> str | list[str]:
+async def _context(a: Assertion, ctx: AssertionContext, output: str,
+                   fallback: str | None) -> str | list[str]:
+    """The ``context`` var (text or list of texts), else ``fallback``; an assertion's
+    ``contextTransform`` (JavaScript or file://, as promptfoo runs it) replaces it."""
     context = ctx.vars.get("context")
     value: Any = None
+    code = (a.model_extra or {}).get("contextTransform")
+    if code:
+        from .scripts import run_transform
+
+        if not ctx.allow_code:
+            raise AssertionEvalError("contextTransform runs code and only runs in `harness "
+                                     "eval` on your own config, not in the registry's runner")
+        raw = ctx.raw_output if ctx.raw_output is not None else output
+        try:
+            context = await run_transform(str(code), raw, ctx)
+        except AssertionEvalError as exc:
+            raise AssertionEvalError(f"Failed to transform context using expression "
+                                     f"'{code}': {exc}") from exc
+        if not (isinstance(context, str) or (isinstance(context, list) and all(
+                isinstance(c, str) for c in context))):
+            raise AssertionEvalError("contextTransform must return a string or array of "
+                                     f"strings. Got {type(context).__name__}")
+        fallback = None
     if isinstance(context, str) and context:
         value = context
     elif isinstance(context, list) and context:
@@ -388,7 +409,7 @@ async def check_context_recall(a: Assertion, value: Any, output: str,
         raise AssertionEvalError("context-recall assertion requires a string value (expected "
                                  "answer or fact to verify)")
     prompt = _prompt_text(ctx, "context-recall")
-    context = _context(ctx, prompt)
+    context = await _context(a, ctx, output, prompt)
     threshold = a.threshold if a.threshold is not None else 0.5
     answer = await _ask(a, ctx, CONTEXT_RECALL_PROMPT,
                         {"context": _joined(context), "groundTruth": value},
@@ -413,7 +434,7 @@ async def check_context_relevance(a: Assertion, value: Any, output: str,
     if not isinstance(query, str):
         raise AssertionEvalError('context-relevance assertion requires a "query" variable with '
                                  "the user question")
-    context = _context(ctx, None)
+    context = await _context(a, ctx, output, None)
     threshold = a.threshold if a.threshold is not None else 0.5
     joined = _joined(context)
     answer = await _ask(a, ctx, CONTEXT_RELEVANCE_PROMPT, {"context": joined, "query": query},
@@ -447,7 +468,7 @@ async def check_context_faithfulness(a: Assertion, value: Any, output: str,
     if not isinstance(query, str):
         raise AssertionEvalError('context-faithfulness assertion requires a "query" variable '
                                  "with the user question")
-    context = _context(ctx, None)
+    context = await _context(a, ctx, output, None)
     threshold = a.threshold if a.threshold is not None else 0.5
     custom = _custom_prompt(a, ctx)
     if isinstance(custom, str):

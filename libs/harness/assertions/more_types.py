@@ -25,6 +25,7 @@ from .models import Assertion, AssertionContext, Verdict
 from .overlap_metrics import check_bleu, check_gleu, check_rouge_n
 from .response_checks import (
     check_finish_reason,
+    check_guardrails,
     check_is_refusal,
     check_perplexity,
     check_perplexity_score,
@@ -76,6 +77,7 @@ DETERMINISTIC: dict[str, Check] = {
     "is-valid-function-call": _async(check_openai_function_call),
     "tool-call-f1": _async(check_tool_call_f1),
     "finish-reason": _async(check_finish_reason),
+    "guardrails": _async(check_guardrails),
     "rouge-n": _async(check_rouge_n),
     "bleu": _async(check_bleu),
     "gleu": _async(check_gleu),
@@ -124,7 +126,6 @@ UNSUPPORTED: dict[str, str] = {
     "human": "needs a person's rating in promptfoo's web viewer",
     "classifier": "runs a HuggingFace classifier model through promptfoo's HuggingFace "
                   "provider",
-    "guardrails": "reads provider-specific guardrail results harness's providers do not return",
     "pi": "calls the withpi.ai scoring service",
     "ruby": "runs Ruby code (harness runs python and javascript)",
     "search-rubric": "needs a web-search-capable grading provider",

@@ -911,8 +911,9 @@ class _Loader:
             base = a_type[4:] if a_type.startswith("not-") else a_type
             if a_type == "assert-set" and isinstance(item.get("assert"), list):
                 item["assert"] = self.prepare_asserts(item["assert"], file, at)
-            if isinstance(item.get("transform"), str) and item["transform"].startswith("file://"):
-                item["transform"] = self.script_ref(item["transform"], file, f"{at}.transform")
+            for key in ("transform", "contextTransform"):
+                if isinstance(item.get(key), str) and item[key].startswith("file://"):
+                    item[key] = self.script_ref(item[key], file, f"{at}.{key}")
             if base in SCRIPT_TYPES and isinstance(item.get("value"), str) and \
                     item["value"].startswith("file://"):
                 item["value"] = self.script_ref(item["value"], file, f"{at}.value")
