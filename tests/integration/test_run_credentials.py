@@ -94,3 +94,17 @@ async def test_a_key_from_the_servers_deployments_counts(stack_client, monkeypat
     finally:
         monkeypatch.delenv("HARNESS_LLM_DEPLOYMENTS")
         get_settings.cache_clear()
+
+
+async def test_generation_is_refused_at_request_time_too(stack_client):
+    ds = (await stack_client.post("/datasets", json={"name": "synthetic"})).json()
+    r = await stack_client.post(
+        f"/datasets/{ds['id']}/generate",
+        data={"num_questions": "2", "model": "anthropic/claude-3-5-haiku-latest"},
+        files=[("files", ("faq.txt", b"Refunds take five days.", "text/plain"))])
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["type"] == "urn:harness:problem:missing-credentials"
+    assert body["field"] == "model" and body["env_vars"] == ["ANTHROPIC_API_KEY"]
+    listed = await stack_client.get(f"/datasets/{ds['id']}/generations")
+    assert listed.json()["total"] == 0

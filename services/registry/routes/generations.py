@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from harness.config import get_settings
 from harness.generation.chunking import chunk_document
 from harness.generation.documents import DocumentError, detect_kind, extract
 from harness.generation.plan import effective_kinds, parse_kinds
@@ -32,7 +33,7 @@ from ..problems import ProblemError
 from ..schemas import Page
 from .datasets import dataset_row
 from .deps import Paging, metadata, runtime
-from .runs import check_llm_options
+from .runs import check_llm_options, missing_credentials_problem, missing_key
 
 router = APIRouter(tags=["generation"])
 
@@ -129,6 +130,12 @@ async def generate(
     except ValueError as exc:
         raise Invalid(f"question_kinds: {exc}", field="question_kinds") from exc
     extra = _params(params)
+    if rt.calls_providers:  # the generator runs here, with this environment
+        chosen = model or get_settings().judge_model
+        missing = missing_key(chosen, extra)
+        if missing:
+            raise missing_credentials_problem(chosen, missing, "model",
+                                              "generates the cases")
     names = [f.filename or f"document-{i + 1}" for i, f in enumerate(files)]
     generation_id = str(uuid.uuid4())
     options = domain.RequestGeneration(

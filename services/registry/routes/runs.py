@@ -52,7 +52,7 @@ def check_llm_options(params: dict, field: str,
         raise Invalid(str(exc), field=exc.field) from exc
 
 
-def _missing_key(model: str, params: dict) -> list[str]:
+def missing_key(model: str, params: dict) -> list[str]:
     """What ``model`` lacks to be called from here: the runner merges the server's
     deployment (HARNESS_LLM_DEPLOYMENTS) over the target's params, so does this."""
     try:
@@ -64,18 +64,22 @@ def _missing_key(model: str, params: dict) -> list[str]:
     return missing_credentials(litellm_model, {**params, **deployment})
 
 
+def missing_credentials_problem(model: str, missing: list[str], field: str,
+                                caller: str = "runs the targets") -> ProblemError:
+    names = " or ".join(missing)
+    return ProblemError(
+        422, "missing-credentials",
+        f"{field}: model {model!r} needs provider credentials: set {names} in the "
+        f"environment of the process that {caller} (`harness up`), or choose another model",
+        field=field, model=model, env_vars=missing)
+
+
 def refuse_unconfigured(target: Target, where: str) -> None:
     """A 422 naming the model and the environment variable when no model of the target's
     chain has its provider's key here (this process runs the targets: the local stack)."""
-    missing = [_missing_key(m, target.params) for m in [target.model, *target.fallback_models]]
+    missing = [missing_key(m, target.params) for m in [target.model, *target.fallback_models]]
     if all(missing):
-        names = " or ".join(missing[0])
-        raise ProblemError(
-            422, "missing-credentials",
-            f"{where}.model: model {target.model!r} needs provider credentials: set {names} "
-            "in the environment of the process that runs the targets (`harness up`), or "
-            "choose another model", field=f"{where}.model", model=target.model,
-            env_vars=missing[0])
+        raise missing_credentials_problem(target.model, missing[0], f"{where}.model")
 
 
 def run_out(row, by_metric: dict[str, analysis.MetricStats] | None = None) -> RunOut:
