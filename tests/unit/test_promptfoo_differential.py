@@ -24,7 +24,8 @@ NOT_YET_AGREEING: set[str] = set()
 # Configs whose harness side needs what tools/promptfoo/install.sh installs (.ci/run runs
 # it): Node >= 22.22 for javascript assertions, WordNet's files for meteor. Without them
 # those configs are skipped with the reason instead of failing.
-NEEDS_INSTALL = {"code_assertions": "node", "assertion_transforms": "node", "meteor": "wordnet"}
+NEEDS_INSTALL = {"code_assertions": "node", "assertion_transforms": "node",
+                 "test_transforms": "node", "meteor": "wordnet"}
 
 
 @cache

@@ -3,6 +3,7 @@ and ``harness eval``; pure apart from the LLM client it is given."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -10,6 +11,8 @@ from typing import Any
 
 from harness import templating
 from harness.assertions import AssertionContext, evaluate_assertions
+from harness.assertions.models import AssertionEvalError
+from harness.assertions.scripts import js_json, run_transform
 from harness.llm import LLMClient, LLMError, LLMRequest
 from harness.llm.echo import is_echo
 
@@ -160,10 +163,23 @@ async def evaluate_case(
               "description": case.metadata.get("description")
               if isinstance(case.metadata, dict) else None},
     )
-    graded = await evaluate_assertions(assertions, resp.output, ctx, threshold=case.threshold)
+    output = resp.output
+    transform = options.get("transform") if isinstance(options, dict) else None
+    if transform:  # promptfoo's test options.transform: the output every assertion sees
+        try:
+            if not allow_code:
+                raise AssertionEvalError("output transforms run code and only run in "
+                                         "`harness eval` on your own config")
+            new = await run_transform(str(transform), output, ctx)
+        except AssertionEvalError as exc:
+            return CaseResult(**base, status="error", reason=str(exc), error=str(exc),
+                              output=resp.output, rendered_prompt=rendered)
+        output = new if isinstance(new, str) else js_json(new)
+        ctx = dataclasses.replace(ctx, raw_output=new)
+    graded = await evaluate_assertions(assertions, output, ctx, threshold=case.threshold)
     status = "error" if graded.error else ("pass" if graded.passed else "fail")
     return CaseResult(
-        **base, status=status, score=graded.score, reason=graded.reason, output=resp.output,
+        **base, status=status, score=graded.score, reason=graded.reason, output=output,
         rendered_prompt=rendered,
         assertions=[c.model_dump() for c in graded.components],
         named_scores=graded.named_scores, latency_ms=resp.latency_ms,

@@ -82,8 +82,6 @@ _TEST_UNSUPPORTED = {
     "assertScoringFunction": "custom scoring functions (JavaScript/Python) are not supported",
 }
 _OPTION_UNSUPPORTED = {
-    "transform": "output transforms (JavaScript) are not supported",
-    "postprocess": "output transforms (JavaScript) are not supported",
     "transformVars": "variable transforms (JavaScript) are not supported",
     "storeOutputAs": "storeOutputAs (chaining tests) is not supported",
 }
@@ -91,7 +89,8 @@ _OPTION_UNSUPPORTED = {
 # for that test (promptfoo merges them into the provider config).
 _OPTION_SETTINGS = {"prefix", "suffix", "provider", "rubricPrompt", "rubric_prompt",
                     "factuality", "disableVarExpansion", "disableConversationVar",
-                    "disableDefaultAsserts", "runSerially", *_OPTION_UNSUPPORTED}
+                    "disableDefaultAsserts", "runSerially", "transform", "postprocess",
+                    *_OPTION_UNSUPPORTED}
 _PROVIDER_OPTION_KEYS = {"label", "config", "prompts", "transform", "delay", "env",
                          "inputs"}
 _PROVIDER_UNSUPPORTED = {"transform": "provider output transforms (JavaScript) are not "
@@ -1014,6 +1013,14 @@ class _Loader:
             self.warnings.append(f"{file}: {loc}.options: keys ignored: {', '.join(ignored)}")
         grading = {k: options[k] for k in ("provider", "rubricPrompt", "rubric_prompt",
                                            "factuality") if k in options}
+        # the test's output transform (JavaScript or file://), run by harness eval
+        transform = options.get("transform") or options.get("postprocess")
+        if isinstance(transform, str) and transform:
+            grading["transform"] = self.script_ref(transform, file, f"{loc}.options.transform") \
+                if transform.startswith("file://") else transform
+        elif transform:
+            raise self.error("must be JavaScript code or a file:// path",
+                             f"{loc}.options.transform", file=file)
         if isinstance(grading.get("provider"), dict) and "id" in grading["provider"]:
             grader = grading["provider"]
             grader_params, _ = to_litellm_params(grader["id"], grader.get("config"))
