@@ -2,11 +2,11 @@
 
 from .migrate import EVENTSTORE_MIGRATIONS, migrate
 from .store import ConcurrencyError, EventStore
-from .stream_locks import StreamBusy, StreamLocks, locked_transaction
+from .stream_locks import WRITERS_LOCK, StreamBusy, StreamLocks, locked_transaction
 from .subscription import CatchUpSubscription, load_checkpoint, save_checkpoint
 
 __all__ = [
     "EVENTSTORE_MIGRATIONS", "migrate", "ConcurrencyError", "EventStore",
     "CatchUpSubscription", "load_checkpoint", "save_checkpoint", "StreamBusy", "StreamLocks",
-    "locked_transaction",
+    "locked_transaction", "WRITERS_LOCK",
 ]

@@ -7,10 +7,11 @@ while they queued, and reads of unrelated prompts waited seconds for a connectio
 
 :func:`locked_transaction` queues writers of a stream in process first (an asyncio lock
 per stream, taken before any connection), so a process holds at most one connection per
-stream; the PostgreSQL lock (for writers in other processes) is then only *tried*, and
-on failure the connection goes back to the pool before the next try. The whole wait is
-bounded: past it :class:`StreamBusy` is raised, which the API answers as a 503 with
-``Retry-After``.
+stream; the PostgreSQL locks (the stream's, for writers in other processes, and
+:data:`WRITERS_LOCK`, shared, which a projection rebuild takes exclusively) are then only
+*tried*, and on failure the connection goes back to the pool before the next try. The
+whole wait is bounded: past it :class:`StreamBusy` is raised, which the API answers as a
+503 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -22,9 +23,16 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 DEFAULT_WAIT_S = 5.0
+
+WRITERS_LOCK = 72435912
+"""Advisory lock every writer transaction holds *shared* before anything else and a
+projection rebuild holds *exclusive*: a rebuild starts only when no writer is inside a
+transaction, and writers back off (not wait) while it runs, so the two never wait for
+each other's table locks (the deadlock of a rebuild's TRUNCATE with live writers)."""
+
 _TRY_LOCK_SQL = (
-    "SELECT bool_and(pg_try_advisory_xact_lock(hashtextextended(s, 0))) "
-    "FROM unnest($1::text[]) AS s"
+    "SELECT pg_try_advisory_xact_lock_shared($2) AND (SELECT "
+    "bool_and(pg_try_advisory_xact_lock(hashtextextended(s, 0))) FROM unnest($1::text[]) AS s)"
 )
 
 
@@ -110,7 +118,7 @@ async def locked_transaction(
                 tx = conn.transaction()
                 await tx.start()
                 try:
-                    got = await conn.fetchval(_TRY_LOCK_SQL, ordered)
+                    got = await conn.fetchval(_TRY_LOCK_SQL, ordered, WRITERS_LOCK)
                 except BaseException:
                     await tx.rollback()
                     raise
@@ -122,7 +130,8 @@ async def locked_transaction(
                         raise
                     await tx.commit()
                     return
-                await tx.rollback()  # another process writes the stream: free the connection
+                # another process writes the stream, or a rebuild runs: free the connection
+                await tx.rollback()
             if loop.time() + delay > deadline:
                 raise StreamBusy(", ".join(ordered), wait_s)
             await asyncio.sleep(delay)
