@@ -247,6 +247,14 @@ def _dump(obj: Any) -> dict:
 _SLUGS = {"config": "missing-credentials", "unsupported": "unsupported-operation"}
 
 
+def _spent_on_failure(exc: UpstreamError) -> float | None:
+    """What a failed call is charged: nothing when every attempt was refused, its worst
+    case (``None``) when one timed out, since a provider bills a request it finished even
+    when nobody waited for the answer."""
+    timed_out = exc.kind == "timeout" or any(a.get("kind") == "timeout" for a in exc.history)
+    return None if timed_out else 0.0
+
+
 def _upstream_problem(exc: UpstreamError) -> ProblemError:
     headers = None
     if exc.retry_after_s is not None:
@@ -351,7 +359,7 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
             else:
                 routed = await gw.router.complete(tgt.chain, kwargs, timeout)
         except UpstreamError as exc:
-            await gw.settle(reservation, 0.0)
+            await gw.settle(reservation, _spent_on_failure(exc))
             trace.status, trace.error = exc.http_status, str(exc)[:2000]
             trace.latency_ms = (time.perf_counter() - started) * 1000
             trace.attempts = len(exc.history) or None
@@ -479,7 +487,7 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
         try:
             routed = await gw.router.embed(tgt.chain, kwargs)
         except UpstreamError as exc:
-            await gw.settle(reservation, 0.0)
+            await gw.settle(reservation, _spent_on_failure(exc))
             trace.status, trace.error = exc.http_status, str(exc)[:2000]
             trace.latency_ms = (time.perf_counter() - started) * 1000
             gw.record(trace)

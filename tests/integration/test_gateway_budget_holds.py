@@ -197,3 +197,22 @@ async def test_a_client_leaving_mid_stream_does_not_leave_its_reservation_held(g
         assert asyncio.get_running_loop().time() < deadline, row
         await asyncio.sleep(0.1)
     assert row["spent"] > 0
+
+
+async def test_a_call_that_timed_out_is_charged_its_worst_case(gw, stub):
+    """A provider bills a request it finished even if the gateway stopped waiting: a
+    timeout is not "nothing spent"."""
+    stub.stall_next(1.0)
+    stub.usage("primary", 10, 100)
+    key = await gw.key(budget_day_usd=1)
+    async with gw.http() as h:
+        r = await h.post("/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                         json={"model": "openai/primary", "max_tokens": 100, "timeout": 0.2,
+                               "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 504, r.text
+    deadline = asyncio.get_running_loop().time() + 20  # hang guard: the stub answers late
+    while not stub.billed:
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.05)
+    row = await _spend_row(gw)
+    assert row["reserved"] == 0 and row["spent"] >= provider_spend(stub) > 0
