@@ -401,6 +401,7 @@ async def test_compare_pivot_regressions_trend_and_activate(reg):
     assert metrics["🔻 regressed"] == "1" and metrics["🔺 fixed"] == "0"
     changes = at.dataframe[-1].value
     assert list(changes["change"]) == ["🔻 regressed"]
+    assert list(changes["case"]) == ["question: Is it short? · product: harness"]
     assert list(changes["before"]) == ["✅ Pass"] and list(changes["after"]) == ["❌ Fail"]
 
     # trend chart for the prompt, then activate v2 from the Decide panel

@@ -117,6 +117,7 @@ class RunSummary(BaseModel):
 
 class CaseChange(BaseModel):
     case_id: str
+    case_preview: str | None = None       # the case's inputs as one line (set by the registry)
     target_key: str
     change: ChangeKind
     before: Status | None = None

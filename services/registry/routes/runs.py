@@ -301,10 +301,17 @@ async def compare(ids: str = Query(..., description="two run ids: before,after")
     elif len(before["targets"]) == 1 and len(after["targets"]) == 1:
         pairs = {"t0": "t0"}
     cfg = after["config"]
-    return analysis.compare_runs(
+    comparison = analysis.compare_runs(
         await load_results(rt, run_ids[0]), await load_results(rt, run_ids[1]),
         before_targets=_targets(before), after_targets=_targets(after), pair_targets=pairs,
         case_threshold=cfg.get("case_threshold", 1.0))
+    # people recognise a case by its text: a preview of each changed case's inputs
+    rows = await rt.pool.fetch("SELECT id, input FROM test_cases WHERE id = ANY($1::text[])",
+                               sorted({c.case_id for c in comparison.changes}))
+    previews = {r["id"]: case_preview(r["input"]) for r in rows}
+    for change in comparison.changes:
+        change.case_preview = previews.get(change.case_id)
+    return comparison
 
 
 @router.get("/runs/{run_id}", response_model=RunOut)

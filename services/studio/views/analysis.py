@@ -86,7 +86,8 @@ def change_rows(comparison: dict[str, Any], kinds: list[str]) -> list[dict[str, 
     order = {k: i for i, k in enumerate(CHANGE_LABELS)}
     picked = [c for c in comparison.get("changes", []) if c.get("change") in kinds]
     picked.sort(key=lambda c: (order.get(c["change"], 99), c["case_id"]))
-    return [{"change": CHANGE_LABELS.get(c["change"], c["change"]), "case": c["case_id"],
+    return [{"change": CHANGE_LABELS.get(c["change"], c["change"]),
+             "case": short(c.get("case_preview") or c["case_id"]),
              "target": c.get("target_key"), "before": result_badge(c.get("before")),
              "after": result_badge(c.get("after")),
              "before output": short(c.get("before_output")),
