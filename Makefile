@@ -57,6 +57,7 @@ bench: $(VENV)/.installed-test  ## benchmarks, JSON on stdout
 	$(PY) bench/generator.py
 	$(PY) bench/studio.py
 	$(PY) bench/key_revocation.py
+	$(PY) bench/stall.py
 	$(PY) bench/gateway.py  # first run: installs LiteLLM's proxy into .harness/litellm-proxy-venv
 
 clean:

@@ -7,6 +7,8 @@ bounds make that impossible:
 
 - matching uses the PyPI ``regex`` engine with a ``timeout``: a match that exceeds the
   budget raises :class:`RegexTimeout` (the caller reports a failed check, not a crash).
+  The engine measures the process's CPU time, so on a crowded machine the wall time can
+  be a few times the budget; the CPU taken from the server is what it bounds.
   ``regex`` releases the GIL while it matches a ``str``, so a match running in a worker
   thread does not slow the event loop.
 - compiling is bounded before it starts: ``regex`` expands counted repetitions, so
