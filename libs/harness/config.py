@@ -94,6 +94,18 @@ class Settings(BaseSettings):
                     'runner, scorer and generator call, as JSON {model: {"api_base": ..., '
                     '"api_key": ...}} ("*" = every model not listed); requests carry only '
                     'LLM options')
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024,
+        description="HARNESS_MAX_BODY_BYTES: largest request body (JSON) of the registry's "
+                    "routes; larger ones get a 413")
+    max_upload_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=1024,
+        description="HARNESS_MAX_UPLOAD_BYTES: largest dataset import, run import, document "
+                    "upload (generation) or gateway request (/v1)")
+    max_prompt_bytes: int = Field(
+        default=1024 * 1024, ge=1,
+        description="HARNESS_MAX_PROMPT_BYTES: largest prompt version content (UTF-8 bytes "
+                    "of the text or of all message contents)")
     bootstrap_key_sha256: str | None = Field(
         default=None, description="HARNESS_BOOTSTRAP_KEY_SHA256: the registry makes sure an "
                                   "editor key with this hash (named harness-services) exists")

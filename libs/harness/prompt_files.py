@@ -87,7 +87,8 @@ def export_prompts(client: httpx.Client, folder: Path,
     points at (prompts where it points at none are skipped)."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for p in _all(client, "/prompts"):
+    for summary in _all(client, "/prompts"):  # summaries: the content is on the item
+        p = _ok(client.get(f"/prompts/{summary['id']}"))
         envs = _ok(client.get(f"/prompts/{p['id']}/environments"))["environments"]
         version = p["active_version"]
         content = p["active"]["content"] if p["active"] else ""

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
-from jinja2 import meta
+from jinja2 import meta, nodes
 
 from harness.template_sandbox import BudgetedSandbox, RenderBudget, RenderBudgetExceeded, metered
 
@@ -25,6 +25,7 @@ __all__ = [
     "MissingVariablesError",
     "RenderBudget",
     "RenderBudgetExceeded",
+    "TemplateRenderError",
     "TemplateSyntaxError",
     "render",
     "render_async",
@@ -56,6 +57,23 @@ class TemplateSyntaxError(ValueError):
         self.message = message
 
 
+class TemplateRenderError(ValueError):
+    """The template failed while rendering (the sandbox refused an operation, a division by
+    zero, an attribute the value does not have, ...): the caller's input or the template
+    is wrong, not the server."""
+
+    def __init__(self, message: str, where: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where = where
+        self.message = message
+
+
+# Composition tags would load other templates by name: no loader defines names yet, so a
+# template using them can never render; refuse it when it is stored.
+_COMPOSITION = {nodes.Include: "include", nodes.Import: "import",
+                nodes.FromImport: "import", nodes.Extends: "extends"}
+
+
 class MissingVariablesError(ValueError):
     def __init__(self, missing: list[str]) -> None:
         super().__init__("missing variables: " + ", ".join(missing))
@@ -76,6 +94,12 @@ def _compile(text: str) -> jinja2.Template:
 @lru_cache(maxsize=4096)
 def _variables_of_text(text: str) -> tuple[str, ...]:
     ast = _env.parse(text)
+    for kind, tag in _COMPOSITION.items():
+        node = ast.find(kind)
+        if node is not None:
+            raise jinja2.TemplateSyntaxError(
+                f"{{% {tag} %}} is not supported: prompts cannot load other templates",
+                node.lineno)
     return tuple(sorted(meta.find_undeclared_variables(ast)))
 
 
@@ -120,6 +144,18 @@ def render_text(text: str, bindings: dict[str, Any]) -> str:
             ) from exc
 
 
+def _render_prompt_text(text: str, bindings: dict[str, Any], where: str) -> str:
+    """Any failure while rendering a prompt is a ``TemplateRenderError`` naming where
+    (an exhausted budget stays a ``RenderBudgetExceeded``)."""
+    try:
+        return render_text(text, bindings)
+    except RenderBudgetExceeded:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the template did, it is input
+        message = str(exc) or type(exc).__name__
+        raise TemplateRenderError(f"{type(exc).__name__}: {message}", where) from exc
+
+
 def render(content: Content, bindings: dict[str, Any]) -> Content:
     """Render every template in ``content`` under one budget; missing variables raise
     ``MissingVariablesError``, an exhausted budget ``RenderBudgetExceeded``."""
@@ -128,14 +164,21 @@ def render(content: Content, bindings: dict[str, Any]) -> Content:
         raise MissingVariablesError(missing)
     with metered(render_budget()):
         if isinstance(content, str):
-            return render_text(content, bindings)
-        return [{**m, "content": render_text(str(m["content"]), bindings)} for m in content]
+            return _render_prompt_text(content, bindings, "content")
+        return [{**m, "content": _render_prompt_text(str(m["content"]), bindings,
+                                                     f"messages[{i}].content")}
+                for i, m in enumerate(content)]
 
 
 async def render_async(content: Content, bindings: dict[str, Any]) -> Content:
     """:func:`render` in a worker thread: a slow template (bounded by its budget) never
     holds the event loop, so other requests, health checks included, go on."""
     return await asyncio.to_thread(render, content, bindings)
+
+
+def content_bytes(content: Content) -> int:
+    """UTF-8 size of a prompt's text (of every message's content for chat prompts)."""
+    return sum(len(text.encode("utf-8", "surrogatepass")) for _where, text in _texts(content))
 
 
 def to_messages(rendered: Content) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ from harness.tracing import Trace, TraceWriter
 from harness.tracing.otlp import exporter_from_settings
 from harness.tracing.record import SOURCES
 from services.registry.auth import require
+from services.registry.input_guard import INT32_MAX
 from services.registry.problems import ProblemError
 
 from . import alerts as cost_alerts
@@ -40,6 +41,10 @@ from .keys import GatewayKey, KeyStore, create_key, revoke_key
 from .routing import ModelRouter, UpstreamError
 
 log = structlog.get_logger(__name__)
+
+MAX_USD = 1e9
+"""Budgets and thresholds are stored as numeric(18, 8): below 10^10 dollars."""
+
 
 def _problem(status: int, slug: str, detail: str, headers: dict | None = None,
              param: str | None = None, **extra: Any) -> ProblemError:
@@ -60,12 +65,13 @@ class Target(BaseModel):
 class KeyIn(BaseModel):
     """A new gateway key: scope, limits, budgets and PII policy."""
 
-    name: str
+    name: str = Field(min_length=1, max_length=200, pattern=r"\S",
+                      description="not blank")
     applications: list[str] | None = None
     models: list[str] | None = None
-    rpm: int | None = Field(None, ge=1)
-    budget_day_usd: float | None = Field(None, ge=0)
-    budget_month_usd: float | None = Field(None, ge=0)
+    rpm: int | None = Field(None, ge=1, le=INT32_MAX)
+    budget_day_usd: float | None = Field(None, ge=0, le=MAX_USD)
+    budget_month_usd: float | None = Field(None, ge=0, le=MAX_USD)
     pii_policy: str = Field("mask", pattern="^(off|mask|block)$")
 
 
@@ -78,7 +84,7 @@ class AlertIn(BaseModel):
                                    "name) or total (no target)")
     target: str | None = None
     period: str = Field(pattern="^(day|month)$", description="UTC day or month")
-    threshold_usd: float = Field(gt=0)
+    threshold_usd: float = Field(gt=0, le=MAX_USD)
     webhook_url: AnyHttpUrl | None = Field(
         None, description="Slack-compatible incoming webhook; default "
                           "HARNESS_GATEWAY_ALERT_WEBHOOK")
@@ -168,6 +174,9 @@ class Gateway:
                 rendered = await templating.render_async(a["content"], variables)
             except templating.RenderBudgetExceeded as exc:
                 raise _problem(422, "render-budget-exceeded", str(exc), bound=exc.bound) from exc
+            except templating.TemplateRenderError as exc:
+                raise _problem(422, "template-error", f"application {name!r}: {exc}",
+                               param="variables") from exc
             chain = [a["model"], *[m for m in a.get("fallback_models") or [] if m]]
             return Target(chain=list(dict.fromkeys(chain)), application=name,
                           prompt_id=a["prompt_id"], prompt_version=a["version"],
@@ -529,7 +538,11 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
                     source: str | None = Query(None, pattern=f"^({'|'.join(SOURCES)})$"),
                     _=Depends(require("viewer")), gw: Gateway = Depends(current_gateway)):
         until = until or datetime.now(UTC) + timedelta(minutes=1)
-        since = since or until - timedelta(days=1)
+        try:
+            since = since or until - timedelta(days=1)
+        except OverflowError as exc:
+            raise ProblemError(422, "validation-error", "until: too early to look a day back",
+                               field="until") from exc
         await gw.traces.flush()
         return {"group_by": group_by, "interval": interval, "since": since, "until": until,
                 "source": source,

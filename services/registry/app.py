@@ -11,7 +11,8 @@ from fastapi import FastAPI, Request
 from harness.logging import bind_correlation
 from services import api_docs
 
-from . import problems
+from . import openapi_errors, problems
+from .limits import RequestLimits
 from .routes import applications, datasets, events, generations, governance, prompts, review, runs
 from .runtime import Runtime
 
@@ -92,6 +93,7 @@ def create_app(database_url: str | None = None, *, runtime: Runtime | None = Non
         app.state.runtime = runtime
     problems.install(app)
 
+    app.add_middleware(RequestLimits)  # inside the correlation id: its answers carry one
     app.add_middleware(CorrelationMiddleware)
 
     @app.get("/healthz", tags=["ops"])
@@ -105,4 +107,5 @@ def create_app(database_url: str | None = None, *, runtime: Runtime | None = Non
 
     for r in [*ROUTERS, *(extra_routers or [])]:
         app.include_router(r)
+    openapi_errors.install(app)
     return app

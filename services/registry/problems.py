@@ -4,27 +4,51 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from harness.eventstore import ConcurrencyError, StreamBusy
-from harness.templating import MissingVariablesError, RenderBudgetExceeded
+from harness.templating import MissingVariablesError, RenderBudgetExceeded, TemplateRenderError
 
 from .domain.errors import DomainError
 
 PROBLEM_JSON = "application/problem+json"
 _TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
            405: "Method not allowed", 409: "Conflict", 412: "Precondition failed",
+           413: "Content too large", 415: "Unsupported media type",
            422: "Unprocessable content", 429: "Too many requests", 500: "Internal error",
-           503: "Service unavailable"}
+           502: "Bad gateway", 503: "Service unavailable"}
+
+
+def problem_body(status: int, slug: str, detail: str, **extra: Any) -> dict[str, Any]:
+    return {"type": f"urn:harness:problem:{slug}", "title": _TITLES.get(status, "Error"),
+            "status": status, "detail": detail, **extra}
 
 
 def problem(status: int, slug: str, detail: str, **extra: Any) -> JSONResponse:
-    body = {"type": f"urn:harness:problem:{slug}", "title": _TITLES.get(status, "Error"),
-            "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(problem_body(status, slug, detail, **extra), status_code=status,
+                        media_type=PROBLEM_JSON)
+
+
+def _sends_json(request: Request) -> bool:
+    content_type = request.headers.get("content-type")
+    if not content_type:
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+def _wrong_media_type(request: Request, errors: list[dict]) -> bool:
+    """A JSON route got a body of another media type: FastAPI hands the route the raw
+    bytes, which fail validation as "not an object"; that is a 415, not a 422."""
+    if _sends_json(request):
+        return False
+    return any(len(e["loc"]) <= 1 and e["loc"][:1] == ("body",) and e["type"] != "missing"
+               for e in errors)
 
 
 class ProblemError(Exception):
@@ -44,6 +68,22 @@ def install(app: FastAPI) -> None:
         for k, v in (exc.headers or {}).items():
             resp.headers[k] = v
         return resp
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        """A bug: the client gets a problem document with the correlation id to report;
+        the traceback goes to the log (Starlette re-raises after this answer)."""
+        cid = getattr(request.state, "correlation_id", None)
+        return problem(500, "internal-error", "an unexpected error occurred; the server log "
+                       "has the details", correlation_id=cid)
+
+    @app.exception_handler(asyncpg.CharacterNotInRepertoireError)
+    @app.exception_handler(asyncpg.UntranslatableCharacterError)
+    async def _unstorable_text(_req: Request, exc: asyncpg.PostgresError):
+        """The input guard names the field for JSON, queries and paths; a form field with
+        a NUL character reaches PostgreSQL, which refuses it: still the client's input."""
+        return problem(422, "validation-error", "the input contains a NUL character "
+                       "(\\u0000), which cannot be stored")
 
     @app.exception_handler(DomainError)
     async def _domain(_req: Request, exc: DomainError):
@@ -68,8 +108,16 @@ def install(app: FastAPI) -> None:
     async def _render_budget(_req: Request, exc: RenderBudgetExceeded):
         return problem(422, "render-budget-exceeded", str(exc), bound=exc.bound)
 
+    @app.exception_handler(TemplateRenderError)
+    async def _render_failed(_req: Request, exc: TemplateRenderError):
+        return problem(422, "template-error", str(exc), field=exc.where, message=exc.message)
+
     @app.exception_handler(RequestValidationError)
-    async def _validation(_req: Request, exc: RequestValidationError):
+    async def _validation(request: Request, exc: RequestValidationError):
+        if _wrong_media_type(request, list(exc.errors())):
+            return problem(415, "unsupported-media-type",
+                           "send the body as application/json "
+                           f"(got {request.headers.get('content-type')})")
         errors = [
             {"field": ".".join(str(p) for p in e["loc"] if p not in ("body",)) or "body",
              "location": e["loc"][0] if e["loc"] else "body", "message": e["msg"]}
@@ -79,9 +127,22 @@ def install(app: FastAPI) -> None:
         return problem(422, "validation-error", detail, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_req: Request, exc: StarletteHTTPException):
+    async def _http(request: Request, exc: StarletteHTTPException):
         slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         resp = problem(exc.status_code, slug, str(exc.detail))
         for k, v in (exc.headers or {}).items():
             resp.headers[k] = v
+        if exc.status_code == 405:
+            resp.headers["Allow"] = ", ".join(_allowed_methods(request))
         return resp
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method of every route with this path: Starlette's ``Allow`` names only the
+    first route that matched the path (``GET /x/{id}`` hides ``PATCH /x/{id}``)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "\x00"})
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)

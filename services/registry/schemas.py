@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from harness.evaluation.analysis import MetricStats
+
+from .input_guard import INT32_MAX
 
 T = TypeVar("T")
 
@@ -33,6 +35,40 @@ class Page(BaseModel, Generic[T]):
     offset: int
 
 
+def _drop_null(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """PATCH schemas: only the nullable fields accept ``null``."""
+    nullable = getattr(model, "nullable", frozenset())
+    for name, prop in schema.get("properties", {}).items():
+        field = next((k for k, f in model.model_fields.items() if (f.alias or k) == name), name)
+        options = prop.get("anyOf")
+        if field in nullable or not options:
+            continue
+        kept = [o for o in options if o.get("type") != "null"]
+        prop.pop("anyOf")
+        if len(kept) == 1:
+            prop.update(kept[0])
+        else:
+            prop["anyOf"] = kept
+        if prop.get("default", 0) is None:
+            prop.pop("default")
+
+
+class PatchBody(BaseModel):
+    """A PATCH body: a field left out keeps its value; ``null`` is accepted only by the
+    fields in ``nullable`` (it clears them) and is a 422 naming the field elsewhere (it
+    used to reach a NOT NULL column as a 500)."""
+
+    model_config = {"json_schema_extra": _drop_null}
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.nullable:
+            raise ValueError("may not be null; leave the field out to keep its value")
+        return value
+
+
 class PromptCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
@@ -40,7 +76,7 @@ class PromptCreate(BaseModel):
     change_note: str = "initial version"
 
 
-class PromptPatch(BaseModel):
+class PromptPatch(PatchBody):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = None
 
@@ -49,7 +85,7 @@ class PromptVersionCreate(BaseModel):
     content: Content
     change_note: str = ""
     activate: bool = False
-    derived_from: int | None = Field(default=None, ge=1,
+    derived_from: int | None = Field(default=None, ge=1, le=INT32_MAX,
                                      description="lineage: default the active version")
 
 
@@ -59,14 +95,17 @@ class ActivateBody(BaseModel):
 
 class RenderBody(BaseModel):
     variables: dict[str, Any] = {}
-    version: int | None = Field(default=None, description="default: the active version")
+    version: int | None = Field(default=None, ge=1, le=INT32_MAX,
+                                description="default: the active version")
 
 
-class PromptVersionOut(BaseModel):
+class PromptVersionSummary(BaseModel):
+    """A version as lists show it: everything but the content (a list page stays small
+    whatever the prompts weigh; ``GET /prompts/{id}/versions/{n}`` has the content)."""
+
     id: str
     prompt_id: str
     version: int
-    content: str | list[dict[str, Any]]
     variables: list[str]
     is_active: bool
     created_at: datetime | None
@@ -75,7 +114,13 @@ class PromptVersionOut(BaseModel):
     derived_from: int | None = None
 
 
-class PromptOut(BaseModel):
+class PromptVersionOut(PromptVersionSummary):
+    content: str | list[dict[str, Any]]
+
+
+class PromptSummary(BaseModel):
+    """A prompt as ``GET /prompts`` lists it: its active version without the content."""
+
     id: str
     name: str
     description: str
@@ -83,6 +128,10 @@ class PromptOut(BaseModel):
     updated_at: datetime | None
     active_version: int | None
     latest_version: int
+    active: PromptVersionSummary | None = None
+
+
+class PromptOut(PromptSummary):
     active: PromptVersionOut | None = None
 
 
@@ -120,21 +169,22 @@ class ApplicationCreate(BaseModel):
     model_id: str = Field(min_length=1)
     prompt_id: str
     temperature: float = Field(default=0.7, ge=0, le=2)
-    max_tokens: int = Field(default=1024, ge=1)
+    max_tokens: int = Field(default=1024, ge=1, le=INT32_MAX)
     top_p: float | None = Field(default=None, gt=0, le=1)
     fallback_models: list[str] = []
     environment: str = Field(default="production",
                              description="which of the prompt's environments it runs")
 
 
-class ApplicationPatch(BaseModel):
-    model_config = {"extra": "forbid"}
+class ApplicationPatch(PatchBody):
+    model_config = {"extra": "forbid", "json_schema_extra": _drop_null}
+    nullable: ClassVar[frozenset[str]] = frozenset({"top_p"})
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = None
     model_id: str | None = Field(default=None, min_length=1)
     prompt_id: str | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
-    max_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=INT32_MAX)
     top_p: float | None = Field(default=None, gt=0, le=1)
     fallback_models: list[str] | None = None
     environment: str | None = None
@@ -197,8 +247,8 @@ class DatasetCreate(BaseModel):
         default_factory=list, description="scorer metrics of a run that names none")
 
 
-class DatasetPatch(BaseModel):
-    model_config = {"extra": "forbid"}
+class DatasetPatch(PatchBody):
+    model_config = {"extra": "forbid", "json_schema_extra": _drop_null}
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = None
     dataset_type: Literal["golden", "evaluation"] | None = None
@@ -235,8 +285,9 @@ class CasesIn(BaseModel):
     cases: list[CaseIn] = Field(min_length=1)
 
 
-class CasePatch(BaseModel):
-    model_config = {"populate_by_name": True, "extra": "forbid"}
+class CasePatch(PatchBody):
+    model_config = {"populate_by_name": True, "extra": "forbid", "json_schema_extra": _drop_null}
+    nullable: ClassVar[frozenset[str]] = frozenset({"expected_output", "threshold"})
     input: dict[str, Any] | None = None
     expected_output: str | None = None
     metadata: dict[str, Any] | None = None
@@ -271,7 +322,8 @@ class TargetSpec(BaseModel):
 
     model_config = {"extra": "forbid"}
     prompt_id: str | None = None
-    version: int | None = Field(default=None, ge=1, description="default: the active version")
+    version: int | None = Field(default=None, ge=1, le=INT32_MAX,
+                                description="default: the active version")
     application_id: str | None = None
     model: str | None = Field(default=None, description="default: the application's model")
     params: dict[str, Any] = Field(
@@ -362,6 +414,6 @@ class RunImport(BaseModel):
                                                                     "label, prompt_id, ...)")
     results: list[dict[str, Any]] = Field(description="CaseResult dumps; case_id = a case of "
                                                       "the dataset")
-    repeat: int = Field(default=1, ge=1)
+    repeat: int = Field(default=1, ge=1, le=INT32_MAX)
     description: str = ""
     source: str = "import"

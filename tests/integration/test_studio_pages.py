@@ -52,9 +52,10 @@ async def test_prompts_create_edit_diff_activate_and_history(reg):
     at.button(key="new_prompt_create").click()
     await run(at)
     assert "Created greeter (v1 is active)." in texts(at)
-    [p] = (await reg.get("/prompts")).json()["items"]
+    [summary] = (await reg.get("/prompts")).json()["items"]
+    pid = summary["id"]
+    p = (await reg.get(f"/prompts/{pid}")).json()
     assert p["active"]["content"] == "Say hello to {{ name }}."
-    pid = p["id"]
     assert at.query_params["prompt"] == pid
 
     # edit the active version into v2 with a note (not activated yet)

@@ -38,10 +38,11 @@ def ensure_prompt_version(client: httpx.Client, name: str, content: Any, note: s
         created = _ok(client.post("/prompts", json={"name": name, "content": content,
                                                      "change_note": note}))
         return created["id"], 1
-    versions = _ok(client.get(f"/prompts/{prompt['id']}/versions", params={"limit": 500}))
-    for v in versions["items"]:
+    # lists carry no content: read the versions themselves, newest first (the likeliest)
+    for number in range(prompt["latest_version"], 0, -1):
+        v = _ok(client.get(f"/prompts/{prompt['id']}/versions/{number}"))
         if v["content"] == content:
-            return prompt["id"], v["version"]
+            return prompt["id"], number
     added = _ok(client.post(f"/prompts/{prompt['id']}/versions",
                             json={"content": content, "change_note": note}))
     return prompt["id"], added["version"]

@@ -67,6 +67,10 @@ def check_environment(name: str) -> str:
     return name
 
 
+MAX_TTL_HOURS = 24 * 366 * 10
+"""Ten years: any longer and the expiry date overflows what a datetime can hold."""
+
+
 def validate_policy(policy: dict[str, Any]) -> dict[str, Any]:
     allowed = {"require_approval", "environments", "gate", "proposal_ttl_hours"}
     unknown = set(policy) - allowed
@@ -85,8 +89,9 @@ def validate_policy(policy: dict[str, Any]) -> dict[str, Any]:
             raise Invalid("policy.gate.min_pass_rate: between 0 and 1",
                           field="gate.min_pass_rate")
     ttl = policy.get("proposal_ttl_hours", 72)
-    if not isinstance(ttl, int | float) or ttl <= 0:
-        raise Invalid("policy.proposal_ttl_hours: a positive number", field="proposal_ttl_hours")
+    if not isinstance(ttl, int | float) or not 0 < ttl <= MAX_TTL_HOURS:
+        raise Invalid(f"policy.proposal_ttl_hours: a positive number up to {MAX_TTL_HOURS}",
+                      field="proposal_ttl_hours")
     return {"require_approval": bool(policy.get("require_approval", False)),
             "environments": list(envs), "gate": gate, "proposal_ttl_hours": ttl}
 

@@ -20,6 +20,7 @@ from ..auth import require
 from ..domain import datasets as domain
 from ..domain.errors import Invalid, NotFound
 from ..downloads import RAW_HELP, content_disposition
+from ..input_guard import find_unstorable
 from ..problems import ProblemError
 from ..schemas import (
     CaseOut,
@@ -169,6 +170,11 @@ async def import_cases(dataset_id: str, request: Request,
                            errors=[e.as_dict() for e in exc.errors],
                            total_errors=exc.total_errors) from exc
     cases = [p.as_case(str(uuid.uuid4())) for p in parsed]
+    bad = find_unstorable([{k: v for k, v in c.items() if k != "id"} for c in cases])
+    if bad is not None:
+        case, _, where = bad.field.partition(".")
+        raise ProblemError(422, "import-rejected", f"case {int(case) + 1}: {where}: "
+                           f"{bad.message}", file=filename, field=where)
     await rt.commands.dataset(dataset_id, domain.AddCases(cases, source=f"import:{filename}"),
                               metadata(request))
     ds = await dataset_row(rt, dataset_id)

@@ -10,6 +10,8 @@ from harness.events import StoredEvent
 from harness.llm import options
 
 from ..auth import require
+from ..input_guard import INT64_MAX
+from ..problems import ProblemError
 from ..schemas import EventOut, EventsPage
 from .deps import runtime
 
@@ -38,7 +40,8 @@ def _out(ev: StoredEvent) -> dict:
 
 
 @router.get("", response_model=EventsPage)
-async def list_events(after: int = Query(0, ge=0, description="global position to start after"),
+async def list_events(after: int = Query(0, ge=0, le=INT64_MAX,
+                                        description="global position to start after"),
                       limit: int = Query(100, ge=1, le=1000), rt=Depends(runtime),
                       _=Depends(require("viewer"))):
     events = await rt.store.read_all(after, limit)
@@ -47,10 +50,13 @@ async def list_events(after: int = Query(0, ge=0, description="global position t
 
 
 @router.get("/stream")
-async def stream_events(request: Request, after: int | None = Query(None, ge=0),
+async def stream_events(request: Request, after: int | None = Query(None, ge=0, le=INT64_MAX),
                         rt=Depends(runtime), _=Depends(require("viewer"))):
     """SSE: each event's ``id`` is its global position, so ``Last-Event-ID`` resumes."""
     last_id = request.headers.get("last-event-id")
+    if after is None and last_id and last_id.isdigit() and int(last_id) > INT64_MAX:
+        raise ProblemError(422, "validation-error", "Last-Event-ID: beyond the last position",
+                           field="Last-Event-ID")
     position = after if after is not None else (int(last_id) if last_id and last_id.isdigit()
                                                   else await rt.store.head_position())
 

@@ -29,6 +29,7 @@ from harness.llm import options
 from ..auth import require
 from ..domain import generations as domain
 from ..domain.errors import Invalid, NotFound
+from ..input_guard import check_form
 from ..problems import ProblemError
 from ..schemas import Page
 from .datasets import dataset_row
@@ -120,6 +121,12 @@ async def generate(
 ):
     """Answers 202 at once; follow ``GET /generations/{id}``. Cases land in this
     (evaluation) dataset marked synthetic and pending review."""
+    bad = check_form({"question_kinds": question_kinds, "language": language, "model": model,
+                      "params": params, "engine": engine, "text_column": text_column,
+                      **{f"files.{i}.filename": f.filename for i, f in enumerate(files)}})
+    if bad is not None:
+        raise ProblemError(422, "validation-error", f"{bad.field}: {bad.message}",
+                           errors=[bad.as_error()])
     ds = await dataset_row(rt, dataset_id)
     if ds["dataset_type"] != "evaluation":
         raise Invalid("generated cases go into an evaluation dataset; review them there and "

@@ -12,7 +12,9 @@ from pydantic import BaseModel, Field
 from ..auth import require
 from ..domain import governance as gov
 from ..domain.errors import Invalid, NotFound
+from ..domain.governance import MAX_TTL_HOURS
 from ..domain.prompts import PRODUCTION, pointer
+from ..input_guard import INT32_MAX
 from ..schemas import RunCreate, TargetSpec
 from .deps import metadata, runtime
 from .runs import request_run
@@ -21,7 +23,7 @@ router = APIRouter(tags=["governance"])
 
 
 class MoveBody(BaseModel):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=INT32_MAX)
     reason: str = ""
 
 
@@ -30,7 +32,7 @@ class PolicyBody(BaseModel):
     environments: list[str] = Field(default_factory=lambda: [PRODUCTION])
     gate: dict[str, Any] | None = Field(
         default=None, description="{dataset_id (verified golden), min_pass_rate, alpha}")
-    proposal_ttl_hours: float = 72
+    proposal_ttl_hours: float = Field(default=72, gt=0, le=MAX_TTL_HOURS)
 
 
 class GateRun(BaseModel):
@@ -40,7 +42,7 @@ class GateRun(BaseModel):
 
 
 class ProposeBody(BaseModel):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=INT32_MAX)
     environment: str = PRODUCTION
     reason: str = ""
     run_gate: GateRun | None = Field(

@@ -9,11 +9,14 @@ from fastapi import APIRouter, Depends, Query
 from fastapi import Request as _Request
 
 from harness import templating
+from harness.config import get_settings
 from harness.textdiff import unified_diff
 
 from ..auth import require
 from ..domain import prompts as domain
 from ..domain.errors import NotFound
+from ..input_guard import INT32_MAX
+from ..problems import ProblemError
 from ..projections import version_id
 from ..schemas import (
     ActivateBody,
@@ -23,19 +26,22 @@ from ..schemas import (
     PromptCreate,
     PromptOut,
     PromptPatch,
+    PromptSummary,
     PromptVersionCreate,
     PromptVersionOut,
+    PromptVersionSummary,
     RenderBody,
     RenderOut,
     content_to_plain,
 )
 from ..search import contains_pattern
-from .deps import Paging, metadata, runtime
+from .deps import Paging, VersionPath, metadata, runtime
 
 router = APIRouter(prefix="/prompts", tags=["prompts"])
 
-_VERSION_COLS = ("id, prompt_id, version, content, variables, is_active, created_at, created_by, "
+_SUMMARY_COLS = ("id, prompt_id, version, variables, is_active, created_at, created_by, "
                  "change_note, derived_from")
+_VERSION_COLS = _SUMMARY_COLS + ", content"
 
 
 def _version_out(row) -> PromptVersionOut:
@@ -59,6 +65,17 @@ def _state_out(state: domain.PromptState) -> PromptOut:
         created_at=state.created_at, updated_at=state.updated_at,
         active_version=state.active_version, latest_version=state.latest_version,
         active=_state_version_out(state, active) if active else None)
+
+
+def _check_size(content) -> None:
+    """A version's content is bounded (HARNESS_MAX_PROMPT_BYTES): every resolve, render and
+    run carries it."""
+    limit = get_settings().max_prompt_bytes
+    size = templating.content_bytes(content_to_plain(content))
+    if size > limit:
+        raise ProblemError(413, "content-too-large", f"content: {size} bytes; the limit is "
+                           f"{limit} (HARNESS_MAX_PROMPT_BYTES)", field="content",
+                           limit_bytes=limit)
 
 
 async def _prompt_row(rt, prompt_id: str):
@@ -86,30 +103,31 @@ async def _version_row(rt, prompt_id: str, version: int):
     return row
 
 
-@router.get("", response_model=Page[PromptOut])
+@router.get("", response_model=Page[PromptSummary])
 async def list_prompts(q: str | None = Query(None, description="name contains (case-insensitive)"),
                        paging=Paging, rt=Depends(runtime),
                        _=Depends(require("viewer"))):
+    """Summaries: the active version comes without its content (``GET /prompts/{id}``)."""
     pattern = contains_pattern(q)
     total = await rt.pool.fetchval(
         "SELECT count(*) FROM prompts WHERE name ILIKE $1 ESCAPE '\\'", pattern)
     rows = await rt.pool.fetch(
-        "SELECT p.*, to_jsonb(v) - 'content' AS _v, v.content AS _c FROM prompts p "
+        "SELECT p.*, to_jsonb(v) - 'content' AS _v FROM prompts p "
         "LEFT JOIN prompt_versions v ON v.prompt_id = p.id AND v.is_active "
         "WHERE p.name ILIKE $1 ESCAPE '\\' ORDER BY p.name LIMIT $2 OFFSET $3",
         pattern, paging.limit, paging.offset)
     items = []
     for r in rows:
         d = dict(r)
-        v, c = d.pop("_v"), d.pop("_c")
-        active = PromptVersionOut(**{**v, "content": c}) if v else None
-        items.append(PromptOut(**d, active=active))
+        v = d.pop("_v")
+        items.append(PromptSummary(**d, active=PromptVersionSummary(**v) if v else None))
     return Page(items=items, total=total, limit=paging.limit, offset=paging.offset)
 
 
 @router.post("", response_model=PromptOut, status_code=201)
 async def create_prompt(body: PromptCreate, request: _Request, rt=Depends(runtime),
                         _=Depends(require("editor"))):
+    _check_size(body.content)
     prompt_id = str(uuid.uuid4())
     cmd = domain.CreatePrompt(prompt_id=prompt_id, name=body.name, description=body.description,
                               content=content_to_plain(body.content), change_note=body.change_note)
@@ -137,20 +155,22 @@ async def update_prompt(prompt_id: str, body: PromptPatch, request: _Request,
     return _state_out(state)
 
 
-@router.get("/{prompt_id}/versions", response_model=Page[PromptVersionOut])
+@router.get("/{prompt_id}/versions", response_model=Page[PromptVersionSummary])
 async def list_versions(prompt_id: str, paging=Paging, rt=Depends(runtime),
                         _=Depends(require("viewer"))):
+    """Summaries without content (``GET /prompts/{id}/versions/{n}`` has it)."""
     row = await _prompt_row(rt, prompt_id)
     rows = await rt.pool.fetch(
-        f"SELECT {_VERSION_COLS} FROM prompt_versions WHERE prompt_id = $1 "
+        f"SELECT {_SUMMARY_COLS} FROM prompt_versions WHERE prompt_id = $1 "
         "ORDER BY version LIMIT $2 OFFSET $3", prompt_id, paging.limit, paging.offset)
-    return Page(items=[_version_out(r) for r in rows], total=row["latest_version"],
-                limit=paging.limit, offset=paging.offset)
+    return Page(items=[PromptVersionSummary(**{**dict(r), "id": str(r["id"])}) for r in rows],
+                total=row["latest_version"], limit=paging.limit, offset=paging.offset)
 
 
 @router.post("/{prompt_id}/versions", response_model=PromptVersionOut, status_code=201)
 async def create_version(prompt_id: str, body: PromptVersionCreate, request: _Request,
                          rt=Depends(runtime), _=Depends(require("editor"))):
+    _check_size(body.content)
     cmd = domain.CreateVersion(content=content_to_plain(body.content),
                                change_note=body.change_note, activate=body.activate,
                                derived_from=body.derived_from)
@@ -159,13 +179,13 @@ async def create_version(prompt_id: str, body: PromptVersionCreate, request: _Re
 
 
 @router.get("/{prompt_id}/versions/{version}", response_model=PromptVersionOut)
-async def get_version(prompt_id: str, version: int, rt=Depends(runtime),
+async def get_version(prompt_id: str, version: VersionPath, rt=Depends(runtime),
                       _=Depends(require("viewer"))):
     return _version_out(await _version_row(rt, prompt_id, version))
 
 
 @router.put("/{prompt_id}/versions/{version}/activate", response_model=PromptOut)
-async def activate_version(prompt_id: str, version: int, request: _Request,
+async def activate_version(prompt_id: str, version: VersionPath, request: _Request,
                            body: ActivateBody | None = None, rt=Depends(runtime),
                            _=Depends(require("editor"))):
     cmd = domain.ActivateVersion(version=version, reason=(body.reason if body else ""))
@@ -175,8 +195,8 @@ async def activate_version(prompt_id: str, version: int, request: _Request,
 
 @router.get("/{prompt_id}/diff", response_model=DiffOut)
 async def diff_versions(prompt_id: str,
-                        from_version: int = Query(..., alias="from", ge=1),
-                        to_version: int | None = Query(None, alias="to", ge=1,
+                        from_version: int = Query(..., alias="from", ge=1, le=INT32_MAX),
+                        to_version: int | None = Query(None, alias="to", ge=1, le=INT32_MAX,
                                                        description="default: the active version"),
                         rt=Depends(runtime), _=Depends(require("viewer"))):
     if to_version is None:
@@ -193,6 +213,7 @@ async def diff_versions(prompt_id: str,
 @router.get("/{prompt_id}/history", response_model=Page[HistoryEntry])
 async def history(prompt_id: str, paging=Paging, rt=Depends(runtime),
                   _=Depends(require("viewer"))):
+    """Each event with its data, except a version's content (the version endpoint has it)."""
     events = await rt.store.read_stream(f"prompt-{prompt_id}")
     if not events:
         raise NotFound(f"prompt {prompt_id} not found")
@@ -203,7 +224,8 @@ async def history(prompt_id: str, paging=Paging, rt=Depends(runtime),
             position=ev.global_position, stream_version=ev.stream_version, type=ev.type,
             at=ev.recorded_at, actor=ev.metadata.actor, version=d.get("version"),
             previous_version=d.get("previous_version"),
-            note=d.get("change_note") or d.get("reason") or None, data=d))
+            note=d.get("change_note") or d.get("reason") or None,
+            data={k: v for k, v in d.items() if k != "content"}))
     page = entries[paging.offset: paging.offset + paging.limit]
     return Page(items=page, total=len(entries), limit=paging.limit, offset=paging.offset)
 

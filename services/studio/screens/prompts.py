@@ -83,7 +83,6 @@ def new_prompt_form(client: StudioAPI) -> None:
 def versions_tab(client: StudioAPI, prompt: dict[str, Any],
                  versions: list[dict[str, Any]]) -> None:
     numbers = [v["version"] for v in reversed(versions)]  # newest first
-    by_number = {v["version"]: v for v in versions}
     st.dataframe(to_frame([{
         "version": f"v{v['version']}", "active": "★ active" if v["is_active"] else "",
         "saved": v.get("created_at"), "by": v.get("created_by") or "—",
@@ -100,12 +99,12 @@ def versions_tab(client: StudioAPI, prompt: dict[str, Any],
     against = right.selectbox("Compare with", others, index=base_default,
                               key=f"against_{prompt['id']}_{chosen}",
                               format_func=lambda n: f"v{n}")
-    v = by_number[chosen]
+    v = need(client.version, prompt["id"], chosen)  # lists carry no content
     st.markdown(f"**v{chosen}** saved by {v.get('created_by') or '—'} — "
                 f"{v.get('change_note') or 'no note'}")
     show_content(v["content"])
     if against != chosen:
-        base = by_number[against]
+        base = need(client.version, prompt["id"], against)
         diff = unified(base, v)
         st.markdown("**Diff** — " + describe_diff(base, v, diff))
         st.code(diff or "(no difference)", language="diff")
@@ -120,7 +119,7 @@ def edit_tab(client: StudioAPI, prompt: dict[str, Any], versions: list[dict[str,
                         index=numbers.index(active) if active in numbers else 0,
                         key=f"edit_base_{prompt['id']}",
                         format_func=lambda n: f"v{n}" + (" (active)" if n == active else ""))
-    content = next(v for v in versions if v["version"] == base)["content"]
+    content = need(client.version, prompt["id"], base)["content"]
     draft = content_editor(f"edit_{prompt['id']}_{base}", content)
     note = st.text_input("Change note (required)", key=f"edit_note_{prompt['id']}",
                          placeholder="what changed and why")
@@ -160,7 +159,7 @@ def main() -> None:
     show_flash()
     client = api()
     new_prompt_form(client)
-    prompt = pick_prompt(client, "prompts")  # the list's entry is the whole prompt
+    prompt = pick_prompt(client, "prompts")  # a summary: versions load their content
     if prompt is None:
         return
     versions = need(client.versions, prompt["id"])
