@@ -94,13 +94,18 @@ def _compile(text: str) -> jinja2.Template:
 @lru_cache(maxsize=4096)
 def _variables_of_text(text: str) -> tuple[str, ...]:
     ast = _env.parse(text)
-    for kind, tag in _COMPOSITION.items():
-        node = ast.find(kind)
-        if node is not None:
-            raise jinja2.TemplateSyntaxError(
-                f"{{% {tag} %}} is not supported: prompts cannot load other templates",
-                node.lineno)
     return tuple(sorted(meta.find_undeclared_variables(ast)))
+
+
+def _refuse_composition(content: Content) -> None:
+    for where, text in _texts(content):
+        ast = _env.parse(text)
+        for kind, tag in _COMPOSITION.items():
+            node = ast.find(kind)
+            if node is not None:
+                raise TemplateSyntaxError(
+                    f"{{% {tag} %}} is not supported: prompts cannot load other templates",
+                    f"{where} line {node.lineno}")
 
 
 def variables(content: Content) -> list[str]:
@@ -131,6 +136,7 @@ def validate(content: Content) -> None:
     if isinstance(content, list):
         validate_messages(content)
     variables(content)
+    _refuse_composition(content)
 
 
 def render_text(text: str, bindings: dict[str, Any]) -> str:
