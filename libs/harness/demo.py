@@ -40,7 +40,9 @@ def run_demo(base_url: str, console: Console, api_key: str | None = None) -> Non
     pid = prompt["id"]
     # run again on the same database: the same v2, not one more identical version
     versions = _ok(c.get(f"/prompts/{pid}/versions", params={"limit": 500}))["items"]
-    v2 = next((v for v in versions if v["content"] == V2), None)
+    v2 = next((full for v in versions  # summaries: the content is on each version
+               if (full := _ok(c.get(f"/prompts/{pid}/versions/{v['version']}")))["content"]
+               == V2), None)
     if v2 is None:
         v2 = _ok(c.post(f"/prompts/{pid}/versions", json={
             "content": V2, "change_note": "shorter answers, reply in the customer's language"}))

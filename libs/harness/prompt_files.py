@@ -150,12 +150,20 @@ def sync_prompts(client: httpx.Client, folder: Path, *, dry_run: bool = False
         versions = {v["version"]: v for v in _all(client,
                                                   f"/prompts/{current['id']}/versions")}
         base = _base_version(doc, current, versions)
+        contents: dict[int, Any] = {}
+
+        def content_of(n: int, pid: str = current["id"], cache: dict = contents) -> Any:
+            """Lists carry no content: read a version when it is compared."""
+            if n not in cache:
+                cache[n] = _ok(client.get(f"/prompts/{pid}/versions/{n}"))["content"]
+            return cache[n]
+
         synced = next((n for n in sorted(versions) if n >= base
-                       and _same(versions[n]["content"], doc["content"])), None)
+                       and _same(content_of(n), doc["content"])), None)
         if synced is not None:  # the exported version itself, or already synced since
             changes.append(SyncChange(path, doc["name"], "unchanged", version=synced))
             continue
-        old_text = templating.as_text(versions[base]["content"])
+        old_text = templating.as_text(content_of(base))
         number = current["latest_version"] + 1
         diff = unified_diff(old_text, new_text, f"{doc['name']} v{base}",
                             f"{doc['name']} v{number}")

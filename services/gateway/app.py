@@ -29,6 +29,7 @@ from harness.tracing.otlp import exporter_from_settings
 from harness.tracing.record import SOURCES
 from services.registry.auth import require
 from services.registry.input_guard import INT32_MAX
+from services.registry.openapi_errors import media_types
 from services.registry.problems import ProblemError
 
 from . import alerts as cost_alerts
@@ -549,7 +550,8 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
                 "items": await usage_metrics.usage(gw.rt.pool, group_by, interval, since,
                                                    until, source)}
 
-    @router.get("/metrics", tags=["gateway"])
+    @router.get("/metrics", tags=["gateway"],
+                **media_types("text/plain", description="Prometheus text format"))
     async def prometheus(request: Request, gw: Gateway = Depends(current_gateway)):
         """Prometheus text. Once the server has API keys it needs one with the role
         ``metrics`` (or any higher role), unless ``HARNESS_GATEWAY_METRICS_PUBLIC=true``."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi.openapi.utils import get_openapi
 
 from .problems import _TITLES, PROBLEM_JSON
@@ -41,6 +41,14 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     },
     "additionalProperties": True,
 }
+
+
+def media_types(*types: str, description: str = "the document") -> dict[str, Any]:
+    """Route decorator arguments of an operation whose success is not JSON (exports, event
+    streams, Prometheus text): the OpenAPI document names its real media types."""
+    return {"response_class": Response, "responses": {200: {
+        "description": description,
+        "content": {t: {"schema": {"type": "string"}} for t in types}}}}
 
 
 def _statuses(path: str) -> tuple[int, ...]:

@@ -21,6 +21,7 @@ from ..domain import datasets as domain
 from ..domain.errors import Invalid, NotFound
 from ..downloads import RAW_HELP, content_disposition
 from ..input_guard import find_unstorable
+from ..openapi_errors import media_types
 from ..problems import ProblemError
 from ..schemas import (
     CaseOut,
@@ -191,7 +192,8 @@ async def verify_dataset(dataset_id: str, request: Request, body: dict | None = 
     return DatasetOut(**dict(await dataset_row(rt, dataset_id)))
 
 
-@router.get("/{dataset_id}/export")
+@router.get("/{dataset_id}/export",
+            **media_types("application/x-ndjson", "text/csv", description="the cases"))
 async def export_dataset(dataset_id: str, format: str = Query("jsonl", pattern="^(csv|jsonl)$"),
                          raw: bool = Query(False, description=RAW_HELP),
                          rt=Depends(runtime), _=Depends(require("viewer"))):

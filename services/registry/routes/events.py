@@ -11,6 +11,7 @@ from harness.llm import options
 
 from ..auth import require
 from ..input_guard import INT64_MAX
+from ..openapi_errors import media_types
 from ..problems import ProblemError
 from ..schemas import EventOut, EventsPage
 from .deps import runtime
@@ -49,7 +50,7 @@ async def list_events(after: int = Query(0, ge=0, le=INT64_MAX,
                       next_after=events[-1].global_position if events else after)
 
 
-@router.get("/stream")
+@router.get("/stream", **media_types("text/event-stream", description="Server-Sent Events"))
 async def stream_events(request: Request, after: int | None = Query(None, ge=0, le=INT64_MAX),
                         rt=Depends(runtime), _=Depends(require("viewer"))):
     """SSE: each event's ``id`` is its global position, so ``Last-Event-ID`` resumes."""

@@ -32,6 +32,7 @@ from ..auth import require
 from ..commands import run_stream
 from ..domain.errors import Invalid, NotFound
 from ..downloads import RAW_HELP, content_disposition
+from ..openapi_errors import media_types
 from ..problems import ProblemError
 from ..schemas import Page, RunCreate, RunImport, RunOut, ScoringOut, TargetSpec
 from ..scores import RESULT_WITH_SCORES, canonical_metrics, metric_totals
@@ -384,7 +385,8 @@ _EXPORT_COLUMNS = ("case_id", "target_id", "repeat", "status", "score", "reason"
                    "cost_usd", "model", "error")
 
 
-@router.get("/runs/{run_id}/export")
+@router.get("/runs/{run_id}/export", **media_types("application/json", "text/csv",
+                                                   description="the results"))
 async def export_run(run_id: str, format: str = Query("json", pattern="^(csv|json)$"),
                      raw: bool = Query(False, description=RAW_HELP),
                      rt=Depends(runtime), _=Depends(require("viewer"))):
