@@ -48,7 +48,7 @@ def media_types(*types: str, description: str = "the document") -> dict[str, Any
     streams, Prometheus text): the OpenAPI document names its real media types."""
     return {"response_class": Response, "responses": {200: {
         "description": description,
-        "content": {t: {"schema": {"type": "string"}} for t in types}}}}
+        "content": {t: {"schema": {}} for t in types}}}}
 
 
 def _statuses(path: str) -> tuple[int, ...]:
