@@ -17,7 +17,7 @@ from fastapi.openapi.utils import get_openapi
 
 from .problems import _TITLES, PROBLEM_JSON
 
-COMMON = (400, 401, 403, 404, 409, 413, 415, 422, 500)
+COMMON = (400, 401, 403, 404, 409, 413, 415, 422, 500, 503)  # 503: stream busy, starting
 GATEWAY = (429, 502, 503, 504)
 _EXTRA_BY_PREFIX = {"/v1/": GATEWAY, "/gateway/": (503,), "/metrics": (503,),
                     "/datasets/{dataset_id}/generate": (501,), "/readyz": (503,)}
