@@ -21,6 +21,7 @@ import json
 import math
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -166,15 +167,21 @@ def script_context(output: Any, ctx: AssertionContext, a: Assertion) -> dict[str
 
 
 async def _run(command: list[str], payload: dict[str, Any], cwd: str | None) -> dict[str, Any]:
+    # its own process group, so a timeout also ends whatever the user's code started
     proc = await asyncio.create_subprocess_exec(
         *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, cwd=cwd)
+        stderr=asyncio.subprocess.PIPE, cwd=cwd, start_new_session=True)
     data = json.dumps(payload, default=str).encode()
     try:
         out, err = await asyncio.wait_for(proc.communicate(data), timeout=script_timeout())
-    except TimeoutError:
-        proc.kill()
+    except (TimeoutError, asyncio.CancelledError) as exc:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         await proc.wait()
+        if isinstance(exc, asyncio.CancelledError):
+            raise
         return {"ok": False, "error": f"timed out after {script_timeout():g} s"}
     text = out.decode("utf-8", "replace")
     if _MARK not in text:
