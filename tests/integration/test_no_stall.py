@@ -79,3 +79,25 @@ async def test_hostile_regex_fails_with_a_reason_and_healthz_answers_meanwhile(
     result = await slow
     assert not result.passed and result.error
     assert "gave up after 0.2 s" in result.reason
+
+
+async def test_hostile_template_through_the_gateway_is_a_422_with_the_openai_error(
+    runtime, settings_env
+):
+    from services.gateway.config import GatewaySettings
+    from tests.support.gateway import serve_gateway
+
+    settings_env(render_max_steps="1000")
+    async with serve_gateway(runtime, GatewaySettings()) as gw, gw.http() as h:
+        p = (await h.post("/prompts", json={"name": "loops", "content": NESTED_LOOPS})).json()
+        r = await h.post("/applications", json={"name": "loops", "model_id": "echo",
+                                                "prompt_id": p["id"]})
+        assert r.status_code == 201, r.text
+        key = await gw.key(applications=["loops"])
+        r = await h.post("/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
+                         json={"model": "app/loops", "messages": [{"role": "user",
+                                                                    "content": "hi"}]})
+        assert r.status_code == 422, r.text
+        error = r.json()["error"]
+        assert error["code"] == "render-budget-exceeded" and "1000 steps" in error["message"]
+        assert (await h.get("/healthz")).status_code == 200
