@@ -494,6 +494,9 @@ def _eval_with_promptfoo(config: Path, output: Path | None, no_cache: bool, reco
         return 1
     data = json.loads(path.read_text())
     targets, cases, results = from_promptfoo_json(data)
+    counts = {s: sum(1 for r in results if r.status == s) for s in ("pass", "fail", "error")}
+    console.print(f"promptfoo: {counts['pass']} passed, {counts['fail']} failed, "
+                  f"{counts['error']} errors · results: {path}")
     if record:
         run = _with_registry(url, lambda client: record_run(
             client, name=f"promptfoo: {config.parent.name or config.stem}", targets=targets,

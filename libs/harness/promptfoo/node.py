@@ -107,7 +107,7 @@ def install_promptfoo(progress: Callable[[str], None] = print,
         raise NodeMissing("installing promptfoo needs npm (any version; e.g. apt-get install "
                           f"-y npm), and Node.js ≥ {MIN_NODE[0]}.{MIN_NODE[1]} was not found")
     progress(f"installing Node.js 22 and promptfoo {PROMPTFOO_VERSION} into {folder} with npm "
-             "(first use only; a minute or two) …")
+             "(first use only; a few minutes) …")
     env = {**os.environ, "HARNESS_PROMPTFOO_DIR": str(folder)}
     try:
         proc = subprocess.run(["bash", str(INSTALL_SCRIPT)], capture_output=True, text=True,
