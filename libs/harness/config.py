@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     relay_batch_size: int = 500
     url: str | None = Field(default=None, description="registry base URL for clients (HARNESS_URL)")
     api_key: str | None = Field(default=None, description="API key for clients (HARNESS_API_KEY)")
+    studio_access: str | None = Field(
+        default=None, description="HARNESS_STUDIO_ACCESS: public | iap | private, how "
+        "visitors reach a studio bound off loopback; only behind iap or private does the "
+        "studio act with HARNESS_API_KEY, otherwise every visitor signs in with their own key")
     studio_port: int = Field(default=8501, description="HARNESS_STUDIO_PORT: the studio's "
                                                        "port (`harness up`)")
     gateway_url: str | None = Field(default=None, description="HARNESS_GATEWAY_URL: where the "

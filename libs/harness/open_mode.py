@@ -31,3 +31,23 @@ def refusal(host: str, *, protected: bool, insecure: bool, what: str = "API keys
     if protected or insecure or is_loopback(host):
         return None
     return f"refusing to bind {host} without {what}: {remedy}, or {INSECURE_HINT}"
+
+
+STUDIO_TRUSTED_ACCESS = frozenset({"iap", "private"})
+
+
+def studio_service_key(api_key: str | None, host: str, *, access: str | None,
+                       insecure: bool) -> str | None:
+    """The key the studio may act with for *every* visitor, or None.
+
+    A studio given ``HARNESS_API_KEY`` makes each visitor that key's holder, so it may use
+    that key only where visitors are already vetted: on loopback (one person's machine),
+    behind Identity-Aware Proxy or private ingress (``HARNESS_STUDIO_ACCESS=iap|private``),
+    or when told ``insecure``. Anywhere else (a public bind) the key is ignored and each
+    visitor signs in with their own API key, so the studio never turns a private key
+    into a public editor."""
+    if not api_key:
+        return None
+    if insecure or is_loopback(host) or (access or "").lower() in STUDIO_TRUSTED_ACCESS:
+        return api_key
+    return None

@@ -7,6 +7,7 @@ import os
 import sys
 
 from harness.config import get_settings
+from harness.open_mode import studio_service_key
 from services.studio import launch
 
 
@@ -15,6 +16,15 @@ def main() -> None:
     if not launch.installed():
         sys.exit(f"the studio is not installed: {launch.INSTALL_HINT}")
     port = int(os.environ.get("PORT") or s.studio_port)
+    insecure = s.insecure or "--insecure" in sys.argv[1:]
+    if s.api_key and not studio_service_key(s.api_key, s.host, access=s.studio_access,
+                                            insecure=insecure):
+        print(f"studio on {s.host}: HARNESS_API_KEY is not used for visitors (nothing vets "
+              "them in front of the studio); each visitor signs in with their own key. Set "
+              "HARNESS_STUDIO_ACCESS=iap|private behind Identity-Aware Proxy or private "
+              "ingress, or pass --insecure, to act with it.", file=sys.stderr)
+    if insecure:
+        os.environ["HARNESS_INSECURE"] = "1"  # the Streamlit child reads its settings again
     cmd = launch.command(s.host, port)
     os.execv(cmd[0], cmd)  # Streamlit handles SIGTERM itself
 

@@ -10,6 +10,7 @@ import streamlit as st
 import structlog
 
 from harness.config import Settings
+from harness.open_mode import studio_service_key
 
 from .api import ApiError, StudioAPI
 from .launch import local_url
@@ -20,6 +21,13 @@ ACTOR_KEY = "studio_actor"
 API_KEY_KEY = "studio_api_key"
 _SESSION_CLIENT = "studio_api_client"
 log = structlog.get_logger("studio")
+
+
+def service_key(settings: Settings) -> str | None:
+    """``HARNESS_API_KEY`` where the studio may act with it for every visitor (see
+    :func:`harness.open_mode.studio_service_key`), else None: visitors sign in."""
+    return studio_service_key(settings.api_key, settings.host, access=settings.studio_access,
+                              insecure=settings.insecure)
 
 
 def registry_url(settings: Settings) -> str:
@@ -44,9 +52,10 @@ def api() -> StudioAPI:
     actor from the sidebar."""
     s = Settings()
     actor = (st.session_state.get(ACTOR_KEY) or "").strip() or None
-    key = s.api_key or session_api_key()
-    if not key or s.api_key:
-        return _client(registry_url(s), s.api_key, actor, s.gateway_url)
+    shared = service_key(s)
+    key = shared or session_api_key()
+    if not key or shared:
+        return _client(registry_url(s), shared, actor, s.gateway_url)
     # a client holding a session's key lives in that session, not in the shared cache
     spec = (registry_url(s), key, actor, s.gateway_url)
     held = st.session_state.get(_SESSION_CLIENT)
@@ -60,7 +69,7 @@ def key_panel(settings: Settings) -> bool:
     """The sidebar's sign-in: when the registry requires an API key and none came from
     ``HARNESS_API_KEY``, ask for one (password field, this session only). Returns whether
     the pages can talk to the registry."""
-    if settings.api_key:
+    if service_key(settings):
         st.caption("Signed in with an API key (HARNESS_API_KEY): changes are recorded under "
                    "the key's name.")
         return True

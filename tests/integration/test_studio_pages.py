@@ -664,3 +664,28 @@ async def test_app_asks_for_a_key_when_the_registry_requires_one(stack, reg):
     r = await reg.get("/prompts", headers={"Authorization": f"Bearer {key}"})
     [p] = r.json()["items"]
     assert p["active"]["created_by"] == "ana"
+
+
+async def test_a_public_studio_never_acts_with_its_service_key(stack, reg, monkeypatch):
+    """Bound off loopback without IAP/private ingress in front, a studio given the
+    services' editor key must not make every visitor that editor: it asks each visitor
+    for their own key. Behind IAP (HARNESS_STUDIO_ACCESS=iap) it acts with the key."""
+    from streamlit.testing.v1 import AppTest
+
+    from harness import apikeys
+    from tests.support.studio import STUDIO
+
+    key = await apikeys.create_key(stack.runtime.pool, "services", "editor")
+    monkeypatch.setenv("HARNESS_API_KEY", key)
+    monkeypatch.setenv("HARNESS_HOST", "0.0.0.0")
+    monkeypatch.delenv("HARNESS_INSECURE", raising=False)
+    monkeypatch.delenv("HARNESS_STUDIO_ACCESS", raising=False)
+    at = AppTest.from_file(str(STUDIO / "app.py"), default_timeout=60)
+    await run(at)
+    assert at.title[0].value == "🔑 Sign in"
+    assert "This registry requires an API key" in " ".join(i.value for i in at.sidebar.info)
+
+    monkeypatch.setenv("HARNESS_STUDIO_ACCESS", "iap")
+    at = AppTest.from_file(str(STUDIO / "app.py"), default_timeout=60)
+    await run(at)
+    assert at.title[0].value == "📝 Prompts"

@@ -43,7 +43,7 @@ REQUIRED_FIELDS: dict[str, set[str]] = {
     "scorer": WORKER_FIELDS,
     "generator": WORKER_FIELDS,
     "gateway": {"url", "api_key", "database_url"},
-    "studio": {"url", "api_key"},
+    "studio": {"url", "api_key", "studio_access"},
 }
 # Read by LiteLLM, not by Settings.
 PROVIDER_KEYS = {"OPENAI_API_KEY", "ANTHROPIC_API_KEY"}

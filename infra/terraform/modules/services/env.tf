@@ -55,6 +55,9 @@ locals {
     }
     studio = {
       HARNESS_URL = local.registry_url
+      # public: visitors sign in with their own keys; iap/private: the studio acts with the
+      # services' key for visitors the proxy or IAM already vetted (harness.open_mode)
+      HARNESS_STUDIO_ACCESS = lookup(var.access, "studio", "public")
     }
   }
 
