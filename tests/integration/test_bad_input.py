@@ -228,6 +228,15 @@ async def test_lists_carry_summaries_and_items_carry_content(client):
     assert (await client.get(f"/prompts/{p['id']}")).json()["active"]["content"] == content
     v2 = (await client.get(f"/prompts/{p['id']}/versions/2")).json()
     assert v2["content"] == content + "!"
+    ds = await _dataset(client)
+    await client.post(f"/datasets/{ds}/cases", json={"cases": [{"input": {"name": "a"}}]})
+    r = await client.post("/runs", json={"dataset_id": ds, "targets": [{"prompt_id": p["id"]}],
+                                         "models": ["echo"]})
+    assert r.status_code == 202, r.text
+    [listed] = (await client.get("/runs")).json()["items"]
+    assert listed["targets"] and all("content" not in t for t in listed["targets"])
+    full = (await client.get(f"/runs/{listed['id']}")).json()
+    assert full["targets"][0]["content"] == content
 
 
 async def test_generation_form_fields_with_nul_are_422(client):

@@ -83,10 +83,14 @@ def refuse_unconfigured(target: Target, where: str) -> None:
         raise missing_credentials_problem(target.model, missing[0], f"{where}.model")
 
 
-def run_out(row, by_metric: dict[str, analysis.MetricStats] | None = None) -> RunOut:
+def run_out(row, by_metric: dict[str, analysis.MetricStats] | None = None, *,
+            summary: bool = False) -> RunOut:
+    """``summary`` (lists): the targets without their prompt content, which ``GET
+    /runs/{id}`` carries."""
     d = dict(row)
     # runs recorded before the allowlist may hold credentials: never show their values
-    d["targets"] = [{**t, "params": options.masked_options(t.get("params") or {})}
+    d["targets"] = [{**{k: v for k, v in t.items() if not (summary and k == "content")},
+                     "params": options.masked_options(t.get("params") or {})}
                     for t in d["targets"]]
     if d["config"].get("judge_params"):
         d["config"] = {**d["config"], "judge_params": options.masked_options(
@@ -256,13 +260,14 @@ async def import_run(body: RunImport, request: Request, rt=Depends(runtime),
 @router.get("/runs", response_model=Page[RunOut])
 async def list_runs(dataset_id: str | None = None, status: str | None = None, paging=Paging,
                     rt=Depends(runtime), _=Depends(require("viewer"))):
+    """Summaries: each target without its prompt content (``GET /runs/{id}`` has it)."""
     where = "($1::text IS NULL OR dataset_id = $1) AND ($2::text IS NULL OR status = $2)"
     total = await rt.pool.fetchval(f"SELECT count(*) FROM runs WHERE {where}", dataset_id, status)
     rows = await rt.pool.fetch(
         f"SELECT * FROM runs WHERE {where} ORDER BY requested_at DESC LIMIT $3 OFFSET $4",
         dataset_id, status, paging.limit, paging.offset)
-    return Page(items=[run_out(r) for r in rows], total=total, limit=paging.limit,
-                offset=paging.offset)
+    return Page(items=[run_out(r, summary=True) for r in rows], total=total,
+                limit=paging.limit, offset=paging.offset)
 
 
 async def load_results(rt, run_id: str) -> list[CaseResult]:
