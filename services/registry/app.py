@@ -13,7 +13,17 @@ from services import api_docs
 
 from . import openapi_errors, problems
 from .limits import RequestLimits
-from .routes import applications, datasets, events, generations, governance, prompts, review, runs
+from .routes import (
+    applications,
+    datasets,
+    events,
+    generations,
+    governance,
+    prompts,
+    review,
+    runs,
+    traces,
+)
 from .runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -47,7 +57,8 @@ class CorrelationMiddleware:
 
 
 ROUTERS = [prompts.router, applications.router, datasets.router, runs.router,
-           governance.router, events.router, generations.router, review.router]
+           governance.router, events.router, generations.router, review.router,
+           traces.router]
 
 
 def create_app(database_url: str | None = None, *, runtime: Runtime | None = None,
