@@ -327,6 +327,16 @@ class StudioAPI:
         return self._send("POST", f"/runs/{run_id}/cancel", "cancel the run",
                           {"reason": reason})
 
+    # ------------------------------------------------------------------ traces
+    def traces(self, *, cursor: str | None = None, limit: int = 50,
+               **filters: Any) -> dict[str, Any]:
+        """One page of trace summaries (``items``, ``next_cursor``), newest first."""
+        return self._get("/traces", "load the traces", cursor=cursor, limit=limit,
+                         **{k: v for k, v in filters.items() if v not in (None, "")})
+
+    def trace(self, trace_id: str) -> dict[str, Any]:
+        return self._get(f"/traces/{trace_id}", "load the trace")
+
     # ------------------------------------------------------------------ gateway
     def usage(self, *, group_by: str = "model", interval: str = "hour",
               since: str | None = None) -> dict[str, Any]:

@@ -20,6 +20,7 @@ PAGES = [  # (script, title, icon, url path)
     ("datasets.py", "Datasets", "🗂️", "datasets"),
     ("runs.py", "Runs", "▶️", "runs"),
     ("compare.py", "Compare", "📊", "compare"),
+    ("traces.py", "Traces", "🔎", "traces"),
     ("usage.py", "Usage", "📈", "usage"),
 ]
 
