@@ -6,7 +6,14 @@ Prints JSON. ``wall_over_ideal`` = measured wall time ÷ (cases × latency / con
 goal ≤ 1.25. ``cpu_ms_per_case`` is the CPU time of this process (registry + runner in one
 process, as ``harness up`` runs them) per case; the stub runs in another process.
 
+``cpu_ms_per_call`` / ``litellm_cpu_ms_per_call``: process CPU time per call of harness's
+``LLMClient.complete`` and of bare ``litellm.acompletion`` against the same stub in this
+process, in alternating rounds (``--rounds``, ``--calls`` each; the lowest round of each
+side, the least disturbed by other processes on the machine); ``cpu_per_call_ratio`` is
+ours ÷ LiteLLM's, goal ≤ 1.1. ``--calls-only`` measures just these.
+
 Usage: python bench/runner.py [--cases 2000] [--latency 0.1] [--concurrency 50]
+                              [--calls 1000] [--rounds 3] [--calls-only]
 Database: HARNESS_BENCH_DATABASE_URL, else HARNESS_TEST_DATABASE_URL, else embedded.
 """
 
@@ -47,19 +54,33 @@ async def main() -> None:
     ap.add_argument("--concurrency", type=int, default=50)
     ap.add_argument("--model", default="openai/bench-model",
                     help='"echo" measures harness alone (no LiteLLM, no network)')
+    ap.add_argument("--calls", type=int, default=1000, help="calls per per-call round")
+    ap.add_argument("--rounds", type=int, default=3, help="per-call rounds of each side")
+    ap.add_argument("--calls-only", action="store_true",
+                    help="measure only CPU per call (LLMClient vs bare litellm.acompletion)")
     args = ap.parse_args()
     os.environ.setdefault("OPENAI_API_KEY", "sk-bench")
 
-    from harness.artifacts import FolderArtifactStore
     from harness.logging import configure_logging
+
+    configure_logging("WARNING")  # on stderr: stdout is the JSON result
+    from harness.artifacts import FolderArtifactStore
     from services.registry.app import create_app
     from services.stack import LocalStack
 
-    configure_logging("WARNING")
     stub = subprocess.Popen([sys.executable, "-c", STUB, str(args.latency)], cwd=ROOT,
                             stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     base_url = stub.stdout.readline().strip()
+    if args.calls_only:
+        try:
+            per_call = await _per_call(base_url, args)
+        finally:
+            stub.terminate()
+        print(json.dumps({"benchmark": "runner", "machine": _machine(),
+                          "latency_s": args.latency, "concurrency": args.concurrency,
+                          **per_call}, indent=2))
+        return
 
     tmp = tempfile.TemporaryDirectory()
     async with scratch_database("harness_bench_runner") as db:
@@ -97,19 +118,77 @@ async def main() -> None:
     ideal = args.cases * args.latency / args.concurrency
     try:
         baselines = await _baselines(base_url, args) if args.model != "echo" else {}
+        per_call = await _per_call(base_url, args) if args.model != "echo" else {}
     finally:
         stub.terminate()
     print(json.dumps({
         "benchmark": "runner",
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "machine": _machine(),
         "cases": args.cases, "model": args.model, "latency_s": args.latency,
         "concurrency": args.concurrency,
         "status": state["status"], "recorded": state["recorded"], "passed": state["passed"],
         "wall_s": wall, "ideal_s": ideal, "wall_over_ideal": wall / ideal,
         "cpu_s": cpu, "cpu_ms_per_case": cpu / args.cases * 1000,
         "baselines": baselines,
-        "goal": {"wall_over_ideal": "<= 1.25"},
+        **per_call,
+        "goal": {"wall_over_ideal": "<= 1.25", "cpu_per_call_ratio": "<= 1.1"},
     }, indent=2))
+
+
+def _machine() -> dict:
+    import litellm
+
+    return {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+            "litellm": getattr(litellm, "__version__", None) or _version("litellm")}
+
+
+def _version(name: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+async def _per_call(base_url: str, args) -> dict:
+    """CPU per call of ``LLMClient.complete`` and of bare ``litellm.acompletion`` (same
+    stub, model, messages and concurrency), in alternating rounds after one warm-up each,
+    so load from other processes hits both sides alike."""
+    from harness.llm import LLMClient, LLMRequest, _litellm
+
+    client = LLMClient(cache=False, deployments={"*": {"api_base": base_url}})
+    await client.warmup()
+    lm = _litellm.litellm()
+    model, messages = "openai/bench-model", [{"role": "user", "content": "hello"}]
+    sem = asyncio.Semaphore(args.concurrency)
+
+    async def ours() -> None:
+        async with sem:
+            await client.complete(LLMRequest(model=model, messages=messages, temperature=0.7,
+                                             max_retries=0))
+
+    async def bare() -> None:
+        async with sem:
+            await lm.acompletion(model=model, api_base=base_url, messages=messages,
+                                 temperature=0.7, num_retries=0, max_retries=0,
+                                 **{"no-log": True})
+
+    async def cpu_ms(call, n: int) -> float:
+        cpu0 = time.process_time()
+        await asyncio.gather(*[call() for _ in range(n)])
+        return (time.process_time() - cpu0) / n * 1000
+
+    rounds: dict[str, list[float]] = {"ours": [], "litellm": []}
+    for call in (ours, bare):
+        await cpu_ms(call, min(args.calls, 200))  # warm-up: connection pool, lazy imports
+    for _ in range(args.rounds):
+        rounds["ours"].append(await cpu_ms(ours, args.calls))
+        rounds["litellm"].append(await cpu_ms(bare, args.calls))
+    ours_ms, litellm_ms = min(rounds["ours"]), min(rounds["litellm"])
+    return {"cpu_ms_per_call": ours_ms, "litellm_cpu_ms_per_call": litellm_ms,
+            "cpu_per_call_ratio": ours_ms / litellm_ms,
+            "per_call_rounds_ms": rounds, "per_call_calls": args.calls}
 
 
 async def _baselines(base_url: str, args) -> dict:

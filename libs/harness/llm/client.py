@@ -166,6 +166,7 @@ class LLMClient:
                 kwargs[name] = value
         kwargs["timeout"] = req.timeout_s
         check_credentials(model, kwargs)  # a missing key: one "config" error, no call
+        pricing.register_with_litellm(model, self.prices)  # once per model: no fuzzy lookup
         lm = litellm()
         async with asyncio.timeout(req.timeout_s):  # a hard deadline over LiteLLM's own
             raw = await lm.acompletion(
@@ -205,8 +206,10 @@ class LLMClient:
             total_tokens = prompt_tokens + completion_tokens
         cost = None
         if prompt_tokens is not None or completion_tokens is not None:
+            hidden = getattr(raw, "_hidden_params", None)
             cost = pricing.completion_cost(
-                model, prompt_tokens, completion_tokens, response=raw, prices=self.prices
+                model, prompt_tokens, completion_tokens, response=raw, prices=self.prices,
+                litellm_cost=hidden.get("response_cost") if isinstance(hidden, dict) else None,
             )
         return LLMResponse(
             output=output,

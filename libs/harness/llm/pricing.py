@@ -4,12 +4,21 @@ An unknown price is ``None`` (with one warning per model), never 0. LiteLLM's ow
 ``get_model_info`` fills a 0 price for unmapped models that match one of its
 "generalization" rules (e.g. any ``gpt-5-*`` name), so a model counts as priced only
 when the cost map has an entry for it that carries a per-token price.
+
+LiteLLM also prices every response itself, and for a model missing from its cost map that
+takes a fuzzy search over the whole map (about a fifth of its CPU per call here).
+:func:`register_with_litellm` gives such a model an entry once per process (the caller's
+price, else 0). Those entries only spare LiteLLM the search: harness's own pricing ignores
+them, so an unpriced model still costs ``None`` and one client's prices do not leak into
+another's.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
@@ -21,6 +30,11 @@ log = structlog.get_logger(__name__)
 
 _warned: set[str] = set()
 _warned_lock = threading.Lock()
+# Cost-map keys harness added for LiteLLM's sake (not prices LiteLLM ships), and the model
+# ids already looked at: registration happens once per model per process.
+_registered_keys: set[str] = set()
+_prepared: set[str] = set()
+_prepare_lock = threading.Lock()
 
 
 def _candidates(model: str) -> list[str]:
@@ -46,6 +60,8 @@ def cost_map_entry(model: str) -> dict | None:
     """LiteLLM's cost-map entry for ``model`` if it has per-token prices, else None."""
     cost_map: Mapping[str, Any] = litellm().model_cost
     for name in _candidates(model):
+        if name in _registered_keys:
+            continue
         entry = cost_map.get(name)
         if isinstance(entry, Mapping) and (
             entry.get("input_cost_per_token") is not None
@@ -53,6 +69,52 @@ def cost_map_entry(model: str) -> dict | None:
         ):
             return dict(entry)
     return None
+
+
+def register_with_litellm(model: str, prices: Mapping[str, Mapping[str, Any]] | None) -> None:
+    """Give ``model`` an entry in LiteLLM's cost map if it has none, once per process, so
+    LiteLLM prices its responses by a direct lookup instead of a fuzzy search. Cheap after
+    the first call (one set lookup): the client calls it before every completion."""
+    if model in _prepared:
+        return
+    with _prepare_lock:
+        if model in _prepared:
+            return
+        try:
+            _register(model, prices)
+        except Exception as exc:  # noqa: BLE001 - an optimisation only: never fail a call
+            log.debug("llm.price_register_failed", model=model, error=str(exc))
+        _prepared.add(model)
+
+
+def _register(model: str, prices: Mapping[str, Mapping[str, Any]] | None) -> None:
+    if is_echo(model) or cost_map_entry(model) is not None:
+        return  # never reaches LiteLLM, or LiteLLM already finds its price directly
+    lm = litellm()
+    name, provider, _, _ = lm.get_llm_provider(model)
+    if not provider or name in lm.model_cost or f"{provider}/{name}" in lm.model_cost:
+        return  # an entry without per-token prices (e.g. per second): leave LiteLLM's own
+    entry = override_price(prices, model) or {}
+    before = set(lm.model_cost)
+    with _quiet_litellm():  # it warns that cache prices default to 0: true and harmless
+        lm.register_model({name: {
+            "input_cost_per_token": float(entry.get("input_cost_per_token") or 0.0),
+            "output_cost_per_token": float(entry.get("output_cost_per_token") or 0.0),
+            "litellm_provider": provider,
+            "mode": "chat",
+        }})
+    _registered_keys.update({name, *(set(lm.model_cost) - before)})
+
+
+@contextmanager
+def _quiet_litellm() -> Iterator[None]:
+    logger = logging.getLogger("LiteLLM")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _per_token(entry: Mapping[str, Any], prompt_tokens: int, completion_tokens: int) -> float:
@@ -80,9 +142,14 @@ def completion_cost(
     *,
     response: Any = None,
     prices: Mapping[str, Mapping[str, Any]] | None = None,
+    litellm_cost: float | None = None,
 ) -> float | None:
     """USD cost of one completion by ``model``, or None when its price is unknown (the
-    offline ``echo`` model is free unless a price is configured for it)."""
+    offline ``echo`` model is free unless a price is configured for it).
+
+    ``litellm_cost``: the cost LiteLLM already computed for ``response`` from its cost map
+    (``response._hidden_params["response_cost"]``), used for a model LiteLLM prices
+    instead of pricing the same response a second time."""
     entry = override_price(prices, model)
     if entry is not None:
         return _per_token(entry, prompt_tokens or 0, completion_tokens or 0)
@@ -92,6 +159,8 @@ def completion_cost(
     if entry is None:
         warn_unknown(model)
         return None
+    if isinstance(litellm_cost, int | float) and not isinstance(litellm_cost, bool):
+        return float(litellm_cost)
     lm = litellm()
     if response is not None:
         try:  # handles cached / reasoning tokens and tiered prices
