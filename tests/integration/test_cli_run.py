@@ -13,7 +13,7 @@ async def harness(*args: str, url: str) -> tuple[int, str]:
 
 
 async def test_harness_run_gates_on_the_pass_rate(live_stack_url):
-    async with httpx.AsyncClient(base_url=live_stack_url) as c:
+    async with httpx.AsyncClient(timeout=60, base_url=live_stack_url) as c:
         p = (await c.post("/prompts", json={"name": "greeter",
                                             "content": "Hello {{ name }}!"})).json()
         await c.post("/applications", json={"name": "greeter-app", "model_id": "echo",

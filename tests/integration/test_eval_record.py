@@ -25,7 +25,7 @@ async def test_eval_writes_promptfoo_json_and_records_a_comparable_run(live_url,
     assert "recorded as run" in text
     data = json.loads(out.read_text())
     assert data["results"]["version"] == 3 and data["results"]["results"]
-    async with httpx.AsyncClient(base_url=live_url) as c:
+    async with httpx.AsyncClient(timeout=60, base_url=live_url) as c:
         runs = (await c.get("/runs")).json()["items"]
         assert len(runs) == 1 and runs[0]["status"] == "completed"
         run = runs[0]

@@ -42,7 +42,7 @@ async def test_gateway_service_follows_the_registry(service, client, runtime):
                                                   "prompt_id": p["id"]})
     assert r.status_code == 201, r.text
     sdk = openai.AsyncOpenAI(base_url=url + "/v1", api_key=secret, max_retries=0)
-    async with httpx.AsyncClient(base_url=url) as h:
+    async with httpx.AsyncClient(timeout=60, base_url=url) as h:
         assert (await h.get("/readyz")).json() == {"status": "ready"}
         assert (await h.get("/prompts")).status_code == 404  # the registry API is not here
 

@@ -34,7 +34,7 @@ async def test_binds_loopback_on_a_free_port(stub):
 
 async def test_models_endpoint_lists_configured_and_scripted_models(stub):
     stub.script("scripted-model", "x")
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         r = await http.get(f"{stub.base_url}/models")
     assert r.status_code == 200
     ids = [m["id"] for m in r.json()["data"]]
@@ -59,7 +59,7 @@ async def test_streaming_through_litellm_ends_with_usage(stub):
 
 
 async def test_raw_sse_format(stub):
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         r = await http.post(f"{stub.base_url}/chat/completions", json={
             "model": "m", "stream": True, "messages": [{"role": "user", "content": "a b"}]})
     assert r.headers["content-type"].startswith("text/event-stream")
@@ -71,7 +71,7 @@ async def test_raw_sse_format(stub):
 
 async def test_reply_function_sees_the_request(stub):
     stub.reply("fn-model", lambda body: f"{len(body['messages'])} messages")
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         r = await http.post(f"{stub.base_url}/chat/completions", json={
             "model": "fn-model",
             "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]})
@@ -80,7 +80,7 @@ async def test_reply_function_sees_the_request(stub):
 
 async def test_failures_are_openai_shaped_and_model_scoped(stub):
     stub.quota_next(times=1, model="a")
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         ok = await http.post(f"{stub.base_url}/chat/completions", json={
             "model": "b", "messages": [{"role": "user", "content": "hi"}]})
         bad = await http.post(f"{stub.base_url}/chat/completions", json={
@@ -94,7 +94,7 @@ async def test_failures_are_openai_shaped_and_model_scoped(stub):
 
 
 async def test_base64_embeddings(stub):
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         r = await http.post(f"{stub.base_url}/embeddings", json={
             "model": "e", "input": "hello", "encoding_format": "base64", "dimensions": 8})
     raw = base64.b64decode(r.json()["data"][0]["embedding"])
@@ -119,7 +119,7 @@ async def test_latency_does_not_serialize_concurrent_requests(stub):
 
 async def test_async_context_manager():
     async with StubLLM(default_reply="fixed") as stub:
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(timeout=60) as http:
             r = await http.post(f"{stub.base_url}/chat/completions", json={
                 "model": "m", "messages": [{"role": "user", "content": "hi"}]})
         assert r.json()["choices"][0]["message"]["content"] == "fixed"

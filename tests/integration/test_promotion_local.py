@@ -40,13 +40,13 @@ async def _governed_prompt(c: httpx.AsyncClient) -> str:
 async def test_gate_evidence_is_shown_once_the_run_completes_and_actor_approves(
         live_stack_url):
     url = live_stack_url
-    async with httpx.AsyncClient(base_url=url) as c:
+    async with httpx.AsyncClient(timeout=60, base_url=url) as c:
         pid = await _governed_prompt(c)
     code, out = await harness("promotions", "propose", "capital", "--version", "2",
                               "--reason", "clearer", "--gate-model", "echo",
                               "--actor", "alice", "--url", url)
     assert code == 0 and "pending" in out, out
-    async with httpx.AsyncClient(base_url=url) as c:
+    async with httpx.AsyncClient(timeout=60, base_url=url) as c:
         [m] = (await c.get("/promotions")).json()["items"]
         assert m["proposed_by"] == "alice"
         run = await wait_run(c, m["gate_run_id"])
@@ -70,7 +70,7 @@ async def test_gate_evidence_is_shown_once_the_run_completes_and_actor_approves(
     code, out = await harness("promotions", "approve", "capital", m["id"], "--actor", "bob",
                               "--comment", "looks right", "--url", url)
     assert code == 0 and "applied" in out, out
-    async with httpx.AsyncClient(base_url=url) as c:
+    async with httpx.AsyncClient(timeout=60, base_url=url) as c:
         got = (await c.get(f"/prompts/{pid}/promotions/{m['id']}")).json()
         assert got["status"] == "applied" and got["decided_by"] == "bob"
         assert (await c.get(f"/prompts/{pid}")).json()["active_version"] == 2

@@ -14,7 +14,7 @@ async def harness(*args: str) -> tuple[int, str]:
 
 
 async def test_export_edit_dry_run_and_sync(live_url, tmp_path):
-    async with httpx.AsyncClient(base_url=live_url) as c:
+    async with httpx.AsyncClient(timeout=60, base_url=live_url) as c:
         p = (await c.post("/prompts", json={"name": "Support Reply", "description": "d",
                                             "content": [{"role": "user",
                                                          "content": "Hi {{ q }}"}]})).json()
@@ -33,13 +33,13 @@ async def test_export_edit_dry_run_and_sync(live_url, tmp_path):
     assert code == 0, out
     assert "new version v2 (dry run)" in out and "create (dry run)" in out
     assert "-Hi {{ q }}" in out and "+Hello {{ q }}, how can I help?" in out
-    async with httpx.AsyncClient(base_url=live_url) as c:
+    async with httpx.AsyncClient(timeout=60, base_url=live_url) as c:
         assert (await c.get("/prompts")).json()["total"] == 1  # dry run wrote nothing
     code, out = await harness("prompts", "sync", str(tmp_path), "--url", live_url)
     assert code == 0, out
     code, out = await harness("prompts", "sync", str(tmp_path), "--url", live_url)
     assert out.count("unchanged") == 2  # idempotent
-    async with httpx.AsyncClient(base_url=live_url) as c:
+    async with httpx.AsyncClient(timeout=60, base_url=live_url) as c:
         got = (await c.get(f"/prompts/{p['id']}")).json()
         assert (got["latest_version"], got["active_version"]) == (2, 1)  # not activated
         assert (await c.get("/prompts", params={"q": "brand-new"})).json()["total"] == 1
@@ -49,7 +49,7 @@ async def test_export_edit_dry_run_and_sync(live_url, tmp_path):
 
 
 async def test_promotions_cli_shows_pending_approval_and_decides(live_url):
-    async with httpx.AsyncClient(base_url=live_url) as c:
+    async with httpx.AsyncClient(timeout=60, base_url=live_url) as c:
         p = (await c.post("/prompts", json={"name": "gov", "content": "v1"})).json()
         await c.post(f"/prompts/{p['id']}/versions", json={"content": "v2"})
         await c.put(f"/prompts/{p['id']}/policy", json={"require_approval": True})

@@ -47,7 +47,7 @@ async def _chat_prompt_rolled_back(c: httpx.AsyncClient) -> str:
 
 
 async def test_export_then_sync_after_a_rollback_is_a_noop(live_url, tmp_path):
-    async with httpx.AsyncClient(base_url=live_url) as c:
+    async with httpx.AsyncClient(timeout=60, base_url=live_url) as c:
         pid = await _chat_prompt_rolled_back(c)
     code, out = await harness("prompts", "export", str(tmp_path), "--url", live_url)
     assert code == 0, out
@@ -57,20 +57,20 @@ async def test_export_then_sync_after_a_rollback_is_a_noop(live_url, tmp_path):
         code, out = await harness("prompts", "sync", str(tmp_path), "--url", live_url)
         assert code == 0, out
         assert "unchanged" in out and "new version" not in out, out
-    async with httpx.AsyncClient(base_url=live_url) as c:
+    async with httpx.AsyncClient(timeout=60, base_url=live_url) as c:
         assert [v["version"] for v in await _versions(c, pid)] == [1, 2, 3]
         # the environments move after the export: the untouched file is still a no-op
         await c.put(f"/prompts/{pid}/versions/2/activate", json={"reason": "moved"})
         await c.put(f"/prompts/{pid}/environments/staging", json={"version": 1})
     code, out = await harness("prompts", "sync", str(tmp_path), "--url", live_url)
     assert code == 0 and "unchanged" in out and "new version" not in out, out
-    async with httpx.AsyncClient(base_url=live_url) as c:
+    async with httpx.AsyncClient(timeout=60, base_url=live_url) as c:
         assert len(await _versions(c, pid)) == 3
 
 
 async def test_an_edited_export_is_a_version_derived_from_what_it_was_exported_from(
         live_url, tmp_path):
-    async with httpx.AsyncClient(base_url=live_url) as c:
+    async with httpx.AsyncClient(timeout=60, base_url=live_url) as c:
         pid = await _chat_prompt_rolled_back(c)
     code, out = await harness("prompts", "export", str(tmp_path), "--environment", "staging",
                               "--url", live_url)
@@ -88,13 +88,13 @@ async def test_an_edited_export_is_a_version_derived_from_what_it_was_exported_f
     assert "-Q: {{ question }}" not in out  # unchanged since v3: context, not a change
     code, out = await harness("prompts", "sync", str(tmp_path), "--url", live_url)
     assert code == 0 and "new version v4" in out, out
-    async with httpx.AsyncClient(base_url=live_url) as c:
+    async with httpx.AsyncClient(timeout=60, base_url=live_url) as c:
         v4 = (await c.get(f"/prompts/{pid}/versions/4")).json()
         assert v4["derived_from"] == 3 and v4["content"] == doc["content"]
     # syncing the same file again: its content is v4 now, nothing to add
     code, out = await harness("prompts", "sync", str(tmp_path), "--url", live_url)
     assert code == 0 and "unchanged" in out and "new version" not in out, out
-    async with httpx.AsyncClient(base_url=live_url) as c:
+    async with httpx.AsyncClient(timeout=60, base_url=live_url) as c:
         assert len(await _versions(c, pid)) == 4
 
 

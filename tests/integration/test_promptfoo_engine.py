@@ -85,7 +85,7 @@ async def test_engine_promptfoo_records_its_run(promptfoo_installed, live_url, t
     assert code == 100 and "recorded as run" in text, text
     code, text = await harness("eval", "-c", str(CONFIG), "--record", "--url", live_url)
     assert code == 100 and "recorded as run" in text, text
-    async with httpx.AsyncClient(base_url=live_url) as c:
+    async with httpx.AsyncClient(timeout=60, base_url=live_url) as c:
         runs = (await c.get("/runs")).json()["items"]
         assert sorted(r["source"] for r in runs) == ["harness-eval", "promptfoo"]
         counts = {r["source"]: (r["recorded"], r["failed"] + r["errors"]) for r in runs}

@@ -341,7 +341,7 @@ async def test_ingested_score_events_from_a_worker_are_idempotent(c, scoring_sta
 async def test_harness_run_with_metrics_waits_for_the_scores(live_stack_url):
     from tests.integration.test_cli_run import harness
 
-    async with httpx.AsyncClient(base_url=live_stack_url) as client:
+    async with httpx.AsyncClient(timeout=60, base_url=live_stack_url) as client:
         await seed(client, versions=["{{ answer }}"], name="cli", cases=[
             {"input": {"answer": a}, "expected_output": "Paris."} for a in ("Paris.", "Rome.")])
     code, out = await harness("run", "--prompt", "cli-prompt@1", "--model", "echo",

@@ -39,7 +39,7 @@ async def studio(live_stack_url):
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient() as c:
+        async with httpx.AsyncClient(timeout=60) as c:
             for _ in range(1200):  # a hang guard
                 try:
                     if (await c.get(f"{url}/_stcore/health")).status_code == 200:
@@ -201,7 +201,7 @@ async def _story(s: Studio, page, live_stack_url: str, tmp_path: Path) -> None:
     await s.click("Yes, activate v2")
     await s.expect_text("v2 of support-reply is now active.")
     await s.shot("activated")
-    async with httpx.AsyncClient(base_url=live_stack_url) as c:
+    async with httpx.AsyncClient(timeout=60, base_url=live_stack_url) as c:
         [prompt] = (await c.get("/prompts")).json()["items"]
         assert prompt["active_version"] == 2
         history = (await c.get(f"/prompts/{prompt['id']}/history")).json()["items"]

@@ -54,7 +54,7 @@ async def test_ingest_needs_an_editor_key_and_a_valid_batch(registry_url, runtim
     one = {"id": str(uuid.uuid4()), "created_at": datetime.now(UTC).isoformat(),
            "source": "runner", "kind": "chat", "model_requested": "m", "status": 200,
            "latency_ms": 3.5}
-    async with httpx.AsyncClient(base_url=registry_url) as h:
+    async with httpx.AsyncClient(timeout=60, base_url=registry_url) as h:
         r = await h.post("/traces", json={"traces": [one]})
         assert r.status_code == 401
         r = await h.post("/traces", json={"traces": [one]},
