@@ -127,3 +127,12 @@ async def test_a_price_override_still_wins_over_litellms_cost_map(stub):
                                                       "output_cost_per_token": 0.0}})
     stub.usage("gpt-4o-mini", prompt_tokens=3, completion_tokens=4)
     assert (await client.complete(request(stub, "gpt-4o-mini"))).cost_usd == pytest.approx(3.0)
+
+
+async def test_registration_does_not_make_a_bare_name_routable(stub):
+    """Registering ``openai/<name>`` must not teach LiteLLM to send a bare ``<name>`` (no
+    provider) to OpenAI: that stays LiteLLM's "provider not given" error."""
+    model = unique("routing-check")
+    await client_for(stub).complete(request(stub, model))
+    with pytest.raises(Exception, match="(?i)provider"):
+        litellm().get_llm_provider(model)

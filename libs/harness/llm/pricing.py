@@ -102,7 +102,7 @@ def _register(model: str, prices: Mapping[str, Mapping[str, Any]] | None) -> Non
             "output_cost_per_token": float(entry.get("output_cost_per_token") or 0.0),
             "litellm_provider": provider,
             "mode": "chat",
-        }})
+        }}, add_to_provider_model_sets=False)  # a bare "name" must not start routing to it
     _registered_keys.update({name, *(set(lm.model_cost) - before)})
 
 
