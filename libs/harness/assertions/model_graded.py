@@ -403,6 +403,15 @@ def _sentences(text: str) -> list[str]:
     return [p.strip() for p in parts if p.strip() and not re.fullmatch(r"\d+[.)]", p.strip())]
 
 
+def _query(ctx: AssertionContext, kind: str) -> str:
+    """The user question the context-* assertions grade against (the ``query`` var)."""
+    query = ctx.vars.get("query")
+    if not isinstance(query, str):
+        raise AssertionEvalError(f'{kind} assertion requires a "query" variable with the user '
+                                 "question")
+    return query
+
+
 async def check_context_recall(a: Assertion, value: Any, output: str,
                                ctx: AssertionContext) -> Verdict:
     if not isinstance(value, str):
@@ -430,10 +439,7 @@ async def check_context_recall(a: Assertion, value: Any, output: str,
 
 async def check_context_relevance(a: Assertion, value: Any, output: str,
                                   ctx: AssertionContext) -> Verdict:
-    query = ctx.vars.get("query")
-    if not isinstance(query, str):
-        raise AssertionEvalError('context-relevance assertion requires a "query" variable with '
-                                 "the user question")
+    query = _query(ctx, "context-relevance")
     context = await _context(a, ctx, output, None)
     threshold = a.threshold if a.threshold is not None else 0.5
     joined = _joined(context)
@@ -464,10 +470,7 @@ async def check_context_relevance(a: Assertion, value: Any, output: str,
 
 async def check_context_faithfulness(a: Assertion, value: Any, output: str,
                                      ctx: AssertionContext) -> Verdict:
-    query = ctx.vars.get("query")
-    if not isinstance(query, str):
-        raise AssertionEvalError('context-faithfulness assertion requires a "query" variable '
-                                 "with the user question")
+    query = _query(ctx, "context-faithfulness")
     context = await _context(a, ctx, output, None)
     threshold = a.threshold if a.threshold is not None else 0.5
     custom = _custom_prompt(a, ctx)
