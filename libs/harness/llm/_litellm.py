@@ -23,10 +23,6 @@ _module: ModuleType | None = None
 _warm = False
 
 
-def is_loaded() -> bool:
-    return _module is not None
-
-
 def is_warm() -> bool:
     return _warm
 

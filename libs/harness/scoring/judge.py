@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -227,7 +226,3 @@ class EmbeddingCache:
                 vector = (await self.embed([text], usage))[0]
             out.append(vector)
         return out
-
-
-def elapsed_ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000.0

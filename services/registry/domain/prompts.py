@@ -273,10 +273,3 @@ def pointer(state: PromptState, environment: str) -> int | None:
     if environment == PRODUCTION:
         return state.active_version
     return state.environments.get(environment)
-
-
-def fold(events: list[tuple[DomainEvent, datetime | None, str | None]]) -> PromptState:
-    state = PromptState()
-    for ev, at, actor in events:
-        state = evolve(state, ev, at, actor)
-    return state
