@@ -5,7 +5,7 @@ rules (``not-`` prefix, weights, test threshold, named metrics, templated values
 model-backed checks call the ``embed`` / ``judge`` callables given in the context.
 """
 
-from .default_test import merge_default_test
+from .defaults import merge_default_test
 from .engine import SUPPORTED_TYPES, evaluate_assertion, evaluate_assertions, parse_assertions
 from .models import (
     Assertion,
