@@ -6,6 +6,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 out="${1:-$root/.harness/bin/pubsub-fake}"
+case "$out" in /*) ;; *) out="$PWD/$out" ;; esac  # we cd below
 gopath="${PUBSUB_FAKE_GOPATH:-/usr/share/gocode}"
 
 if ! command -v go >/dev/null 2>&1; then
