@@ -23,7 +23,7 @@ from harness.config import Settings, get_settings
 from harness.events import StoredEvent
 from harness.llm import LLMClient
 from harness.tracing import HttpTraceStore, LLMCallTracer, trace_writer_from_settings
-from services import api_docs
+from harness.web import api_docs
 
 log = structlog.get_logger(__name__)
 

@@ -27,10 +27,10 @@ from harness.llm import options, pricing
 from harness.tracing import Trace, TraceWriter
 from harness.tracing.otlp import exporter_from_settings
 from harness.tracing.record import SOURCES
-from services.registry.auth import require
-from services.registry.input_guard import INT32_MAX
-from services.registry.openapi_errors import media_types
-from services.registry.problems import ProblemError
+from harness.web.auth import require
+from harness.web.input_guard import INT32_MAX
+from harness.web.openapi_errors import media_types
+from harness.web.problems import ProblemError
 
 from . import alerts as cost_alerts
 from . import budget as budgets

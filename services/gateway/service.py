@@ -16,9 +16,8 @@ from fastapi import FastAPI, Request
 
 from harness.config import Settings, get_settings
 from harness.db import resolve_database_url
-from services import api_docs
-from services.registry import problems
-from services.registry.app import CorrelationMiddleware
+from harness.web import api_docs, problems
+from harness.web.correlation import CorrelationMiddleware
 from services.registry.runtime import Runtime
 
 from .app import mount_gateway

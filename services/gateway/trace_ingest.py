@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from harness.tracing import PostgresTraceStore
 from harness.tracing.record import TraceIn
 from harness.tracing.writer import mask_bodies
-from services.registry.auth import require
+from harness.web.auth import require
 
 from .config import GatewaySettings
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request
 
-from harness.logging import bind_correlation
-from services import api_docs
+from harness.web import api_docs, openapi_errors, problems
+from harness.web.correlation import CorrelationMiddleware
 
-from . import openapi_errors, problems
+from .domain.errors import DomainError
 from .limits import RequestLimits
 from .routes import (
     applications,
@@ -27,33 +26,6 @@ from .routes import (
 from .runtime import Runtime
 
 log = structlog.get_logger(__name__)
-
-class CorrelationMiddleware:
-    """Pure ASGI: takes ``X-Correlation-ID`` (or makes one), binds it to the logs and the
-    request state (it goes into event metadata) and echoes it on the response."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        cid = None
-        for name, value in scope["headers"]:
-            if name == b"x-correlation-id":
-                cid = value.decode("latin-1")
-                break
-        cid = cid or str(uuid.uuid4())
-        scope.setdefault("state", {})["correlation_id"] = cid
-        bind_correlation(cid)
-        header = (b"x-correlation-id", cid.encode("latin-1"))
-
-        async def send_with_id(message):
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), header]
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
 
 
 ROUTERS = [prompts.router, applications.router, datasets.router, runs.router,
@@ -103,6 +75,7 @@ def create_app(database_url: str | None = None, *, runtime: Runtime | None = Non
     if runtime is not None:
         app.state.runtime = runtime
     problems.install(app)
+    install_domain_problems(app)
 
     app.add_middleware(RequestLimits)  # inside the correlation id: its answers carry one
     app.add_middleware(CorrelationMiddleware)
@@ -120,3 +93,11 @@ def create_app(database_url: str | None = None, *, runtime: Runtime | None = Non
         app.include_router(r)
     openapi_errors.install(app)
     return app
+
+
+def install_domain_problems(app: FastAPI) -> None:
+    """The registry's domain errors answer as problem documents."""
+
+    @app.exception_handler(DomainError)
+    async def _domain(_req: Request, exc: DomainError):
+        return problems.problem(exc.status, exc.type, exc.detail, **exc.extra)

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 import orjson
 
 from harness.config import get_settings
-
-from .input_guard import BadInput, check_json_body, check_path, check_query
-from .problems import PROBLEM_JSON, problem_body
+from harness.web.input_guard import BadInput, check_json_body, check_path, check_query
+from harness.web.problems import PROBLEM_JSON, problem_body
 
 _DRAIN_BYTES = 16 * 1024 * 1024
 """After the limit, up to this much more is read and dropped so the client, still sending,

@@ -16,8 +16,8 @@ from harness.config import get_settings
 from harness.db import create_pool
 from harness.eventstore import EVENTSTORE_MIGRATIONS, EventStore, migrate
 from harness.eventstore.notifier import Notifier
+from harness.web.auth import Authenticator
 
-from .auth import Authenticator
 from .commands import CommandHandler
 from .resolve_cache import ResolveCache
 

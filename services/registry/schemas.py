@@ -8,8 +8,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from harness.evaluation.analysis import MetricStats
-
-from .input_guard import INT32_MAX
+from harness.web.input_guard import INT32_MAX
 
 T = TypeVar("T")
 

@@ -13,9 +13,9 @@ from contextlib import asynccontextmanager
 import httpx
 
 from harness import apikeys
+from harness.web.auth import Authenticator
 from services.gateway.app import create_gateway_app
 from services.gateway.config import GatewaySettings
-from services.registry.auth import Authenticator
 from services.registry.runtime import Runtime
 
 CHAT = {"model": "echo", "messages": [{"role": "user", "content": "hi"}]}

@@ -9,10 +9,11 @@ from datetime import datetime
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from ..auth import require
+from harness.web.auth import require
+from harness.web.problems import ProblemError
+
 from ..domain import applications as domain
 from ..domain.errors import NotFound
-from ..problems import ProblemError
 from ..schemas import ApplicationCreate, ApplicationOut, ApplicationPatch, Page
 from .deps import Paging, metadata, runtime
 

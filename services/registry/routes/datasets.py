@@ -15,14 +15,14 @@ from starlette.concurrency import run_in_threadpool
 from harness import csv_cells
 from harness.assertions import parse_assertions
 from harness.datasets.parsing import ImportRejected, detect_format, parse_upload
+from harness.web.auth import require
+from harness.web.input_guard import find_unstorable
+from harness.web.openapi_errors import media_types
+from harness.web.problems import ProblemError
 
-from ..auth import require
 from ..domain import datasets as domain
 from ..domain.errors import Invalid, NotFound
 from ..downloads import RAW_HELP, content_disposition
-from ..input_guard import find_unstorable
-from ..openapi_errors import media_types
-from ..problems import ProblemError
 from ..schemas import (
     CaseOut,
     CasePatch,

@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 
 from harness.events import EventMetadata
+from harness.web.input_guard import INT32_MAX, INT64_MAX
 
-from ..input_guard import INT32_MAX, INT64_MAX
 from ..runtime import Runtime
 
 VersionPath = Annotated[int, Path(ge=1, le=INT32_MAX, description="version number")]

@@ -8,11 +8,11 @@ from sse_starlette.sse import EventSourceResponse
 
 from harness.events import StoredEvent
 from harness.llm import options
+from harness.web.auth import require
+from harness.web.input_guard import INT64_MAX
+from harness.web.openapi_errors import media_types
+from harness.web.problems import ProblemError
 
-from ..auth import require
-from ..input_guard import INT64_MAX
-from ..openapi_errors import media_types
-from ..problems import ProblemError
 from ..schemas import EventOut, EventsPage
 from .deps import runtime
 

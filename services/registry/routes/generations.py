@@ -25,12 +25,12 @@ from harness.generation.chunking import chunk_document
 from harness.generation.documents import DocumentError, detect_kind, extract
 from harness.generation.plan import effective_kinds, parse_kinds
 from harness.llm import options
+from harness.web.auth import require
+from harness.web.input_guard import check_form
+from harness.web.problems import ProblemError
 
-from ..auth import require
 from ..domain import generations as domain
 from ..domain.errors import Invalid, NotFound
-from ..input_guard import check_form
-from ..problems import ProblemError
 from ..schemas import Page
 from .datasets import dataset_row
 from .deps import Paging, metadata, runtime

@@ -9,12 +9,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from ..auth import require
+from harness.web.auth import require
+from harness.web.input_guard import INT32_MAX
+
 from ..domain import governance as gov
 from ..domain.errors import Invalid, NotFound
 from ..domain.governance import MAX_TTL_HOURS
 from ..domain.prompts import PRODUCTION, pointer
-from ..input_guard import INT32_MAX
 from ..schemas import RunCreate, TargetSpec
 from .deps import metadata, runtime
 from .runs import request_run

@@ -11,12 +11,12 @@ from fastapi import Request as _Request
 from harness import templating
 from harness.config import get_settings
 from harness.textdiff import unified_diff
+from harness.web.auth import require
+from harness.web.input_guard import INT32_MAX
+from harness.web.problems import ProblemError
 
-from ..auth import require
 from ..domain import prompts as domain
 from ..domain.errors import NotFound
-from ..input_guard import INT32_MAX
-from ..problems import ProblemError
 from ..projections import version_id
 from ..schemas import (
     ActivateBody,

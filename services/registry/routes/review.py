@@ -16,7 +16,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from ..auth import require
+from harness.web.auth import require
+
 from ..domain import datasets as domain
 from ..domain.errors import Invalid, NotFound
 from ..schemas import CasePatch, DatasetOut, Page

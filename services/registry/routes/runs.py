@@ -27,13 +27,13 @@ from harness.events.run_events import (
 )
 from harness.llm import options
 from harness.llm.credentials import missing_credentials
+from harness.web.auth import require
+from harness.web.openapi_errors import media_types
+from harness.web.problems import ProblemError
 
-from ..auth import require
 from ..commands import run_stream
 from ..domain.errors import Invalid, NotFound
 from ..downloads import RAW_HELP, content_disposition
-from ..openapi_errors import media_types
-from ..problems import ProblemError
 from ..schemas import Page, RunCreate, RunImport, RunOut, ScoringOut, TargetSpec
 from ..scores import RESULT_WITH_SCORES, canonical_metrics, metric_totals
 from ..snapshots import dataset_snapshot, write_snapshot

@@ -15,10 +15,10 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
 from harness.tracing.record import Source
+from harness.web.auth import require
+from harness.web.input_guard import INT32_MAX
 
-from ..auth import require
 from ..domain.errors import Invalid, NotFound
-from ..input_guard import INT32_MAX
 from ..trace_queries import BadCursor, Cursor, TraceFilter, get_trace, list_traces
 from .deps import runtime
 

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Response
 from fastapi.openapi.utils import get_openapi
 
-from .problems import _TITLES, PROBLEM_JSON
+from harness.web.problems import _TITLES, PROBLEM_JSON
 
 COMMON = (400, 401, 403, 404, 409, 413, 415, 422, 500, 503)  # 503: stream busy, starting
 GATEWAY = (429, 502, 503, 504)

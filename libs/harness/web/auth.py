@@ -8,8 +8,7 @@ from fastapi import Request
 
 from harness import apikeys
 from harness.apikeys import KeyOwner
-
-from .problems import ProblemError
+from harness.web.problems import ProblemError
 
 _CACHE_TTL = 5.0
 
@@ -81,6 +80,9 @@ class Authenticator:
 
 
 def require(role: str):
+    """A route dependency: the caller, who must hold ``role``; the app's runtime
+    (``app.state.runtime``) carries the :class:`Authenticator` as ``auth``."""
+
     async def dependency(request: Request) -> KeyOwner:
         owner = await request.app.state.runtime.auth.identify(request)
         if not owner.allows(role):

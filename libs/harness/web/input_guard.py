@@ -6,8 +6,9 @@ than 255 levels. Each of these used to reach the database or the serializer and 
 as a 500. One check here answers them all with a 422 that names the field, so no route
 needs its own copy.
 
-The checks are pure functions over a request's parts; :mod:`.limits` calls them from its
-ASGI middleware (which already holds the body to count its size).
+The checks are pure functions over a request's parts; the registry's
+``services/registry/limits.py`` calls them from its ASGI middleware (which already holds
+the body to count its size); the gateway validates against ``INT32_MAX`` too.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""RFC 9457 problem+json for every error, with stable ``type`` URNs."""
+"""RFC 9457 problem+json for every error, with stable ``type`` URNs.
+
+Shared by every service's app. A service maps its own domain errors to problem documents
+with an exception handler of its own (the registry's is in ``services/registry/app.py``)."""
 
 from __future__ import annotations
 
@@ -13,8 +16,6 @@ from starlette.routing import Match
 
 from harness.eventstore import ConcurrencyError, StreamBusy
 from harness.templating import MissingVariablesError, RenderBudgetExceeded, TemplateRenderError
-
-from .domain.errors import DomainError
 
 PROBLEM_JSON = "application/problem+json"
 _TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
@@ -84,10 +85,6 @@ def install(app: FastAPI) -> None:
         a NUL character reaches PostgreSQL, which refuses it: still the client's input."""
         return problem(422, "validation-error", "the input contains a NUL character "
                        "(\\u0000), which cannot be stored")
-
-    @app.exception_handler(DomainError)
-    async def _domain(_req: Request, exc: DomainError):
-        return problem(exc.status, exc.type, exc.detail, **exc.extra)
 
     @app.exception_handler(ConcurrencyError)
     async def _conflict(_req: Request, exc: ConcurrencyError):
