@@ -18,6 +18,7 @@ from collections.abc import Callable
 import structlog
 
 from harness.artifacts import ArtifactStore
+from harness.datasets.snapshots import read_snapshot
 from harness.evaluation import analysis
 from harness.evaluation.execute import DEFAULT_JUDGE, Grading, evaluate_case
 from harness.evaluation.models import CaseResult, Target, TestCaseSnapshot
@@ -35,7 +36,6 @@ from harness.events.run_events import (
 from harness.llm import LLMClient
 from harness.llm.options import JUDGE_OPTIONS, allowed_options
 from harness.storable import storable
-from services.registry.snapshots import read_snapshot
 
 from .ports import ResultSink, RunProgress
 

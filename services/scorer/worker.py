@@ -17,13 +17,13 @@ from collections import defaultdict
 import structlog
 
 from harness.artifacts import ArtifactNotFound, ArtifactStore
+from harness.datasets.snapshots import read_snapshot
 from harness.evaluation.execute import DEFAULT_JUDGE
 from harness.evaluation.models import CaseResult
 from harness.events import StoredEvent
 from harness.events.run_events import RunCompleted, ScoresRecorded, score_event_id
 from harness.llm import LLMClient
 from harness.scoring import DEFAULT_JUDGE_CONCURRENCY, MetricScore, Scorer, resolve_metrics
-from services.registry.snapshots import read_snapshot
 from services.runner.ports import ResultSink
 
 from .inputs import scoring_input

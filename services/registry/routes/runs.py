@@ -14,6 +14,7 @@ from harness import csv_cells
 from harness.assertions import parse_assertions
 from harness.config import get_settings
 from harness.datasets.preview import case_preview
+from harness.datasets.snapshots import write_snapshot
 from harness.evaluation import analysis
 from harness.evaluation.models import CaseResult, Target
 from harness.evaluation.providers import to_litellm_model
@@ -36,7 +37,7 @@ from ..domain.errors import Invalid, NotFound
 from ..downloads import RAW_HELP, content_disposition
 from ..schemas import Page, RunCreate, RunImport, RunOut, ScoringOut, TargetSpec
 from ..scores import RESULT_WITH_SCORES, canonical_metrics, metric_totals
-from ..snapshots import dataset_snapshot, write_snapshot
+from ..snapshots import dataset_snapshot
 from .datasets import dataset_row
 from .deps import Paging, metadata, runtime
 
