@@ -16,6 +16,7 @@ applies the rules:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -183,7 +184,7 @@ def _move(state: PromptState, environment: str, version: int, reason: str,
 
 def check_direct_move(state: PromptState, environment: str, ctx: Context) -> None:
     """A move that is not a promotion (activate, create-and-activate, PUT environment)."""
-    if governs(ctx.policy, environment) and ctx.policy.get("require_approval"):
+    if _needs_approval(ctx, environment):
         raise PolicyViolation(
             f"the prompt's policy requires approval to move {environment}: propose it with "
             "POST /prompts/{id}/promotions", policy=ctx.policy)
@@ -220,83 +221,106 @@ def _open(state: PromptState, promotion_id: str, ctx: Context):
 def decide(command, state: PromptState, ctx: Context) -> list[DomainEvent]:
     if not state.exists:
         raise NotFound("prompt not found")
-    assert state.prompt_id is not None
-    pid = state.prompt_id
+    decision = _DECISIONS.get(type(command))
+    if decision is None:
+        raise TypeError(f"unknown command {command!r}")
+    return decision(command, state, ctx)
 
-    if isinstance(command, SetPolicy):
-        return [PromptPolicySet(prompt_id=pid, policy=validate_policy(command.policy))]
 
-    if isinstance(command, MoveEnvironment):
-        env = check_environment(command.environment)
-        if command.version not in state.versions:
-            raise NotFound(f"prompt has no version {command.version}", field="version")
-        if pointer(state, env) == command.version:
+def _needs_approval(ctx: Context, environment: str) -> bool:
+    return governs(ctx.policy, environment) and bool(ctx.policy.get("require_approval"))
+
+
+def _check_version(state: PromptState, version: int) -> None:
+    if version not in state.versions:
+        raise NotFound(f"prompt has no version {version}", field="version")
+
+
+def _set_policy(command: SetPolicy, state: PromptState, ctx: Context) -> list[DomainEvent]:
+    return [PromptPolicySet(prompt_id=state.prompt_id, policy=validate_policy(command.policy))]
+
+
+def _move_environment(command: MoveEnvironment, state: PromptState,
+                      ctx: Context) -> list[DomainEvent]:
+    env = check_environment(command.environment)
+    _check_version(state, command.version)
+    if pointer(state, env) == command.version:
+        return []
+    check_direct_move(state, env, ctx)
+    return _move(state, env, command.version, command.reason)
+
+
+def _clear_environment(command: ClearEnvironment, state: PromptState,
+                       ctx: Context) -> list[DomainEvent]:
+    env = check_environment(command.environment)
+    if env == PRODUCTION:
+        raise Invalid("production cannot be cleared: it is the active version; "
+                      "activate another version instead", field="environment")
+    if env not in state.environments:
+        return []
+    if _needs_approval(ctx, env):
+        raise PolicyViolation(f"the prompt's policy governs {env}", policy=ctx.policy)
+    return [PromptEnvironmentCleared(prompt_id=state.prompt_id, environment=env,
+                                     previous_version=state.environments[env],
+                                     reason=command.reason)]
+
+
+def _propose(command: Propose, state: PromptState, ctx: Context) -> list[DomainEvent]:
+    env = check_environment(command.environment)
+    _check_version(state, command.version)
+    if command.expires_at <= ctx.now:
+        raise Invalid("expires_at: must be in the future", field="expires_at")
+    proposed = PromotionProposed(prompt_id=state.prompt_id, promotion_id=command.promotion_id,
+                                 version=command.version, environment=env,
+                                 reason=command.reason,
+                                 expires_at=command.expires_at.isoformat(),
+                                 gate_run_id=command.gate_run_id)
+    gated = governs(ctx.policy, env) and (ctx.policy or {}).get("gate")
+    if _needs_approval(ctx, env) or (gated and not (ctx.gate or {}).get("passed")):
+        return [proposed]  # waits for an approver, or for its gate run
+    after = evolve_all(state, [proposed], ctx)
+    return [proposed, *_apply(after, command.promotion_id, ctx)]
+
+
+def _approve(command: Approve, state: PromptState, ctx: Context) -> list[DomainEvent]:
+    p = _open(state, command.promotion_id, ctx)
+    if ctx.actor is not None and ctx.actor == p.proposed_by:
+        raise SelfApproval("a proposal must be approved by someone other than its author")
+    _gate_ok(ctx, p.environment)
+    approved = PromotionApproved(prompt_id=state.prompt_id, promotion_id=p.promotion_id,
+                                 comment=command.comment, gate=ctx.gate)
+    after = evolve_all(state, [approved], ctx)
+    return [approved, *_apply(after, p.promotion_id, ctx)]
+
+
+def _reject(command: Reject, state: PromptState, ctx: Context) -> list[DomainEvent]:
+    p = _open(state, command.promotion_id, ctx)
+    return [PromotionRejected(prompt_id=state.prompt_id, promotion_id=p.promotion_id,
+                              comment=command.comment, gate=ctx.gate)]
+
+
+def _apply_if_ready(command: ApplyIfReady, state: PromptState,
+                    ctx: Context) -> list[DomainEvent]:
+    p = state.promotions.get(command.promotion_id)
+    if p is None or p.status != "pending" or datetime.fromisoformat(p.expires_at) <= ctx.now:
+        return []
+    if _needs_approval(ctx, p.environment):
+        # an approver decides, with the evidence in front of them: record it now
+        if ctx.gate is None or ctx.gate == p.gate:  # no gate, or seen (redelivery)
             return []
-        check_direct_move(state, env, ctx)
-        return _move(state, env, command.version, command.reason)
+        return [PromotionGateEvaluated(prompt_id=state.prompt_id, promotion_id=p.promotion_id,
+                                       gate=ctx.gate)]
+    if not (ctx.gate or {}).get("passed"):
+        return [PromotionRejected(prompt_id=state.prompt_id, promotion_id=p.promotion_id,
+                                  comment="the eval gate refused", gate=ctx.gate)]
+    return _apply(state, p.promotion_id, ctx)
 
-    if isinstance(command, ClearEnvironment):
-        env = check_environment(command.environment)
-        if env == PRODUCTION:
-            raise Invalid("production cannot be cleared: it is the active version; "
-                          "activate another version instead", field="environment")
-        if env not in state.environments:
-            return []
-        if governs(ctx.policy, env) and ctx.policy.get("require_approval"):
-            raise PolicyViolation(f"the prompt's policy governs {env}", policy=ctx.policy)
-        return [PromptEnvironmentCleared(prompt_id=pid, environment=env,
-                                         previous_version=state.environments[env],
-                                         reason=command.reason)]
 
-    if isinstance(command, Propose):
-        env = check_environment(command.environment)
-        if command.version not in state.versions:
-            raise NotFound(f"prompt has no version {command.version}", field="version")
-        if command.expires_at <= ctx.now:
-            raise Invalid("expires_at: must be in the future", field="expires_at")
-        proposed = PromotionProposed(prompt_id=pid, promotion_id=command.promotion_id,
-                                     version=command.version, environment=env,
-                                     reason=command.reason,
-                                     expires_at=command.expires_at.isoformat(),
-                                     gate_run_id=command.gate_run_id)
-        needs_approval = governs(ctx.policy, env) and ctx.policy.get("require_approval")
-        gate = governs(ctx.policy, env) and (ctx.policy or {}).get("gate")
-        if needs_approval or (gate and not (ctx.gate or {}).get("passed")):
-            return [proposed]  # waits for an approver, or for its gate run
-        after = evolve_all(state, [proposed], ctx)
-        return [proposed, *_apply(after, command.promotion_id, ctx)]
-
-    if isinstance(command, Approve):
-        p = _open(state, command.promotion_id, ctx)
-        if ctx.actor is not None and ctx.actor == p.proposed_by:
-            raise SelfApproval("a proposal must be approved by someone other than its author")
-        _gate_ok(ctx, p.environment)
-        approved = PromotionApproved(prompt_id=pid, promotion_id=p.promotion_id,
-                                     comment=command.comment, gate=ctx.gate)
-        after = evolve_all(state, [approved], ctx)
-        return [approved, *_apply(after, p.promotion_id, ctx)]
-
-    if isinstance(command, Reject):
-        p = _open(state, command.promotion_id, ctx)
-        return [PromotionRejected(prompt_id=pid, promotion_id=p.promotion_id,
-                                  comment=command.comment, gate=ctx.gate)]
-
-    if isinstance(command, ApplyIfReady):
-        p = state.promotions.get(command.promotion_id)
-        if p is None or p.status != "pending" or datetime.fromisoformat(p.expires_at) <= ctx.now:
-            return []
-        if governs(ctx.policy, p.environment) and ctx.policy.get("require_approval"):
-            # an approver decides, with the evidence in front of them: record it now
-            if ctx.gate is None or ctx.gate == p.gate:  # no gate, or seen (redelivery)
-                return []
-            return [PromotionGateEvaluated(prompt_id=pid, promotion_id=p.promotion_id,
-                                           gate=ctx.gate)]
-        if not (ctx.gate or {}).get("passed"):
-            return [PromotionRejected(prompt_id=pid, promotion_id=p.promotion_id,
-                                      comment="the eval gate refused", gate=ctx.gate)]
-        return _apply(state, p.promotion_id, ctx)
-
-    raise TypeError(f"unknown command {command!r}")
+_DECISIONS: dict[type, Callable[[Any, PromptState, Context], list[DomainEvent]]] = {
+    SetPolicy: _set_policy, MoveEnvironment: _move_environment,
+    ClearEnvironment: _clear_environment, Propose: _propose, Approve: _approve,
+    Reject: _reject, ApplyIfReady: _apply_if_ready,
+}
 
 
 def evolve_all(state: PromptState, events: list[DomainEvent], ctx: Context) -> PromptState:

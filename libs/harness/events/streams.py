@@ -1,0 +1,52 @@
+"""Stream names, spelled in one place: ``<category>-<id>`` (DESIGN.md, Events).
+
+Writers name the stream they append to with these (``streams.run(run_id)``); readers that
+react to a stream by its kind ask :func:`category` instead of matching prefixes.
+"""
+
+from __future__ import annotations
+
+PROMPT = "prompt"
+APPLICATION = "application"
+DATASET = "dataset"
+RUN = "run"
+GENERATION = "generation"
+ALERT = "alert"
+POLICY = "policy"
+
+GLOBAL_POLICY = f"{POLICY}-global"
+"""The stream of the default policy of every prompt without one of its own."""
+
+
+def prompt(prompt_id: str) -> str:
+    return f"{PROMPT}-{prompt_id}"
+
+
+def application(application_id: str) -> str:
+    return f"{APPLICATION}-{application_id}"
+
+
+def dataset(dataset_id: str) -> str:
+    return f"{DATASET}-{dataset_id}"
+
+
+def run(run_id: str) -> str:
+    return f"{RUN}-{run_id}"
+
+
+def generation(generation_id: str) -> str:
+    return f"{GENERATION}-{generation_id}"
+
+
+def alert(alert_id: str) -> str:
+    return f"{ALERT}-{alert_id}"
+
+
+def category(stream_id: str) -> str:
+    """``run`` for ``run-1f0c…``: what kind of aggregate a stream belongs to."""
+    return stream_id.partition("-")[0]
+
+
+def entity_id(stream_id: str) -> str:
+    """``1f0c…`` for ``run-1f0c…``: the id of the aggregate a stream belongs to."""
+    return stream_id.partition("-")[2]
