@@ -26,6 +26,20 @@ def _harness_home(tmp_path_factory):
     yield
 
 
+@pytest.fixture
+def setenv(monkeypatch):
+    """``setenv(name, value)``: an environment variable for this test only, with harness's
+    settings (``harness.config.get_settings``, cached) read again now and after the test."""
+    from harness.config import get_settings
+
+    def set_(name: str, value: str) -> None:
+        monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    yield set_
+    get_settings.cache_clear()
+
+
 def _admin_url() -> str:
     url = os.environ.get("HARNESS_TEST_DATABASE_URL")
     if url:

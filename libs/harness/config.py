@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -132,6 +132,46 @@ class Settings(BaseSettings):
     render_timeout_s: float = Field(
         default=2.0, gt=0, le=600, description="HARNESS_RENDER_TIMEOUT_S: how long one render "
                                                "may run")
+
+    # ---- `harness eval`'s tools: code assertions, meteor, the promptfoo engine --------
+    script_timeout_s: float = Field(
+        default=30.0, description="HARNESS_SCRIPT_TIMEOUT_S: how long a python or "
+                                  "javascript assertion (or transform) may run; a value "
+                                  "that is not a number means the default")
+    wordnet_dir: Path | None = Field(
+        default=None, description="HARNESS_WORDNET_DIR: a WordNet 3 'dict' folder for "
+                                  "meteor, looked in first")
+    promptfoo_dir: Path | None = Field(
+        default=None, description="HARNESS_PROMPTFOO_DIR: the one folder the private Node "
+                                  "22 + promptfoo install is looked for and installed in; "
+                                  "unset = promptfoo_data_dir/promptfoo, then the "
+                                  "repository's .harness/promptfoo")
+    promptfoo_data_dir: Path = Field(
+        default=Path(".harness"), validation_alias="HARNESS_DATA_DIR",
+        description="HARNESS_DATA_DIR as given (HARNESS_HOME does not count), else "
+                    ".harness: where the private promptfoo install goes when "
+                    "HARNESS_PROMPTFOO_DIR is unset")
+    promptfoo_install: bool = Field(
+        default=True, description="HARNESS_PROMPTFOO_INSTALL: install promptfoo on first "
+                                  "use of --engine promptfoo; 0, false or no turn it off")
+
+    @field_validator("script_timeout_s", mode="before")
+    @classmethod
+    def _number_or_default(cls, value: Any) -> Any:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return 30.0
+
+    @field_validator("wordnet_dir", "promptfoo_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("promptfoo_install", mode="before")
+    @classmethod
+    def _off_only_when_said(cls, value: Any) -> bool:
+        return str(value).lower() not in ("0", "false", "no")
 
     @property
     def pgdata_dir(self) -> Path:

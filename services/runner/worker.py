@@ -20,7 +20,7 @@ import structlog
 from harness.artifacts import ArtifactStore
 from harness.datasets.snapshots import read_snapshot
 from harness.evaluation import analysis
-from harness.evaluation.execute import DEFAULT_JUDGE, Grading, evaluate_case
+from harness.evaluation.execute import Grading, default_judge_model, evaluate_case
 from harness.evaluation.models import CaseResult, Target, TestCaseSnapshot
 from harness.events import StoredEvent
 from harness.events.run_events import (
@@ -122,7 +122,7 @@ class Runner:
         await self.sink.publish(_stream(req.run_id), RunStarted(run_id=req.run_id,
                                                                worker=self.worker_id),
                                 run_event_id(req.run_id, "started"))
-        grading = Grading(self.llm, judge_model=req.judge_model or DEFAULT_JUDGE,
+        grading = Grading(self.llm, judge_model=req.judge_model or default_judge_model(),
                           judge_params=allowed_options(req.judge_params, JUDGE_OPTIONS) or None,
                           labels={"run_id": req.run_id})
         todo = [(c, t, r) for c, t, r in itertools.product(cases, targets, range(req.repeat))

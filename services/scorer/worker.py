@@ -18,7 +18,7 @@ import structlog
 
 from harness.artifacts import ArtifactNotFound, ArtifactStore
 from harness.datasets.snapshots import read_snapshot
-from harness.evaluation.execute import DEFAULT_JUDGE
+from harness.evaluation.execute import default_judge_model
 from harness.evaluation.models import CaseResult
 from harness.events import StoredEvent
 from harness.events.run_events import RunCompleted, ScoresRecorded, score_event_id
@@ -185,7 +185,7 @@ class RunScorer:
     def _judge_model(job: ScoringJob) -> str | None:
         if not any(spec.uses_judge for spec in resolve_metrics(job.metrics)):
             return None
-        return job.judge_model or DEFAULT_JUDGE
+        return job.judge_model or default_judge_model()
 
     async def _score_batch(self, scorer: Scorer, batch: list[tuple[CaseResult, list[str]]],
                            cases: dict[str, dict], judge_model: str | None,

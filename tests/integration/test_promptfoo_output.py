@@ -286,10 +286,10 @@ def test_engine_promptfoo_failures(tmp_path, monkeypatch):
         engine_promptfoo(FIXTURES / "allpass" / "promptfooconfig.yaml", tmp_path / "r.json")
 
 
-def test_engine_promptfoo_unavailable_here(tmp_path, monkeypatch):
+def test_engine_promptfoo_unavailable_here(tmp_path, monkeypatch, setenv):
     """Without promptfoo on PATH, no private install and no npm to install one, it says
     what is needed."""
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing on PATH
-    monkeypatch.setenv("HARNESS_PROMPTFOO_DIR", str(tmp_path / "none"))
+    setenv("HARNESS_PROMPTFOO_DIR", str(tmp_path / "none"))
     with pytest.raises(PromptfooUnavailable, match="Node.js"):
         engine_promptfoo(FIXTURES / "allpass" / "promptfooconfig.yaml")

@@ -257,10 +257,10 @@ async def test_python_inline_and_file(tmp_path):
     assert not r.passed and "returned true" in r.reason
 
 
-async def test_python_errors_fail_the_assertion_and_time_out(monkeypatch):
+async def test_python_errors_fail_the_assertion_and_time_out(setenv):
     r = await run({"type": "python", "value": "1/0"}, "x")
     assert not r.passed and not r.error and "ZeroDivisionError" in r.reason
-    monkeypatch.setenv("HARNESS_SCRIPT_TIMEOUT_S", "1")
+    setenv("HARNESS_SCRIPT_TIMEOUT_S", "1")
     r = await run({"type": "python", "value": "__import__('time').sleep(30)"}, "x")
     assert not r.passed and "timed out" in r.reason
 

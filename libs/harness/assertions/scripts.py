@@ -26,6 +26,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.config import get_settings
+
 from .models import Assertion, AssertionContext, AssertionEvalError, Verdict
 
 _PY_RUNNER = r"""
@@ -85,10 +87,7 @@ _MARK = "@@HARNESS_RESULT@@"
 
 
 def script_timeout() -> float:
-    try:
-        return float(os.environ.get("HARNESS_SCRIPT_TIMEOUT_S", "30"))
-    except ValueError:
-        return 30.0
+    return get_settings().script_timeout_s
 
 
 def python_script(code: str) -> str:

