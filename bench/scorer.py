@@ -1,6 +1,6 @@
 """Scorer benchmark: metric throughput and judge-call concurrency.
 
-Prints JSON with three parts:
+Prints JSON with these parts (``--parts`` picks some):
 
 - ``non_llm``: cases/s of the no-model metrics (string similarity, BLEU, ROUGE-L, exact
   match, string presence, non-LLM context precision/recall) over ``--cases`` cases,
@@ -8,23 +8,27 @@ Prints JSON with three parts:
   objects called directly in a loop (``overhead_ratio`` = baseline rate ÷ harness rate).
 - ``embedding``: cases/s of ``answer_semantic_similarity`` with the offline model (cold
   vector cache); baseline: ``LLMClient.embed`` of the same texts alone.
-- ``judge``: ``context_precision`` with one context per case (one judge call per case)
-  against the loopback stub at a fixed latency, ``--concurrency`` calls at a time;
-  ``judge_wall_over_ideal`` = wall time ÷ (calls × latency ÷ concurrency). Baseline: the
-  same prompts sent by ``LLMClient.complete`` alone at the same concurrency
-  (``raw_client_wall_over_ideal``); the gap between the two is the scorer's own cost.
-  On a small machine LiteLLM's CPU per call, not the limit, bounds both.
+- ``judge``: every judge metric of the registry (faithfulness, context_precision,
+  answer_relevancy) on ``--judge-cases`` cases (two contexts each) against the loopback stub
+  (its own process) at ``--latency``, ``--concurrency`` judge calls at a time; embeddings
+  from the stub too. ``judge_calls`` are the requests the stub received (cache hits are
+  not calls; ``cached_calls`` counts them); ``judge_wall_over_ideal`` = wall time ÷ (judge
+  calls × latency ÷ concurrency). Baseline: the very requests the scorer sent, replayed
+  by ``LLMClient.complete`` alone at the same concurrency (``raw_client_wall_over_ideal``);
+  ``scorer_over_raw_client`` is the scorer's own cost. On a small machine LiteLLM's CPU
+  per call, not the limit, bounds both; the load average is reported with them.
 
-  ``judge_slow_provider`` repeats it at ``--slow-latency`` (0.5 s), where the
-  concurrency limit alone should set the pace.
+  ``judge_slow_provider`` repeats it at ``--slow-latency`` (0.5 s) on 2 × concurrency
+  cases, where the concurrency limit alone should set the pace.
 - ``pipeline``: the scorer service path in the local stack (``--pipeline-cases`` cases, the
   non-LLM metrics): a completed run's results read from the registry, scored, and one
   ``ScoresRecorded`` per result and metric ingested into the event store and read models;
   ``scoring_s`` runs from the run's completion to its last recorded score. Baseline: the
   same inputs through ``Scorer.score_cases`` alone (``pipeline_over_core``).
 
-Usage: python bench/scorer.py [--cases 1000] [--judge-calls 320] [--latency 0.05]
+Usage: python bench/scorer.py [--cases 1000] [--judge-cases 200] [--latency 0.05]
        [--concurrency 16] [--slow-latency 0.5] [--skip-embedding] [--pipeline-cases 1000]
+       [--parts non_llm,embedding,judge,judge_slow_provider,pipeline]
 """
 
 from __future__ import annotations
@@ -45,11 +49,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 STUB = """
-import json, sys, time
+import json, sys
 from tests.support.stub_llm import StubLLM
 
 def reply(body):
     prompt = body["messages"][-1]["content"]
+    if "input: " not in prompt:  # not a Ragas prompt (a warm-up)
+        return "ok"
     data, _ = json.JSONDecoder().raw_decode(prompt.rsplit("input: ", 1)[1])
     if set(data) == {"question", "answer"}:
         return json.dumps({"statements": [data["answer"]]})
@@ -62,8 +68,17 @@ def reply(body):
 
 stub = StubLLM(latency_s=float(sys.argv[1]), default_reply=reply).start()
 print(stub.base_url, flush=True)
-while True:
-    time.sleep(3600)
+for line in sys.stdin:
+    command = line.strip()
+    if command == "stats":
+        answer = {"chat": len(stub.chat_requests), "embeddings": len(stub.embedding_requests),
+                  "max_in_flight": stub.max_in_flight}
+    elif command == "prompts":
+        answer = [r.messages for r in stub.chat_requests]
+    else:
+        stub.reset()
+        answer = {}
+    print(json.dumps(answer), flush=True)
 """
 
 WORDS = (
@@ -173,74 +188,99 @@ async def bench_embedding(cases: list[dict]) -> dict:
     }
 
 
-async def bench_judge(calls: int, latency: float, concurrency: int) -> dict:
-    from harness.llm import LLMClient
-    from harness.scoring import Scorer
+class StubProcess:
+    """The loopback stub in its own process (its CPU off the scorer's), answering one
+    command a line on stdin: ``stats`` (requests it received, most in flight at once),
+    ``prompts`` (the messages of every chat request) and ``reset``."""
 
-    stub = subprocess.Popen([sys.executable, "-c", STUB, str(latency)], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    def __init__(self, latency: float) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", STUB, str(latency)], cwd=ROOT,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     env={**os.environ, "PYTHONPATH": str(ROOT)})
+        self.base_url = self.proc.stdout.readline().strip()
+
+    def ask(self, command: str):
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def make_judge_cases(count: int, prefix: str = "item") -> list[dict]:
+    """Cases every judge metric applies to: two contexts, a two-sentence answer."""
+    return [{"question": f"What about {prefix} {i}?",
+             "answer": f"{prefix.capitalize()} {i} is fine. It was checked on day {i}.",
+             "reference": f"{prefix.capitalize()} {i} is fine.",
+             "contexts": [f"{prefix.capitalize()} {i} is described here.",
+                          f"Day {i} was a check day."]} for i in range(count)]
+
+
+async def bench_judge(cases_n: int, latency: float, concurrency: int) -> dict:
+    """Every judge metric of the registry on ``cases_n`` cases, judge calls counted at the
+    stub; embeddings (answer_relevancy) from the stub too, so no local model's CPU
+    competes with the judge calls."""
+    from harness.llm import LLMClient, LLMRequest
+    from harness.scoring import LLM_METRICS, Scorer
+
+    metrics = list(LLM_METRICS)
+    stub = StubProcess(latency)
     try:
-        base_url = stub.stdout.readline().strip()
-        llm = LLMClient()
-        scorer = Scorer(llm, "openai/bench-judge", judge_params={"api_base": base_url},
+        endpoint = {"api_base": stub.base_url}
+        scorer = Scorer(LLMClient(), "openai/bench-judge", "openai/bench-embed",
+                        judge_params=endpoint, embedding_params=endpoint,
                         max_concurrency=concurrency)
-        warm = [{"question": f"warm {i}", "reference": "r", "contexts": ["c"]}
-                for i in range(concurrency)]
-        await scorer.score_cases(warm, ["context_precision"])  # imports, connection pool
-
-        cases = [{"question": f"What about item {i}?", "reference": f"Item {i} is fine.",
-                  "contexts": [f"Item {i} is described here."]} for i in range(calls)]
+        # imports, connection pool
+        await scorer.score_cases(make_judge_cases(concurrency, "warm-up"), metrics)
+        stub.ask("reset")
+        cases = make_judge_cases(cases_n)
         cpu0, started = time.process_time(), time.perf_counter()
-        results = await scorer.score_cases(cases, ["context_precision"])
+        results = await scorer.score_cases(cases, metrics)
         wall = time.perf_counter() - started
         cpu = time.process_time() - cpu0
+        stats = stub.ask("stats")
+        prompts = stub.ask("prompts")
 
-        # Baseline: the very prompts the scorer sent (other items), through LLMClient alone.
-        from ragas.metrics.collections.context_precision.util import (
-            ContextPrecisionInput,
-            ContextPrecisionPrompt,
-        )
-
-        from harness.llm import LLMRequest
-        from harness.scoring.judge import JUDGE_SYSTEM_PROMPT
-
-        prompt = ContextPrecisionPrompt()
-        limiter = asyncio.Semaphore(concurrency)
+        # Baseline: the very requests the scorer sent, through LLMClient alone (a fresh
+        # client: an empty response cache) at the same concurrency.
         raw_llm = LLMClient()
+        limiter = asyncio.Semaphore(concurrency)
 
-        async def raw_call(i: int) -> None:
-            text = prompt.to_string(ContextPrecisionInput(
-                question=f"What about thing {i}?", context=f"Thing {i} is described here.",
-                answer=f"Thing {i} is fine."))
-            req = LLMRequest(model="openai/bench-judge", temperature=0.0,
-                             params={"api_base": base_url},
-                             messages=[{"role": "system", "content": JUDGE_SYSTEM_PROMPT},
-                                       {"role": "user", "content": text}])
+        async def raw_call(messages: list[dict]) -> None:
+            req = LLMRequest(model="openai/bench-judge", temperature=0.0, params=endpoint,
+                             messages=messages)
             async with limiter:
                 await raw_llm.complete(req)
 
-        await asyncio.gather(*(raw_call(-1 - i) for i in range(concurrency)))
+        await asyncio.gather(*(raw_call([{"role": "user", "content": f"warm-up {i}"}])
+                               for i in range(concurrency)))
         cpu0, started = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(raw_call(i) for i in range(calls)))
+        await asyncio.gather(*(raw_call(m) for m in prompts))
         raw_wall = time.perf_counter() - started
         raw_cpu = time.process_time() - cpu0
     finally:
-        stub.terminate()
-        stub.wait(timeout=10)
-    made = sum(r[0].judge_calls - r[0].cached_calls for r in results)
-    assert all(r[0].status == "ok" for r in results), results[0]
+        stub.stop()
+    scores = [s for r in results for s in r]
+    bad = [s for s in scores if s.status != "ok"]
+    assert not bad, bad[0]
+    made = stats["chat"]
+    assert made == sum(s.judge_calls - s.cached_calls for s in scores) == len(prompts), stats
     ideal = made * latency / concurrency
     return {
-        "metric": "context_precision", "judge_calls": made, "latency_s": latency,
-        "concurrency": concurrency, "wall_s": round(wall, 3), "ideal_s": round(ideal, 3),
+        "metrics": metrics, "cases": cases_n, "judge_calls": made,
+        "cached_calls": sum(s.cached_calls for s in scores),
+        "embedding_requests": stats["embeddings"], "stub_max_in_flight": stats["max_in_flight"],
+        "latency_s": latency, "concurrency": concurrency,
+        "wall_s": round(wall, 3), "ideal_s": round(ideal, 3),
         "judge_wall_over_ideal": round(wall / ideal, 3),
         "raw_client_wall_s": round(raw_wall, 3),
         "raw_client_wall_over_ideal": round(raw_wall / ideal, 3),
         "scorer_over_raw_client": round(wall / raw_wall, 3),
         "cpu_ms_per_call": round(cpu / made * 1000, 2),
-        "raw_client_cpu_ms_per_call": round(raw_cpu / calls * 1000, 2),
-        "cpus": os.cpu_count(),
+        "raw_client_cpu_ms_per_call": round(raw_cpu / made * 1000, 2),
+        "cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2),
     }
 
 
@@ -300,34 +340,52 @@ async def bench_pipeline(cases: list[dict]) -> dict:
     }
 
 
+PARTS = ("non_llm", "embedding", "judge", "judge_slow_provider", "pipeline")
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", type=int, default=1000)
-    ap.add_argument("--judge-calls", type=int, default=320)
+    ap.add_argument("--judge-cases", type=int, default=200)
     ap.add_argument("--latency", type=float, default=0.05)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--slow-latency", type=float, default=0.5)
     ap.add_argument("--skip-embedding", action="store_true")
     ap.add_argument("--pipeline-cases", type=int, default=1000)
+    ap.add_argument("--parts", default=",".join(PARTS),
+                    help=f"comma-separated, any of {', '.join(PARTS)}")
     args = ap.parse_args()
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        ap.error(f"unknown parts: {', '.join(sorted(unknown))}")
+    if args.skip_embedding and "embedding" in parts:
+        parts.remove("embedding")
     os.environ.setdefault("OPENAI_API_KEY", "sk-bench")
 
     from harness.logging import configure_logging
 
     configure_logging("WARNING")
     cases = make_cases(args.cases)
-    out: dict = {"non_llm": await bench_non_llm(cases)}
-    if not args.skip_embedding:
+    out: dict = {"loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
+    if "non_llm" in parts:
+        out["non_llm"] = await bench_non_llm(cases)
+    if "embedding" in parts:
         out["embedding"] = await bench_embedding(cases)
-    out["judge"] = await bench_judge(args.judge_calls, args.latency, args.concurrency)
-    # A slow provider: per-call CPU no longer binds, so the limit alone sets the pace.
-    out["judge_slow_provider"] = await bench_judge(
-        6 * args.concurrency, args.slow_latency, args.concurrency
-    )
-    out["pipeline"] = await bench_pipeline(cases[:args.pipeline_cases])
+    if "judge" in parts:
+        out["judge"] = await bench_judge(args.judge_cases, args.latency, args.concurrency)
+    if "judge_slow_provider" in parts:
+        # A slow provider: per-call CPU no longer binds, so the limit alone sets the pace.
+        out["judge_slow_provider"] = await bench_judge(
+            2 * args.concurrency, args.slow_latency, args.concurrency
+        )
+    if "pipeline" in parts:
+        out["pipeline"] = await bench_pipeline(cases[:args.pipeline_cases])
     from harness.scoring import engine_name
 
     out["engine"] = engine_name()
+    out["cpus"] = os.cpu_count()
+    out["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(out, indent=2))
 
 
