@@ -22,11 +22,12 @@ from services.generator.local import LocalGenerationProgress
 from services.generator.worker import HANDLED_TYPES as GENERATOR_TYPES
 from services.generator.worker import Generator
 from services.registry.runtime import Runtime
-from services.runner.local import BatchingLocalSink, LocalRunProgress
+from services.runner.local import LocalRunProgress
 from services.runner.worker import HANDLED_TYPES, Runner
 from services.scorer.local import LocalScoringSource
 from services.scorer.worker import HANDLED_TYPES as SCORER_TYPES
 from services.scorer.worker import RunScorer
+from services.worker_results import BatchingLocalSink
 
 E = TypeVar("E", bound=DomainEvent)
 

@@ -1,5 +1,5 @@
-"""What the generator needs from the outside besides the artifact store: where its
-facts go (the runner's ``ResultSink`` shape) and what a generation has recorded so far."""
+"""What the generator needs from the outside besides the artifact store: what a
+generation has recorded so far (its facts go to a ``services.worker_results.ResultSink``)."""
 
 from __future__ import annotations
 

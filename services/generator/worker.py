@@ -56,7 +56,7 @@ from harness.generation.chunking import Chunk
 from harness.llm import LLMClient
 from harness.llm.options import JUDGE_OPTIONS, allowed_options
 from harness.scoring.judge import Usage
-from services.runner.ports import ResultSink
+from services.worker_results import ResultSink
 
 from .ports import GenerationProgress, Recorded
 

@@ -1,19 +1,9 @@
-"""What the runner needs from the outside: where results go, and what is already done."""
+"""What the runner needs from the outside besides the artifact store: what is already
+done (results go to a ``services.worker_results.ResultSink``)."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Protocol
-
-from harness.events.base import DomainEvent
-
-
-class ResultSink(Protocol):
-    """Publishes result events for the registry to ingest (deterministic event ids)."""
-
-    async def publish(self, stream_id: str, event: DomainEvent, event_id: uuid.UUID) -> None: ...
-
-    async def flush(self) -> None: ...
 
 
 class RunProgress(Protocol):

@@ -1,35 +1,10 @@
-"""Remote adapters of the runner's ports, for the runner as its own service: progress is
-read from the registry's REST API; results go out on the bus (Pub/Sub ``results`` topic)
-for the registry to ingest."""
+"""Remote adapter of the runner's progress port, for the runner as its own service: what
+is already recorded is read from the registry's REST API (results go out on the bus, see
+``services.worker_results.BusResultSink``)."""
 
 from __future__ import annotations
 
-import uuid
-from typing import Protocol
-
 import httpx
-
-from harness.events import EventMetadata
-from harness.events.base import DomainEvent
-
-
-class ResultPublisher(Protocol):
-    async def publish_result(self, stream_id: str, event: DomainEvent, event_id: uuid.UUID,
-                             metadata: EventMetadata) -> None: ...
-
-
-class BusResultSink:
-    """Publishes each result as soon as it exists (Pub/Sub batches on its own)."""
-
-    def __init__(self, publisher: ResultPublisher, actor: str = "runner") -> None:
-        self.publisher = publisher
-        self.metadata = EventMetadata(actor=actor)
-
-    async def publish(self, stream_id: str, event: DomainEvent, event_id: uuid.UUID) -> None:
-        await self.publisher.publish_result(stream_id, event, event_id, self.metadata)
-
-    async def flush(self) -> None:
-        return None
 
 
 class RegistryRunProgress:

@@ -10,6 +10,7 @@ from harness.artifacts import artifact_store_from_settings
 from harness.config import Settings
 from harness.events import StoredEvent
 from harness.events.run_events import RunRequested
+from services.worker_results import BusResultSink
 from services.worker_service import (
     WorkerParts,
     create_worker_service,
@@ -17,7 +18,7 @@ from services.worker_service import (
     wait_or_redeliver,
 )
 
-from .remote import BusResultSink, RegistryRunProgress
+from .remote import RegistryRunProgress
 from .worker import HANDLED_TYPES, Runner
 
 

@@ -36,8 +36,9 @@ from harness.events.run_events import (
 from harness.llm import LLMClient
 from harness.llm.options import JUDGE_OPTIONS, allowed_options
 from harness.storable import storable
+from services.worker_results import ResultSink
 
-from .ports import ResultSink, RunProgress
+from .ports import RunProgress
 
 log = structlog.get_logger(__name__)
 

@@ -1,5 +1,5 @@
 """What the scorer needs from the outside: the run to score, its results with the scores
-already recorded, and where new scores go (a ``ResultSink``, as for the runner)."""
+already recorded (new scores go to a ``services.worker_results.ResultSink``)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from harness.artifacts import artifact_store_from_settings
 from harness.config import Settings
 from harness.events import StoredEvent
 from harness.events.run_events import RunCompleted
-from services.runner.remote import BusResultSink
+from services.worker_results import BusResultSink
 from services.worker_service import (
     WorkerParts,
     create_worker_service,

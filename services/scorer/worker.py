@@ -24,7 +24,7 @@ from harness.events import StoredEvent
 from harness.events.run_events import RunCompleted, ScoresRecorded, score_event_id
 from harness.llm import LLMClient
 from harness.scoring import DEFAULT_JUDGE_CONCURRENCY, MetricScore, Scorer, resolve_metrics
-from services.runner.ports import ResultSink
+from services.worker_results import ResultSink
 
 from .inputs import scoring_input
 from .ports import ScoringJob, ScoringSource
