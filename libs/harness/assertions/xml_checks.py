@@ -50,9 +50,13 @@ def _read_name(text: str, start: int) -> tuple[str, int] | None:
     return text[start:end], end
 
 
-def _tag_end(text: str, start: int) -> int:
-    quote = None
-    for i in range(start + 1, len(text)):
+def _closing_gt(text: str, begin: int, *, declaration: bool) -> int:
+    """Index of the ``>`` that ends a tag or a ``<!...>`` declaration, from ``begin``;
+    quoted text is skipped. A tag is no tag when an unquoted ``<`` comes first (-1 then,
+    and when the text ends); a declaration skips its bracketed internal subset and runs to
+    the end of the text when unclosed."""
+    quote, depth = None, 0
+    for i in range(begin, len(text)):
         ch = text[i]
         if quote:
             if ch == quote:
@@ -60,11 +64,16 @@ def _tag_end(text: str, start: int) -> int:
             continue
         if ch in "\"'":
             quote = ch
-        elif ch == "<":
-            return -1
-        elif ch == ">":
+        elif ch == ">" and depth == 0:
             return i
-    return -1
+        elif not declaration:
+            if ch == "<":
+                return -1
+        elif ch == "[":
+            depth += 1
+        elif ch == "]" and depth > 0:
+            depth -= 1
+    return len(text) - 1 if declaration else -1
 
 
 def _delimited_end(text: str, start: int, delimiter: str) -> int:
@@ -72,45 +81,30 @@ def _delimited_end(text: str, start: int, delimiter: str) -> int:
     return found + len(delimiter) - 1 if found != -1 else len(text) - 1
 
 
+_DELIMITED = (("<!--", "-->"), ("<![CDATA[", "]]>"), ("<?", "?>"))
+
+
 def _declaration_end(text: str, start: int) -> int:
-    if text.startswith("<!--", start):
-        return _delimited_end(text, start + 4, "-->")
-    if text.startswith("<![CDATA[", start):
-        return _delimited_end(text, start + 9, "]]>")
-    quote, depth = None, 0
-    for i in range(start + 2, len(text)):
-        ch = text[i]
-        if quote:
-            if ch == quote:
-                quote = None
-            continue
-        if ch in "\"'":
-            quote = ch
-        elif ch == "[":
-            depth += 1
-        elif ch == "]" and depth > 0:
-            depth -= 1
-        elif ch == ">" and depth == 0:
-            return i
-    return len(text) - 1
+    for opener, closer in _DELIMITED:
+        if text.startswith(opener, start):
+            return _delimited_end(text, start + len(opener), closer)
+    return _closing_gt(text, start + 2, declaration=True)
 
 
 def read_tag(text: str, start: int) -> Tag | None:
     nxt = text[start + 1] if start + 1 < len(text) else None
     if nxt is None:
         return None
-    if nxt == "!":
+    if nxt in "!?":
         return Tag("declaration", start, _declaration_end(text, start))
-    if nxt == "?":
-        return Tag("declaration", start, _delimited_end(text, start + 2, "?>"))
     if nxt == "/":
         name = _read_name(text, start + 2)
-        end = _tag_end(text, start) if name else -1
+        end = _closing_gt(text, start + 1, declaration=False) if name else -1
         return Tag("closing", start, end, name[0]) if name and end != -1 else None
     name = _read_name(text, start + 1)
     if not name:
         return None
-    end = _tag_end(text, start)
+    end = _closing_gt(text, start + 1, declaration=False)
     if end == -1:
         return None
     last = end - 1
