@@ -6,9 +6,16 @@ from __future__ import annotations
 import asyncpg
 
 from harness.evaluation.models import CaseResult
-from services.registry.scores import RESULT_WITH_SCORES
 
 from .ports import ScoringJob
+
+# each result with the scores recorded for it as ``{metric: score}``; a score the result
+# itself carries (e.g. an import) is replaced, as in the registry's answers
+_RESULTS_WITH_SCORES = (
+    "SELECT r.result, coalesce(jsonb_object_agg(s.metric, s.score) "
+    "FILTER (WHERE s.metric IS NOT NULL), '{}'::jsonb) AS scores "
+    "FROM run_results r LEFT JOIN run_scores s USING (run_id, case_id, target_id, repeat) "
+    "WHERE r.run_id = $1 GROUP BY r.run_id, r.case_id, r.target_id, r.repeat")
 
 
 class LocalScoringSource:
@@ -23,10 +30,8 @@ class LocalScoringSource:
         return ScoringJob.from_run(row) if row is not None else None
 
     async def results(self, run_id: str) -> list[CaseResult]:
-        rows = await self.pool.fetch(
-            f"SELECT {RESULT_WITH_SCORES} AS result FROM run_results r WHERE r.run_id = $1",
-            run_id)
-        return [CaseResult.model_validate(r["result"]) for r in rows]
+        rows = await self.pool.fetch(_RESULTS_WITH_SCORES, run_id)
+        return [CaseResult.model_validate({**r["result"], "scores": r["scores"]}) for r in rows]
 
     async def unscored_runs(self) -> list[str]:
         rows = await self.pool.fetch(
