@@ -16,19 +16,6 @@ from harness.llm._litellm import litellm
 from tests.support.stub_llm import StubLLM
 
 
-@pytest.fixture(scope="module")
-def stub():
-    with StubLLM() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def _clean_stub(stub):
-    stub.reset()
-    stub.latency_s = 0.0
-    yield
-
-
 @pytest.fixture
 def client():
     return LLMClient(backoff_base_s=0.001, backoff_max_s=0.01)

@@ -13,18 +13,6 @@ from harness.llm._litellm import litellm
 from tests.support.stub_llm import StubLLM
 
 
-@pytest.fixture(scope="module")
-def stub():
-    with StubLLM() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def _clean_stub(stub):
-    stub.reset()
-    yield
-
-
 @pytest.fixture
 def fuzzy_lookups(monkeypatch):
     """Counts LiteLLM's fuzzy search for a model its cost map does not name exactly: its

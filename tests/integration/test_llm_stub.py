@@ -14,15 +14,10 @@ from tests.support.stub_llm import StubLLM
 
 
 @pytest.fixture(scope="module")
-def stub():
+def stub_server():
+    """The shared ``stub`` fixture's server, listing two models."""
     with StubLLM(models=["stub-model", "gpt-4o-mini"]) as server:
         yield server
-
-
-@pytest.fixture(autouse=True)
-def _clean(stub):
-    stub.reset()
-    stub.latency_s = 0.0
 
 
 async def test_binds_loopback_on_a_free_port(stub):

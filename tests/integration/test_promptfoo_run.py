@@ -25,18 +25,6 @@ from tests.support.stub_llm import StubLLM
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "promptfoo"
 
 
-@pytest.fixture(scope="module")
-def stub():
-    with StubLLM() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def _clean(stub):
-    stub.reset()
-    stub.latency_s = 0.0
-
-
 def verdicts(outcome) -> dict[tuple[str, str], str]:
     return {(r.case_id, r.target_id): r.status for r in outcome.results}
 

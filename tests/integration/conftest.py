@@ -1,0 +1,26 @@
+"""Fixtures shared by the integration tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.stub_llm import StubLLM
+
+
+@pytest.fixture(scope="module")
+def stub_server() -> Iterator[StubLLM]:
+    """One loopback stub LLM server per test module (a module overrides this fixture to
+    start it differently, e.g. with other models)."""
+    with StubLLM() as server:
+        yield server
+
+
+@pytest.fixture
+def stub(stub_server: StubLLM) -> StubLLM:
+    """The module's stub LLM server as new for this test: no scripts, replies, failures,
+    recorded requests or latency. (A module that needs another stub defines its own.)"""
+    stub_server.reset()
+    stub_server.latency_s = 0.0
+    return stub_server
