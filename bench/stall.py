@@ -138,7 +138,7 @@ async def probe_activations(c: httpx.AsyncClient) -> dict:
 async def probe_rebuild(c: httpx.AsyncClient, url: str) -> dict:
     from harness.db import create_pool
     from harness.eventstore import EventStore
-    from services.registry import projections
+    from services.registry.read import projections
 
     stop = asyncio.Event()
     statuses: list[int] = []

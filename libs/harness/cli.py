@@ -301,7 +301,7 @@ def projections_rebuild() -> None:
     """Drop the read models and replay every event into them."""
     from harness.db import create_pool
     from harness.eventstore import EventStore
-    from services.registry import projections
+    from services.registry.read import projections
 
     url = database_url(existing=True)
 

@@ -22,13 +22,14 @@ from harness.events.base import DomainEvent
 from harness.eventstore import EventStore, StreamLocks, locked_transaction
 from harness.storable import is_unstorable
 
-from . import projections, reactions
+from . import reactions
 from .domain import applications as app_domain
 from .domain import datasets as dataset_domain
 from .domain import generations as generation_domain
 from .domain import governance
 from .domain import prompts as prompt_domain
 from .domain.errors import AlreadyExists, Invalid
+from .read import projections
 
 S = TypeVar("S")
 

@@ -2,8 +2,8 @@ import asyncio
 import random
 
 from harness.eventstore import EventStore
-from services.registry import projections
 from services.registry.commands import fold_prompt
+from services.registry.read import projections
 
 TABLE_QUERIES = {
     "prompts": "SELECT * FROM prompts ORDER BY id",

@@ -20,7 +20,7 @@ from harness.events.generation_events import (
 from harness.llm import LLMClient
 from services.generator.local import LocalGenerationProgress
 from services.generator.worker import Generator
-from services.registry import projections
+from services.registry.read import projections
 from services.worker_results import BatchingLocalSink
 from tests.support.generation import qa_reply
 from tests.support.stub_llm import StubLLM

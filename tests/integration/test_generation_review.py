@@ -10,7 +10,7 @@ import pytest
 
 from harness.events import EventMetadata
 from harness.events.generation_events import CasesGenerated
-from services.registry import projections
+from services.registry.read import projections
 from tests.support.generation import qa_reply, wait_generation
 from tests.support.runs import wait_run
 from tests.support.stub_llm import StubLLM

@@ -7,7 +7,7 @@ import asyncio
 import random
 
 from harness.eventstore import EventStore
-from services.registry import projections
+from services.registry.read import projections
 
 WRITERS = 12
 REBUILDS = 4

@@ -296,7 +296,7 @@ async def test_compare_pivot_and_trend_include_metric_distributions(c, stub):
 
 
 async def test_scores_rebuild_into_identical_rows(c, scoring_stack, stub):
-    from services.registry.projections import rebuild
+    from services.registry.read.projections import rebuild
 
     p, ds = await seed(c, cases=CASES, versions=["{{ answer }}"], name="rebuild")
     run = await _request(c, stub, ds["id"], p["id"], ["bleu", "faithfulness"])

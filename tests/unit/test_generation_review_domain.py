@@ -21,7 +21,7 @@ from harness.generation.ragas_engine import _assign
 from services.registry.domain import datasets as ds
 from services.registry.domain import generations as gen
 from services.registry.domain.errors import AlreadyExists, Invalid, NotFound
-from services.registry.projections_generation import merge_documents, merge_usage
+from services.registry.read.projections.generation import merge_documents, merge_usage
 
 
 def request(**overrides) -> gen.RequestGeneration:

@@ -23,6 +23,7 @@ from harness.web.problems import ProblemError
 from ..domain import datasets as domain
 from ..domain.errors import Invalid, NotFound
 from ..downloads import RAW_HELP, content_disposition
+from ..read.queries.search import contains_pattern
 from ..schemas import (
     CaseOut,
     CasePatch,
@@ -34,7 +35,6 @@ from ..schemas import (
     Page,
 )
 from ..scores import canonical_metrics
-from ..search import contains_pattern
 from .deps import Paging, metadata, runtime
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])

@@ -17,7 +17,8 @@ from harness.web.problems import ProblemError
 
 from ..domain import prompts as domain
 from ..domain.errors import NotFound
-from ..projections import version_id
+from ..read.projections import version_id
+from ..read.queries.search import contains_pattern
 from ..schemas import (
     ActivateBody,
     DiffOut,
@@ -34,7 +35,6 @@ from ..schemas import (
     RenderOut,
     content_to_plain,
 )
-from ..search import contains_pattern
 from .deps import Paging, VersionPath, metadata, runtime
 
 router = APIRouter(prefix="/prompts", tags=["prompts"])

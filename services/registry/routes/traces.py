@@ -2,7 +2,7 @@
 
 Viewers may read. Only the stored form is ever shown: bodies are masked before they are
 stored (``harness.tracing.writer.mask_bodies``), and lists carry summaries without them.
-The SQL lives in :mod:`..trace_queries`.
+The SQL lives in :mod:`..read.queries.traces`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from harness.web.auth import require
 from harness.web.input_guard import INT32_MAX
 
 from ..domain.errors import Invalid, NotFound
-from ..trace_queries import BadCursor, Cursor, TraceFilter, get_trace, list_traces
+from ..read.queries.traces import BadCursor, Cursor, TraceFilter, get_trace, list_traces
 from .deps import runtime
 
 router = APIRouter(prefix="/traces", tags=["traces"])

@@ -1,6 +1,6 @@
-"""Read models of generations and of the review of generated cases (registered with
-``projections``; this module's projector runs after the dataset projector, so the cases
-a ``CasesAdded`` inserts are there to mark).
+"""Read models of generations and of the review of generated cases (listed in
+:mod:`.catalog` after ``evaluation``, so the cases a ``CasesAdded`` inserts are there to
+mark).
 
 A rejected case is removed from ``test_cases`` by the ``CaseRemoved`` that follows its
 ``CaseReviewed``; before that, the rejection copies it into ``rejected_cases`` with the
@@ -21,8 +21,8 @@ from harness.events.generation_events import (
     GenerationStarted,
 )
 
-from . import projections
-from .projections_evaluation import _cases_changed, case_columns
+from .evaluation import case_columns, mark_cases_changed
+from .projection import Projection
 
 MAX_STORED_ERRORS = 500  # per generation; the count is exact, the list is a sample
 
@@ -132,7 +132,7 @@ async def _case_reviewed(conn, ev: StoredEvent) -> None:
     await conn.execute(f"UPDATE test_cases SET {', '.join(sets)} WHERE id = $1",
                        d.case_id, ev.metadata.actor, ev.recorded_at, d.note, *changes.values())
     if changes:  # an edited case must be looked at again before the dataset counts as verified
-        await _cases_changed(conn, d.dataset_id, ev.recorded_at, 0)
+        await mark_cases_changed(conn, d.dataset_id, ev.recorded_at, 0)
 
 
 async def _rejected(conn, d: CaseReviewed, ev: StoredEvent) -> None:
@@ -168,4 +168,9 @@ async def apply(conn: asyncpg.Connection, ev: StoredEvent) -> None:
     await _HANDLERS[ev.type](conn, ev)
 
 
-projections.register_projector(tuple(_HANDLERS), apply, ["generations", "rejected_cases"])
+PROJECTION = Projection(
+    name="generation",
+    types=frozenset(_HANDLERS),
+    apply=apply,
+    tables=("generations", "rejected_cases"),
+)

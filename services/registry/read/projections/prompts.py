@@ -1,15 +1,14 @@
-"""Projections: the registry's read models, updated in the append's transaction.
+"""Read models of prompts, their versions, environments and policies, promotions, and
+applications: the ``prompts``, ``prompt_versions``, ``prompt_environments``,
+``prompt_policies``, ``promotions`` and ``applications`` tables.
 
-``apply`` is the only code that writes read-model tables; ``rebuild`` truncates them and
-replays every event through ``apply``, so a rebuild gives identical rows. A rebuild runs
-alongside live writers without deadlocking (see ``rebuild``).
+Events are decoded through the event registry (so upcasters run) before a handler sees
+them. Listed with the other projections in :mod:`.catalog`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 
 import asyncpg
 
@@ -31,31 +30,14 @@ from harness.events.registry_events import (
     PromptVersionActivated,
     PromptVersionCreated,
 )
-from harness.eventstore import WRITERS_LOCK, EventStore
+
+from .projection import Projection
 
 _VERSION_NS = uuid.UUID("6f1c2f9e-4d1b-4f0e-9a57-8f3f3a0c1d20")
-
-Projector = Callable[[asyncpg.Connection, StoredEvent], Awaitable[None]]
-_extra_projectors: list[tuple[tuple[str, ...], Projector]] = []
-_extra_tables: list[str] = []
-
-
-def register_projector(types: tuple[str, ...], projector: Projector, tables: list[str]) -> None:
-    """Other read models (datasets, runs, ...) plug in here so one rebuild covers all."""
-    _extra_projectors.append((types, projector))
-    _extra_tables.extend(t for t in tables if t not in _extra_tables)
 
 
 def version_id(prompt_id: str, version: int) -> uuid.UUID:
     return uuid.uuid5(_VERSION_NS, f"{prompt_id}:{version}")
-
-
-async def apply(conn: asyncpg.Connection, ev: StoredEvent) -> None:
-    if registry.knows(ev.type) and ev.type in _HANDLERS:
-        await _HANDLERS[ev.type](conn, registry.decode(ev), ev)
-    for types, projector in _extra_projectors:
-        if ev.type in types:
-            await projector(conn, ev)
 
 
 async def _prompt_created(conn, e: PromptCreated, ev: StoredEvent) -> None:
@@ -197,53 +179,16 @@ _HANDLERS = {
     ApplicationUpdated.TYPE: _application_updated,
 }
 
-REGISTRY_TABLES = ["promotions", "prompt_policies", "prompt_environments", "applications",
-                   "prompt_versions", "prompts"]
+
+async def apply(conn: asyncpg.Connection, ev: StoredEvent) -> None:
+    if registry.knows(ev.type):
+        await _HANDLERS[ev.type](conn, registry.decode(ev), ev)
 
 
-def read_model_tables() -> list[str]:
-    return [*_extra_tables, *REGISTRY_TABLES]
-
-
-async def _lock_read_models(conn: asyncpg.Connection, tables: list[str]) -> None:
-    """Take every read-model table exclusively without ever waiting while holding some:
-    a reader in a multi-statement transaction may hold one table and want another, in its
-    own order. Each try waits briefly (well under the server's deadlock_timeout) inside a
-    savepoint whose rollback releases what it got, then tries again."""
-    delay = 0.02
-    while True:
-        try:
-            async with conn.transaction():  # a savepoint
-                await conn.execute("SET LOCAL lock_timeout = '200ms'")
-                await conn.execute(f"LOCK TABLE {', '.join(tables)} IN ACCESS EXCLUSIVE MODE")
-                await conn.execute("SET LOCAL lock_timeout = DEFAULT")
-            return
-        except asyncpg.LockNotAvailableError:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
-
-
-async def rebuild(store: EventStore, batch_size: int = 2000) -> int:
-    """Drop every read-model row and replay all events; one transaction, all or nothing.
-
-    Live writers take the stream's lock, read and then write read-model tables; a
-    TRUNCATE that locked tables in its own order deadlocked with them. So the rebuild
-    first takes the writers' lock exclusively (``WRITERS_LOCK``: it waits for writers
-    inside a transaction to commit; new ones back off and retry, and past their bound
-    answer 503 stream-busy), then the tables (see ``_lock_read_models``)."""
-    count = 0
-    tables = read_model_tables()
-    async with store.pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITERS_LOCK)
-        await _lock_read_models(conn, tables)
-        await conn.execute(f"TRUNCATE {', '.join(tables)}")
-        position = 0
-        while True:
-            batch = await store.read_all(position, batch_size, conn=conn)
-            if not batch:
-                break
-            for ev in batch:
-                await apply(conn, ev)
-                count += 1
-            position = batch[-1].global_position
-    return count
+PROJECTION = Projection(
+    name="prompts",
+    types=frozenset(_HANDLERS),
+    apply=apply,
+    tables=("promotions", "prompt_policies", "prompt_environments", "applications",
+            "prompt_versions", "prompts"),
+)

@@ -1,4 +1,4 @@
-"""Read models of datasets, cases, runs and run results (registered with ``projections``)."""
+"""Read models of datasets, cases, runs, run results and scores (listed in :mod:`.catalog`)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from harness.events.run_events import (
     ScoresRecorded,
 )
 
-from . import projections
+from .projection import Projection
 
 
 def _json(value) -> str:
@@ -55,7 +55,7 @@ async def _dataset_updated(conn, ev: StoredEvent) -> None:
                        d.dataset_id, *changes.values(), ev.recorded_at)
 
 
-async def _cases_changed(conn, dataset_id: str, at, delta: int) -> None:
+async def mark_cases_changed(conn, dataset_id: str, at, delta: int) -> None:
     # any change to the cases clears a person's verification: they must look again
     await conn.execute(
         "UPDATE datasets SET case_count = case_count + $2, is_verified = false, "
@@ -82,7 +82,7 @@ async def _cases_added(conn, ev: StoredEvent) -> None:
         [c.get("threshold") for c in d.cases],
         ev.recorded_at,
     )
-    await _cases_changed(conn, d.dataset_id, ev.recorded_at, len(d.cases))
+    await mark_cases_changed(conn, d.dataset_id, ev.recorded_at, len(d.cases))
 
 
 def case_columns(changes: dict) -> dict:
@@ -102,13 +102,13 @@ async def _case_updated(conn, ev: StoredEvent) -> None:
     sets.append(f"updated_at = ${len(changes) + 2}")
     await conn.execute(f"UPDATE test_cases SET {', '.join(sets)} WHERE id = $1",
                        d.case_id, *changes.values(), ev.recorded_at)
-    await _cases_changed(conn, d.dataset_id, ev.recorded_at, 0)
+    await mark_cases_changed(conn, d.dataset_id, ev.recorded_at, 0)
 
 
 async def _case_removed(conn, ev: StoredEvent) -> None:
     d = CaseRemoved.model_validate(ev.data)
     await conn.execute("DELETE FROM test_cases WHERE id = $1", d.case_id)
-    await _cases_changed(conn, d.dataset_id, ev.recorded_at, -1)
+    await mark_cases_changed(conn, d.dataset_id, ev.recorded_at, -1)
 
 
 async def _dataset_verified(conn, ev: StoredEvent) -> None:
@@ -217,5 +217,9 @@ async def apply(conn: asyncpg.Connection, ev: StoredEvent) -> None:
     await _HANDLERS[ev.type](conn, ev)
 
 
-projections.register_projector(tuple(_HANDLERS), apply,
-                               ["run_scores", "run_results", "runs", "test_cases", "datasets"])
+PROJECTION = Projection(
+    name="evaluation",
+    types=frozenset(_HANDLERS),
+    apply=apply,
+    tables=("run_scores", "run_results", "runs", "test_cases", "datasets"),
+)
