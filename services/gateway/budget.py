@@ -29,6 +29,9 @@ from harness.llm.echo import is_echo
 
 from .keys import GatewayKey
 
+MAX_USD = 1e9
+"""Budgets and thresholds are stored as numeric(18, 8): below 10^10 dollars."""
+
 
 class BudgetExceeded(Exception):
     def __init__(self, period: str, limit: float, spent: float, needed: float,
