@@ -10,7 +10,7 @@ rule live here.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -24,6 +24,7 @@ from harness.events import StoredEvent
 from harness.llm import LLMClient
 from harness.tracing import HttpTraceStore, LLMCallTracer, trace_writer_from_settings
 from harness.web import api_docs
+from services.worker_tasks import WorkerTasks
 
 log = structlog.get_logger(__name__)
 
@@ -49,7 +50,7 @@ class WorkerParts:
     makes the service ready, ``closers`` awaited on shutdown after the tasks end."""
 
     handler: Callable[[StoredEvent], Awaitable[None]]
-    tasks: Callable[[], Iterable[asyncio.Task]]
+    tasks: WorkerTasks
     registry: httpx.AsyncClient
     closers: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
@@ -95,10 +96,7 @@ def create_worker_service(name: str, handled_types: set[str],
             # stop taking work, then release what is in flight: cancelled work is picked
             # up again on redelivery and skips what was recorded
             await bus.close()
-            tasks = list(parts.tasks())
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await parts.tasks.cancel_all()
             for close in parts.closers:
                 await close()
             log.info("service_stopped", service=name)

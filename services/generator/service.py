@@ -42,7 +42,7 @@ def build_generator(bus, s: Settings) -> WorkerParts:
                           default_model=s.judge_model)
     # a push request waits as long as the runner's does, then asks for redelivery
     return WorkerParts(handler=make_handler(generator, s.runner_max_wait_s),
-                       tasks=lambda: generator.tasks.values(), registry=progress.client,
+                       tasks=generator.tasks, registry=progress.client,
                        closers=[stop_traces, progress.close])
 
 

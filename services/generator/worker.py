@@ -57,6 +57,7 @@ from harness.llm import LLMClient
 from harness.llm.options import JUDGE_OPTIONS, allowed_options
 from harness.scoring.judge import Usage
 from services.worker_results import ResultSink
+from services.worker_tasks import WorkerTasks
 
 from .ports import GenerationProgress, Recorded
 
@@ -100,8 +101,7 @@ class Generator:
         self.concurrency = concurrency
         self.batch_size = batch_size
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
-        self.tasks: dict[str, asyncio.Task] = {}
-        self._cancelled: set[str] = set()  # generations whose task a cancellation stopped
+        self.tasks = WorkerTasks("generation")
 
     # ---- bus entry point -------------------------------------------------------------
 
@@ -115,25 +115,11 @@ class Generator:
     def cancel(self, generation_id: str) -> bool:
         """Stop the generation's task if it runs here; it then ends normally (unlike a
         task cancelled by a shutdown, whose request is to be worked again)."""
-        task = self.tasks.get(generation_id)
-        if task is None or task.done():
-            return False
-        self._cancelled.add(generation_id)
-        task.cancel()
-        return True
+        return self.tasks.cancel(generation_id)
 
     def start(self, req: GenerationRequested) -> asyncio.Task:
-        existing = self.tasks.get(req.generation_id)
-        if existing is not None and not existing.done():
-            return existing
-        task = asyncio.create_task(self._guarded(req), name=f"generation-{req.generation_id}")
-        self.tasks[req.generation_id] = task
-        task.add_done_callback(lambda _t, gid=req.generation_id: self._forget(gid))
-        return task
-
-    def _forget(self, generation_id: str) -> None:
-        self.tasks.pop(generation_id, None)
-        self._cancelled.discard(generation_id)
+        """The generation's task (the one in progress, if any: a redelivery joins it)."""
+        return self.tasks.start(req.generation_id, lambda: self._guarded(req))
 
     async def resume_unfinished(self, load_request: Callable) -> int:
         """After a restart: pick up generations that were requested but never finished."""
@@ -151,7 +137,7 @@ class Generator:
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await self.sink.flush()
-            if req.generation_id in self._cancelled:
+            if self.tasks.cancelled_on_request(req.generation_id):
                 log.info("generation_stopped", generation_id=req.generation_id,
                          by="GenerationCancelled")
                 return

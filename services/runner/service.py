@@ -39,7 +39,7 @@ def build_runner(bus, s: Settings) -> WorkerParts:
     runner = Runner(llm=llm, artifacts=artifact_store_from_settings(s),
                     sink=BusResultSink(bus), progress=progress)
     return WorkerParts(handler=make_handler(runner, s.runner_max_wait_s),
-                       tasks=lambda: runner.tasks.values(), registry=progress.client,
+                       tasks=runner.tasks, registry=progress.client,
                        closers=[stop_traces, progress.close])
 
 

@@ -37,6 +37,7 @@ from harness.llm import LLMClient
 from harness.llm.options import JUDGE_OPTIONS, allowed_options
 from harness.storable import storable
 from services.worker_results import ResultSink
+from services.worker_tasks import WorkerTasks
 
 from .ports import RunProgress
 
@@ -59,7 +60,7 @@ class Runner:
         self.progress = progress
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.on_result = on_result
-        self.tasks: dict[str, asyncio.Task] = {}
+        self.tasks = WorkerTasks("run")
 
     # ---- bus entry point -------------------------------------------------------------
 
@@ -69,18 +70,11 @@ class Runner:
             req = RunRequested.model_validate(event.data)
             self.start(req)
         elif event.type == RunCancelled.TYPE:
-            task = self.tasks.get(event.data["run_id"])
-            if task is not None:
-                task.cancel()
+            self.tasks.cancel(event.data["run_id"])
 
     def start(self, req: RunRequested) -> asyncio.Task:
-        existing = self.tasks.get(req.run_id)
-        if existing is not None and not existing.done():
-            return existing
-        task = asyncio.create_task(self._guarded(req), name=f"run-{req.run_id}")
-        self.tasks[req.run_id] = task
-        task.add_done_callback(lambda _t, rid=req.run_id: self.tasks.pop(rid, None))
-        return task
+        """The run's task (the one in progress, if any: a redelivery joins it)."""
+        return self.tasks.start(req.run_id, lambda: self._guarded(req))
 
     async def _guarded(self, req: RunRequested) -> None:
         try:

@@ -43,7 +43,7 @@ def build_scorer(bus, s: Settings) -> WorkerParts:
     scorer = RunScorer(llm=llm, artifacts=artifact_store_from_settings(s),
                        sink=BusResultSink(bus, actor="scorer"), source=source)
     return WorkerParts(handler=make_handler(scorer, s.scorer_max_wait_s),
-                       tasks=lambda: scorer.tasks.values(), registry=source.client,
+                       tasks=scorer.tasks, registry=source.client,
                        closers=[stop_traces, source.close])
 
 

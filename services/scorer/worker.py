@@ -25,6 +25,7 @@ from harness.events.run_events import RunCompleted, ScoresRecorded, score_event_
 from harness.llm import LLMClient
 from harness.scoring import DEFAULT_JUDGE_CONCURRENCY, MetricScore, Scorer, resolve_metrics
 from services.worker_results import ResultSink
+from services.worker_tasks import WorkerTasks
 
 from .inputs import scoring_input
 from .ports import ScoringJob, ScoringSource
@@ -82,7 +83,7 @@ class RunScorer:
         self.wait_results_s = wait_results_s
         self.poll_s = poll_s
         self.limiter = asyncio.Semaphore(max_concurrency)
-        self.tasks: dict[str, asyncio.Task] = {}
+        self.tasks = WorkerTasks("score")
 
     # ---- bus entry point -------------------------------------------------------------
 
@@ -92,18 +93,8 @@ class RunScorer:
             self.start(event.data["run_id"])
 
     def start(self, run_id: str) -> asyncio.Task:
-        existing = self.tasks.get(run_id)
-        if existing is not None and not existing.done():
-            return existing
-        task = asyncio.create_task(self._guarded(run_id), name=f"score-{run_id}")
-        self.tasks[run_id] = task
-        task.add_done_callback(lambda t, rid=run_id: self._done(rid, t))
-        return task
-
-    def _done(self, run_id: str, task: asyncio.Task) -> None:
-        self.tasks.pop(run_id, None)
-        if not task.cancelled():
-            task.exception()  # retrieved: logged by _guarded, re-raised to awaiting callers
+        """The run's scoring task (the one in progress, if any: a redelivery joins it)."""
+        return self.tasks.start(run_id, lambda: self._guarded(run_id))
 
     async def _guarded(self, run_id: str) -> int:
         try:
