@@ -17,6 +17,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from harness.yaml12 import load_yaml  # YAML 1.2 scalars, like js-yaml
+
 from .json_schema_ajv import ajv_validator
 from .models import Assertion, AssertionEvalError, Verdict, binary
 from .values import js_truthy, parse_json
@@ -25,18 +27,12 @@ _MAX_SCHEMA_ERRORS = 5
 _MAX_JSON_LENGTH = 100_000
 
 
-def _load_yaml(text: str) -> Any:
-    from harness.promptfoo.config import load_yaml  # YAML 1.2 scalars, like js-yaml
-
-    return load_yaml(text)
-
-
 def schema_validator(a: Assertion, value: Any) -> jsonschema.protocols.Validator:
     """The validator for ``value`` (a schema object, or JSON/YAML text). Anything Ajv
     would refuse to compile is an :class:`AssertionEvalError` (a row error)."""
     if isinstance(value, str):
         try:
-            schema = _load_yaml(value)
+            schema = load_yaml(value)
         except yaml.YAMLError as exc:
             raise AssertionEvalError(f"invalid JSON schema: cannot parse it ({exc})") from exc
     elif isinstance(value, dict | list):
@@ -152,7 +148,7 @@ def extract_json_objects(text: str) -> list[Any]:
             if opened == closed or j == n or j == i + _MAX_JSON_LENGTH:
                 candidate = text[i:j] + "}" * max(0, opened - closed)
                 try:
-                    parsed = _load_yaml(_slash_comments_to_hash(candidate))
+                    parsed = load_yaml(_slash_comments_to_hash(candidate))
                 except (yaml.YAMLError, ValueError, RecursionError):
                     if opened == closed:
                         break
