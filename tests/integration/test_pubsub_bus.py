@@ -15,7 +15,7 @@ import uuid
 import pytest
 from google.cloud import pubsub_v1
 
-from harness.bus import OutboxRelay, idempotent
+from harness.bus import OutboxRelay, PublishIncomplete, idempotent
 from harness.bus.pubsub import (
     PublishError,
     PubSubBus,
@@ -282,15 +282,19 @@ async def test_publish_result_goes_to_results_topic_for_ingestion(emulator, pref
 
 
 class RecordingBus(PubSubBus):
-    """Remembers which positions Pub/Sub accepted."""
+    """Remembers which positions Pub/Sub accepted (every copy of the event)."""
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.accepted: set[int] = set()
 
-    async def publish(self, event: StoredEvent) -> None:
-        await super().publish(event)
-        self.accepted.add(event.global_position)
+    async def publish_batch(self, events) -> None:
+        try:
+            await super().publish_batch(events)
+        except PublishIncomplete as exc:
+            self.accepted |= {e.global_position for e in events[:exc.published]}
+            raise
+        self.accepted |= {e.global_position for e in events}
 
 
 async def test_publish_failure_never_advances_checkpoint_past_unpublished_event(

@@ -2,7 +2,7 @@
 
 from .idempotent import idempotent
 from .inprocess import InProcessBus
-from .port import Bus, BusHandler
+from .port import Bus, BusHandler, PublishIncomplete
 from .relay import OutboxRelay
 
-__all__ = ["Bus", "BusHandler", "InProcessBus", "OutboxRelay", "idempotent"]
+__all__ = ["Bus", "BusHandler", "InProcessBus", "OutboxRelay", "PublishIncomplete", "idempotent"]

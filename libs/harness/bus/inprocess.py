@@ -7,13 +7,14 @@ redelivers: the same at-least-once contract as Pub/Sub.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
 
 from harness.events import StoredEvent
 
-from .port import BusHandler
+from .port import BusHandler, PublishIncomplete
 
 log = structlog.get_logger(__name__)
 
@@ -36,3 +37,11 @@ class InProcessBus:
         for sub in self._subscribers:
             if sub.types is None or event.type in sub.types:
                 await sub.handler(event)
+
+    async def publish_batch(self, events: Sequence[StoredEvent]) -> None:
+        """One event after the other, each to every subscriber, as ``publish``."""
+        for index, event in enumerate(events):
+            try:
+                await self.publish(event)
+            except Exception as exc:
+                raise PublishIncomplete(index, exc) from exc

@@ -1,7 +1,11 @@
 """The outbox relay: publishes stored events to the bus, in global order, from a checkpoint.
 
-The checkpoint only moves after a publish succeeded, so a crash or a failed publish never
-skips an event; after a restart the relay resumes from its checkpoint (at-least-once).
+Each batch read from the store is published at once (``Bus.publish_batch``: on Pub/Sub
+every event's copies go out concurrently, in order per stream), and the checkpoint moves
+past the batch only once the bus accepted all of it. When an event fails, the checkpoint
+moves to just before it and the relay retries from there: nothing is skipped, events
+after it may be published twice (at-least-once). After a crash or restart the relay
+resumes from its checkpoint.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ import structlog
 
 from harness.events import StoredEvent
 from harness.eventstore import CatchUpSubscription, EventStore
+from harness.eventstore.subscription import BatchInterrupted
 
-from .port import Bus
+from .port import Bus, PublishIncomplete
 
 log = structlog.get_logger(__name__)
 
@@ -31,14 +36,18 @@ class OutboxRelay:
     ) -> None:
         self.bus = bus
         self.retry_delay = retry_delay
-        self.published = 0
+        self.published = 0  # events the bus accepted (a retried event counts again)
         self.subscription = CatchUpSubscription(
-            store, name, self._publish, batch_size=batch_size, listen_url=listen_url
-        )
+            store, name, batch_handler=self._publish, batch_size=batch_size,
+            listen_url=listen_url)
 
-    async def _publish(self, event: StoredEvent) -> None:
-        await self.bus.publish(event)
-        self.published += 1
+    async def _publish(self, events: list[StoredEvent]) -> None:
+        try:
+            await self.bus.publish_batch(events)
+        except PublishIncomplete as exc:
+            self.published += exc.published
+            raise BatchInterrupted(exc.published, exc.cause) from exc.cause
+        self.published += len(events)
 
     async def run(self) -> None:
         while True:
@@ -48,7 +57,7 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                # the checkpoint was not advanced past the failed event: retry from there
+                # the checkpoint is before the failed event: retry from there
                 log.warning("relay_publish_failed", error=str(exc),
                             position=self.subscription.position)
                 await asyncio.sleep(self.retry_delay)

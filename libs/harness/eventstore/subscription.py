@@ -5,6 +5,10 @@ its handler in global order, then saves the checkpoint. When it has caught up it
 a ``NOTIFY harness_events`` (sent by every append) or a poll interval, whichever is first.
 Delivery is at-least-once: a crash between handling and saving the checkpoint repeats the
 tail of the last batch, so handlers must be idempotent (event ids).
+
+A ``batch_handler`` instead gets each batch's events at once (the outbox relay publishes
+them concurrently); when it raises ``BatchInterrupted(done)`` the checkpoint moves to just
+before the first event it did not finish, then the error propagates.
 """
 
 from __future__ import annotations
@@ -23,6 +27,16 @@ from .store import EventStore
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[StoredEvent], Awaitable[None]]
+BatchHandler = Callable[[list[StoredEvent]], Awaitable[None]]
+
+
+class BatchInterrupted(Exception):  # noqa: N818  (a partial result, not only an error)
+    """A batch handler finished the first ``done`` events of its batch, then failed."""
+
+    def __init__(self, done: int, cause: BaseException) -> None:
+        super().__init__(f"{done} events handled, then: {cause}")
+        self.done = done
+        self.cause = cause
 
 
 async def load_checkpoint(pool: asyncpg.Pool, name: str) -> int:
@@ -44,8 +58,9 @@ class CatchUpSubscription:
         self,
         store: EventStore,
         name: str,
-        handler: Handler,
+        handler: Handler | None = None,
         *,
+        batch_handler: BatchHandler | None = None,
         batch_size: int = 500,
         poll_interval: float = 1.0,
         types: list[str] | None = None,
@@ -53,7 +68,10 @@ class CatchUpSubscription:
     ) -> None:
         self.store = store
         self.name = name
+        if (handler is None) == (batch_handler is None):
+            raise ValueError("give a handler or a batch_handler")
         self.handler = handler
+        self.batch_handler = batch_handler
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.types = types
@@ -98,17 +116,26 @@ class CatchUpSubscription:
     async def run_once(self) -> int:
         """Handle one batch; returns how many events were handled."""
         batch = await self.store.read_all(self.position, self.batch_size, types=None)
-        handled = 0
-        last = self.position
-        for ev in batch:
-            if self.types is None or ev.type in self.types:
+        wanted = [ev for ev in batch if self.types is None or ev.type in self.types]
+        if self.batch_handler is not None:
+            try:
+                await self.batch_handler(wanted)
+            except BatchInterrupted as exc:
+                # everything before the first unfinished event is done
+                await self._advance(wanted[exc.done].global_position - 1)
+                raise
+        else:
+            assert self.handler is not None
+            for ev in wanted:
                 await self.handler(ev)
-                handled += 1
-            last = ev.global_position
         if batch:
-            self.position = last
-            await save_checkpoint(self.store.pool, self.name, self.position)
+            await self._advance(batch[-1].global_position)
         return len(batch)
+
+    async def _advance(self, position: int) -> None:
+        if position > self.position:
+            self.position = position
+            await save_checkpoint(self.store.pool, self.name, position)
 
     async def run(self) -> None:
         self.position = await load_checkpoint(self.store.pool, self.name)
