@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def user_data_dir() -> Path:
@@ -155,6 +156,47 @@ class Settings(BaseSettings):
         default=True, description="HARNESS_PROMPTFOO_INSTALL: install promptfoo on first "
                                   "use of --engine promptfoo; 0, false or no turn it off")
 
+    # ---- the gateway (services/gateway/config.py: GatewaySettings.from_settings) -------
+    gateway_aliases: Annotated[dict[str, Any], NoDecode] = Field(
+        default_factory=dict, description='HARNESS_GATEWAY_ALIASES: JSON {alias: model or '
+                                          '[model, fallback, ...]}, over the aliases file')
+    gateway_aliases_file: Path | None = Field(
+        default=None, description="HARNESS_GATEWAY_ALIASES_FILE: YAML with the same mapping "
+                                  "(under `aliases:` or at the top)")
+    gateway_deployments: Annotated[dict[str, dict[str, Any]], NoDecode] = Field(
+        default_factory=dict, description="HARNESS_GATEWAY_DEPLOYMENTS: LiteLLM params per "
+                                          "model as JSON ('*' = every model not listed); "
+                                          "empty = HARNESS_LLM_DEPLOYMENTS")
+    gateway_prices: Annotated[dict[str, dict[str, float]], NoDecode] = Field(
+        default_factory=dict, description="HARNESS_GATEWAY_PRICES: JSON {model: "
+                                          "{input_cost_per_token, output_cost_per_token}} "
+                                          "over LiteLLM's map")
+    gateway_retries: int = Field(default=2, description="HARNESS_GATEWAY_RETRIES per model")
+    gateway_timeout_s: float = Field(default=60.0, description="HARNESS_GATEWAY_TIMEOUT_S")
+    gateway_cooldown_s: float = Field(default=30.0, description="HARNESS_GATEWAY_COOLDOWN_S")
+    gateway_allowed_fails: int = Field(
+        default=1, description="HARNESS_GATEWAY_ALLOWED_FAILS: failed calls (after retries) "
+                               "before a model cools down")
+    gateway_pii_policy: str = Field(
+        default="mask", description="HARNESS_GATEWAY_PII_POLICY of keys that set none")
+    gateway_default_max_tokens: int = Field(
+        default=1024, description="HARNESS_GATEWAY_DEFAULT_MAX_TOKENS: the output bound of "
+                                  "a budgeted request that sets none")
+    gateway_trace_retention_days: int = Field(
+        default=30, description="HARNESS_GATEWAY_TRACE_RETENTION_DAYS")
+    gateway_store_bodies: bool = Field(
+        default=True, description="HARNESS_GATEWAY_STORE_BODIES: only `false` stores no "
+                                  "request and response bodies in traces")
+    gateway_alert_webhook: str | None = Field(
+        default=None, description="HARNESS_GATEWAY_ALERT_WEBHOOK: default webhook of cost "
+                                  "alerts that name none")
+    gateway_alert_check_s: float = Field(
+        default=15.0, description="HARNESS_GATEWAY_ALERT_CHECK_S: how often cost alerts are "
+                                  "checked besides after each trace batch")
+    gateway_metrics_public: bool = Field(
+        default=False, description="HARNESS_GATEWAY_METRICS_PUBLIC: 1, true or yes serve "
+                                   "/metrics without a key")
+
     @field_validator("script_timeout_s", mode="before")
     @classmethod
     def _number_or_default(cls, value: Any) -> Any:
@@ -172,6 +214,36 @@ class Settings(BaseSettings):
     @classmethod
     def _off_only_when_said(cls, value: Any) -> bool:
         return str(value).lower() not in ("0", "false", "no")
+
+    @field_validator("gateway_aliases", "gateway_deployments", "gateway_prices",
+                     mode="before")
+    @classmethod
+    def _json_object(cls, value: Any, info) -> Any:
+        """JSON from the environment; empty = unset."""
+        if not isinstance(value, str):
+            return value
+        if not value:
+            return {}
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise ValueError(f"HARNESS_{info.field_name.upper()} is not valid JSON: "
+                             f"{exc}") from exc
+
+    @field_validator("gateway_store_bodies", mode="before")
+    @classmethod
+    def _on_unless_false(cls, value: Any) -> bool:
+        return str(value).lower() != "false"
+
+    @field_validator("gateway_metrics_public", mode="before")
+    @classmethod
+    def _on_only_when_said(cls, value: Any) -> bool:
+        return str(value).lower() in ("1", "true", "yes")
+
+    @field_validator("gateway_aliases_file", "gateway_alert_webhook", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
 
     @property
     def pgdata_dir(self) -> Path:

@@ -1,33 +1,25 @@
-"""Gateway settings, read from the environment (``HARNESS_GATEWAY_*``)."""
+"""The gateway's settings: the ``HARNESS_GATEWAY_*`` fields of :class:`harness.config.Settings`
+(and ``HARNESS_OTLP_ENDPOINT``, ``HARNESS_LLM_DEPLOYMENTS``), resolved into what the gateway
+uses: the aliases file merged under the JSON aliases, deployments falling back to the
+workers'. Tests and benchmarks build a :class:`GatewaySettings` directly."""
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
-def _json_env(name: str) -> Any:
-    raw = os.environ.get(name)
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} is not valid JSON: {exc}") from exc
+from harness.config import Settings, get_settings
 
 
-def _load_aliases() -> dict[str, list[str]]:
-    aliases: dict[str, list[str]] = {}
-    path = os.environ.get("HARNESS_GATEWAY_ALIASES_FILE")
-    if path:
+def _aliases(s: Settings) -> dict[str, list[str]]:
+    aliases: dict[str, Any] = {}
+    if s.gateway_aliases_file:
         import yaml
 
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        data = yaml.safe_load(Path(s.gateway_aliases_file).read_text()) or {}
         aliases.update(data.get("aliases", data))
-    aliases.update(_json_env("HARNESS_GATEWAY_ALIASES") or {})
+    aliases.update(s.gateway_aliases)
     return {k: ([v] if isinstance(v, str) else list(v)) for k, v in aliases.items()}
 
 
@@ -58,26 +50,25 @@ class GatewaySettings:
     metrics_public: bool = False      # /metrics without a key (else: role metrics or higher)
 
     @classmethod
-    def from_env(cls) -> GatewaySettings:
-        e = os.environ.get
+    def from_settings(cls, settings: Settings | None = None) -> GatewaySettings:
+        """From ``settings`` (default: :func:`harness.config.get_settings`)."""
+        s = settings or get_settings()
         return cls(
-            aliases=_load_aliases(),
-            deployments=(_json_env("HARNESS_GATEWAY_DEPLOYMENTS")
-                         or _json_env("HARNESS_LLM_DEPLOYMENTS") or {}),
-            prices=_json_env("HARNESS_GATEWAY_PRICES") or {},
-            num_retries=int(e("HARNESS_GATEWAY_RETRIES", "2")),
-            timeout_s=float(e("HARNESS_GATEWAY_TIMEOUT_S", "60")),
-            cooldown_s=float(e("HARNESS_GATEWAY_COOLDOWN_S", "30")),
-            allowed_fails=int(e("HARNESS_GATEWAY_ALLOWED_FAILS", "1")),
-            default_pii_policy=e("HARNESS_GATEWAY_PII_POLICY", "mask"),
-            default_max_tokens=int(e("HARNESS_GATEWAY_DEFAULT_MAX_TOKENS", "1024")),
-            trace_retention_days=int(e("HARNESS_GATEWAY_TRACE_RETENTION_DAYS", "30")),
-            store_bodies=e("HARNESS_GATEWAY_STORE_BODIES", "true").lower() != "false",
-            otlp_endpoint=e("HARNESS_OTLP_ENDPOINT") or None,
-            alert_webhook=e("HARNESS_GATEWAY_ALERT_WEBHOOK") or None,
-            alert_check_s=float(e("HARNESS_GATEWAY_ALERT_CHECK_S", "15")),
-            metrics_public=e("HARNESS_GATEWAY_METRICS_PUBLIC", "false").lower()
-            in ("1", "true", "yes"),
+            aliases=_aliases(s),
+            deployments=dict(s.gateway_deployments or s.llm_deployments or {}),
+            prices=dict(s.gateway_prices),
+            num_retries=s.gateway_retries,
+            timeout_s=s.gateway_timeout_s,
+            cooldown_s=s.gateway_cooldown_s,
+            allowed_fails=s.gateway_allowed_fails,
+            default_pii_policy=s.gateway_pii_policy,
+            default_max_tokens=s.gateway_default_max_tokens,
+            trace_retention_days=s.gateway_trace_retention_days,
+            store_bodies=s.gateway_store_bodies,
+            otlp_endpoint=s.otlp_endpoint or None,
+            alert_webhook=s.gateway_alert_webhook,
+            alert_check_s=s.gateway_alert_check_s,
+            metrics_public=s.gateway_metrics_public,
         )
 
     def params_for(self, model: str) -> dict[str, Any]:

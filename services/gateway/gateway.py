@@ -64,7 +64,7 @@ async def _render(name: str, content: Any, variables: dict) -> Any:
 class Gateway:
     def __init__(self, runtime, settings: GatewaySettings | None = None) -> None:
         self.rt = runtime
-        self.settings = settings or GatewaySettings.from_env()
+        self.settings = settings or GatewaySettings.from_settings()
         self.router = ModelRouter(self.settings)
         self.keys = KeyStore(runtime.pool)
         runtime.on_keys_changed.append(self.keys.invalidate)  # revoked anywhere: at once

@@ -30,7 +30,8 @@ def trace_ingest_router() -> APIRouter:
         store = getattr(request.app.state, "trace_store", None)
         if store is None:
             store = request.app.state.trace_store = PostgresTraceStore(
-                request.app.state.runtime.pool, GatewaySettings.from_env().trace_retention_days)
+                request.app.state.runtime.pool,
+                GatewaySettings.from_settings().trace_retention_days)
         await store.write(traces)
         return Response(status_code=204)
 

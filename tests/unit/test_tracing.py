@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from harness.config import Settings
 from harness.evaluation.execute import build_request
 from harness.evaluation.models import Target
 from harness.llm import LLMCall, LLMError, LLMRequest, LLMResponse
@@ -102,9 +103,9 @@ def test_provider_and_endpoint_helpers():
 
 def test_otlp_export_is_off_unless_the_endpoint_is_set(monkeypatch):
     monkeypatch.delenv("HARNESS_OTLP_ENDPOINT", raising=False)
-    assert GatewaySettings.from_env().otlp_endpoint is None
+    assert GatewaySettings.from_settings(Settings()).otlp_endpoint is None
     monkeypatch.setenv("HARNESS_OTLP_ENDPOINT", "http://127.0.0.1:4318")
-    assert GatewaySettings.from_env().otlp_endpoint == "http://127.0.0.1:4318"
+    assert GatewaySettings.from_settings(Settings()).otlp_endpoint == "http://127.0.0.1:4318"
 
 
 @pytest.mark.parametrize(("period", "now", "start"), [
