@@ -53,10 +53,10 @@ PROJECT=$(cut -d/ -f2 <<<"$REPO")
 REGION=${REPO%%-docker.pkg.dev*}
 
 echo "== images $REPO/<service>:$TAG ($BUILDER)"
+# One Dockerfile at the repository root; the SERVICE build argument picks the service
 for service in $SERVICES; do
   image="$REPO/$service:$TAG"
-  dockerfile="services/$service/Dockerfile"
-  [ -f "$dockerfile" ] || { echo "$dockerfile is missing" >&2; exit 1; }
+  [ -f "services/$service/__main__.py" ] || { echo "no service named $service" >&2; exit 1; }
   # Tags are immutable in the repository: an existing one is never rebuilt.
   if gcloud artifacts docker images describe "$image" --project "$PROJECT" >/dev/null 2>&1; then
     echo "   $service: $TAG exists"
@@ -64,7 +64,7 @@ for service in $SERVICES; do
   fi
   case "$BUILDER" in
     docker)
-      docker build -f "$dockerfile" -t "$image" .
+      docker build --build-arg "SERVICE=$service" -t "$image" .
       docker push "$image"
       ;;
     cloudbuild)
@@ -72,7 +72,7 @@ for service in $SERVICES; do
       cat >"$config" <<YAML
 steps:
   - name: gcr.io/cloud-builders/docker
-    args: [build, -f, $dockerfile, -t, $image, .]
+    args: [build, --build-arg, SERVICE=$service, -t, $image, .]
 images: [$image]
 YAML
       gcloud builds submit --project "$PROJECT" --region "$REGION" --config "$config" .
