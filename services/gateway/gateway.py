@@ -113,7 +113,7 @@ class Gateway:
 
     # ------------------------------------------------------------------ targets
     async def _application(self, name: str) -> dict:
-        from services.registry.routes.applications import _resolve
+        from services.registry.read.queries.applications import resolve_json
 
         cache = self.rt.resolve_cache
         ck = f"gateway-app:{name}"
@@ -125,7 +125,7 @@ class Gateway:
                                              name)
         if app_id is None:
             raise problem(404, "unknown-application", f"no application named {name!r}")
-        body, etag = await _resolve(self.rt, app_id)
+        body, etag = await resolve_json(self.rt.pool, app_id)
         cache.put(ck, body, etag, generation)
         return orjson.loads(body)
 

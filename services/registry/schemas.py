@@ -204,7 +204,20 @@ class ApplicationOut(BaseModel):
     updated_at: datetime
 
 
+class PointerChangeOut(BaseModel):
+    """The event that put an environment where it is."""
+
+    type: str
+    at: datetime | None
+    actor: str | None
+    reason: str
+    promotion_id: str | None
+
+
 class ResolvedOut(BaseModel):
+    """What an application runs: model, params and the prompt version its environment
+    points at. ``as_of`` and ``set_by`` only in an ``?as_of=`` answer (folded from events)."""
+
     application_id: str
     application: str
     model: str
@@ -215,6 +228,9 @@ class ResolvedOut(BaseModel):
     version: int
     content: str | list[dict[str, Any]]
     variables: list[str]
+    environment: str
+    as_of: datetime | None = None
+    set_by: PointerChangeOut | None = None
 
 
 class EventOut(BaseModel):
