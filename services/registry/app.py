@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from harness.web import api_docs, openapi_errors, problems
 from harness.web.correlation import CorrelationMiddleware
 
-from .domain.errors import DomainError
+from . import problem_types
 from .limits import RequestLimits
 from .routes import (
     applications,
@@ -75,7 +75,7 @@ def create_app(database_url: str | None = None, *, runtime: Runtime | None = Non
     if runtime is not None:
         app.state.runtime = runtime
     problems.install(app)
-    install_domain_problems(app)
+    problem_types.install(app)
 
     app.add_middleware(RequestLimits)  # inside the correlation id: its answers carry one
     app.add_middleware(CorrelationMiddleware)
@@ -94,10 +94,3 @@ def create_app(database_url: str | None = None, *, runtime: Runtime | None = Non
     openapi_errors.install(app)
     return app
 
-
-def install_domain_problems(app: FastAPI) -> None:
-    """The registry's domain errors answer as problem documents."""
-
-    @app.exception_handler(DomainError)
-    async def _domain(_req: Request, exc: DomainError):
-        return problems.problem(exc.status, exc.type, exc.detail, **exc.extra)

@@ -1,7 +1,7 @@
 """RFC 9457 problem+json for every error, with stable ``type`` URNs.
 
 Shared by every service's app. A service maps its own domain errors to problem documents
-with an exception handler of its own (the registry's is in ``services/registry/app.py``)."""
+with an exception handler of its own (the registry's is ``services/registry/problem_types.py``)."""
 
 from __future__ import annotations
 

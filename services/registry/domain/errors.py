@@ -1,12 +1,11 @@
-"""Domain errors; the API maps each to a problem+json status and stable type."""
+"""Domain errors: a command refused by the rules, with what the refusal is about in
+``extra`` (``field``, ...). They know nothing of HTTP: the registry's web edge
+(``services/registry/problem_types.py``) answers each with a status and a stable type."""
 
 from __future__ import annotations
 
 
 class DomainError(Exception):
-    status = 400
-    type = "domain-error"
-
     def __init__(self, detail: str, **extra) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -14,15 +13,12 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    status = 404
-    type = "not-found"
+    """The command names something that does not exist."""
 
 
 class AlreadyExists(DomainError):
-    status = 409
-    type = "already-exists"
+    """The command would create something that exists (an id, a name taken)."""
 
 
 class Invalid(DomainError):
-    status = 422
-    type = "invalid"
+    """A value of the command breaks a rule; ``field`` names it."""

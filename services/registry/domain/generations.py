@@ -53,8 +53,7 @@ _ENDINGS = {GenerationCompleted: "completed", GenerationFailed: "failed",
 
 
 class GenerationFinished(DomainError):
-    status = 409
-    type = "generation-finished"
+    """Only a queued or running generation can be cancelled."""
 
 
 @dataclass(frozen=True)

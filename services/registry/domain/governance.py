@@ -42,23 +42,19 @@ _ENV_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
 
 class PolicyViolation(DomainError):
-    status = 409
-    type = "policy-violation"
+    """The prompt's policy does not allow this move directly (propose it)."""
 
 
 class GateFailed(DomainError):
-    status = 409
-    type = "gate-failed"
+    """The eval gate's evidence does not let the version through; ``gate`` has it."""
 
 
 class SelfApproval(DomainError):
-    status = 403
-    type = "self-approval"
+    """A proposal is approved by someone other than its author."""
 
 
 class PromotionClosed(DomainError):
-    status = 409
-    type = "promotion-closed"
+    """The proposal was already decided, applied, superseded, or it expired."""
 
 
 def check_environment(name: str) -> str:
