@@ -65,8 +65,8 @@ async def main() -> None:
 
     configure_logging("WARNING")  # on stderr: stdout is the JSON result
     from harness.artifacts import FolderArtifactStore
+    from services.bootstrap import LocalStack
     from services.registry.app import create_app
-    from services.stack import LocalStack
 
     stub = subprocess.Popen([sys.executable, "-c", STUB, str(args.latency)], cwd=ROOT,
                             stdout=subprocess.PIPE, text=True,

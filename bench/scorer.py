@@ -291,8 +291,8 @@ async def bench_pipeline(cases: list[dict]) -> dict:
     from harness.artifacts import FolderArtifactStore
     from harness.llm import LLMClient
     from harness.scoring import NON_LLM_METRICS, Scorer
+    from services.bootstrap import LocalStack
     from services.registry.app import create_app
-    from services.stack import LocalStack
 
     metrics = list(NON_LLM_METRICS)
     core = Scorer(LLMClient(), None)

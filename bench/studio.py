@@ -145,9 +145,9 @@ async def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
 
-    from harness.cli import ServerThread, _prepare
     from harness.logging import configure_logging
     from harness.net import free_port
+    from services.cli import ServerThread, _prepare
     from services.registry.app import create_app
 
     configure_logging("WARNING", True)

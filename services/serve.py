@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import uvicorn
 from fastapi import FastAPI
@@ -24,29 +24,22 @@ GRACEFUL_SECONDS = 25  # Cloud Run gives 10 s by default, up to the request time
 Guard = Callable[[Settings, bool], "str | None"]
 
 
-async def _has_had_keys(url: str) -> bool:
-    from harness import apikeys
-    from harness.db import create_pool
-    from services.registry.runtime import migrate_all
-
-    pool = await create_pool(url, min_size=1, max_size=2)
-    try:
-        await migrate_all(pool)
-        return await apikeys.keys_ever_created(pool)
-    finally:
-        await pool.close()
-
-
-def api_keys_guard(s: Settings, insecure: bool) -> str | None:
+def api_keys_guard(has_had_keys: Callable[[str], Awaitable[bool]]) -> Guard:
     """Registry and gateway: open mode (no API keys) only on loopback. A server that has
-    had keys stays closed; a bootstrap key hash (Cloud Run) is added at start."""
-    if insecure or open_mode.is_loopback(s.host) or s.bootstrap_key_sha256:
-        return None
-    from harness.db import resolve_database_url
+    had keys stays closed; a bootstrap key hash (Cloud Run) is added at start.
+    ``has_had_keys(database_url)`` migrates the database and says whether a key was ever
+    created (``services/bootstrap.py`` knows the migrations)."""
 
-    url = resolve_database_url(s.database_url, s.pgdata_dir)
-    return open_mode.refusal(s.host, protected=asyncio.run(_has_had_keys(url)),
-                             insecure=False)
+    def guard(s: Settings, insecure: bool) -> str | None:
+        if insecure or open_mode.is_loopback(s.host) or s.bootstrap_key_sha256:
+            return None
+        from harness.db import resolve_database_url
+
+        url = resolve_database_url(s.database_url, s.pgdata_dir)
+        return open_mode.refusal(s.host, protected=asyncio.run(has_had_keys(url)),
+                                 insecure=False)
+
+    return guard
 
 
 def push_token_guard(s: Settings, insecure: bool) -> str | None:

@@ -128,7 +128,7 @@ async def runtime(db_url, artifacts):
 async def stack(db_url, artifacts):
     """Registry + runner in one process (the local default), with a test LLM client."""
     from harness.llm import LLMClient
-    from services.stack import LocalStack
+    from services.bootstrap import LocalStack
 
     st = await LocalStack.start(db_url, artifacts=artifacts, pool_max=20,
                                 llm=LLMClient(backoff_base_s=0.01, backoff_max_s=0.05))

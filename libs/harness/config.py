@@ -55,9 +55,10 @@ class Settings(BaseSettings):
                                                        "port (`harness up`)")
     gateway_url: str | None = Field(default=None, description="HARNESS_GATEWAY_URL: where the "
                                     "studio reads gateway metrics (default: HARNESS_URL)")
-    service: str = Field(default="all", description="which service this process runs "
-                                                    "(HARNESS_SERVICE): all, registry, runner, "
-                                                    "scorer, generator, gateway, studio")
+    service: str = Field(default="harness", description="HARNESS_SERVICE: which service this "
+                         "process runs (registry, runner, scorer, generator, gateway, studio: "
+                         "each image sets it); unset, harness (the CLI, `harness up`). "
+                         "PostgreSQL shows it as the connections' application_name")
 
     # ---- GCP (the same code, other adapters) -------------------------------------------
     bus: str = Field(default="inprocess", description="HARNESS_BUS: inprocess | pubsub")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import warnings
 from pathlib import Path
@@ -12,6 +11,8 @@ from typing import Any
 import asyncpg
 import orjson
 import structlog
+
+from harness.config import get_settings
 
 log = structlog.get_logger(__name__)
 
@@ -79,7 +80,7 @@ async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asy
             return await asyncpg.create_pool(
                 url, min_size=min_size, max_size=max_size, init=_init_connection,
                 reset=_reset_connection,
-                server_settings={"application_name": os.environ.get("HARNESS_SERVICE", "harness")},
+                server_settings={"application_name": get_settings().service},
             )
         except (OSError, asyncpg.CannotConnectNowError) as exc:
             last = exc

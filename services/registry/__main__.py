@@ -1,7 +1,7 @@
 """``python -m services.registry``: the registry service (see services/registry/service.py)."""
 
-from services.registry.service import create_registry_service
-from services.serve import api_keys_guard, serve
+from services.bootstrap import api_keys_guard, registry_service
+from services.serve import serve
 
 if __name__ == "__main__":
-    serve(create_registry_service, api_keys_guard)
+    serve(registry_service, api_keys_guard)

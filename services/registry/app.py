@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 import structlog
 from fastapi import FastAPI, Request
@@ -33,21 +35,32 @@ ROUTERS = [prompts.router, applications.router, datasets.router, runs.router,
            traces.router]
 
 
+class Stack(Protocol):
+    """Work that runs beside the registry in one process, on its runtime (``harness up``:
+    the runner, scorer and generator; ``services/bootstrap.py`` builds it)."""
+
+    runtime: Runtime
+
+    async def stop(self) -> None: ...
+
+
+StartStack = Callable[[str], Awaitable[Stack]]
+
+
 def create_app(database_url: str | None = None, *, runtime: Runtime | None = None,
-               relay: bool = True, local_stack: bool = False,
+               relay: bool = True, start_stack: StartStack | None = None,
                extra_routers: list | None = None) -> FastAPI:
     """Either pass a started ``runtime`` (tests) or a ``database_url``; with
-    ``local_stack`` the runner runs in this process too (``harness up``)."""
+    ``start_stack`` the lifespan starts the stack on ``database_url`` and serves its
+    runtime (``harness up``)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         rt = runtime
         stack = None
-        if rt is None and local_stack:
-            from services.stack import LocalStack
-
+        if rt is None and start_stack is not None:
             assert database_url, "database_url or runtime is required"
-            stack = await LocalStack.start(database_url)
+            stack = await start_stack(database_url)
             rt = stack.runtime
         owned = rt is None
         if rt is None:

@@ -16,6 +16,7 @@ from harness.events import registry as event_registry
 
 from .app import create_app
 from .runtime import Runtime
+from .trace_ingest import trace_ingest_router
 
 log = structlog.get_logger(__name__)
 
@@ -45,8 +46,6 @@ def create_registry_service(settings: Settings | None = None) -> FastAPI:
     s = settings or get_settings()
     url = resolve_database_url(s.database_url, s.pgdata_dir)
     holder: dict = {}
-    from services.gateway.trace_ingest import trace_ingest_router
-
     extra = [trace_ingest_router()]  # workers without a database post their traces here
     pubsub = s.bus == "pubsub"
     if pubsub:

@@ -8,7 +8,7 @@ import httpx
 from harness.net import free_port
 from tests.support import processes
 
-HARNESS = [sys.executable, "-m", "harness.cli"]
+HARNESS = [sys.executable, "-m", "services.cli"]
 
 
 def env_for(db_url, **extra):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.support import processes
 
-HARNESS = [sys.executable, "-m", "harness.cli"]
+HARNESS = [sys.executable, "-m", "services.cli"]
 UNSET = ("DATABASE_URL", "HARNESS_DATABASE_URL", "HARNESS_DATA_DIR", "HARNESS_URL",
          "HARNESS_API_KEY")
 

@@ -7,7 +7,7 @@ from tests.support import processes
 
 
 async def harness(*args: str, url: str) -> tuple[int, str]:
-    return await processes.run_async(sys.executable, "-m", "harness.cli", *args, "--url", url,
+    return await processes.run_async(sys.executable, "-m", "services.cli", *args, "--url", url,
                                      timeout=120, env={**os.environ, "COLUMNS": "200",
                                                        "HARNESS_LOG_JSON": "false"})
 

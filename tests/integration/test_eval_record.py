@@ -11,7 +11,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "promptfoo"
 
 
 async def harness(*args: str) -> tuple[int, str]:
-    return await processes.run_async(sys.executable, "-m", "harness.cli", *args,
+    return await processes.run_async(sys.executable, "-m", "services.cli", *args,
                                      timeout=120, env={**os.environ, "COLUMNS": "200",
                                                        "HARNESS_LOG_JSON": "false"})
 

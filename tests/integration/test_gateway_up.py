@@ -11,6 +11,7 @@ import httpx
 import openai
 import pytest
 
+from services.bootstrap import LocalStack
 from services.gateway.app import gateway_router
 from services.gateway.config import GatewaySettings
 from services.registry.app import create_app
@@ -39,7 +40,8 @@ async def up(db_url, tmp_path, monkeypatch):
         settings = GatewaySettings(deployments={"*": {"api_base": stub.base_url,
                                                       "api_key": "sk-test"}},
                                    num_retries=0, trace_flush_s=0.05)
-        app = create_app(db_url, local_stack=True, extra_routers=[gateway_router(settings)])
+        app = create_app(db_url, start_stack=LocalStack.start,
+                         extra_routers=[gateway_router(settings)])
         async with serve_app(app, lifespan="on") as url:
             yield app, url, stub
     get_settings.cache_clear()

@@ -16,7 +16,7 @@ from harness import open_mode
 from harness.net import free_port
 from tests.support import processes
 
-HARNESS = [sys.executable, "-m", "harness.cli"]
+HARNESS = [sys.executable, "-m", "services.cli"]
 HINT = "pass --insecure (or set HARNESS_INSECURE=1) to run open anyway"
 
 

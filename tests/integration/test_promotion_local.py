@@ -17,7 +17,7 @@ CITIES = ["Paris", "Rome", "Oslo", "Lima"]
 
 
 async def harness(*args: str) -> tuple[int, str]:
-    return await processes.run_async(sys.executable, "-m", "harness.cli", *args, timeout=120,
+    return await processes.run_async(sys.executable, "-m", "services.cli", *args, timeout=120,
                                      env={**os.environ, "COLUMNS": "200",
                                           "HARNESS_LOG_JSON": "false"})
 

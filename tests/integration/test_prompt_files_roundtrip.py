@@ -12,7 +12,7 @@ import yaml
 
 from tests.support import processes
 
-HARNESS = [sys.executable, "-m", "harness.cli"]
+HARNESS = [sys.executable, "-m", "services.cli"]
 V1 = [{"role": "system", "content": "You help with {{ product }}."},
       {"role": "user", "content": "{{ question }}"}]
 V2 = [{"role": "system", "content": "Be brief about {{ product }}.\n"},

@@ -52,7 +52,7 @@ def promptfoo_installed() -> Path:
 
 async def harness(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     return await processes.run_async(
-        sys.executable, "-m", "harness.cli", *args, timeout=600,
+        sys.executable, "-m", "services.cli", *args, timeout=600,
         env={**os.environ, "COLUMNS": "200", "HARNESS_LOG_JSON": "false", **(env or {})})
 
 

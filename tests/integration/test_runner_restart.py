@@ -20,7 +20,7 @@ def start(db_url: str, data_dir: str, port: int, stub: StubLLM) -> subprocess.Po
     env = {**os.environ, "DATABASE_URL": db_url, "HARNESS_DATA_DIR": data_dir,
            "OPENAI_API_KEY": "sk-test", "HARNESS_LOG_LEVEL": "WARNING",
            "HARNESS_LLM_DEPLOYMENTS": json.dumps({"*": {"api_base": stub.base_url}})}
-    proc = processes.spawn([sys.executable, "-m", "harness.cli", "up", "--port", str(port),
+    proc = processes.spawn([sys.executable, "-m", "services.cli", "up", "--port", str(port),
                             "--no-studio"],
                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(300):

@@ -14,8 +14,8 @@ import pytest
 
 from harness.events import StoredEvent
 from harness.llm import LLMClient
+from services.bootstrap import LocalStack
 from services.registry.app import create_app
-from services.stack import LocalStack
 from tests.support.ragas_judge import PARIS, judge_reply
 from tests.support.runs import seed, wait_run
 from tests.support.stub_llm import StubLLM

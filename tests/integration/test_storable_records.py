@@ -128,8 +128,8 @@ async def test_a_worker_posting_traces_loses_only_the_one_the_registry_refuses(r
     registry refuses (here an invalid latency) no longer takes its batch with it."""
     from harness import apikeys
     from harness.tracing import HttpTraceStore
-    from services.gateway.trace_ingest import trace_ingest_router
     from services.registry.app import create_app
+    from services.registry.trace_ingest import trace_ingest_router
     from tests.support.serving import serve_app
 
     app = create_app(runtime=runtime, extra_routers=[trace_ingest_router()])

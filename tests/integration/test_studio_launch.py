@@ -16,12 +16,12 @@ import pytest
 from harness.net import free_port
 from tests.support import processes
 
-HARNESS = [sys.executable, "-m", "harness.cli"]
+HARNESS = [sys.executable, "-m", "services.cli"]
 # `harness up` in an interpreter where the studio extra looks uninstalled
 WITHOUT_STREAMLIT = [sys.executable, "-c", (
     "import importlib.util as u, sys; real = u.find_spec; "
     "u.find_spec = lambda name, *a: None if name == 'streamlit' else real(name, *a); "
-    "sys.argv = ['harness', *sys.argv[1:]]; from harness.cli import app; app()")]
+    "sys.argv = ['harness', *sys.argv[1:]]; from services.cli import app; app()")]
 
 
 def env_for(db_url: str) -> dict[str, str]:

@@ -12,8 +12,8 @@ import pytest
 from harness import apikeys
 from harness.llm import LLMClient, LLMRequest
 from harness.tracing import HttpTraceStore, LLMCallTracer, TraceWriter
-from services.gateway.trace_ingest import trace_ingest_router
 from services.registry.app import create_app
+from services.registry.trace_ingest import trace_ingest_router
 from tests.support.serving import serve_app
 from tests.support.stub_llm import StubLLM
 

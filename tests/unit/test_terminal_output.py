@@ -90,7 +90,7 @@ def test_diffs_wrap_long_lines_instead_of_cutting_them():
 
 
 def test_cli_diffs_are_printed_with_word_wrap():
-    source = (ROOT / "libs" / "harness" / "cli.py").read_text() + \
+    source = (ROOT / "services" / "cli.py").read_text() + \
         (ROOT / "libs" / "harness" / "demo.py").read_text()
     calls = source.count('"diff", theme="ansi_dark"')
     assert calls >= 2 and source.count("word_wrap=True") >= calls

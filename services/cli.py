@@ -1,4 +1,5 @@
-"""The ``harness`` command line."""
+"""The ``harness`` command line. It reaches the services only through the composition
+root, ``services/bootstrap.py``."""
 
 from __future__ import annotations
 
@@ -80,16 +81,9 @@ def database_url(*, existing: bool = False, announce: bool = True) -> str:
 
 async def _prepare(url: str) -> tuple[int, bool]:
     """Migrate; return how many active API keys exist and whether any ever did."""
-    from harness import apikeys
-    from harness.db import create_pool
-    from services.registry.runtime import migrate_all
+    from services.bootstrap import prepare_database
 
-    pool = await create_pool(url, min_size=1, max_size=2)
-    try:
-        await migrate_all(pool)
-        return await apikeys.active_key_count(pool), await apikeys.keys_ever_created(pool)
-    finally:
-        await pool.close()
+    return await prepare_database(url)
 
 
 class ServerThread:
@@ -131,8 +125,7 @@ def up(
     URLs."""
     import uvicorn
 
-    from services.gateway.app import mount_gateway
-    from services.registry.app import create_app
+    from services.bootstrap import local_app, stop_studio
 
     s = get_settings()
     host = host or s.host
@@ -162,27 +155,23 @@ def up(
         console.print(line, soft_wrap=True)
     studio = None if no_studio else _start_studio(host, studio_port or s.studio_port, port)
     try:
-        uvicorn.run(mount_gateway(create_app(url, local_stack=True)),
-                    host=host, port=port, log_level=s.log_level.lower())
+        uvicorn.run(local_app(url), host=host, port=port, log_level=s.log_level.lower())
     finally:
-        from services.studio import launch
-
-        launch.stop(studio)
+        stop_studio(studio)
 
 
 def _start_studio(host: str, studio_port: int, registry_port: int):
     """The studio as a child process pointed at this registry; a hint instead when it
     cannot start (extra not installed, port taken) — the registry starts anyway."""
-    from services.studio import launch
+    from services.bootstrap import exit_on_sigterm, start_studio
 
-    registry = launch.local_url(host, registry_port)
     try:
-        proc = launch.start(host, studio_port, registry)
+        proc, studio_url = start_studio(host, studio_port, registry_port)
     except RuntimeError as exc:
         console.print(f"[yellow]studio not started: {escape(str(exc))}[/yellow]")
         return None
-    console.print(f"[bold]studio[/bold] on {launch.local_url(host, studio_port)}")
-    launch.exit_on_sigterm()  # so `up`'s finally stops the studio with the registry
+    console.print(f"[bold]studio[/bold] on {studio_url}")
+    exit_on_sigterm()  # so `up`'s finally stops the studio with the registry
     return proc
 
 
@@ -257,7 +246,7 @@ def keys_list(
 ) -> None:
     """List keys (never their secrets): id, name, role or scope, prefix, status."""
     if gateway:
-        from services.gateway.keys import list_keys as list_gateway_keys
+        from services.bootstrap import list_gateway_keys
 
         rows = _with_pool(list_gateway_keys)
         for r in rows:
@@ -279,7 +268,7 @@ def keys_revoke(
     """Revoke a key: running servers refuse it at once. Revoking the last API key does
     not reopen the server: it stays closed until a key is created."""
     if gateway:
-        from services.gateway.keys import revoke_matching as revoke
+        from services.bootstrap import revoke_gateway_keys as revoke
     else:
         from harness.apikeys import revoke_key as revoke
     try:
@@ -299,23 +288,17 @@ def keys_revoke(
 @projections_app.command("rebuild")
 def projections_rebuild() -> None:
     """Drop the read models and replay every event into them."""
-    from harness.db import create_pool
-    from harness.eventstore import EventStore
-    from services.registry.read import projections
+    from services.bootstrap import rebuild_read_models
 
     url = database_url(existing=True)
 
-    async def run() -> int:
+    async def run() -> tuple[int, int]:
         await _prepare(url)
-        pool = await create_pool(url, min_size=1, max_size=2)
-        try:
-            return await projections.rebuild(EventStore(pool))
-        finally:
-            await pool.close()
+        return await rebuild_read_models(url)
 
     started = time.perf_counter()
-    n = asyncio.run(run())
-    console.print(f"replayed {n} events into {len(projections.read_model_tables())} read models "
+    n, tables = asyncio.run(run())
+    console.print(f"replayed {n} events into {tables} read models "
                   f"in {time.perf_counter() - started:.2f}s")
 
 
@@ -334,11 +317,11 @@ def demo(
     if url:
         run_demo(url, console, s.api_key)
         return
-    from services.registry.app import create_app
+    from services.bootstrap import registry_app
 
     db = database_url()
     asyncio.run(_prepare(db))
-    with ServerThread(create_app(db, local_stack=True), "127.0.0.1",
+    with ServerThread(registry_app(db, local_stack=True), "127.0.0.1",
                       free_port("127.0.0.1")) as server:
         console.print(f"registry started at {server.url} (embedded defaults)")
         run_demo(server.url, console, s.api_key)
@@ -450,11 +433,11 @@ def _with_registry(url: str | None, work, *, local_stack: bool = False,
     if url:
         with httpx_client(url, headers) as client:
             return work(client)
-    from services.registry.app import create_app
+    from services.bootstrap import registry_app
 
     db = database_url(existing=existing)
     asyncio.run(_prepare(db))
-    with ServerThread(create_app(db, local_stack=local_stack), "127.0.0.1",
+    with ServerThread(registry_app(db, local_stack=local_stack), "127.0.0.1",
                       free_port("127.0.0.1")) as server, \
             httpx_client(server.url, headers) as client:
         return work(client)

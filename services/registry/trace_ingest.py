@@ -1,18 +1,18 @@
 """``POST /traces``: trace batches from workers that have no database of their own (the
 runner on Cloud Run posts its LLM calls' traces to the registry, which stores them in
-``gateway_traces`` like the gateway's own)."""
+``gateway_traces`` like the gateway's own). Only the registry service mounts it: locally
+the runner writes its traces itself."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
+from harness.config import get_settings
 from harness.tracing import PostgresTraceStore
 from harness.tracing.record import TraceIn
 from harness.tracing.writer import mask_bodies
 from harness.web.auth import require
-
-from .config import GatewaySettings
 
 
 class TraceBatchIn(BaseModel):
@@ -30,8 +30,7 @@ def trace_ingest_router() -> APIRouter:
         store = getattr(request.app.state, "trace_store", None)
         if store is None:
             store = request.app.state.trace_store = PostgresTraceStore(
-                request.app.state.runtime.pool,
-                GatewaySettings.from_settings().trace_retention_days)
+                request.app.state.runtime.pool, get_settings().gateway_trace_retention_days)
         await store.write(traces)
         return Response(status_code=204)
 
