@@ -36,7 +36,8 @@ from typing import Any
 import structlog
 
 from harness.llm import LLMClient
-from harness.scoring.judge import EmbeddingCache, JudgeConfig, JudgeSession, Usage
+from harness.scoring.embeddings import EmbeddingCache
+from harness.scoring.judge import JudgeConfig, JudgeSession, Usage
 
 from .cases import Outcome, QuestionAnswer
 from .chunking import Chunk

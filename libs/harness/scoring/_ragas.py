@@ -18,6 +18,7 @@ Adapters (Ragas 0.4 "collections" metrics accept only these interfaces):
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import warnings
@@ -43,8 +44,14 @@ with warnings.catch_warnings():
         SemanticSimilarity,
         StringPresence,
     )
+    from ragas.metrics.collections.context_precision.util import (
+        ContextPrecisionInput,
+        ContextPrecisionOutput,
+    )
+    from ragas.metrics.result import MetricResult
 
-from .judge import EmbeddingCache, JudgeSession, Usage
+from .embeddings import EmbeddingCache
+from .judge import JudgeSession, Usage
 from .models import ScoringInput
 
 VERSION: str = ragas.__version__
@@ -94,6 +101,83 @@ class HarnessRagasEmbeddings(BaseRagasEmbedding):
         return await self.vectors.embed(list(texts), self.usage)
 
 
+class CachedHeadPrompt:
+    """A Ragas prompt whose constant part is rendered once.
+
+    Ragas's ``to_string`` renders the output model's JSON schema and the examples on
+    every call (about half a millisecond of CPU per judge call); only the input's JSON
+    changes. The first call learns what comes before and after it, the second checks
+    that against Ragas's own rendering (on a mismatch Ragas renders every time), and
+    later calls splice the input in."""
+
+    def __init__(self, prompt: Any) -> None:
+        self.prompt = prompt
+        self._parts: tuple[str, str] | None = None
+        self._checked = False
+        self._disabled = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.prompt, name)
+
+    def to_string(self, data: Any) -> str:
+        if self._disabled:
+            return self.prompt.to_string(data)
+        body = data.model_dump_json(indent=4, exclude_none=True)
+        if self._parts is not None and self._checked:
+            return self._parts[0] + body + self._parts[1]
+        full = self.prompt.to_string(data)
+        at = full.rfind(body)
+        parts = (full[:at], full[at + len(body):]) if at >= 0 else None
+        if self._parts is None:
+            self._parts = parts
+            self._disabled = parts is None
+        else:
+            self._checked = True
+            self._disabled = parts != self._parts
+        return full
+
+
+_PROMPTS: dict[type, CachedHeadPrompt] = {}
+_PROMPT_ATTRIBUTES = ("prompt", "statement_generator_prompt", "nli_statement_prompt")
+
+
+def with_cached_prompts(metric: Any) -> Any:
+    """``metric`` with its Ragas prompts replaced by one shared :class:`CachedHeadPrompt`
+    per prompt class (metrics are built per call; their default prompts are alike)."""
+    for attribute in _PROMPT_ATTRIBUTES:
+        prompt = getattr(metric, attribute, None)
+        if prompt is not None:
+            cached = _PROMPTS.get(type(prompt))
+            if cached is None:
+                cached = _PROMPTS[type(prompt)] = CachedHeadPrompt(prompt)
+            setattr(metric, attribute, cached)
+    return metric
+
+
+class ConcurrentContextPrecision(ContextPrecisionWithReference):
+    """Ragas's ``ContextPrecisionWithReference`` with the verdicts on every context asked
+    at once (Ragas awaits them one after another): the same prompts, the same average
+    precision over the verdicts in rank order. A failed verdict cancels the others."""
+
+    async def ascore(self, user_input: str, reference: str,
+                     retrieved_contexts: list[str]) -> MetricResult:
+        prompts = [
+            self.prompt.to_string(ContextPrecisionInput(
+                question=user_input, context=context, answer=reference))
+            for context in retrieved_contexts
+        ]
+        asked = [asyncio.ensure_future(self.llm.agenerate(p, ContextPrecisionOutput))
+                 for p in prompts]
+        try:
+            answers = await asyncio.gather(*asked)
+        except Exception:
+            for task in asked:
+                task.cancel()
+            raise
+        verdicts = [answer.verdict for answer in answers]
+        return MetricResult(value=float(self._calculate_average_precision(verdicts)))
+
+
 class RagasMetrics:
     """One instance per scorer: the stateless Ragas metrics built once, the judge and
     embedding metrics built per call around that call's adapters."""
@@ -123,22 +207,24 @@ class RagasMetrics:
         reference = case.reference or ""
         if name == "faithfulness":
             assert judge is not None
-            result = await Faithfulness(llm=HarnessRagasLLM(judge)).ascore(
+            metric = with_cached_prompts(Faithfulness(llm=HarnessRagasLLM(judge)))
+            result = await metric.ascore(
                 user_input=case.question or "", response=answer,
                 retrieved_contexts=case.passages("contexts"),
             )
         elif name == "context_precision":
             assert judge is not None
-            result = await ContextPrecisionWithReference(llm=HarnessRagasLLM(judge)).ascore(
+            metric = with_cached_prompts(ConcurrentContextPrecision(llm=HarnessRagasLLM(judge)))
+            result = await metric.ascore(
                 user_input=case.question or "", reference=reference,
                 retrieved_contexts=case.passages("contexts"),
             )
         elif name == "answer_relevancy":
             assert judge is not None and embeddings is not None
-            metric = AnswerRelevancy(
+            metric = with_cached_prompts(AnswerRelevancy(
                 llm=HarnessRagasLLM(judge), embeddings=HarnessRagasEmbeddings(embeddings, usage),
                 strictness=self.strictness,
-            )
+            ))
             result = await metric.ascore(user_input=case.question or "", response=answer)
         elif name == "answer_semantic_similarity":
             assert embeddings is not None

@@ -1,4 +1,4 @@
-"""Judge calls and embeddings for one metric on one case, with their accounting.
+"""Judge calls for one metric on one case, with their accounting (embeddings too).
 
 Nothing here imports Ragas: the Ragas adapters (``_ragas.py``) delegate to these.
 """
@@ -8,15 +8,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from harness.assertions.values import find_json_values
-from harness.llm import LLMClient, LLMError, LLMRequest, LLMResponse
-from harness.llm.client import LOCAL_EMBEDDING_MODELS
+from harness.llm import LLMClient, LLMRequest, LLMResponse
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -33,10 +31,6 @@ _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
 
 class JudgeOutputError(Exception):
     """The judge answered, but not with JSON matching the expected shape."""
-
-
-class EmbeddingError(Exception):
-    """The embedding model could not embed the texts (the cause is chained)."""
 
 
 @dataclass
@@ -61,7 +55,8 @@ class Usage:
     completion_tokens: int = 0
     cost_usd: float | None = 0.0
     embedding_calls: int = 0
-    outputs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # the judge's parsed answers in the order they were asked for (None: none yet)
+    outputs: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
 
     @property
     def tokens(self) -> int:
@@ -83,7 +78,7 @@ class Usage:
             self.cost_usd += cost
 
     def outputs_of(self, model_name: str) -> list[dict[str, Any]]:
-        return [data for name, data in self.outputs if name == model_name]
+        return [data for name, data in self.outputs if name == model_name and data is not None]
 
 
 def parse_structured(text: str, model: type[M]) -> M:
@@ -146,6 +141,9 @@ class JudgeSession:
         if self.config.system_prompt:
             messages.append({"role": "system", "content": self.config.system_prompt})
         messages.append({"role": "user", "content": prompt})
+        # the answer's place is taken now: concurrent calls keep the order they were asked in
+        slot = len(self.usage.outputs)
+        self.usage.outputs.append((response_model.__name__, None))
         output = await self._complete(messages)
         for attempt in range(self.config.parse_retries + 1):
             try:
@@ -161,68 +159,6 @@ class JudgeSession:
                 ]
                 output = await self._complete(messages)
             else:
-                self.usage.outputs.append((response_model.__name__, parsed.model_dump()))
+                self.usage.outputs[slot] = (response_model.__name__, parsed.model_dump())
                 return parsed
         raise AssertionError("unreachable")  # pragma: no cover
-
-
-class EmbeddingCache:
-    """Vectors by text for one embedding model (bounded LRU), shared by a scorer's cases;
-    texts not held are embedded in one ``LLMClient.embed`` call."""
-
-    def __init__(
-        self, llm: LLMClient, model: str | None, params: dict[str, Any] | None = None,
-        max_entries: int = 20_000, batch_size: int = 256,
-    ) -> None:
-        self.llm = llm
-        self.model = model
-        self.params = dict(params or {})
-        self.max_entries = max_entries
-        self.batch_size = batch_size
-        self._vectors: OrderedDict[str, list[float]] = OrderedDict()
-
-    @property
-    def is_local(self) -> bool:
-        return self.model is None or self.model.lower() in LOCAL_EMBEDDING_MODELS
-
-    def get(self, text: str) -> list[float] | None:
-        vector = self._vectors.get(text)
-        if vector is not None:
-            self._vectors.move_to_end(text)
-        return vector
-
-    def _put(self, text: str, vector: list[float]) -> None:
-        self._vectors[text] = vector
-        self._vectors.move_to_end(text)
-        while len(self._vectors) > self.max_entries:
-            self._vectors.popitem(last=False)
-
-    async def embed(self, texts: list[str], usage: Usage | None = None) -> list[list[float]]:
-        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-        fetched: dict[str, list[float]] = {}
-        for start in range(0, len(missing), self.batch_size):
-            chunk = missing[start:start + self.batch_size]
-            try:
-                vectors = await self.llm.embed(chunk, self.model, **self.params)
-            except asyncio.CancelledError:
-                raise
-            except LLMError as exc:
-                raise EmbeddingError(
-                    f"{exc.kind}: {exc.message} (model {exc.model}, {exc.attempts} attempts)"
-                ) from exc
-            except Exception as exc:  # e.g. the local model's packages are missing
-                raise EmbeddingError(f"{type(exc).__name__}: {exc}") from exc
-            if usage is not None:
-                usage.embedding_calls += 1
-                if not self.is_local:  # LLMClient.embed reports no usage: price unknown
-                    usage.add_cost(None)
-            for text, vector in zip(chunk, vectors, strict=True):
-                fetched[text] = vector
-                self._put(text, vector)
-        out = []
-        for text in texts:
-            vector = fetched.get(text) or self.get(text)
-            if vector is None:  # evicted meanwhile by a concurrent batch: fetch it alone
-                vector = (await self.embed([text], usage))[0]
-            out.append(vector)
-        return out

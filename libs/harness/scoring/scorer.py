@@ -15,14 +15,8 @@ import structlog
 
 from harness.llm import LLMClient, LLMError
 
-from .judge import (
-    EmbeddingCache,
-    EmbeddingError,
-    JudgeConfig,
-    JudgeOutputError,
-    JudgeSession,
-    Usage,
-)
+from .embeddings import EmbeddingCache, EmbeddingError
+from .judge import JudgeConfig, JudgeOutputError, JudgeSession, Usage
 from .models import FIELD_LABELS, MetricScore, MetricSpec, ScoringInput
 from .registry import resolve_metrics
 
@@ -168,24 +162,31 @@ class Scorer:
     async def score_cases(
         self, cases: Sequence[ScoringInput | dict[str, Any]], metrics: Sequence[str]
     ) -> list[list[MetricScore]]:
-        """:meth:`score_case` for many cases at once (judge calls still limited), with
-        the texts of ``answer_semantic_similarity`` embedded in large batches first."""
+        """:meth:`score_case` for many cases at once (judge calls still limited). The
+        texts known upfront (both sides of ``answer_semantic_similarity``, the question
+        of ``answer_relevancy``) are asked for first, so that they go out in large
+        embedding batches while the judge calls start."""
         specs = resolve_metrics(list(metrics))
         parsed = [c if isinstance(c, ScoringInput) else ScoringInput.model_validate(c)
                   for c in cases]
-        if any(s.name == "answer_semantic_similarity" for s in specs):
-            texts = [
-                t
-                for c in parsed
-                if c.present("answer") and c.present("reference")
-                for t in (c.reference or " ", c.answer or " ")
-            ]
-            try:
-                await self.embeddings.embed(texts)
-            except Exception as exc:  # noqa: BLE001 - each case reports it on its own
-                log.warning("scoring.embedding_prefetch_failed", error=str(exc)[:300])
+        texts = _known_texts(specs, parsed)
+        prefetch = asyncio.create_task(self._prefetch(texts)) if texts else None
         names = [s.name for s in specs]
-        return list(await asyncio.gather(*(self.score_case(c, names) for c in parsed)))
+        try:
+            scores = await asyncio.gather(*(self.score_case(c, names) for c in parsed))
+        except BaseException:
+            if prefetch is not None:
+                prefetch.cancel()
+            raise
+        if prefetch is not None:
+            await prefetch
+        return list(scores)
+
+    async def _prefetch(self, texts: list[str]) -> None:
+        try:
+            await self.embeddings.embed(texts)
+        except Exception as exc:  # noqa: BLE001 - each case reports it on its own
+            log.warning("scoring.embedding_prefetch_failed", error=str(exc)[:300])
 
     async def _score(self, spec: MetricSpec, case: ScoringInput) -> MetricScore:
         started = time.perf_counter()
@@ -253,6 +254,21 @@ class Scorer:
             duration_ms=(time.perf_counter() - started) * 1000.0, engine=engine_name(),
             details=details,
         )
+
+
+def _known_texts(specs: list[MetricSpec], cases: list[ScoringInput]) -> list[str]:
+    """The texts the embedding metrics will embed that are known before any judge call,
+    for the cases they apply to (the same strings Ragas asks for)."""
+    names = {s.name for s in specs}
+    texts: list[str] = []
+    for case in cases:
+        if ("answer_semantic_similarity" in names and case.present("answer")
+                and case.present("reference")):
+            # Ragas embeds empty strings as " "
+            texts += [case.reference or " ", case.answer or " "]
+        if "answer_relevancy" in names and case.present("question") and case.present("answer"):
+            texts.append(case.question or "")
+    return list(dict.fromkeys(texts))
 
 
 def _explain(name: str, value: float, usage: Usage) -> tuple[str | None, dict | None]:
