@@ -323,6 +323,23 @@ class CaseOut(BaseModel):
     updated_at: datetime
 
 
+class ReviewCaseOut(BaseModel):
+    model_config = {"populate_by_name": True}
+    id: str
+    dataset_id: str
+    input: dict[str, Any]
+    expected_output: str | None
+    metadata: dict[str, Any]
+    assert_: list[dict[str, Any]] = Field(alias="assert", serialization_alias="assert")
+    threshold: float | None
+    review_status: str = Field(description="pending, accepted or rejected")
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+    review_note: str
+    created_at: datetime
+    updated_at: datetime
+
+
 class ImportOut(BaseModel):
     dataset_id: str
     imported: int

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import uuid
 
-import orjson
 from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from harness import csv_cells
 from harness.assertions import parse_assertions
 from harness.datasets.parsing import ImportRejected, detect_format, parse_upload
 from harness.web.auth import require
@@ -21,9 +16,9 @@ from harness.web.openapi_errors import media_types
 from harness.web.problems import ProblemError
 
 from ..domain import datasets as domain
-from ..domain.errors import Invalid, NotFound
+from ..domain.errors import Invalid
 from ..downloads import RAW_HELP, content_disposition
-from ..read.queries.search import contains_pattern
+from ..read.queries import datasets as queries
 from ..schemas import (
     CaseOut,
     CasePatch,
@@ -39,23 +34,6 @@ from .deps import Paging, metadata, runtime
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
-_CASE_COLS = ("id, dataset_id, input, expected_output, metadata, assertions, threshold, "
-              "created_at, updated_at")
-
-
-def _case_out(row) -> CaseOut:
-    d = dict(row)
-    d["assert"] = d.pop("assertions")
-    return CaseOut(**d)
-
-
-async def dataset_row(rt, dataset_id: str):
-    row = await rt.pool.fetchrow("SELECT * FROM datasets WHERE id = $1", dataset_id)
-    if row is None:
-        raise NotFound(f"dataset {dataset_id} not found")
-    return row
-
-
 def _check_assertions(raw: list[dict], field: str) -> None:
     try:
         parse_assertions(raw)
@@ -66,15 +44,7 @@ def _check_assertions(raw: list[dict], field: str) -> None:
 @router.get("", response_model=Page[DatasetOut])
 async def list_datasets(q: str | None = Query(None), dataset_type: str | None = Query(None),
                         paging=Paging, rt=Depends(runtime), _=Depends(require("viewer"))):
-    pattern = contains_pattern(q)
-    where = "name ILIKE $1 ESCAPE '\\' AND ($2::text IS NULL OR dataset_type = $2)"
-    total = await rt.pool.fetchval(f"SELECT count(*) FROM datasets WHERE {where}", pattern,
-                                   dataset_type)
-    rows = await rt.pool.fetch(
-        f"SELECT * FROM datasets WHERE {where} ORDER BY name LIMIT $3 OFFSET $4",
-        pattern, dataset_type, paging.limit, paging.offset)
-    return Page(items=[DatasetOut(**dict(r)) for r in rows], total=total, limit=paging.limit,
-                offset=paging.offset)
+    return await queries.list_datasets(rt.pool, q, dataset_type, paging.limit, paging.offset)
 
 
 @router.post("", response_model=DatasetOut, status_code=201)
@@ -87,12 +57,12 @@ async def create_dataset(body: DatasetCreate, request: Request, rt=Depends(runti
         dataset_id=dataset_id, name=body.name, description=body.description,
         dataset_type=body.dataset_type, default_assert=body.default_assert,
         default_metrics=default_metrics), metadata(request))
-    return DatasetOut(**dict(await dataset_row(rt, dataset_id)))
+    return await queries.get_dataset(rt.pool, dataset_id)
 
 
 @router.get("/{dataset_id}", response_model=DatasetOut)
 async def get_dataset(dataset_id: str, rt=Depends(runtime), _=Depends(require("viewer"))):
-    return DatasetOut(**dict(await dataset_row(rt, dataset_id)))
+    return await queries.get_dataset(rt.pool, dataset_id)
 
 
 @router.patch("/{dataset_id}", response_model=DatasetOut)
@@ -105,18 +75,13 @@ async def update_dataset(dataset_id: str, body: DatasetPatch, request: Request,
         changes["default_metrics"] = canonical_metrics(changes["default_metrics"] or [],
                                                        "default_metrics")
     await rt.commands.dataset(dataset_id, domain.UpdateDataset(changes), metadata(request))
-    return DatasetOut(**dict(await dataset_row(rt, dataset_id)))
+    return await queries.get_dataset(rt.pool, dataset_id)
 
 
 @router.get("/{dataset_id}/cases", response_model=Page[CaseOut])
 async def list_cases(dataset_id: str, paging=Paging, rt=Depends(runtime),
                      _=Depends(require("viewer"))):
-    ds = await dataset_row(rt, dataset_id)
-    rows = await rt.pool.fetch(
-        f"SELECT {_CASE_COLS} FROM test_cases WHERE dataset_id = $1 ORDER BY position "
-        "LIMIT $2 OFFSET $3", dataset_id, paging.limit, paging.offset)
-    return Page(items=[_case_out(r) for r in rows], total=ds["case_count"], limit=paging.limit,
-                offset=paging.offset)
+    return await queries.list_cases(rt.pool, dataset_id, paging.limit, paging.offset)
 
 
 @router.post("/{dataset_id}/cases", response_model=Page[CaseOut], status_code=201)
@@ -129,9 +94,8 @@ async def add_cases(dataset_id: str, body: CasesIn, request: Request, rt=Depends
                       "expected_output": c.expected_output, "metadata": c.metadata,
                       "assert": c.assert_, "threshold": c.threshold})
     await rt.commands.dataset(dataset_id, domain.AddCases(cases), metadata(request))
-    rows = await rt.pool.fetch(f"SELECT {_CASE_COLS} FROM test_cases WHERE id = ANY($1) "
-                               "ORDER BY position", [c["id"] for c in cases])
-    return Page(items=[_case_out(r) for r in rows], total=len(rows), limit=len(rows), offset=0)
+    added = await queries.cases_by_id(rt.pool, [c["id"] for c in cases])
+    return Page(items=added, total=len(added), limit=len(added), offset=0)
 
 
 @router.patch("/{dataset_id}/cases/{case_id}", response_model=CaseOut)
@@ -141,8 +105,7 @@ async def update_case(dataset_id: str, case_id: str, body: CasePatch, request: R
     if changes.get("assert") is not None:
         _check_assertions(changes["assert"], "assert")
     await rt.commands.dataset(dataset_id, domain.UpdateCase(case_id, changes), metadata(request))
-    row = await rt.pool.fetchrow(f"SELECT {_CASE_COLS} FROM test_cases WHERE id = $1", case_id)
-    return _case_out(row)
+    return await queries.get_case(rt.pool, case_id)
 
 
 @router.delete("/{dataset_id}/cases/{case_id}", status_code=204)
@@ -158,7 +121,7 @@ async def import_cases(dataset_id: str, request: Request,
     """All or nothing: a bad row answers 422 listing rows and reasons, and adds nothing.
     CSV follows promptfoo's conventions (columns are variables; ``__expected`` columns
     are assertions; ``__description``, ``__metric``, ``__threshold``)."""
-    await dataset_row(rt, dataset_id)
+    await queries.get_dataset(rt.pool, dataset_id)
     filename = file.filename or "upload"
     try:
         fmt = detect_format(filename, file.content_type)
@@ -178,8 +141,8 @@ async def import_cases(dataset_id: str, request: Request,
                            f"{bad.message}", file=filename, field=where)
     await rt.commands.dataset(dataset_id, domain.AddCases(cases, source=f"import:{filename}"),
                               metadata(request))
-    ds = await dataset_row(rt, dataset_id)
-    return ImportOut(dataset_id=dataset_id, imported=len(cases), case_count=ds["case_count"],
+    ds = await queries.get_dataset(rt.pool, dataset_id)
+    return ImportOut(dataset_id=dataset_id, imported=len(cases), case_count=ds.case_count,
                      format=fmt)
 
 
@@ -189,7 +152,7 @@ async def verify_dataset(dataset_id: str, request: Request, body: dict | None = 
     """Mark the cases as reviewed by a person (the caller). Any later change clears it."""
     note = str((body or {}).get("note", ""))
     await rt.commands.dataset(dataset_id, domain.VerifyDataset(note), metadata(request))
-    return DatasetOut(**dict(await dataset_row(rt, dataset_id)))
+    return await queries.get_dataset(rt.pool, dataset_id)
 
 
 @router.get("/{dataset_id}/export",
@@ -199,48 +162,11 @@ async def export_dataset(dataset_id: str, format: str = Query("jsonl", pattern="
                          rt=Depends(runtime), _=Depends(require("viewer"))):
     """The cases as JSONL or CSV. CSV cells a spreadsheet would run as a formula get a
     leading ``'`` (the import removes it again) unless ``raw=true``."""
-    ds = await dataset_row(rt, dataset_id)
-
-    async def rows():
-        async with rt.pool.acquire() as conn, conn.transaction():
-            async for r in conn.cursor(
-                    f"SELECT {_CASE_COLS} FROM test_cases WHERE dataset_id = $1 "
-                    "ORDER BY position", dataset_id, prefetch=1000):
-                yield r
-
+    ds = await queries.get_dataset(rt.pool, dataset_id)
     if format == "jsonl":
-        async def jsonl():
-            async for r in rows():
-                yield orjson.dumps({"id": r["id"], "input": r["input"],
-                                    "expected_output": r["expected_output"],
-                                    "metadata": r["metadata"], "assert": r["assertions"],
-                                    "threshold": r["threshold"]}) + b"\n"
-        return StreamingResponse(jsonl(), media_type="application/x-ndjson", headers={
-            "Content-Disposition": content_disposition(f"{ds['name']}.jsonl")})
-
-    var_names = await rt.pool.fetchval(
-        "SELECT coalesce(array_agg(DISTINCT k ORDER BY k), '{}') FROM test_cases, "
-        "jsonb_object_keys(input) AS k WHERE dataset_id = $1", dataset_id)
-
-    cell = (lambda v: v) if raw else csv_cells.neutralise
-
-    async def csv_lines():
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow([cell(c) for c in (*var_names, "expected_output", "__description",
-                                           "__threshold", "__assert_json")])
-        async for r in rows():
-            inp = r["input"]
-            values = [v if isinstance(v := inp.get(k, ""), str) else json.dumps(v)
-                      for k in var_names]
-            values += [r["expected_output"] or "", r["metadata"].get("description", ""),
-                       "" if r["threshold"] is None else r["threshold"],
-                       json.dumps(r["assertions"]) if r["assertions"] else ""]
-            writer.writerow([cell(v) for v in values])
-            if buf.tell() > 65536:
-                yield buf.getvalue()
-                buf.seek(0)
-                buf.truncate()
-        yield buf.getvalue()
-    return StreamingResponse(csv_lines(), media_type="text/csv", headers={
-        "Content-Disposition": content_disposition(f"{ds['name']}.csv")})
+        return StreamingResponse(
+            queries.cases_jsonl(rt.pool, dataset_id), media_type="application/x-ndjson",
+            headers={"Content-Disposition": content_disposition(f"{ds.name}.jsonl")})
+    lines = await queries.cases_csv(rt.pool, dataset_id, raw)
+    return StreamingResponse(lines, media_type="text/csv", headers={
+        "Content-Disposition": content_disposition(f"{ds.name}.csv")})

@@ -31,8 +31,8 @@ from harness.web.problems import ProblemError
 
 from ..domain import generations as domain
 from ..domain.errors import Invalid, NotFound
+from ..read.queries.datasets import get_dataset
 from ..schemas import Page
-from .datasets import dataset_row
 from .deps import Paging, metadata, runtime
 from .runs import check_llm_options, missing_credentials_problem, missing_key
 
@@ -127,8 +127,8 @@ async def generate(
     if bad is not None:
         raise ProblemError(422, "validation-error", f"{bad.field}: {bad.message}",
                            errors=[bad.as_error()])
-    ds = await dataset_row(rt, dataset_id)
-    if ds["dataset_type"] != "evaluation":
+    ds = await get_dataset(rt.pool, dataset_id)
+    if ds.dataset_type != "evaluation":
         raise Invalid("generated cases go into an evaluation dataset; review them there and "
                       "promote the accepted ones into this golden dataset "
                       "(POST /datasets/{golden_id}/promote)", field="dataset_id")
@@ -245,7 +245,7 @@ async def get_generation(generation_id: str, rt=Depends(runtime), _=Depends(requ
 @router.get("/datasets/{dataset_id}/generations", response_model=Page[GenerationOut])
 async def list_generations(dataset_id: str, paging=Paging, rt=Depends(runtime),
                            _=Depends(require("viewer"))):
-    await dataset_row(rt, dataset_id)
+    await get_dataset(rt.pool, dataset_id)
     total = await rt.pool.fetchval("SELECT count(*) FROM generations WHERE dataset_id = $1",
                                    dataset_id)
     rows = await rt.pool.fetch(

@@ -10,8 +10,7 @@ change this clears its verification until someone verifies it.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -20,42 +19,13 @@ from harness.web.auth import require
 
 from ..domain import datasets as domain
 from ..domain.errors import Invalid, NotFound
-from ..schemas import CasePatch, DatasetOut, Page
-from .datasets import _check_assertions, dataset_row
+from ..read.queries import review as queries
+from ..read.queries.datasets import get_dataset
+from ..schemas import CasePatch, DatasetOut, Page, ReviewCaseOut
+from .datasets import _check_assertions
 from .deps import Paging, metadata, runtime
 
 router = APIRouter(prefix="/datasets", tags=["review"])
-
-_COLS = ("id, dataset_id, input, expected_output, metadata, assertions, threshold, "
-         "created_at, updated_at, review_status, reviewed_by, reviewed_at, review_note")
-# the same columns of a rejected case (kept in rejected_cases as it was when rejected)
-_REJECTED_COLS = ("id, dataset_id, input, expected_output, metadata, assertions, threshold, "
-                  "created_at, reviewed_at, 'rejected'::text, reviewed_by, reviewed_at, "
-                  "review_note")
-
-
-class ReviewCaseOut(BaseModel):
-    model_config = {"populate_by_name": True}
-    id: str
-    dataset_id: str
-    input: dict[str, Any]
-    expected_output: str | None
-    metadata: dict[str, Any]
-    assert_: list[dict[str, Any]] = Field(alias="assert", serialization_alias="assert")
-    threshold: float | None
-    review_status: str = Field(description="pending, accepted or rejected")
-    reviewed_by: str | None
-    reviewed_at: datetime | None
-    review_note: str
-    created_at: datetime
-    updated_at: datetime
-
-
-def _review_out(row) -> ReviewCaseOut:
-    d = dict(row)
-    d["assert"] = d.pop("assertions")
-    d.pop("position", None)
-    return ReviewCaseOut(**d)
 
 
 class Decision(BaseModel):
@@ -89,18 +59,6 @@ class PromoteOut(BaseModel):
     already_present: list[str] = Field(description="source cases promoted before (skipped)")
 
 
-# generated cases of dataset $1 with review status $2 (or 'all'), of generation $3 (or any)
-_QUEUE = f"""
-    SELECT * FROM (
-        SELECT {_COLS}, position FROM test_cases
-         WHERE dataset_id = $1 AND review_status IS NOT NULL
-           AND ($2::text = 'all' OR review_status = $2)
-        UNION ALL
-        SELECT {_REJECTED_COLS}, position FROM rejected_cases
-         WHERE dataset_id = $1 AND $2::text IN ('all', 'rejected')
-    ) AS q WHERE $3::text IS NULL OR metadata->>'generation_id' = $3"""
-
-
 @router.get("/{dataset_id}/review", response_model=Page[ReviewCaseOut])
 async def review_queue(dataset_id: str,
                        status: Literal["pending", "accepted", "rejected", "all"] = Query(
@@ -109,13 +67,8 @@ async def review_queue(dataset_id: str,
                        generation_id: str | None = Query(None),
                        paging=Paging, rt=Depends(runtime), _=Depends(require("viewer"))):
     """The generated cases of the dataset (pending by default), oldest first."""
-    await dataset_row(rt, dataset_id)
-    total = await rt.pool.fetchval(f"SELECT count(*) FROM ({_QUEUE}) AS c",
-                                   dataset_id, status, generation_id)
-    rows = await rt.pool.fetch(f"{_QUEUE} ORDER BY position, id LIMIT $4 OFFSET $5",
-                               dataset_id, status, generation_id, paging.limit, paging.offset)
-    return Page(items=[_review_out(r) for r in rows], total=total, limit=paging.limit,
-                offset=paging.offset)
+    return await queries.review_queue(rt.pool, dataset_id, status, generation_id,
+                                      paging.limit, paging.offset)
 
 
 @router.post("/{dataset_id}/review", response_model=ReviewOut)
@@ -132,9 +85,7 @@ async def review(dataset_id: str, body: ReviewIn, request: Request, rt=Depends(r
                                                changes=changes, note=d.note))
     await rt.commands.dataset(dataset_id, domain.ReviewCases(tuple(decisions)),
                               metadata(request))
-    pending = await rt.pool.fetchval(
-        "SELECT count(*) FROM test_cases WHERE dataset_id = $1 AND review_status = 'pending'",
-        dataset_id)
+    pending = await queries.pending_count(rt.pool, dataset_id)
     return ReviewOut(dataset_id=dataset_id,
                      accepted=sum(d.decision == "accept" for d in decisions),
                      rejected=sum(d.decision == "reject" for d in decisions), pending=pending)
@@ -146,16 +97,14 @@ async def promote(dataset_id: str, body: PromoteIn, request: Request, rt=Depends
     """Copy cases of ``source_dataset_id`` into this golden dataset. Generated cases must
     be accepted first; each copy keeps its content and records where it came from
     (``metadata.promoted_from``). Promoting a case again is skipped."""
-    await dataset_row(rt, dataset_id)
+    await get_dataset(rt.pool, dataset_id)
     try:
-        await dataset_row(rt, body.source_dataset_id)
+        await get_dataset(rt.pool, body.source_dataset_id)
     except NotFound as exc:
         raise Invalid(f"source_dataset_id: dataset {body.source_dataset_id} not found",
                       field="source_dataset_id") from exc
     wanted = list(dict.fromkeys(body.case_ids))
-    rows = {r["id"]: r for r in await rt.pool.fetch(
-        f"SELECT {_COLS} FROM test_cases WHERE dataset_id = $1 AND id = ANY($2::text[])",
-        body.source_dataset_id, wanted)}
+    rows = await queries.cases_with_review(rt.pool, body.source_dataset_id, wanted)
     missing = [c for c in wanted if c not in rows]
     if missing:
         raise Invalid(f"case_ids: {len(missing)} case(s) not in the source dataset, e.g. "
@@ -168,15 +117,13 @@ async def promote(dataset_id: str, body: PromoteIn, request: Request, rt=Depends
                       case_ids=pending[:100])
     copies = []
     for c in wanted:
-        row = dict(rows[c])
-        row["assert"] = row.pop("assertions")
-        copies.append(domain.promoted_copy(dataset_id, body.source_dataset_id, row))
+        copies.append(domain.promoted_copy(dataset_id, body.source_dataset_id, rows[c]))
     stored = await rt.commands.dataset(
         dataset_id, domain.PromoteCases(body.source_dataset_id, tuple(copies)),
         metadata(request))
     added = {c["id"] for ev in stored for c in ev.data.get("cases", [])}
     return PromoteOut(
-        dataset=DatasetOut(**dict(await dataset_row(rt, dataset_id))),
+        dataset=await get_dataset(rt.pool, dataset_id),
         promoted=[c["id"] for c in copies if c["id"] in added],
         already_present=[src for src, c in zip(wanted, copies, strict=True)
                          if c["id"] not in added])

@@ -35,10 +35,10 @@ from harness.web.problems import ProblemError
 from ..commands import run_stream
 from ..domain.errors import Invalid, NotFound
 from ..downloads import RAW_HELP, content_disposition
+from ..read.queries.datasets import get_dataset
 from ..schemas import Page, RunCreate, RunImport, RunOut, ScoringOut, TargetSpec
 from ..scores import RESULT_WITH_SCORES, canonical_metrics, metric_totals
 from ..snapshots import dataset_snapshot
-from .datasets import dataset_row
 from .deps import Paging, metadata, runtime
 
 router = APIRouter(tags=["runs"])
@@ -174,10 +174,10 @@ async def create_run(body: RunCreate, request: Request, rt=Depends(runtime),
 
 
 async def request_run(rt, body: RunCreate, meta, *, source: str = "api") -> str:
-    ds = await dataset_row(rt, body.dataset_id)
-    if ds["case_count"] == 0:
+    ds = await get_dataset(rt.pool, body.dataset_id)
+    if ds.case_count == 0:
         raise Invalid("dataset_id: the dataset has no cases", field="dataset_id")
-    if ds["dataset_type"] == "golden" and not ds["is_verified"] and body.min_pass_rate is not None:
+    if ds.dataset_type == "golden" and not ds.is_verified and body.min_pass_rate is not None:
         raise Invalid("min_pass_rate: a golden dataset must be verified by a person before it "
                       "can gate (POST /datasets/{id}/verify)", field="min_pass_rate")
     try:
@@ -196,15 +196,15 @@ async def request_run(rt, body: RunCreate, meta, *, source: str = "api") -> str:
     for i, t in enumerate(targets):
         t.target_id = f"t{i}"
     metrics = canonical_metrics(
-        body.metrics if body.metrics is not None else ds["default_metrics"], "metrics")
+        body.metrics if body.metrics is not None else ds.default_metrics, "metrics")
     check_llm_options(body.judge_params, "judge_params",
                       options.JUDGE_OPTIONS)
     uri, sha = await write_snapshot(rt.artifacts, data)
     run_id = str(uuid.uuid4())
     event = RunRequested(
-        run_id=run_id, dataset_id=body.dataset_id, dataset_name=ds["name"], snapshot_uri=uri,
+        run_id=run_id, dataset_id=body.dataset_id, dataset_name=ds.name, snapshot_uri=uri,
         snapshot_sha256=sha, case_count=count, targets=[t.model_dump() for t in targets],
-        default_assert=[*ds["default_assert"], *body.assert_], concurrency=body.concurrency,
+        default_assert=[*ds.default_assert, *body.assert_], concurrency=body.concurrency,
         repeat=body.repeat, case_threshold=body.case_threshold, min_pass_rate=body.min_pass_rate,
         cache=body.cache, judge_model=body.judge_model, description=body.description,
         source=source, metrics=metrics, judge_params=body.judge_params,
@@ -219,7 +219,7 @@ async def import_run(body: RunImport, request: Request, rt=Depends(runtime),
     """Record a run that was executed elsewhere (e.g. ``harness eval --record``): the
     dataset is snapshotted as for any run, results are validated against its cases and
     the targets, and the run is stored completed with its summary."""
-    ds = await dataset_row(rt, body.dataset_id)
+    ds = await get_dataset(rt.pool, body.dataset_id)
     try:
         targets = [Target.model_validate(t) for t in body.targets]
         results = [CaseResult.model_validate(r) for r in body.results]
@@ -245,7 +245,7 @@ async def import_run(body: RunImport, request: Request, rt=Depends(runtime),
         r.run_id = run_id
     summary = analysis.summarize(results, targets)
     events = [RunRequested(
-        run_id=run_id, dataset_id=body.dataset_id, dataset_name=ds["name"], snapshot_uri=uri,
+        run_id=run_id, dataset_id=body.dataset_id, dataset_name=ds.name, snapshot_uri=uri,
         snapshot_sha256=sha, case_count=count, targets=[t.model_dump() for t in targets],
         repeat=body.repeat, description=body.description, source=body.source)]
     ids = [None]
