@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from _db import scratch_database  # noqa: E402
 
 from harness.logging import configure_logging  # noqa: E402
-from services.gateway.app import create_gateway_app  # noqa: E402
+from services.bootstrap import gateway_app  # noqa: E402
 from services.gateway.config import GatewaySettings  # noqa: E402
 from services.registry.runtime import Runtime  # noqa: E402
 
@@ -41,7 +41,7 @@ CHAT = {"model": "echo", "messages": [{"role": "user", "content": "hi"}]}
 @asynccontextmanager
 async def instance(url: str):
     rt = await Runtime.start(url, relay=False, pool_max=4)
-    app = create_gateway_app(rt, GatewaySettings(num_retries=0))
+    app = gateway_app(rt, GatewaySettings(num_retries=0))
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                      base_url="http://gw") as h:

@@ -38,10 +38,10 @@ if TYPE_CHECKING:
     from services.worker_results import BatchingLocalSink
 
 __all__ = [
-    "LocalStack", "api_keys_guard", "gateway_service", "has_had_keys", "list_gateway_keys",
-    "local_app", "prepare_database", "rebuild_read_models", "registry_app",
-    "registry_service", "revoke_gateway_keys", "start_studio", "stop_studio",
-    "exit_on_sigterm",
+    "LocalStack", "api_keys_guard", "exit_on_sigterm", "gateway_app", "gateway_service",
+    "has_had_keys", "list_gateway_keys", "local_app", "prepare_database",
+    "rebuild_read_models", "registry_app", "registry_service", "resolve_application",
+    "revoke_gateway_keys", "start_studio", "stop_studio",
 ]
 
 E = TypeVar("E", bound=DomainEvent)
@@ -146,12 +146,41 @@ def registry_app(database_url: str, *, local_stack: bool = False) -> FastAPI:
     return create_app(database_url, start_stack=LocalStack.start if local_stack else None)
 
 
-def local_app(database_url: str) -> FastAPI:
+def local_app(database_url: str, gateway_settings: GatewaySettings | None = None) -> FastAPI:
     """What ``harness up`` serves: the registry with the local stack, and the gateway
     under ``/v1``."""
     from services.gateway.app import mount_gateway
 
-    return mount_gateway(registry_app(database_url, local_stack=True))
+    return mount_gateway(registry_app(database_url, local_stack=True), gateway_settings,
+                         resolve=resolve_application)
+
+
+def gateway_app(runtime: Runtime, settings: GatewaySettings | None = None) -> FastAPI:
+    """The registry app with the gateway mounted, on a runtime that is already running
+    (tests, benchmarks): the gateway is built now; ``gateway.start()`` begins its
+    background work (the lifespan does it when the server runs one)."""
+    from services.gateway.app import mount_gateway
+    from services.gateway.gateway import Gateway
+    from services.registry.app import create_app
+
+    app = mount_gateway(create_app(runtime=runtime), settings, resolve=resolve_application)
+    app.state.gateway = Gateway(runtime, settings, resolve=resolve_application)
+    return app
+
+
+async def resolve_application(pool, application_id: str) -> tuple[bytes, str]:
+    """The gateway's view of the registry's resolve query: its domain errors become
+    problems here, so a gateway without the registry's routes answers them the same."""
+    from harness.web.problems import ProblemError
+    from services.registry.domain.errors import DomainError
+    from services.registry.problem_types import problem_type
+    from services.registry.read.queries.applications import resolve_json
+
+    try:
+        return await resolve_json(pool, application_id)
+    except DomainError as exc:
+        status, slug = problem_type(exc)
+        raise ProblemError(status, slug, exc.detail, **exc.extra) from exc
 
 
 # ---------------------------------------------------------------- deployables
@@ -166,10 +195,19 @@ def registry_service(settings: Settings | None = None) -> FastAPI:
 
 def gateway_service(settings: Settings | None = None,
                     gateway_settings: GatewaySettings | None = None) -> FastAPI:
-    """``python -m services.gateway``."""
+    """``python -m services.gateway``: on the registry's database and runtime (without
+    its relay or background work)."""
     from services.gateway.service import create_gateway_service
+    from services.registry.runtime import Runtime
 
-    return create_gateway_service(settings, gateway_settings)
+    s = settings or get_settings()
+
+    async def start_runtime(url: str) -> Runtime:
+        return await Runtime.start(url, relay=False, pool_min=s.pool_min_size,
+                                   pool_max=s.pool_max_size)
+
+    return create_gateway_service(s, gateway_settings, start_runtime=start_runtime,
+                                  resolve=resolve_application)
 
 
 # ---------------------------------------------------------------- the database

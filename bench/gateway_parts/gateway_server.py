@@ -21,11 +21,11 @@ def main() -> None:
 
     from harness.config import Settings
     from harness.logging import configure_logging
+    from services.bootstrap import gateway_service
     from services.gateway.config import GatewaySettings
-    from services.gateway.service import create_gateway_service
 
     configure_logging("WARNING", True)
-    app = create_gateway_service(
+    app = gateway_service(
         Settings(database_url=args.database_url, pool_max_size=10),
         GatewaySettings(deployments={"*": {"api_base": args.stub_url, "api_key": "sk-stub"}},
                         num_retries=0, timeout_s=30))

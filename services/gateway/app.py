@@ -5,8 +5,9 @@ concern under :mod:`services.gateway.routes`.
 The routes find the :class:`~services.gateway.gateway.Gateway` on
 ``request.app.state.gateway``. It is built from the app's runtime by the router's
 lifespan, after the runtime has started (``harness up`` starts its runtime in the
-registry's lifespan), or up front by :func:`create_gateway_app` when the runtime is
-already running.
+registry's lifespan), or up front when the runtime is already running
+(``services/bootstrap.py``'s ``gateway_app``). The registry's parts come in through
+:mod:`.ports`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fastapi import APIRouter, FastAPI
 from . import openai_errors
 from .config import GatewaySettings
 from .gateway import Gateway
+from .ports import ResolveApplication
 from .routes import alerts, chat, embeddings, keys, models, usage
 
 log = structlog.get_logger(__name__)
@@ -27,7 +29,8 @@ _ROUTERS = (chat.router, embeddings.router, models.router, usage.router, keys.ro
             alerts.router)
 
 
-def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
+def gateway_router(settings: GatewaySettings | None = None, *,
+                   resolve: ResolveApplication) -> APIRouter:
     """The gateway's routes. Its lifespan builds the :class:`Gateway` from
     ``app.state.runtime`` once the app's own lifespan has started it (unless one is already
     on ``app.state.gateway``), and flushes traces on shutdown."""
@@ -36,7 +39,7 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
     async def lifespan(app):
         gw = getattr(app.state, "gateway", None)
         if gw is None:
-            gw = app.state.gateway = Gateway(app.state.runtime, settings)
+            gw = app.state.gateway = Gateway(app.state.runtime, settings, resolve=resolve)
         gw.start()
         log.info("gateway_started", otlp=bool(gw.settings.otlp_endpoint))
         try:
@@ -50,20 +53,10 @@ def gateway_router(settings: GatewaySettings | None = None) -> APIRouter:
     return router
 
 
-def mount_gateway(app: FastAPI, settings: GatewaySettings | None = None) -> FastAPI:
+def mount_gateway(app: FastAPI, settings: GatewaySettings | None = None, *,
+                  resolve: ResolveApplication) -> FastAPI:
     """Add the gateway's routes to ``app`` and OpenAI's error envelope to its ``/v1``
     answers (every app serving the gateway is composed through here)."""
-    app.include_router(gateway_router(settings))
+    app.include_router(gateway_router(settings, resolve=resolve))
     openai_errors.install(app)
-    return app
-
-
-def create_gateway_app(runtime, settings: GatewaySettings | None = None) -> FastAPI:
-    """The registry app with the gateway mounted, on a runtime that is already running
-    (tests, benchmarks): the gateway is built now; ``gateway.start()`` begins its
-    background work (the lifespan does it when the server runs one)."""
-    from services.registry.app import create_app
-
-    app = mount_gateway(create_app(runtime=runtime), settings)
-    app.state.gateway = Gateway(runtime, settings)
     return app

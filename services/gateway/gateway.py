@@ -24,6 +24,7 @@ from . import budget as budgets
 from . import metrics as usage_metrics
 from .config import GatewaySettings
 from .keys import GatewayKey, KeyStore
+from .ports import RegistryRuntime, ResolveApplication
 from .problems import problem
 from .routing import ModelRouter
 
@@ -62,8 +63,13 @@ async def _render(name: str, content: Any, variables: dict) -> Any:
 
 
 class Gateway:
-    def __init__(self, runtime, settings: GatewaySettings | None = None) -> None:
+    """``runtime``: the registry's (its pool, notifications, resolve cache and fact
+    recording); ``resolve``: the registry's resolve query (see :mod:`.ports`)."""
+
+    def __init__(self, runtime: RegistryRuntime, settings: GatewaySettings | None = None, *,
+                 resolve: ResolveApplication) -> None:
         self.rt = runtime
+        self.resolve = resolve
         self.settings = settings or GatewaySettings.from_settings()
         self.router = ModelRouter(self.settings)
         self.keys = KeyStore(runtime.pool)
@@ -113,8 +119,6 @@ class Gateway:
 
     # ------------------------------------------------------------------ targets
     async def _application(self, name: str) -> dict:
-        from services.registry.read.queries.applications import resolve_json
-
         cache = self.rt.resolve_cache
         ck = f"gateway-app:{name}"
         hit = cache.get(ck)
@@ -125,7 +129,7 @@ class Gateway:
                                              name)
         if app_id is None:
             raise problem(404, "unknown-application", f"no application named {name!r}")
-        body, etag = await resolve_json(self.rt.pool, app_id)
+        body, etag = await self.resolve(self.rt.pool, app_id)
         cache.put(ck, body, etag, generation)
         return orjson.loads(body)
 

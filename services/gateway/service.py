@@ -18,23 +18,26 @@ from harness.config import Settings, get_settings
 from harness.db import resolve_database_url
 from harness.web import api_docs, problems
 from harness.web.correlation import CorrelationMiddleware
-from services.registry.runtime import Runtime
 
 from .app import mount_gateway
 from .config import GatewaySettings
+from .ports import ResolveApplication, StartRuntime
 
 log = structlog.get_logger(__name__)
 
 
 def create_gateway_service(settings: Settings | None = None,
-                           gateway_settings: GatewaySettings | None = None) -> FastAPI:
+                           gateway_settings: GatewaySettings | None = None, *,
+                           start_runtime: StartRuntime,
+                           resolve: ResolveApplication) -> FastAPI:
+    """``start_runtime(database_url)``: the registry's runtime without its relay;
+    ``resolve``: the registry's resolve query (``services/bootstrap.py`` passes both)."""
     s = settings or get_settings()
     url = resolve_database_url(s.database_url, s.pgdata_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        rt = await Runtime.start(url, relay=False, pool_min=s.pool_min_size,
-                                 pool_max=s.pool_max_size)
+        rt = await start_runtime(url)
         app.state.runtime = rt
         log.info("gateway_service_started")
         try:
@@ -60,4 +63,4 @@ def create_gateway_service(settings: Settings | None = None,
         await request.app.state.runtime.pool.fetchval("SELECT 1")
         return {"status": "ready"}
 
-    return mount_gateway(app, gateway_settings)
+    return mount_gateway(app, gateway_settings, resolve=resolve)

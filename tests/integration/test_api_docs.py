@@ -37,9 +37,9 @@ async def test_gateway_service_docs_are_local_too(db_url):
     import httpx
 
     from harness.config import Settings
-    from services.gateway.service import create_gateway_service
+    from services.bootstrap import gateway_service
 
-    app = create_gateway_service(Settings(database_url=db_url))
+    app = gateway_service(Settings(database_url=db_url))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://gateway") as c:
         r = await c.get("/docs")

@@ -11,9 +11,9 @@ import openai
 import pytest
 
 from harness.config import Settings
+from services.bootstrap import gateway_service
 from services.gateway.config import GatewaySettings
 from services.gateway.keys import create_key
-from services.gateway.service import create_gateway_service
 from tests.support.serving import serve_app
 from tests.support.stub_llm import StubLLM
 
@@ -22,7 +22,7 @@ from tests.support.stub_llm import StubLLM
 async def service(db_url, runtime):
     """The gateway service (lifespan on) beside the registry's ``runtime`` on one db."""
     async with StubLLM() as stub:
-        app = create_gateway_service(
+        app = gateway_service(
             Settings(database_url=db_url, pool_max_size=5),
             GatewaySettings(deployments={"*": {"api_base": stub.base_url,
                                                "api_key": "sk-test"}},
@@ -65,3 +65,17 @@ async def test_gateway_service_follows_the_registry(service, client, runtime):
     versions = [r["prompt_version"] for r in await runtime.pool.fetch(
         "SELECT prompt_version FROM gateway_traces ORDER BY created_at")]
     assert versions[0] == 1 and versions[-1] == 2
+
+
+async def test_the_gateways_resolve_answers_the_registrys_errors_as_problems(runtime):
+    """The gateway service has none of the registry's error handlers: what the registry's
+    resolve query refuses reaches it as a problem (an application deleted between its
+    lookup and its resolve is a 404, not a 500)."""
+    import uuid
+
+    from harness.web.problems import ProblemError
+    from services.bootstrap import resolve_application
+
+    with pytest.raises(ProblemError) as caught:
+        await resolve_application(runtime.pool, str(uuid.uuid4()))
+    assert (caught.value.status, caught.value.slug) == (404, "not-found")

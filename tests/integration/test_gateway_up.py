@@ -11,10 +11,8 @@ import httpx
 import openai
 import pytest
 
-from services.bootstrap import LocalStack
-from services.gateway.app import gateway_router
+from services.bootstrap import local_app
 from services.gateway.config import GatewaySettings
-from services.registry.app import create_app
 from tests.support.runs import seed, wait_run
 from tests.support.serving import serve_app
 from tests.support.stub_llm import StubLLM
@@ -40,8 +38,7 @@ async def up(db_url, tmp_path, monkeypatch):
         settings = GatewaySettings(deployments={"*": {"api_base": stub.base_url,
                                                       "api_key": "sk-test"}},
                                    num_retries=0, trace_flush_s=0.05)
-        app = create_app(db_url, start_stack=LocalStack.start,
-                         extra_routers=[gateway_router(settings)])
+        app = local_app(db_url, settings)
         async with serve_app(app, lifespan="on") as url:
             yield app, url, stub
     get_settings.cache_clear()

@@ -14,7 +14,7 @@ import httpx
 
 from harness import apikeys
 from harness.web.auth import Authenticator
-from services.gateway.app import create_gateway_app
+from services.bootstrap import gateway_app
 from services.gateway.config import GatewaySettings
 from services.registry.runtime import Runtime
 
@@ -25,7 +25,7 @@ CHAT = {"model": "echo", "messages": [{"role": "user", "content": "hi"}]}
 async def _instance(db_url: str, settings: GatewaySettings | None = None):
     """One gateway + registry process: its own runtime, pool, LISTEN connection, caches."""
     rt = await Runtime.start(db_url, relay=False, pool_max=4)
-    app = create_gateway_app(rt, settings or GatewaySettings(num_retries=0))
+    app = gateway_app(rt, settings or GatewaySettings(num_retries=0))
     app.state.gateway.keys.ttl_s = 3600.0
     rt.auth.ttl_s = 3600.0
     try:

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 import httpx
 import openai
 
-from services.gateway.app import create_gateway_app
+from services.bootstrap import gateway_app
 from services.gateway.config import GatewaySettings
 from services.gateway.keys import create_key
 from tests.support.serving import serve_app
@@ -37,7 +37,7 @@ class ServedGateway:
 
 @asynccontextmanager
 async def serve_gateway(runtime, settings: GatewaySettings):
-    app = create_gateway_app(runtime, settings)
+    app = gateway_app(runtime, settings)
     app.state.gateway.start()
     try:
         async with serve_app(app) as url:
