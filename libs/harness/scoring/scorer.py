@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import threading
 import time
@@ -137,6 +138,23 @@ class Scorer:
             self._metrics = metrics
         return self._metrics
 
+    async def prepare(self, metrics: Sequence[str]) -> None:
+        """Load what ``metrics`` need, once per process and off the event loop: Ragas,
+        then LiteLLM for a judge, then the local embedding model. One after another:
+        loaded at once they contend for the GIL and the import lock and take longer.
+        A failure is left for each score to report."""
+        specs = resolve_metrics(list(metrics))
+        with contextlib.suppress(RuntimeError):
+            await self._ragas_metrics()
+        if self.judge is not None and any(s.uses_judge for s in specs):
+            with contextlib.suppress(Exception):
+                await self.llm.warmup()
+        if self.embeddings.is_local and any(s.uses_embeddings for s in specs):
+            from harness.llm.local_embeddings import get_local_embedder
+
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(get_local_embedder().load)
+
     async def score_case(
         self, case: ScoringInput | dict[str, Any], metrics: Sequence[str]
     ) -> list[MetricScore]:
@@ -144,6 +162,12 @@ class Scorer:
         the order asked. Raises :class:`UnknownMetricError` for an unknown name; every
         other problem is a score with status "not_applicable" or "error"."""
         specs = resolve_metrics(list(metrics))
+        await self.prepare([s.name for s in specs])
+        return await self._score_case(case, specs)
+
+    async def _score_case(
+        self, case: ScoringInput | dict[str, Any], specs: list[MetricSpec]
+    ) -> list[MetricScore]:
         if not isinstance(case, ScoringInput):
             case = ScoringInput.model_validate(case)
         # Model metrics wait on the network: run them together. The others are a few
@@ -169,11 +193,11 @@ class Scorer:
         specs = resolve_metrics(list(metrics))
         parsed = [c if isinstance(c, ScoringInput) else ScoringInput.model_validate(c)
                   for c in cases]
+        await self.prepare([s.name for s in specs])
         texts = _known_texts(specs, parsed)
         prefetch = asyncio.create_task(self._prefetch(texts)) if texts else None
-        names = [s.name for s in specs]
         try:
-            scores = await asyncio.gather(*(self.score_case(c, names) for c in parsed))
+            scores = await asyncio.gather(*(self._score_case(c, specs) for c in parsed))
         except BaseException:
             if prefetch is not None:
                 prefetch.cancel()
