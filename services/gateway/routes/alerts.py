@@ -11,6 +11,7 @@ from pydantic import AnyHttpUrl, BaseModel, Field
 from harness.web.auth import require
 
 from .. import alerts as cost_alerts
+from .. import queries
 from ..budget import MAX_USD
 from ..gateway import Gateway, current_gateway
 from ..problems import problem
@@ -63,7 +64,7 @@ async def _checked_target(gw: Gateway, scope: str, target: str | None) -> str | 
                           f"({'a key id' if scope == 'key' else 'an application name'})")
     if scope == "key":
         return await _key_target(gw, target)
-    if not await gw.rt.pool.fetchval("SELECT 1 FROM applications WHERE name = $1", target):
+    if not await queries.application_exists(gw.rt.pool, target):
         raise _bad_target(f"no application named {target!r}")
     return target
 
@@ -73,7 +74,7 @@ async def _key_target(gw: Gateway, target: str) -> str:
         key_id = uuid.UUID(target)
     except ValueError as exc:
         raise _bad_target(f"target {target!r} is not a key id") from exc
-    if not await gw.rt.pool.fetchval("SELECT 1 FROM gateway_keys WHERE id = $1", key_id):
+    if not await queries.gateway_key_exists(gw.rt.pool, key_id):
         raise _bad_target(f"no gateway key {target}")
     return str(key_id)
 

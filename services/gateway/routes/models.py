@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
+from .. import queries
 from ..gateway import Gateway, current_gateway
 from ..keys import GatewayKey
 
@@ -15,8 +16,8 @@ router = APIRouter()
 async def models(request: Request, gw: Gateway = Depends(current_gateway)):
     key = await gw.authenticate(request)
     names = _model_names(gw, key)
-    apps = await gw.rt.pool.fetch("SELECT name FROM applications ORDER BY name")
-    names += [f"app/{r['name']}" for r in apps if key.allows_application(r["name"])]
+    apps = await queries.application_names(gw.rt.pool)
+    names += [f"app/{name}" for name in apps if key.allows_application(name)]
     return {"object": "list", "data": [
         {"id": n, "object": "model", "created": 0, "owned_by": "harness"}
         for n in dict.fromkeys(names)]}
