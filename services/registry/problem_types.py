@@ -12,6 +12,7 @@ from .domain.errors import AlreadyExists, DomainError, Invalid, NotFound
 from .domain.generations import GenerationFinished
 from .domain.governance import GateFailed, PolicyViolation, PromotionClosed, SelfApproval
 from .domain.runs import RunFinished
+from .handlers.credentials import MissingCredentials
 
 PROBLEM_TYPES: dict[type[DomainError], tuple[int, str]] = {
     DomainError: (400, "domain-error"),
@@ -24,6 +25,7 @@ PROBLEM_TYPES: dict[type[DomainError], tuple[int, str]] = {
     PromotionClosed: (409, "promotion-closed"),
     GenerationFinished: (409, "generation-finished"),
     RunFinished: (409, "run-finished"),
+    MissingCredentials: (422, "missing-credentials"),
 }
 
 

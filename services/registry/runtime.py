@@ -106,6 +106,7 @@ class Runtime:
         from harness.eventstore import CatchUpSubscription
 
         from .domain import governance
+        from .handlers.governance import govern
 
         async def on_completed(ev) -> None:
             rows = await self.pool.fetch(
@@ -113,8 +114,8 @@ class Runtime:
                 "AND status = 'pending'", ev.data["run_id"])
             for r in rows:
                 try:
-                    await self.commands.govern(
-                        r["prompt_id"], governance.ApplyIfReady(r["id"]),
+                    await govern(
+                        self, r["prompt_id"], governance.ApplyIfReady(r["id"]),
                         EventMetadata(actor="eval-gate", causation_id=str(ev.event_id)))
                 except Exception as exc:  # one bad promotion must not stop the watcher
                     log.warning("gate_apply_failed", promotion_id=r["id"], error=str(exc))

@@ -2,7 +2,7 @@ import asyncio
 import random
 
 from harness.eventstore import EventStore
-from services.registry.commands import fold_prompt
+from services.registry.domain.prompts import replay
 from services.registry.read import projections
 
 TABLE_QUERIES = {
@@ -53,7 +53,7 @@ async def test_50_concurrent_activations_and_version_creations(client, runtime):
     n = await invariants(runtime.pool, pid)
     assert n == 26 and checks > 0
     # the event stream agrees with the read model
-    state = fold_prompt(await runtime.store.read_stream(f"prompt-{pid}"))
+    state = replay(await runtime.store.read_stream(f"prompt-{pid}"))
     active = await runtime.pool.fetchval(
         "SELECT version FROM prompt_versions WHERE prompt_id = $1 AND is_active", pid)
     assert sorted(state.versions) == list(range(1, 27)) and state.active_version == active

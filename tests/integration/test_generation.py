@@ -200,6 +200,7 @@ async def test_a_document_the_generator_cannot_read_is_named(stack, stack_client
     bytes no longer match), the generator skips it, names it, and uses the others."""
     from harness.events import EventMetadata
     from services.registry.domain.generations import RequestGeneration
+    from services.registry.handlers import generations
 
     c = stack_client
     ds = await _dataset(c)
@@ -209,7 +210,7 @@ async def test_a_document_the_generator_cannot_read_is_named(stack, stack_client
              "uri": await rt.artifacts.put("t/shipping.txt", good)},
             {"name": "handbook.pdf", "kind": "pdf", "sha256": _sha(b"other bytes"),
              "uri": await rt.artifacts.put("t/handbook.pdf", (DATA / "handbook.pdf").read_bytes())}]
-    await rt.commands.generation("g-1", RequestGeneration(
+    await generations.handle(rt, "g-1", RequestGeneration(
         generation_id="g-1", dataset_id=ds["id"], documents=docs, num_questions=2,
         question_kinds={"simple": 1.0}, model="openai/writer",
         params={}), EventMetadata(actor="test"))
@@ -220,7 +221,7 @@ async def test_a_document_the_generator_cannot_read_is_named(stack, stack_client
     assert by_name["shipping.txt"]["passages"] == 1
 
     docs = [docs[1], {**docs[0], "kind": "csv", "text_column": "answer"}]
-    await rt.commands.generation("g-2", RequestGeneration(
+    await generations.handle(rt, "g-2", RequestGeneration(
         generation_id="g-2", dataset_id=ds["id"], documents=docs, num_questions=2,
         question_kinds={"simple": 1.0}, model="openai/writer",
         params={}), EventMetadata(actor="test"))

@@ -297,3 +297,12 @@ def test_a_closed_expired_or_unknown_proposal_is_left_alone_after_a_gate_run():
     assert g.decide(g.ApplyIfReady("m1"), state, ctx(GATE, PASSED, now=LATER)) == []
     applied = apply(state, g.decide(g.ApplyIfReady("m1"), state, ctx(GATE, PASSED)))
     assert g.decide(g.ApplyIfReady("m1"), applied, ctx(GATE, PASSED)) == []
+
+
+def test_the_global_default_policy_is_checked_like_a_prompts():
+    [event] = g.set_global_policy({"environments": ["staging"]})
+    assert event == PromptPolicySet(prompt_id=None, policy={
+        "require_approval": False, "environments": ["staging"], "gate": None,
+        "proposal_ttl_hours": 72})
+    with pytest.raises(Invalid):
+        g.set_global_policy({"gate": {}})

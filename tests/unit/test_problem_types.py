@@ -6,6 +6,7 @@ import importlib
 import pkgutil
 
 import services.registry.domain as domain_package
+import services.registry.handlers as handlers_package
 from services.registry.domain.errors import DomainError, Invalid
 from services.registry.domain.governance import SelfApproval
 from services.registry.problem_types import PROBLEM_TYPES, problem_type
@@ -16,8 +17,9 @@ def _subclasses(cls: type) -> set[type]:
 
 
 def test_every_domain_error_has_its_own_status_and_type():
-    for module in pkgutil.iter_modules(domain_package.__path__):
-        importlib.import_module(f"{domain_package.__name__}.{module.name}")
+    for package in (domain_package, handlers_package):
+        for module in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{package.__name__}.{module.name}")
     unmapped = {c.__name__ for c in _subclasses(DomainError)
                 if c.__module__.startswith("services.registry") and c not in PROBLEM_TYPES}
     assert not unmapped

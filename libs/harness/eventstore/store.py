@@ -89,15 +89,19 @@ class EventStore:
         stream_id: str,
         *,
         until: datetime | None = None,
+        types: Sequence[str] | None = None,
         conn: asyncpg.Connection | None = None,
     ) -> list[StoredEvent]:
         """All events of a stream in version order (upcast); ``until`` keeps those recorded
-        at or before that time."""
+        at or before that time, ``types`` those of these types."""
         q = f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1"
         args: list = [stream_id]
         if until is not None:
-            q += " AND recorded_at <= $2"
             args.append(until)
+            q += f" AND recorded_at <= ${len(args)}"
+        if types is not None:
+            args.append(list(types))
+            q += f" AND type = ANY(${len(args)})"
         q += " ORDER BY stream_version"
         rows = await (conn or self.pool).fetch(q, *args)
         return [self.registry.upcast_stored(StoredEvent.from_record(r)) for r in rows]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from harness.events import StoredEvent, registry
 from harness.events.base import DomainEvent
 from harness.events.registry_events import ApplicationCreated, ApplicationUpdated
 
@@ -110,4 +112,12 @@ def evolve(state: ApplicationState, event: DomainEvent,
         if "fallback_models" in changes:
             changes["fallback_models"] = tuple(changes["fallback_models"] or ())
         return replace(state, **changes, updated_at=at)
+    return state
+
+
+def replay(events: Iterable[StoredEvent],
+           state: ApplicationState = ApplicationState()) -> ApplicationState:
+    """The state after stored events (each with its time)."""
+    for ev in events:
+        state = evolve(state, registry.decode(ev), ev.recorded_at)
     return state

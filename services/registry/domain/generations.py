@@ -7,9 +7,11 @@ first of completed, failed or cancelled ends the generation.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.events import StoredEvent, registry
 from harness.events.base import DomainEvent
 from harness.events.generation_events import (
     GenerationCancelled,
@@ -121,3 +123,10 @@ def _cancel(command: CancelGeneration, state: GenerationState) -> list[DomainEve
                               generation_status=state.ended)
     return [GenerationCancelled(generation_id=command.generation_id,
                                 reason=command.reason.strip())]
+
+
+def replay(events: Iterable[StoredEvent],
+           state: GenerationState = GenerationState()) -> GenerationState:
+    for ev in events:
+        state = evolve(state, registry.decode(ev))
+    return state

@@ -93,6 +93,11 @@ def validate_policy(policy: dict[str, Any]) -> dict[str, Any]:
             "environments": list(envs), "gate": gate, "proposal_ttl_hours": ttl}
 
 
+def set_global_policy(policy: dict[str, Any]) -> list[DomainEvent]:
+    """The default policy of every prompt without one of its own (its own stream)."""
+    return [PromptPolicySet(prompt_id=None, policy=validate_policy(policy))]
+
+
 def governs(policy: dict[str, Any] | None, environment: str) -> bool:
     return bool(policy) and environment in (policy.get("environments") or [PRODUCTION])
 

@@ -6,11 +6,13 @@ prompt exists exactly one version is active.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from harness import templating
+from harness.events import StoredEvent, registry
 from harness.events.base import DomainEvent
 from harness.events.registry_events import (
     PromotionApplied,
@@ -273,3 +275,10 @@ def pointer(state: PromptState, environment: str) -> int | None:
     if environment == PRODUCTION:
         return state.active_version
     return state.environments.get(environment)
+
+
+def replay(events: Iterable[StoredEvent], state: PromptState = PromptState()) -> PromptState:
+    """The state after stored events (each with its time and actor)."""
+    for ev in events:
+        state = evolve(state, registry.decode(ev), ev.recorded_at, ev.metadata.actor)
+    return state

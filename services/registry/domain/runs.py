@@ -13,12 +13,13 @@ found in the command; ``decide`` only applies the rules.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.evaluation import analysis
 from harness.evaluation.models import CaseResult, Target
+from harness.events import StoredEvent, registry
 from harness.events.base import DomainEvent
 from harness.events.run_events import (
     CaseResultRecorded,
@@ -282,3 +283,9 @@ def fact_ids(events: Sequence[DomainEvent]) -> list[uuid.UUID | None]:
         else:
             ids.append(None)
     return ids
+
+
+def replay(events: Iterable[StoredEvent], state: RunState = RunState()) -> RunState:
+    for ev in events:
+        state = evolve(state, registry.decode(ev))
+    return state

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from harness.web.auth import require
 
 from ..domain import applications as domain
+from ..handlers import applications as handlers
 from ..read.queries import applications as queries
 from ..schemas import ApplicationCreate, ApplicationOut, ApplicationPatch, Page, ResolvedOut
 from .deps import Paging, metadata, runtime
@@ -30,7 +31,7 @@ async def create_application(body: ApplicationCreate, request: Request, rt=Depen
                              _=Depends(require("editor"))):
     application_id = str(uuid.uuid4())
     cmd = domain.CreateApplication(application_id=application_id, **body.model_dump())
-    await rt.commands.application(application_id, cmd, metadata(request))
+    await handlers.handle(rt, application_id, cmd, metadata(request))
     return await queries.get_application(rt.pool, application_id)
 
 
@@ -46,8 +47,8 @@ async def update_application(application_id: str, body: ApplicationPatch, reques
                              rt=Depends(runtime), _=Depends(require("editor"))):
     application_id = await queries.application_id_of(rt.pool, application_id)
     changes = body.model_dump(exclude_unset=True)
-    await rt.commands.application(application_id, domain.UpdateApplication(changes=changes),
-                                  metadata(request))
+    await handlers.handle(rt, application_id, domain.UpdateApplication(changes=changes),
+                          metadata(request))
     return await queries.get_application(rt.pool, application_id)
 
 

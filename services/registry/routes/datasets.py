@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from harness.assertions import parse_assertions
 from harness.datasets.parsing import ImportRejected, detect_format, parse_upload
 from harness.web.auth import require
 from harness.web.input_guard import find_unstorable
@@ -16,8 +15,9 @@ from harness.web.openapi_errors import media_types
 from harness.web.problems import ProblemError
 
 from ..domain import datasets as domain
-from ..domain.errors import Invalid
+from ..domain.checks import check_assertions
 from ..downloads import RAW_HELP, content_disposition
+from ..handlers import datasets as handlers
 from ..read.queries import datasets as queries
 from ..schemas import (
     CaseOut,
@@ -34,13 +34,6 @@ from .deps import Paging, metadata, runtime
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
-def _check_assertions(raw: list[dict], field: str) -> None:
-    try:
-        parse_assertions(raw)
-    except ValueError as exc:
-        raise Invalid(f"{field}: {exc}", field=field) from exc
-
-
 @router.get("", response_model=Page[DatasetOut])
 async def list_datasets(q: str | None = Query(None), dataset_type: str | None = Query(None),
                         paging=Paging, rt=Depends(runtime), _=Depends(require("viewer"))):
@@ -50,10 +43,10 @@ async def list_datasets(q: str | None = Query(None), dataset_type: str | None = 
 @router.post("", response_model=DatasetOut, status_code=201)
 async def create_dataset(body: DatasetCreate, request: Request, rt=Depends(runtime),
                          _=Depends(require("editor"))):
-    _check_assertions(body.default_assert, "default_assert")
+    check_assertions(body.default_assert, "default_assert")
     default_metrics = canonical_metrics(body.default_metrics, "default_metrics")
     dataset_id = str(uuid.uuid4())
-    await rt.commands.dataset(dataset_id, domain.CreateDataset(
+    await handlers.handle(rt, dataset_id, domain.CreateDataset(
         dataset_id=dataset_id, name=body.name, description=body.description,
         dataset_type=body.dataset_type, default_assert=body.default_assert,
         default_metrics=default_metrics), metadata(request))
@@ -70,11 +63,11 @@ async def update_dataset(dataset_id: str, body: DatasetPatch, request: Request,
                          rt=Depends(runtime), _=Depends(require("editor"))):
     changes = body.model_dump(exclude_unset=True)
     if changes.get("default_assert") is not None:
-        _check_assertions(changes["default_assert"], "default_assert")
+        check_assertions(changes["default_assert"], "default_assert")
     if "default_metrics" in changes:
         changes["default_metrics"] = canonical_metrics(changes["default_metrics"] or [],
                                                        "default_metrics")
-    await rt.commands.dataset(dataset_id, domain.UpdateDataset(changes), metadata(request))
+    await handlers.handle(rt, dataset_id, domain.UpdateDataset(changes), metadata(request))
     return await queries.get_dataset(rt.pool, dataset_id)
 
 
@@ -89,11 +82,11 @@ async def add_cases(dataset_id: str, body: CasesIn, request: Request, rt=Depends
                     _=Depends(require("editor"))):
     cases = []
     for i, c in enumerate(body.cases):
-        _check_assertions(c.assert_, f"cases.{i}.assert")
+        check_assertions(c.assert_, f"cases.{i}.assert")
         cases.append({"id": str(uuid.uuid4()), "input": c.input,
                       "expected_output": c.expected_output, "metadata": c.metadata,
                       "assert": c.assert_, "threshold": c.threshold})
-    await rt.commands.dataset(dataset_id, domain.AddCases(cases), metadata(request))
+    await handlers.handle(rt, dataset_id, domain.AddCases(cases), metadata(request))
     added = await queries.cases_by_id(rt.pool, [c["id"] for c in cases])
     return Page(items=added, total=len(added), limit=len(added), offset=0)
 
@@ -103,15 +96,15 @@ async def update_case(dataset_id: str, case_id: str, body: CasePatch, request: R
                       rt=Depends(runtime), _=Depends(require("editor"))):
     changes = body.model_dump(exclude_unset=True, by_alias=True)
     if changes.get("assert") is not None:
-        _check_assertions(changes["assert"], "assert")
-    await rt.commands.dataset(dataset_id, domain.UpdateCase(case_id, changes), metadata(request))
+        check_assertions(changes["assert"], "assert")
+    await handlers.handle(rt, dataset_id, domain.UpdateCase(case_id, changes), metadata(request))
     return await queries.get_case(rt.pool, case_id)
 
 
 @router.delete("/{dataset_id}/cases/{case_id}", status_code=204)
 async def remove_case(dataset_id: str, case_id: str, request: Request, rt=Depends(runtime),
                       _=Depends(require("editor"))):
-    await rt.commands.dataset(dataset_id, domain.RemoveCase(case_id), metadata(request))
+    await handlers.handle(rt, dataset_id, domain.RemoveCase(case_id), metadata(request))
 
 
 @router.post("/{dataset_id}/import", response_model=ImportOut, status_code=201)
@@ -139,7 +132,7 @@ async def import_cases(dataset_id: str, request: Request,
         case, _, where = bad.field.partition(".")
         raise ProblemError(422, "import-rejected", f"case {int(case) + 1}: {where}: "
                            f"{bad.message}", file=filename, field=where)
-    await rt.commands.dataset(dataset_id, domain.AddCases(cases, source=f"import:{filename}"),
+    await handlers.handle(rt, dataset_id, domain.AddCases(cases, source=f"import:{filename}"),
                               metadata(request))
     ds = await queries.get_dataset(rt.pool, dataset_id)
     return ImportOut(dataset_id=dataset_id, imported=len(cases), case_count=ds.case_count,
@@ -151,7 +144,7 @@ async def verify_dataset(dataset_id: str, request: Request, body: dict | None = 
                          rt=Depends(runtime), _=Depends(require("editor"))):
     """Mark the cases as reviewed by a person (the caller). Any later change clears it."""
     note = str((body or {}).get("note", ""))
-    await rt.commands.dataset(dataset_id, domain.VerifyDataset(note), metadata(request))
+    await handlers.handle(rt, dataset_id, domain.VerifyDataset(note), metadata(request))
     return await queries.get_dataset(rt.pool, dataset_id)
 
 

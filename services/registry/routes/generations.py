@@ -30,11 +30,13 @@ from harness.web.input_guard import check_form
 from harness.web.problems import ProblemError
 
 from ..domain import generations as domain
+from ..domain.checks import check_llm_options
 from ..domain.errors import Invalid, NotFound
+from ..handlers import generations as handlers
+from ..handlers.credentials import refuse_model_without_key
 from ..read.queries.datasets import get_dataset
 from ..schemas import Page
 from .deps import Paging, metadata, runtime
-from .runs import check_llm_options, missing_credentials_problem, missing_key
 
 router = APIRouter(tags=["generation"])
 
@@ -138,11 +140,8 @@ async def generate(
         raise Invalid(f"question_kinds: {exc}", field="question_kinds") from exc
     extra = _params(params)
     if rt.calls_providers:  # the generator runs here, with this environment
-        chosen = model or get_settings().judge_model
-        missing = missing_key(chosen, extra)
-        if missing:
-            raise missing_credentials_problem(chosen, missing, "model",
-                                              "generates the cases")
+        refuse_model_without_key(model or get_settings().judge_model, extra, "model",
+                                 "generates the cases")
     names = [f.filename or f"document-{i + 1}" for i, f in enumerate(files)]
     generation_id = str(uuid.uuid4())
     options = domain.RequestGeneration(
@@ -207,7 +206,7 @@ async def generate(
             doc["text_column"] = column
         documents.append(doc)
 
-    await rt.commands.generation(generation_id, dataclasses.replace(
+    await handlers.handle(rt, generation_id, dataclasses.replace(
         options, documents=documents, question_kinds=kinds), metadata(request))
     return await _generation(rt, generation_id)
 
@@ -224,8 +223,8 @@ async def cancel_generation(generation_id: str, request: Request, body: CancelIn
     """The generator stops, before its next batch at the latest; cases already generated
     stay in the dataset for review. A generation that already ended is a 409
     ``generation-finished``."""
-    await rt.commands.generation(
-        generation_id, domain.CancelGeneration(generation_id, (body or CancelIn()).reason),
+    await handlers.handle(
+        rt, generation_id, domain.CancelGeneration(generation_id, (body or CancelIn()).reason),
         metadata(request))
     return await _generation(rt, generation_id)
 

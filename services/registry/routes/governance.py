@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,12 +12,12 @@ from harness.web.auth import require
 from harness.web.input_guard import INT32_MAX
 
 from ..domain import governance as gov
-from ..domain.errors import Invalid, NotFound
+from ..domain.errors import NotFound
 from ..domain.governance import MAX_TTL_HOURS
 from ..domain.prompts import PRODUCTION, pointer
-from ..schemas import RunCreate, TargetSpec
+from ..handlers import governance as handlers
+from ..read.queries import prompts as queries
 from .deps import metadata, runtime
-from .runs import request_run
 
 router = APIRouter(tags=["governance"])
 
@@ -72,7 +71,7 @@ async def environments(prompt_id: str, as_of: datetime | None = Query(None),
                        rt=Depends(runtime), _=Depends(require("viewer"))):
     """Where each environment points (production = the active version), with the event that
     put it there; ``as_of`` answers for a past moment."""
-    state = await rt.commands.load_prompt(prompt_id, until=as_of)
+    state = await queries.prompt_state(rt.store, prompt_id, until=as_of)
     if not state.exists:
         raise NotFound(f"prompt {prompt_id} not found" + (f" at {as_of}" if as_of else ""))
     return {"prompt_id": prompt_id, "as_of": as_of, "environments": _env_view(state)}
@@ -81,8 +80,8 @@ async def environments(prompt_id: str, as_of: datetime | None = Query(None),
 @router.put("/prompts/{prompt_id}/environments/{environment}")
 async def move_environment(prompt_id: str, environment: str, body: MoveBody, request: Request,
                            rt=Depends(runtime), _=Depends(require("editor"))):
-    state, _ev = await rt.commands.govern(
-        prompt_id, gov.MoveEnvironment(environment, body.version, body.reason),
+    state, _ev = await handlers.govern(
+        rt, prompt_id, gov.MoveEnvironment(environment, body.version, body.reason),
         metadata(request))
     return {"prompt_id": prompt_id, "environments": _env_view(state)}
 
@@ -91,14 +90,14 @@ async def move_environment(prompt_id: str, environment: str, body: MoveBody, req
 async def clear_environment(prompt_id: str, environment: str, request: Request,
                             reason: str = Query(""), rt=Depends(runtime),
                             _=Depends(require("editor"))):
-    state, _ev = await rt.commands.govern(prompt_id, gov.ClearEnvironment(environment, reason),
+    state, _ev = await handlers.govern(rt, prompt_id, gov.ClearEnvironment(environment, reason),
                                           metadata(request))
     return {"prompt_id": prompt_id, "environments": _env_view(state)}
 
 
 @router.get("/prompts/{prompt_id}/policy")
 async def get_policy(prompt_id: str, rt=Depends(runtime), _=Depends(require("viewer"))):
-    state = await rt.commands.load_prompt(prompt_id)
+    state = await queries.prompt_state(rt.store, prompt_id)
     if not state.exists:
         raise NotFound(f"prompt {prompt_id} not found")
     global_policy = await rt.pool.fetchval("SELECT policy FROM prompt_policies WHERE scope='*'")
@@ -109,7 +108,7 @@ async def get_policy(prompt_id: str, rt=Depends(runtime), _=Depends(require("vie
 @router.put("/prompts/{prompt_id}/policy")
 async def set_policy(prompt_id: str, body: PolicyBody, request: Request, rt=Depends(runtime),
                      _=Depends(require("admin"))):
-    state, _ev = await rt.commands.govern(prompt_id, gov.SetPolicy(body.model_dump()),
+    state, _ev = await handlers.govern(rt, prompt_id, gov.SetPolicy(body.model_dump()),
                                           metadata(request))
     return {"prompt_id": prompt_id, "policy": state.policy}
 
@@ -124,7 +123,8 @@ async def get_global_policy(rt=Depends(runtime), _=Depends(require("viewer"))):
 async def set_global_policy(body: PolicyBody, request: Request, rt=Depends(runtime),
                             _=Depends(require("admin"))):
     """The default policy of every prompt that has none of its own."""
-    return {"policy": await rt.commands.set_global_policy(body.model_dump(), metadata(request))}
+    return {"policy": await handlers.set_global_policy(rt, body.model_dump(),
+                                                        metadata(request))}
 
 
 def _promotion(state, promotion_id: str) -> dict[str, Any]:
@@ -143,39 +143,15 @@ def _promotion(state, promotion_id: str) -> dict[str, Any]:
 @router.post("/prompts/{prompt_id}/promotions", status_code=201)
 async def propose(prompt_id: str, body: ProposeBody, request: Request, rt=Depends(runtime),
                   _=Depends(require("editor"))):
-    meta = metadata(request)
-    state = await rt.commands.load_prompt(prompt_id)
-    if not state.exists:
-        raise NotFound(f"prompt {prompt_id} not found")
-    async with rt.pool.acquire() as conn:
-        policy = await rt.commands.effective_policy(conn, state)
-    gate_run_id = None
-    if body.run_gate is not None:
-        gate = (policy or {}).get("gate")
-        if not gate:
-            raise Invalid("run_gate: the prompt's policy has no gate (dataset_id)",
-                          field="run_gate")
-        current = pointer(state, body.environment)
-        versions = [v for v in (current, body.version) if v is not None]
-        targets = [TargetSpec(prompt_id=prompt_id, version=v, model=body.run_gate.model,
-                              params=body.run_gate.params)
-                   for v in dict.fromkeys(versions)]
-        gate_run_id = await request_run(
-            rt, RunCreate(dataset_id=gate["dataset_id"], targets=targets,
-                          concurrency=body.run_gate.concurrency,
-                          description=f"gate: v{body.version} → {body.environment}"),
-            meta, source="gate")
-    ttl = float((policy or {}).get("proposal_ttl_hours", 72))
-    pid = str(uuid.uuid4())
-    state, _ev = await rt.commands.govern(prompt_id, gov.Propose(
-        pid, body.version, body.environment, body.reason,
-        datetime.now(UTC) + timedelta(hours=ttl), gate_run_id), meta)
-    return _promotion(state, pid)
+    gate_run = None if body.run_gate is None else handlers.GateRun(**body.run_gate.model_dump())
+    state, promotion_id = await handlers.propose(rt, prompt_id, body.version, body.environment,
+                                                 body.reason, metadata(request), gate_run)
+    return _promotion(state, promotion_id)
 
 
 @router.get("/prompts/{prompt_id}/promotions")
 async def list_promotions(prompt_id: str, rt=Depends(runtime), _=Depends(require("viewer"))):
-    state = await rt.commands.load_prompt(prompt_id)
+    state = await queries.prompt_state(rt.store, prompt_id)
     if not state.exists:
         raise NotFound(f"prompt {prompt_id} not found")
     items = [_promotion(state, p) for p in state.promotions]
@@ -197,15 +173,15 @@ async def pending_promotions(status: str = Query("pending"), rt=Depends(runtime)
 @router.get("/prompts/{prompt_id}/promotions/{promotion_id}")
 async def get_promotion(prompt_id: str, promotion_id: str, rt=Depends(runtime),
                         _=Depends(require("viewer"))):
-    return _promotion(await rt.commands.load_prompt(prompt_id), promotion_id)
+    return _promotion(await queries.prompt_state(rt.store, prompt_id), promotion_id)
 
 
 @router.post("/prompts/{prompt_id}/promotions/{promotion_id}/approve")
 async def approve(prompt_id: str, promotion_id: str, request: Request,
                   body: DecisionBody | None = None, rt=Depends(runtime),
                   _=Depends(require("approver"))):
-    state, _ev = await rt.commands.govern(
-        prompt_id, gov.Approve(promotion_id, (body or DecisionBody()).comment),
+    state, _ev = await handlers.govern(
+        rt, prompt_id, gov.Approve(promotion_id, (body or DecisionBody()).comment),
         metadata(request))
     return _promotion(state, promotion_id)
 
@@ -214,15 +190,16 @@ async def approve(prompt_id: str, promotion_id: str, request: Request,
 async def reject(prompt_id: str, promotion_id: str, request: Request,
                  body: DecisionBody | None = None, rt=Depends(runtime),
                  _=Depends(require("approver"))):
-    state, _ev = await rt.commands.govern(
-        prompt_id, gov.Reject(promotion_id, (body or DecisionBody()).comment), metadata(request))
+    state, _ev = await handlers.govern(
+        rt, prompt_id, gov.Reject(promotion_id, (body or DecisionBody()).comment),
+        metadata(request))
     return _promotion(state, promotion_id)
 
 
 @router.get("/prompts/{prompt_id}/lineage")
 async def lineage(prompt_id: str, rt=Depends(runtime), _=Depends(require("viewer"))):
     """Each version with the version it was derived from, as a tree."""
-    state = await rt.commands.load_prompt(prompt_id)
+    state = await queries.prompt_state(rt.store, prompt_id)
     if not state.exists:
         raise NotFound(f"prompt {prompt_id} not found")
     nodes = [{"version": v.version, "derived_from": v.derived_from, "created_by": v.created_by,

@@ -16,6 +16,7 @@ from harness.web.input_guard import INT32_MAX
 from harness.web.problems import ProblemError
 
 from ..domain import prompts as domain
+from ..handlers import prompts as handlers
 from ..read.queries import prompts as queries
 from ..read.queries.prompts import prompt_from_state, version_from_state
 from ..schemas import (
@@ -65,7 +66,7 @@ async def create_prompt(body: PromptCreate, request: _Request, rt=Depends(runtim
     prompt_id = str(uuid.uuid4())
     cmd = domain.CreatePrompt(prompt_id=prompt_id, name=body.name, description=body.description,
                               content=content_to_plain(body.content), change_note=body.change_note)
-    state, _events = await rt.commands.prompt(prompt_id, cmd, metadata(request))
+    state, _events = await handlers.handle(rt, prompt_id, cmd, metadata(request))
     return prompt_from_state(state)
 
 
@@ -82,7 +83,7 @@ async def get_prompt(prompt_id: str,
 async def update_prompt(prompt_id: str, body: PromptPatch, request: _Request,
                         rt=Depends(runtime), _=Depends(require("editor"))):
     cmd = domain.UpdatePrompt(name=body.name, description=body.description)
-    state, _ = await rt.commands.prompt(prompt_id, cmd, metadata(request))
+    state, _ = await handlers.handle(rt, prompt_id, cmd, metadata(request))
     return prompt_from_state(state)
 
 
@@ -100,7 +101,7 @@ async def create_version(prompt_id: str, body: PromptVersionCreate, request: _Re
     cmd = domain.CreateVersion(content=content_to_plain(body.content),
                                change_note=body.change_note, activate=body.activate,
                                derived_from=body.derived_from)
-    state, _ = await rt.commands.prompt(prompt_id, cmd, metadata(request))
+    state, _ = await handlers.handle(rt, prompt_id, cmd, metadata(request))
     return version_from_state(state, state.versions[state.latest_version])
 
 
@@ -115,7 +116,7 @@ async def activate_version(prompt_id: str, version: VersionPath, request: _Reque
                            body: ActivateBody | None = None, rt=Depends(runtime),
                            _=Depends(require("editor"))):
     cmd = domain.ActivateVersion(version=version, reason=(body.reason if body else ""))
-    state, _ = await rt.commands.prompt(prompt_id, cmd, metadata(request))
+    state, _ = await handlers.handle(rt, prompt_id, cmd, metadata(request))
     return prompt_from_state(state)
 
 

@@ -18,11 +18,12 @@ from pydantic import BaseModel, Field
 from harness.web.auth import require
 
 from ..domain import datasets as domain
+from ..domain.checks import check_assertions
 from ..domain.errors import Invalid, NotFound
+from ..handlers import datasets as handlers
 from ..read.queries import review as queries
 from ..read.queries.datasets import get_dataset
 from ..schemas import CasePatch, DatasetOut, Page, ReviewCaseOut
-from .datasets import _check_assertions
 from .deps import Paging, metadata, runtime
 
 router = APIRouter(prefix="/datasets", tags=["review"])
@@ -80,10 +81,10 @@ async def review(dataset_id: str, body: ReviewIn, request: Request, rt=Depends(r
     for i, d in enumerate(body.decisions):
         changes = d.changes.model_dump(exclude_unset=True, by_alias=True) if d.changes else {}
         if changes.get("assert") is not None:
-            _check_assertions(changes["assert"], f"decisions.{i}.changes.assert")
+            check_assertions(changes["assert"], f"decisions.{i}.changes.assert")
         decisions.append(domain.ReviewDecision(case_id=d.case_id, decision=d.decision,
                                                changes=changes, note=d.note))
-    await rt.commands.dataset(dataset_id, domain.ReviewCases(tuple(decisions)),
+    await handlers.handle(rt, dataset_id, domain.ReviewCases(tuple(decisions)),
                               metadata(request))
     pending = await queries.pending_count(rt.pool, dataset_id)
     return ReviewOut(dataset_id=dataset_id,
@@ -118,8 +119,8 @@ async def promote(dataset_id: str, body: PromoteIn, request: Request, rt=Depends
     copies = []
     for c in wanted:
         copies.append(domain.promoted_copy(dataset_id, body.source_dataset_id, rows[c]))
-    stored = await rt.commands.dataset(
-        dataset_id, domain.PromoteCases(body.source_dataset_id, tuple(copies)),
+    stored = await handlers.handle(
+        rt, dataset_id, domain.PromoteCases(body.source_dataset_id, tuple(copies)),
         metadata(request))
     added = {c["id"] for ev in stored for c in ev.data.get("cases", [])}
     return PromoteOut(

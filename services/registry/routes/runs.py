@@ -4,85 +4,28 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from harness import csv_cells
-from harness.assertions import parse_assertions
-from harness.config import get_settings
 from harness.datasets.preview import case_preview
-from harness.datasets.snapshots import write_snapshot
 from harness.evaluation import analysis
 from harness.evaluation.models import CaseResult, Target
-from harness.evaluation.providers import to_litellm_model
-from harness.events.run_events import (
-    CaseResultRecorded,
-    RunCancelled,
-    RunCompleted,
-    RunRequested,
-    result_event_id,
-    run_event_id,
-)
 from harness.llm import options
-from harness.llm.credentials import missing_credentials
 from harness.web.auth import require
 from harness.web.openapi_errors import media_types
 from harness.web.problems import ProblemError
 
-from ..commands import run_stream
 from ..domain.errors import Invalid, NotFound
 from ..downloads import RAW_HELP, content_disposition
-from ..read.queries.datasets import get_dataset
-from ..schemas import Page, RunCreate, RunImport, RunOut, ScoringOut, TargetSpec
-from ..scores import RESULT_WITH_SCORES, canonical_metrics, metric_totals
-from ..snapshots import dataset_snapshot
+from ..handlers import runs as handlers
+from ..schemas import Page, RunCreate, RunImport, RunOut, ScoringOut
+from ..scores import RESULT_WITH_SCORES, metric_totals
 from .deps import Paging, metadata, runtime
 
 router = APIRouter(tags=["runs"])
-
-def check_llm_options(params: dict, field: str,
-                      allowed: frozenset[str] = options.LLM_OPTIONS) -> None:
-    """A 422 naming the first name in ``params`` that is not an allowed LLM option
-    (``targets.0.params.api_base``): endpoints and credentials come from server
-    configuration only (see ``harness.llm.options``)."""
-    try:
-        options.check_options(params, field, allowed)
-    except options.OptionRefused as exc:
-        raise Invalid(str(exc), field=exc.field) from exc
-
-
-def missing_key(model: str, params: dict) -> list[str]:
-    """What ``model`` lacks to be called from here: the runner merges the server's
-    deployment (HARNESS_LLM_DEPLOYMENTS) over the target's params, so does this."""
-    try:
-        litellm_model = to_litellm_model(model)
-    except ValueError:  # an unknown provider id: the runner reports it per case
-        return []
-    deployments = get_settings().llm_deployments
-    deployment = deployments.get(litellm_model, deployments.get("*")) or {}
-    return missing_credentials(litellm_model, {**params, **deployment})
-
-
-def missing_credentials_problem(model: str, missing: list[str], field: str,
-                                caller: str = "runs the targets") -> ProblemError:
-    names = " or ".join(missing)
-    return ProblemError(
-        422, "missing-credentials",
-        f"{field}: model {model!r} needs provider credentials: set {names} in the "
-        f"environment of the process that {caller} (`harness up`), or choose another model",
-        field=field, model=model, env_vars=missing)
-
-
-def refuse_unconfigured(target: Target, where: str) -> None:
-    """A 422 naming the model and the environment variable when no model of the target's
-    chain has its provider's key here (this process runs the targets: the local stack)."""
-    missing = [missing_key(m, target.params) for m in [target.model, *target.fallback_models]]
-    if all(missing):
-        raise missing_credentials_problem(target.model, missing[0], f"{where}.model")
-
 
 def run_out(row, by_metric: dict[str, analysis.MetricStats] | None = None, *,
             summary: bool = False) -> RunOut:
@@ -116,101 +59,14 @@ async def _run_row(rt, run_id: str):
     return row
 
 
-async def _resolve_target(conn, spec: TargetSpec, index: int, models: list[str]) -> list[Target]:
-    where = f"targets.{index}"
-    if bool(spec.prompt_id) == bool(spec.application_id):
-        raise Invalid(f"{where}: give exactly one of prompt_id or application_id", field=where)
-    params: dict = {}
-    fallback: list[str] = []
-    app_label = None
-    app_id = None
-    prompt_id = spec.prompt_id
-    model = spec.model
-    if spec.application_id:
-        app = await conn.fetchrow("SELECT * FROM applications WHERE id = $1", spec.application_id)
-        if app is None:
-            raise Invalid(f"{where}.application_id: application {spec.application_id} not found",
-                          field=f"{where}.application_id")
-        app_id, app_label, prompt_id = app["id"], app["name"], app["prompt_id"]
-        params = {"temperature": app["temperature"], "max_tokens": app["max_tokens"]}
-        if app["top_p"] is not None:
-            params["top_p"] = app["top_p"]
-        fallback = list(app["fallback_models"])
-        model = model or app["model_id"]
-    prompt = await conn.fetchrow("SELECT * FROM prompts WHERE id = $1", prompt_id)
-    if prompt is None:
-        raise Invalid(f"{where}.prompt_id: prompt {prompt_id} not found",
-                      field=f"{where}.prompt_id")
-    number = spec.version or prompt["active_version"]
-    version = await conn.fetchrow(
-        "SELECT version, content FROM prompt_versions WHERE prompt_id = $1 AND version = $2",
-        prompt_id, number)
-    if version is None:
-        raise Invalid(f"{where}.version: prompt has no version {number}", field=f"{where}.version")
-    check_llm_options(spec.params, f"{where}.params")
-    params.update(spec.params)
-    if spec.fallback_models is not None:
-        fallback = spec.fallback_models
-    chosen = [model] if model else models
-    if not chosen:
-        raise Invalid(f"{where}.model: no model (give model, use an application, or set models)",
-                      field=f"{where}.model")
-    base = app_label or f"{prompt['name']} v{number}"
-    return [Target(target_id="", label=spec.label or f"{base} · {m}", prompt_id=prompt_id,
-                   prompt_name=prompt["name"], prompt_version=number, application_id=app_id,
-                   application_name=app_label, content=version["content"], model=m,
-                   params=params, fallback_models=fallback)
-            for m in chosen]
-
-
 @router.post("/runs", response_model=RunOut, status_code=202)
 async def create_run(body: RunCreate, request: Request, rt=Depends(runtime),
                      _=Depends(require("editor"))):
     """Pins prompt contents, params and a dataset snapshot, appends ``RunRequested`` and
     returns at once; the runner does the work."""
-    run_id = await request_run(rt, body, metadata(request),
-                               source=request.headers.get("x-harness-source", "api"))
+    run_id = await handlers.request_run(rt, body, metadata(request),
+                                        source=request.headers.get("x-harness-source", "api"))
     return run_out(await _run_row(rt, run_id))
-
-
-async def request_run(rt, body: RunCreate, meta, *, source: str = "api") -> str:
-    ds = await get_dataset(rt.pool, body.dataset_id)
-    if ds.case_count == 0:
-        raise Invalid("dataset_id: the dataset has no cases", field="dataset_id")
-    if ds.dataset_type == "golden" and not ds.is_verified and body.min_pass_rate is not None:
-        raise Invalid("min_pass_rate: a golden dataset must be verified by a person before it "
-                      "can gate (POST /datasets/{id}/verify)", field="min_pass_rate")
-    try:
-        parse_assertions(body.assert_)
-    except ValueError as exc:
-        raise Invalid(f"assert: {exc}", field="assert") from exc
-    targets: list[Target] = []
-    async with rt.pool.acquire() as conn:
-        for i, spec in enumerate(body.targets):
-            resolved = await _resolve_target(conn, spec, i, body.models)
-            if rt.calls_providers:
-                for t in resolved:
-                    refuse_unconfigured(t, f"targets.{i}")
-            targets.extend(resolved)
-        data, count = await dataset_snapshot(conn, body.dataset_id)
-    for i, t in enumerate(targets):
-        t.target_id = f"t{i}"
-    metrics = canonical_metrics(
-        body.metrics if body.metrics is not None else ds.default_metrics, "metrics")
-    check_llm_options(body.judge_params, "judge_params",
-                      options.JUDGE_OPTIONS)
-    uri, sha = await write_snapshot(rt.artifacts, data)
-    run_id = str(uuid.uuid4())
-    event = RunRequested(
-        run_id=run_id, dataset_id=body.dataset_id, dataset_name=ds.name, snapshot_uri=uri,
-        snapshot_sha256=sha, case_count=count, targets=[t.model_dump() for t in targets],
-        default_assert=[*ds.default_assert, *body.assert_], concurrency=body.concurrency,
-        repeat=body.repeat, case_threshold=body.case_threshold, min_pass_rate=body.min_pass_rate,
-        cache=body.cache, judge_model=body.judge_model, description=body.description,
-        source=source, metrics=metrics, judge_params=body.judge_params,
-        embedding_model=body.embedding_model)
-    await rt.commands.record_facts(run_stream(run_id), [event], [None], meta)
-    return run_id
 
 
 @router.post("/runs/import", response_model=RunOut, status_code=201)
@@ -219,42 +75,7 @@ async def import_run(body: RunImport, request: Request, rt=Depends(runtime),
     """Record a run that was executed elsewhere (e.g. ``harness eval --record``): the
     dataset is snapshotted as for any run, results are validated against its cases and
     the targets, and the run is stored completed with its summary."""
-    ds = await get_dataset(rt.pool, body.dataset_id)
-    try:
-        targets = [Target.model_validate(t) for t in body.targets]
-        results = [CaseResult.model_validate(r) for r in body.results]
-    except ValueError as exc:
-        raise Invalid(f"targets/results: {exc}", field="results") from exc
-    async with rt.pool.acquire() as conn:
-        data, count = await dataset_snapshot(conn, body.dataset_id)
-        case_ids = {r["id"] for r in await conn.fetch(
-            "SELECT id FROM test_cases WHERE dataset_id = $1", body.dataset_id)}
-    for i, t in enumerate(targets):
-        check_llm_options(t.params, f"targets.{i}.params")
-    target_ids = {t.target_id for t in targets}
-    for i, r in enumerate(results):
-        if r.case_id not in case_ids:
-            raise Invalid(f"results.{i}.case_id: {r.case_id} is not a case of the dataset",
-                          field=f"results.{i}.case_id")
-        if r.target_id not in target_ids:
-            raise Invalid(f"results.{i}.target_id: unknown target {r.target_id}",
-                          field=f"results.{i}.target_id")
-    uri, sha = await write_snapshot(rt.artifacts, data)
-    run_id = str(uuid.uuid4())
-    for r in results:
-        r.run_id = run_id
-    summary = analysis.summarize(results, targets)
-    events = [RunRequested(
-        run_id=run_id, dataset_id=body.dataset_id, dataset_name=ds.name, snapshot_uri=uri,
-        snapshot_sha256=sha, case_count=count, targets=[t.model_dump() for t in targets],
-        repeat=body.repeat, description=body.description, source=body.source)]
-    ids = [None]
-    for r in results:
-        events.append(CaseResultRecorded(run_id=run_id, result=r.model_dump(mode="json")))
-        ids.append(result_event_id(run_id, r.case_id, r.target_id, r.repeat))
-    events.append(RunCompleted(run_id=run_id, summary=summary.model_dump(mode="json")))
-    ids.append(run_event_id(run_id, "completed"))
-    await rt.commands.record_facts(run_stream(run_id), events, ids, metadata(request))
+    run_id = await handlers.import_run(rt, body, metadata(request))
     return run_out(await _run_row(rt, run_id))
 
 
@@ -376,13 +197,8 @@ async def run_pivot(run_id: str, rt=Depends(runtime), _=Depends(require("viewer"
 @router.post("/runs/{run_id}/cancel", response_model=RunOut)
 async def cancel_run(run_id: str, request: Request, body: dict | None = None,
                      rt=Depends(runtime), _=Depends(require("editor"))):
-    row = await _run_row(rt, run_id)
-    if row["status"] not in ("queued", "running"):
-        raise ProblemError(409, "run-finished", f"run {run_id} is already {row['status']}")
     reason = str((body or {}).get("reason", ""))
-    await rt.commands.record_facts(run_stream(run_id), [RunCancelled(run_id=run_id,
-                                                                     reason=reason)],
-                                   [None], metadata(request))
+    await handlers.cancel_run(rt, run_id, reason, metadata(request))
     return run_out(await _run_row(rt, run_id))
 
 

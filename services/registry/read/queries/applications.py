@@ -14,7 +14,7 @@ from harness.events import streams
 from harness.eventstore import EventStore
 from harness.web.problems import ProblemError
 
-from ...commands import fold_application, fold_prompt
+from ...domain import applications, prompts
 from ...domain.errors import NotFound
 from ...domain.prompts import PointerChange, pointer
 from ...schemas import ApplicationOut, Page, PointerChangeOut, ResolvedOut
@@ -121,11 +121,11 @@ async def resolve_as_of(store: EventStore, application_id: str, as_of: datetime
                         ) -> ResolvedOut:
     """What the application ran at ``as_of``: its and its prompt's events folded up to
     then, with the event that had set the environment (``set_by``)."""
-    app = fold_application(await store.read_stream(streams.application(application_id),
+    app = applications.replay(await store.read_stream(streams.application(application_id),
                                                    until=as_of))
     if not app.exists:
         raise NotFound(f"application {application_id} did not exist at {as_of.isoformat()}")
-    prompt = fold_prompt(await store.read_stream(streams.prompt(app.prompt_id), until=as_of))
+    prompt = prompts.replay(await store.read_stream(streams.prompt(app.prompt_id), until=as_of))
     version = pointer(prompt, app.environment)
     if version is None:
         raise _environment_unset(f"environment {app.environment!r} pointed at no version then")

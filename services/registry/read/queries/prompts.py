@@ -10,7 +10,6 @@ import asyncpg
 from harness.events import streams
 from harness.eventstore import EventStore
 
-from ...commands import fold_prompt
 from ...domain import prompts as domain
 from ...domain.errors import NotFound
 from ...schemas import (
@@ -72,9 +71,15 @@ async def get_prompt(pool: asyncpg.Pool, prompt_id: str) -> PromptOut:
     return PromptOut(**dict(row), active=_version_out(active) if active else None)
 
 
+async def prompt_state(store: EventStore, prompt_id: str,
+                       until: datetime | None = None) -> domain.PromptState:
+    """The prompt's state folded from its events (those up to ``until``, when given)."""
+    return domain.replay(await store.read_stream(streams.prompt(prompt_id), until=until))
+
+
 async def prompt_as_of(store: EventStore, prompt_id: str, as_of: datetime) -> PromptOut:
     """The prompt as it was at ``as_of``, folded from its events."""
-    state = fold_prompt(await store.read_stream(streams.prompt(prompt_id), until=as_of))
+    state = await prompt_state(store, prompt_id, as_of)
     if not state.exists:
         raise NotFound(f"prompt {prompt_id} did not exist at {as_of.isoformat()}")
     return prompt_from_state(state)

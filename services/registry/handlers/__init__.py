@@ -1,0 +1,8 @@
+"""The registry's write side: one module per aggregate, one function per command.
+
+A route parses the request into a command and calls one handler here; the handler loads
+what the decision needs (the aggregate under its stream's lock, lookups of other
+aggregates' read models), asks the pure domain (``services/registry/domain``) and has the
+events appended and projected (``commands.CommandHandler.execute``). Handlers raise domain
+errors only; the web edge maps them to problem documents (``problem_types.py``).
+"""

@@ -1,0 +1,140 @@
+"""Governed promotion: environments, policies, proposals and their decisions.
+
+Each command is decided on the prompt's stream with what ``domain.governance`` needs
+looked up under the stream's lock: the effective policy (the prompt's, else the global
+default), the gate's evidence for the version and environment at stake, and the clock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+
+from harness.events import EventMetadata, StoredEvent, streams
+from harness.events.base import DomainEvent
+
+from ..commands import EventSourced, FromReadModel, pure
+from ..domain import governance as domain
+from ..domain.errors import Invalid, NotFound
+from ..domain.prompts import PromptState, pointer, replay
+from ..gate import gate_evidence
+from ..schemas import RunCreate, TargetSpec
+from . import runs as run_handlers
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+PROMPT = EventSourced(PromptState(), replay)
+
+
+async def effective_policy(conn: asyncpg.Connection, state: PromptState) -> dict | None:
+    if state.policy:
+        return state.policy
+    return await conn.fetchval("SELECT policy FROM prompt_policies WHERE scope = '*'")
+
+
+async def context(conn: asyncpg.Connection, state: PromptState, metadata: EventMetadata,
+                  version: int | None, environment: str | None,
+                  gate_run_id: str | None = None) -> domain.Context:
+    """What a decision on ``version`` reaching ``environment`` needs to know."""
+    policy = await effective_policy(conn, state)
+    evidence = None
+    if (version is not None and environment is not None and policy
+            and policy.get("gate") and domain.governs(policy, environment)):
+        evidence = await gate_evidence(
+            conn, prompt_id=state.prompt_id, version=version,
+            incumbent=pointer(state, environment), gate=policy["gate"], run_id=gate_run_id)
+    return domain.Context(policy=policy, now=datetime.now(UTC), actor=metadata.actor,
+                          gate=evidence)
+
+
+def _at_stake(command, state: PromptState) -> tuple[int | None, str | None, str | None]:
+    """The version, environment and gate run a command is about."""
+    if isinstance(command, domain.MoveEnvironment | domain.Propose):
+        return command.version, command.environment, getattr(command, "gate_run_id", None)
+    if isinstance(command, domain.Approve | domain.ApplyIfReady | domain.Reject):
+        p = state.promotions.get(command.promotion_id)
+        if p is not None:
+            return p.version, p.environment, p.gate_run_id
+    return None, None, None
+
+
+async def govern(rt: Runtime, prompt_id: str, command, metadata: EventMetadata,
+                 ) -> tuple[PromptState, list[StoredEvent]]:
+    async def decide(conn: asyncpg.Connection, state: PromptState) -> list[DomainEvent]:
+        if not state.exists:
+            raise NotFound(f"prompt {prompt_id} not found")
+        ctx = await context(conn, state, metadata, *_at_stake(command, state))
+        return domain.decide(command, state, ctx)
+
+    return await rt.commands.execute(streams.prompt(prompt_id), PROMPT, decide, metadata)
+
+
+@dataclass(frozen=True)
+class GateRun:
+    """Request the gate run with a proposal: candidate and current version on the gate's
+    dataset, on this model."""
+
+    model: str
+    params: dict[str, Any] = field(default_factory=dict)
+    concurrency: int = 4
+
+
+async def propose(rt: Runtime, prompt_id: str, version: int, environment: str, reason: str,
+                  metadata: EventMetadata, gate_run: GateRun | None = None,
+                  ) -> tuple[PromptState, str]:
+    """A proposal to move ``environment`` to ``version`` (with its gate run requested when
+    asked); it expires after the policy's ``proposal_ttl_hours``. Returns the state after
+    and the promotion's id."""
+    state = replay(await rt.store.read_stream(streams.prompt(prompt_id)))
+    if not state.exists:
+        raise NotFound(f"prompt {prompt_id} not found")
+    async with rt.pool.acquire() as conn:
+        policy = await effective_policy(conn, state)
+    gate_run_id = None
+    if gate_run is not None:
+        gate_run_id = await _request_gate_run(rt, state, policy, version, environment, gate_run,
+                                              metadata)
+    ttl = float((policy or {}).get("proposal_ttl_hours", 72))
+    promotion_id = str(uuid.uuid4())
+    state, _ = await govern(rt, prompt_id, domain.Propose(
+        promotion_id, version, environment, reason, datetime.now(UTC) + timedelta(hours=ttl),
+        gate_run_id), metadata)
+    return state, promotion_id
+
+
+async def _request_gate_run(rt: Runtime, state: PromptState, policy: dict | None, version: int,
+                            environment: str, gate_run: GateRun,
+                            metadata: EventMetadata) -> str:
+    gate = (policy or {}).get("gate")
+    if not gate:
+        raise Invalid("run_gate: the prompt's policy has no gate (dataset_id)", field="run_gate")
+    current = pointer(state, environment)
+    versions = [v for v in (current, version) if v is not None]
+    targets = [TargetSpec(prompt_id=state.prompt_id, version=v, model=gate_run.model,
+                          params=gate_run.params)
+               for v in dict.fromkeys(versions)]
+    return await run_handlers.request_run(
+        rt, RunCreate(dataset_id=gate["dataset_id"], targets=targets,
+                      concurrency=gate_run.concurrency,
+                      description=f"gate: v{version} → {environment}"),
+        metadata, source="gate")
+
+
+async def _no_state(_conn: asyncpg.Connection) -> None:
+    return None
+
+
+_GLOBAL_POLICY = FromReadModel(_no_state)  # a policy replaces the one before: nothing to load
+
+
+async def set_global_policy(rt: Runtime, policy: dict, metadata: EventMetadata) -> dict:
+    """The default policy of every prompt without one of its own; returns it as stored."""
+    _, stored = await rt.commands.execute(
+        streams.GLOBAL_POLICY, _GLOBAL_POLICY,
+        pure(lambda _state: domain.set_global_policy(policy)), metadata)
+    return stored[0].data["policy"]
