@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from harness.config import Settings, get_settings
-from harness.events import DomainEvent
+from harness.events import DomainEvent, streams
 from harness.events.generation_events import GenerationRequested
 from harness.events.run_events import RunRequested
 
@@ -111,10 +111,10 @@ class LocalStack:
         return None
 
     async def load_run_request(self, run_id: str) -> RunRequested | None:
-        return await self._first(f"run-{run_id}", RunRequested)
+        return await self._first(streams.run(run_id), RunRequested)
 
     async def load_generation_request(self, generation_id: str) -> GenerationRequested | None:
-        return await self._first(f"generation-{generation_id}", GenerationRequested)
+        return await self._first(streams.generation(generation_id), GenerationRequested)
 
     async def stop(self) -> None:
         tasks = [*self.runner.tasks.values(), *self.scorer.tasks.values(),

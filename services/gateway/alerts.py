@@ -25,8 +25,8 @@ from typing import Any
 import httpx
 import structlog
 
-from harness.events import EventMetadata
-from harness.events.gateway_events import CostAlertFired, alert_fired_event_id, alert_stream
+from harness.events import EventMetadata, streams
+from harness.events.gateway_events import CostAlertFired, alert_fired_event_id
 
 log = structlog.get_logger(__name__)
 
@@ -265,7 +265,7 @@ class AlertMonitor:
                                threshold_usd=alert.threshold_usd, spent_usd=spent,
                                fired_at=fired_at.astimezone(UTC).isoformat())
         await self.commands.record_facts(
-            alert_stream(str(alert.id)), [event],
+            streams.alert(str(alert.id)), [event],
             [alert_fired_event_id(str(alert.id), start.isoformat())],
             EventMetadata(actor="gateway"))
         await self.pool.execute(

@@ -29,7 +29,7 @@ import structlog
 
 from harness.artifacts import ArtifactStore
 from harness.artifacts.port import ArtifactNotFound
-from harness.events import StoredEvent
+from harness.events import StoredEvent, streams
 from harness.events.generation_events import (
     CasesGenerated,
     GenerationCancelled,
@@ -66,9 +66,6 @@ log = structlog.get_logger(__name__)
 HANDLED_TYPES = {GenerationRequested.TYPE, GenerationCancelled.TYPE}
 BATCH_SIZE = 10
 
-
-def _stream(generation_id: str) -> str:
-    return f"generation-{generation_id}"
 
 
 def usage_report(usage: Usage) -> dict[str, Any]:
@@ -148,7 +145,7 @@ class Generator:
 
     async def _fail(self, req: GenerationRequested, error: str,
                     documents: list[dict[str, Any]] | None = None) -> None:
-        await self.sink.publish(_stream(req.generation_id),
+        await self.sink.publish(streams.generation(req.generation_id),
                                 GenerationFailed(generation_id=req.generation_id, error=error,
                                                  documents=documents or []),
                                 generation_event_id(req.generation_id, "failed"))
@@ -217,7 +214,7 @@ class Generator:
             return
         usage = Usage()
         engine = self._engine(req, usage)
-        await self.sink.publish(_stream(gid), GenerationStarted(
+        await self.sink.publish(streams.generation(gid), GenerationStarted(
             generation_id=gid, worker=self.worker_id, engine=engine.label, planned=len(plan),
             documents=documents), generation_event_id(gid, "started"))
         todo = [(b, items) for b, items in enumerate(batches(plan, self.batch_size))
@@ -248,7 +245,7 @@ class Generator:
                 "every planned question failed (see the errors of the generation)")
             await self._fail(req, f"no question could be generated: {why}", documents)
             return
-        await self.sink.publish(_stream(gid), GenerationCompleted(
+        await self.sink.publish(streams.generation(gid), GenerationCompleted(
             generation_id=gid, generated=generated, failed=not_made),
             generation_event_id(gid, "completed"))
         await self.sink.flush()
@@ -272,7 +269,7 @@ class Generator:
         errors = [error_from(o) for o in outcomes if o.qa is None]
         attempt.made += len(made)
         attempt.errors += errors
-        await self.sink.publish(_stream(req.generation_id), CasesGenerated(
+        await self.sink.publish(streams.generation(req.generation_id), CasesGenerated(
             generation_id=req.generation_id, dataset_id=req.dataset_id, batch=batch,
             cases=made, errors=errors, usage=attempt.spent()),
             generation_event_id(req.generation_id, f"batch:{batch}"))

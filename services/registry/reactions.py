@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 
-from harness.events import StoredEvent
+from harness.events import StoredEvent, streams
 from harness.events.base import DomainEvent
 from harness.events.dataset_events import CasesAdded
 from harness.events.generation_events import CasesGenerated
@@ -39,7 +39,7 @@ class FollowUp:
 
 def streams_to_lock(events: Sequence[DomainEvent]) -> list[str]:
     """The streams reactions to ``events`` may append to, sorted (a fixed lock order)."""
-    return sorted({f"dataset-{e.dataset_id}" for e in events if isinstance(e, CasesGenerated)})
+    return sorted({streams.dataset(e.dataset_id) for e in events if isinstance(e, CasesGenerated)})
 
 
 async def react(conn: asyncpg.Connection, ev: StoredEvent) -> list[FollowUp]:
@@ -61,7 +61,7 @@ async def react(conn: asyncpg.Connection, ev: StoredEvent) -> list[FollowUp]:
     if not cases:
         return []
     return [FollowUp(
-        stream_id=f"dataset-{fact.dataset_id}",
+        stream_id=streams.dataset(fact.dataset_id),
         events=[CasesAdded(dataset_id=fact.dataset_id, cases=cases,
                            source=f"generation:{fact.generation_id}")],
         event_ids=[uuid.uuid5(_NS, f"cases-added:{ev.event_id}")])]

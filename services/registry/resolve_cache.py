@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import time
 
-_PREFIXES = ("prompt-", "application-")
+from harness.events import streams
+
+_CATEGORIES = (streams.PROMPT, streams.APPLICATION)
 
 
 class ResolveCache:
@@ -44,6 +46,6 @@ class ResolveCache:
         self._entries[key] = (time.monotonic(), generation, body, etag)
 
     def invalidate(self, stream_id: str | None = None) -> None:
-        if stream_id is None or stream_id.startswith(_PREFIXES):
+        if stream_id is None or streams.category(stream_id) in _CATEGORIES:
             self.generation += 1
             self._entries.clear()

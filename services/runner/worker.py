@@ -22,7 +22,7 @@ from harness.datasets.snapshots import read_snapshot
 from harness.evaluation import analysis
 from harness.evaluation.execute import Grading, default_judge_model, evaluate_case
 from harness.evaluation.models import CaseResult, Target, TestCaseSnapshot
-from harness.events import StoredEvent
+from harness.events import StoredEvent, streams
 from harness.events.run_events import (
     CaseResultRecorded,
     RunCancelled,
@@ -45,9 +45,6 @@ log = structlog.get_logger(__name__)
 
 HANDLED_TYPES = {RunRequested.TYPE, RunCancelled.TYPE}
 
-
-def _stream(run_id: str) -> str:
-    return f"run-{run_id}"
 
 
 class Runner:
@@ -85,7 +82,7 @@ class Runner:
             raise
         except Exception as exc:
             log.exception("run_failed", run_id=req.run_id)
-            await self.sink.publish(_stream(req.run_id),
+            await self.sink.publish(streams.run(req.run_id),
                                     RunFailed(run_id=req.run_id, error=f"{type(exc).__name__}: "
                                                                        f"{exc}"),
                                     run_event_id(req.run_id, "failed"))
@@ -114,7 +111,7 @@ class Runner:
         targets = [Target.model_validate({**t, "params": allowed_options(t.get("params") or {})})
                    for t in req.targets]
         done = await self.progress.recorded_keys(req.run_id)
-        await self.sink.publish(_stream(req.run_id), RunStarted(run_id=req.run_id,
+        await self.sink.publish(streams.run(req.run_id), RunStarted(run_id=req.run_id,
                                                                worker=self.worker_id),
                                 run_event_id(req.run_id, "started"))
         grading = Grading(self.llm, judge_model=req.judge_model or default_judge_model(),
@@ -133,7 +130,7 @@ class Runner:
                                              repeat=repeat, default_assert=req.default_assert,
                                              cache=req.cache)
                 await self.sink.publish(
-                    _stream(req.run_id),
+                    streams.run(req.run_id),
                     CaseResultRecorded(run_id=req.run_id,
                                        result=storable(result.model_dump(mode="json"))),
                     result_event_id(req.run_id, case.id, target.target_id, repeat))
@@ -151,7 +148,7 @@ class Runner:
         results = earlier + produced
         summary = analysis.summarize(results, targets, case_threshold=req.case_threshold,
                                      min_pass_rate=req.min_pass_rate)
-        await self.sink.publish(_stream(req.run_id),
+        await self.sink.publish(streams.run(req.run_id),
                                 RunCompleted(run_id=req.run_id,
                                              summary=summary.model_dump(mode="json")),
                                 run_event_id(req.run_id, "completed"))

@@ -20,7 +20,7 @@ from harness.artifacts import ArtifactNotFound, ArtifactStore
 from harness.datasets.snapshots import read_snapshot
 from harness.evaluation.execute import default_judge_model
 from harness.evaluation.models import CaseResult
-from harness.events import StoredEvent
+from harness.events import StoredEvent, streams
 from harness.events.run_events import RunCompleted, ScoresRecorded, score_event_id
 from harness.llm import LLMClient
 from harness.scoring import DEFAULT_JUDGE_CONCURRENCY, MetricScore, Scorer, resolve_metrics
@@ -38,9 +38,6 @@ HANDLED_TYPES = {RunCompleted.TYPE}
 class ResultsStillArriving(Exception):
     """Some results of a completed run are not ingested yet; a redelivery finishes it."""
 
-
-def _stream(run_id: str) -> str:
-    return f"run-{run_id}"
 
 
 def todo(results: list[CaseResult], metrics: list[str]) -> list[tuple[CaseResult, list[str]]]:
@@ -196,7 +193,7 @@ class RunScorer:
             for result, scores in zip(results, all_scores, strict=True):
                 for score in scores:
                     await self.sink.publish(
-                        _stream(result.run_id), score_event(result, score, judge_model),
+                        streams.run(result.run_id), score_event(result, score, judge_model),
                         score_event_id(result.run_id, result.case_id, result.target_id,
                                        result.repeat, score.metric))
                     count += 1

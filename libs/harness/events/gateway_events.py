@@ -11,10 +11,6 @@ from .base import DomainEvent, registry
 _NS = uuid.UUID("5d0f3c52-7b0e-4a8e-9a51-2f4c6e1d8b37")
 
 
-def alert_stream(alert_id: str) -> str:
-    return f"alert-{alert_id}"
-
-
 def alert_fired_event_id(alert_id: str, period_start: str) -> uuid.UUID:
     return uuid.uuid5(_NS, f"alert-fired:{alert_id}:{period_start}")
 
