@@ -37,6 +37,7 @@ class Target(BaseModel):
     application: str | None = None
     prompt_id: str | None = None
     prompt_version: int | None = None
+    variables: dict[str, Any] | None = None  # what the prompt was rendered with
     params: dict[str, Any] = Field(default_factory=dict)
     prefix_messages: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -137,10 +138,12 @@ class Gateway:
         if not key.allows_application(name):
             raise problem(403, "out-of-scope", f"this key may not use application {name!r}")
         a = await self._application(name)
-        rendered = await _render(name, a["content"], _variables(body))
+        variables = _variables(body)
+        rendered = await _render(name, a["content"], variables)
         chain = [a["model"], *[m for m in a.get("fallback_models") or [] if m]]
         return Target(chain=list(dict.fromkeys(chain)), application=name,
                       prompt_id=a["prompt_id"], prompt_version=a["version"],
+                      variables=variables,
                       params={k: v for k, v in a["params"].items() if v is not None},
                       prefix_messages=templating.to_messages(rendered))
 

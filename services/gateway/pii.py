@@ -73,3 +73,22 @@ def mask_for_storage(text: str | None, policy: str) -> str | None:
     if text is None or policy == "off":
         return text
     return _pii().mask(text).text
+
+
+def mask_value_for_storage(value: Any, policy: str) -> Any:
+    """``value`` (JSON: strings inside lists and objects) as stored: every string masked
+    unless the key's policy is ``off``."""
+    if policy == "off":
+        return value
+    mask = _pii().mask
+
+    def scrub(v: Any) -> Any:
+        if isinstance(v, str):
+            return mask(v).text
+        if isinstance(v, list):
+            return [scrub(x) for x in v]
+        if isinstance(v, dict):
+            return {k: scrub(x) for k, x in v.items()}
+        return v
+
+    return scrub(value)

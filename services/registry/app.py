@@ -23,6 +23,7 @@ from .routes import (
     prompts,
     review,
     runs,
+    trace_cases,
     traces,
 )
 from .runtime import Runtime
@@ -32,7 +33,7 @@ log = structlog.get_logger(__name__)
 
 ROUTERS = [prompts.router, applications.router, datasets.router, runs.router,
            governance.router, events.router, generations.router, review.router,
-           traces.router]
+           traces.router, trace_cases.router]
 
 
 class Stack(Protocol):

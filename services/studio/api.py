@@ -337,6 +337,15 @@ class StudioAPI:
     def trace(self, trace_id: str) -> dict[str, Any]:
         return self._get(f"/traces/{trace_id}", "load the trace")
 
+    def cases_from_traces(self, dataset_id: str, trace_ids: list[str], *,
+                          answer_as_expected: bool = False,
+                          skip_duplicates: bool = True) -> dict[str, Any]:
+        """Traces become cases of the dataset (``added``, ``skipped_trace_ids``)."""
+        return self._send("POST", f"/datasets/{dataset_id}/cases/from-traces",
+                          "add the traces to the dataset",
+                          {"trace_ids": trace_ids, "answer_as_expected": answer_as_expected,
+                           "skip_duplicates": skip_duplicates})
+
     # ------------------------------------------------------------------ gateway
     def usage(self, *, group_by: str = "model", interval: str = "hour",
               since: str | None = None) -> dict[str, Any]:

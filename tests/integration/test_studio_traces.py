@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from harness.tracing import PostgresTraceStore
@@ -83,3 +84,34 @@ async def test_a_filter_matching_nothing_says_so(traces):
     at.text_input(key="tr_key").input("nobody")
     await run(at)
     assert "No traces match." in texts(at)
+
+
+async def test_add_a_trace_or_the_page_to_a_dataset(traces, live_url):
+    rows, bad = traces
+    async with httpx.AsyncClient(base_url=live_url, timeout=60) as h:
+        ds = (await h.post("/datasets", json={"name": "from-traffic"})).json()
+        at = await run(page("traces"))
+        at.text_input(key="tr_q").input("question 7")
+        await run(at)
+        at.selectbox(key="tr_add_dataset").select(ds["id"])
+        at.checkbox(key="tr_add_expected").check()
+        at.button(key="tr_add").click()
+        await run(at)
+        assert "Added 1 case(s) to from-traffic." in texts(at)
+        [case] = (await h.get(f"/datasets/{ds['id']}/cases")).json()["items"]
+        assert case["metadata"]["from_trace"]["trace_id"] == str(rows[7].id)
+        assert case["input"] == {"messages": [{"role": "user", "content": "question 7"}]}
+        assert case["expected_output"] == "answer 7"
+
+        # the whole page (the one already there is skipped and counted)
+        at.text_input(key="tr_q").input("question 1")  # 1, 10..19
+        await run(at)
+        at.radio(key="tr_add_which").set_value(at.radio(key="tr_add_which").options[1])
+        at.checkbox(key="tr_add_expected").uncheck()
+        at.button(key="tr_add").click()
+        await run(at)
+        assert "Added 11 case(s) to from-traffic." in texts(at)
+        at.button(key="tr_add").click()
+        await run(at)
+        assert "Added 0 case(s) to from-traffic; 11 already there." in texts(at)
+        assert (await h.get(f"/datasets/{ds['id']}")).json()["case_count"] == 12

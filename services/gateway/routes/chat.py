@@ -82,10 +82,22 @@ async def _prepare(gw: Gateway, key: GatewayKey, body: dict, started: float) -> 
                   key_id=key.id, key_name=key.name, application=tgt.application,
                   prompt_id=tgt.prompt_id, prompt_version=tgt.prompt_version,
                   stream=bool(body.get("stream")), pii_action=pii_action, params=params,
-                  request={"messages": all_messages, "params": params}
+                  request=_stored_request(tgt, all_messages, params, policy)
                   if gw.settings.store_bodies else None)
     return ChatCall(body=body, target=tgt, policy=policy, messages=all_messages,
                     params=params, reservation=reservation, trace=trace, started=started)
+
+
+def _stored_request(tgt: Target, messages: list[dict[str, Any]], params: dict[str, Any],
+                    policy: str) -> dict[str, Any]:
+    """What is stored of the request: the (masked) messages and the parameters, and for an
+    ``app/<name>`` call the variables its prompt was rendered with, masked for storage like
+    the answer (a trace becomes a test case with them: ``POST /datasets/{id}/cases/
+    from-traces``)."""
+    stored: dict[str, Any] = {"messages": messages, "params": params}
+    if tgt.variables is not None:
+        stored["variables"] = pii_step.mask_value_for_storage(tgt.variables, policy)
+    return stored
 
 
 def _masked(messages: list[dict[str, Any]], policy: str) -> tuple[list[dict[str, Any]], str]:

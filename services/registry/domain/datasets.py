@@ -22,6 +22,7 @@ from harness.events.dataset_events import (
 )
 
 from .errors import AlreadyExists, Invalid, NotFound
+from .trace_cases import trace_id_of
 
 BATCH = 1000
 DATASET_TYPES = ("golden", "evaluation")
@@ -48,6 +49,20 @@ class UpdateDataset:
 class AddCases:
     cases: list[dict[str, Any]]  # each with an "id"
     source: str = "api"
+
+
+@dataclass(frozen=True)
+class AddTraceCases:
+    """Cases made from stored traces (:func:`.trace_cases.cases_from_traces`), whose ids
+    derive from the dataset and the trace: a trace already in the dataset is refused,
+    naming it, or skipped with ``skip_duplicates``."""
+
+    cases: tuple[dict[str, Any], ...]
+    skip_duplicates: bool = False
+
+    @property
+    def case_ids(self) -> list[str]:
+        return [c["id"] for c in self.cases]
 
 
 @dataclass(frozen=True)
@@ -168,6 +183,8 @@ def decide(command, state: DatasetState) -> list[DomainEvent]:
             raise Invalid("cases: at least one case is needed", field="cases")
         return [CasesAdded(dataset_id=did, cases=command.cases[i:i + BATCH], source=command.source)
                 for i in range(0, len(command.cases), BATCH)]
+    if isinstance(command, AddTraceCases):
+        return _add_trace_cases(did, command, state)
     if isinstance(command, UpdateCase):
         if not state.case_exists:
             raise NotFound(f"case {command.case_id} not found in this dataset")
@@ -201,6 +218,20 @@ def decide(command, state: DatasetState) -> list[DomainEvent]:
                            source=f"promotion:{command.source_dataset_id}")
                 for i in range(0, len(new), BATCH)]
     raise TypeError(f"unknown command {command!r}")
+
+
+def _add_trace_cases(did: str, command: AddTraceCases, state: DatasetState
+                     ) -> list[DomainEvent]:
+    if not command.cases:
+        raise Invalid("trace_ids: at least one trace is needed", field="trace_ids")
+    present = [trace_id_of(c) for c in command.cases if c["id"] in state.cases]
+    if present and not command.skip_duplicates:
+        raise AlreadyExists(f"trace_ids: already cases of this dataset: {', '.join(present)} "
+                            "(skip_duplicates adds the others)", field="trace_ids",
+                            trace_ids=present)
+    new = [c for c in command.cases if c["id"] not in state.cases]
+    return [CasesAdded(dataset_id=did, cases=new[i:i + BATCH], source="traces")
+            for i in range(0, len(new), BATCH)]
 
 
 REVIEW_DECISIONS = ("accept", "reject")

@@ -10,7 +10,15 @@ from datetime import UTC, datetime, timedelta
 import streamlit as st
 
 from services.studio.api import ApiError, EndpointMissing, StudioAPI
-from services.studio.ui import api, call, query_choice, show_error, to_frame
+from services.studio.ui import (
+    api,
+    call,
+    flash,
+    query_choice,
+    show_error,
+    show_flash,
+    to_frame,
+)
 from services.studio.views.badges import ms, usd
 from services.studio.views.traces import (
     model_label,
@@ -93,8 +101,38 @@ def show_trace(client: StudioAPI, trace_id: str) -> None:
         st.code(json.dumps(t.get("response"), indent=2, ensure_ascii=False), language="json")
 
 
+def add_to_dataset(client: StudioAPI, trace_id: str, page_ids: list[str]) -> None:
+    """Make the open trace (or every trace of the page) cases of a dataset: variables of an
+    application call, else its messages; the answer as expected output when asked. A trace
+    already in the dataset is skipped and counted."""
+    with st.expander("➕ Add to dataset"):
+        datasets = call(client.datasets)
+        if datasets is None:
+            return
+        if not datasets:
+            st.info("No dataset yet: create one on the Datasets page.")
+            return
+        by_id = {d["id"]: d for d in datasets}
+        target = st.selectbox("Dataset", list(by_id), key="tr_add_dataset",
+                              format_func=lambda i: by_id[i]["name"])
+        which = st.radio("Traces", ["this trace", f"all {len(page_ids)} on this page"],
+                         horizontal=True, key="tr_add_which")
+        expected = st.checkbox("Use the answer as the expected output", key="tr_add_expected")
+        if not st.button("Add to dataset", key="tr_add", type="primary"):
+            return
+        ids = [trace_id] if which == "this trace" else page_ids
+        out = call(client.cases_from_traces, target, ids, answer_as_expected=expected)
+        if out is None:
+            return
+        skipped = len(out.get("skipped_trace_ids") or [])
+        flash(f"Added {out['added']} case(s) to {by_id[target]['name']}"
+              + (f"; {skipped} already there." if skipped else "."))
+        st.rerun()
+
+
 def main() -> None:
     st.title("🔎 Traces")
+    show_flash()
     client = api()
     f = filters()
     cursor, cursors = page_cursor(f)
@@ -128,6 +166,7 @@ def main() -> None:
     if st.query_params.get("trace") != chosen:
         st.query_params["trace"] = chosen
     show_trace(client, chosen)
+    add_to_dataset(client, chosen, ids)
 
 
 main()

@@ -151,3 +151,30 @@ async def get_trace(pool: asyncpg.Pool, trace_id: uuid.UUID) -> asyncpg.Record |
         "p.name AS prompt_name FROM gateway_traces t "
         "LEFT JOIN prompts p ON p.id = t.prompt_id WHERE t.id = $1 "
         "ORDER BY t.created_at DESC LIMIT 1", trace_id)
+
+
+_CASE_COLUMNS = ("id", "created_at", "source", "kind", "application", "prompt_id",
+                 "prompt_version", "model_requested", "model_answered", "status", "request",
+                 "response")
+
+
+async def traces_by_id(pool: asyncpg.Pool, trace_ids: list[uuid.UUID]) -> list[asyncpg.Record]:
+    """The traces of ``trace_ids`` with their (masked) bodies, in the order asked; unknown
+    ids are left out."""
+    rows = await pool.fetch(
+        f"SELECT DISTINCT ON (id) {', '.join(_CASE_COLUMNS)} FROM gateway_traces "
+        "WHERE id = ANY($1::uuid[]) ORDER BY id, created_at DESC", trace_ids)
+    by_id = {r["id"]: r for r in rows}
+    return [by_id[i] for i in trace_ids if i in by_id]
+
+
+async def traces_matching(pool: asyncpg.Pool, f: TraceFilter, *, limit: int
+                          ) -> tuple[list[asyncpg.Record], bool]:
+    """The newest ``limit`` traces ``f`` selects, with their (masked) bodies, and whether
+    more matched."""
+    where, args = where_clause(f)
+    args.append(limit + 1)
+    rows = await pool.fetch(
+        f"SELECT {', '.join(_CASE_COLUMNS)} FROM gateway_traces WHERE {where} "
+        f"ORDER BY created_at DESC, id DESC LIMIT ${len(args)}", *args)
+    return list(rows[:limit]), len(rows) > limit
