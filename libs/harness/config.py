@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -92,8 +92,20 @@ class Settings(BaseSettings):
                                    "for a run's scoring before asking Pub/Sub to redeliver")
     otlp_endpoint: str | None = Field(
         default=None, description="HARNESS_OTLP_ENDPOINT: OpenTelemetry collector (OTLP/HTTP, "
-                                  "e.g. http://127.0.0.1:4318) that receives the gateway's and "
-                                  "the runner's LLM call spans; unset = no export")
+                                  "e.g. http://127.0.0.1:4318) that receives the spans of LLM "
+                                  "calls (gateway, runner, scorer, generator) and of the runs, "
+                                  "cases and gateway requests around them; unset = no export")
+    otel_content: Literal["off", "masked", "full"] = Field(
+        default="masked", description="HARNESS_OTEL_CONTENT: the prompts and answers exported "
+                                      "spans carry: off (none), masked (personal data "
+                                      "replaced, harness.pii) or full")
+    otel_project: str = Field(
+        default="harness", description="HARNESS_OTEL_PROJECT: the Phoenix project of exported "
+                                       "spans (resource attribute openinference.project.name)")
+    otel_environment: str | None = Field(
+        default=None, description="HARNESS_OTEL_ENVIRONMENT: deployment environment of "
+                                  "exported spans (deployment.environment.name; Langfuse's "
+                                  "environment), e.g. production")
     llm_deployments: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description='HARNESS_LLM_DEPLOYMENTS: endpoints and credentials of the models the '

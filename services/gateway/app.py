@@ -17,6 +17,9 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import APIRouter, FastAPI
 
+from harness.tracing.asgi import RequestSpans
+from harness.tracing.spans import NO_SPANS, WorkflowSpans
+
 from . import openai_errors
 from .config import GatewaySettings
 from .gateway import Gateway
@@ -59,4 +62,14 @@ def mount_gateway(app: FastAPI, settings: GatewaySettings | None = None, *,
     answers (every app serving the gateway is composed through here)."""
     app.include_router(gateway_router(settings, resolve=resolve))
     openai_errors.install(app)
+    # a span per model call, continuing the caller's traceparent (its LLM call nests in it)
+    app.add_middleware(RequestSpans, spans=_gateway_spans, paths=MODEL_PATHS)
     return app
+
+
+MODEL_PATHS = ("/v1/chat/completions", "/v1/embeddings")
+
+
+def _gateway_spans(app) -> WorkflowSpans:
+    gw = getattr(app.state, "gateway", None) if app is not None else None
+    return gw.spans if gw is not None else NO_SPANS

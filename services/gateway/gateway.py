@@ -18,6 +18,7 @@ from harness import templating
 from harness.llm import pricing
 from harness.tracing import Trace, TraceWriter
 from harness.tracing.otlp import exporter_from_settings
+from harness.tracing.spans import NO_SPANS
 
 from . import alerts as cost_alerts
 from . import budget as budgets
@@ -36,6 +37,7 @@ class Target(BaseModel):
     chain: list[str]
     application: str | None = None
     prompt_id: str | None = None
+    prompt_name: str | None = None
     prompt_version: int | None = None
     variables: dict[str, Any] | None = None  # what the prompt was rendered with
     params: dict[str, Any] = Field(default_factory=dict)
@@ -77,6 +79,7 @@ class Gateway:
         runtime.on_keys_changed.append(self.keys.invalidate)  # revoked anywhere: at once
         runtime.notifier.on_disconnect(self.keys.distrust)
         otlp = exporter_from_settings(self.settings.otlp_endpoint, "harness-gateway")
+        self.spans = otlp.spans if otlp else NO_SPANS  # request spans (RequestSpans)
         self.traces = TraceWriter(runtime.pool, batch_size=self.settings.trace_batch_size,
                                   flush_s=self.settings.trace_flush_s,
                                   retention_days=self.settings.trace_retention_days,
@@ -142,8 +145,8 @@ class Gateway:
         rendered = await _render(name, a["content"], variables)
         chain = [a["model"], *[m for m in a.get("fallback_models") or [] if m]]
         return Target(chain=list(dict.fromkeys(chain)), application=name,
-                      prompt_id=a["prompt_id"], prompt_version=a["version"],
-                      variables=variables,
+                      prompt_id=a["prompt_id"], prompt_name=a.get("prompt_name"),
+                      prompt_version=a["version"], variables=variables,
                       params={k: v for k, v in a["params"].items() if v is not None},
                       prefix_messages=templating.to_messages(rendered))
 

@@ -36,6 +36,7 @@ from harness.events.run_events import (
 from harness.llm import LLMClient
 from harness.llm.options import JUDGE_OPTIONS, allowed_options
 from harness.storable import storable
+from harness.tracing.spans import WorkflowSpans, spans_of
 from services.worker_results import ResultSink
 from services.worker_tasks import WorkerTasks
 
@@ -101,9 +102,20 @@ class Runner:
     # ---- the work ----------------------------------------------------------------------
 
     async def execute(self, req: RunRequested) -> None:
+        spans = spans_of(self.llm)
+        with spans.run(req.run_id, input={"dataset": req.dataset_name, "cases": req.case_count,
+                                          "targets": [t.get("label") for t in req.targets]},
+                       dataset_id=req.dataset_id) as span:
+            summary = await self._execute(req, spans)
+            if summary is not None:
+                span.output({"verdict": summary.verdict,
+                             "pass_rate": summary.total.pass_rate})
+
+    async def _execute(self, req: RunRequested, spans: WorkflowSpans
+                       ) -> analysis.RunSummary | None:
         status = await self.progress.status(req.run_id)
         if status in ("completed", "cancelled", "failed"):
-            return
+            return None
         cases = [TestCaseSnapshot.model_validate(c) for c in read_snapshot(
             await self.artifacts.get(req.snapshot_uri), req.snapshot_sha256)]
         # only LLM options reach LiteLLM, whatever an event recorded before the allowlist
@@ -126,9 +138,16 @@ class Runner:
 
         async def worker() -> None:
             for case, target, repeat in work:
-                result = await evaluate_case(grading, target, case, run_id=req.run_id,
-                                             repeat=repeat, default_assert=req.default_assert,
-                                             cache=req.cache)
+                with spans.case(req.run_id, case.id, input=case.input, repeat=repeat,
+                                target_id=target.target_id, model=target.model,
+                                prompt_name=target.prompt_name,
+                                prompt_version=target.prompt_version) as span:
+                    result = await evaluate_case(grading, target, case, run_id=req.run_id,
+                                                 repeat=repeat,
+                                                 default_assert=req.default_assert,
+                                                 cache=req.cache)
+                    span.output(result.output)
+                    span.facts(status=result.status, score=result.score)
                 await self.sink.publish(
                     streams.run(req.run_id),
                     CaseResultRecorded(run_id=req.run_id,
@@ -154,3 +173,4 @@ class Runner:
                                 run_event_id(req.run_id, "completed"))
         await self.sink.flush()
         log.info("run_completed", run_id=req.run_id, verdict=summary.verdict)
+        return summary

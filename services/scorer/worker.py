@@ -24,6 +24,8 @@ from harness.events import StoredEvent, streams
 from harness.events.run_events import RunCompleted, ScoresRecorded, score_event_id
 from harness.llm import LLMClient
 from harness.scoring import DEFAULT_JUDGE_CONCURRENCY, MetricScore, Scorer, resolve_metrics
+from harness.scoring.scorer import CaseWrapper
+from harness.tracing.spans import spans_of
 from services.worker_results import ResultSink
 from services.worker_tasks import WorkerTasks
 
@@ -61,6 +63,21 @@ def score_event(result: CaseResult, score: MetricScore, judge_model: str | None
         prompt_tokens=score.prompt_tokens, completion_tokens=score.completion_tokens,
         cost_usd=score.cost_usd, embedding_calls=score.embedding_calls,
         duration_ms=round(score.duration_ms, 3), engine=score.engine, details=score.details)
+
+
+def case_spans(llm: LLMClient, results: list[CaseResult]) -> CaseWrapper:
+    """A span per result scored (its judge calls nest under it), the scores its output."""
+    spans = spans_of(llm)
+
+    @contextlib.contextmanager
+    def around(i: int):
+        r = results[i]
+        with spans.case(r.run_id, r.case_id, name="scoring case", kind="EVALUATOR",
+                        input=r.output, target_id=r.target_id, repeat=r.repeat) as span:
+            yield lambda scores: span.output({s.metric: s.value if s.status == "ok"
+                                              else s.status for s in scores})
+
+    return around
 
 
 class RunScorer:
@@ -126,6 +143,14 @@ class RunScorer:
         if job is None or not job.metrics or job.status != "completed":
             return 0
         judge_model = self._judge_model(job)
+        with spans_of(self.llm).run(run_id, name="scoring run", input={"metrics": job.metrics},
+                                    judge_model=judge_model) as span:
+            published = await self._score_run(job, judge_model)
+            span.output({"scores": published})
+        return published
+
+    async def _score_run(self, job: ScoringJob, judge_model: str | None) -> int:
+        run_id = job.run_id
         scorer = Scorer(self.llm, judge_model, job.embedding_model,
                         judge_params=job.judge_params, limiter=self.limiter)
         cases: dict[str, dict] | None = None
@@ -189,7 +214,8 @@ class RunScorer:
                                for m in metrics] for _ in results]
             else:
                 inputs = [scoring_input(cases.get(r.case_id, {}), r) for r in results]
-                all_scores = await scorer.score_cases(inputs, list(metrics))
+                all_scores = await scorer.score_cases(inputs, list(metrics),
+                                                      around=case_spans(self.llm, results))
             for result, scores in zip(results, all_scores, strict=True):
                 for score in scores:
                     await self.sink.publish(

@@ -6,35 +6,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from services.gateway.config import GatewaySettings
 from tests.support.gateway import serve_gateway
 from tests.support.http_receiver import HttpReceiver
+from tests.support.otel import decode_spans
 from tests.support.stub_llm import StubLLM
 
 PRICES = {"openai/primary": {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}}
-
-
-def _value(v):
-    kind = v.WhichOneof("value")
-    if kind == "array_value":
-        return [_value(x) for x in v.array_value.values]
-    return getattr(v, kind)
-
-
-def _spans(receiver: HttpReceiver) -> list[tuple[dict, Span]]:
-    """(resource attributes, span) of every span received."""
-    out = []
-    for r in receiver.requests:
-        req = ExportTraceServiceRequest()
-        req.ParseFromString(r.body)
-        for rs in req.resource_spans:
-            resource = {a.key: _value(a.value) for a in rs.resource.attributes}
-            for ss in rs.scope_spans:
-                out += [(resource, s) for s in ss.spans]
-    return out
 
 
 @pytest.fixture
@@ -66,12 +45,12 @@ async def test_spans_carry_genai_attributes(runtime, stub):
 
     r = collector.requests[0]
     assert r.path == "/v1/traces" and r.headers["content-type"] == "application/x-protobuf"
-    spans = _spans(collector)
-    assert len(spans) == 2
-    (resource, ok), (_, failed) = sorted(spans, key=lambda rs: rs[1].start_time_unix_nano)
-    assert resource["service.name"] == "harness-gateway"
-    assert ok.name == "chat openai/primary" and ok.kind == Span.SPAN_KIND_CLIENT
-    a = {x.key: _value(x.value) for x in ok.attributes}
+    spans = decode_spans(r.body for r in collector.requests)
+    assert len(spans) == 4  # per call: the request's SERVER span and its LLM CLIENT span
+    ok, failed = sorted((s for s in spans if s.kind == "CLIENT"), key=lambda s: s.start_ns)
+    assert ok.resource["service.name"] == "harness-gateway"
+    assert ok.name == "chat openai/primary"
+    a = ok.attributes
     assert a["gen_ai.operation.name"] == "chat"
     assert a["gen_ai.system"] == "openai" and a["gen_ai.provider.name"] == "openai"
     assert a["gen_ai.request.model"] == "openai/primary"
@@ -81,9 +60,10 @@ async def test_spans_carry_genai_attributes(runtime, stub):
     assert a["gen_ai.response.finish_reasons"] == ["stop"]
     assert a["harness.cost_usd"] == pytest.approx(7e-6 + 6e-6)
     assert a["harness.key_name"] == "otel-key" and a["harness.source"] == "gateway"
-    assert ok.end_time_unix_nano - ok.start_time_unix_nano == pytest.approx(
-        a["harness.latency_ms"] * 1e6, rel=0.01)
-    b = {x.key: _value(x.value) for x in failed.attributes}
-    assert failed.status.code == Status.STATUS_CODE_ERROR and b["error.type"] == "400"
+    assert ok.end_ns - ok.start_ns == pytest.approx(a["harness.latency_ms"] * 1e6, rel=0.01)
+    b = failed.attributes
+    assert failed.status == "ERROR" and b["error.type"] == "400"
     assert "gen_ai.response.model" not in b
-
+    requests = {s.span_id: s for s in spans if s.kind == "SERVER"}
+    assert requests[ok.parent_id].attributes["http.response.status_code"] == 200
+    assert requests[failed.parent_id].attributes["http.response.status_code"] == 400

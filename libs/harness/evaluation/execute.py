@@ -107,7 +107,8 @@ def build_request(target: Target, messages: list[dict], *, repeat: int,
     params = dict(target.params)
     fields = {k: params.pop(k) for k in _PARAM_FIELDS if k in params}
     labels = {"run_id": run_id, "prompt_id": target.prompt_id,
-              "prompt_version": target.prompt_version, "target_id": target.target_id,
+              "prompt_name": target.prompt_name, "prompt_version": target.prompt_version,
+              "target_id": target.target_id,
               "application": target.application_name, "purpose": "case"}
     return LLMRequest(
         model=target.model, messages=messages, params=params,

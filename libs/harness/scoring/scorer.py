@@ -8,7 +8,8 @@ import math
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from types import ModuleType
 from typing import Any
 
@@ -24,6 +25,9 @@ from .registry import resolve_metrics
 log = structlog.get_logger(__name__)
 
 DEFAULT_JUDGE_CONCURRENCY = 16
+# around(i) for Scorer.score_cases: entered while case i is scored; gives None or a
+# callable that takes the case's scores
+CaseWrapper = Callable[[int], AbstractContextManager[Callable[[list[MetricScore]], None] | None]]
 
 _engine_lock = threading.Lock()
 _engine: ModuleType | None = None
@@ -184,12 +188,15 @@ class Scorer:
         return [done[spec.name] for spec in specs]
 
     async def score_cases(
-        self, cases: Sequence[ScoringInput | dict[str, Any]], metrics: Sequence[str]
+        self, cases: Sequence[ScoringInput | dict[str, Any]], metrics: Sequence[str],
+        *, around: CaseWrapper | None = None,
     ) -> list[list[MetricScore]]:
         """:meth:`score_case` for many cases at once (judge calls still limited). The
         texts known upfront (both sides of ``answer_semantic_similarity``, the question
         of ``answer_relevancy``) are asked for first, so that they go out in large
-        embedding batches while the judge calls start."""
+        embedding batches while the judge calls start. ``around(i)``: a context manager
+        entered while case ``i`` is scored (a tracing span); what it gives, when not
+        None, is called with the case's scores."""
         specs = resolve_metrics(list(metrics))
         parsed = [c if isinstance(c, ScoringInput) else ScoringInput.model_validate(c)
                   for c in cases]
@@ -197,7 +204,8 @@ class Scorer:
         texts = _known_texts(specs, parsed)
         prefetch = asyncio.create_task(self._prefetch(texts)) if texts else None
         try:
-            scores = await asyncio.gather(*(self._score_case(c, specs) for c in parsed))
+            scores = await asyncio.gather(*(self._score_around(around, i, c, specs)
+                                            for i, c in enumerate(parsed)))
         except BaseException:
             if prefetch is not None:
                 prefetch.cancel()
@@ -205,6 +213,16 @@ class Scorer:
         if prefetch is not None:
             await prefetch
         return list(scores)
+
+    async def _score_around(self, around: CaseWrapper | None, i: int, case: ScoringInput,
+                            specs: list[MetricSpec]) -> list[MetricScore]:
+        if around is None:
+            return await self._score_case(case, specs)
+        with around(i) as scored:
+            scores = await self._score_case(case, specs)
+            if scored is not None:
+                scored(scores)
+        return scores
 
     async def _prefetch(self, texts: list[str]) -> None:
         try:

@@ -1,6 +1,8 @@
 """Traces of LLM calls (gateway requests and runner calls): one record type, a batched
 Postgres writer (``gateway_traces``, partitioned by day), an observer for ``LLMClient``
-and an optional OpenTelemetry (OTLP/HTTP) exporter."""
+and an optional OpenTelemetry (OTLP/HTTP) exporter (:mod:`.otlp`) whose spans follow
+:mod:`.semconv` and nest under the run, case and request spans of :mod:`.spans`
+(:mod:`.asgi` for HTTP requests)."""
 
 from .llm_calls import LLMCallTracer, trace_of_call
 from .record import COLUMNS, SOURCES, Trace

@@ -2,7 +2,7 @@
 into a :class:`Trace` and queues it on a :class:`TraceWriter` (nothing waits for the write).
 
 What a call is for comes from ``LLMRequest.labels``: ``run_id``, ``prompt_id``,
-``prompt_version``, ``application``, ``purpose`` (``case`` or ``judge``).
+``prompt_name``, ``prompt_version``, ``application``, ``purpose`` (``case`` or ``judge``).
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ def trace_of_call(call: LLMCall, *, source: str = "runner", store_bodies: bool =
               application=labels.get("application"), prompt_id=labels.get("prompt_id"),
               prompt_version=_int(labels.get("prompt_version")),
               run_id=None if labels.get("run_id") is None else str(labels["run_id"]),
-              params=params)
+              params=params, prompt_name=labels.get("prompt_name"),
+              purpose=labels.get("purpose"))
+    t.session_id = t.run_id  # a run's calls (runner and scorer) are one session
     if resp is not None:
         t.model_answered, t.cached = resp.model, resp.cached
         t.prompt_tokens, t.completion_tokens = resp.prompt_tokens, resp.completion_tokens

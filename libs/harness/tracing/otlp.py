@@ -1,29 +1,23 @@
-"""OpenTelemetry export of traces (OTLP/HTTP, protobuf) with the GenAI semantic conventions,
-so Langfuse, Phoenix or any collector receives them. Off unless an endpoint is configured
-(``HARNESS_OTLP_ENDPOINT``); headers (e.g. auth) come from ``OTEL_EXPORTER_OTLP_HEADERS``.
+"""OpenTelemetry export of traces (OTLP/HTTP, protobuf), so Langfuse, Phoenix or any
+collector receives them. Off unless an endpoint is configured (``HARNESS_OTLP_ENDPOINT``);
+headers (e.g. auth) come from ``OTEL_EXPORTER_OTLP_HEADERS``.
 
-Spans are built from finished traces with their real start and end times and handed to the
-SDK's batch processor, which sends them from its own thread.
+Each LLM call becomes a CLIENT span built from its finished trace, with its real start and
+end times, as a child of the span that was current when the call was made (a run's case,
+a gateway request: :mod:`harness.tracing.spans`); what it carries is
+:mod:`harness.tracing.semconv`'s. The SDK's batch processor sends spans from its own
+thread.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from .record import Trace
-
-# GenAI semantic conventions (gen_ai.*); gen_ai.system is the older name of
-# gen_ai.provider.name, both are set so older and newer backends understand the span.
-OPERATION = {"chat": "chat", "embeddings": "embeddings"}
-_PARAM_ATTRIBUTES = {
-    "temperature": "gen_ai.request.temperature",
-    "top_p": "gen_ai.request.top_p",
-    "max_tokens": "gen_ai.request.max_tokens",
-    "max_completion_tokens": "gen_ai.request.max_tokens",
-    "presence_penalty": "gen_ai.request.presence_penalty",
-    "frequency_penalty": "gen_ai.request.frequency_penalty",
-    "seed": "gen_ai.request.seed",
-}
+from .semconv import CONTENT_MODES, ContentMode, llm_span_attributes, llm_span_name
+from .semconv import resource_attributes as _resource_attributes
+from .spans import WorkflowSpans
 
 
 def traces_url(endpoint: str) -> str:
@@ -32,6 +26,7 @@ def traces_url(endpoint: str) -> str:
     return endpoint if endpoint.endswith("/v1/traces") else endpoint + "/v1/traces"
 
 
+@lru_cache(maxsize=512)
 def provider_of(model: str | None) -> str:
     """The provider a LiteLLM model id goes to: its prefix (``openai/gpt-4o`` → openai)."""
     if not model:
@@ -48,74 +43,83 @@ def provider_of(model: str | None) -> str:
         return "unknown"
 
 
-def span_attributes(t: Trace) -> dict[str, Any]:
-    """The span's attributes: gen_ai.* conventions plus harness.* for what they lack."""
-    op = OPERATION.get(t.kind, t.kind)
-    provider = provider_of(t.model_answered or t.model_requested)
-    a: dict[str, Any] = {
-        "gen_ai.operation.name": op,
-        "gen_ai.system": provider,
-        "gen_ai.provider.name": provider,
-        "gen_ai.request.model": t.model_requested,
-        "harness.source": t.source,
-        "harness.latency_ms": float(t.latency_ms),
-        "http.response.status_code": int(t.status),
-    }
-    if t.model_answered:
-        a["gen_ai.response.model"] = t.model_answered
-    if t.prompt_tokens is not None:
-        a["gen_ai.usage.input_tokens"] = int(t.prompt_tokens)
-    if t.completion_tokens is not None:
-        a["gen_ai.usage.output_tokens"] = int(t.completion_tokens)
-    if t.finish_reason:
-        a["gen_ai.response.finish_reasons"] = [t.finish_reason]
-    for name, attr in _PARAM_ATTRIBUTES.items():
-        v = (t.params or {}).get(name)
-        if isinstance(v, int | float) and not isinstance(v, bool):
-            a[attr] = v
-    if t.ttft_ms is not None:
-        a["gen_ai.response.time_to_first_chunk"] = t.ttft_ms / 1000
-    optional = {"harness.cost_usd": t.cost_usd, "harness.application": t.application,
-                "harness.prompt_id": t.prompt_id, "harness.prompt_version": t.prompt_version,
-                "harness.run_id": t.run_id, "harness.key_name": t.key_name,
-                "harness.attempts": t.attempts, "harness.pii_action": t.pii_action,
-                "harness.trace_id": str(t.id)}
-    a.update({k: v for k, v in optional.items() if v is not None})
-    if t.stream:
-        a["harness.stream"] = True
-    if t.cached:
-        a["harness.cached"] = True
-    if t.status >= 400:
-        a["error.type"] = str(t.status)
-    return a
+def span_attributes(t: Trace, content: ContentMode = "masked") -> dict[str, Any]:
+    """The span's attributes (:func:`harness.tracing.semconv.llm_span_attributes`);
+    bodies already masked for storage are not masked again."""
+    if content == "masked" and t.bodies_masked:
+        content = "full"
+    return llm_span_attributes(t, provider_of(t.model_answered or t.model_requested), content)
+
+
+def harness_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("harness")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def resource_attributes(service_name: str, project: str | None = None,
+                        environment: str | None = None) -> dict[str, Any]:
+    """The resource of ``service_name``'s spans: its version, the Phoenix project and the
+    environment from the settings (``HARNESS_OTEL_PROJECT``, ``HARNESS_OTEL_ENVIRONMENT``)
+    unless given."""
+    from harness.config import get_settings
+
+    s = get_settings()
+    return _resource_attributes(service_name, version=harness_version(),
+                                project=project or s.otel_project,
+                                environment=environment or s.otel_environment)
 
 
 class OtlpExporter:
-    """Turns traces into CLIENT spans named ``{operation} {model}`` and exports them."""
+    """Turns traces into CLIENT spans named ``{operation} {model}`` and exports them; its
+    :attr:`spans` make the workflow spans (run, case, request) in the same provider.
+
+    ``content``: ``off`` | ``masked`` | ``full`` (default: ``HARNESS_OTEL_CONTENT``)."""
 
     def __init__(self, endpoint: str, *, service_name: str = "harness",
-                 timeout_s: float = 10.0, schedule_delay_ms: int = 1000) -> None:
+                 timeout_s: float = 10.0, schedule_delay_ms: int = 1000,
+                 content: ContentMode | None = None, project: str | None = None,
+                 environment: str | None = None) -> None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+        from harness.config import get_settings
+
+        self.content: ContentMode = content or get_settings().otel_content
+        if self.content not in CONTENT_MODES:
+            raise ValueError(f"content must be one of {CONTENT_MODES}, not {self.content!r}")
         self.endpoint = traces_url(endpoint)
-        self.provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+        self.service_name = service_name
+        self.provider = TracerProvider(resource=Resource.create(
+            resource_attributes(service_name, project, environment)))
         self.provider.add_span_processor(BatchSpanProcessor(
             OTLPSpanExporter(endpoint=self.endpoint, timeout=timeout_s),
             schedule_delay_millis=schedule_delay_ms))
-        self.tracer = self.provider.get_tracer("harness.tracing")
+        self.tracer = self.provider.get_tracer("harness.tracing", harness_version())
+        self.spans = WorkflowSpans(self.tracer, self.content)
+
+    @property
+    def wants_unmasked(self) -> bool:
+        """Export before the stored bodies are masked (``full`` content)."""
+        return self.content == "full"
 
     def export(self, batch: list[Trace]) -> None:
+        from opentelemetry import trace
         from opentelemetry.trace import SpanKind, Status, StatusCode
 
         for t in batch:
             start = int(t.created_at.timestamp() * 1e9)
             end = start + int(t.latency_ms * 1e6)
+            parent = trace.set_span_in_context(trace.NonRecordingSpan(t.parent)) \
+                if t.parent is not None else None
             span = self.tracer.start_span(
-                f"{OPERATION.get(t.kind, t.kind)} {t.model_requested}", kind=SpanKind.CLIENT,
-                start_time=start, attributes=span_attributes(t))
+                llm_span_name(t), context=parent, kind=SpanKind.CLIENT, start_time=start,
+                attributes=span_attributes(t, self.content))
             if t.status >= 400:
                 span.set_status(Status(StatusCode.ERROR, (t.error or "")[:500]))
             span.end(end_time=end)

@@ -53,7 +53,16 @@ class Trace:
     response: Any = None
     params: dict[str, Any] | None = None  # sampling parameters asked (exported only)
     finish_reason: str | None = None      # exported only
+    # exported only (OpenTelemetry): the prompt's name (Langfuse links prompts by name and
+    # version), what the call was for (case, judge), who and which session asked, and the
+    # span the call happened in (its parent; taken when the trace is queued)
+    prompt_name: str | None = None
+    purpose: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    parent: Any = None                    # an opentelemetry SpanContext
     mask_bodies: bool = False             # mask request/response before they are stored
+    bodies_masked: bool = False           # they were (the exporter need not mask again)
 
     def row(self) -> tuple:
         """The values of :data:`COLUMNS` as asyncpg takes them, with every string made

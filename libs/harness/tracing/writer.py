@@ -26,6 +26,7 @@ import structlog
 from harness.storable import is_unstorable, storable
 
 from .record import COLUMNS, Trace
+from .spans import current_parent
 
 log = structlog.get_logger(__name__)
 
@@ -59,7 +60,7 @@ def mask_bodies(t: Trace) -> None:
         return v
 
     t.request, t.response = scrub(t.request), scrub(t.response)
-    t.mask_bodies = False
+    t.mask_bodies, t.bodies_masked = False, True
 
 
 def partition_name(day: date) -> str:
@@ -235,6 +236,10 @@ class TraceWriter:
         self._idle.set()
 
     def add(self, trace: Trace) -> None:
+        """Queue ``trace``; when it is exported, the span current now (a run's case, a
+        gateway request) becomes its span's parent."""
+        if self.exporters and trace.parent is None:
+            trace.parent = current_parent()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(),
                                                                 name="trace-writer")
@@ -301,15 +306,13 @@ class TraceWriter:
         self._idle.set()
 
     async def _handle(self, batch: list[Trace]) -> None:
+        # an exporter of full content sees the bodies before they are masked for storage
+        unmasked = [e for e in self.exporters if getattr(e, "wants_unmasked", False)]
+        self._export(unmasked, batch)
         for t in batch:
             if t.mask_bodies:
                 mask_bodies(t)
-        for exporter in self.exporters:
-            try:
-                exporter.export(batch)
-            except Exception as exc:  # noqa: BLE001 - an exporter never stops the writes
-                log.warning("trace_export_failed", exporter=type(exporter).__name__,
-                            error=str(exc))
+        self._export([e for e in self.exporters if e not in unmasked], batch)
         dropped = await self.store.write(batch) or 0
         self.written += len(batch) - dropped
         self.dropped += dropped
@@ -318,6 +321,16 @@ class TraceWriter:
                 await listener(batch)
             except Exception as exc:  # noqa: BLE001
                 log.warning("trace_listener_failed", error=str(exc))
+
+    @staticmethod
+    def _export(exporters: list[TraceExporter], batch: list[Trace]) -> None:
+        for exporter in exporters:
+            try:
+                exporter.export(batch)
+            except Exception as exc:  # noqa: BLE001 - an exporter never stops the writes
+                log.warning("trace_export_failed", exporter=type(exporter).__name__,
+                            error=str(exc))
+
 
 def trace_writer_from_settings(store, service_name: str, **kwargs) -> TraceWriter:
     """A writer (``store``: a pool or a :class:`TraceStore`) that also exports to

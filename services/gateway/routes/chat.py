@@ -80,7 +80,9 @@ async def _prepare(gw: Gateway, key: GatewayKey, body: dict, started: float) -> 
                                    _output_bound(params), params)
     trace = Trace(kind="chat", model_requested=body["model"], status=200, latency_ms=0,
                   key_id=key.id, key_name=key.name, application=tgt.application,
-                  prompt_id=tgt.prompt_id, prompt_version=tgt.prompt_version,
+                  prompt_id=tgt.prompt_id, prompt_name=tgt.prompt_name,
+                  prompt_version=tgt.prompt_version, user_id=_text(body.get("user")),
+                  session_id=_session_of(body),
                   stream=bool(body.get("stream")), pii_action=pii_action, params=params,
                   request=_stored_request(tgt, all_messages, params, policy)
                   if gw.settings.store_bodies else None)
@@ -98,6 +100,16 @@ def _stored_request(tgt: Target, messages: list[dict[str, Any]], params: dict[st
     if tgt.variables is not None:
         stored["variables"] = pii_step.mask_value_for_storage(tgt.variables, policy)
     return stored
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _session_of(body: dict) -> str | None:
+    """``metadata.session_id`` (exported as the span's ``session.id``)."""
+    metadata = body.get("metadata")
+    return _text(metadata.get("session_id")) if isinstance(metadata, dict) else None
 
 
 def _masked(messages: list[dict[str, Any]], policy: str) -> tuple[list[dict[str, Any]], str]:
