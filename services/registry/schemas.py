@@ -5,15 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
+from fastapi import UploadFile
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from harness.evaluation.analysis import MetricStats
+from harness.web.bodies import RequestBody
 from harness.web.input_guard import INT32_MAX
 
 T = TypeVar("T")
 
 
-class ChatMessage(BaseModel):
+class ChatMessage(RequestBody):
+    """One message of a chat prompt (other message fields are refused, not dropped)."""
+
     role: Literal["system", "user", "assistant", "tool", "developer"]
     content: str
 
@@ -52,7 +56,7 @@ def _drop_null(schema: dict[str, Any], model: type[BaseModel]) -> None:
             prop.pop("default")
 
 
-class PatchBody(BaseModel):
+class PatchBody(RequestBody):
     """A PATCH body: a field left out keeps its value; ``null`` is accepted only by the
     fields in ``nullable`` (it clears them) and is a 422 naming the field elsewhere (it
     used to reach a NOT NULL column as a 500)."""
@@ -68,7 +72,7 @@ class PatchBody(BaseModel):
         return value
 
 
-class PromptCreate(BaseModel):
+class PromptCreate(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
     content: Content
@@ -80,7 +84,7 @@ class PromptPatch(PatchBody):
     description: str | None = None
 
 
-class PromptVersionCreate(BaseModel):
+class PromptVersionCreate(RequestBody):
     content: Content
     change_note: str = ""
     activate: bool = False
@@ -88,11 +92,11 @@ class PromptVersionCreate(BaseModel):
                                      description="lineage: default the active version")
 
 
-class ActivateBody(BaseModel):
+class ActivateBody(RequestBody):
     reason: str = ""
 
 
-class RenderBody(BaseModel):
+class RenderBody(RequestBody):
     variables: dict[str, Any] = {}
     version: int | None = Field(default=None, ge=1, le=INT32_MAX,
                                 description="default: the active version")
@@ -162,7 +166,7 @@ class RenderOut(BaseModel):
     messages: list[dict[str, Any]]
 
 
-class ApplicationCreate(BaseModel):
+class ApplicationCreate(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
     model_id: str = Field(min_length=1)
@@ -176,7 +180,6 @@ class ApplicationCreate(BaseModel):
 
 
 class ApplicationPatch(PatchBody):
-    model_config = {"extra": "forbid", "json_schema_extra": _drop_null}
     nullable: ClassVar[frozenset[str]] = frozenset({"top_p"})
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = None
@@ -252,7 +255,7 @@ class EventsPage(BaseModel):
 
 # ---- datasets -------------------------------------------------------------------------
 
-class DatasetCreate(BaseModel):
+class DatasetCreate(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
     dataset_type: Literal["golden", "evaluation"] = "evaluation"
@@ -263,12 +266,15 @@ class DatasetCreate(BaseModel):
 
 
 class DatasetPatch(PatchBody):
-    model_config = {"extra": "forbid", "json_schema_extra": _drop_null}
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = None
     dataset_type: Literal["golden", "evaluation"] | None = None
     default_assert: list[dict[str, Any]] | None = None
     default_metrics: list[str] | None = None
+
+
+class VerifyBody(RequestBody):
+    note: str = Field(default="", description="what the reviewer checked")
 
 
 class DatasetOut(BaseModel):
@@ -287,8 +293,8 @@ class DatasetOut(BaseModel):
     updated_at: datetime
 
 
-class CaseIn(BaseModel):
-    model_config = {"populate_by_name": True, "extra": "forbid"}
+class CaseIn(RequestBody):
+    model_config = {"populate_by_name": True}
     input: dict[str, Any] = Field(default_factory=dict, description="variable bindings")
     expected_output: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -296,12 +302,12 @@ class CaseIn(BaseModel):
     threshold: float | None = Field(default=None, ge=0, le=1)
 
 
-class CasesIn(BaseModel):
+class CasesIn(RequestBody):
     cases: list[CaseIn] = Field(min_length=1)
 
 
 class CasePatch(PatchBody):
-    model_config = {"populate_by_name": True, "extra": "forbid", "json_schema_extra": _drop_null}
+    model_config = {"populate_by_name": True}
     nullable: ClassVar[frozenset[str]] = frozenset({"expected_output", "threshold"})
     input: dict[str, Any] | None = None
     expected_output: str | None = None
@@ -340,6 +346,12 @@ class ReviewCaseOut(BaseModel):
     updated_at: datetime
 
 
+class ImportForm(RequestBody):
+    """``POST /datasets/{id}/import``: one file (multipart); other form fields are refused."""
+
+    file: UploadFile = Field(description="CSV, JSON or JSONL")
+
+
 class ImportOut(BaseModel):
     dataset_id: str
     imported: int
@@ -349,10 +361,9 @@ class ImportOut(BaseModel):
 
 # ---- runs -----------------------------------------------------------------------------
 
-class TargetSpec(BaseModel):
+class TargetSpec(RequestBody):
     """A prompt version or an application; several targets (or ``models``) make a matrix."""
 
-    model_config = {"extra": "forbid"}
     prompt_id: str | None = None
     version: int | None = Field(default=None, ge=1, le=INT32_MAX,
                                 description="default: the active version")
@@ -366,8 +377,8 @@ class TargetSpec(BaseModel):
     label: str | None = None
 
 
-class RunCreate(BaseModel):
-    model_config = {"populate_by_name": True, "extra": "forbid"}
+class RunCreate(RequestBody):
+    model_config = {"populate_by_name": True}
     dataset_id: str
     targets: list[TargetSpec] = Field(min_length=1)
     models: list[str] = Field(default_factory=list,
@@ -437,10 +448,9 @@ class RunOut(BaseModel):
     reason: str | None
 
 
-class RunImport(BaseModel):
+class RunImport(RequestBody):
     """A run executed elsewhere (``harness eval``, promptfoo) recorded with its results."""
 
-    model_config = {"extra": "forbid"}
     dataset_id: str
     targets: list[dict[str, Any]] = Field(min_length=1, description="Target dumps (target_id, "
                                                                     "label, prompt_id, ...)")

@@ -6,16 +6,17 @@ the runner writes its traces itself."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from harness.config import get_settings
 from harness.tracing import PostgresTraceStore
 from harness.tracing.record import TraceIn
 from harness.tracing.writer import mask_bodies
 from harness.web.auth import require
+from harness.web.bodies import RequestBody
 
 
-class TraceBatchIn(BaseModel):
+class TraceBatchIn(RequestBody):
     traces: list[TraceIn] = Field(min_length=1, max_length=5000)
 
 

@@ -10,9 +10,10 @@ from decimal import Decimal
 from typing import Any, Literal, get_args
 
 import orjson
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from harness.storable import storable
+from harness.web.bodies import RequestBody
 
 # The stored columns, in insert order (``params`` is exported, not stored).
 COLUMNS = ("id", "created_at", "source", "kind", "key_id", "key_name", "application",
@@ -87,10 +88,9 @@ class Trace:
         return out
 
 
-class TraceIn(BaseModel):
+class TraceIn(RequestBody):
     """One trace as a worker reports it (the stored columns)."""
 
-    model_config = {"extra": "forbid"}
     id: uuid.UUID
     created_at: datetime
     source: Source

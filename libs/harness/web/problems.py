@@ -16,6 +16,7 @@ from starlette.routing import Match
 
 from harness.eventstore import ConcurrencyError, StreamBusy
 from harness.templating import MissingVariablesError, RenderBudgetExceeded, TemplateRenderError
+from harness.web.bodies import UNKNOWN_FIELD
 
 PROBLEM_JSON = "application/problem+json"
 _TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found",
@@ -117,7 +118,8 @@ def install(app: FastAPI) -> None:
                            f"(got {request.headers.get('content-type')})")
         errors = [
             {"field": ".".join(str(p) for p in e["loc"] if p not in ("body",)) or "body",
-             "location": e["loc"][0] if e["loc"] else "body", "message": e["msg"]}
+             "location": e["loc"][0] if e["loc"] else "body",
+             "message": UNKNOWN_FIELD if e["type"] == "extra_forbidden" else e["msg"]}
             for e in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import AnyHttpUrl, BaseModel, Field
+from pydantic import AnyHttpUrl, Field
 
 from harness.web.auth import require
+from harness.web.bodies import RequestBody
 
 from .. import alerts as cost_alerts
 from .. import queries
@@ -19,7 +20,7 @@ from ..problems import problem
 router = APIRouter()
 
 
-class AlertIn(BaseModel):
+class AlertIn(RequestBody):
     """A cost alert: a threshold on spend per key, application or in total."""
 
     name: str | None = Field(None, max_length=200)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from harness.web.auth import require
+from harness.web.bodies import RequestBody
 from harness.web.input_guard import INT32_MAX
 
 from ..budget import MAX_USD
@@ -19,7 +20,7 @@ from ..problems import problem
 router = APIRouter()
 
 
-class KeyIn(BaseModel):
+class KeyIn(RequestBody):
     """A new gateway key: scope, limits, budgets and PII policy."""
 
     name: str = Field(min_length=1, max_length=200, pattern=r"\S",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -26,8 +27,10 @@ from ..schemas import (
     DatasetCreate,
     DatasetOut,
     DatasetPatch,
+    ImportForm,
     ImportOut,
     Page,
+    VerifyBody,
 )
 from ..scores import canonical_metrics
 from .deps import Paging, metadata, runtime
@@ -108,13 +111,13 @@ async def remove_case(dataset_id: str, case_id: str, request: Request, rt=Depend
 
 
 @router.post("/{dataset_id}/import", response_model=ImportOut, status_code=201)
-async def import_cases(dataset_id: str, request: Request,
-                       file: UploadFile = File(..., description="CSV, JSON or JSONL"),
+async def import_cases(dataset_id: str, request: Request, form: Annotated[ImportForm, Form()],
                        rt=Depends(runtime), _=Depends(require("editor"))):
     """All or nothing: a bad row answers 422 listing rows and reasons, and adds nothing.
     CSV follows promptfoo's conventions (columns are variables; ``__expected`` columns
     are assertions; ``__description``, ``__metric``, ``__threshold``)."""
     await queries.get_dataset(rt.pool, dataset_id)
+    file = form.file
     filename = file.filename or "upload"
     try:
         fmt = detect_format(filename, file.content_type)
@@ -140,10 +143,10 @@ async def import_cases(dataset_id: str, request: Request,
 
 
 @router.post("/{dataset_id}/verify", response_model=DatasetOut)
-async def verify_dataset(dataset_id: str, request: Request, body: dict | None = None,
+async def verify_dataset(dataset_id: str, request: Request, body: VerifyBody | None = None,
                          rt=Depends(runtime), _=Depends(require("editor"))):
     """Mark the cases as reviewed by a person (the caller). Any later change clears it."""
-    note = str((body or {}).get("note", ""))
+    note = (body or VerifyBody()).note
     await handlers.handle(rt, dataset_id, domain.VerifyDataset(note), metadata(request))
     return await queries.get_dataset(rt.pool, dataset_id)
 

@@ -14,9 +14,9 @@ import json
 import uuid
 from datetime import datetime
 from pathlib import PurePath
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -26,6 +26,7 @@ from harness.generation.documents import DocumentError, detect_kind, extract
 from harness.generation.plan import effective_kinds, parse_kinds
 from harness.llm import options
 from harness.web.auth import require
+from harness.web.bodies import RequestBody
 from harness.web.input_guard import check_form
 from harness.web.problems import ProblemError
 
@@ -101,30 +102,37 @@ def _read_document(name: str, kind: str, data: bytes, text_column: str | None,
     return len(chunk_document(doc, chunk_size))
 
 
+class GenerateForm(RequestBody):
+    """``POST /datasets/{id}/generate`` (multipart): documents and options; a form field
+    not listed here is refused (422 naming it)."""
+
+    files: list[UploadFile] = Field(description=".txt, .md, .pdf or .csv documents")
+    num_questions: int = Field(10, description="how many cases to generate")
+    question_kinds: str | None = Field(
+        None, description='"simple,reasoning" or "simple=2,multi_context=1" (weights); '
+                          "default simple 50%, reasoning 25%, multi_context 25%")
+    language: str = Field("English", description="language of the questions and answers")
+    model: str | None = Field(None, description="LiteLLM model id; default: the generator's "
+                                                "HARNESS_JUDGE_MODEL")
+    params: str | None = Field(None, description='LLM options as JSON, e.g. {"temperature": '
+                                                 '0.2}; endpoints and credentials come from '
+                                                 'server configuration')
+    engine: str = Field("direct", description="direct (one call per question) or ragas")
+    text_column: str | None = Field(None, description="the column holding the text of CSVs")
+    chunk_size: int = Field(1500, description="characters per passage")
+
+
 @router.post("/datasets/{dataset_id}/generate", response_model=GenerationOut, status_code=202,
              summary="Generate test cases from documents")
-async def generate(
-    dataset_id: str, request: Request,
-    files: list[UploadFile] = File(..., description=".txt, .md, .pdf or .csv documents"),
-    num_questions: int = Form(10, description="how many cases to generate"),
-    question_kinds: str | None = Form(
-        None, description='"simple,reasoning" or "simple=2,multi_context=1" (weights); '
-                          "default simple 50%, reasoning 25%, multi_context 25%"),
-    language: str = Form("English", description="language of the questions and answers"),
-    model: str | None = Form(None, description="LiteLLM model id; default: the generator's "
-                                               "HARNESS_JUDGE_MODEL"),
-    params: str | None = Form(None, description='LLM options as JSON, e.g. {"temperature": '
-                                                '0.2}; endpoints and credentials come from '
-                                                'server configuration'),
-    engine: str = Form("direct", description="direct (one call per question) or ragas"),
-    text_column: str | None = Form(None, description="the column holding the text of CSVs"),
-    chunk_size: int = Form(1500, description="characters per passage"),
-    rt=Depends(runtime), _=Depends(require("editor")),
-):
+async def generate(dataset_id: str, request: Request, form: Annotated[GenerateForm, Form()],
+                   rt=Depends(runtime), _=Depends(require("editor"))):
     """Answers 202 at once; follow ``GET /generations/{id}``. Cases land in this
     (evaluation) dataset marked synthetic and pending review."""
-    bad = check_form({"question_kinds": question_kinds, "language": language, "model": model,
-                      "params": params, "engine": engine, "text_column": text_column,
+    files, model, text_column, chunk_size = (form.files, form.model, form.text_column,
+                                             form.chunk_size)
+    bad = check_form({"question_kinds": form.question_kinds, "language": form.language,
+                      "model": model, "params": form.params, "engine": form.engine,
+                      "text_column": text_column,
                       **{f"files.{i}.filename": f.filename for i, f in enumerate(files)}})
     if bad is not None:
         raise ProblemError(422, "validation-error", f"{bad.field}: {bad.message}",
@@ -135,10 +143,10 @@ async def generate(
                       "promote the accepted ones into this golden dataset "
                       "(POST /datasets/{golden_id}/promote)", field="dataset_id")
     try:
-        kinds = parse_kinds(question_kinds)
+        kinds = parse_kinds(form.question_kinds)
     except ValueError as exc:
         raise Invalid(f"question_kinds: {exc}", field="question_kinds") from exc
-    extra = _params(params)
+    extra = _params(form.params)
     if rt.calls_providers:  # the generator runs here, with this environment
         refuse_model_without_key(model or get_settings().judge_model, extra, "model",
                                  "generates the cases")
@@ -146,8 +154,9 @@ async def generate(
     generation_id = str(uuid.uuid4())
     options = domain.RequestGeneration(
         generation_id=generation_id, dataset_id=dataset_id, documents=[{"name": n} for n in names],
-        num_questions=num_questions, question_kinds=kinds or {"simple": 1.0}, language=language,
-        model=model or None, params=extra, engine=engine, chunk_size=chunk_size)
+        num_questions=form.num_questions, question_kinds=kinds or {"simple": 1.0},
+        language=form.language, model=model or None, params=extra, engine=form.engine,
+        chunk_size=chunk_size)
     domain.check_options(options)  # before any document is read or stored
 
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -211,8 +220,7 @@ async def generate(
     return await _generation(rt, generation_id)
 
 
-class CancelIn(BaseModel):
-    model_config = {"extra": "forbid"}
+class CancelIn(RequestBody):
     reason: str = Field(default="", max_length=2000, description="why it is stopped")
 
 

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from harness.web.auth import require
+from harness.web.bodies import RequestBody
 from harness.web.input_guard import INT32_MAX
 
 from ..domain import governance as gov
@@ -22,26 +23,34 @@ from .deps import metadata, runtime
 router = APIRouter(tags=["governance"])
 
 
-class MoveBody(BaseModel):
+class MoveBody(RequestBody):
     version: int = Field(ge=1, le=INT32_MAX)
     reason: str = ""
 
 
-class PolicyBody(BaseModel):
+class GatePolicy(RequestBody):
+    """The eval gate of a policy (stored as sent: a default left out stays out)."""
+
+    dataset_id: str = Field(min_length=1, description="a verified golden dataset")
+    min_pass_rate: float = Field(default=1.0, ge=0, le=1)
+    alpha: float = Field(default=0.05, gt=0, lt=1,
+                         description="significance level of the regression check")
+
+
+class PolicyBody(RequestBody):
     require_approval: bool = False
     environments: list[str] = Field(default_factory=lambda: [PRODUCTION])
-    gate: dict[str, Any] | None = Field(
-        default=None, description="{dataset_id (verified golden), min_pass_rate, alpha}")
+    gate: GatePolicy | None = None
     proposal_ttl_hours: float = Field(default=72, gt=0, le=MAX_TTL_HOURS)
 
 
-class GateRun(BaseModel):
+class GateRun(RequestBody):
     model: str
     params: dict[str, Any] = Field(default_factory=dict)
     concurrency: int = Field(default=4, ge=1, le=256)
 
 
-class ProposeBody(BaseModel):
+class ProposeBody(RequestBody):
     version: int = Field(ge=1, le=INT32_MAX)
     environment: str = PRODUCTION
     reason: str = ""
@@ -50,8 +59,16 @@ class ProposeBody(BaseModel):
                                   "on the gate dataset); promote when it passes")
 
 
-class DecisionBody(BaseModel):
+class DecisionBody(RequestBody):
     comment: str = ""
+
+
+def _policy(body: PolicyBody) -> dict[str, Any]:
+    """The policy as the domain validates and stores it (the gate as it was sent)."""
+    policy = body.model_dump()
+    if body.gate is not None:
+        policy["gate"] = body.gate.model_dump(exclude_unset=True)
+    return policy
 
 
 def _env_view(state) -> dict[str, Any]:
@@ -108,7 +125,7 @@ async def get_policy(prompt_id: str, rt=Depends(runtime), _=Depends(require("vie
 @router.put("/prompts/{prompt_id}/policy")
 async def set_policy(prompt_id: str, body: PolicyBody, request: Request, rt=Depends(runtime),
                      _=Depends(require("admin"))):
-    state, _ev = await handlers.govern(rt, prompt_id, gov.SetPolicy(body.model_dump()),
+    state, _ev = await handlers.govern(rt, prompt_id, gov.SetPolicy(_policy(body)),
                                           metadata(request))
     return {"prompt_id": prompt_id, "policy": state.policy}
 
@@ -123,7 +140,7 @@ async def get_global_policy(rt=Depends(runtime), _=Depends(require("viewer"))):
 async def set_global_policy(body: PolicyBody, request: Request, rt=Depends(runtime),
                             _=Depends(require("admin"))):
     """The default policy of every prompt that has none of its own."""
-    return {"policy": await handlers.set_global_policy(rt, body.model_dump(),
+    return {"policy": await handlers.set_global_policy(rt, _policy(body),
                                                         metadata(request))}
 
 

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from harness.web.auth import require
+from harness.web.bodies import RequestBody
 
 from ..domain import datasets as domain
 from ..domain.checks import check_assertions
@@ -29,15 +30,14 @@ from .deps import Paging, metadata, runtime
 router = APIRouter(prefix="/datasets", tags=["review"])
 
 
-class Decision(BaseModel):
-    model_config = {"extra": "forbid"}
+class Decision(RequestBody):
     case_id: str
     decision: Literal["accept", "reject"]
     changes: CasePatch | None = Field(default=None, description="edits made while accepting")
     note: str = Field(default="", max_length=2000)
 
 
-class ReviewIn(BaseModel):
+class ReviewIn(RequestBody):
     decisions: list[Decision] = Field(min_length=1, max_length=1000)
 
 
@@ -48,8 +48,7 @@ class ReviewOut(BaseModel):
     pending: int = Field(description="generated cases of the dataset still to review")
 
 
-class PromoteIn(BaseModel):
-    model_config = {"extra": "forbid"}
+class PromoteIn(RequestBody):
     source_dataset_id: str
     case_ids: list[str] = Field(min_length=1, max_length=10_000)
 
