@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from harness.tracing.record import Source
 from harness.web.auth import require
+from harness.web.bodies import RequestBody
 from harness.web.input_guard import INT32_MAX
 
 from ..domain.trace_cases import MAX_TRACES
@@ -33,10 +34,9 @@ from .deps import metadata, runtime
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
 
-class TraceFilterIn(BaseModel):
+class TraceFilterIn(RequestBody):
     """The filters of ``GET /traces``; set ones are ANDed."""
 
-    model_config = {"extra": "forbid"}
     since: datetime | None = Field(None, description="recorded at or after")
     until: datetime | None = Field(None, description="recorded before")
     source: Source | None = None
@@ -65,8 +65,7 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-class CasesFromTracesIn(BaseModel):
-    model_config = {"extra": "forbid"}
+class CasesFromTracesIn(RequestBody):
     trace_ids: list[uuid.UUID] | None = Field(None, min_length=1, max_length=MAX_TRACES)
     filter: TraceFilterIn | None = None
     limit: int = Field(100, ge=1, le=MAX_TRACES,
