@@ -165,3 +165,18 @@ def test_ragas_samples_fill_planned_questions_by_kind_and_report_shortfalls():
     out = _assign(items[2:3], chunks, [], {"multi_context": "no related passages"})
     assert out[0].error == "no multi_context question from Ragas: no related passages"
     assert out[0].documents == ["a.txt", "b.pdf"]
+
+
+def test_only_cases_of_the_source_and_reviewed_ones_are_promoted():
+    found = {"a": {"id": "a", "input": {"q": 1}, "review_status": None},
+             "b": {"id": "b", "input": {"q": 2}, "review_status": "accepted"},
+             "c": {"id": "c", "input": {"q": 3}, "review_status": "pending"}}
+    copies = ds.promotion_copies("gold", "eval", ["a", "b"], found)
+    assert copies == [ds.promoted_copy("gold", "eval", found["a"]),
+                      ds.promoted_copy("gold", "eval", found["b"])]
+    with pytest.raises(Invalid) as e:
+        ds.promotion_copies("gold", "eval", ["a", "x", "y"], found)
+    assert e.value.extra == {"field": "case_ids", "case_ids": ["x", "y"]}
+    with pytest.raises(Invalid, match="not reviewed yet") as e:
+        ds.promotion_copies("gold", "eval", ["c"], found)
+    assert e.value.extra["case_ids"] == ["c"]

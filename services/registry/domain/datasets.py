@@ -138,6 +138,23 @@ def promoted_copy(target_id: str, source_dataset_id: str, case: dict[str, Any]
     }
 
 
+def promotion_copies(target_id: str, source_dataset_id: str, case_ids: list[str],
+                     found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The copies of the source cases ``case_ids`` (``found``: those of them in the source
+    dataset, with their review status) as they enter the golden dataset ``target_id``.
+    Refused when a case is not in the source, or generated and not reviewed yet."""
+    missing = [c for c in case_ids if c not in found]
+    if missing:
+        raise Invalid(f"case_ids: {len(missing)} case(s) not in the source dataset, e.g. "
+                      f"{missing[0]}", field="case_ids", case_ids=missing[:100])
+    pending = [c for c in case_ids if found[c]["review_status"] == "pending"]
+    if pending:
+        raise Invalid(f"case_ids: {len(pending)} generated case(s) not reviewed yet, e.g. "
+                      f"{pending[0]}: accept them first (POST /datasets/"
+                      f"{source_dataset_id}/review)", field="case_ids", case_ids=pending[:100])
+    return [promoted_copy(target_id, source_dataset_id, found[c]) for c in case_ids]
+
+
 @dataclass(frozen=True)
 class DatasetState:
     dataset_id: str | None = None

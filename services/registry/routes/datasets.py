@@ -16,7 +16,6 @@ from harness.web.openapi_errors import media_types
 from harness.web.problems import ProblemError
 
 from ..domain import datasets as domain
-from ..domain.checks import check_assertions
 from ..downloads import RAW_HELP, content_disposition
 from ..handlers import datasets as handlers
 from ..read.queries import datasets as queries
@@ -32,7 +31,6 @@ from ..schemas import (
     Page,
     VerifyBody,
 )
-from ..scores import canonical_metrics
 from .deps import Paging, metadata, runtime
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
@@ -46,13 +44,11 @@ async def list_datasets(q: str | None = Query(None), dataset_type: str | None = 
 @router.post("", response_model=DatasetOut, status_code=201)
 async def create_dataset(body: DatasetCreate, request: Request, rt=Depends(runtime),
                          _=Depends(require("editor"))):
-    check_assertions(body.default_assert, "default_assert")
-    default_metrics = canonical_metrics(body.default_metrics, "default_metrics")
     dataset_id = str(uuid.uuid4())
-    await handlers.handle(rt, dataset_id, domain.CreateDataset(
+    await handlers.create(rt, domain.CreateDataset(
         dataset_id=dataset_id, name=body.name, description=body.description,
         dataset_type=body.dataset_type, default_assert=body.default_assert,
-        default_metrics=default_metrics), metadata(request))
+        default_metrics=body.default_metrics), metadata(request))
     return await queries.get_dataset(rt.pool, dataset_id)
 
 
@@ -64,13 +60,8 @@ async def get_dataset(dataset_id: str, rt=Depends(runtime), _=Depends(require("v
 @router.patch("/{dataset_id}", response_model=DatasetOut)
 async def update_dataset(dataset_id: str, body: DatasetPatch, request: Request,
                          rt=Depends(runtime), _=Depends(require("editor"))):
-    changes = body.model_dump(exclude_unset=True)
-    if changes.get("default_assert") is not None:
-        check_assertions(changes["default_assert"], "default_assert")
-    if "default_metrics" in changes:
-        changes["default_metrics"] = canonical_metrics(changes["default_metrics"] or [],
-                                                       "default_metrics")
-    await handlers.handle(rt, dataset_id, domain.UpdateDataset(changes), metadata(request))
+    await handlers.update(rt, dataset_id, domain.UpdateDataset(body.model_dump(exclude_unset=True)),
+                          metadata(request))
     return await queries.get_dataset(rt.pool, dataset_id)
 
 
@@ -83,13 +74,10 @@ async def list_cases(dataset_id: str, paging=Paging, rt=Depends(runtime),
 @router.post("/{dataset_id}/cases", response_model=Page[CaseOut], status_code=201)
 async def add_cases(dataset_id: str, body: CasesIn, request: Request, rt=Depends(runtime),
                     _=Depends(require("editor"))):
-    cases = []
-    for i, c in enumerate(body.cases):
-        check_assertions(c.assert_, f"cases.{i}.assert")
-        cases.append({"id": str(uuid.uuid4()), "input": c.input,
-                      "expected_output": c.expected_output, "metadata": c.metadata,
-                      "assert": c.assert_, "threshold": c.threshold})
-    await handlers.handle(rt, dataset_id, domain.AddCases(cases), metadata(request))
+    cases = [{"id": str(uuid.uuid4()), "input": c.input, "expected_output": c.expected_output,
+              "metadata": c.metadata, "assert": c.assert_, "threshold": c.threshold}
+             for c in body.cases]
+    await handlers.add_cases(rt, dataset_id, domain.AddCases(cases), metadata(request))
     added = await queries.cases_by_id(rt.pool, [c["id"] for c in cases])
     return Page(items=added, total=len(added), limit=len(added), offset=0)
 
@@ -98,9 +86,8 @@ async def add_cases(dataset_id: str, body: CasesIn, request: Request, rt=Depends
 async def update_case(dataset_id: str, case_id: str, body: CasePatch, request: Request,
                       rt=Depends(runtime), _=Depends(require("editor"))):
     changes = body.model_dump(exclude_unset=True, by_alias=True)
-    if changes.get("assert") is not None:
-        check_assertions(changes["assert"], "assert")
-    await handlers.handle(rt, dataset_id, domain.UpdateCase(case_id, changes), metadata(request))
+    await handlers.update_case(rt, dataset_id, domain.UpdateCase(case_id, changes),
+                               metadata(request))
     return await queries.get_case(rt.pool, case_id)
 
 
@@ -136,7 +123,7 @@ async def import_cases(dataset_id: str, request: Request, form: Annotated[Import
         raise ProblemError(422, "import-rejected", f"case {int(case) + 1}: {where}: "
                            f"{bad.message}", file=filename, field=where)
     await handlers.handle(rt, dataset_id, domain.AddCases(cases, source=f"import:{filename}"),
-                              metadata(request))
+                          metadata(request))
     ds = await queries.get_dataset(rt.pool, dataset_id)
     return ImportOut(dataset_id=dataset_id, imported=len(cases), case_count=ds.case_count,
                      format=fmt)

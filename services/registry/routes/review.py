@@ -19,8 +19,6 @@ from harness.web.auth import require
 from harness.web.bodies import RequestBody
 
 from ..domain import datasets as domain
-from ..domain.checks import check_assertions
-from ..domain.errors import Invalid, NotFound
 from ..handlers import datasets as handlers
 from ..read.queries import review as queries
 from ..read.queries.datasets import get_dataset
@@ -76,15 +74,11 @@ async def review(dataset_id: str, body: ReviewIn, request: Request, rt=Depends(r
                  _=Depends(require("editor"))):
     """Accept (optionally with ``changes``) or reject generated cases; all decisions of
     one request are recorded together or not at all."""
-    decisions = []
-    for i, d in enumerate(body.decisions):
-        changes = d.changes.model_dump(exclude_unset=True, by_alias=True) if d.changes else {}
-        if changes.get("assert") is not None:
-            check_assertions(changes["assert"], f"decisions.{i}.changes.assert")
-        decisions.append(domain.ReviewDecision(case_id=d.case_id, decision=d.decision,
-                                               changes=changes, note=d.note))
-    await handlers.handle(rt, dataset_id, domain.ReviewCases(tuple(decisions)),
-                              metadata(request))
+    decisions = [domain.ReviewDecision(
+        case_id=d.case_id, decision=d.decision, note=d.note,
+        changes=d.changes.model_dump(exclude_unset=True, by_alias=True) if d.changes else {})
+        for d in body.decisions]
+    await handlers.review(rt, dataset_id, domain.ReviewCases(tuple(decisions)), metadata(request))
     pending = await queries.pending_count(rt.pool, dataset_id)
     return ReviewOut(dataset_id=dataset_id,
                      accepted=sum(d.decision == "accept" for d in decisions),
@@ -97,33 +91,8 @@ async def promote(dataset_id: str, body: PromoteIn, request: Request, rt=Depends
     """Copy cases of ``source_dataset_id`` into this golden dataset. Generated cases must
     be accepted first; each copy keeps its content and records where it came from
     (``metadata.promoted_from``). Promoting a case again is skipped."""
-    await get_dataset(rt.pool, dataset_id)
-    try:
-        await get_dataset(rt.pool, body.source_dataset_id)
-    except NotFound as exc:
-        raise Invalid(f"source_dataset_id: dataset {body.source_dataset_id} not found",
-                      field="source_dataset_id") from exc
-    wanted = list(dict.fromkeys(body.case_ids))
-    rows = await queries.cases_with_review(rt.pool, body.source_dataset_id, wanted)
-    missing = [c for c in wanted if c not in rows]
-    if missing:
-        raise Invalid(f"case_ids: {len(missing)} case(s) not in the source dataset, e.g. "
-                      f"{missing[0]}", field="case_ids", case_ids=missing[:100])
-    pending = [c for c in wanted if rows[c]["review_status"] == "pending"]
-    if pending:
-        raise Invalid(f"case_ids: {len(pending)} generated case(s) not reviewed yet, e.g. "
-                      f"{pending[0]}: accept them first (POST /datasets/"
-                      f"{body.source_dataset_id}/review)", field="case_ids",
-                      case_ids=pending[:100])
-    copies = []
-    for c in wanted:
-        copies.append(domain.promoted_copy(dataset_id, body.source_dataset_id, rows[c]))
-    stored = await handlers.handle(
-        rt, dataset_id, domain.PromoteCases(body.source_dataset_id, tuple(copies)),
-        metadata(request))
-    added = {c["id"] for ev in stored for c in ev.data.get("cases", [])}
+    done = await handlers.promote(rt, dataset_id, body.source_dataset_id, body.case_ids,
+                                  metadata(request))
     return PromoteOut(
-        dataset=await get_dataset(rt.pool, dataset_id),
-        promoted=[c["id"] for c in copies if c["id"] in added],
-        already_present=[src for src, c in zip(wanted, copies, strict=True)
-                         if c["id"] not in added])
+        dataset=await get_dataset(rt.pool, dataset_id), promoted=done.promoted,
+        already_present=done.already_present)
