@@ -459,3 +459,32 @@ class RunImport(RequestBody):
     repeat: int = Field(default=1, ge=1, le=INT32_MAX)
     description: str = ""
     source: str = "import"
+
+
+# ---- generations ----------------------------------------------------------------------
+
+class GenerationOut(BaseModel):
+    id: str
+    dataset_id: str
+    status: str = Field(description="queued, running, completed, failed or cancelled")
+    engine: str
+    model: str | None
+    language: str
+    question_kinds: dict[str, float]
+    requested: int = Field(description="questions asked for (num_questions)")
+    generated: int = Field(description="cases added to the dataset so far")
+    failed: int = Field(description="planned questions that could not be made")
+    progress: float
+    documents: list[dict[str, Any]] = Field(
+        description="name, kind, bytes, sha256, passages; error when it could not be used")
+    errors: list[dict[str, Any]] = Field(
+        description="per question: item, kind, documents, message (at most 500)")
+    batches: list[int] = Field(description="batches of the plan recorded so far")
+    usage: dict[str, Any]
+    worker: str | None
+    reason: str | None = Field(description="why the generation failed or was cancelled")
+    cancelled_by: str | None = Field(default=None, description="who cancelled it")
+    requested_by: str | None
+    requested_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None

@@ -12,12 +12,11 @@ import dataclasses
 import hashlib
 import json
 import uuid
-from datetime import datetime
 from pathlib import PurePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request, UploadFile
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from harness.config import get_settings
@@ -32,54 +31,18 @@ from harness.web.problems import ProblemError
 
 from ..domain import generations as domain
 from ..domain.checks import check_llm_options
-from ..domain.errors import Invalid, NotFound
+from ..domain.errors import Invalid
 from ..handlers import generations as handlers
 from ..handlers.credentials import refuse_model_without_key
+from ..read.queries import generations as queries
 from ..read.queries.datasets import get_dataset
-from ..schemas import Page
+from ..schemas import GenerationOut, Page
 from .deps import Paging, metadata, runtime
 
 router = APIRouter(tags=["generation"])
 
 MAX_DOCUMENT_BYTES = 25 * 1024 * 1024
 MAX_TOTAL_BYTES = 100 * 1024 * 1024
-
-
-class GenerationOut(BaseModel):
-    id: str
-    dataset_id: str
-    status: str = Field(description="queued, running, completed, failed or cancelled")
-    engine: str
-    model: str | None
-    language: str
-    question_kinds: dict[str, float]
-    requested: int = Field(description="questions asked for (num_questions)")
-    generated: int = Field(description="cases added to the dataset so far")
-    failed: int = Field(description="planned questions that could not be made")
-    progress: float
-    documents: list[dict[str, Any]] = Field(
-        description="name, kind, bytes, sha256, passages; error when it could not be used")
-    errors: list[dict[str, Any]] = Field(
-        description="per question: item, kind, documents, message (at most 500)")
-    batches: list[int] = Field(description="batches of the plan recorded so far")
-    usage: dict[str, Any]
-    worker: str | None
-    reason: str | None = Field(description="why the generation failed or was cancelled")
-    cancelled_by: str | None = Field(default=None, description="who cancelled it")
-    requested_by: str | None
-    requested_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-
-
-def generation_out(row) -> GenerationOut:
-    d = dict(row)
-    d["requested"] = d.pop("num_questions")
-    d["documents"] = [{k: v for k, v in doc.items() if k != "uri"} for doc in d["documents"]]
-    d["progress"] = min(1.0, (d["generated"] + d["failed"]) / d["requested"]) if (
-        d["status"] != "completed") else 1.0
-    d["batches"] = sorted(d["batches"])
-    return GenerationOut(**d)
 
 
 def _params(raw: str | None) -> dict[str, Any]:
@@ -217,7 +180,7 @@ async def generate(dataset_id: str, request: Request, form: Annotated[GenerateFo
 
     await handlers.handle(rt, generation_id, dataclasses.replace(
         options, documents=documents, question_kinds=kinds), metadata(request))
-    return await _generation(rt, generation_id)
+    return await queries.get_generation(rt.pool, generation_id)
 
 
 class CancelIn(RequestBody):
@@ -234,29 +197,15 @@ async def cancel_generation(generation_id: str, request: Request, body: CancelIn
     await handlers.handle(
         rt, generation_id, domain.CancelGeneration(generation_id, (body or CancelIn()).reason),
         metadata(request))
-    return await _generation(rt, generation_id)
-
-
-async def _generation(rt, generation_id: str) -> GenerationOut:
-    row = await rt.pool.fetchrow("SELECT * FROM generations WHERE id = $1", generation_id)
-    if row is None:
-        raise NotFound(f"generation {generation_id} not found")
-    return generation_out(row)
+    return await queries.get_generation(rt.pool, generation_id)
 
 
 @router.get("/generations/{generation_id}", response_model=GenerationOut)
 async def get_generation(generation_id: str, rt=Depends(runtime), _=Depends(require("viewer"))):
-    return await _generation(rt, generation_id)
+    return await queries.get_generation(rt.pool, generation_id)
 
 
 @router.get("/datasets/{dataset_id}/generations", response_model=Page[GenerationOut])
 async def list_generations(dataset_id: str, paging=Paging, rt=Depends(runtime),
                            _=Depends(require("viewer"))):
-    await get_dataset(rt.pool, dataset_id)
-    total = await rt.pool.fetchval("SELECT count(*) FROM generations WHERE dataset_id = $1",
-                                   dataset_id)
-    rows = await rt.pool.fetch(
-        "SELECT * FROM generations WHERE dataset_id = $1 ORDER BY requested_at DESC "
-        "LIMIT $2 OFFSET $3", dataset_id, paging.limit, paging.offset)
-    return Page(items=[generation_out(r) for r in rows], total=total, limit=paging.limit,
-                offset=paging.offset)
+    return await queries.list_generations(rt.pool, dataset_id, paging.limit, paging.offset)

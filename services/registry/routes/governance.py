@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,11 +13,10 @@ from harness.web.bodies import RequestBody
 from harness.web.input_guard import INT32_MAX
 
 from ..domain import governance as gov
-from ..domain.errors import NotFound
 from ..domain.governance import MAX_TTL_HOURS
-from ..domain.prompts import PRODUCTION, pointer
+from ..domain.prompts import PRODUCTION
 from ..handlers import governance as handlers
-from ..read.queries import prompts as queries
+from ..read.queries import governance as queries
 from .deps import metadata, runtime
 
 router = APIRouter(tags=["governance"])
@@ -71,27 +70,12 @@ def _policy(body: PolicyBody) -> dict[str, Any]:
     return policy
 
 
-def _env_view(state) -> dict[str, Any]:
-    names = {PRODUCTION, *state.environments, *state.pointer_changes}
-    out = {}
-    for env in sorted(names):
-        change = state.pointer_changes.get(env)
-        out[env] = {"version": pointer(state, env),
-                    "set_by": None if change is None else {
-                        "type": change.type, "at": change.at, "actor": change.actor,
-                        "reason": change.reason, "promotion_id": change.promotion_id}}
-    return out
-
-
 @router.get("/prompts/{prompt_id}/environments")
 async def environments(prompt_id: str, as_of: datetime | None = Query(None),
                        rt=Depends(runtime), _=Depends(require("viewer"))):
     """Where each environment points (production = the active version), with the event that
     put it there; ``as_of`` answers for a past moment."""
-    state = await queries.prompt_state(rt.store, prompt_id, until=as_of)
-    if not state.exists:
-        raise NotFound(f"prompt {prompt_id} not found" + (f" at {as_of}" if as_of else ""))
-    return {"prompt_id": prompt_id, "as_of": as_of, "environments": _env_view(state)}
+    return await queries.environments(rt.store, prompt_id, as_of)
 
 
 @router.put("/prompts/{prompt_id}/environments/{environment}")
@@ -100,7 +84,7 @@ async def move_environment(prompt_id: str, environment: str, body: MoveBody, req
     state, _ev = await handlers.govern(
         rt, prompt_id, gov.MoveEnvironment(environment, body.version, body.reason),
         metadata(request))
-    return {"prompt_id": prompt_id, "environments": _env_view(state)}
+    return {"prompt_id": prompt_id, "environments": queries.environments_view(state)}
 
 
 @router.delete("/prompts/{prompt_id}/environments/{environment}")
@@ -109,17 +93,12 @@ async def clear_environment(prompt_id: str, environment: str, request: Request,
                             _=Depends(require("editor"))):
     state, _ev = await handlers.govern(rt, prompt_id, gov.ClearEnvironment(environment, reason),
                                           metadata(request))
-    return {"prompt_id": prompt_id, "environments": _env_view(state)}
+    return {"prompt_id": prompt_id, "environments": queries.environments_view(state)}
 
 
 @router.get("/prompts/{prompt_id}/policy")
 async def get_policy(prompt_id: str, rt=Depends(runtime), _=Depends(require("viewer"))):
-    state = await queries.prompt_state(rt.store, prompt_id)
-    if not state.exists:
-        raise NotFound(f"prompt {prompt_id} not found")
-    global_policy = await rt.pool.fetchval("SELECT policy FROM prompt_policies WHERE scope='*'")
-    return {"prompt_id": prompt_id, "policy": state.policy, "global_default": global_policy,
-            "effective": state.policy or global_policy}
+    return await queries.policy(rt.store, rt.pool, prompt_id)
 
 
 @router.put("/prompts/{prompt_id}/policy")
@@ -132,8 +111,7 @@ async def set_policy(prompt_id: str, body: PolicyBody, request: Request, rt=Depe
 
 @router.get("/policy")
 async def get_global_policy(rt=Depends(runtime), _=Depends(require("viewer"))):
-    return {"policy": await rt.pool.fetchval(
-        "SELECT policy FROM prompt_policies WHERE scope = '*'")}
+    return {"policy": await queries.global_policy(rt.pool)}
 
 
 @router.put("/policy")
@@ -144,53 +122,31 @@ async def set_global_policy(body: PolicyBody, request: Request, rt=Depends(runti
                                                         metadata(request))}
 
 
-def _promotion(state, promotion_id: str) -> dict[str, Any]:
-    p = state.promotions.get(promotion_id)
-    if p is None:
-        raise NotFound(f"promotion {promotion_id} not found")
-    expired = p.status == "pending" and datetime.fromisoformat(p.expires_at) <= datetime.now(UTC)
-    return {"id": p.promotion_id, "prompt_id": state.prompt_id, "version": p.version,
-            "environment": p.environment, "status": "expired" if expired else p.status,
-            "reason": p.reason, "proposed_by": p.proposed_by, "proposed_at": p.proposed_at,
-            "expires_at": p.expires_at, "gate_run_id": p.gate_run_id,
-            "decided_by": p.decided_by, "comment": p.comment, "gate": p.gate,
-            "current_version": pointer(state, p.environment)}
-
-
 @router.post("/prompts/{prompt_id}/promotions", status_code=201)
 async def propose(prompt_id: str, body: ProposeBody, request: Request, rt=Depends(runtime),
                   _=Depends(require("editor"))):
     gate_run = None if body.run_gate is None else handlers.GateRun(**body.run_gate.model_dump())
     state, promotion_id = await handlers.propose(rt, prompt_id, body.version, body.environment,
                                                  body.reason, metadata(request), gate_run)
-    return _promotion(state, promotion_id)
+    return queries.promotion_view(state, promotion_id)
 
 
 @router.get("/prompts/{prompt_id}/promotions")
 async def list_promotions(prompt_id: str, rt=Depends(runtime), _=Depends(require("viewer"))):
-    state = await queries.prompt_state(rt.store, prompt_id)
-    if not state.exists:
-        raise NotFound(f"prompt {prompt_id} not found")
-    items = [_promotion(state, p) for p in state.promotions]
-    items.sort(key=lambda x: x["proposed_at"] or datetime.min.replace(tzinfo=UTC), reverse=True)
-    return {"items": items, "total": len(items)}
+    return await queries.promotions(rt.store, prompt_id)
 
 
 @router.get("/promotions")
 async def pending_promotions(status: str = Query("pending"), rt=Depends(runtime),
                              _=Depends(require("viewer"))):
     """Across prompts (what approvers look at)."""
-    rows = await rt.pool.fetch(
-        "SELECT m.*, p.name AS prompt_name FROM promotions m JOIN prompts p ON p.id = "
-        "m.prompt_id WHERE m.status = $1 AND (m.status <> 'pending' OR m.expires_at > now()) "
-        "ORDER BY m.proposed_at DESC LIMIT 500", status)
-    return {"items": [dict(r) for r in rows], "total": len(rows)}
+    return await queries.promotions_with_status(rt.pool, status)
 
 
 @router.get("/prompts/{prompt_id}/promotions/{promotion_id}")
 async def get_promotion(prompt_id: str, promotion_id: str, rt=Depends(runtime),
                         _=Depends(require("viewer"))):
-    return _promotion(await queries.prompt_state(rt.store, prompt_id), promotion_id)
+    return await queries.get_promotion(rt.store, prompt_id, promotion_id)
 
 
 @router.post("/prompts/{prompt_id}/promotions/{promotion_id}/approve")
@@ -200,7 +156,7 @@ async def approve(prompt_id: str, promotion_id: str, request: Request,
     state, _ev = await handlers.govern(
         rt, prompt_id, gov.Approve(promotion_id, (body or DecisionBody()).comment),
         metadata(request))
-    return _promotion(state, promotion_id)
+    return queries.promotion_view(state, promotion_id)
 
 
 @router.post("/prompts/{prompt_id}/promotions/{promotion_id}/reject")
@@ -210,26 +166,10 @@ async def reject(prompt_id: str, promotion_id: str, request: Request,
     state, _ev = await handlers.govern(
         rt, prompt_id, gov.Reject(promotion_id, (body or DecisionBody()).comment),
         metadata(request))
-    return _promotion(state, promotion_id)
+    return queries.promotion_view(state, promotion_id)
 
 
 @router.get("/prompts/{prompt_id}/lineage")
 async def lineage(prompt_id: str, rt=Depends(runtime), _=Depends(require("viewer"))):
     """Each version with the version it was derived from, as a tree."""
-    state = await queries.prompt_state(rt.store, prompt_id)
-    if not state.exists:
-        raise NotFound(f"prompt {prompt_id} not found")
-    nodes = [{"version": v.version, "derived_from": v.derived_from, "created_by": v.created_by,
-              "created_at": v.created_at, "change_note": v.change_note,
-              "environments": [e for e in _env_view(state)
-                               if pointer(state, e) == v.version]}
-             for v in sorted(state.versions.values(), key=lambda v: v.version)]
-    children: dict[int | None, list[int]] = {}
-    for n in nodes:
-        children.setdefault(n["derived_from"], []).append(n["version"])
-
-    def tree(version: int) -> dict:
-        return {"version": version, "children": [tree(c) for c in children.get(version, [])]}
-
-    return {"prompt_id": prompt_id, "versions": nodes,
-            "tree": [tree(v) for v in children.get(None, [])]}
+    return await queries.lineage(rt.store, prompt_id)

@@ -14,10 +14,12 @@ from harness.events import streams
 from harness.eventstore import EventStore
 from harness.web.problems import ProblemError
 
-from ...domain import applications, prompts
+from ...domain import applications
 from ...domain.errors import NotFound
-from ...domain.prompts import PointerChange, pointer
-from ...schemas import ApplicationOut, Page, PointerChangeOut, ResolvedOut
+from ...domain.prompts import pointer
+from ...schemas import ApplicationOut, Page, ResolvedOut
+from .governance import set_by
+from .prompts import prompt_state
 
 _RESOLVE_SQL = """
 SELECT a.id AS application_id, a.name AS application, a.model_id AS model, a.temperature,
@@ -110,22 +112,15 @@ async def resolve_json(pool: asyncpg.Pool, application_id: str) -> tuple[bytes, 
     return resolved_json(await resolve(pool, application_id))
 
 
-def set_by(change: PointerChange | None) -> PointerChangeOut | None:
-    if change is None:
-        return None
-    return PointerChangeOut(type=change.type, at=change.at, actor=change.actor,
-                            reason=change.reason, promotion_id=change.promotion_id)
-
-
 async def resolve_as_of(store: EventStore, application_id: str, as_of: datetime
                         ) -> ResolvedOut:
     """What the application ran at ``as_of``: its and its prompt's events folded up to
     then, with the event that had set the environment (``set_by``)."""
     app = applications.replay(await store.read_stream(streams.application(application_id),
-                                                   until=as_of))
+                                                      until=as_of))
     if not app.exists:
         raise NotFound(f"application {application_id} did not exist at {as_of.isoformat()}")
-    prompt = prompts.replay(await store.read_stream(streams.prompt(app.prompt_id), until=as_of))
+    prompt = await prompt_state(store, app.prompt_id, until=as_of)
     version = pointer(prompt, app.environment)
     if version is None:
         raise _environment_unset(f"environment {app.environment!r} pointed at no version then")
