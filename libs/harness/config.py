@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     pubsub_ack_deadline_s: int = Field(default=60, ge=10, le=600,
                                        description="HARNESS_PUBSUB_ACK_DEADLINE_S for the "
                                                    "subscriptions ensure_topology creates")
+    pubsub_pull_streams: int = Field(
+        default=4, ge=1, le=32, description="HARNESS_PUBSUB_PULL_STREAMS: streaming pulls a "
+                                            "pull consumer opens per subscription "
+                                            "(HARNESS_DELIVERY=pull)")
     runner_max_wait_s: float = Field(
         default=540.0, description="HARNESS_RUNNER_MAX_WAIT_S: how long a push request waits "
                                    "for its run before asking Pub/Sub to redeliver")

@@ -6,7 +6,7 @@ Why not the client library's ``PublisherClient``: it costs 1.3–1.5 ms of CPU p
 key's first batch waits ``max_latency`` on a timer thread. Here each (topic, ordering key)
 has a queue and at most one sender task; the sender takes everything queued, within
 Pub/Sub's limits for one request (1,000 messages, 10 MB, one ordering key — the API
-refuses mixed keys on GCP), sends it with the async GAPIC client, and repeats until the
+refuses mixed keys on GCP), sends it on a gRPC asyncio channel, and repeats until the
 queue is empty. There is no timer: a burst (the relay's batch, a runner's concurrent
 results) is batched by the time the previous request takes, a lone message leaves at once.
 The same settings are right on GCP, where a request takes tens of milliseconds.
@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from google.api_core import gapic_v1
 from google.pubsub_v1 import PublisherAsyncClient
 from google.pubsub_v1 import types as pst
 
@@ -37,7 +38,7 @@ log = structlog.get_logger(__name__)
 
 MAX_REQUEST_MESSAGES = 1000  # Pub/Sub's limit per publish request
 MAX_REQUEST_BYTES = 9_000_000  # under the 10 MB limit, with room for framing
-MESSAGE_OVERHEAD_BYTES = 64  # an estimate per message of what data + attributes omit
+MESSAGE_OVERHEAD_BYTES = 8  # per message in the request's framing
 
 
 class PublishError(RuntimeError):
@@ -54,9 +55,40 @@ def default_client() -> PublisherAsyncClient:
     return PublisherAsyncClient()
 
 
+_REQUEST = pst.PublishRequest.pb()
+_RESPONSE = pst.PublishResponse.pb()
+_MESSAGE = pst.PubsubMessage.pb()
+
+
+class PublishRpc:
+    """``Publisher.Publish`` on the GAPIC async client's channel (its endpoint, credentials
+    and emulator handling) with plain protobuf messages: the GAPIC method wrappers and
+    proto-plus cost about 0.1–0.15 ms of CPU more per request."""
+
+    def __init__(self, client: PublisherAsyncClient | None = None) -> None:
+        self._client = client or default_client()
+        self._call = self._client.transport.grpc_channel.unary_unary(
+            "/google.pubsub.v1.Publisher/Publish",
+            request_serializer=_REQUEST.SerializeToString,
+            response_deserializer=_RESPONSE.FromString)
+        self._metadata: dict[str, tuple[tuple[str, str], ...]] = {}
+
+    async def __call__(self, topic: str, messages: list[Any], timeout: float) -> list[str]:
+        metadata = self._metadata.get(topic)
+        if metadata is None:  # the routing header the GAPIC client sends too
+            metadata = self._metadata[topic] = (
+                gapic_v1.routing_header.to_grpc_metadata((("topic", topic),)),)
+        response = await self._call(_REQUEST(topic=topic, messages=messages),
+                                    timeout=timeout, metadata=metadata)
+        return list(response.message_ids)
+
+    async def close(self) -> None:
+        await self._client.transport.close()
+
+
 @dataclass
 class _Pending:
-    message: pst.PubsubMessage
+    message: Any  # google.pubsub.v1.PubsubMessage (protobuf)
     size: int
     future: asyncio.Future[str]
 
@@ -77,24 +109,24 @@ class KeyedPublisher:
         attempts: int = 3,
         retry_backoff: float = 0.2,
         max_in_flight: int = 100,
-        client_factory: Callable[[], Any] = default_client,
+        rpc_factory: Callable[[], PublishRpc] = PublishRpc,
     ) -> None:
         self.timeout = timeout
         self.attempts = max(1, attempts)
         self.retry_backoff = retry_backoff
         self.max_in_flight = max_in_flight
         self.requests = 0  # publish requests sent (attempts included)
-        self._client_factory = client_factory
-        self._client: Any = None
+        self._rpc_factory = rpc_factory
+        self._rpc: PublishRpc | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots: asyncio.Semaphore | None = None
         self._queues: dict[tuple[str, str], _KeyQueue] = {}
 
     def _bind(self) -> asyncio.AbstractEventLoop:
-        """The GAPIC async client lives on one event loop: (re)made on the running one."""
+        """A gRPC asyncio channel lives on one event loop: (re)made on the running one."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
-            self._client = self._client_factory()
+            self._rpc = self._rpc_factory()
             self._loop = loop
             self._slots = asyncio.Semaphore(self.max_in_flight)
             self._queues = {}
@@ -104,9 +136,8 @@ class KeyedPublisher:
                 attributes: Mapping[str, str] | None = None) -> asyncio.Future[str]:
         loop = self._bind()
         attrs = dict(attributes or {})
-        message = pst.PubsubMessage(data=data, ordering_key=ordering_key, attributes=attrs)
-        size = (len(data) + len(ordering_key) + MESSAGE_OVERHEAD_BYTES
-                + sum(len(k) + len(v) for k, v in attrs.items()))
+        message = _MESSAGE(data=data, ordering_key=ordering_key, attributes=attrs)
+        size = message.ByteSize() + MESSAGE_OVERHEAD_BYTES
         future: asyncio.Future[str] = loop.create_future()
         queue = self._queues.setdefault((topic, ordering_key), _KeyQueue())
         queue.pending.append(_Pending(message, size, future))
@@ -141,20 +172,16 @@ class KeyedPublisher:
             if not queue.pending and self._queues.get((topic, key)) is queue:
                 del self._queues[(topic, key)]
 
-    async def _request(self, topic: str, key: str, messages: list[pst.PubsubMessage]
-                       ) -> list[str]:
-        assert self._slots is not None
+    async def _request(self, topic: str, key: str, messages: list[Any]) -> list[str]:
+        assert self._slots is not None and self._rpc is not None
         last: BaseException | None = None
         for attempt in range(1, self.attempts + 1):
             try:
                 async with self._slots:
                     self.requests += 1
-                    # retry=None: one RPC with our timeout; retries are ours, in order
-                    response = await asyncio.wait_for(
-                        self._client.publish(request=pst.PublishRequest(
-                            topic=topic, messages=messages), retry=None, timeout=self.timeout),
-                        self.timeout + 5)
-                return list(response.message_ids)
+                    # one RPC with our timeout; retries are ours, in order
+                    return await asyncio.wait_for(
+                        self._rpc(topic, messages, self.timeout), self.timeout + 5)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001
@@ -175,10 +202,10 @@ class KeyedPublisher:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
-        client, self._client, self._loop = self._client, None, None
-        if client is not None:
+        rpc, self._rpc, self._loop = self._rpc, None, None
+        if rpc is not None:
             with contextlib.suppress(Exception):
-                await client.transport.close()
+                await rpc.close()
 
 
 def _take_request(pending: deque[_Pending]) -> list[_Pending]:

@@ -94,6 +94,7 @@ class PubSubBus:
         if not settings.gcp_project:
             raise ValueError("HARNESS_BUS=pubsub needs GOOGLE_CLOUD_PROJECT (or "
                              "HARNESS_GCP_PROJECT)")
+        kwargs.setdefault("pull_streams", settings.pubsub_pull_streams)
         return cls(settings.gcp_project, prefix=settings.topic_prefix, **kwargs)
 
     def topic_path(self, key: str) -> str:
