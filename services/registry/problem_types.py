@@ -9,10 +9,11 @@ from fastapi import FastAPI, Request
 from harness.web import problems
 
 from .domain.errors import AlreadyExists, DomainError, Invalid, NotFound
-from .domain.generations import GenerationFinished
+from .domain.generations import DocumentRejected, GenerationFinished, UnsupportedDocument
 from .domain.governance import GateFailed, PolicyViolation, PromotionClosed, SelfApproval
 from .domain.runs import RunFinished
 from .handlers.credentials import MissingCredentials
+from .handlers.generations import MissingExtra
 
 PROBLEM_TYPES: dict[type[DomainError], tuple[int, str]] = {
     DomainError: (400, "domain-error"),
@@ -26,6 +27,9 @@ PROBLEM_TYPES: dict[type[DomainError], tuple[int, str]] = {
     GenerationFinished: (409, "generation-finished"),
     RunFinished: (409, "run-finished"),
     MissingCredentials: (422, "missing-credentials"),
+    UnsupportedDocument: (415, "unsupported-file"),
+    DocumentRejected: (422, "document-rejected"),
+    MissingExtra: (501, "missing-extra"),
 }
 
 

@@ -58,6 +58,29 @@ class GenerationFinished(DomainError):
     """Only a queued or running generation can be cancelled."""
 
 
+class UnsupportedDocument(DomainError):
+    """A document of a kind the generator cannot read (``document`` names it)."""
+
+
+class DocumentRejected(DomainError):
+    """Documents that cannot be used; ``errors`` has each with its field and reason."""
+
+
+def rejected(problems: list[dict[str, Any]]) -> DocumentRejected:
+    """One refusal naming the first bad document, with every one in ``errors``."""
+    first = problems[0]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return DocumentRejected(f"{first['document']}: {first['message']}{more}",
+                            document=first["document"], field=first["field"], errors=problems)
+
+
+def check_document_names(names: list[str]) -> None:
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise Invalid(f"files: two documents are named {duplicates[0]!r}; names identify "
+                      "documents in errors and case sources", field="files")
+
+
 @dataclass(frozen=True)
 class GenerationState:
     generation_id: str | None = None
