@@ -18,6 +18,7 @@ from .routes import (
     applications,
     datasets,
     events,
+    feedback,
     generations,
     governance,
     prompts,
@@ -33,7 +34,7 @@ log = structlog.get_logger(__name__)
 
 ROUTERS = [prompts.router, applications.router, datasets.router, runs.router,
            governance.router, events.router, generations.router, review.router,
-           traces.router, trace_cases.router]
+           traces.router, trace_cases.router, feedback.router]
 
 
 class Stack(Protocol):

@@ -488,3 +488,20 @@ class GenerationOut(BaseModel):
     requested_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+
+# ---- human judgement ------------------------------------------------------------------
+
+class ScoreOut(BaseModel):
+    """A score of a trace or a result (a person's latest of its name)."""
+
+    name: str
+    data_type: Literal["numeric", "boolean", "categorical"]
+    value: float = Field(description="the number it counts as: a boolean's is 1 or 0, a "
+                                     "category's the number its config gives it")
+    label: str | None = Field(description="a boolean's true/false, a category's label")
+    comment: str
+    source: str = Field(description="human (or evaluator)")
+    actor: str | None
+    config_id: str | None
+    scored_at: datetime

@@ -13,6 +13,8 @@ RUN = "run"
 GENERATION = "generation"
 ALERT = "alert"
 POLICY = "policy"
+SCORE_CONFIG = "score_config"
+TRACE = "trace"
 
 GLOBAL_POLICY = f"{POLICY}-global"
 """The stream of the default policy of every prompt without one of its own."""
@@ -40,6 +42,15 @@ def generation(generation_id: str) -> str:
 
 def alert(alert_id: str) -> str:
     return f"{ALERT}-{alert_id}"
+
+
+def score_config(score_config_id: str) -> str:
+    return f"{SCORE_CONFIG}-{score_config_id}"
+
+
+def trace(trace_id: str) -> str:
+    """The stream of a stored trace's scores (the trace itself is a row, not events)."""
+    return f"{TRACE}-{trace_id}"
 
 
 def category(stream_id: str) -> str:

@@ -19,7 +19,9 @@ from harness.web.auth import require
 from harness.web.input_guard import INT32_MAX
 
 from ..domain.errors import Invalid, NotFound
+from ..read.queries.feedback import trace_scores
 from ..read.queries.traces import BadCursor, Cursor, TraceFilter, get_trace, list_traces
+from ..schemas import ScoreOut
 from .deps import runtime
 
 router = APIRouter(prefix="/traces", tags=["traces"])
@@ -64,6 +66,7 @@ class TraceOut(TraceSummaryOut):
     prompt: TracePromptOut | None
     request: Any = None   # as stored: masked
     response: Any = None  # as stored: masked
+    scores: list[ScoreOut] = []  # POST /traces/{id}/scores
 
 
 class TracePage(BaseModel):
@@ -123,8 +126,8 @@ def _aware(at: datetime) -> datetime:
 @router.get("/{trace_id}", response_model=TraceOut)
 async def get_trace_route(trace_id: uuid.UUID = Path(description="trace id"),
                           rt=Depends(runtime), _=Depends(require("viewer"))):
-    """One whole trace: the masked request and response, tokens, cost, latency and the
-    prompt version it used."""
+    """One whole trace: the masked request and response, tokens, cost, latency, the
+    prompt version it used and its scores."""
     row = await get_trace(rt.pool, trace_id)
     if row is None:
         raise NotFound(f"trace {trace_id} not found")
@@ -132,4 +135,5 @@ async def get_trace_route(trace_id: uuid.UUID = Path(description="trace id"),
     name = d.pop("prompt_name")
     d["prompt"] = (None if d["prompt_id"] is None else
                    {"id": d["prompt_id"], "name": name, "version": d["prompt_version"]})
+    d["scores"] = await trace_scores(rt.pool, trace_id)
     return TraceOut(**d)

@@ -23,6 +23,7 @@ from services.studio.views.badges import ms, usd
 from services.studio.views.traces import (
     model_label,
     prompt_label,
+    score_rows,
     status_badge,
     trace_option,
     trace_rows,
@@ -92,6 +93,9 @@ def show_trace(client: StudioAPI, trace_id: str) -> None:
                f"{t.get('key_name') or '—'} · PII {t.get('pii_action') or '—'}")
     if t.get("error"):
         st.error(t["error"], icon="⚠️")
+    if t.get("scores"):
+        st.markdown("**Scores**")
+        st.dataframe(to_frame(score_rows(t["scores"])), hide_index=True, width="stretch")
     left, right = st.columns(2)
     with left:
         st.markdown("**Request** (masked)")

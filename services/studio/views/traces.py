@@ -38,3 +38,12 @@ def trace_option(t: dict[str, Any]) -> str:
     """How one trace reads in the picker."""
     return (f"{str(t.get('created_at', ''))[:19].replace('T', ' ')} · {model_label(t)} · "
             f"{status_badge(t)} · {t['id'][:8]}")
+
+
+def score_rows(scores: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per score of a trace: who gave what, and why."""
+    return [{"name": s.get("name"),
+             "value": s.get("label") or f"{s.get('value'):g}",
+             "by": s.get("actor") or s.get("source") or "—",
+             "comment": s.get("comment") or "",
+             "when": str(s.get("scored_at", ""))[:19].replace("T", " ")} for s in scores]

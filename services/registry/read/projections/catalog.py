@@ -3,7 +3,7 @@
 Order matters where two projections handle the same event type: ``CasesAdded`` is handled
 by ``evaluation`` (it inserts the cases) and then by ``generation`` (it marks the
 generated ones for review), so ``evaluation`` comes before ``generation``. ``prompts``
-shares no event type with the others.
+and ``feedback`` share no event type with the others.
 
 Adding a read model: write its module (handlers, ``apply``, a ``PROJECTION``) and list it
 here; nothing registers itself at import time.
@@ -15,13 +15,14 @@ import asyncpg
 
 from harness.events import StoredEvent
 
-from . import evaluation, generation, prompts
+from . import evaluation, feedback, generation, prompts
 from .projection import Projection
 
 PROJECTIONS: tuple[Projection, ...] = (
     prompts.PROJECTION,
     evaluation.PROJECTION,
     generation.PROJECTION,
+    feedback.PROJECTION,
 )
 
 

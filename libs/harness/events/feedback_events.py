@@ -1,0 +1,76 @@
+"""Events of human (and, later, online) judgement: score configs, and scores given to a
+stored trace or to a run's result.
+
+A score config names a score and says what values it takes: a number (within an optional
+range), a boolean, or one of named categories, each with the number it counts as. Every
+score carries that number as ``value`` (a boolean's is 1 or 0) and, for a boolean or a
+category, its ``label``, so scores of any type are averaged beside the scorer's metrics.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from .base import DomainEvent, registry
+
+DataType = Literal["numeric", "boolean", "categorical"]
+ScoreSource = Literal["human", "evaluator"]
+
+
+class Category(BaseModel):
+    model_config = {"frozen": True}
+    label: str
+    value: float
+
+
+@registry.register
+class ScoreConfigCreated(DomainEvent):
+    """A score was defined (stream ``score_config-<id>``): its name (unique) and the values
+    a score of that name may take."""
+
+    TYPE = "ScoreConfigCreated"
+    score_config_id: str
+    name: str
+    data_type: DataType
+    min_value: float | None = None          # numeric: the allowed range (either end open)
+    max_value: float | None = None
+    categories: list[Category] = []         # categorical: the allowed labels
+    description: str = ""
+
+
+@registry.register
+class TraceScored(DomainEvent):
+    """A score of one stored trace (stream ``trace-<id>``); who gave it is the event's
+    actor. A later score of the same name by the same actor replaces theirs."""
+
+    TYPE = "TraceScored"
+    trace_id: str
+    name: str
+    data_type: DataType
+    value: float
+    label: str | None = None
+    comment: str = ""
+    source: ScoreSource = "human"
+    score_config_id: str | None = None
+
+
+@registry.register
+class ResultScored(DomainEvent):
+    """A score of one result (case × target × repeat) of a run (stream ``run-<id>``),
+    beside the scorer's ``ScoresRecorded``; who gave it is the event's actor."""
+
+    TYPE = "ResultScored"
+    run_id: str
+    case_id: str
+    target_id: str
+    repeat: int = 0
+    result_id: str
+    name: str
+    data_type: DataType
+    value: float
+    label: str | None = None
+    comment: str = ""
+    source: ScoreSource = "human"
+    score_config_id: str | None = None
