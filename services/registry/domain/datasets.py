@@ -7,6 +7,7 @@ lock, which the same transaction keeps in step with the stream; cases live in ev
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,67 +175,85 @@ class DatasetState:
 
 def decide(command, state: DatasetState) -> list[DomainEvent]:
     if isinstance(command, CreateDataset):
-        if state.exists:
-            raise AlreadyExists(f"dataset {command.dataset_id} already exists")
-        if command.dataset_type not in DATASET_TYPES:
-            raise Invalid("dataset_type: must be golden or evaluation", field="dataset_type")
-        if not command.name.strip():
-            raise Invalid("name: must not be empty", field="name")
-        return [DatasetCreated(**command.__dict__)]
+        return _create(command, state)
     if not state.exists:
         raise NotFound("dataset not found")
-    assert state.dataset_id is not None
-    did = state.dataset_id
-    if isinstance(command, UpdateDataset):
-        unknown = set(command.changes) - {"name", "description", "dataset_type", "default_assert",
-                                          "default_metrics"}
-        if unknown:
-            raise Invalid(f"cannot change {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
-        if command.changes.get("dataset_type", "evaluation") not in DATASET_TYPES:
-            raise Invalid("dataset_type: must be golden or evaluation", field="dataset_type")
-        if "name" in command.changes and not str(command.changes["name"] or "").strip():
-            raise Invalid("name: must not be empty", field="name")
-        return [DatasetUpdated(dataset_id=did, changes=command.changes)] if command.changes else []
-    if isinstance(command, AddCases):
-        if not command.cases:
-            raise Invalid("cases: at least one case is needed", field="cases")
-        return [CasesAdded(dataset_id=did, cases=command.cases[i:i + BATCH], source=command.source)
-                for i in range(0, len(command.cases), BATCH)]
-    if isinstance(command, AddTraceCases):
-        return _add_trace_cases(did, command, state)
-    if isinstance(command, UpdateCase):
-        if not state.case_exists:
-            raise NotFound(f"case {command.case_id} not found in this dataset")
-        unknown = set(command.changes) - set(CASE_FIELDS)
-        if unknown:
-            raise Invalid(f"cannot change {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
-        if not command.changes:
-            return []
-        return [CaseUpdated(dataset_id=did, case_id=command.case_id, changes=command.changes)]
-    if isinstance(command, RemoveCase):
-        if not state.case_exists:
-            raise NotFound(f"case {command.case_id} not found in this dataset")
-        return [CaseRemoved(dataset_id=did, case_id=command.case_id)]
-    if isinstance(command, VerifyDataset):
-        if state.case_count == 0:
-            raise Invalid("a dataset without cases cannot be verified", field="cases")
-        return [DatasetVerified(dataset_id=did, note=command.note, case_count=state.case_count)]
-    if isinstance(command, ReviewCases):
-        return _review(did, command, state)
-    if isinstance(command, PromoteCases):
-        if state.dataset_type != "golden":
-            raise Invalid("cases are promoted into a golden dataset; this one is "
-                          f"{state.dataset_type}", field="dataset_id")
-        if command.source_dataset_id == did:
-            raise Invalid("source_dataset_id: promote from another dataset",
-                          field="source_dataset_id")
-        new = [c for c in command.copies if c["id"] not in state.cases]
-        if not new:
-            return []
-        return [CasesAdded(dataset_id=did, cases=new[i:i + BATCH],
-                           source=f"promotion:{command.source_dataset_id}")
-                for i in range(0, len(new), BATCH)]
-    raise TypeError(f"unknown command {command!r}")
+    decision = _DECISIONS.get(type(command))
+    if decision is None:
+        raise TypeError(f"unknown command {command!r}")
+    return decision(state.dataset_id, command, state)
+
+
+def _batches(did: str, cases: list[dict[str, Any]], source: str) -> list[DomainEvent]:
+    return [CasesAdded(dataset_id=did, cases=cases[i:i + BATCH], source=source)
+            for i in range(0, len(cases), BATCH)]
+
+
+def _refuse_unknown(changes: dict[str, Any], allowed: Iterable[str]) -> None:
+    unknown = set(changes) - set(allowed)
+    if unknown:
+        raise Invalid(f"cannot change {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+
+
+def _create(command: CreateDataset, state: DatasetState) -> list[DomainEvent]:
+    if state.exists:
+        raise AlreadyExists(f"dataset {command.dataset_id} already exists")
+    if command.dataset_type not in DATASET_TYPES:
+        raise Invalid("dataset_type: must be golden or evaluation", field="dataset_type")
+    if not command.name.strip():
+        raise Invalid("name: must not be empty", field="name")
+    return [DatasetCreated(**command.__dict__)]
+
+
+def _update(did: str, command: UpdateDataset, state: DatasetState) -> list[DomainEvent]:
+    _refuse_unknown(command.changes, ("name", "description", "dataset_type", "default_assert",
+                                      "default_metrics"))
+    if command.changes.get("dataset_type", "evaluation") not in DATASET_TYPES:
+        raise Invalid("dataset_type: must be golden or evaluation", field="dataset_type")
+    if "name" in command.changes and not str(command.changes["name"] or "").strip():
+        raise Invalid("name: must not be empty", field="name")
+    return [DatasetUpdated(dataset_id=did, changes=command.changes)] if command.changes else []
+
+
+def _add_cases(did: str, command: AddCases, state: DatasetState) -> list[DomainEvent]:
+    if not command.cases:
+        raise Invalid("cases: at least one case is needed", field="cases")
+    return _batches(did, command.cases, command.source)
+
+
+def _check_case(command: UpdateCase | RemoveCase, state: DatasetState) -> None:
+    if not state.case_exists:
+        raise NotFound(f"case {command.case_id} not found in this dataset")
+
+
+def _update_case(did: str, command: UpdateCase, state: DatasetState) -> list[DomainEvent]:
+    _check_case(command, state)
+    _refuse_unknown(command.changes, CASE_FIELDS)
+    if not command.changes:
+        return []
+    return [CaseUpdated(dataset_id=did, case_id=command.case_id, changes=command.changes)]
+
+
+def _remove_case(did: str, command: RemoveCase, state: DatasetState) -> list[DomainEvent]:
+    _check_case(command, state)
+    return [CaseRemoved(dataset_id=did, case_id=command.case_id)]
+
+
+def _verify(did: str, command: VerifyDataset, state: DatasetState) -> list[DomainEvent]:
+    if state.case_count == 0:
+        raise Invalid("a dataset without cases cannot be verified", field="cases")
+    return [DatasetVerified(dataset_id=did, note=command.note, case_count=state.case_count)]
+
+
+def _promote(did: str, command: PromoteCases, state: DatasetState) -> list[DomainEvent]:
+    if state.dataset_type != "golden":
+        raise Invalid("cases are promoted into a golden dataset; this one is "
+                      f"{state.dataset_type}", field="dataset_id")
+    if command.source_dataset_id == did:
+        raise Invalid("source_dataset_id: promote from another dataset",
+                      field="source_dataset_id")
+    new = [c for c in command.copies if c["id"] not in state.cases]
+    return _batches(did, new, f"promotion:{command.source_dataset_id}")
 
 
 def _add_trace_cases(did: str, command: AddTraceCases, state: DatasetState
@@ -247,8 +266,7 @@ def _add_trace_cases(did: str, command: AddTraceCases, state: DatasetState
                             "(skip_duplicates adds the others)", field="trace_ids",
                             trace_ids=present)
     new = [c for c in command.cases if c["id"] not in state.cases]
-    return [CasesAdded(dataset_id=did, cases=new[i:i + BATCH], source="traces")
-            for i in range(0, len(new), BATCH)]
+    return _batches(did, new, "traces")
 
 
 REVIEW_DECISIONS = ("accept", "reject")
@@ -288,3 +306,10 @@ def _review(did: str, command: ReviewCases, state: DatasetState) -> list[DomainE
             events.append(CaseReviewed(dataset_id=did, case_id=d.case_id, decision="accepted",
                                        changes=d.changes, note=d.note))
     return events
+
+
+_DECISIONS: dict[type, Callable[[Any, Any, DatasetState], list[DomainEvent]]] = {
+    UpdateDataset: _update, AddCases: _add_cases, AddTraceCases: _add_trace_cases,
+    UpdateCase: _update_case, RemoveCase: _remove_case, VerifyDataset: _verify,
+    ReviewCases: _review, PromoteCases: _promote,
+}

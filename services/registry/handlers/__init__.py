@@ -1,4 +1,6 @@
-"""The registry's write side: one module per aggregate, one function per command.
+"""The registry's write side: one module per aggregate (``handle`` takes any of its
+commands; a command that needs more than the aggregate, e.g. a run request, has its own
+function).
 
 A route parses the request into a command and calls one handler here; the handler loads
 what the decision needs (the aggregate under its stream's lock, lookups of other
