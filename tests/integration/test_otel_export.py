@@ -21,6 +21,7 @@ from tests.support.otel import (
     decode_spans,
     llm_client,
     only,
+    run_harness_eval,
     run_workload,
     stub_models,
 )
@@ -143,3 +144,20 @@ async def test_export_nests_runs_cases_requests_and_llm_calls(exported):
     check_scoring_spans(work, spans)
     check_gateway_spans(work, spans)
     check_every_llm_call_has_a_parent(spans)
+
+
+async def test_harness_eval_exports_its_run_cases_and_calls(tmp_path, stub_server):
+    stub_models(stub_server)
+    with HttpReceiver() as collector:
+        await run_harness_eval(tmp_path, stub_server, collector.url)
+    spans = decode_spans(r.body for r in collector.requests)
+    run = only(spans, "evaluation run")
+    assert run.parent_id is None and run.resource["service.name"] == "harness-eval"
+    assert json.loads(run.attributes["output.value"]) == {"pass": 2, "fail": 0, "error": 0}
+    cases = children(spans, run)
+    assert [c.name for c in cases] == ["evaluation case"] * 2
+    calls = [s for c in cases for s in children(spans, c)]
+    assert [s.name for s in calls] == ["chat openai/answer"] * 2
+    assert all(s.attributes["gen_ai.usage.input_tokens"] == 12 for s in calls)
+    assert all(s.attributes["input.value"] and s.attributes["output.value"] for s in calls)
+    assert len(spans) == 5

@@ -174,3 +174,31 @@ async def run_workload(stack, stub: StubLLM, endpoint: str) -> Workload:
         assert await asyncio.to_thread(exporter.force_flush)
     return Workload(run_id=run["id"], prompt_id=p["id"], prompt_name=p["name"],
                     gateway_trace_ids=trace_ids)
+
+
+EVAL_CONFIG = """description: otel eval
+prompts: ['Answer briefly: {{question}}']
+providers: [{id: 'openai:chat:answer', config: {apiBaseUrl: '__STUB__', apiKey: sk-test}}]
+tests:
+  - vars: {question: 'Tell me about Paris.'}
+    assert: [{type: icontains, value: paris}]
+  - vars: {question: 'Say hello.'}
+"""
+
+
+async def run_harness_eval(folder, stub: StubLLM, endpoint: str, **env: str) -> str:
+    """``harness eval`` (a process of its own) on a two-test config against the stub, its
+    spans exported to ``endpoint``; returns its output."""
+    import os
+    import sys
+
+    from tests.support import processes
+
+    config = folder / "promptfooconfig.yaml"
+    config.write_text(EVAL_CONFIG.replace("__STUB__", stub.base_url))
+    code, out = await processes.run_async(
+        sys.executable, "-m", "services.cli", "eval", "-c", str(config), "--no-cache",
+        timeout=300, env={**os.environ, "HARNESS_OTLP_ENDPOINT": endpoint, "COLUMNS": "200",
+                          "HARNESS_LOG_JSON": "false", **env})
+    assert code == 0, out
+    return out

@@ -26,6 +26,7 @@ from rich.text import Text
 
 from harness.evaluation.models import CaseResult
 from harness.llm import LLMClient
+from harness.tracing.llm_calls import export_calls
 
 from .config import EvalPlan, load_config
 from .errors import ConfigError
@@ -183,6 +184,7 @@ def eval_command(
     repeat = repeat or options.get("repeat") or 1
     cache_off = no_cache or options.get("cache") is False
     client = llm or LLMClient(cache=False if cache_off else None)
+    exporter = export_calls(client, "harness-eval")  # HARNESS_OTLP_ENDPOINT: spans
 
     jobs = len(plan.pairs()) * repeat
     header = plan.description or str(plan.config_path)
@@ -199,8 +201,13 @@ def eval_command(
         def advance(done: int, total: int, result: CaseResult) -> None:
             bar.update(task, completed=done)
 
-        outcome = _run(run_plan(plan, llm=client, concurrency=concurrency, repeat=repeat,
-                                progress=advance, cache=False if cache_off else None))
+        try:
+            outcome = _run(run_plan(plan, llm=client, concurrency=concurrency,
+                                    repeat=repeat, progress=advance,
+                                    cache=False if cache_off else None))
+        finally:
+            if exporter is not None:
+                exporter.shutdown()  # sends what is left
 
     if outcome.results:
         console.print(results_table(plan, outcome))

@@ -16,6 +16,7 @@ from harness.evaluation.execute import Grading, PromptRenderer, RenderedPrompt, 
 from harness.evaluation.models import CaseResult, Target, TestCaseSnapshot
 from harness.llm import LLMClient
 from harness.llm.echo import is_echo
+from harness.tracing.spans import spans_of
 
 from .compare import apply_comparisons
 from .config import EvalPlan, PromptSpec
@@ -129,27 +130,36 @@ async def run_plan(
         nonlocal done
         target = target_for_case(plan.targets[t], case)
         async with gate:
-            try:
-                # a local eval runs the config author's own python/javascript/webhook
-                # assertions; the registry's runner never does (allow_code defaults off)
-                result = await evaluate_case(
-                    grading, target, case, run_id=eval_id, repeat=r, cache=cache,
-                    allow_code=True, render=promptfoo_renderer(plan.prompt_of(t), case),
-                    defer_comparisons=True)
-            except Exception as exc:  # noqa: BLE001 - one broken case must not stop the run
-                message = f"{type(exc).__name__}: {exc}"
-                result = CaseResult(run_id=eval_id, case_id=case.id,
-                                    target_id=target.target_id, repeat=r, status="error",
-                                    reason=message, error=message)
+            with spans.case(eval_id, case.id, input=case.input, repeat=r,
+                            target_id=target.target_id, model=target.model) as span:
+                try:
+                    # a local eval runs the config author's own python/javascript/webhook
+                    # assertions; the registry's runner never does (allow_code defaults off)
+                    result = await evaluate_case(
+                        grading, target, case, run_id=eval_id, repeat=r, cache=cache,
+                        allow_code=True, render=promptfoo_renderer(plan.prompt_of(t), case),
+                        defer_comparisons=True)
+                except Exception as exc:  # noqa: BLE001 - one broken case must not stop it
+                    message = f"{type(exc).__name__}: {exc}"
+                    result = CaseResult(run_id=eval_id, case_id=case.id,
+                                        target_id=target.target_id, repeat=r,
+                                        status="error", reason=message, error=message)
+                span.output(result.output)
+                span.facts(status=result.status, score=result.score)
         done += 1
         if progress is not None:
             progress(done, total, result)
         return result
 
     clock = time.perf_counter()
-    results = await asyncio.gather(*(one(*job) for job in jobs))
-    # select-best / max-score: graded across each test's outputs once all are in
-    results = await apply_comparisons(plan, list(results), grading, repeat=repeat)
+    spans = spans_of(llm)  # the run's spans when its calls are exported (export_calls)
+    with spans.run(eval_id, input={"config": str(plan.config_path), "cases": len(plan.cases),
+                                   "targets": [t.label for t in plan.targets]}) as run_span:
+        results = await asyncio.gather(*(one(*job) for job in jobs))
+        # select-best / max-score: graded across each test's outputs once all are in
+        results = await apply_comparisons(plan, list(results), grading, repeat=repeat)
+        run_span.output({s: sum(r.status == s for r in results)
+                         for s in ("pass", "fail", "error")})
     duration_ms = (time.perf_counter() - clock) * 1000.0
     return EvalOutcome(
         eval_id=eval_id, results=list(results), repeat=repeat, concurrency=concurrency,

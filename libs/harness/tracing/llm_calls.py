@@ -74,4 +74,37 @@ class LLMCallTracer:
         self.writer.add(trace_of_call(call, source=self.source, store_bodies=self.store_bodies))
 
 
-__all__ = ["LLMCallTracer", "trace_of_call"]
+class CallExporter:
+    """``LLMClient(observers=[CallExporter(exporter)])``: each call's span goes straight to
+    ``exporter`` (an :class:`~harness.tracing.otlp.OtlpExporter`), a child of the span
+    current when the call ended; nothing is stored (``harness eval`` has no database)."""
+
+    def __init__(self, exporter, *, source: str = "eval") -> None:
+        self.exporter = exporter
+        self.exporters = [exporter]  # what spans_of looks for
+        self.source = source
+
+    def __call__(self, call: LLMCall) -> None:
+        from .spans import current_parent
+
+        t = trace_of_call(call, source=self.source)
+        t.mask_bodies = False  # the exporter masks what it sends (HARNESS_OTEL_CONTENT)
+        t.parent = current_parent()
+        self.exporter.export([t])
+
+
+def export_calls(llm, service_name: str):
+    """With ``HARNESS_OTLP_ENDPOINT`` set: an exporter that ``llm``'s calls now go to (as
+    spans nested under :func:`~harness.tracing.spans.spans_of` ``(llm)``'s), to shut down
+    when done; else None."""
+    from harness.config import get_settings
+
+    from .otlp import exporter_from_settings
+
+    exporter = exporter_from_settings(get_settings().otlp_endpoint, service_name)
+    if exporter is not None:
+        llm.observers.append(CallExporter(exporter))
+    return exporter
+
+
+__all__ = ["CallExporter", "LLMCallTracer", "export_calls", "trace_of_call"]

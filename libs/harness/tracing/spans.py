@@ -123,7 +123,9 @@ def spans_of(llm: Any) -> WorkflowSpans:
     """The spans of the exporter ``llm``'s (an ``LLMClient``'s) call traces go to, so that
     its calls nest under them; :data:`NO_SPANS` when none exports."""
     for observer in getattr(llm, "observers", None) or []:
-        for exporter in getattr(getattr(observer, "writer", None), "exporters", None) or []:
+        writer = getattr(observer, "writer", None)
+        exporters = getattr(writer, "exporters", None) or getattr(observer, "exporters", None)
+        for exporter in exporters or []:
             spans = getattr(exporter, "spans", None)
             if isinstance(spans, WorkflowSpans):
                 return spans
