@@ -161,3 +161,33 @@ async def test_harness_eval_exports_its_run_cases_and_calls(tmp_path, stub_serve
     assert all(s.attributes["gen_ai.usage.input_tokens"] == 12 for s in calls)
     assert all(s.attributes["input.value"] and s.attributes["output.value"] for s in calls)
     assert len(spans) == 5
+
+
+class _Seen:
+    """An exporter that keeps the response text of each trace it was handed."""
+
+    def __init__(self, wants_unmasked: bool) -> None:
+        self.wants_unmasked = wants_unmasked
+        self.texts: list[str] = []
+
+    def export(self, batch) -> None:
+        self.texts += [t.response["content"] for t in batch]
+
+    def shutdown(self) -> None:
+        pass
+
+
+async def test_full_content_is_exported_before_the_stored_bodies_are_masked(pool):
+    from harness.tracing import Trace, TraceWriter
+
+    full, masked = _Seen(wants_unmasked=True), _Seen(wants_unmasked=False)
+    writer = TraceWriter(pool, exporters=[masked, full])
+    writer.add(Trace(kind="chat", model_requested="m", status=200, latency_ms=1,
+                     source="runner", response={"content": "mail kim@example.com"},
+                     mask_bodies=True))
+    await writer.flush()
+    await writer.stop()
+    assert full.texts == ["mail kim@example.com"]
+    assert masked.texts == ["mail [EMAIL]"]
+    stored = await pool.fetchval("SELECT response->>'content' FROM gateway_traces")
+    assert stored == "mail [EMAIL]"
