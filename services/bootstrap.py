@@ -63,6 +63,7 @@ class LocalStack:
                     llm: LLMClient | None = None, pool_max: int = 10,
                     resume: bool = True) -> LocalStack:
         from harness.llm import LLMClient
+        from harness.metrics import LLMCallMetrics
         from harness.tracing import LLMCallTracer, trace_writer_from_settings
         from services.generator.local import LocalGenerationProgress
         from services.generator.worker import HANDLED_TYPES as GENERATOR_TYPES
@@ -80,7 +81,7 @@ class LocalStack:
         sink = BatchingLocalSink(rt.commands)
         traces = trace_writer_from_settings(rt.pool, "harness-runner")
         llm = llm or LLMClient(deployments=get_settings().llm_deployments)
-        llm.observers.append(LLMCallTracer(traces))
+        llm.observers += [LLMCallTracer(traces), LLMCallMetrics()]
         runner = Runner(llm=llm, artifacts=rt.artifacts, sink=sink,
                         progress=LocalRunProgress(rt.pool))
         rt.bus.subscribe("runner", runner.handle, types=HANDLED_TYPES)

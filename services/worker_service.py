@@ -22,8 +22,10 @@ from fastapi.responses import JSONResponse
 from harness.config import Settings, get_settings
 from harness.events import StoredEvent
 from harness.llm import LLMClient
+from harness.metrics import LLMCallMetrics
 from harness.tracing import HttpTraceStore, LLMCallTracer, trace_writer_from_settings
 from harness.web import api_docs
+from harness.web.metrics import metrics_router
 from services.worker_tasks import WorkerTasks
 
 log = structlog.get_logger(__name__)
@@ -60,7 +62,7 @@ def traced_llm(settings: Settings, name: str) -> tuple[LLMClient, Callable[[], A
     (and OTLP when configured), and the coroutine function that flushes and stops it."""
     traces = trace_writer_from_settings(HttpTraceStore(settings.url, settings.api_key),
                                         f"harness-{name}")
-    return LLMClient(observers=[LLMCallTracer(traces, source=name)],
+    return LLMClient(observers=[LLMCallTracer(traces, source=name), LLMCallMetrics()],
                      deployments=settings.llm_deployments), traces.stop
 
 
@@ -104,6 +106,7 @@ def create_worker_service(name: str, handled_types: set[str],
     app = FastAPI(title=f"harness {name}", lifespan=lifespan, docs_url=None, redoc_url=None)
     api_docs.install(app)
     app.include_router(push_router(on_event, PushTokenVerifier.from_settings(s)))
+    app.include_router(metrics_router(keyed=False))
 
     @app.get("/healthz")
     async def healthz():

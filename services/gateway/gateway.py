@@ -14,7 +14,7 @@ import orjson
 from fastapi import Request
 from pydantic import BaseModel, Field
 
-from harness import templating
+from harness import metrics, templating
 from harness.llm import pricing
 from harness.tracing import Trace, TraceWriter
 from harness.tracing.otlp import exporter_from_settings
@@ -126,6 +126,7 @@ class Gateway:
         cache = self.rt.resolve_cache
         ck = f"gateway-app:{name}"
         hit = cache.get(ck)
+        metrics.gateway_cache.labels("application", "miss" if hit is None else "hit").inc()
         if hit is not None:
             return orjson.loads(hit[0])
         generation = cache.generation
@@ -168,10 +169,12 @@ class Gateway:
             worst = budgets.worst_case_cost(chain, prompt_upper, max_tokens,
                                             self.settings.prices, params)
         except budgets.PriceUnknown as exc:
+            metrics.gateway_budget_rejections.labels("price-unknown").inc()
             raise problem(422, "price-unknown", str(exc), models=exc.models) from exc
         try:
             return await budgets.reserve(self.rt.pool, key, worst)
         except budgets.BudgetExceeded as exc:
+            metrics.gateway_budget_rejections.labels("exceeded").inc()
             raise problem(429, "budget-exceeded", str(exc),
                           headers={"Retry-After": str(exc.retry_after_s)},
                           period=exc.period, limit_usd=exc.limit) from exc
@@ -197,6 +200,7 @@ class Gateway:
 
     def record(self, trace: Trace) -> None:
         self.traces.add(trace)
+        metrics.gateway_cache.labels("llm", "hit" if trace.cached else "miss").inc()
         self.prom.observe(model=trace.model_answered or trace.model_requested,
                           app=trace.application, status=trace.status,
                           latency_s=trace.latency_ms / 1000, prompt_tokens=trace.prompt_tokens,

@@ -27,6 +27,7 @@ from typing import Any
 
 import structlog
 
+from harness import metrics
 from harness.artifacts import ArtifactStore
 from harness.artifacts.port import ArtifactNotFound
 from harness.events import StoredEvent, streams
@@ -129,9 +130,13 @@ class Generator:
         return count
 
     async def _guarded(self, req: GenerationRequested) -> None:
+        metrics.generator_generations.labels("started").inc()
         try:
-            await self.execute(req)
+            with metrics.generator_in_flight.track_inprogress():
+                await self.execute(req)
+            metrics.generator_generations.labels("completed").inc()
         except asyncio.CancelledError:
+            metrics.generator_generations.labels("cancelled").inc()
             with contextlib.suppress(Exception):
                 await self.sink.flush()
             if self.tasks.cancelled_on_request(req.generation_id):
@@ -140,6 +145,7 @@ class Generator:
                 return
             raise
         except Exception as exc:
+            metrics.generator_generations.labels("failed").inc()
             log.exception("generation_failed", generation_id=req.generation_id)
             await self._fail(req, f"{type(exc).__name__}: {exc}")
 
@@ -268,6 +274,7 @@ class Generator:
                 for o in outcomes if o.qa is not None]
         errors = [error_from(o) for o in outcomes if o.qa is None]
         attempt.made += len(made)
+        metrics.generator_cases.inc(len(made))
         attempt.errors += errors
         await self.sink.publish(streams.generation(req.generation_id), CasesGenerated(
             generation_id=req.generation_id, dataset_id=req.dataset_id, batch=batch,

@@ -21,13 +21,15 @@ from typing import Generic, TypeVar
 import asyncpg
 import structlog
 
-from harness.events import EventMetadata, StoredEvent
+from harness import metrics
+from harness.events import EventMetadata, StoredEvent, streams
 from harness.events.base import DomainEvent
-from harness.eventstore import EventStore, StreamLocks, locked_transaction
+from harness.eventstore import EventStore, StreamBusy, StreamLocks, locked_transaction
+from harness.eventstore.store import ConcurrencyError
 from harness.storable import is_unstorable
 
 from . import reactions
-from .domain.errors import AlreadyExists
+from .domain.errors import AlreadyExists, DomainError
 from .read import projections
 
 S = TypeVar("S")
@@ -88,6 +90,35 @@ class FromReadModel(Generic[S]):
 Aggregate = EventSourced[S] | FromReadModel[S]
 
 
+def _outcome(exc: BaseException | None, stored: list | None) -> str:
+    if exc is None:
+        return "ok" if stored else "noop"
+    if isinstance(exc, DomainError):
+        return "rejected"
+    if isinstance(exc, ConcurrencyError):
+        return "conflict"
+    if isinstance(exc, StreamBusy):
+        return "busy"
+    return "error"
+
+
+class _Measured:
+    """Counts a command by aggregate, kind and outcome and times it."""
+
+    def __init__(self, stream_id: str, kind: str) -> None:
+        self.labels = (streams.category(stream_id), kind)
+        self.stored: list | None = None
+
+    def __enter__(self) -> _Measured:
+        self.timer = metrics.Timer().__enter__()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.timer.__exit__()
+        metrics.registry_command_seconds.labels(*self.labels).observe(self.timer.seconds)
+        metrics.registry_commands.labels(*self.labels, _outcome(exc, self.stored)).inc()
+
+
 class CommandHandler:
     def __init__(self, store: EventStore) -> None:
         self.store = store
@@ -99,12 +130,14 @@ class CommandHandler:
                       metadata: EventMetadata) -> tuple[S, list[StoredEvent]]:
         """Under the stream's lock: load the aggregate, decide, append what was decided
         and project it. Returns the state after the new events and the stored events."""
-        async with self._locked([stream_id]) as conn:
-            state, version = await aggregate.load(conn, self.store, stream_id)
-            new = await decide(conn, state)
-            if not new:
-                return state, []
-            stored = await self._append_and_project(conn, stream_id, version, new, metadata)
+        with _Measured(stream_id, "decide") as measured:
+            async with self._locked([stream_id]) as conn:
+                state, version = await aggregate.load(conn, self.store, stream_id)
+                new = await decide(conn, state)
+                if not new:
+                    return state, []
+                stored = measured.stored = await self._append_and_project(
+                    conn, stream_id, version, new, metadata)
         for hook in self.on_commit:
             hook(stream_id)
         return aggregate.after(state, stored), stored
@@ -121,9 +154,15 @@ class CommandHandler:
         try:
             to_append = [e.to_new(metadata, event_id=(event_ids[i] if event_ids else None))
                          for i, e in enumerate(new)]
-            stored = await self.store.append(stream_id, expected, to_append, conn=conn)
+            with metrics.Timer() as appending:
+                stored = await self.store.append(stream_id, expected, to_append, conn=conn)
+            metrics.registry_append_seconds.observe(appending.seconds)
             for ev in stored:
                 await projections.apply(conn, ev)
+                metrics.registry_events_appended.labels(ev.type).inc()
+                metrics.registry_projection_lag_seconds.observe(
+                    metrics.seconds_since(ev.recorded_at))
+                metrics.subscriptions.saw(ev.global_position)
         except asyncpg.UniqueViolationError as exc:
             if "name_key" in (exc.constraint_name or ""):
                 raise AlreadyExists("name is already taken", field="name") from exc
@@ -140,7 +179,10 @@ class CommandHandler:
         ``unstorable(reason)`` stand-in when it has one (a case result becomes that
         result's error, under the same event id), else the error is raised."""
         try:
-            return await self._record_facts(stream_id, events, event_ids, metadata)
+            with _Measured(stream_id, "facts") as measured:
+                measured.stored = await self._record_facts(stream_id, events, event_ids,
+                                                           metadata)
+            return measured.stored
         except Exception as exc:
             if not is_unstorable(exc):
                 raise

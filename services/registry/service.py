@@ -13,6 +13,7 @@ from harness.config import Settings, get_settings
 from harness.db import resolve_database_url
 from harness.events import StoredEvent
 from harness.events import registry as event_registry
+from harness.web.metrics import metrics_router
 
 from .app import create_app
 from .runtime import Runtime
@@ -46,7 +47,8 @@ def create_registry_service(settings: Settings | None = None) -> FastAPI:
     s = settings or get_settings()
     url = resolve_database_url(s.database_url, s.pgdata_dir)
     holder: dict = {}
-    extra = [trace_ingest_router()]  # workers without a database post their traces here
+    # workers without a database post their traces here; /metrics for Prometheus
+    extra = [trace_ingest_router(), metrics_router(keyed=True)]
     pubsub = s.bus == "pubsub"
     if pubsub:
         from harness.bus.oidc import PushTokenVerifier

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import structlog
 
+from harness import metrics
 from harness.artifacts import ArtifactStore
 from harness.datasets.snapshots import read_snapshot
 from harness.evaluation import analysis
@@ -75,13 +76,18 @@ class Runner:
         return self.tasks.start(req.run_id, lambda: self._guarded(req))
 
     async def _guarded(self, req: RunRequested) -> None:
+        metrics.runner_runs.labels("started").inc()
         try:
-            await self.execute(req)
+            with metrics.runner_runs_in_flight.track_inprogress():
+                await self.execute(req)
+            metrics.runner_runs.labels("completed").inc()
         except asyncio.CancelledError:
+            metrics.runner_runs.labels("cancelled").inc()
             with contextlib.suppress(Exception):
                 await self.sink.flush()
             raise
         except Exception as exc:
+            metrics.runner_runs.labels("failed").inc()
             log.exception("run_failed", run_id=req.run_id)
             await self.sink.publish(streams.run(req.run_id),
                                     RunFailed(run_id=req.run_id, error=f"{type(exc).__name__}: "
@@ -142,12 +148,15 @@ class Runner:
                                 target_id=target.target_id, model=target.model,
                                 prompt_name=target.prompt_name,
                                 prompt_version=target.prompt_version) as span:
-                    result = await evaluate_case(grading, target, case, run_id=req.run_id,
-                                                 repeat=repeat,
-                                                 default_assert=req.default_assert,
-                                                 cache=req.cache)
+                    with metrics.runner_cases_in_flight.track_inprogress(), \
+                            metrics.runner_case_seconds.time():
+                        result = await evaluate_case(grading, target, case,
+                                                     run_id=req.run_id, repeat=repeat,
+                                                     default_assert=req.default_assert,
+                                                     cache=req.cache)
                     span.output(result.output)
                     span.facts(status=result.status, score=result.score)
+                _count_result(target, result)
                 await self.sink.publish(
                     streams.run(req.run_id),
                     CaseResultRecorded(run_id=req.run_id,
@@ -174,3 +183,11 @@ class Runner:
         await self.sink.flush()
         log.info("run_completed", run_id=req.run_id, verdict=summary.verdict)
         return summary
+
+
+def _count_result(target: Target, result: CaseResult) -> None:
+    prompt = target.prompt_name or ""
+    version = "" if target.prompt_version is None else str(target.prompt_version)
+    metrics.runner_case_results.labels(result.status, prompt, version).inc()
+    if result.score is not None:
+        metrics.runner_case_score.labels(prompt, version).observe(result.score)

@@ -16,6 +16,7 @@ from collections import defaultdict
 
 import structlog
 
+from harness import metrics as prom
 from harness.artifacts import ArtifactNotFound, ArtifactStore
 from harness.datasets.snapshots import read_snapshot
 from harness.evaluation.execute import default_judge_model
@@ -104,6 +105,7 @@ class RunScorer:
     async def handle(self, event: StoredEvent) -> None:
         """Start scoring a completed run in the background (returns at once)."""
         if event.type == RunCompleted.TYPE:
+            prom.scorer_lag_seconds.observe(prom.seconds_since(event.recorded_at))
             self.start(event.data["run_id"])
 
     def start(self, run_id: str) -> asyncio.Task:
@@ -112,8 +114,11 @@ class RunScorer:
 
     async def _guarded(self, run_id: str) -> int:
         try:
-            return await self.score_run(run_id)
+            published = await self.score_run(run_id)
+            prom.scorer_runs.labels("completed" if published else "nothing-to-do").inc()
+            return published
         except asyncio.CancelledError:
+            prom.scorer_runs.labels("cancelled").inc()
             with contextlib.suppress(Exception):
                 await self.sink.flush()
             raise
@@ -121,6 +126,7 @@ class RunScorer:
             log.warning("scoring_incomplete", run_id=run_id, detail=str(exc))
             raise
         except Exception:
+            prom.scorer_runs.labels("failed").inc()
             log.exception("scoring_failed", run_id=run_id)
             raise
 
@@ -218,6 +224,7 @@ class RunScorer:
                                                       around=case_spans(self.llm, results))
             for result, scores in zip(results, all_scores, strict=True):
                 for score in scores:
+                    _count_score(score)
                     await self.sink.publish(
                         streams.run(result.run_id), score_event(result, score, judge_model),
                         score_event_id(result.run_id, result.case_id, result.target_id,
@@ -225,3 +232,11 @@ class RunScorer:
                     count += 1
         return count
 
+
+def _count_score(score: MetricScore) -> None:
+    failed = score.status == "error"
+    prom.scorer_scores.labels(score.metric, "error" if failed else "ok").inc()
+    if failed:
+        prom.scorer_judge_errors.labels(score.metric).inc()
+    elif score.value is not None:
+        prom.scorer_score.labels(score.metric).observe(score.value)

@@ -43,6 +43,7 @@ import structlog
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from harness import metrics
 from harness.logging import bind_correlation
 
 from .oidc import PushAuthError, PushTokenVerifier
@@ -133,6 +134,30 @@ async def dispatch(msg: PushMessage, handler: BusHandler) -> PushOutcome:
     bind_correlation(msg.event.metadata.correlation_id if msg.event.metadata else None)
     ctx = {"message_id": msg.message_id, "event_id": str(msg.event.event_id),
            "type": msg.event.type, "delivery_attempt": msg.delivery_attempt}
+    sub = metrics.bus_subscription(msg.subscription or "")
+    if (msg.delivery_attempt or 1) > 1:
+        metrics.bus_redelivered.labels(sub).inc()
+    metrics.bus_consumer_lag_seconds.labels(sub).observe(
+        metrics.seconds_since(msg.publish_time or msg.event.recorded_at))
+    outcome = await _dispatch(msg, handler, ctx)
+    metrics.bus_delivered.labels(sub, _delivery_outcome(outcome)).inc()
+    if not outcome.acked and (msg.delivery_attempt or 0) >= MAX_DELIVERY_ATTEMPTS:
+        metrics.bus_dead_lettered.labels(sub).inc()
+    return outcome
+
+
+MAX_DELIVERY_ATTEMPTS = 5  # the dead-letter policy ensure_topology and Terraform set
+
+
+def _delivery_outcome(outcome: PushOutcome) -> str:
+    if outcome.detail == "duplicate":
+        return "duplicate"
+    if outcome.acked:
+        return "ok"
+    return "rejected" if outcome.status == 400 else "error"
+
+
+async def _dispatch(msg: PushMessage, handler: BusHandler, ctx: dict) -> PushOutcome:
     try:
         await handler(msg.event)
     except Duplicate:

@@ -14,6 +14,7 @@ import asyncio
 
 import structlog
 
+from harness import metrics
 from harness.events import StoredEvent
 from harness.eventstore import CatchUpSubscription, EventStore
 from harness.eventstore.subscription import BatchInterrupted
@@ -46,8 +47,10 @@ class OutboxRelay:
             await self.bus.publish_batch(events)
         except PublishIncomplete as exc:
             self.published += exc.published
+            _count_published(events[:exc.published])
             raise BatchInterrupted(exc.published, exc.cause) from exc.cause
         self.published += len(events)
+        _count_published(events)
 
     async def run(self) -> None:
         while True:
@@ -64,3 +67,8 @@ class OutboxRelay:
 
     def stop(self) -> None:
         self.subscription.stop()
+
+
+def _count_published(events: list[StoredEvent]) -> None:
+    for event in events:
+        metrics.bus_published.labels(event.type).inc()

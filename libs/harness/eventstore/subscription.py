@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import structlog
 
+from harness import metrics
 from harness.events import StoredEvent
 
 from .store import EventStore
@@ -81,6 +82,8 @@ class CatchUpSubscription:
         self._stop = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
         self.caught_up = asyncio.Event()
+        self.lag_seconds = 0.0  # age of the oldest event of the last batch (metrics)
+        metrics.subscriptions.live.add(self)
 
     def _notified(self, *_args) -> None:
         self._wake.set()
@@ -117,6 +120,9 @@ class CatchUpSubscription:
         """Handle one batch; returns how many events were handled."""
         batch = await self.store.read_all(self.position, self.batch_size, types=None)
         wanted = [ev for ev in batch if self.types is None or ev.type in self.types]
+        if batch:
+            metrics.subscriptions.saw(batch[-1].global_position)
+        self.lag_seconds = metrics.seconds_since(batch[0].recorded_at) if batch else 0.0
         if self.batch_handler is not None:
             try:
                 await self.batch_handler(wanted)

@@ -12,6 +12,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 
+from harness import metrics
 from harness.llm import options
 from harness.tracing import Trace
 
@@ -114,7 +115,7 @@ def _session_of(body: dict) -> str | None:
 
 def _masked(messages: list[dict[str, Any]], policy: str) -> tuple[list[dict[str, Any]], str]:
     try:
-        masked, action, _counts = pii_step.apply_to_messages(messages, policy)
+        masked, action, counts = pii_step.apply_to_messages(messages, policy)
     except pii_step.PIIUnavailable as exc:
         raise problem(503, "pii-unavailable", f"PII policy {policy!r} needs harness.pii: "
                       f"{exc}") from exc
@@ -123,6 +124,8 @@ def _masked(messages: list[dict[str, Any]], policy: str) -> tuple[list[dict[str,
         if refused is None:
             raise
         raise refused from exc
+    for kind, n in counts.items():
+        metrics.gateway_pii_detections.labels(kind).inc(n)
     return masked, action
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from harness import metrics
 from harness.tracing.record import SOURCES
 from harness.web.auth import require
 from harness.web.openapi_errors import media_types
@@ -48,4 +49,6 @@ async def prometheus(request: Request, gw: Gateway = Depends(current_gateway)):
              "harness_gateway_traces_dropped_total": gw.traces.dropped,
              "harness_gateway_models_cooling": sum(
                  1 for m in list(gw.router.cooldowns) if gw.router.cooling(m) > 0)}
-    return Response(gw.prom.render(extra), media_type="text/plain; version=0.0.4")
+    # and every other service of this process (``harness up`` serves one /metrics)
+    return Response(gw.prom.render(extra).encode() + metrics.exposition(),
+                    media_type=metrics.CONTENT_TYPE)

@@ -6,6 +6,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from sse_starlette.sse import EventSourceResponse
 
+from harness import metrics
 from harness.web.auth import require
 from harness.web.input_guard import INT64_MAX
 from harness.web.openapi_errors import media_types
@@ -38,9 +39,10 @@ async def stream_events(request: Request, after: int | None = Query(None, ge=0, 
                                                   else await queries.head_position(rt.store))
 
     async def generate():
-        async for ev in queries.follow(rt.store, rt.notifier, position,
-                                       request.is_disconnected):
-            yield {"id": str(ev.global_position), "event": ev.type,
-                   "data": orjson.dumps(queries.event_json(ev)).decode()}
+        with metrics.registry_sse_subscribers.track_inprogress():
+            async for ev in queries.follow(rt.store, rt.notifier, position,
+                                           request.is_disconnected):
+                yield {"id": str(ev.global_position), "event": ev.type,
+                       "data": orjson.dumps(queries.event_json(ev)).decode()}
 
     return EventSourceResponse(generate(), ping=15)
