@@ -22,6 +22,7 @@ from .routes import (
     generations,
     governance,
     prompts,
+    queues,
     review,
     runs,
     trace_cases,
@@ -34,7 +35,7 @@ log = structlog.get_logger(__name__)
 
 ROUTERS = [prompts.router, applications.router, datasets.router, runs.router,
            governance.router, events.router, generations.router, review.router,
-           traces.router, trace_cases.router, feedback.router]
+           traces.router, trace_cases.router, feedback.router, queues.router]
 
 
 class Stack(Protocol):

@@ -11,6 +11,7 @@ from harness.web import problems
 from .domain.errors import AlreadyExists, DomainError, Invalid, NotFound
 from .domain.generations import DocumentRejected, GenerationFinished, UnsupportedDocument
 from .domain.governance import GateFailed, PolicyViolation, PromotionClosed, SelfApproval
+from .domain.queues import NotAReviewer
 from .domain.runs import RunFinished
 from .handlers.credentials import MissingCredentials
 from .handlers.generations import MissingExtra
@@ -30,6 +31,7 @@ PROBLEM_TYPES: dict[type[DomainError], tuple[int, str]] = {
     UnsupportedDocument: (415, "unsupported-file"),
     DocumentRejected: (422, "document-rejected"),
     MissingExtra: (501, "missing-extra"),
+    NotAReviewer: (403, "not-a-reviewer"),
 }
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from fastapi import UploadFile
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from harness.evaluation.analysis import MetricStats
+from harness.tracing.record import Source
 from harness.web.bodies import RequestBody
 from harness.web.input_guard import INT32_MAX
 
@@ -505,3 +506,38 @@ class ScoreOut(BaseModel):
     actor: str | None
     config_id: str | None
     scored_at: datetime
+
+
+# ---- traces -----------------------------------------------------------------------------
+
+class TraceFilterIn(RequestBody):
+    """The filters of ``GET /traces``; set ones are ANDed."""
+
+    since: datetime | None = Field(None, description="recorded at or after")
+    until: datetime | None = Field(None, description="recorded before")
+    source: Source | None = None
+    model: str | None = Field(None, description="model asked for or that answered")
+    application: str | None = None
+    prompt_id: str | None = None
+    prompt_version: int | None = Field(None, ge=1, le=INT32_MAX)
+    key: str | None = Field(None, description="gateway key id or name")
+    status: Literal["ok", "error"] | None = None
+    min_latency_ms: float | None = Field(None, ge=0, allow_inf_nan=False)
+    min_cost_usd: float | None = Field(None, ge=0, allow_inf_nan=False)
+    q: str | None = Field(None, description="text in the masked request or response")
+
+    @model_validator(mode="after")
+    def _window(self) -> TraceFilterIn:
+        if self.since is not None and self.until is not None \
+                and _aware(self.until) <= _aware(self.since):
+            raise ValueError("until: must be later than since")
+        return self
+
+    def to_filter(self):  # -> read.queries.traces.TraceFilter
+        from .read.queries.traces import TraceFilter
+
+        return TraceFilter(**self.model_dump())
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

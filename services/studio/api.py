@@ -346,6 +346,33 @@ class StudioAPI:
                           {"trace_ids": trace_ids, "answer_as_expected": answer_as_expected,
                            "skip_duplicates": skip_duplicates})
 
+    # ------------------------------------------------------------------ human feedback
+    def score_configs(self) -> list[dict[str, Any]]:
+        return self._get("/score-configs", "list the score configs")
+
+    def score_trace(self, trace_id: str, name: str, value: Any,
+                    comment: str = "") -> dict[str, Any]:
+        return self._send("POST", f"/traces/{trace_id}/scores", f"save the score {name!r}",
+                          {"name": name, "value": value, "comment": comment})
+
+    def score_result(self, run_id: str, result_id: str, name: str, value: Any,
+                     comment: str = "") -> dict[str, Any]:
+        return self._send("POST", f"/runs/{run_id}/results/{result_id}/scores",
+                          f"save the score {name!r}",
+                          {"name": name, "value": value, "comment": comment})
+
+    def queues(self) -> list[dict[str, Any]]:
+        return self._get("/queues", "list the annotation queues")
+
+    def next_item(self, queue_id: str) -> dict[str, Any] | None:
+        """The queue and its next pending item; ``None`` when every item is done."""
+        resp = self._request("GET", f"/queues/{queue_id}/next", "load the next item")
+        return resp.json() if resp.status_code == 200 else None
+
+    def complete_item(self, queue_id: str, item_id: str) -> dict[str, Any]:
+        return self._send("POST", f"/queues/{queue_id}/items/{item_id}/complete",
+                          "complete the item")
+
     # ------------------------------------------------------------------ gateway
     def usage(self, *, group_by: str = "model", interval: str = "hour",
               since: str | None = None) -> dict[str, Any]:

@@ -21,6 +21,7 @@ PAGES = [  # (script, title, icon, url path)
     ("runs.py", "Runs", "▶️", "runs"),
     ("compare.py", "Compare", "📊", "compare"),
     ("traces.py", "Traces", "🔎", "traces"),
+    ("annotate.py", "Annotate", "🏷️", "annotate"),
     ("usage.py", "Usage", "📈", "usage"),
 ]
 

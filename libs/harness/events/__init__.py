@@ -5,6 +5,7 @@ from . import (  # noqa: F401  (registers the types)
     feedback_events,
     gateway_events,
     generation_events,
+    queue_events,
     registry_events,
     run_events,
 )

@@ -14,6 +14,7 @@ GENERATION = "generation"
 ALERT = "alert"
 POLICY = "policy"
 SCORE_CONFIG = "score_config"
+QUEUE = "queue"
 TRACE = "trace"
 
 GLOBAL_POLICY = f"{POLICY}-global"
@@ -51,6 +52,11 @@ def score_config(score_config_id: str) -> str:
 def trace(trace_id: str) -> str:
     """The stream of a stored trace's scores (the trace itself is a row, not events)."""
     return f"{TRACE}-{trace_id}"
+
+
+def queue(queue_id: str) -> str:
+    """An annotation queue's stream."""
+    return f"{QUEUE}-{queue_id}"
 
 
 def category(stream_id: str) -> str:

@@ -13,56 +13,20 @@ nothing: a trace that cannot become a case is a 422 naming it and adds nothing.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
-from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
-from harness.tracing.record import Source
 from harness.web.auth import require
 from harness.web.bodies import RequestBody
-from harness.web.input_guard import INT32_MAX
 
 from ..domain.trace_cases import MAX_TRACES
 from ..handlers.datasets import add_cases_from_traces
 from ..read.queries import datasets as dataset_queries
-from ..read.queries.traces import TraceFilter
-from ..schemas import CaseOut
+from ..schemas import CaseOut, TraceFilterIn
 from .deps import metadata, runtime
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
-
-
-class TraceFilterIn(RequestBody):
-    """The filters of ``GET /traces``; set ones are ANDed."""
-
-    since: datetime | None = Field(None, description="recorded at or after")
-    until: datetime | None = Field(None, description="recorded before")
-    source: Source | None = None
-    model: str | None = Field(None, description="model asked for or that answered")
-    application: str | None = None
-    prompt_id: str | None = None
-    prompt_version: int | None = Field(None, ge=1, le=INT32_MAX)
-    key: str | None = Field(None, description="gateway key id or name")
-    status: Literal["ok", "error"] | None = None
-    min_latency_ms: float | None = Field(None, ge=0, allow_inf_nan=False)
-    min_cost_usd: float | None = Field(None, ge=0, allow_inf_nan=False)
-    q: str | None = Field(None, description="text in the masked request or response")
-
-    @model_validator(mode="after")
-    def _window(self) -> TraceFilterIn:
-        if self.since is not None and self.until is not None \
-                and _aware(self.until) <= _aware(self.since):
-            raise ValueError("until: must be later than since")
-        return self
-
-    def to_filter(self) -> TraceFilter:
-        return TraceFilter(**self.model_dump())
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 class CasesFromTracesIn(RequestBody):
