@@ -18,9 +18,10 @@
   tests: the same handlers Cloud Run serves from ``/pubsub/push``), acks on success, nacks
   on failure, and stops gracefully.
 
-The client honours ``PUBSUB_EMULATOR_HOST`` (the local fake, ``make pubsub-fake-run``).
-Delivery is at-least-once and, on the fake, unordered: consumers are idempotent (event ids)
-and must not rely on order.
+The clients honour ``PUBSUB_EMULATOR_HOST`` (the local fake, ``make pubsub-fake-run``).
+Delivery is at-least-once: consumers are idempotent (event ids). Pub/Sub delivers one
+ordering key (stream) in publish order on an ordered subscription and the pull consumer
+handles a key's messages one at a time; the fake does not order, so tests never rely on it.
 """
 
 from __future__ import annotations
