@@ -8,7 +8,7 @@ EXTRAS ?= dev
 TEST_EXTRAS ?= dev,embeddings,gcp,scorer,gateway,generator,studio
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: venv demo up studio test lint bench clean stack stack-test
+.PHONY: venv demo up studio observe test lint bench clean stack stack-test
 
 venv: $(VENV)/.installed-$(EXTRAS)
 
@@ -23,6 +23,9 @@ demo: venv  ## start on embedded defaults and walk through the registry
 
 up: venv  ## the registry on http://127.0.0.1:8000 (API docs at /docs), the studio if installed
 	$(VENV)/bin/harness up
+
+observe:  ## Prometheus on :9090 scraping `harness up` (:8000), and Grafana with infra/grafana when installed
+	bash tools/observe/run.sh
 
 studio: $(VENV)/.installed-studio  ## `up` with the studio (web UI) on http://127.0.0.1:8501
 	$(VENV)/bin/harness up
