@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 from harness.config import Settings, get_settings
 from harness.events import DomainEvent, streams
 from harness.events.generation_events import GenerationRequested
-from harness.events.run_events import RunRequested
+from harness.events.run_events import RunRequested, RunShardRequested
 
 # Each deployable imports only the services it runs (an image need not hold every extra,
 # and `harness keys list` need not load the runner): the wiring below imports lazily.
@@ -99,7 +99,7 @@ class LocalStack:
         rt.bus.subscribe("generator", stack.generator.handle, types=GENERATOR_TYPES)
         rt.start_background()
         if resume:
-            await runner.resume_unfinished(stack.load_run_request)
+            await runner.resume_unfinished(stack.load_run_work)
             await scorer.resume_unfinished()
             await stack.generator.resume_unfinished(stack.load_generation_request)
         return stack
@@ -113,6 +113,14 @@ class LocalStack:
 
     async def load_run_request(self, run_id: str) -> RunRequested | None:
         return await self._first(streams.run(run_id), RunRequested)
+
+    async def load_run_work(self, run_id: str) -> list[RunShardRequested]:
+        """The run's shards (a run requested before sharding: itself, as one shard)."""
+        from services.runner.worker import work_of
+
+        events = await self.runtime.store.read_stream(
+            streams.run(run_id), types=[RunRequested.TYPE, RunShardRequested.TYPE])
+        return [w for ev in events if (w := work_of(ev)) is not None]
 
     async def load_generation_request(self, generation_id: str) -> GenerationRequested | None:
         return await self._first(streams.generation(generation_id), GenerationRequested)

@@ -68,9 +68,11 @@ def traced_llm(settings: Settings, name: str) -> tuple[LLMClient, Callable[[], A
 
 def create_worker_service(name: str, handled_types: set[str],
                           build: Callable[[object, Settings], WorkerParts],
-                          settings: Settings | None = None) -> FastAPI:
+                          settings: Settings | None = None, *,
+                          max_messages: int | None = None) -> FastAPI:
     """The FastAPI app of worker ``name``: ``build(bus, settings)`` makes its parts when
-    the app starts; the bus subscription ``name`` takes ``handled_types`` in pull mode."""
+    the app starts; the bus subscription ``name`` takes ``handled_types`` in pull mode,
+    ``max_messages`` at a time (default: the pull consumer's)."""
     from harness.bus.oidc import PushTokenVerifier
     from harness.bus.pubsub import PubSubBus
     from harness.bus.push import push_router
@@ -89,7 +91,7 @@ def create_worker_service(name: str, handled_types: set[str],
         bus = PubSubBus.from_settings(s)
         parts = holder["parts"] = build(bus, s)
         if s.delivery == "pull":
-            bus.subscribe(name, on_event, types=handled_types)
+            bus.subscribe(name, on_event, types=handled_types, max_messages=max_messages)
             await bus.start()
         log.info(f"{name}_service_started", delivery=s.delivery)
         try:

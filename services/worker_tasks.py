@@ -47,6 +47,10 @@ class WorkerTasks:
         """Was the task of ``key`` stopped by :meth:`cancel` (not by a shutdown)?"""
         return self._tasks.get(key) in self._on_request
 
+    def keys(self) -> list[str]:
+        """The keys whose tasks have not ended yet."""
+        return [k for k, t in self._tasks.items() if not t.done()]
+
     def values(self) -> list[asyncio.Task]:
         return list(self._tasks.values())
 

@@ -88,6 +88,15 @@ class Settings(BaseSettings):
         default=4, ge=1, le=32, description="HARNESS_PUBSUB_PULL_STREAMS: streaming pulls a "
                                             "pull consumer opens per subscription "
                                             "(HARNESS_DELIVERY=pull)")
+    run_shard_items: int = Field(
+        default=250, ge=1, description="HARNESS_RUN_SHARD_ITEMS: case × target × repeat items "
+                                       "per shard of a run (each shard is one work item any "
+                                       "runner instance takes)")
+    runner_shards_at_once: int = Field(
+        default=2, ge=1, description="HARNESS_RUNNER_SHARDS_AT_ONCE: shards one runner instance "
+                                     "takes from Pub/Sub at a time (pull delivery; on Cloud "
+                                     "Run the service's concurrency bounds pushes), so the "
+                                     "other instances get the rest")
     runner_max_wait_s: float = Field(
         default=540.0, description="HARNESS_RUNNER_MAX_WAIT_S: how long a push request waits "
                                    "for its run before asking Pub/Sub to redeliver")

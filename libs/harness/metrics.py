@@ -144,9 +144,10 @@ def bus_subscribed(name: str) -> None:
 # ---------------------------------------------------------------- workers
 
 runner_runs = _counter(
-    "harness_runner_runs_total", "Runs by outcome (started | completed | failed | "
-    "cancelled).", ("outcome",))
-runner_runs_in_flight = _gauge("harness_runner_runs_in_flight", "Runs executing now.")
+    "harness_runner_runs_total", "Run shards this runner took, by outcome (started | "
+    "completed | failed | cancelled): a run is one or more shards.", ("outcome",))
+runner_runs_in_flight = _gauge("harness_runner_runs_in_flight",
+                               "Run shards executing now.")
 runner_cases_in_flight = _gauge("harness_runner_cases_in_flight", "Cases evaluating now.")
 runner_case_results = _counter(
     "harness_runner_case_results_total",

@@ -199,6 +199,19 @@ class CommandHandler:
                       error=reason)
             return await self._record_facts(stream_id, [stand_in(reason)], event_ids, metadata)
 
+    async def _follow_up(self, conn, cause: StoredEvent, follow_ups: list[reactions.FollowUp],
+                         metadata: EventMetadata) -> list[str]:
+        """Append and project reactions to ``cause``; the streams that got events."""
+        touched = []
+        for follow in follow_ups:
+            more = await self._append_and_project(
+                conn, follow.stream_id, None, follow.events,
+                metadata.model_copy(update={"causation_id": str(cause.event_id)}),
+                event_ids=follow.event_ids)
+            if more:
+                touched.append(follow.stream_id)
+        return touched
+
     async def _record_facts(self, stream_id: str, events: list[DomainEvent], event_ids: list,
                             metadata: EventMetadata) -> list[StoredEvent]:
         """One transaction: no decision to make, deterministic event ids make a
@@ -214,13 +227,11 @@ class CommandHandler:
             stored = await self._append_and_project(conn, stream_id, None, events, metadata,
                                                     event_ids=event_ids)
             for ev in list(stored):
-                for follow in await reactions.react(conn, ev):
-                    more = await self._append_and_project(
-                        conn, follow.stream_id, None, follow.events,
-                        metadata.model_copy(update={"causation_id": str(ev.event_id)}),
-                        event_ids=follow.event_ids)
-                    if more:
-                        touched.append(follow.stream_id)
+                touched += await self._follow_up(conn, ev, await reactions.react(conn, ev),
+                                                 metadata)
+            if stored:  # a run's last item: the registry completes the run
+                touched += await self._follow_up(
+                    conn, stored[-1], await reactions.complete_runs(conn, stored), metadata)
         if stored:
             for stream in dict.fromkeys(touched):
                 for hook in self.on_commit:

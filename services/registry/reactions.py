@@ -7,6 +7,11 @@ transaction as the fact (``CommandHandler.record_facts``).
   dataset, or rejected from it by a reviewer, are left out: a redelivered or repeated
   batch adds nothing twice and brings no rejected case back.
 
+- ``CaseResultRecorded`` that records a run's last item (the run's read model counts
+  them) → ``RunCompleted`` with the summary of every recorded result, on the run's own
+  stream (already locked by the fact). Whichever runners did the shards, the registry
+  decides once (``domain.runs.completion``; a deterministic id, and only while active).
+
 Reactions are not projections: a rebuild replays the stored follow-up events and never
 calls these again.
 """
@@ -20,10 +25,14 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 
+from harness.evaluation.models import CaseResult, Target
 from harness.events import StoredEvent, streams
 from harness.events.base import DomainEvent
 from harness.events.dataset_events import CasesAdded
 from harness.events.generation_events import CasesGenerated
+from harness.events.run_events import CaseResultRecorded
+
+from .domain import runs
 
 log = structlog.get_logger(__name__)
 
@@ -65,3 +74,29 @@ async def react(conn: asyncpg.Connection, ev: StoredEvent) -> list[FollowUp]:
         events=[CasesAdded(dataset_id=fact.dataset_id, cases=cases,
                            source=f"generation:{fact.generation_id}")],
         event_ids=[uuid.uuid5(_NS, f"cases-added:{ev.event_id}")])]
+
+
+async def complete_runs(conn: asyncpg.Connection, stored: Sequence[StoredEvent]
+                        ) -> list[FollowUp]:
+    """``RunCompleted`` for each run whose last item ``stored`` recorded (once per batch)."""
+    run_ids = dict.fromkeys(ev.data["run_id"] for ev in stored
+                            if ev.type == CaseResultRecorded.TYPE)
+    out: list[FollowUp] = []
+    for run_id in run_ids:
+        row = await conn.fetchrow("SELECT status, recorded, expected_results, targets, config "
+                                  "FROM runs WHERE id = $1", run_id)
+        if row is None:
+            continue
+        tally = runs.RunTally(run_id, row["status"], row["recorded"], row["expected_results"])
+        if not runs.is_complete(tally):
+            continue
+        results = [CaseResult.model_validate(r["result"]) for r in await conn.fetch(
+            "SELECT result FROM run_results WHERE run_id = $1 "
+            "ORDER BY case_id, target_id, repeat", run_id)]
+        config = row["config"] or {}
+        done = runs.completion(tally, results, [Target.model_validate(t) for t in row["targets"]],
+                               case_threshold=config.get("case_threshold", 1.0),
+                               min_pass_rate=config.get("min_pass_rate"))
+        if done is not None:
+            out.append(FollowUp(streams.run(run_id), [done], [runs.completion_id(run_id)]))
+    return out

@@ -1,15 +1,16 @@
-"""The runner as its own service: ``RunRequested`` / ``RunCancelled`` arrive by Pub/Sub
-(push at ``/pubsub/push`` on Cloud Run, pull locally); results go out on the ``results``
-topic; what is already recorded is read from the registry's REST API."""
+"""The runner as its own service: a run's shards (``RunShardRequested``, one message each)
+and ``RunCancelled`` arrive by Pub/Sub (push at ``/pubsub/push`` on Cloud Run, pull
+locally); results go out on the ``results`` topic; what is already recorded is read from
+the registry's REST API. Each instance takes any shards of any run: more instances finish
+a run sooner, and a shard whose instance died is redelivered to another."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
 from harness.artifacts import artifact_store_from_settings
-from harness.config import Settings
+from harness.config import Settings, get_settings
 from harness.events import StoredEvent
-from harness.events.run_events import RunRequested
 from services.worker_results import BusResultSink
 from services.worker_service import (
     WorkerParts,
@@ -19,14 +20,18 @@ from services.worker_service import (
 )
 
 from .remote import RegistryRunProgress
-from .worker import HANDLED_TYPES, Runner
+from .worker import HANDLED_TYPES, Runner, work_of
 
 
 def make_handler(runner: Runner, max_wait_s: float):
+    """A shard's message is acked once the shard is done (a dead instance's is
+    redelivered); a cancellation at once."""
+
     async def on_event(ev: StoredEvent) -> None:
-        if ev.type == RunRequested.TYPE:
-            task = runner.start(RunRequested.model_validate(ev.data))
-            await wait_or_redeliver(task, max_wait_s, f"run {ev.data['run_id']}")
+        shard = work_of(ev)
+        if shard is not None:
+            await wait_or_redeliver(runner.start(shard), max_wait_s,
+                                    f"run {shard.run_id} shard {shard.shard}")
         else:
             await runner.handle(ev)
 
@@ -44,4 +49,6 @@ def build_runner(bus, s: Settings) -> WorkerParts:
 
 
 def create_runner_service(settings: Settings | None = None) -> FastAPI:
-    return create_worker_service("runner", HANDLED_TYPES, build_runner, settings)
+    s = settings or get_settings()
+    return create_worker_service("runner", HANDLED_TYPES, build_runner, s,
+                                 max_messages=s.runner_shards_at_once)

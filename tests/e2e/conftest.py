@@ -21,7 +21,7 @@ from tests.support.stub_llm import StubLLM
 
 @contextmanager
 def process_stack(db_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch,
-                  workers: tuple[str, ...] = ()):
+                  workers: tuple[str, ...] = (), extra_env: dict[str, str] | None = None):
     fake = shared_fake()
     monkeypatch.setenv("PUBSUB_EMULATOR_HOST", fake.host)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
@@ -36,6 +36,7 @@ def process_stack(db_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch,
         env["OPENAI_API_KEY"] = "sk-test"
         # the models' endpoint is server configuration (a run carries LLM options only)
         env["HARNESS_LLM_DEPLOYMENTS"] = json.dumps({"*": {"api_base": stub.base_url}})
+        env.update(extra_env or {})
         registry, runner = start_services(env, log_dir=logs)
         started = {name: start_worker(name, env, registry, log_dir=logs) for name in workers}
         services = {"registry": registry, "runner": runner, **started, "env": env, "gcs": gcs,

@@ -48,7 +48,7 @@ def at(status: str | None) -> runs.RunState:
 
 
 def test_a_request_pins_targets_numbered_in_order_and_adds_the_dataset_assertions():
-    [event] = runs.decide(request(assert_=[{"type": "is-json"}], metrics=["bleu"],
+    [event, *_shards] = runs.decide(request(assert_=[{"type": "is-json"}], metrics=["bleu"],
                                   source="gate"), runs.RunState())
     assert isinstance(event, RunRequested)
     assert [t["target_id"] for t in event.targets] == ["t0", "t1"]
@@ -81,11 +81,11 @@ def test_a_request_is_refused_naming_the_field(overrides, field):
 
 def test_an_unverified_golden_dataset_runs_but_cannot_gate():
     golden = runs.DatasetFacts(dataset_id="d", name="g", dataset_type="golden", case_count=3)
-    [event] = runs.decide(request(dataset=golden), runs.RunState())
+    [event, *_shards] = runs.decide(request(dataset=golden), runs.RunState())
     assert event.min_pass_rate is None
     verified = runs.DatasetFacts(dataset_id="d", name="g", dataset_type="golden", case_count=3,
                                  is_verified=True)
-    [event] = runs.decide(request(dataset=verified, min_pass_rate=0.9), runs.RunState())
+    [event, *_shards] = runs.decide(request(dataset=verified, min_pass_rate=0.9), runs.RunState())
     assert event.min_pass_rate == 0.9
 
 
@@ -180,7 +180,7 @@ def test_a_run_is_imported_once():
 
 @pytest.mark.parametrize("status", ["queued", "running"])
 def test_a_queued_or_running_run_is_cancelled(status):
-    [event] = runs.decide(runs.CancelRun("r", "wrong model"), at(status))
+    [event, *_shards] = runs.decide(runs.CancelRun("r", "wrong model"), at(status))
     assert isinstance(event, RunCancelled) and event.reason == "wrong model"
 
 
@@ -204,7 +204,7 @@ def fold(*events) -> runs.RunState:
 
 
 def test_the_lifecycle_and_the_first_ending_counts():
-    [requested] = runs.decide(request(), runs.RunState())
+    [requested, *_shards] = runs.decide(request(), runs.RunState())
     assert fold(requested) == at("queued")
     assert fold(requested, RunStarted(run_id="r")) == at("running")
     first_result = CaseResultRecorded(run_id="r", result=result().model_dump())
@@ -216,3 +216,39 @@ def test_the_lifecycle_and_the_first_ending_counts():
     assert fold(requested, RunCancelled(run_id="r"), RunStarted(run_id="r")) == at("cancelled")
     assert set(runs.LIFECYCLE) == {"RunRequested", "RunStarted", "RunCompleted", "RunCancelled",
                                    "RunFailed"}
+
+
+# ---- shards and completion ---------------------------------------------------------------
+
+
+def test_a_request_is_followed_by_its_shards_covering_every_item_once():
+    requested, *shards = runs.decide(request(shard_items=3), runs.RunState())
+    # 2 cases × 2 targets × 1 repeat = 4 items, at most 3 a shard: two shards of 2
+    assert requested.shards == 2 == len(shards)
+    assert [(s.shard, s.start, s.stop, s.shards) for s in shards] == [(0, 0, 2, 2),
+                                                                      (1, 2, 4, 2)]
+    assert all(RunRequested.model_validate(s.request) == requested for s in shards)
+    again = runs.decide(request(shard_items=3), runs.RunState())[1:]
+    assert [s.shard_id for s in again] == [s.shard_id for s in shards]
+    assert len({s.shard_id for s in shards}) == 2
+
+
+def test_a_small_run_is_one_shard():
+    requested, *shards = runs.decide(request(), runs.RunState())
+    assert requested.shards == 1 and [(s.start, s.stop) for s in shards] == [(0, 4)]
+
+
+def tally(status="running", recorded=4, expected=4) -> runs.RunTally:
+    return runs.RunTally("r", status, recorded, expected)
+
+
+def test_a_run_completes_when_every_item_is_recorded_and_only_while_active():
+    results = [result(case_id=c, target_id=t) for c in ("c1", "c2") for t in ("t0", "t1")]
+    targets = [target(target_id="t0"), target(target_id="t1", model="echo-2")]
+    done = runs.completion(tally(), results, targets)
+    assert isinstance(done, RunCompleted) and done.run_id == "r"
+    assert done.summary["total"]["passed"] == 4 and done.summary["verdict"] == "pass"
+    assert runs.completion(tally(recorded=3), results[:3], targets) is None
+    for ended in ("completed", "cancelled", "failed"):
+        assert runs.completion(tally(status=ended), results, targets) is None
+    assert runs.completion_id("r") == run_event_id("r", "completed")

@@ -44,7 +44,14 @@ from .port import BusHandler, PublishIncomplete
 from .publisher import KeyedPublisher, PublishError
 from .pull import ConsumerStats, PubSubPullConsumer
 from .push import PUSH_PATH
-from .topics import TOPICS, Topic, dead_letter_name, subscription_name, topic_name
+from .topics import (
+    TOPICS,
+    Topic,
+    dead_letter_name,
+    ordering_key,
+    subscription_name,
+    topic_name,
+)
 from .wire import attributes_of, encode, envelope_of, result_envelope
 
 __all__ = ["ConsumerStats", "PubSubBus", "PubSubPullConsumer", "PublishError",
@@ -117,7 +124,8 @@ class PubSubBus:
             return []
         envelope = envelope_of(event)
         data, attrs = encode(envelope), attributes_of(envelope)
-        return [self.publisher.publish(path, data, event.stream_id if ordered else "", attrs)
+        key = ordering_key(event.stream_id, event.type, event.data)
+        return [self.publisher.publish(path, data, key if ordered else "", attrs)
                 for path, ordered in routes]
 
     async def _settle(self, futures: list[asyncio.Future[str]]) -> None:
@@ -171,8 +179,10 @@ class PubSubBus:
 
     # ---------------------------------------------------------------- pull (local, tests)
 
-    def subscribe(self, name: str, handler: BusHandler, types: set[str] | None = None) -> None:
-        """Handle ``name``'s subscriptions (per ``TOPICS`` consumers) by streaming pull.
+    def subscribe(self, name: str, handler: BusHandler, types: set[str] | None = None, *,
+                  max_messages: int | None = None) -> None:
+        """Handle ``name``'s subscriptions (per ``TOPICS`` consumers) by streaming pull,
+        at most ``max_messages`` at once per subscription (default: the consumer's).
 
         The consumers start with ``await bus.start()``; the subscriptions must exist
         (``ensure_topology``).
@@ -184,8 +194,13 @@ class PubSubBus:
         for key in keys:
             path = f"projects/{self.project}/subscriptions/" \
                    f"{subscription_name(key, name, self.prefix)}"
+            streams = self.pull_streams
+            limit = {}
+            if max_messages is not None:  # each stream takes at least one
+                streams = min(streams, max_messages)
+                limit = {"max_messages": max_messages}
             self._consumers.append(PubSubPullConsumer(path, handler, types=types, name=name,
-                                                      streams=self.pull_streams))
+                                                      streams=streams, **limit))
 
     async def start(self) -> None:
         for consumer in self._consumers:

@@ -3,7 +3,8 @@ it. The Terraform in ``infra/terraform`` mirrors this table (a test checks they 
 
 - ``registry-events``: every registry event, from the registry's outbox relay, for
   downstream apps (each app makes its own subscription).
-- ``runs``: RunRequested, RunCancelled, from the registry → runner ``/pubsub/push``.
+- ``runs``: RunRequested, RunShardRequested, RunCancelled, from the registry → runner
+  ``/pubsub/push``.
 - ``results``: RunStarted, CaseResultRecorded, RunCompleted, RunFailed, ScoresRecorded,
   GenerationStarted, CasesGenerated, GenerationCompleted, GenerationFailed, from runner,
   scorer and generator → registry ``/pubsub/push`` (ingestion).
@@ -12,7 +13,8 @@ it. The Terraform in ``infra/terraform`` mirrors this table (a test checks they 
 
 Each topic has a dead-letter topic ``<topic>-dead-letter`` with its own pull subscription.
 Message attributes: ``type``, ``schema_version``, ``event_id``, ``stream_id``; the ordering
-key is the stream id. Names get the ``HARNESS_TOPIC_PREFIX`` (default ``harness-``).
+key is the stream id, except for work items meant to be taken in parallel (a run's
+shards: see :func:`ordering_key`). Names get the ``HARNESS_TOPIC_PREFIX`` (default ``harness-``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ class Topic:
 
 TOPICS: tuple[Topic, ...] = (
     Topic("registry-events", None, "registry", ()),
-    Topic("runs", frozenset({"RunRequested", "RunCancelled"}), "registry", ("runner",)),
+    Topic("runs", frozenset({"RunRequested", "RunShardRequested", "RunCancelled"}), "registry",
+          ("runner",)),
     Topic("results", frozenset({"RunStarted", "CaseResultRecorded", "RunCompleted", "RunFailed",
                                 "ScoresRecorded", "GenerationStarted", "CasesGenerated",
                                 "GenerationCompleted", "GenerationFailed"}),
@@ -42,6 +45,17 @@ TOPICS: tuple[Topic, ...] = (
 )
 
 SERVICES = ("registry", "runner", "scorer", "generator", "gateway", "studio")
+
+
+PARALLEL_WORK = {"RunShardRequested": "shard"}
+"""Event types whose messages must not wait for each other: with message ordering, Pub/Sub
+hands a subscriber one message per ordering key at a time, so a run's shards under the
+run's key would run one after the other. Each gets ``<stream id>/<field value>``."""
+
+
+def ordering_key(stream_id: str, event_type: str, data: dict) -> str:
+    field = PARALLEL_WORK.get(event_type)
+    return stream_id if field is None else f"{stream_id}/{data.get(field)}"
 
 
 def topic_name(key: str, prefix: str = "harness-") -> str:

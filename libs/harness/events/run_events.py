@@ -45,6 +45,26 @@ class RunRequested(DomainEvent):
     metrics: list[str] = []                # Ragas metrics the scorer computes after the run
     judge_params: dict[str, Any] = {}      # LLM options of the judge (harness.llm.options)
     embedding_model: str | None = None     # None = the offline local embedding model
+    shards: int = 0                        # RunShardRequested events that follow; 0 = none
+    #                                        (a run requested before sharding: one runner
+    #                                        executes the whole run on this event)
+
+
+@registry.register
+class RunShardRequested(DomainEvent):
+    """One work item of a run: items ``start``..``stop`` (``harness.evaluation.shards``),
+    one bus message each, so any runner instance takes any shard and a shard whose runner
+    died is redelivered alone. ``request`` is the run's ``RunRequested`` data, so a runner
+    needs nothing but the message (and the snapshot it points to)."""
+
+    TYPE = "RunShardRequested"
+    run_id: str
+    shard_id: str
+    shard: int
+    shards: int
+    start: int
+    stop: int
+    request: dict[str, Any]
 
 
 @registry.register

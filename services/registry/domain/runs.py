@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from harness.evaluation import analysis
+from harness.evaluation import analysis, shards
 from harness.evaluation.models import CaseResult, Target
 from harness.events import StoredEvent, registry
 from harness.events.base import DomainEvent
@@ -27,6 +27,7 @@ from harness.events.run_events import (
     RunCompleted,
     RunFailed,
     RunRequested,
+    RunShardRequested,
     RunStarted,
     result_event_id,
     run_event_id,
@@ -97,6 +98,7 @@ class RequestRun:
     source: str = "api"
     judge_params: dict[str, Any] = field(default_factory=dict)
     embedding_model: str | None = None
+    shard_items: int = shards.DEFAULT_SHARD_ITEMS
 
 
 @dataclass(frozen=True)
@@ -226,8 +228,22 @@ def decide(command: Command, state: RunState) -> list[DomainEvent]:
     if state.exists:
         raise AlreadyExists(f"run {command.run_id} already exists")
     if isinstance(command, RequestRun):
-        return [_requested(command)]
+        return _sharded(_requested(command), command.shard_items)
     return _imported(command)
+
+
+def _sharded(requested: RunRequested, shard_items: int) -> list[DomainEvent]:
+    """The request, then one work item per shard (``harness.evaluation.shards``)."""
+    plan = shards.plan(requested.case_count, len(requested.targets), requested.repeat,
+                       shard_items)
+    requested = requested.model_copy(update={"shards": len(plan)})
+    request = requested.model_dump(mode="json")
+    return [requested, *[
+        RunShardRequested(run_id=requested.run_id, shard_id=shards.shard_id(requested.run_id,
+                                                                              s.index),
+                          shard=s.index, shards=len(plan), start=s.start, stop=s.stop,
+                          request=request)
+        for s in plan]]
 
 
 def _requested(command: RequestRun) -> RunRequested:
@@ -262,6 +278,38 @@ def _imported(command: ImportRun) -> list[DomainEvent]:
     ]
 
 
+@dataclass(frozen=True)
+class RunTally:
+    """What the run's read model counts: its status and results recorded of expected."""
+
+    run_id: str
+    status: str
+    recorded: int
+    expected: int
+
+
+def is_complete(tally: RunTally) -> bool:
+    """A run is complete, whichever runners did the work, once every item is recorded
+    while it is still active (a cancelled or failed run stays so)."""
+    return tally.status in ACTIVE and tally.recorded >= tally.expected
+
+
+def completion(tally: RunTally, results: Iterable[CaseResult], targets: Sequence[Target], *,
+               case_threshold: float = 1.0, min_pass_rate: float | None = None
+               ) -> RunCompleted | None:
+    """``RunCompleted`` with the summary of the recorded results, when the run is complete
+    (see :func:`is_complete`); its id is :func:`completion_id`, so it is recorded once."""
+    if not is_complete(tally):
+        return None
+    summary = analysis.summarize(results, targets, case_threshold=case_threshold,
+                                 min_pass_rate=min_pass_rate)
+    return RunCompleted(run_id=tally.run_id, summary=summary.model_dump(mode="json"))
+
+
+def completion_id(run_id: str) -> uuid.UUID:
+    return run_event_id(run_id, "completed")
+
+
 def _cancel(command: CancelRun, state: RunState) -> list[DomainEvent]:
     if not state.exists:
         raise NotFound(f"run {command.run_id} not found")
@@ -279,7 +327,7 @@ def fact_ids(events: Sequence[DomainEvent]) -> list[uuid.UUID | None]:
             r = e.result
             ids.append(result_event_id(e.run_id, r["case_id"], r["target_id"], r["repeat"]))
         elif isinstance(e, RunCompleted):
-            ids.append(run_event_id(e.run_id, "completed"))
+            ids.append(completion_id(e.run_id))
         else:
             ids.append(None)
     return ids

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
+from harness.config import get_settings
 from harness.datasets.snapshots import write_snapshot
 from harness.evaluation.models import CaseResult, Target
 from harness.events import EventMetadata, StoredEvent, streams
@@ -120,7 +121,7 @@ async def request_run(rt: Runtime, body: RunCreate, metadata: EventMetadata, *,
         concurrency=body.concurrency, repeat=body.repeat, case_threshold=body.case_threshold,
         min_pass_rate=body.min_pass_rate, cache=body.cache, judge_model=body.judge_model,
         description=body.description, source=source, judge_params=body.judge_params,
-        embedding_model=body.embedding_model)
+        embedding_model=body.embedding_model, shard_items=get_settings().run_shard_items)
     await rt.commands.execute(streams.run(command.run_id), RUN,
                               pure(lambda state: domain.decide(command, state)), metadata)
     return command.run_id

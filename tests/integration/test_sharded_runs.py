@@ -1,0 +1,80 @@
+"""A run split into shards on the local stack: each shard is its own work item, the
+registry completes the run once every item is recorded, a cancellation stops every shard
+(also where the cancel event never arrives, as on Pub/Sub where one instance gets it), and
+the run's concurrency holds across its shards in one instance."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from harness.evaluation import analysis
+from harness.evaluation.models import CaseResult, Target
+from harness.events import StoredEvent
+from tests.support.runs import seed, wait_run
+from tests.support.stub_llm import StubLLM
+
+
+@pytest.fixture(autouse=True)
+def _small_shards(monkeypatch, setenv):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    setenv("HARNESS_RUN_SHARD_ITEMS", "5")
+
+
+async def _types(stack, run_id: str) -> list[str]:
+    return [e.type for e in await stack.runtime.store.read_stream(f"run-{run_id}")]
+
+
+async def test_a_run_over_several_shards_is_completed_once_by_the_registry(stack, stack_client):
+    c = stack_client
+    p, ds = await seed(c, cases=[{"input": {"q": str(i)}, "assert": [
+        {"type": "contains", "value": str(i)}]} for i in range(12)], versions=["{{ q }}"])
+    run = (await c.post("/runs", json={"dataset_id": ds["id"], "repeat": 2, "targets": [
+        {"prompt_id": p["id"], "model": "echo"}]})).json()
+    done = await wait_run(c, run["id"])
+    assert done["status"] == "completed" and done["recorded"] == 24 and done["passed"] == 24
+    types = await _types(stack, run["id"])
+    # 24 items, at most 5 a shard: 5 shards, each item recorded once, completed once
+    assert types.count("RunShardRequested") == 5
+    assert types.count("CaseResultRecorded") == 24 and types.count("RunCompleted") == 1
+    assert types.index("RunCompleted") > max(i for i, t in enumerate(types)
+                                             if t == "CaseResultRecorded")
+    # the summary is the registry's results summarized
+    results = (await c.get(f"/runs/{run['id']}/results", params={"limit": 100})).json()["items"]
+    expected = analysis.summarize([CaseResult.model_validate(r) for r in results],
+                                  [Target.model_validate(t) for t in done["targets"]])
+    assert done["summary"] == expected.model_dump(mode="json")
+
+
+async def test_a_cancel_stops_every_shard_even_where_the_event_never_arrives(stack,
+                                                                          stack_client):
+    c = stack_client
+    sub = next(s for s in stack.runtime.bus._subscribers if s.name == "runner")
+    original = sub.handler
+
+    async def no_cancel(event: StoredEvent) -> None:  # as an instance that did not get it
+        if event.type != "RunCancelled":
+            await original(event)
+
+    sub.handler = no_cancel
+    stack.runner.status_every_s = 0.05
+    with StubLLM(latency_s=0.2) as stub:
+        stack.runner.llm.deployments["*"] = {"api_base": stub.base_url}
+        p, ds = await seed(c, cases=[{"input": {"q": str(i)}} for i in range(40)],
+                           versions=["{{ q }}"])
+        run = (await c.post("/runs", json={"dataset_id": ds["id"], "concurrency": 4,
+                                           "targets": [{"prompt_id": p["id"], "model":
+                                                        "openai/slow"}]})).json()
+        await wait_run(c, run["id"], statuses=("running",))
+        r = await c.post(f"/runs/{run['id']}/cancel", json={"reason": "stop"})
+        assert r.json()["status"] == "cancelled"
+        await asyncio.sleep(0.6)
+        calls = len(stub.chat_requests)
+        await asyncio.sleep(0.6)
+        assert len(stub.chat_requests) == calls  # no shard calls the model any more
+        assert calls < 40
+        assert stub.max_in_flight <= 4  # the run's concurrency, across its 8 shards
+    final = (await c.get(f"/runs/{run['id']}")).json()
+    assert final["status"] == "cancelled" and final["recorded"] < 40
+    assert "RunCompleted" not in await _types(stack, run["id"])
