@@ -8,8 +8,13 @@ database and machine:
 * ``resolve_ratio`` = requests/s of ``GET /applications/{id}/resolved`` ÷ requests/s of a
   bare FastAPI endpoint returning a constant of the same size; each served by one uvicorn
   process, loaded by ``wrk`` with 64 connections (p50/p99 from wrk's latency distribution).
+* ``activation_ms_at_1000_over_10`` = median latency of ``PUT /prompts/{id}/versions/{n}/activate``
+  on a prompt whose stream holds 1,000 events ÷ on one holding 10 (in process, sequential);
+  ``concurrent_activations`` = the wall time of 200 activations sent at once to one prompt
+  (1,000 events), with their statuses (503 = queued past ``HARNESS_STREAM_LOCK_WAIT_S``).
 
 Usage: python bench/registry.py [--appends 3000] [--seconds 10] [--connections 64]
+                                [--activations 40] [--concurrent 200]
 Database: HARNESS_BENCH_DATABASE_URL, else HARNESS_TEST_DATABASE_URL, else embedded.
 """
 
@@ -98,12 +103,79 @@ async def seed_application(url: str) -> str:
         return a["id"]
 
 
+async def _prompt_with_events(client: httpx.AsyncClient, rt, events: int) -> str:
+    """A prompt with two versions whose stream holds ``events`` events: made through the
+    API, then padded with activations appended and projected as the registry would."""
+    from harness.events import EventMetadata, streams
+    from harness.events.registry_events import PromptVersionActivated
+    from services.registry.read import projections
+
+    p = (await client.post("/prompts", json={"name": f"p{uuid.uuid4().hex[:8]}",
+                                              "content": "v1 {{ q }}"})).json()
+    r = await client.post(f"/prompts/{p['id']}/versions", json={"content": "v2 {{ q }}",
+                                                                 "activate": True})
+    assert r.status_code == 201, r.text
+    stream = streams.prompt(p["id"])
+    version = await rt.store.stream_version(stream)  # 5: created, v1, active, v2, active
+    meta = EventMetadata(actor="bench")
+    pad = [PromptVersionActivated(prompt_id=p["id"], version=1 + i % 2,
+                                  previous_version=2 - i % 2, reason="pad").to_new(meta)
+           for i in range(events - version)]
+    async with rt.pool.acquire() as conn, conn.transaction():
+        for ev in await rt.store.append(stream, version, pad, conn=conn):
+            await projections.apply(conn, ev)
+    assert await rt.store.stream_version(stream) == events
+    return p["id"]
+
+
+async def _activation_ms(client: httpx.AsyncClient, prompt_id: str, n: int) -> float:
+    """Median latency of ``n`` sequential activations (alternating versions 1 and 2)."""
+    times = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        r = await client.put(f"/prompts/{prompt_id}/versions/{1 + i % 2}/activate", json={})
+        times.append((time.perf_counter() - t0) * 1000)
+        assert r.status_code == 200, r.text
+    return sorted(times)[len(times) // 2]
+
+
+async def bench_activation(url: str, samples: int, concurrent: int) -> dict:
+    from services.registry.app import create_app
+
+    app = create_app(url, relay=False)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://r", timeout=600) as c:
+        rt = app.state.runtime
+        small = await _prompt_with_events(c, rt, 10)
+        big = await _prompt_with_events(c, rt, 1000)
+        hot = await _prompt_with_events(c, rt, 1000)
+        await _activation_ms(c, small, 5)  # warm-up
+        at_10 = await _activation_ms(c, small, samples)
+        at_1000 = await _activation_ms(c, big, samples)
+
+        async def activate(i: int) -> int:
+            return (await c.put(f"/prompts/{hot}/versions/{1 + i % 2}/activate",
+                                json={})).status_code
+
+        t0 = time.perf_counter()
+        statuses = await asyncio.gather(*(activate(i) for i in range(concurrent)))
+        wall = time.perf_counter() - t0
+    return {
+        "activation_ms_at_10": at_10, "activation_ms_at_1000": at_1000,
+        "activation_ms_at_1000_over_10": at_1000 / at_10,
+        "concurrent_activations": {
+            "count": concurrent, "events_in_stream": 1000, "wall_s": wall,
+            "statuses": {str(s): statuses.count(s) for s in sorted(set(statuses))}},
+    }
+
+
 def serve(factory: str, env: dict) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        cwd=ROOT / "bench", env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT / "bench",  # this checkout's code, whatever the venv has installed
+        env={**os.environ, **env, "PYTHONPATH": f"{ROOT / 'libs'}{os.pathsep}{ROOT}"},
     )
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -141,6 +213,8 @@ async def main() -> None:
     ap.add_argument("--appends", type=int, default=3000)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--activations", type=int, default=40)
+    ap.add_argument("--concurrent", type=int, default=200)
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench/registry.py needs wrk (apt-get install wrk)")
@@ -150,6 +224,7 @@ async def main() -> None:
     configure_logging("WARNING")  # logs go to stderr; stdout is the JSON document
     async with scratch_database("harness_bench_registry") as url:
         append = await bench_append(url, args.appends)
+        activation = await bench_activation(url, args.activations, args.concurrent)
         app_id = await seed_application(url)
         reg, reg_url = serve("_apps:registry", {"DATABASE_URL": url})
         bare, bare_url = serve("_apps:bare", {})
@@ -164,13 +239,16 @@ async def main() -> None:
 
     print(json.dumps({
         "benchmark": "registry",
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+                    "load_average": os.getloadavg()},
         **append,
+        **activation,
         "resolve": ours,
         "bare_fastapi": base,
         "connections": args.connections,
         "resolve_ratio": ours["requests_per_s"] / base["requests_per_s"],
-        "goals": {"append_ratio": ">= 0.5", "resolve_ratio": ">= 0.5"},
+        "goals": {"append_ratio": ">= 0.5", "resolve_ratio": ">= 0.8",
+                  "activation_ms_at_1000_over_10": "<= 1.2"},
     }, indent=2))
 
 

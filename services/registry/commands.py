@@ -1,7 +1,10 @@
 """Command handling: load an aggregate, decide, append and project in one transaction.
 
 The handlers (``handlers/*.py``, one module per aggregate) say what to load and how to
-decide; :meth:`CommandHandler.execute` runs that under the stream's lock. Facts reported
+decide; :meth:`CommandHandler.execute` runs that under the stream's lock. What a command
+loads does not grow with the stream's history: an aggregate is either ``Snapshotted``
+(a snapshot plus the events after it) or ``FromReadModel``; plain ``EventSourced`` is for
+streams that stay short (or whose ``types`` do). Facts reported
 by workers take :meth:`CommandHandler.record_facts` instead: nothing to decide.
 
 Writers of one stream are serialised by a transaction-level advisory lock on the stream,
@@ -16,15 +19,25 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from functools import lru_cache
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 import structlog
+from pydantic import TypeAdapter, ValidationError
 
 from harness import metrics
 from harness.events import EventMetadata, StoredEvent, streams
 from harness.events.base import DomainEvent
-from harness.eventstore import EventStore, StreamBusy, StreamLocks, locked_transaction
+from harness.eventstore import (
+    EventStore,
+    Snapshot,
+    StreamBusy,
+    StreamLocks,
+    load_snapshot,
+    locked_transaction,
+    save_snapshot,
+)
 from harness.eventstore.store import ConcurrencyError
 from harness.storable import is_unstorable
 
@@ -51,6 +64,16 @@ def pure(decide: Callable[[S], list[DomainEvent]]) -> Decide[S]:
 
 
 @dataclass(frozen=True)
+class Loaded(Generic[S]):
+    """An aggregate's state as loaded under the stream's lock, at stream ``version``;
+    ``folded`` events were replayed to get it (all of the stream's without a snapshot)."""
+
+    state: S
+    version: int
+    folded: int = 0
+
+
+@dataclass(frozen=True)
 class EventSourced(Generic[S]):
     """An aggregate whose state is its stream's events replayed (only those of ``types``
     when given: a run's lifecycle, not its thousands of results)."""
@@ -59,15 +82,79 @@ class EventSourced(Generic[S]):
     replay: Callable[[Iterable[StoredEvent], S], S]
     types: Sequence[str] | None = None
 
-    async def load(self, conn: asyncpg.Connection, store: EventStore,
-                   stream_id: str) -> tuple[S, int]:
-        events = await store.read_stream(stream_id, types=self.types, conn=conn)
-        version = (len(events) if self.types is None
-                   else await store.stream_version(stream_id, conn=conn))
-        return self.replay(events, self.initial), version
+    async def load(self, conn: asyncpg.Connection, store: EventStore, stream_id: str,
+                   ) -> Loaded[S]:
+        return await self.load_after(conn, store, stream_id, self.initial, 0)
+
+    async def load_after(self, conn: asyncpg.Connection, store: EventStore, stream_id: str,
+                         state: S, version: int) -> Loaded[S]:
+        """``state`` (at stream ``version``) with the stream's later events replayed."""
+        events = await store.read_stream(stream_id, types=self.types, after_version=version,
+                                         conn=conn)
+        if self.types is None:
+            now = events[-1].stream_version if events else version
+        else:
+            now = await store.stream_version(stream_id, conn=conn)
+        return Loaded(self.replay(events, state), now, len(events))
 
     def after(self, state: S, stored: list[StoredEvent]) -> S:
         return self.replay(stored, state)
+
+    async def keep(self, conn: asyncpg.Connection, stream_id: str, loaded: Loaded[S],
+                   state: S, stored: list[StoredEvent]) -> None:
+        """Nothing is kept besides the events."""
+
+
+@lru_cache
+def _state_adapter(state_type: type) -> TypeAdapter:
+    return TypeAdapter(state_type)
+
+
+@dataclass(frozen=True)
+class Snapshotted(Generic[S]):
+    """An event-sourced aggregate that keeps a snapshot of its state (``snapshots``
+    table, written in the appending transaction) once ``every`` events were replayed
+    since the last one: a command reads the snapshot and the events after it, never the
+    whole stream.
+
+    ``schema_version`` names the shape and meaning of the state: bump it whenever the
+    state's fields, its ``evolve`` or an upcaster of its events change. A snapshot of
+    another version (or none, or one that no longer parses) is ignored, the stream is
+    folded from the start and a new snapshot is written with that command."""
+
+    name: str
+    schema_version: int
+    events: EventSourced[S]
+    every: int = 20
+
+    async def load(self, conn: asyncpg.Connection, store: EventStore, stream_id: str,
+                   ) -> Loaded[S]:
+        snap = await load_snapshot(conn, stream_id, self.name)
+        if snap is not None and snap.schema_version == self.schema_version:
+            try:
+                state = self.decode(snap.state)
+            except ValidationError:
+                log.warning("snapshot_unreadable", stream_id=stream_id, aggregate=self.name)
+            else:
+                return await self.events.load_after(conn, store, stream_id, state,
+                                                    snap.stream_version)
+        return await self.events.load(conn, store, stream_id)
+
+    def after(self, state: S, stored: list[StoredEvent]) -> S:
+        return self.events.after(state, stored)
+
+    async def keep(self, conn: asyncpg.Connection, stream_id: str, loaded: Loaded[S],
+                   state: S, stored: list[StoredEvent]) -> None:
+        """Snapshot ``state`` (after ``stored``) when enough events were replayed."""
+        if stored and loaded.folded + len(stored) >= self.every:
+            await save_snapshot(conn, stream_id, self.name, Snapshot(
+                self.schema_version, stored[-1].stream_version, self.encode(state)))
+
+    def encode(self, state: S) -> Any:
+        return _state_adapter(type(self.events.initial)).dump_python(state, mode="json")
+
+    def decode(self, data: Any) -> S:
+        return _state_adapter(type(self.events.initial)).validate_python(data)
 
 
 @dataclass(frozen=True)
@@ -78,16 +165,20 @@ class FromReadModel(Generic[S]):
 
     query: Callable[[asyncpg.Connection], Awaitable[S]]
 
-    async def load(self, conn: asyncpg.Connection, store: EventStore,
-                   stream_id: str) -> tuple[S, int]:
+    async def load(self, conn: asyncpg.Connection, store: EventStore, stream_id: str,
+                   ) -> Loaded[S]:
         version = await store.stream_version(stream_id, conn=conn)
-        return await self.query(conn), version
+        return Loaded(await self.query(conn), version)
 
     def after(self, state: S, stored: list[StoredEvent]) -> S:
         return state
 
+    async def keep(self, conn: asyncpg.Connection, stream_id: str, loaded: Loaded[S],
+                   state: S, stored: list[StoredEvent]) -> None:
+        """The projections keep the read model."""
 
-Aggregate = EventSourced[S] | FromReadModel[S]
+
+Aggregate = EventSourced[S] | Snapshotted[S] | FromReadModel[S]
 
 
 def _outcome(exc: BaseException | None, stored: list | None) -> str:
@@ -132,15 +223,17 @@ class CommandHandler:
         and project it. Returns the state after the new events and the stored events."""
         with _Measured(stream_id, "decide") as measured:
             async with self._locked([stream_id]) as conn:
-                state, version = await aggregate.load(conn, self.store, stream_id)
-                new = await decide(conn, state)
+                loaded = await aggregate.load(conn, self.store, stream_id)
+                new = await decide(conn, loaded.state)
                 if not new:
-                    return state, []
+                    return loaded.state, []
                 stored = measured.stored = await self._append_and_project(
-                    conn, stream_id, version, new, metadata)
+                    conn, stream_id, loaded.version, new, metadata)
+                state = aggregate.after(loaded.state, stored)
+                await aggregate.keep(conn, stream_id, loaded, state, stored)
         for hook in self.on_commit:
             hook(stream_id)
-        return aggregate.after(state, stored), stored
+        return state, stored
 
     def _locked(self, streams: list[str]):
         """A transaction holding the streams' locks, waited for within the bound."""

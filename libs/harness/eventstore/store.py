@@ -42,6 +42,8 @@ class EventStore:
     def __init__(self, pool: asyncpg.Pool, registry: EventRegistry | None = None) -> None:
         self.pool = pool
         self.registry = registry or default_registry
+        self.events_read = 0
+        """Events returned by :meth:`read_stream` so far (what a command's load costs)."""
 
     async def append(
         self,
@@ -90,12 +92,17 @@ class EventStore:
         *,
         until: datetime | None = None,
         types: Sequence[str] | None = None,
+        after_version: int = 0,
         conn: asyncpg.Connection | None = None,
     ) -> list[StoredEvent]:
         """All events of a stream in version order (upcast); ``until`` keeps those recorded
-        at or before that time, ``types`` those of these types."""
+        at or before that time, ``types`` those of these types, ``after_version`` those
+        after that stream version (the tail after a snapshot)."""
         q = f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1"
         args: list = [stream_id]
+        if after_version:
+            args.append(after_version)
+            q += f" AND stream_version > ${len(args)}"
         if until is not None:
             args.append(until)
             q += f" AND recorded_at <= ${len(args)}"
@@ -104,6 +111,7 @@ class EventStore:
             q += f" AND type = ANY(${len(args)})"
         q += " ORDER BY stream_version"
         rows = await (conn or self.pool).fetch(q, *args)
+        self.events_read += len(rows)
         return [self.registry.upcast_stored(StoredEvent.from_record(r)) for r in rows]
 
     async def stream_version(self, stream_id: str, conn: asyncpg.Connection | None = None) -> int:

@@ -36,6 +36,11 @@ class UpdateApplication:
     changes: dict[str, Any]
 
 
+STATE_SCHEMA = 1
+"""The shape and meaning of :class:`ApplicationState` in snapshots: bump it when the
+state's fields, :func:`evolve` or an upcaster of the application's events change."""
+
+
 @dataclass(frozen=True)
 class ApplicationState:
     application_id: str | None = None

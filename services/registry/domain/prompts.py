@@ -110,6 +110,11 @@ class PromotionState:
     gate: dict[str, Any] | None = None
 
 
+STATE_SCHEMA = 1
+"""The shape and meaning of :class:`PromptState` in snapshots: bump it when the state's
+fields, :func:`evolve` or an upcaster of the prompt's events change."""
+
+
 @dataclass(frozen=True)
 class PromptState:
     prompt_id: str | None = None

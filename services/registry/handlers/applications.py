@@ -9,14 +9,15 @@ import asyncpg
 from harness.events import EventMetadata, StoredEvent, streams
 from harness.events.base import DomainEvent
 
-from ..commands import EventSourced
+from ..commands import EventSourced, Snapshotted
 from ..domain import applications as domain
 from ..domain.errors import Invalid
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
 
-APPLICATION = EventSourced(domain.ApplicationState(), domain.replay)
+APPLICATION = Snapshotted("application", domain.STATE_SCHEMA,
+                          EventSourced(domain.ApplicationState(), domain.replay))
 
 Command = domain.CreateApplication | domain.UpdateApplication
 

@@ -17,19 +17,17 @@ import asyncpg
 from harness.events import EventMetadata, StoredEvent, streams
 from harness.events.base import DomainEvent
 
-from ..commands import EventSourced, FromReadModel, pure
+from ..commands import FromReadModel, pure
 from ..domain import governance as domain
 from ..domain.errors import Invalid, NotFound
-from ..domain.prompts import PromptState, pointer, replay
+from ..domain.prompts import PromptState, pointer
 from ..gate import gate_evidence
 from ..schemas import RunCreate, TargetSpec
 from . import runs as run_handlers
+from .prompt_aggregate import PROMPT
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
-
-PROMPT = EventSourced(PromptState(), replay)
-
 
 async def effective_policy(conn: asyncpg.Connection, state: PromptState) -> dict | None:
     if state.policy:
@@ -90,10 +88,10 @@ async def propose(rt: Runtime, prompt_id: str, version: int, environment: str, r
     """A proposal to move ``environment`` to ``version`` (with its gate run requested when
     asked); it expires after the policy's ``proposal_ttl_hours``. Returns the state after
     and the promotion's id."""
-    state = replay(await rt.store.read_stream(streams.prompt(prompt_id)))
-    if not state.exists:
-        raise NotFound(f"prompt {prompt_id} not found")
     async with rt.pool.acquire() as conn:
+        state = (await PROMPT.load(conn, rt.store, streams.prompt(prompt_id))).state
+        if not state.exists:
+            raise NotFound(f"prompt {prompt_id} not found")
         policy = await effective_policy(conn, state)
     gate_run_id = None
     if gate_run is not None:

@@ -14,16 +14,13 @@ import asyncpg
 from harness.events import EventMetadata, StoredEvent, streams
 from harness.events.base import DomainEvent
 
-from ..commands import EventSourced
 from ..domain import governance
 from ..domain import prompts as domain
 from . import governance as governance_handlers
+from .prompt_aggregate import PROMPT
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
-
-PROMPT = EventSourced(domain.PromptState(), domain.replay)
-
 
 def _moved_to(command: domain.Command, state: domain.PromptState) -> int | None:
     """The version a command makes active, if it activates one."""

@@ -8,7 +8,7 @@ import asyncio
 
 import asyncpg
 
-from harness.eventstore import WRITERS_LOCK, EventStore
+from harness.eventstore import WRITERS_LOCK, EventStore, delete_snapshots
 
 from .catalog import apply, read_model_tables
 
@@ -45,6 +45,7 @@ async def rebuild(store: EventStore, batch_size: int = 2000) -> int:
         await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITERS_LOCK)
         await _lock_read_models(conn, tables)
         await conn.execute(f"TRUNCATE {', '.join(tables)}")
+        await delete_snapshots(conn)  # derived too: the next command writes them afresh
         position = 0
         while True:
             batch = await store.read_all(position, batch_size, conn=conn)
