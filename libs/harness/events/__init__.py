@@ -8,6 +8,7 @@ from . import (  # noqa: F401  (registers the types)
     queue_events,
     registry_events,
     run_events,
+    webhook_events,
 )
 from .base import DomainEvent, EventRegistry, UnknownEventType, registry
 from .envelope import EventMetadata, NewEvent, StoredEvent

@@ -84,5 +84,9 @@ class EventRegistry:
     def knows(self, type_name: str) -> bool:
         return type_name in self._classes
 
+    def types(self) -> frozenset[str]:
+        """Every registered type name."""
+        return frozenset(self._classes)
+
 
 registry = EventRegistry()

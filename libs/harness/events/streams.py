@@ -16,6 +16,7 @@ POLICY = "policy"
 SCORE_CONFIG = "score_config"
 QUEUE = "queue"
 TRACE = "trace"
+WEBHOOK = "webhook"
 
 GLOBAL_POLICY = f"{POLICY}-global"
 """The stream of the default policy of every prompt without one of its own."""
@@ -57,6 +58,10 @@ def trace(trace_id: str) -> str:
 def queue(queue_id: str) -> str:
     """An annotation queue's stream."""
     return f"{QUEUE}-{queue_id}"
+
+
+def webhook(webhook_id: str) -> str:
+    return f"{WEBHOOK}-{webhook_id}"
 
 
 def category(stream_id: str) -> str:
