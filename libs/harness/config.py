@@ -141,6 +141,32 @@ class Settings(BaseSettings):
         default=None, description="HARNESS_BOOTSTRAP_KEY_SHA256: the registry makes sure an "
                                   "editor key with this hash (named harness-services) exists")
 
+    # ---- signed webhooks (the registry delivers them; README "Webhooks") ---------------
+    webhook_allowed_networks: str | None = Field(
+        default=None, description="HARNESS_WEBHOOK_ALLOWED_NETWORKS: comma-separated networks "
+                                  "(CIDR) webhooks may reach besides public addresses, e.g. "
+                                  "10.0.0.0/8; unset: loopback for the local stack "
+                                  "(HARNESS_SERVICE=harness), none for a deployed registry")
+    webhook_backoff_s: float = Field(
+        default=10.0, gt=0, description="HARNESS_WEBHOOK_BACKOFF_S: wait before retrying a "
+                                        "failed delivery; doubles with each attempt")
+    webhook_backoff_max_s: float = Field(
+        default=3600.0, gt=0, description="HARNESS_WEBHOOK_BACKOFF_MAX_S: the longest wait "
+                                          "between attempts")
+    webhook_max_failures: int = Field(
+        default=20, ge=1, description="HARNESS_WEBHOOK_MAX_FAILURES: failed attempts in a "
+                                      "row after which a webhook is disabled")
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="HARNESS_WEBHOOK_TIMEOUT_S: how long a "
+                                                "receiver may take to answer")
+    webhook_poll_s: float = Field(
+        default=1.0, gt=0, description="HARNESS_WEBHOOK_POLL_S: how often the deliverer "
+                                       "looks for retries that are due")
+    webhook_concurrency: int = Field(
+        default=8, ge=1, le=256, description="HARNESS_WEBHOOK_CONCURRENCY: deliveries in "
+                                             "flight at once (one per subscription and "
+                                             "stream at a time)")
+
     # ---- bounds on work one request can cause (README "Limits") -------------------------
     regex_timeout_s: float = Field(
         default=1.0, gt=0, le=60, description="HARNESS_REGEX_TIMEOUT_S: how long one user "

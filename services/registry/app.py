@@ -27,6 +27,7 @@ from .routes import (
     runs,
     trace_cases,
     traces,
+    webhooks,
 )
 from .runtime import Runtime
 
@@ -35,7 +36,8 @@ log = structlog.get_logger(__name__)
 
 ROUTERS = [prompts.router, applications.router, datasets.router, runs.router,
            governance.router, events.router, generations.router, review.router,
-           traces.router, trace_cases.router, feedback.router, queues.router]
+           traces.router, trace_cases.router, feedback.router, queues.router,
+           webhooks.router]
 
 
 class Stack(Protocol):

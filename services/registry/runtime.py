@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import structlog
@@ -56,6 +57,8 @@ class Runtime:
     # when the run is requested. A registry alone (GCP) cannot know the runner's.
     calls_providers: bool = False
     on_keys_changed: list = field(default_factory=list)  # callback(payload: "api"|"gateway")
+    webhook_fanout: Any = None  # WebhookFanout, once start_background ran
+    webhook_deliverer: Any = None  # WebhookDeliverer, likewise
 
     def keys_changed(self, payload: str) -> None:
         for callback in self.on_keys_changed:
@@ -99,6 +102,29 @@ class Runtime:
         if self.relay is not None:
             self.tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         self.tasks.append(asyncio.create_task(self._gate_watcher().run(), name="gate-watcher"))
+        fanout, deliverer = self._webhook_delivery()
+        self.tasks.append(asyncio.create_task(fanout.run(), name="webhook-fanout"))
+        self.tasks.append(asyncio.create_task(deliverer.run(), name="webhook-deliverer"))
+
+    def _webhook_delivery(self):
+        """Webhooks from the event store: the fan-out queues deliveries, the deliverer
+        sends them and disables a webhook that keeps failing (an event says so)."""
+        from harness.events import EventMetadata
+
+        from .domain import webhooks
+        from .handlers.webhooks import change
+        from .webhooks.deliverer import WebhookDeliverer
+        from .webhooks.fanout import WebhookFanout
+
+        async def disable(webhook_id: str, failures: int) -> None:
+            await change(self, webhook_id, webhooks.Disable(
+                reason=f"{failures} failed delivery attempts in a row", automatic=True,
+                failures=failures), EventMetadata(actor="webhook-deliverer"))
+
+        self.webhook_deliverer = WebhookDeliverer(self.pool, disable)
+        self.webhook_fanout = WebhookFanout(self.store, on_queued=self.webhook_deliverer.wake,
+                                            listen_url=self.database_url)
+        return self.webhook_fanout, self.webhook_deliverer
 
     def _gate_watcher(self):
         """When a gate run completes, re-decide the promotions waiting for it."""
@@ -130,6 +156,10 @@ class Runtime:
             self.relay.stop()
         if getattr(self, "_gate_subscription", None) is not None:
             self._gate_subscription.stop()
+        if self.webhook_fanout is not None:
+            self.webhook_fanout.stop()
+        if self.webhook_deliverer is not None:
+            self.webhook_deliverer.stop()
         for t in self.tasks:
             t.cancel()
         for t in self.tasks:

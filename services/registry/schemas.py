@@ -541,3 +541,81 @@ class TraceFilterIn(RequestBody):
 
 def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+# ---- webhooks -------------------------------------------------------------------------
+
+class WebhookCreate(RequestBody):
+    url: str = Field(min_length=1, max_length=2048,
+                     description="http(s) URL the events are posted to; it must resolve to "
+                                 "public addresses unless HARNESS_WEBHOOK_ALLOWED_NETWORKS "
+                                 "allows its network")
+    event_types: list[str] = Field(min_length=1, max_length=200,
+                                   description="event types to deliver (docs/events), or "
+                                               "[\"*\"] for every type")
+    prompt_id: str | None = Field(default=None, description="only events of this prompt")
+    application_id: str | None = Field(
+        default=None, description="only events of this application and of the prompt it "
+                                  "runs")
+    secret: str | None = Field(
+        default=None, min_length=16, max_length=256,
+        description="HMAC-SHA256 key of the signatures; default: one is made and returned "
+                    "once, in this answer")
+    description: str = Field(default="", max_length=2000)
+
+
+class WebhookDisable(RequestBody):
+    reason: str = Field(default="", max_length=2000)
+
+
+class WebhookOut(BaseModel):
+    """A subscription as answers show it: never its secret."""
+
+    id: str
+    url: str
+    event_types: list[str]
+    prompt_id: str | None
+    application_id: str | None
+    description: str
+    enabled: bool
+    disabled_reason: str | None = Field(description="why deliveries are paused")
+    disabled_automatically: bool = Field(description="disabled after failures in a row")
+    consecutive_failures: int
+    last_success_at: datetime | None
+    last_failure_at: datetime | None
+    pending: int = Field(description="deliveries not made yet")
+    created_at: datetime
+    created_by: str | None
+    updated_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str | None = Field(default=None, description="the secret made for this webhook "
+                                                         "(shown once); absent when you gave "
+                                                         "one")
+
+
+class DeliveryAttemptOut(BaseModel):
+    attempt: int
+    at: datetime
+    status_code: int | None = Field(description="none: no answer (refused, timed out, ...)")
+    error: str | None
+    duration_ms: float
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    webhook_id: str
+    event_id: str
+    event_type: str
+    stream_id: str
+    global_position: int
+    status: Literal["pending", "delivered"]
+    attempts: int
+    next_attempt_at: datetime | None = Field(description="when a pending delivery is tried "
+                                                         "next")
+    last_status: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    history: list[DeliveryAttemptOut]
