@@ -331,3 +331,20 @@ async def test_a_restart_skips_no_event_and_repeats_none(db_url, artifacts, rx, 
 async def _fanned_out(rt: Runtime) -> bool:
     head = await rt.store.head_position()
     return rt.webhook_fanout.subscription.position >= head
+
+
+async def test_a_rebuild_gives_the_same_webhooks_and_keeps_secrets_and_log(client, runtime,
+                                                                           rx, fast):
+    from services.registry.read.projections.rebuild import rebuild
+
+    hook = await subscribe(client, rx.url, event_types=["PromptCreated"])
+    await client.post("/prompts", json={"name": "p", "content": "x"})
+    await rx.wait_for(1)
+    await settled(client, hook["id"])
+    await client.post(f"/webhooks/{hook['id']}/disable", json={"reason": "later"})
+    before = (await client.get("/webhooks")).json()
+    log = (await client.get(f"/webhooks/{hook['id']}/deliveries")).json()
+    await rebuild(runtime.store)
+    assert (await client.get("/webhooks")).json() == before
+    assert (await client.get(f"/webhooks/{hook['id']}/deliveries")).json() == log
+    assert await runtime.pool.fetchval("SELECT secret FROM webhook_secrets") == SECRET
