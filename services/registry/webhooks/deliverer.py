@@ -124,10 +124,12 @@ class WebhookDeliverer:
         self.attempts += 1
         retry_in = domain.retry_delay_s(due.attempts + 1, settings.backoff_s,
                                         settings.backoff_max_s)
-        failures = await store.record_attempt(self.pool, due, outcome, retry_in)
+        failures = await store.record_attempt(self.pool, due, outcome, retry_in,
+                                              settings.max_failures, settings.lease_s)
         if outcome.ok:
             return
         log.info("webhook_attempt_failed", webhook_id=due.webhook_id, delivery_id=due.id,
                  attempt=due.attempts + 1, status=outcome.status_code, failures=failures)
         if domain.gives_up(failures, settings.max_failures):
             await self.disable(due.webhook_id, failures)
+            await store.release(self.pool, due)  # held until disabled: no retry raced it

@@ -15,6 +15,8 @@ import asyncpg
 
 from harness.events import StoredEvent, registry
 
+from ..domain.webhooks import gives_up
+
 Conn = asyncpg.Connection | asyncpg.Pool
 
 
@@ -146,10 +148,12 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-async def record_attempt(pool: asyncpg.Pool, due: Due, outcome: Outcome,
-                         retry_in_s: float) -> int:
+async def record_attempt(pool: asyncpg.Pool, due: Due, outcome: Outcome, retry_in_s: float,
+                         max_failures: int, lease_s: float) -> int:
     """Record an attempt's outcome; a success delivers, a failure schedules the next
-    attempt ``retry_in_s`` from now. Returns the webhook's failures in a row."""
+    attempt ``retry_in_s`` from now. Returns the webhook's failures in a row; when they
+    reach ``max_failures`` the delivery stays claimed (no retry races the disabling, which
+    the caller does next and then releases it)."""
     attempt = due.attempts + 1
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
@@ -166,16 +170,19 @@ async def record_attempt(pool: asyncpg.Pool, due: Due, outcome: Outcome,
                 "ON CONFLICT (webhook_id) DO UPDATE SET consecutive_failures = 0, "
                 "last_success_at = now()", due.webhook_id)
             return 0
-        await conn.execute(
-            "UPDATE webhook_deliveries SET attempts = $2, claimed_until = NULL, "
-            "next_attempt_at = now() + make_interval(secs => $3), last_status = $4, "
-            "last_error = $5 WHERE id = $1",
-            due.id, attempt, retry_in_s, outcome.status_code, outcome.error)
-        return await conn.fetchval(
+        failures = await conn.fetchval(
             "INSERT INTO webhook_health (webhook_id, consecutive_failures, last_failure_at) "
             "VALUES ($1, 1, now()) ON CONFLICT (webhook_id) DO UPDATE SET "
             "consecutive_failures = webhook_health.consecutive_failures + 1, "
             "last_failure_at = now() RETURNING consecutive_failures", due.webhook_id)
+        held = lease_s if gives_up(failures, max_failures) else None
+        await conn.execute(
+            "UPDATE webhook_deliveries SET attempts = $2, "
+            "claimed_until = now() + make_interval(secs => $6), "
+            "next_attempt_at = now() + make_interval(secs => $3), last_status = $4, "
+            "last_error = $5 WHERE id = $1",
+            due.id, attempt, retry_in_s, outcome.status_code, outcome.error, held)
+        return failures
 
 
 async def release(pool: asyncpg.Pool, due: Due) -> None:
