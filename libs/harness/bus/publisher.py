@@ -179,9 +179,8 @@ class KeyedPublisher:
             try:
                 async with self._slots:
                     self.requests += 1
-                    # one RPC with our timeout; retries are ours, in order
-                    return await asyncio.wait_for(
-                        self._rpc(topic, messages, self.timeout), self.timeout + 5)
+                    # one RPC, its gRPC deadline our timeout; retries are ours, in order
+                    return await self._rpc(topic, messages, self.timeout)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001
