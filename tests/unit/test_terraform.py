@@ -58,6 +58,8 @@ ALLOWED_ROLES = {
     "roles/pubsub.publisher", "roles/pubsub.subscriber", "roles/iam.serviceAccountTokenCreator",
     "roles/storage.objectAdmin", "roles/storage.objectCreator", "roles/cloudsql.client",
     "roles/secretmanager.secretAccessor", "roles/run.invoker", "roles/iap.httpsResourceAccessor",
+    # write-only: the Managed Service for Prometheus sidecars send the services' metrics
+    "roles/monitoring.metricWriter",
 }
 ARTIFACT_USERS = {"registry", "runner", "scorer", "generator"}
 
@@ -377,6 +379,19 @@ def test_no_primitive_role_anywhere() -> None:
     assert roles <= ALLOWED_ROLES, f"unexpected roles: {sorted(roles - ALLOWED_ROLES)}"
 
 
+def test_prometheus_sidecar_scrapes_every_service_but_the_studio() -> None:
+    services = mod("services")
+    assert squash(services["locals"]["prometheus"]) == squash(
+        '${{for name, s in local.services : name => var.managed_prometheus && name != "studio"}}')
+    template = block(res("services", "google_cloud_run_v2_service", "service"), "template")
+    sidecar = template["dynamic"][-1]["containers"]
+    assert sidecar["for_each"] == "${local.prometheus[each.key] ? [1] : []}"
+    assert sidecar["content"][0]["depends_on"] == ["${each.key}"]
+    writer = res("iam", "google_project_iam_member", "metric_writer")
+    assert writer["role"] == "roles/monitoring.metricWriter"
+    assert "studio" in writer["for_each"] and "setsubtract" in writer["for_each"]
+
+
 def test_least_privilege_grants() -> None:
     iam = mod("iam")
     publishers = res("iam", "google_pubsub_topic_iam_member", "publisher")
@@ -394,7 +409,9 @@ def test_least_privilege_grants() -> None:
     assert bucket["bucket"] == "${var.artifacts_bucket}"
 
     project_grants = iam["resource"]["google_project_iam_member"]
-    assert list(project_grants) == ["sql_client"], "only cloudsql.client is project-wide"
+    # cloudsql.client (narrowed by a condition) and monitoring.metricWriter (exists only at
+    # project level; write-only) are the project-wide grants
+    assert sorted(project_grants) == ["metric_writer", "sql_client"], "unexpected project grant"
     sql = project_grants["sql_client"]
     assert sql["role"] == "roles/cloudsql.client"
     assert set(re.findall(r'"(\w+)"', sql["for_each"])) == {"registry", "gateway"}

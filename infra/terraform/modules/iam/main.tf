@@ -90,6 +90,16 @@ resource "google_storage_bucket_iam_member" "artifacts" {
   member = "serviceAccount:${google_service_account.service[each.key].email}"
 }
 
+# --- Cloud Monitoring: the Managed Service for Prometheus sidecars write the metrics ------
+
+resource "google_project_iam_member" "metric_writer" {
+  for_each = setsubtract(toset(var.services), ["studio"])
+
+  project = var.project_id
+  role    = "roles/monitoring.metricWriter"
+  member  = "serviceAccount:${google_service_account.service[each.key].email}"
+}
+
 # --- Cloud SQL: the registry (the event store) and the gateway (keys, budgets, traces) ---
 
 resource "google_project_iam_member" "sql_client" {

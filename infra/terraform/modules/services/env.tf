@@ -24,6 +24,8 @@ locals {
       HARNESS_BOOTSTRAP_KEY_SHA256 = var.service_key_sha256
       HARNESS_POOL_MIN_SIZE        = "1"
       HARNESS_POOL_MAX_SIZE        = tostring(var.db_pool_max_size)
+      # /metrics without a key for the Prometheus sidecar (var.metrics_public)
+      HARNESS_GATEWAY_METRICS_PUBLIC = tostring(var.metrics_public)
     }
     runner = {
       HARNESS_URL                  = local.registry_url
@@ -51,7 +53,8 @@ locals {
       HARNESS_POOL_MIN_SIZE = "1"
       HARNESS_POOL_MAX_SIZE = tostring(var.gateway_db_pool_max_size)
       # a gateway that starts before the registry on a fresh database is closed too
-      HARNESS_BOOTSTRAP_KEY_SHA256 = var.service_key_sha256
+      HARNESS_BOOTSTRAP_KEY_SHA256   = var.service_key_sha256
+      HARNESS_GATEWAY_METRICS_PUBLIC = tostring(var.metrics_public)
     }
     studio = {
       HARNESS_URL = local.registry_url

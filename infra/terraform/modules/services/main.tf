@@ -33,6 +33,10 @@ locals {
   }
 
   image = { for name, s in local.services : name => "${var.image_repository}/${name}:${var.image_tag}" }
+
+  # Services whose /metrics the Managed Service for Prometheus sidecar scrapes (the
+  # studio serves none).
+  prometheus = { for name, s in local.services : name => var.managed_prometheus && name != "studio" }
 }
 
 # Everything the revisions need at start-up that other modules create: secret versions
@@ -144,6 +148,23 @@ resource "google_cloud_run_v2_service" "service" {
         content {
           name       = "cloudsql"
           mount_path = "/cloudsql"
+        }
+      }
+    }
+
+    # Managed Service for Prometheus: scrapes localhost:8080/metrics every 60 s into
+    # Cloud Monitoring (its default RunMonitoring configuration).
+    dynamic "containers" {
+      for_each = local.prometheus[each.key] ? [1] : []
+      content {
+        name       = "prometheus"
+        image      = var.prometheus_sidecar_image
+        depends_on = [each.key]
+        resources {
+          limits = {
+            cpu    = "1"
+            memory = "256Mi"
+          }
         }
       }
     }

@@ -178,3 +178,31 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "managed_prometheus" {
+  description = <<-EOT
+    Run the Managed Service for Prometheus sidecar beside every service but the studio:
+    it scrapes the container's /metrics (port 8080, every 60 s) into Cloud Monitoring,
+    where the harness_* metrics answer PromQL (infra/grafana dashboards).
+  EOT
+  type        = bool
+  default     = true
+}
+
+variable "prometheus_sidecar_image" {
+  description = "The Managed Service for Prometheus sidecar for Cloud Run."
+  type        = string
+  default     = "us-docker.pkg.dev/cloud-ops-agents-artifacts/cloud-run-gmp-sidecar/cloud-run-gmp-sidecar:1.2.0"
+}
+
+variable "metrics_public" {
+  description = <<-EOT
+    HARNESS_GATEWAY_METRICS_PUBLIC of the registry and the gateway: serve /metrics without
+    a key, so their sidecars can scrape it (the workers' /metrics is always open; they are
+    internal-only). The metrics carry model, application and prompt names, never ids or
+    content. Left false, those two keep /metrics behind a `metrics` key and their
+    sidecars' scrapes are refused.
+  EOT
+  type        = bool
+  default     = false
+}
