@@ -19,7 +19,9 @@ On Pub/Sub that latency is split into ``publish_*`` (append returned → Pub/Sub
 relay's batch) and ``delivery_*`` (accepted → handler started); the fake hands a stream at
 most one message per 10 ms tick, so ``delivery`` holds a wait of 0–10 ms (5 ms on average)
 that Pub/Sub itself does not have, and ``fake_tick_cap_events_per_s`` (streams × 100) is the
-most the fake can deliver. ``cpu_ms_per_event``: this process (appends + relay + publisher)
+most the fake can deliver. ``backlog_run``: ``--events`` appended first, then drained by
+the relay and the handler as fast as they go (the bus's capacity, not the appender's
+pace; the fake's tick cap applies). ``cpu_ms_per_event``: this process (appends + relay + publisher)
 and the consumer processes, over the flat-out run. ``machine.load_avg`` is the 1/5/15-min
 load before and after: the machine is shared, compare ``ratio`` (pubsub ÷ inprocess
 events/s), not absolute numbers, across runs.
@@ -150,6 +152,41 @@ async def run_pipeline(pool: asyncpg.Pool, url: str, bus, relay_name: str, n: in
     return out
 
 
+async def drain_backlog(pool: asyncpg.Pool, url: str, bus, relay_name: str, n: int,
+                        handled: dict[str, float]) -> dict:
+    """``n`` events appended while no relay runs, then relay → handler as fast as it goes:
+    the bus's capacity, without the appender's pace (the relay reads full batches)."""
+    store = EventStore(pool)
+    await save_checkpoint(pool, relay_name, await store.head_position())
+    data = {"run_id": "bench", "dataset_id": "d", "targets": [{"model": "echo"}]}
+    meta = EventMetadata(actor="bench")
+    tag = os.urandom(4).hex()
+    ids: list[str] = []
+    per_stream = -(-n // STREAMS)
+    for s in range(STREAMS):
+        count = min(per_stream, n - len(ids))
+        if count <= 0:
+            break
+        events = [NewEvent(type="RunRequested", data=data, metadata=meta) for _ in range(count)]
+        await store.append(f"run-backlog-{tag}-{s}", 0, events)
+        ids += [str(e.event_id) for e in events]
+    relay = OutboxRelay(store, bus, name=relay_name, retry_delay=0.1, listen_url=url)
+    t0 = time.monotonic()
+    task = asyncio.create_task(relay.run())
+    try:
+        deadline = t0 + 300
+        while any(k not in handled for k in ids) and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        if any(k not in handled for k in ids):
+            raise RuntimeError(f"{relay_name}: backlog not drained")
+        t_end = max(handled[k] for k in ids)
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 30)
+    return {"events": len(ids), "seconds": round(t_end - t0, 3),
+            "events_per_s": round(len(ids) / (t_end - t0), 1)}
+
+
 def combine(throughput: dict, paced: dict, rate: float) -> dict:
     """events/s from the flat-out run; latency from the paced run (no queueing backlog)."""
     out = {
@@ -177,7 +214,8 @@ async def bench_inprocess(pool, url, n, latency_n, rate) -> dict:
     name = "bench-relay-inprocess"
     flat = await run_pipeline(pool, url, bus, name, n, handled)
     paced = await run_pipeline(pool, url, bus, name, latency_n, handled, rate)
-    return combine(flat, paced, rate)
+    backlog = await drain_backlog(pool, url, bus, name, n, handled)
+    return combine(flat, paced, rate) | {"backlog_run": backlog}
 
 
 # ------------------------------------------------------------------ consumer processes
@@ -280,10 +318,11 @@ async def bench_pubsub(pool, url, n, latency_n, rate, consumers: int, streams: i
                                       accepted=bus.accepted, consumer_cpu=procs.cpu_seconds)
             paced = await run_pipeline(pool, url, bus, name, latency_n, procs.handled, rate,
                                        accepted=bus.accepted)
+            backlog = await drain_backlog(pool, url, bus, name, n, procs.handled)
         finally:
             procs.stop()
             await bus.close()
-        result = combine(flat, paced, rate)
+        result = combine(flat, paced, rate) | {"backlog_run": backlog}
         total = consumers * streams
         return {**result, "consumer_processes": consumers, "streams_per_process": streams,
                 "fake_tick_cap_events_per_s": round(total / FAKE_TICK_S)}
