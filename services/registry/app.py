@@ -17,6 +17,7 @@ from .limits import RequestLimits
 from .routes import (
     applications,
     datasets,
+    evaluators,
     events,
     feedback,
     generations,
@@ -37,7 +38,7 @@ log = structlog.get_logger(__name__)
 ROUTERS = [prompts.router, applications.router, datasets.router, runs.router,
            governance.router, events.router, generations.router, review.router,
            traces.router, trace_cases.router, feedback.router, queues.router,
-           webhooks.router]
+           webhooks.router, evaluators.router]
 
 
 class Stack(Protocol):

@@ -2,6 +2,7 @@
 
 from . import (  # noqa: F401  (registers the types)
     dataset_events,
+    evaluator_events,
     feedback_events,
     gateway_events,
     generation_events,

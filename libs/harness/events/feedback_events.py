@@ -54,6 +54,7 @@ class TraceScored(DomainEvent):
     comment: str = ""
     source: ScoreSource = "human"
     score_config_id: str | None = None
+    evaluator_id: str | None = None     # source "evaluator": the online evaluator that scored
 
 
 @registry.register

@@ -17,6 +17,7 @@ SCORE_CONFIG = "score_config"
 QUEUE = "queue"
 TRACE = "trace"
 WEBHOOK = "webhook"
+EVALUATOR = "evaluator"
 
 GLOBAL_POLICY = f"{POLICY}-global"
 """The stream of the default policy of every prompt without one of its own."""
@@ -62,6 +63,11 @@ def queue(queue_id: str) -> str:
 
 def webhook(webhook_id: str) -> str:
     return f"{WEBHOOK}-{webhook_id}"
+
+
+def evaluator(evaluator_id: str) -> str:
+    """An online evaluator's stream."""
+    return f"{EVALUATOR}-{evaluator_id}"
 
 
 def category(stream_id: str) -> str:

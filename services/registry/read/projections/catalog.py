@@ -3,7 +3,7 @@
 Order matters where two projections handle the same event type: ``CasesAdded`` is handled
 by ``evaluation`` (it inserts the cases) and then by ``generation`` (it marks the
 generated ones for review), so ``evaluation`` comes before ``generation``. ``prompts``,
-``feedback``, ``queues`` and ``webhooks`` share no event type with the others.
+``feedback``, ``queues``, ``webhooks`` and ``evaluators`` share no event type with the others.
 
 Adding a read model: write its module (handlers, ``apply``, a ``PROJECTION``) and list it
 here; nothing registers itself at import time.
@@ -15,7 +15,7 @@ import asyncpg
 
 from harness.events import StoredEvent
 
-from . import evaluation, feedback, generation, prompts, queues, webhooks
+from . import evaluation, evaluators, feedback, generation, prompts, queues, webhooks
 from .projection import Projection
 
 PROJECTIONS: tuple[Projection, ...] = (
@@ -25,6 +25,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     feedback.PROJECTION,
     queues.PROJECTION,
     webhooks.PROJECTION,
+    evaluators.PROJECTION,
 )
 
 
