@@ -118,5 +118,6 @@ def test_the_opt_out_and_a_server_whose_keys_are_all_revoked(db_url):
         r = httpx.get(f"{url}/prompts")
         assert r.status_code == 401  # not anonymous admin
         assert httpx.get(f"{url}/prompts", headers={"X-API-Key": key}).status_code == 401
+        assert httpx.get(f"{url}/metrics").status_code == 401  # Prometheus text needs a key
     finally:
         processes.stop(proc)
