@@ -9,12 +9,13 @@ database and machine:
   bare FastAPI endpoint returning a constant of the same size; each served by one uvicorn
   process, loaded by ``wrk`` with 64 connections (p50/p99 from wrk's latency distribution).
 * ``activation_ms_at_1000_over_10`` = median latency of ``PUT /prompts/{id}/versions/{n}/activate``
-  on a prompt whose stream holds 1,000 events ÷ on one holding 10 (in process, sequential);
+  on a prompt whose stream holds 1,000 events ÷ on one holding 10 (in process, sequential,
+  the two in turns);
   ``concurrent_activations`` = the wall time of 200 activations sent at once to one prompt
   (1,000 events), with their statuses (503 = queued past ``HARNESS_STREAM_LOCK_WAIT_S``).
 
 Usage: python bench/registry.py [--appends 3000] [--seconds 10] [--connections 64]
-                                [--activations 40] [--concurrent 200]
+                                [--activations 60] [--concurrent 200]
 Database: HARNESS_BENCH_DATABASE_URL, else HARNESS_TEST_DATABASE_URL, else embedded.
 """
 
@@ -128,15 +129,19 @@ async def _prompt_with_events(client: httpx.AsyncClient, rt, events: int) -> str
     return p["id"]
 
 
-async def _activation_ms(client: httpx.AsyncClient, prompt_id: str, n: int) -> float:
-    """Median latency of ``n`` sequential activations (alternating versions 1 and 2)."""
-    times = []
+async def _activation_ms(client: httpx.AsyncClient, prompt_ids: list[str], n: int
+                         ) -> list[float]:
+    """Median latency of ``n`` sequential activations (alternating versions 1 and 2) of
+    each prompt, taken in turns so that both see the same load on a shared machine."""
+    times: list[list[float]] = [[] for _ in prompt_ids]
     for i in range(n):
-        t0 = time.perf_counter()
-        r = await client.put(f"/prompts/{prompt_id}/versions/{1 + i % 2}/activate", json={})
-        times.append((time.perf_counter() - t0) * 1000)
-        assert r.status_code == 200, r.text
-    return sorted(times)[len(times) // 2]
+        for k, prompt_id in enumerate(prompt_ids):
+            t0 = time.perf_counter()
+            r = await client.put(f"/prompts/{prompt_id}/versions/{1 + i % 2}/activate",
+                                 json={})
+            times[k].append((time.perf_counter() - t0) * 1000)
+            assert r.status_code == 200, r.text
+    return [sorted(t)[len(t) // 2] for t in times]
 
 
 async def bench_activation(url: str, samples: int, concurrent: int) -> dict:
@@ -149,9 +154,8 @@ async def bench_activation(url: str, samples: int, concurrent: int) -> dict:
         small = await _prompt_with_events(c, rt, 10)
         big = await _prompt_with_events(c, rt, 1000)
         hot = await _prompt_with_events(c, rt, 1000)
-        await _activation_ms(c, small, 5)  # warm-up
-        at_10 = await _activation_ms(c, small, samples)
-        at_1000 = await _activation_ms(c, big, samples)
+        await _activation_ms(c, [small], 5)  # warm-up
+        at_10, at_1000 = await _activation_ms(c, [small, big], samples)
 
         async def activate(i: int) -> int:
             return (await c.put(f"/prompts/{hot}/versions/{1 + i % 2}/activate",
@@ -213,7 +217,7 @@ async def main() -> None:
     ap.add_argument("--appends", type=int, default=3000)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("--activations", type=int, default=40)
+    ap.add_argument("--activations", type=int, default=60)
     ap.add_argument("--concurrent", type=int, default=200)
     args = ap.parse_args()
     if not shutil.which("wrk"):

@@ -5,11 +5,15 @@ only changes when a prompt or application stream changes, so the answer is cache
 whole cache is dropped (a) synchronously when this process commits such a command and
 (b) when any process's append sends ``NOTIFY harness_events`` for such a stream. A short
 TTL bounds staleness if notifications are ever lost (e.g. the LISTEN connection drops).
+When an answer expires under load, the requests that miss it meanwhile share one load
+(:meth:`ResolveCache.get_or_load`) instead of each querying the database at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 from harness.events import streams
 
@@ -23,6 +27,7 @@ class ResolveCache:
         self._entries: dict[str, tuple[float, int, bytes, str]] = {}
         self.generation = 0
         self.enabled = True
+        self._loading: dict[tuple[str, int], asyncio.Future[tuple[bytes, str]]] = {}
 
     def get(self, key: str) -> tuple[bytes, str] | None:
         if not self.enabled:
@@ -35,6 +40,26 @@ class ResolveCache:
             self._entries.pop(key, None)
             return None
         return body, etag
+
+    async def get_or_load(self, key: str, load: Callable[[], Awaitable[tuple[bytes, str]]],
+                          ) -> tuple[bytes, str]:
+        """The cached answer, else the answer of one ``load`` shared by every request that
+        misses ``key`` while it runs (a request after an invalidation starts its own)."""
+        hit = self.get(key)
+        if hit is not None:
+            return hit
+        flight_key = (key, self.generation)
+        flight = self._loading.get(flight_key)
+        if flight is None:
+            flight = self._loading[flight_key] = asyncio.ensure_future(load())
+
+            def landed(f: asyncio.Future, generation: int = flight_key[1]) -> None:
+                self._loading.pop(flight_key, None)
+                if not f.cancelled() and f.exception() is None:
+                    self.put(key, *f.result(), generation)
+
+            flight.add_done_callback(landed)
+        return await asyncio.shield(flight)
 
     def put(self, key: str, body: bytes, etag: str, generation: int) -> None:
         """Store an answer computed while the cache was at ``generation`` (read before the

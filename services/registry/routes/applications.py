@@ -65,13 +65,8 @@ async def resolve_application(application_id: str, request: Request,
     if as_of is not None:
         resolved = await queries.resolve_as_of(rt.store, application_id, as_of)
         return JSONResponse(jsonable_encoder(resolved.model_dump()))
-    cached = rt.resolve_cache.get(application_id)
-    if cached is None:
-        generation = rt.resolve_cache.generation
-        body, etag = await queries.resolve_json(rt.pool, application_id)
-        rt.resolve_cache.put(application_id, body, etag, generation)
-    else:
-        body, etag = cached
+    body, etag = await rt.resolve_cache.get_or_load(
+        application_id, lambda: queries.resolve_json(rt.pool, application_id))
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
