@@ -4,7 +4,6 @@ root, ``services/bootstrap.py``."""
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import threading
 import time
@@ -660,12 +659,6 @@ def httpx_client(base: str, headers: dict):
     from harness.registry_http import registry_client
 
     return registry_client(base, None, headers=headers)
-
-
-def main() -> None:  # pragma: no cover
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    app()
-    sys.exit(0)
 
 
 if __name__ == "__main__":  # pragma: no cover
