@@ -14,6 +14,9 @@ go straight into the registry's ingestion.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -38,7 +41,8 @@ if TYPE_CHECKING:
     from services.worker_results import BatchingLocalSink
 
 __all__ = [
-    "LocalStack", "api_keys_guard", "exit_on_sigterm", "gateway_app", "gateway_service",
+    "LocalStack", "api_keys_guard", "default_workers", "exit_on_sigterm", "gateway_app",
+    "gateway_service",
     "has_had_keys", "list_gateway_keys", "local_app", "prepare_database",
     "rebuild_read_models", "registry_app", "registry_service", "resolve_application",
     "revoke_gateway_keys", "start_studio", "stop_studio",
@@ -61,7 +65,9 @@ class LocalStack:
     @classmethod
     async def start(cls, database_url: str, *, artifacts: ArtifactStore | None = None,
                     llm: LLMClient | None = None, pool_max: int = 10,
-                    resume: bool = True) -> LocalStack:
+                    resume: bool = True, workers: int = 1) -> LocalStack:
+        """``workers`` > 1: the shards of a run of several shards are executed by that many
+        child processes (``services.runner.pool``), results recorded here."""
         from harness.llm import LLMClient
         from harness.metrics import LLMCallMetrics
         from harness.tracing import LLMCallTracer, trace_writer_from_settings
@@ -82,8 +88,13 @@ class LocalStack:
         traces = trace_writer_from_settings(rt.pool, "harness-runner")
         llm = llm or LLMClient(deployments=get_settings().llm_deployments)
         llm.observers += [LLMCallTracer(traces), LLMCallMetrics()]
+        pool = None
+        if workers > 1:
+            from services.runner.pool import ShardPool
+
+            pool = ShardPool(workers, on_trace=traces.add)
         runner = Runner(llm=llm, artifacts=rt.artifacts, sink=sink,
-                        progress=LocalRunProgress(rt.pool))
+                        progress=LocalRunProgress(rt.pool), pool=pool)
         rt.bus.subscribe("runner", runner.handle, types=HANDLED_TYPES)
         scorer_sink = BatchingLocalSink(rt.commands, actor="scorer")
         scorer = RunScorer(llm=runner.llm, artifacts=rt.artifacts, sink=scorer_sink,
@@ -135,6 +146,8 @@ class LocalStack:
                 await task
             except BaseException:  # noqa: BLE001 - cancelled or failed: stopping anyway
                 pass
+        if self.runner.pool is not None:
+            await asyncio.to_thread(self.runner.pool.close)
         await self.sink.close()
         await self.scorer_sink.close()
         if self.generator_sink is not None:
@@ -147,21 +160,30 @@ class LocalStack:
 # ---------------------------------------------------------------- the local stack's apps
 
 
-def registry_app(database_url: str, *, local_stack: bool = False) -> FastAPI:
+def registry_app(database_url: str, *, local_stack: bool = False, workers: int = 1
+                 ) -> FastAPI:
     """The registry on ``database_url``; with ``local_stack`` the runner, scorer and
-    generator run in this process too (``harness run``, ``harness demo``)."""
+    generator run in this process too (``harness run``, ``harness demo``), the runner's
+    shards in ``workers`` child processes when more than one."""
     from services.registry.app import create_app
 
-    return create_app(database_url, start_stack=LocalStack.start if local_stack else None)
+    start = functools.partial(LocalStack.start, workers=workers) if local_stack else None
+    return create_app(database_url, start_stack=start)
 
 
-def local_app(database_url: str, gateway_settings: GatewaySettings | None = None) -> FastAPI:
+def local_app(database_url: str, gateway_settings: GatewaySettings | None = None, *,
+              workers: int = 1) -> FastAPI:
     """What ``harness up`` serves: the registry with the local stack, and the gateway
     under ``/v1``."""
     from services.gateway.app import mount_gateway
 
-    return mount_gateway(registry_app(database_url, local_stack=True), gateway_settings,
-                         resolve=resolve_application)
+    return mount_gateway(registry_app(database_url, local_stack=True, workers=workers),
+                         gateway_settings, resolve=resolve_application)
+
+
+def default_workers() -> int:
+    """Runner processes of the local stack: ``HARNESS_RUNNER_WORKERS``, else one per core."""
+    return get_settings().runner_workers or os.cpu_count() or 1
 
 
 def gateway_app(runtime: Runtime, settings: GatewaySettings | None = None) -> FastAPI:

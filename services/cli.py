@@ -118,13 +118,16 @@ def up(
     studio_port: Annotated[int, typer.Option(help="the studio's port")] = None,  # type: ignore[assignment]
     no_studio: Annotated[bool, typer.Option("--no-studio", help="do not start the studio")]
     = False,
+    workers: Annotated[int | None, typer.Option(
+        help="runner processes for runs of several shards (default: HARNESS_RUNNER_WORKERS, "
+             "else one per core)")] = None,
 ) -> None:
     """Start the registry, the outbox relay, the runner and the OpenAI-compatible gateway
     (under /v1) on embedded defaults, and the studio (a web UI) beside them; prints the
     URLs."""
     import uvicorn
 
-    from services.bootstrap import local_app, stop_studio
+    from services.bootstrap import default_workers, local_app, stop_studio
 
     s = get_settings()
     host = host or s.host
@@ -154,7 +157,8 @@ def up(
         console.print(line, soft_wrap=True)
     studio = None if no_studio else _start_studio(host, studio_port or s.studio_port, port)
     try:
-        uvicorn.run(local_app(url), host=host, port=port, log_level=s.log_level.lower())
+        uvicorn.run(local_app(url, workers=workers or default_workers()), host=host,
+                    port=port, log_level=s.log_level.lower())
     finally:
         stop_studio(studio)
 
@@ -348,6 +352,9 @@ def run_command(
         help="judge of llm-rubric and the judge metrics (default HARNESS_JUDGE_MODEL)")] = None,
     url: Annotated[str | None, typer.Option(help="registry URL (default HARNESS_URL, or "
                                                  "start one on embedded defaults)")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="runner processes when no registry URL is given (default: "
+             "HARNESS_RUNNER_WORKERS, else one per core)")] = None,
 ) -> None:
     """Run a dataset against applications or prompt versions; exit 1 below the threshold,
     so CI can gate a prompt change. With metrics, waits for the scores and prints them."""
@@ -366,7 +373,7 @@ def run_command(
 
     try:
         # a run needs the runner too, and a dataset already there
-        code = _with_registry(url, go, local_stack=True, existing=True)
+        code = _with_registry(url, go, local_stack=True, existing=True, workers=workers)
     except RunCommandError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
@@ -414,7 +421,8 @@ def eval_cmd(
 
 
 def _with_registry(url: str | None, work, *, local_stack: bool = False,
-                   actor: str | None = None, existing: bool = False):
+                   actor: str | None = None, existing: bool = False,
+                   workers: int | None = None):
     """Call ``work(client)`` against ``url``, or against a registry (with the runner when
     ``local_stack``) started on embedded defaults for the duration of the call
     (``existing``: only on a database that is already there, see :func:`database_url`).
@@ -432,11 +440,13 @@ def _with_registry(url: str | None, work, *, local_stack: bool = False,
     if url:
         with httpx_client(url, headers) as client:
             return work(client)
-    from services.bootstrap import registry_app
+    from services.bootstrap import default_workers, registry_app
 
     db = database_url(existing=existing)
     asyncio.run(_prepare(db))
-    with ServerThread(registry_app(db, local_stack=local_stack), "127.0.0.1",
+    app = registry_app(db, local_stack=local_stack,
+                       workers=(workers or default_workers()) if local_stack else 1)
+    with ServerThread(app, "127.0.0.1",
                       free_port("127.0.0.1")) as server, \
             httpx_client(server.url, headers) as client:
         return work(client)

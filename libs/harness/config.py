@@ -92,6 +92,10 @@ class Settings(BaseSettings):
         default=250, ge=1, description="HARNESS_RUN_SHARD_ITEMS: case × target × repeat items "
                                        "per shard of a run (each shard is one work item any "
                                        "runner instance takes)")
+    runner_workers: int = Field(
+        default=0, ge=0, description="HARNESS_RUNNER_WORKERS: runner processes of the local "
+                                     "stack (`harness up`, `harness run`; --workers); 0 = one "
+                                     "per core")
     runner_shards_at_once: int = Field(
         default=2, ge=1, description="HARNESS_RUNNER_SHARDS_AT_ONCE: shards one runner instance "
                                      "takes from Pub/Sub at a time (pull delivery; on Cloud "

@@ -49,6 +49,7 @@ from harness.tracing.spans import WorkflowSpans, spans_of
 from services.worker_results import ResultSink
 from services.worker_tasks import WorkerTasks
 
+from .pool import ShardPool
 from .ports import RunProgress
 
 log = structlog.get_logger(__name__)
@@ -84,7 +85,7 @@ class Runner:
     def __init__(self, *, llm: LLMClient, artifacts: ArtifactStore, sink: ResultSink,
                  progress: RunProgress, worker_id: str | None = None,
                  on_result: Callable[[CaseResult], None] | None = None,
-                 status_every_s: float = 2.0) -> None:
+                 status_every_s: float = 2.0, pool: ShardPool | None = None) -> None:
         self.llm = llm
         self.artifacts = artifacts
         self.sink = sink
@@ -92,6 +93,7 @@ class Runner:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.on_result = on_result
         self.status_every_s = status_every_s
+        self.pool = pool  # child processes for the items (the local stack, --workers)
         self.tasks = WorkerTasks("run")
         self._snapshots: dict[str, list[TestCaseSnapshot]] = {}
         self._limits: dict[str, asyncio.Semaphore] = {}
@@ -211,6 +213,34 @@ class Runner:
         log.info("shard_started", run_id=req.run_id, shard=shard.shard, shards=shard.shards,
                  todo=len(todo), already=len(plan) - len(todo))
 
+        try:
+            if self.pool is not None and shard.shards > 1:
+                produced = await self._run_in_pool(req, targets, todo)
+            else:
+                produced = await self._run_here(req, grading, spans, todo)
+        finally:
+            if not any(k.startswith(f"{req.run_id}/") and k != task_key(shard)
+                       for k in self.tasks.keys()):
+                self._limits.pop(req.run_id, None)
+                self._status.pop(req.run_id, None)
+        await self.sink.flush()
+        log.info("shard_recorded", run_id=req.run_id, shard=shard.shard, recorded=produced)
+        return produced
+
+    async def _record(self, req: RunRequested, target: Target, result: CaseResult) -> None:
+        _count_result(target, result)
+        await self.sink.publish(
+            streams.run(req.run_id),
+            CaseResultRecorded(run_id=req.run_id,
+                               result=storable(result.model_dump(mode="json"))),
+            result_event_id(req.run_id, result.case_id, target.target_id, result.repeat))
+        if self.on_result is not None:
+            self.on_result(result)
+
+    async def _run_here(self, req: RunRequested, grading: Grading, spans: WorkflowSpans,
+                        todo: list[tuple[TestCaseSnapshot, Target, int]]) -> int:
+        """The items in this process, at most the run's ``concurrency`` at once with its
+        other shards here."""
         work = iter(todo)
         limit = self._limit(req)
         produced = 0
@@ -222,24 +252,31 @@ class Runner:
                     if await self._ended(req.run_id):
                         return
                     result = await self._evaluate(req, grading, spans, case, target, repeat)
-                await self.sink.publish(
-                    streams.run(req.run_id),
-                    CaseResultRecorded(run_id=req.run_id,
-                                       result=storable(result.model_dump(mode="json"))),
-                    result_event_id(req.run_id, case.id, target.target_id, repeat))
+                await self._record(req, target, result)
                 produced += 1
-                if self.on_result is not None:
-                    self.on_result(result)
 
+        await asyncio.gather(*[worker() for _ in range(min(req.concurrency, len(todo)) or 1)])
+        return produced
+
+    async def _run_in_pool(self, req: RunRequested, targets: list[Target],
+                           todo: list[tuple[TestCaseSnapshot, Target, int]]) -> int:
+        """The items in one of the pool's processes, at the run's concurrency shared out
+        over the pool (the pool's processes together keep the run's ``concurrency``)."""
+        assert self.pool is not None
+        index = {t.target_id: i for i, t in enumerate(targets)}
+        items = [(c.model_dump(mode="json"), index[t.target_id], r) for c, t, r in todo]
+        share = -(-req.concurrency // self.pool.workers)
+        produced = 0
+        results = self.pool.run(req.model_dump(mode="json"), items, share)
         try:
-            await asyncio.gather(*[worker() for _ in range(min(req.concurrency, len(todo)) or 1)])
+            async for data in results:
+                result = CaseResult.model_validate(data)
+                await self._record(req, targets[index[result.target_id]], result)
+                produced += 1
+                if await self._ended(req.run_id):
+                    break
         finally:
-            if not any(k.startswith(f"{req.run_id}/") and k != task_key(shard)
-                       for k in self.tasks.keys()):
-                self._limits.pop(req.run_id, None)
-                self._status.pop(req.run_id, None)
-        await self.sink.flush()
-        log.info("shard_recorded", run_id=req.run_id, shard=shard.shard, recorded=produced)
+            await results.aclose()
         return produced
 
     async def _evaluate(self, req: RunRequested, grading: Grading, spans: WorkflowSpans,
@@ -255,7 +292,6 @@ class Runner:
                                              cache=req.cache)
             span.output(result.output)
             span.facts(status=result.status, score=result.score)
-        _count_result(target, result)
         return result
 
 

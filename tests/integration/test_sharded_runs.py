@@ -66,15 +66,54 @@ async def test_a_cancel_stops_every_shard_even_where_the_event_never_arrives(sta
         run = (await c.post("/runs", json={"dataset_id": ds["id"], "concurrency": 4,
                                            "targets": [{"prompt_id": p["id"], "model":
                                                         "openai/slow"}]})).json()
-        await wait_run(c, run["id"], statuses=("running",))
+        for _ in range(1200):  # calls are flowing (a first LiteLLM call is slow)
+            if (await c.get(f"/runs/{run['id']}")).json()["recorded"] >= 4:
+                break
+            await asyncio.sleep(0.05)
         r = await c.post(f"/runs/{run['id']}/cancel", json={"reason": "stop"})
         assert r.json()["status"] == "cancelled"
-        await asyncio.sleep(0.6)
+        for _ in range(200):  # the calls under way when it was cancelled end
+            await asyncio.sleep(0.05)
+            if stub._in_flight == 0:
+                break
         calls = len(stub.chat_requests)
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(0.6)  # 3 latencies: a shard still going would have called
         assert len(stub.chat_requests) == calls  # no shard calls the model any more
         assert calls < 40
         assert stub.max_in_flight <= 4  # the run's concurrency, across its 8 shards
     final = (await c.get(f"/runs/{run['id']}")).json()
     assert final["status"] == "cancelled" and final["recorded"] < 40
     assert "RunCompleted" not in await _types(stack, run["id"])
+
+
+async def test_shards_run_in_a_pool_of_processes_and_each_item_is_recorded_once(db_url,
+                                                                                artifacts):
+    """``harness up --workers 2``: each shard's items in a child process, the results
+    recorded by the parent; the children's LLM calls are traced too."""
+    import httpx
+
+    from services.bootstrap import LocalStack
+    from services.registry.app import create_app
+
+    stack = await LocalStack.start(db_url, artifacts=artifacts, pool_max=20, workers=2)
+    try:
+        app = create_app(runtime=stack.runtime)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://registry") as c:
+            p, ds = await seed(c, cases=[{"input": {"q": str(i)}, "assert": [
+                {"type": "contains", "value": str(i)}]} for i in range(20)],
+                versions=["{{ q }}"])
+            run = (await c.post("/runs", json={"dataset_id": ds["id"], "targets": [
+                {"prompt_id": p["id"], "model": "echo"}]})).json()
+            done = await wait_run(c, run["id"], timeout=120)
+        assert done["status"] == "completed" and done["recorded"] == 20
+        assert done["passed"] == 20
+        types = await _types(stack, run["id"])
+        assert types.count("RunShardRequested") == 4
+        assert types.count("CaseResultRecorded") == 20 and types.count("RunCompleted") == 1
+        await stack.traces.flush()
+        traced = await stack.runtime.pool.fetchval(
+            "SELECT count(*) FROM gateway_traces WHERE run_id = $1", run["id"])
+        assert traced == 20
+    finally:
+        await stack.stop()

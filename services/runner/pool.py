@@ -1,0 +1,173 @@
+"""Runner processes on one machine: the local stack's way to use every core.
+
+LiteLLM costs milliseconds of CPU per call, so one Python process tops out near 100 calls
+a second whatever the concurrency. ``harness up`` / ``harness run`` with ``--workers N``
+(default: one per core) hand each shard's items to one of N child processes; the parent
+(registry, relay, ingestion) receives each result as it is made and records it as the
+runner always does (deterministic ids). A child needs nothing but the job: the run's
+request, the items' cases, its share of the run's concurrency; it makes its own LLM
+client from the environment (``HARNESS_LLM_DEPLOYMENTS`` and provider keys) and sends its
+LLM calls' traces back to the parent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import itertools
+import multiprocessing
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+_DONE = "done"
+_RESULT = "result"
+_TRACE = "trace"
+_FAILED = "failed"
+
+
+class ShardPool:
+    """``workers`` child processes; :meth:`run` executes one job's items in one of them."""
+
+    def __init__(self, workers: int, *, on_trace: Callable[[Any], None] | None = None
+                 ) -> None:
+        self.workers = workers
+        self.on_trace = on_trace  # called on the event loop the pool was made on
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+        ctx = multiprocessing.get_context("spawn")
+        self._manager = ctx.Manager()
+        self._results = self._manager.Queue()
+        self._stopped = self._manager.dict()  # job id -> True: stop taking items
+        self._executor = concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx)
+        self._jobs: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = {}
+        self._ids = itertools.count()
+        self._reader = threading.Thread(target=self._read, name="shard-pool-results",
+                                        daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        """Hand each message of the children to the job's queue on its event loop."""
+        while True:
+            try:
+                message = self._results.get()
+            except (EOFError, OSError):
+                return
+            if message is None:
+                return
+            kind, job, payload = message
+            if kind == _TRACE:
+                if self.on_trace is not None and self._loop is not None:
+                    with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                        self._loop.call_soon_threadsafe(self.on_trace, payload)
+                continue
+            target = self._jobs.get(job)
+            if target is not None:
+                loop, queue = target
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    loop.call_soon_threadsafe(queue.put_nowait, (kind, payload))
+
+    async def run(self, request: dict[str, Any], items: list[tuple[dict, int, int]],
+                  concurrency: int) -> AsyncIterator[dict]:
+        """Each result (a ``CaseResult`` dump) of ``items`` (case dump, target index,
+        repeat) as a child makes it. Leaving the iteration early stops the job."""
+        job = next(self._ids)
+        queue: asyncio.Queue = asyncio.Queue()
+        self._jobs[job] = (asyncio.get_running_loop(), queue)
+        future = self._executor.submit(_run_job, job, request, items, concurrency,
+                                       self._results, self._stopped)
+        try:
+            while True:
+                kind, payload = await queue.get()
+                if kind == _RESULT:
+                    yield payload
+                elif kind == _FAILED:
+                    raise RuntimeError(payload)
+                else:
+                    break
+            await asyncio.wrap_future(future)
+        finally:
+            if not future.done():
+                self._stopped[job] = True
+            self._jobs.pop(job, None)
+
+    def close(self) -> None:
+        for job in list(self._jobs):
+            self._stopped[job] = True
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        with contextlib.suppress(Exception):
+            self._results.put(None)
+        self._reader.join(timeout=5)
+        self._manager.shutdown()
+        # the helper process spawn started for this process's semaphores: nothing is left
+        # to track, and it would otherwise outlive a stopped stack (tests count processes)
+        from multiprocessing import resource_tracker
+
+        with contextlib.suppress(Exception):
+            resource_tracker._resource_tracker._stop()
+
+
+# ---- in the child ------------------------------------------------------------------------
+
+_llm = None
+
+
+def _client(results):
+    """This child's LLM client (one per process), its calls' traces sent to the parent."""
+    global _llm
+    if _llm is None:
+        from harness.config import get_settings
+        from harness.llm import LLMClient
+        from harness.tracing.llm_calls import trace_of_call
+
+        def send_trace(call) -> None:
+            with contextlib.suppress(Exception):
+                results.put((_TRACE, None, trace_of_call(call)))
+
+        _llm = LLMClient(deployments=get_settings().llm_deployments, observers=[send_trace])
+    return _llm
+
+
+def _run_job(job: int, request: dict, items: list, concurrency: int, results, stopped) -> None:
+    try:
+        asyncio.run(_job(job, request, items, concurrency, results, stopped))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
+        results.put((_FAILED, job, f"{type(exc).__name__}: {exc}"))
+        return
+    results.put((_DONE, job, None))
+
+
+async def _job(job: int, request: dict, items: list, concurrency: int, results,
+               stopped) -> None:
+    from harness.evaluation.execute import Grading, default_judge_model, evaluate_case
+    from harness.evaluation.models import Target, TestCaseSnapshot
+    from harness.events.run_events import RunRequested
+    from harness.llm.options import JUDGE_OPTIONS, allowed_options
+
+    req = RunRequested.model_validate(request)
+    llm = _client(results)
+    targets = [Target.model_validate({**t, "params": allowed_options(t.get("params") or {})})
+               for t in req.targets]
+    grading = Grading(llm, judge_model=req.judge_model or default_judge_model(),
+                      judge_params=allowed_options(req.judge_params, JUDGE_OPTIONS) or None,
+                      labels={"run_id": req.run_id})
+    work = iter(items)
+
+    async def worker() -> None:
+        for case, target, repeat in work:
+            if stopped.get(job):
+                return
+            result = await evaluate_case(grading, targets[target],
+                                         TestCaseSnapshot.model_validate(case),
+                                         run_id=req.run_id, repeat=repeat,
+                                         default_assert=req.default_assert, cache=req.cache)
+            results.put((_RESULT, job, result.model_dump(mode="json")))
+
+    await asyncio.gather(*[worker() for _ in range(max(1, min(concurrency, len(items))))])
