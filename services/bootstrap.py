@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from services.generator.worker import Generator
     from services.registry.runtime import Runtime
     from services.runner.worker import Runner
+    from services.scorer.online import OnlineScorer
     from services.scorer.worker import RunScorer
     from services.worker_results import BatchingLocalSink
 
@@ -61,6 +62,8 @@ class LocalStack:
     traces: TraceWriter | None = None  # every LLM call of the runner, batched
     generator: Generator | None = None
     generator_sink: BatchingLocalSink | None = None
+    online: OnlineScorer | None = None  # online evaluation of stored traces
+    online_sink: BatchingLocalSink | None = None
 
     @classmethod
     async def start(cls, database_url: str, *, artifacts: ArtifactStore | None = None,
@@ -77,7 +80,8 @@ class LocalStack:
         from services.registry.runtime import Runtime
         from services.runner.local import LocalRunProgress
         from services.runner.worker import HANDLED_TYPES, Runner
-        from services.scorer.local import LocalScoringSource
+        from services.scorer.local import LocalScoringSource, LocalTraceFeed
+        from services.scorer.online import OnlineScorer
         from services.scorer.worker import HANDLED_TYPES as SCORER_TYPES
         from services.scorer.worker import RunScorer
         from services.worker_results import BatchingLocalSink
@@ -86,6 +90,7 @@ class LocalStack:
         rt.calls_providers = True  # the runner below calls providers with this environment
         sink = BatchingLocalSink(rt.commands)
         traces = trace_writer_from_settings(rt.pool, "harness-runner")
+        llm_given = llm is not None
         llm = llm or LLMClient(deployments=get_settings().llm_deployments)
         llm.observers += [LLMCallTracer(traces), LLMCallMetrics()]
         pool = None
@@ -108,7 +113,15 @@ class LocalStack:
                                     progress=LocalGenerationProgress(rt.pool),
                                     default_model=get_settings().judge_model)
         rt.bus.subscribe("generator", stack.generator.handle, types=GENERATOR_TYPES)
+        # online evaluation: its judge calls are traced as the scorer's, never fed back
+        judge_llm = llm if llm_given else LLMClient(
+            deployments=get_settings().llm_deployments,
+            observers=[LLMCallTracer(traces, source="scorer"), LLMCallMetrics()])
+        stack.online_sink = BatchingLocalSink(rt.commands, actor="scorer")
+        stack.online = OnlineScorer(llm=judge_llm, feed=LocalTraceFeed(rt.pool),
+                                    sink=stack.online_sink)
         rt.start_background()
+        stack.online.start()
         if resume:
             await runner.resume_unfinished(stack.load_run_work)
             await scorer.resume_unfinished()
@@ -137,6 +150,8 @@ class LocalStack:
         return await self._first(streams.generation(generation_id), GenerationRequested)
 
     async def stop(self) -> None:
+        if self.online is not None:
+            await self.online.stop()
         tasks = [*self.runner.tasks.values(), *self.scorer.tasks.values(),
                  *(self.generator.tasks.values() if self.generator else [])]
         for task in tasks:
@@ -150,6 +165,8 @@ class LocalStack:
             await asyncio.to_thread(self.runner.pool.close)
         await self.sink.close()
         await self.scorer_sink.close()
+        if self.online_sink is not None:
+            await self.online_sink.close()
         if self.generator_sink is not None:
             await self.generator_sink.close()
         if self.traces is not None:

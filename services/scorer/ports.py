@@ -46,3 +46,49 @@ class ScoringSource(Protocol):
 
     async def unscored_runs(self) -> list[str]:
         """Completed runs whose scores are not all in (to resume after a restart)."""
+
+
+class OnlineEvaluator(BaseModel):
+    """An active online evaluator as the scorer needs it (the registry's ``evaluators``)."""
+
+    id: str
+    name: str
+    assertion: dict[str, Any] | None = None
+    metric: str | None = None
+    traffic: dict[str, str] = Field(default_factory=dict)
+    sampling_rate: float = 1.0
+    judge_model: str | None = None
+
+
+class FedTrace(BaseModel):
+    """A stored trace as online evaluation reads it (masked request and response)."""
+
+    id: str
+    position: tuple[str, str]  # (writing transaction, id): where the feed is after it
+    source: str
+    application: str | None = None
+    prompt_id: str | None = None
+    key_id: str | None = None
+    key_name: str | None = None
+    model_requested: str
+    model_answered: str | None = None
+    latency_ms: float | None = None
+    cost_usd: float | None = None
+    request: Any = None
+    response: Any = None
+
+
+class TraceFeed(Protocol):
+    """Stored traces in the order they were written, from a named checkpoint."""
+
+    async def evaluators(self) -> list[OnlineEvaluator]:
+        """The active evaluators."""
+
+    async def next_traces(self, name: str, limit: int) -> list[FedTrace]:
+        """Successful chat traces (not the scorer's own judge calls) written after the
+        checkpoint ``name``, oldest first."""
+
+    async def save_checkpoint(self, name: str, position: tuple[str, str]) -> None: ...
+
+    async def scored(self, trace_ids: list[str]) -> set[tuple[str, str]]:
+        """(evaluator id, trace id) of the evaluator scores already recorded."""

@@ -22,6 +22,13 @@ async def _config_created(conn, ev: StoredEvent) -> None:
         ev.metadata.actor)
 
 
+def _scored_by(d: TraceScored, ev: StoredEvent) -> str:
+    """A person (the event's actor) or an online evaluator (``evaluator:<id>``)."""
+    if d.evaluator_id:
+        return f"evaluator:{d.evaluator_id}"
+    return ev.metadata.actor or ""
+
+
 async def _trace_scored(conn, ev: StoredEvent) -> None:
     d = TraceScored.model_validate(ev.data)
     await conn.execute(
@@ -29,7 +36,7 @@ async def _trace_scored(conn, ev: StoredEvent) -> None:
         "comment, config_id, scored_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
         "ON CONFLICT (trace_id, name, source, actor) DO UPDATE SET data_type = $5, "
         "value = $6, label = $7, comment = $8, config_id = $9, scored_at = $10",
-        d.trace_id, d.name, d.source, ev.metadata.actor or "", d.data_type, d.value, d.label,
+        d.trace_id, d.name, d.source, _scored_by(d, ev), d.data_type, d.value, d.label,
         d.comment, d.score_config_id, ev.recorded_at)
 
 

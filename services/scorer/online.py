@@ -1,0 +1,174 @@
+"""Online evaluation: the scorer reads stored traces as they are written and scores each
+one an active evaluator selects and samples (``harness.evaluation.online``), with the
+evaluator's assertion (the same engine as runs; ``llm-rubric`` through its judge) or Ragas
+metric, on the trace's masked input and answer.
+
+Each score goes to the results sink as ``TraceScored`` (source ``evaluator``) with a
+deterministic event id (uuid5 of evaluator and trace), and before scoring a page the
+scores already recorded are read and skipped: a restart that re-reads traces after the
+last checkpoint neither records a score twice nor calls a judge again for a recorded one.
+The checkpoint moves once the page's scores are flushed. The scorer's own calls (judges)
+are traced with source ``scorer`` and never fed back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import structlog
+
+from harness.assertions import evaluate_assertion
+from harness.assertions.models import AssertionContext
+from harness.evaluation.execute import Grading, default_judge_model
+from harness.evaluation.online import matches, sampled, score_event_id
+from harness.events import streams
+from harness.events.feedback_events import TraceScored
+from harness.llm import LLMClient
+from services.worker_results import ResultSink
+
+from .ports import FedTrace, OnlineEvaluator, TraceFeed
+
+log = structlog.get_logger(__name__)
+
+CHECKPOINT = "online-evaluation"
+MAX_COMMENT = 4000
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # OpenAI content parts
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return "" if content is None else str(content)
+
+
+def answer_of(response: Any) -> str:
+    """The answer's text in a stored response (``{"content"}`` or OpenAI's choices)."""
+    if not isinstance(response, dict):
+        return _text(response)
+    if "content" in response:
+        return _text(response["content"])
+    with contextlib.suppress(KeyError, IndexError, TypeError):
+        return _text(response["choices"][0]["message"]["content"])
+    return ""
+
+
+def question_of(request: Any) -> str:
+    """The last user message of a stored request (masked, as stored)."""
+    messages = request.get("messages") if isinstance(request, dict) else None
+    for m in reversed(messages or []):
+        if isinstance(m, dict) and m.get("role") == "user":
+            return _text(m.get("content"))
+    return ""
+
+
+def variables_of(request: Any) -> dict[str, Any]:
+    v = request.get("variables") if isinstance(request, dict) else None
+    return dict(v) if isinstance(v, dict) else {}
+
+
+def selects(evaluator: OnlineEvaluator, trace: FedTrace) -> bool:
+    return matches(evaluator.traffic, trace.model_dump()) and sampled(
+        evaluator.id, trace.id, evaluator.sampling_rate)
+
+
+class OnlineScorer:
+    def __init__(self, *, llm: LLMClient, feed: TraceFeed, sink: ResultSink,
+                 page_size: int = 200, poll_s: float = 0.5) -> None:
+        self.llm = llm
+        self.feed = feed
+        self.sink = sink
+        self.page_size = page_size
+        self.poll_s = poll_s
+        self.recorded = 0
+        self.task: asyncio.Task | None = None
+
+    async def step(self) -> int:
+        """Score one page of new traces; the number of traces read (0: caught up)."""
+        traces = await self.feed.next_traces(CHECKPOINT, self.page_size)
+        if not traces:
+            return 0
+        evaluators = await self.feed.evaluators()
+        work = [(e, t) for t in traces for e in evaluators if selects(e, t)]
+        if work:
+            done = await self.feed.scored(list(dict.fromkeys(t.id for _, t in work)))
+            work = [(e, t) for e, t in work if (e.id, t.id) not in done]
+            scores = await asyncio.gather(*(self._score(e, t) for e, t in work))
+            for (e, t), event in zip(work, scores, strict=True):
+                if event is not None:
+                    await self.sink.publish(streams.trace(t.id), event,
+                                            score_event_id(e.id, t.id))
+                    self.recorded += 1
+            await self.sink.flush()
+        await self.feed.save_checkpoint(CHECKPOINT, traces[-1].position)
+        return len(traces)
+
+    async def _score(self, evaluator: OnlineEvaluator, trace: FedTrace) -> TraceScored | None:
+        try:
+            if evaluator.assertion is not None:
+                return await self._assert(evaluator, trace)
+            return await self._metric(evaluator, trace)
+        except Exception as exc:  # noqa: BLE001 - one bad score never stops the feed
+            log.warning("online_score_failed", evaluator_id=evaluator.id, trace_id=trace.id,
+                        error=f"{type(exc).__name__}: {exc}")
+            return None
+
+    def _event(self, evaluator: OnlineEvaluator, trace: FedTrace, value: float,
+               label: str | None, comment: str) -> TraceScored:
+        return TraceScored(trace_id=trace.id, name=evaluator.name, data_type="numeric",
+                           value=value, label=label, comment=(comment or "")[:MAX_COMMENT],
+                           source="evaluator", evaluator_id=evaluator.id)
+
+    async def _assert(self, evaluator: OnlineEvaluator, trace: FedTrace) -> TraceScored | None:
+        grading = Grading(llm=self.llm, judge_model=evaluator.judge_model or default_judge_model(),
+                          labels={"source": "scorer", "evaluator_id": evaluator.id})
+        question = question_of(trace.request)
+        ctx = AssertionContext(vars={**variables_of(trace.request), "question": question},
+                               prompt=question, latency_ms=trace.latency_ms,
+                               cost_usd=trace.cost_usd, judge=grading.judge,
+                               embed=grading.embed)
+        result = await evaluate_assertion(evaluator.assertion or {}, answer_of(trace.response),
+                                          ctx)
+        if result.error:
+            log.warning("online_score_error", evaluator_id=evaluator.id, trace_id=trace.id,
+                        reason=result.reason)
+            return None
+        return self._event(evaluator, trace, result.score,
+                           "pass" if result.passed else "fail", result.reason)
+
+    async def _metric(self, evaluator: OnlineEvaluator, trace: FedTrace) -> TraceScored | None:
+        from harness.scoring import Scorer, ScoringInput
+
+        scorer = Scorer(self.llm, evaluator.judge_model or default_judge_model())
+        [score] = await scorer.score_case(ScoringInput(
+            question=question_of(trace.request), answer=answer_of(trace.response)),
+            [evaluator.metric or ""])
+        if score.status != "ok" or score.value is None:
+            log.warning("online_score_error", evaluator_id=evaluator.id, trace_id=trace.id,
+                        status=score.status, reason=score.reason)
+            return None
+        return self._event(evaluator, trace, float(score.value), None, score.reason or "")
+
+    async def run(self) -> None:
+        """Score new traces until cancelled (a failed page is retried after a pause)."""
+        while True:
+            try:
+                read = await self.step()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the database may come back
+                log.error("online_evaluation_failed", error=f"{type(exc).__name__}: {exc}")
+                read = 0
+            if read == 0:
+                await asyncio.sleep(self.poll_s)
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self.run(), name="online-scorer")
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
