@@ -3,7 +3,11 @@ concurrency 50, through the whole local pipeline (POST /runs → RunRequested �
 LiteLLM → stub → assertions → CaseResultRecorded ingested → RunCompleted).
 
 Prints JSON. ``wall_over_ideal`` = measured wall time ÷ (cases × latency / concurrency),
-goal ≤ 1.25. ``cpu_ms_per_case`` is the CPU time of this process (registry + runner in one
+goal ≤ 1.25, with one runner process. ``speedup_workers``: the same run's wall with one
+runner process ÷ with ``--workers`` (default one per core: the run's shards in child
+processes, ``harness up``'s default), goal ≥ 1.7 on 2 cores; ``load_average`` says how
+busy the machine was. Each side first runs a warm-up run on the same stack.
+``cpu_ms_per_case`` is the CPU time of this process (registry + runner in one
 process, as ``harness up`` runs them) per case; the stub runs in another process.
 
 ``cpu_ms_per_call`` / ``litellm_cpu_ms_per_call``: process CPU time per call of harness's
@@ -58,15 +62,15 @@ async def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="per-call rounds of each side")
     ap.add_argument("--calls-only", action="store_true",
                     help="measure only CPU per call (LLMClient vs bare litellm.acompletion)")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="runner processes of the second pipeline run (default: one per "
+                         "core); speedup_workers = wall with 1 ÷ wall with these")
     args = ap.parse_args()
     os.environ.setdefault("OPENAI_API_KEY", "sk-bench")
 
     from harness.logging import configure_logging
 
     configure_logging("WARNING")  # on stderr: stdout is the JSON result
-    from harness.artifacts import FolderArtifactStore
-    from services.bootstrap import LocalStack
-    from services.registry.app import create_app
 
     stub = subprocess.Popen([sys.executable, "-c", STUB, str(args.latency)], cwd=ROOT,
                             stdout=subprocess.PIPE, text=True,
@@ -82,39 +86,12 @@ async def main() -> None:
                           **per_call}, indent=2))
         return
 
-    tmp = tempfile.TemporaryDirectory()
-    async with scratch_database("harness_bench_runner") as db:
-        stack = await LocalStack.start(db,
-                                       artifacts=FolderArtifactStore(Path(tmp.name)),
-                                       pool_max=10)
-        await stack.runner.llm.warmup()
-        # the model's endpoint is server configuration: a run carries LLM options only
-        stack.runner.llm.deployments["*"] = {"api_base": base_url}
-        app = create_app(runtime=stack.runtime)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://r", timeout=120) as c:
-            p = (await c.post("/prompts", json={"name": "bench", "content": [
-                {"role": "system", "content": "Answer briefly."},
-                {"role": "user", "content": "Question {{ i }}: {{ q }}"}]})).json()
-            ds = (await c.post("/datasets", json={"name": "bench"})).json()
-            cases = [{"input": {"i": i, "q": f"what is {i} squared?"},
-                      "assert": [{"type": "contains", "value": f"Question {i}"},
-                                 {"type": "not-icontains", "value": "error"}]}
-                     for i in range(args.cases)]
-            await c.post(f"/datasets/{ds['id']}/cases", json={"cases": cases})
-            target = {"prompt_id": p["id"], "model": args.model,
-                      "params": {"temperature": 0.7}}
-
-            cpu0, t0 = time.process_time(), time.perf_counter()
-            run = (await c.post("/runs", json={"dataset_id": ds["id"], "targets": [target],
-                                               "concurrency": args.concurrency})).json()
-            while (state := (await c.get(f"/runs/{run['id']}")).json())["status"] not in (
-                    "completed", "failed", "cancelled"):
-                await asyncio.sleep(0.02)
-            wall = time.perf_counter() - t0
-            cpu = time.process_time() - cpu0
-        await stack.stop()
-    tmp.cleanup()
+    # the stack's child runner processes read the endpoint from the environment
+    os.environ["HARNESS_LLM_DEPLOYMENTS"] = json.dumps({"*": {"api_base": base_url}})
+    workers = args.workers or os.cpu_count() or 1
+    one = await _pipeline(base_url, args, workers=1)
+    many = await _pipeline(base_url, args, workers=workers) if workers > 1 else one
+    wall, cpu, state = one["wall_s"], one["cpu_s"], one["state"]
     ideal = args.cases * args.latency / args.concurrency
     try:
         baselines = await _baselines(base_url, args) if args.model != "echo" else {}
@@ -129,10 +106,64 @@ async def main() -> None:
         "status": state["status"], "recorded": state["recorded"], "passed": state["passed"],
         "wall_s": wall, "ideal_s": ideal, "wall_over_ideal": wall / ideal,
         "cpu_s": cpu, "cpu_ms_per_case": cpu / args.cases * 1000,
+        "workers": workers,
+        "workers_wall_s": many["wall_s"], "workers_wall_over_ideal": many["wall_s"] / ideal,
+        "workers_status": many["state"]["status"], "workers_recorded": many["state"]["recorded"],
+        "speedup_workers": wall / many["wall_s"],
+        "load_average": os.getloadavg(),
         "baselines": baselines,
         **per_call,
-        "goal": {"wall_over_ideal": "<= 1.25", "cpu_per_call_ratio": "<= 1.1"},
+        "goal": {"wall_over_ideal": "<= 1.25", "cpu_per_call_ratio": "<= 1.1",
+                 "speedup_workers": ">= 1.7 on 2 cores"},
     }, indent=2))
+
+
+async def _pipeline(base_url: str, args, *, workers: int) -> dict:
+    """One run of ``args.cases`` through the local stack with ``workers`` runner processes
+    (after a warm-up run, so the processes have loaded LiteLLM), on its own database."""
+    from harness.artifacts import FolderArtifactStore
+    from services.bootstrap import LocalStack
+    from services.registry.app import create_app
+
+    tmp = tempfile.TemporaryDirectory()
+    async with scratch_database(f"harness_bench_runner_{workers}") as db:
+        stack = await LocalStack.start(db, artifacts=FolderArtifactStore(Path(tmp.name)),
+                                       pool_max=10, workers=workers)
+        await stack.runner.llm.warmup()
+        # the model's endpoint is server configuration: a run carries LLM options only
+        stack.runner.llm.deployments["*"] = {"api_base": base_url}
+        app = create_app(runtime=stack.runtime)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://r", timeout=120) as c:
+            p = (await c.post("/prompts", json={"name": "bench", "content": [
+                {"role": "system", "content": "Answer briefly."},
+                {"role": "user", "content": "Question {{ i }}: {{ q }}"}]})).json()
+            target = {"prompt_id": p["id"], "model": args.model,
+                      "params": {"temperature": 0.7}}
+
+            async def run(name: str, n: int) -> dict:
+                ds = (await c.post("/datasets", json={"name": name})).json()
+                cases = [{"input": {"i": i, "q": f"what is {i} squared?"},
+                          "assert": [{"type": "contains", "value": f"Question {i}"},
+                                     {"type": "not-icontains", "value": "error"}]}
+                         for i in range(n)]
+                await c.post(f"/datasets/{ds['id']}/cases", json={"cases": cases})
+                run = (await c.post("/runs", json={"dataset_id": ds["id"],
+                                                   "targets": [target],
+                                                   "concurrency": args.concurrency})).json()
+                while (state := (await c.get(f"/runs/{run['id']}")).json())["status"] not in (
+                        "completed", "failed", "cancelled"):
+                    await asyncio.sleep(0.02)
+                return state
+
+            await run("warm-up", min(args.cases, 500 * workers))
+            cpu0, t0 = time.process_time(), time.perf_counter()
+            state = await run("bench", args.cases)
+            wall = time.perf_counter() - t0
+            cpu = time.process_time() - cpu0
+        await stack.stop()
+    tmp.cleanup()
+    return {"wall_s": wall, "cpu_s": cpu, "state": state}
 
 
 def _machine() -> dict:

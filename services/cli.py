@@ -397,6 +397,9 @@ def eval_cmd(
     engine: Annotated[str, typer.Option(help="harness | promptfoo (the real promptfoo CLI, "
                                              "Node.js ≥ 22)")] = "harness",
     url: Annotated[str | None, typer.Option(help="registry URL for --record")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="processes the evaluations are split over (default: HARNESS_RUNNER_WORKERS, "
+             "else one per core; an eval of under 100 per process uses fewer)")] = None,
 ) -> None:
     """Run a promptfoo config; exit 100 when any test fails (as promptfoo does)."""
     from harness.promptfoo import eval_command
@@ -414,9 +417,12 @@ def eval_cmd(
 
     if engine == "promptfoo":
         raise typer.Exit(_eval_with_promptfoo(config, output, no_cache, record, url))
+    from services.bootstrap import default_workers
+
     code = eval_command(config, output, concurrency=concurrency, repeat=repeat,
                         no_cache=no_cache, console=console,
-                        on_finished=store if record else None)
+                        on_finished=store if record else None,
+                        workers=workers or default_workers())
     raise typer.Exit(code)
 
 

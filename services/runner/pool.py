@@ -125,7 +125,11 @@ def _client(results):
     if _llm is None:
         from harness.config import get_settings
         from harness.llm import LLMClient
+        from harness.logging import configure_logging, wants_json
         from harness.tracing.llm_calls import trace_of_call
+
+        s = get_settings()
+        configure_logging(s.log_level, wants_json(s.log_format, s.log_json))  # on stderr
 
         def send_trace(call) -> None:
             with contextlib.suppress(Exception):

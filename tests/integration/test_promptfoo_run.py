@@ -243,3 +243,26 @@ async def test_eval_command_inside_a_running_loop(tmp_path, stub):
                         no_cache=True)
     assert code == EXIT_FAILED
     assert "2 passed, 3 failed, 0 errors" in buf.getvalue()
+
+
+def test_eval_split_over_processes_gives_the_same_outcome(tmp_path):
+    """``harness eval --workers 2``: the evaluations in two processes, the outcome (order,
+    verdicts, outputs) as one process makes it; a small eval stays in one process."""
+    from harness.promptfoo.parallel import workers_for
+
+    cfg = tmp_path / "promptfooconfig.yaml"
+    tests = "".join(f"  - vars: {{n: '{i}'}}\n    assert: [{{type: contains, value: '"
+                    f"{i if i % 7 else 'never'}'}}]\n" for i in range(120))
+    cfg.write_text("prompts: ['say {{n}}', 'tell {{n}}']\nproviders: [echo]\n"
+                   f"tests:\n{tests}")
+    outputs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"out-{workers}.json"
+        console, buf = recording_console()
+        assert eval_command(cfg, out, console=console, workers=workers) == EXIT_FAILED
+        assert "204 passed, 36 failed, 0 errors" in buf.getvalue()
+        rows = json.loads(out.read_text())["results"]["results"]
+        outputs[workers] = [(r["testIdx"], r["promptIdx"], r["success"],
+                             r["response"]["output"]) for r in rows]
+    assert outputs[1] == outputs[2] and len(outputs[2]) == 240
+    assert workers_for(240, 2) == 2 and workers_for(150, 2) == 1 and workers_for(240, 1) == 1

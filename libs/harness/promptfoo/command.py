@@ -31,6 +31,7 @@ from harness.tracing.llm_calls import export_calls
 from .config import EvalPlan, load_config
 from .errors import ConfigError
 from .output import test_indices, to_promptfoo_csv, to_promptfoo_json
+from .parallel import run_plan_in_processes, workers_for
 from .run import EvalOutcome, run_plan
 
 EXIT_OK = 0
@@ -152,6 +153,7 @@ def eval_command(
     console: Console | None = None,
     llm: LLMClient | None = None,
     on_finished: Callable[[EvalPlan, EvalOutcome], None] | None = None,
+    workers: int = 1,
 ) -> int:
     """Load a promptfoo config, run it with a progress bar, print the results table and
     summary, write ``output`` (``.json`` promptfoo results, ``.csv``, ``.yaml``; without
@@ -162,7 +164,9 @@ def eval_command(
     ``concurrency`` / ``repeat`` default to the config's ``evaluateOptions``
     (``maxConcurrency``, ``repeat``), else 4 / 1. ``no_cache`` turns the response cache
     off (as does ``evaluateOptions.cache: false``). ``on_finished(plan, outcome)`` is
-    called after the outputs are written (``--record`` uses it)."""
+    called after the outputs are written (``--record`` uses it). ``workers``: processes
+    the evaluations are split over (``harness.promptfoo.parallel``; a small eval, or one
+    given its own ``llm``, runs in this process)."""
     console = console or Console()
     try:
         plan = load_config(config)
@@ -201,10 +205,16 @@ def eval_command(
         def advance(done: int, total: int, result: CaseResult) -> None:
             bar.update(task, completed=done)
 
+        processes = 1 if llm is not None else workers_for(jobs, workers)
         try:
-            outcome = _run(run_plan(plan, llm=client, concurrency=concurrency,
-                                    repeat=repeat, progress=advance,
-                                    cache=False if cache_off else None))
+            if processes > 1:
+                outcome = _run(run_plan_in_processes(
+                    plan, workers=processes, llm=client, concurrency=concurrency,
+                    repeat=repeat, progress=advance, cache=False if cache_off else None))
+            else:
+                outcome = _run(run_plan(plan, llm=client, concurrency=concurrency,
+                                        repeat=repeat, progress=advance,
+                                        cache=False if cache_off else None))
         finally:
             if exporter is not None:
                 exporter.shutdown()  # sends what is left

@@ -108,11 +108,14 @@ async def run_plan(
     cache: bool | None = None,
     grading: Grading | None = None,
     eval_id: str | None = None,
+    part: tuple[int, int] | None = None,
 ) -> EvalOutcome:
     """Evaluate every case × target (× ``repeat``) with ``evaluate_case``, at most
     ``concurrency`` at a time. Results come back in promptfoo's order (test, repeat,
     target) whatever order they finished in. ``grading`` defaults to ``Grading(llm)``
-    (judge: ``HARNESS_JUDGE_MODEL``)."""
+    (judge: ``HARNESS_JUDGE_MODEL``). ``part=(i, n)``: only the i-th of n contiguous
+    slices of the evaluations, without the comparisons across a test's outputs (whoever
+    merges the parts applies them: ``harness.promptfoo.parallel``)."""
     if concurrency < 1:
         raise ValueError("concurrency must be ≥ 1")
     if repeat < 1:
@@ -122,6 +125,9 @@ async def run_plan(
     eval_id = eval_id or new_eval_id(started_at)
     jobs = [(case, r, t) for case in plan.cases for r in range(repeat)
             for t in range(len(plan.targets)) if plan.runs(case, t)]
+    if part is not None:
+        i, n = part
+        jobs = jobs[len(jobs) * i // n:len(jobs) * (i + 1) // n]
     total = len(jobs)
     gate = asyncio.Semaphore(concurrency)
     done = 0
@@ -157,7 +163,8 @@ async def run_plan(
                                    "targets": [t.label for t in plan.targets]}) as run_span:
         results = await asyncio.gather(*(one(*job) for job in jobs))
         # select-best / max-score: graded across each test's outputs once all are in
-        results = await apply_comparisons(plan, list(results), grading, repeat=repeat)
+        if part is None:
+            results = await apply_comparisons(plan, list(results), grading, repeat=repeat)
         run_span.output({s: sum(r.status == s for r in results)
                          for s in ("pass", "fail", "error")})
     duration_ms = (time.perf_counter() - clock) * 1000.0
