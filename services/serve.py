@@ -4,7 +4,11 @@ accepting, waits for in-flight requests, then the app's lifespan releases its wo
 
 Before binding, each service asks whether it may run there (``harness.open_mode``): a
 registry or gateway without API keys, or a worker that does not verify Pub/Sub push
-tokens, starts only on loopback unless told ``--insecure`` (``HARNESS_INSECURE=1``)."""
+tokens, starts only on loopback unless told ``--insecure`` (``HARNESS_INSECURE=1``).
+
+``HARNESS_METRICS_PORT`` adds a listener on 127.0.0.1 that serves ``/metrics`` without a
+key (``harness.metrics_listener``), for a scraper on the same host such as Cloud Run's
+Managed Service for Prometheus sidecar; the public ``/metrics`` keeps its auth rule."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from collections.abc import Awaitable, Callable
 import uvicorn
 from fastapi import FastAPI
 
-from harness import open_mode
+from harness import metrics_listener, open_mode
 from harness.config import Settings, get_settings
 from harness.logging import configure_logging, wants_json
 
@@ -67,5 +71,10 @@ def serve(factory: Callable[[], FastAPI], guard: Guard | None = None) -> None:
         if refused:
             print(refused, file=sys.stderr)
             sys.exit(2)
+    if s.metrics_port is not None:
+        if s.metrics_port == s.port:
+            sys.exit(f"HARNESS_METRICS_PORT {s.metrics_port} is the service's PORT too: "
+                     "pick another port for the loopback metrics listener")
+        metrics_listener.start(s.metrics_port)
     uvicorn.run(factory(), host=s.host, port=s.port, log_level=s.log_level.lower(),
                 timeout_graceful_shutdown=GRACEFUL_SECONDS, access_log=False)

@@ -249,6 +249,10 @@ class Settings(BaseSettings):
     gateway_alert_check_s: float = Field(
         default=15.0, description="HARNESS_GATEWAY_ALERT_CHECK_S: how often cost alerts are "
                                   "checked besides after each trace batch")
+    metrics_port: int | None = Field(
+        default=None, description="HARNESS_METRICS_PORT: also serve /metrics without a key "
+                                  "on 127.0.0.1:<port> only (the Prometheus sidecar on Cloud "
+                                  "Run); unset = no such listener")
     gateway_metrics_public: bool = Field(
         default=False, description="HARNESS_GATEWAY_METRICS_PUBLIC: 1, true or yes serve "
                                    "/metrics without a key")
@@ -296,7 +300,8 @@ class Settings(BaseSettings):
     def _on_only_when_said(cls, value: Any) -> bool:
         return str(value).lower() in ("1", "true", "yes")
 
-    @field_validator("gateway_aliases_file", "gateway_alert_webhook", mode="before")
+    @field_validator("gateway_aliases_file", "gateway_alert_webhook", "metrics_port",
+                     mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from prometheus_client import (
@@ -39,6 +40,22 @@ UNIT = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 def exposition() -> bytes:
     """Every metric of this process in the Prometheus text format."""
     return generate_latest(REGISTRY)
+
+
+# Text rendered outside REGISTRY (the gateway's own counters), for the loopback metrics
+# listener (``harness.metrics_listener``): weak references, so a stopped gateway drops out.
+_text_sources: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def add_text_source(owner: object, render: Callable[[object], bytes]) -> None:
+    """``render(owner)`` is part of every :func:`scrape` while ``owner`` lives."""
+    _text_sources[owner] = render
+
+
+def scrape() -> bytes:
+    """What this process's public ``/metrics`` serves: the text sources, then REGISTRY."""
+    return b"".join(render(owner) for owner, render in list(_text_sources.items())) \
+        + exposition()
 
 
 def _counter(name, doc, labels=()):

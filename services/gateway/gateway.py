@@ -89,6 +89,15 @@ class Gateway:
             interval_s=self.settings.alert_check_s)
         self.traces.listeners.append(self.alerts.on_batch)
         self.prom = usage_metrics.Prometheus()
+        metrics.add_text_source(self, Gateway.prometheus_text)  # the loopback listener
+
+    def prometheus_text(self) -> bytes:
+        """The gateway's own series (its part of ``/metrics``)."""
+        extra = {"harness_gateway_traces_written_total": self.traces.written,
+                 "harness_gateway_traces_dropped_total": self.traces.dropped,
+                 "harness_gateway_models_cooling": sum(
+                     1 for m in list(self.router.cooldowns) if self.router.cooling(m) > 0)}
+        return self.prom.render(extra).encode()
 
     def start(self) -> None:
         """Background work (cost alert checks); needs a running event loop."""

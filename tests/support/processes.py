@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import os
 import signal
 import subprocess
@@ -213,14 +214,28 @@ def _processes() -> list[Proc]:
 
 def _listening_ports(pids) -> dict[int, set[int]]:
     """pid → TCP ports it listens on (IPv4 and IPv6), from ``/proc/net`` and fds."""
-    inode_port: dict[str, int] = {}
+    return {pid: {port for _, port in sockets}
+            for pid, sockets in listening_sockets(pids).items()}
+
+
+def _address(hex_address: str) -> str:
+    """``/proc/net/tcp*``'s local address (little-endian 32-bit words) as text."""
+    raw = bytes.fromhex(hex_address)
+    return str(ipaddress.ip_address(b"".join(raw[i:i + 4][::-1]
+                                             for i in range(0, len(raw), 4))))
+
+
+def listening_sockets(pids) -> dict[int, set[tuple[str, int]]]:
+    """pid → (address, port) of every TCP socket it listens on (IPv4 and IPv6)."""
+    inode_socket: dict[str, tuple[str, int]] = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with contextlib.suppress(OSError):
             for line in Path(table).read_text().splitlines()[1:]:
                 cols = line.split()
                 if cols[3] == "0A":  # TCP_LISTEN
-                    inode_port[cols[9]] = int(cols[1].rsplit(":", 1)[1], 16)
-    found: dict[int, set[int]] = {}
+                    address, port = cols[1].rsplit(":", 1)
+                    inode_socket[cols[9]] = (_address(address), int(port, 16))
+    found: dict[int, set[tuple[str, int]]] = {}
     for pid in pids:
         entry = Path("/proc") / str(pid)
         with contextlib.suppress(OSError):
@@ -228,7 +243,7 @@ def _listening_ports(pids) -> dict[int, set[int]]:
                 with contextlib.suppress(OSError):
                     target = os.readlink(fd)
                     if target.startswith("socket:["):
-                        port = inode_port.get(target[8:-1])
-                        if port is not None:
-                            found.setdefault(pid, set()).add(port)
+                        sock = inode_socket.get(target[8:-1])
+                        if sock is not None:
+                            found.setdefault(pid, set()).add(sock)
     return found

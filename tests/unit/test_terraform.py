@@ -322,7 +322,7 @@ def test_every_environment_variable_a_service_reads_is_set() -> None:
     dynamic_envs = [d["env"] for d in container["dynamic"] if "env" in d]
     assert {d["for_each"] for d in dynamic_envs} == {"${local.env[each.key]}",
                                                     "${local.secret_env[each.key]}"}
-    assert block(container, "ports")["container_port"] == 8080
+    assert block(container, "ports")["container_port"] == "${local.service_port}"
 
     assert set(env) == set(secret_env) == set(SERVICES)
     for service in SERVICES:
@@ -390,6 +390,15 @@ def test_prometheus_sidecar_scrapes_every_service_but_the_studio() -> None:
     writer = res("iam", "google_project_iam_member", "metric_writer")
     assert writer["role"] == "roles/monitoring.metricWriter"
     assert "studio" in writer["for_each"] and "setsubtract" in writer["for_each"]
+
+    # The sidecar's default RunMonitoring scrapes localhost:8080/metrics with no API key:
+    # 8080 is every scraped service's loopback listener, requests come in on another port.
+    loc = services["locals"]
+    assert loc["metrics_port"] == 8080 and loc["service_port"] != loc["metrics_port"]
+    env, _ = service_env()
+    for name in SERVICES:
+        expected = "${tostring(local.metrics_port)}" if name != "studio" else None
+        assert env[name].get("HARNESS_METRICS_PORT") == expected, name
 
 
 def test_least_privilege_grants() -> None:

@@ -45,10 +45,6 @@ async def prometheus(request: Request, gw: Gateway = Depends(current_gateway)):
     ``metrics`` (or any higher role), unless ``HARNESS_GATEWAY_METRICS_PUBLIC=true``."""
     if not gw.settings.metrics_public:
         await require("metrics")(request)
-    extra = {"harness_gateway_traces_written_total": gw.traces.written,
-             "harness_gateway_traces_dropped_total": gw.traces.dropped,
-             "harness_gateway_models_cooling": sum(
-                 1 for m in list(gw.router.cooldowns) if gw.router.cooling(m) > 0)}
     # and every other service of this process (``harness up`` serves one /metrics)
-    return Response(gw.prom.render(extra).encode() + metrics.exposition(),
+    return Response(gw.prometheus_text() + metrics.exposition(),
                     media_type=metrics.CONTENT_TYPE)

@@ -1,7 +1,9 @@
 # What each service reads from its environment (libs/harness/config.py, Settings).
 # ONE map per service: local.env[name] = common_env + HARNESS_SERVICE + service_env[name];
 # secrets come from Secret Manager through local.secret_env[name] (variable => logical
-# secret name, see modules/secrets). PORT is set by Cloud Run itself (container port).
+# secret name, see modules/secrets). PORT is set by Cloud Run itself (container port,
+# local.service_port); HARNESS_METRICS_PORT is the loopback listener the Prometheus
+# sidecar scrapes (local.metrics_port, main.tf).
 # tests/unit/test_terraform.py reads these three locals and checks them against Settings.
 
 locals {
@@ -24,7 +26,8 @@ locals {
       HARNESS_BOOTSTRAP_KEY_SHA256 = var.service_key_sha256
       HARNESS_POOL_MIN_SIZE        = "1"
       HARNESS_POOL_MAX_SIZE        = tostring(var.db_pool_max_size)
-      # /metrics without a key for the Prometheus sidecar (var.metrics_public)
+      HARNESS_METRICS_PORT         = tostring(local.metrics_port)
+      # the public /metrics without a key too (var.metrics_public; the sidecar needs not)
       HARNESS_GATEWAY_METRICS_PUBLIC = tostring(var.metrics_public)
     }
     runner = {
@@ -33,6 +36,7 @@ locals {
       HARNESS_PUSH_AUDIENCE        = var.service_urls["runner"]
       HARNESS_PUSH_SERVICE_ACCOUNT = var.push_service_account
       HARNESS_JUDGE_MODEL          = var.judge_model
+      HARNESS_METRICS_PORT         = tostring(local.metrics_port)
     }
     scorer = {
       HARNESS_URL                  = local.registry_url
@@ -40,6 +44,7 @@ locals {
       HARNESS_PUSH_AUDIENCE        = var.service_urls["scorer"]
       HARNESS_PUSH_SERVICE_ACCOUNT = var.push_service_account
       HARNESS_JUDGE_MODEL          = var.judge_model
+      HARNESS_METRICS_PORT         = tostring(local.metrics_port)
     }
     generator = {
       HARNESS_URL                  = local.registry_url
@@ -47,11 +52,13 @@ locals {
       HARNESS_PUSH_AUDIENCE        = var.service_urls["generator"]
       HARNESS_PUSH_SERVICE_ACCOUNT = var.push_service_account
       HARNESS_JUDGE_MODEL          = var.judge_model
+      HARNESS_METRICS_PORT         = tostring(local.metrics_port)
     }
     gateway = {
       HARNESS_URL           = local.registry_url
       HARNESS_POOL_MIN_SIZE = "1"
       HARNESS_POOL_MAX_SIZE = tostring(var.gateway_db_pool_max_size)
+      HARNESS_METRICS_PORT  = tostring(local.metrics_port)
       # a gateway that starts before the registry on a fresh database is closed too
       HARNESS_BOOTSTRAP_KEY_SHA256   = var.service_key_sha256
       HARNESS_GATEWAY_METRICS_PUBLIC = tostring(var.metrics_public)

@@ -34,9 +34,17 @@ locals {
 
   image = { for name, s in local.services : name => "${var.image_repository}/${name}:${var.image_tag}" }
 
-  # Services whose /metrics the Managed Service for Prometheus sidecar scrapes (the
+  # Services whose metrics the Managed Service for Prometheus sidecar scrapes (the
   # studio serves none).
   prometheus = { for name, s in local.services : name => var.managed_prometheus && name != "studio" }
+
+  # Requests reach the service on service_port (Cloud Run sets PORT to it). The sidecar's
+  # default RunMonitoring scrapes localhost:8080/metrics every 30 s and sends no API key,
+  # so 8080 is the loopback metrics listener (HARNESS_METRICS_PORT, env.tf): /metrics
+  # without a key on 127.0.0.1 only, which the containers of one instance share and
+  # nothing else reaches; the public /metrics keeps its key.
+  service_port = 8000
+  metrics_port = 8080
 }
 
 # Everything the revisions need at start-up that other modules create: secret versions
@@ -108,7 +116,7 @@ resource "google_cloud_run_v2_service" "service" {
       image = local.image[each.key]
 
       ports {
-        container_port = 8080
+        container_port = local.service_port
       }
 
       resources {
@@ -152,8 +160,9 @@ resource "google_cloud_run_v2_service" "service" {
       }
     }
 
-    # Managed Service for Prometheus: scrapes localhost:8080/metrics every 60 s into
-    # Cloud Monitoring (its default RunMonitoring configuration).
+    # Managed Service for Prometheus: scrapes localhost:8080/metrics (local.metrics_port,
+    # the service's loopback listener) every 30 s into Cloud Monitoring (its default
+    # RunMonitoring configuration).
     dynamic "containers" {
       for_each = local.prometheus[each.key] ? [1] : []
       content {

@@ -182,8 +182,9 @@ variable "labels" {
 variable "managed_prometheus" {
   description = <<-EOT
     Run the Managed Service for Prometheus sidecar beside every service but the studio:
-    it scrapes the container's /metrics (port 8080, every 60 s) into Cloud Monitoring,
-    where the harness_* metrics answer PromQL (infra/grafana dashboards).
+    it scrapes the service's loopback metrics listener (localhost:8080/metrics, no API key
+    needed, every 30 s) into Cloud Monitoring, where the harness_* metrics answer PromQL
+    (infra/grafana dashboards).
   EOT
   type        = bool
   default     = true
@@ -197,11 +198,12 @@ variable "prometheus_sidecar_image" {
 
 variable "metrics_public" {
   description = <<-EOT
-    HARNESS_GATEWAY_METRICS_PUBLIC of the registry and the gateway: serve /metrics without
-    a key, so their sidecars can scrape it (the workers' /metrics is always open; they are
+    HARNESS_GATEWAY_METRICS_PUBLIC of the registry and the gateway: serve their public
+    /metrics without a key, for a scraper outside Cloud Run. Cloud Monitoring needs not:
+    the sidecars scrape the loopback listener, which needs no key. Left false, the public
+    /metrics needs a key with the role `metrics` (the workers' is open; they are
     internal-only). The metrics carry model, application and prompt names, never ids or
-    content. Left false, those two keep /metrics behind a `metrics` key and their
-    sidecars' scrapes are refused.
+    content.
   EOT
   type        = bool
   default     = false
