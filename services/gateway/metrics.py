@@ -52,6 +52,28 @@ async def usage(pool, group_by: str, interval: str, since: datetime,
     return out
 
 
+_SCORES_SQL = """
+SELECT date_trunc('{interval}', t.created_at) AS bucket, t.prompt_id, t.prompt_version,
+       coalesce(t.model_answered, t.model_requested) AS model, s.name, s.source,
+       avg(s.value) AS mean, count(*) AS n
+  FROM gateway_traces t JOIN trace_scores s ON s.trace_id = t.id
+ WHERE t.created_at >= $1 AND t.created_at < $2 AND ($3::text IS NULL OR t.source = $3)
+ GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+"""
+
+
+async def score_series(pool, interval: str, since: datetime, until: datetime,
+                       source: str | None = None) -> list[dict]:
+    """The mean score of the traces (people's and online evaluators') per bucket, prompt
+    version, model, score name and source."""
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of {', '.join(INTERVALS)}")
+    rows = await pool.fetch(_SCORES_SQL.format(interval=interval), since, until, source)
+    return [{"bucket": r["bucket"].isoformat(), "prompt_id": r["prompt_id"],
+             "prompt_version": r["prompt_version"], "model": r["model"], "name": r["name"],
+             "source": r["source"], "mean": float(r["mean"]), "count": r["n"]} for r in rows]
+
+
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 

@@ -525,6 +525,9 @@ class TraceFilterIn(RequestBody):
     min_latency_ms: float | None = Field(None, ge=0, allow_inf_nan=False)
     min_cost_usd: float | None = Field(None, ge=0, allow_inf_nan=False)
     q: str | None = Field(None, description="text in the masked request or response")
+    score_below: float | None = Field(None, allow_inf_nan=False,
+                                      description="has a score below this value")
+    score_name: str | None = Field(None, description="has a score of this name")
 
     @model_validator(mode="after")
     def _window(self) -> TraceFilterIn:

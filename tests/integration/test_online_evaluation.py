@@ -82,8 +82,25 @@ async def test_live_traffic_is_scored_once_by_matching_active_evaluators(client,
         shown = (await client.get(f"/traces/{trace['id']}")).json()["scores"]
         assert [(s["name"], s["source"], s["value"], s["label"], s["actor"]) for s in shown] == [
             ("polite", "evaluator", 0.75, "pass", f"evaluator:{polite['id']}")]
+        async def below(**params) -> list[str]:
+            r = await client.get("/traces", params=params)
+            assert r.status_code == 200, r.text
+            return [t["id"] for t in r.json()["items"]]
+
+        assert await below(score_below=0.8) == [trace["id"]]
+        assert await below(score_below=0.8, score_name="polite") == [trace["id"]]
+        assert await below(score_below=0.5) == []
+        assert await below(score_below=0.8, score_name="paused") == []
         assert {other["id"], paused["id"], never["id"]}.isdisjoint(
             {e.data["evaluator_id"] for e in events})
+
+        # the mean score per prompt version and model, in the usage metrics
+        async with serve_gateway(runtime, settings) as gw, gw.http() as h:
+            r = await h.get("/metrics/usage", params={"source": "gateway"})
+        assert r.status_code == 200, r.text
+        assert [(s["model"], s["name"], s["source"], s["mean"], s["count"])
+                for s in r.json()["scores"]] == [("openai/primary", "polite", "evaluator",
+                                                  0.75, 1)]
 
         # a restart before the checkpoint was saved reads the trace again: no judge call,
         # no second score

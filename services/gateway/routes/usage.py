@@ -1,5 +1,6 @@
 """``GET /metrics/usage`` (tokens, cost and latency per model, application or key over
-time) and ``GET /metrics`` (Prometheus text)."""
+time; ``scores``: the traces' mean score per prompt version, model and score name)
+and ``GET /metrics`` (Prometheus text)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,9 @@ async def usage(group_by: str = Query("model", pattern="^(app|model|key)$"),
     return {"group_by": group_by, "interval": interval, "since": since, "until": until,
             "source": source,
             "items": await usage_metrics.usage(gw.rt.pool, group_by, interval, since,
-                                               until, source)}
+                                               until, source),
+            "scores": await usage_metrics.score_series(gw.rt.pool, interval, since, until,
+                                                       source)}
 
 
 @router.get("/metrics", tags=["gateway"],

@@ -97,6 +97,10 @@ async def list_traces_route(
         min_cost_usd: float | None = Query(None, ge=0, allow_inf_nan=False),
         q: str | None = Query(None, description="text in the masked request or response "
                                                 "(case-insensitive, literal)"),
+        score_below: float | None = Query(None, allow_inf_nan=False,
+                                          description="has a score below this value"),
+        score_name: str | None = Query(None, description="has a score of this name "
+                                                         "(with score_below: that score)"),
         cursor: str | None = Query(None, description="next_cursor of the previous page"),
         limit: int = Query(50, ge=1, le=500, description="page size"),
         rt=Depends(runtime), _=Depends(require("viewer"))):
@@ -113,7 +117,8 @@ async def list_traces_route(
     f = TraceFilter(since=since, until=until, source=source, model=model,
                     application=application, prompt_id=prompt_id,
                     prompt_version=prompt_version, key=key, status=status,
-                    min_latency_ms=min_latency_ms, min_cost_usd=min_cost_usd, q=q)
+                    min_latency_ms=min_latency_ms, min_cost_usd=min_cost_usd, q=q,
+                    score_below=score_below, score_name=score_name)
     rows, nxt = await list_traces(rt.pool, f, limit=limit, after=after)
     return TracePage(items=[TraceSummaryOut(**_summary(r)) for r in rows], limit=limit,
                      next_cursor=nxt.encode() if nxt else None)

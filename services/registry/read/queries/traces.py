@@ -62,7 +62,8 @@ class Cursor:
 class TraceFilter:
     """Every filter is optional; set ones are ANDed. ``key`` is a gateway key's id or name,
     ``model`` matches the model asked for or the one that answered, ``q`` is literal text
-    in the masked request or response (case-insensitive)."""
+    in the masked request or response (case-insensitive); ``score_below`` keeps traces with
+    a score (a person's or an evaluator's; of ``score_name`` when given) below it."""
 
     since: datetime | None = None
     until: datetime | None = None
@@ -76,6 +77,8 @@ class TraceFilter:
     min_latency_ms: float | None = None
     min_cost_usd: float | None = None
     q: str | None = None
+    score_below: float | None = None   # some score (of ``score_name`` when given) below it
+    score_name: str | None = None
 
 
 def _utc(at: datetime) -> datetime:
@@ -123,6 +126,13 @@ def where_clause(f: TraceFilter) -> tuple[str, list[Any]]:
         p = arg(contains_pattern(f.q))
         conds.append(f"(request::text ILIKE {p} ESCAPE '\\' "
                      f"OR response::text ILIKE {p} ESCAPE '\\')")
+    if f.score_below is not None or f.score_name is not None:
+        scored = ["s.trace_id = gateway_traces.id"]
+        if f.score_below is not None:
+            scored.append(f"s.value < {arg(f.score_below)}")
+        if f.score_name is not None:
+            scored.append(f"s.name = {arg(f.score_name)}")
+        conds.append(f"EXISTS (SELECT 1 FROM trace_scores s WHERE {' AND '.join(scored)})")
     return (" AND ".join(conds) or "TRUE"), args
 
 
