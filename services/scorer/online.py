@@ -76,8 +76,9 @@ def selects(evaluator: OnlineEvaluator, trace: FedTrace) -> bool:
 
 class OnlineScorer:
     def __init__(self, *, llm: LLMClient, feed: TraceFeed, sink: ResultSink,
-                 page_size: int = 200, poll_s: float = 0.5) -> None:
+                 page_size: int = 200, poll_s: float = 0.5, concurrency: int = 8) -> None:
         self.llm = llm
+        self.gate = asyncio.Semaphore(concurrency)  # scores (judge calls) at once
         self.feed = feed
         self.sink = sink
         self.page_size = page_size
@@ -106,6 +107,11 @@ class OnlineScorer:
         return len(traces)
 
     async def _score(self, evaluator: OnlineEvaluator, trace: FedTrace) -> TraceScored | None:
+        async with self.gate:
+            return await self._score_now(evaluator, trace)
+
+    async def _score_now(self, evaluator: OnlineEvaluator, trace: FedTrace
+                         ) -> TraceScored | None:
         try:
             if evaluator.assertion is not None:
                 return await self._assert(evaluator, trace)
