@@ -1,5 +1,6 @@
 """Online evaluators over HTTP against real Postgres: created, refused naming the field,
-changed, paused and resumed (events on ``evaluator-<id>``); viewers read, cannot write."""
+changed, paused and resumed (events on ``evaluator-<id>``; a rebuild gives the read model
+back); viewers read, cannot write."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import pytest
 
 from harness import apikeys
 from harness.events import streams
+from harness.eventstore import EventStore
+from services.registry.read import projections
 
 RUBRIC = {"type": "llm-rubric", "value": "answers politely"}
 
@@ -67,3 +70,11 @@ async def test_evaluators_are_created_changed_paused_and_resumed(client, runtime
     assert [e.type for e in events] == ["EvaluatorCreated", "EvaluatorChanged",
                                         "EvaluatorPaused", "EvaluatorChanged",
                                         "EvaluatorResumed"]
+
+    # the read model is a projection: a rebuild gives it back row for row
+    async def dump():
+        return [dict(r) for r in await runtime.pool.fetch("SELECT * FROM evaluators ORDER BY id")]
+
+    before = await dump()
+    await projections.rebuild(EventStore(runtime.pool))
+    assert await dump() == before
