@@ -195,6 +195,14 @@ scorer_score = _histogram("harness_scorer_score", "Score values (0..1) by metric
 scorer_judge_errors = _counter(
     "harness_scorer_judge_errors_total", "Scores that failed (judge or metric error).",
     ("metric",))
+online_score_mean = _gauge(
+    "harness_scorer_online_score_mean",
+    "Online evaluation: mean of an evaluator's latest scores (up to 100), by evaluator name.",
+    ("evaluator",))
+online_scores = _counter(
+    "harness_scorer_online_scores_total",
+    "Online evaluation: traces scored by evaluator name and status (ok | error).",
+    ("evaluator", "status"))
 scorer_lag_seconds = _histogram(
     "harness_scorer_lag_seconds", "From RunCompleted recorded to scoring started.", (), LAG)
 

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from typing import Any
 
 import structlog
 
+from harness import metrics
 from harness.assertions import evaluate_assertion
 from harness.assertions.models import AssertionContext
 from harness.evaluation.execute import Grading, default_judge_model
@@ -34,6 +36,7 @@ log = structlog.get_logger(__name__)
 
 CHECKPOINT = "online-evaluation"
 MAX_COMMENT = 4000
+LATEST_SCORES = 100  # the gauge's window per evaluator
 
 
 def _text(content: Any) -> str:
@@ -85,6 +88,7 @@ class OnlineScorer:
         self.poll_s = poll_s
         self.recorded = 0
         self.task: asyncio.Task | None = None
+        self.latest: dict[str, deque[float]] = {}  # evaluator name -> its latest scores
 
     async def step(self) -> int:
         """Score one page of new traces; the number of traces read (0: caught up)."""
@@ -98,6 +102,7 @@ class OnlineScorer:
             work = [(e, t) for e, t in work if (e.id, t.id) not in done]
             scores = await asyncio.gather(*(self._score(e, t) for e, t in work))
             for (e, t), event in zip(work, scores, strict=True):
+                self._observe(e, event)
                 if event is not None:
                     await self.sink.publish(streams.trace(t.id), event,
                                             score_event_id(e.id, t.id))
@@ -105,6 +110,16 @@ class OnlineScorer:
             await self.sink.flush()
         await self.feed.save_checkpoint(CHECKPOINT, traces[-1].position)
         return len(traces)
+
+    def _observe(self, evaluator: OnlineEvaluator, event: TraceScored | None) -> None:
+        """Per evaluator (by name: a bounded label, unlike its id) the count of scores and
+        failures, and the mean of its latest scores as a gauge a quality alert can watch."""
+        metrics.online_scores.labels(evaluator.name, "error" if event is None else "ok").inc()
+        if event is None:
+            return
+        latest = self.latest.setdefault(evaluator.name, deque(maxlen=LATEST_SCORES))
+        latest.append(event.value)
+        metrics.online_score_mean.labels(evaluator.name).set(sum(latest) / len(latest))
 
     async def _score(self, evaluator: OnlineEvaluator, trace: FedTrace) -> TraceScored | None:
         async with self.gate:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+from harness import metrics
 from harness.evaluation.online import score_event_id
 from harness.events import streams
 from harness.llm import LLMClient
@@ -79,6 +80,11 @@ async def test_live_traffic_is_scored_once_by_matching_active_evaluators(client,
         assert events[0].data["source"] == "evaluator"
         assert events[0].data["evaluator_id"] == polite["id"]
         assert events[0].event_id == score_event_id(polite["id"], trace["id"])
+        # a gauge per evaluator (by name) for dashboards and alerts on quality
+        exposed = metrics.exposition().decode()
+        assert 'harness_scorer_online_score_mean{evaluator="polite"} 0.75' in exposed
+        assert 'harness_scorer_online_scores_total{evaluator="polite",status="ok"}' in exposed
+        assert 'evaluator="paused"' not in exposed
         shown = (await client.get(f"/traces/{trace['id']}")).json()["scores"]
         assert [(s["name"], s["source"], s["value"], s["label"], s["actor"]) for s in shown] == [
             ("polite", "evaluator", 0.75, "pass", f"evaluator:{polite['id']}")]
