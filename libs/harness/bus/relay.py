@@ -10,8 +10,6 @@ resumes from its checkpoint.
 
 from __future__ import annotations
 
-import asyncio
-
 import structlog
 
 from harness import metrics
@@ -53,17 +51,7 @@ class OutboxRelay:
         _count_published(events)
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.subscription.run()
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                # the checkpoint is before the failed event: retry from there
-                log.warning("relay_publish_failed", error=str(exc),
-                            position=self.subscription.position)
-                await asyncio.sleep(self.retry_delay)
+        await self.subscription.run_retrying(self.retry_delay, "relay_publish_failed")
 
     def stop(self) -> None:
         self.subscription.stop()

@@ -143,6 +143,19 @@ class CatchUpSubscription:
             self.position = position
             await save_checkpoint(self.store.pool, self.name, position)
 
+    async def run_retrying(self, retry_delay: float, failure: str) -> None:
+        """:meth:`run` until stopped; a failed batch is logged as ``failure`` and tried again
+        from the checkpoint (which is before the failed event) after ``retry_delay``."""
+        while True:
+            try:
+                await self.run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(failure, error=str(exc), position=self.position)
+                await asyncio.sleep(retry_delay)
+
     async def run(self) -> None:
         self.position = await load_checkpoint(self.store.pool, self.name)
         await self._listen()

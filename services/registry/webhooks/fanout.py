@@ -9,7 +9,6 @@ a no-op (one delivery per webhook and event): nothing is skipped, nothing double
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import structlog
@@ -51,16 +50,7 @@ class WebhookFanout:
 
     async def run(self) -> None:
         """Until stopped; a failed batch is tried again from the checkpoint."""
-        while True:
-            try:
-                await self.subscription.run()
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("webhook_fanout_failed", error=str(exc),
-                            position=self.subscription.position)
-                await asyncio.sleep(1.0)
+        await self.subscription.run_retrying(1.0, "webhook_fanout_failed")
 
     def stop(self) -> None:
         self.subscription.stop()
