@@ -36,15 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _db import scratch_database  # noqa: E402
-
-STUB = """
-import sys, time
-from tests.support.stub_llm import StubLLM
-stub = StubLLM(latency_s=float(sys.argv[1])).start()
-print(stub.base_url, flush=True)
-while True:
-    time.sleep(3600)
-"""
+from _stub import start_stub  # noqa: E402
 
 RECEIVER = """
 import json, threading
@@ -234,7 +226,7 @@ async def main() -> None:
     from harness.logging import configure_logging
 
     configure_logging("WARNING")
-    stub, base_url = _start(STUB, str(args.latency))
+    stub, base_url = start_stub(args.latency)
     receiver_proc, receiver = _start(RECEIVER)
     try:
         span_cpu = _span_cpu(receiver, args.spans)

@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,15 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _db import scratch_database  # noqa: E402
-
-STUB = """
-import sys, time
-from tests.support.stub_llm import StubLLM
-stub = StubLLM(latency_s=float(sys.argv[1])).start()
-print(stub.base_url, flush=True)
-while True:
-    time.sleep(3600)
-"""
+from _stub import start_stub  # noqa: E402
 
 
 async def main() -> None:
@@ -72,10 +63,7 @@ async def main() -> None:
 
     configure_logging("WARNING")  # on stderr: stdout is the JSON result
 
-    stub = subprocess.Popen([sys.executable, "-c", STUB, str(args.latency)], cwd=ROOT,
-                            stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
-    base_url = stub.stdout.readline().strip()
+    stub, base_url = start_stub(args.latency)
     if args.calls_only:
         try:
             per_call = await _per_call(base_url, args)
