@@ -6,7 +6,11 @@ Prints JSON. ``wall_over_ideal`` = measured wall time ÷ (cases × latency / con
 goal ≤ 1.25, with one runner process. ``speedup_workers``: the same run's wall with one
 runner process ÷ with ``--workers`` (default one per core: the run's shards in child
 processes, ``harness up``'s default), goal ≥ 1.7 on 2 cores; ``load_average`` says how
-busy the machine was. Each side first runs a warm-up run on the same stack.
+busy the machine was. Each side first runs a warm-up run on the same stack
+(``speedup_workers_pipeline``); ``speedup_workers`` is the same for ``harness eval``
+on the same cases as a promptfoo config (``eval_wall_s`` with ``--workers 1`` ÷
+``eval_workers_wall_s``), and ``vs_promptfoo`` = ``harness eval`` with the default
+workers ÷ promptfoo 0.123.1 (``-j N --no-write --no-table``) on that config, goal ≤ 0.6.
 ``cpu_ms_per_case`` is the CPU time of this process (registry + runner in one
 process, as ``harness up`` runs them) per case; the stub runs in another process.
 
@@ -27,6 +31,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -97,13 +102,82 @@ async def main() -> None:
         "workers": workers,
         "workers_wall_s": many["wall_s"], "workers_wall_over_ideal": many["wall_s"] / ideal,
         "workers_status": many["state"]["status"], "workers_recorded": many["state"]["recorded"],
-        "speedup_workers": wall / many["wall_s"],
+        "speedup_workers_pipeline": wall / many["wall_s"],
+        **(_eval_vs_promptfoo(args, workers) if args.model != "echo" else {}),
         "load_average": os.getloadavg(),
         "baselines": baselines,
         **per_call,
         "goal": {"wall_over_ideal": "<= 1.25", "cpu_per_call_ratio": "<= 1.1",
-                 "speedup_workers": ">= 1.7 on 2 cores"},
+                 "speedup_workers": ">= 1.7 on 2 cores", "vs_promptfoo": "<= 0.6"},
     }, indent=2))
+
+
+def _eval_config(folder: Path, base_url: str, args) -> Path:
+    """The bench's cases as a promptfoo config on the stub (both tools read it)."""
+    import yaml
+
+    config = {
+        "description": "runner bench",
+        "prompts": ["Question {{i}}: {{q}}"],
+        "providers": [{"id": "openai:chat:bench-model", "config": {
+            "apiBaseUrl": base_url, "apiKey": "sk-bench", "temperature": 0.7}}],
+        "tests": [{"vars": {"i": i, "q": f"what is {i} squared?"},
+                   "assert": [{"type": "contains", "value": f"Question {i}"},
+                              {"type": "not-icontains", "value": "error"}]}
+                  for i in range(args.cases)],
+    }
+    path = folder / "promptfooconfig.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def _timed(cmd: list[str], env: dict) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    code = subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode
+    return time.perf_counter() - t0, code
+
+
+def _eval_vs_promptfoo(args, workers: int) -> dict:
+    stub, base_url = start_stub(args.latency)  # a fresh one: the first served thousands
+    try:
+        return _eval_commands(base_url, args, workers)
+    finally:
+        stub.terminate()
+        stub.wait()
+
+
+def _eval_commands(base_url: str, args, workers: int) -> dict:
+    """The same config through ``harness eval`` (1 process, then ``workers``) and through
+    promptfoo 0.123.1 (``-j N --no-write --no-table``, its fastest), each a fresh command
+    (start-up included), no response cache and no results table on either side."""
+    from harness.promptfoo.node import installed_promptfoo
+
+    ideal = args.cases * args.latency / args.concurrency
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "libs"), str(ROOT)]),
+           "HARNESS_LOG_LEVEL": "WARNING"}
+    env.pop("HARNESS_LLM_DEPLOYMENTS", None)  # the config names the endpoint
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = _eval_config(Path(tmp), base_url, args)
+        ours = [sys.executable, "-m", "services.cli", "eval", "-c", str(cfg), "-j",
+                str(args.concurrency), "--no-cache", "--no-table"]
+        one, code_one = _timed([*ours, "--workers", "1"], env)
+        many, code_many = _timed([*ours, "--workers", str(workers)], env)
+        out.update(eval_wall_s=one, eval_workers_wall_s=many, eval_exit_codes=[code_one,
+                                                                               code_many],
+                   wall_over_ideal_eval=many / ideal, speedup_workers=one / many)
+        promptfoo = installed_promptfoo()
+        if promptfoo is None:
+            out["promptfoo"] = "not installed (tools/promptfoo/install.sh)"
+            return out
+        theirs, code = _timed([str(promptfoo), "eval", "-c", str(cfg), "-j",
+                               str(args.concurrency), "--no-write", "--no-table",
+                               "--no-cache"], {**env, "PROMPTFOO_DISABLE_TELEMETRY": "1",
+                                               "PROMPTFOO_DISABLE_UPDATE": "1"})
+        out.update(promptfoo_wall_s=theirs, promptfoo_exit_code=code,
+                   promptfoo_wall_over_ideal=theirs / ideal, vs_promptfoo=many / theirs)
+    return out
 
 
 async def _pipeline(base_url: str, args, *, workers: int) -> dict:

@@ -400,6 +400,8 @@ def eval_cmd(
     workers: Annotated[int | None, typer.Option(
         help="processes the evaluations are split over (default: HARNESS_RUNNER_WORKERS, "
              "else one per core; an eval of under 100 per process uses fewer)")] = None,
+    no_table: Annotated[bool, typer.Option("--no-table", help="do not print the results "
+                                                              "table (as promptfoo)")] = False,
 ) -> None:
     """Run a promptfoo config; exit 100 when any test fails (as promptfoo does)."""
     from harness.promptfoo import eval_command
@@ -422,7 +424,7 @@ def eval_cmd(
     code = eval_command(config, output, concurrency=concurrency, repeat=repeat,
                         no_cache=no_cache, console=console,
                         on_finished=store if record else None,
-                        workers=workers or default_workers())
+                        workers=workers or default_workers(), table=not no_table)
     raise typer.Exit(code)
 
 

@@ -154,6 +154,7 @@ def eval_command(
     llm: LLMClient | None = None,
     on_finished: Callable[[EvalPlan, EvalOutcome], None] | None = None,
     workers: int = 1,
+    table: bool = True,
 ) -> int:
     """Load a promptfoo config, run it with a progress bar, print the results table and
     summary, write ``output`` (``.json`` promptfoo results, ``.csv``, ``.yaml``; without
@@ -219,7 +220,7 @@ def eval_command(
             if exporter is not None:
                 exporter.shutdown()  # sends what is left
 
-    if outcome.results:
+    if outcome.results and table:  # promptfoo's --no-table skips it
         console.print(results_table(plan, outcome))
     console.print(summary_line(outcome))
     console.print(Text(f"Eval id: {outcome.eval_id}", style="dim"))
