@@ -174,7 +174,7 @@ async def test_the_runner_ignores_endpoints_in_a_request_recorded_before_the_all
         [req] = [e for e in await stack.runtime.store.read_stream(f"run-{first['id']}")
                  if e.type == "RunRequested"]
         old = RunRequested.model_validate({
-            **req.data, "run_id": "old-run",
+            **req.data, "run_id": "old-run", "shards": 0,  # recorded before sharding too
             "targets": [{**t, "params": {"api_base": rx.url + "/v1", "API_KEY": SECRET,
                                          "temperature": 0}} for t in req.data["targets"]],
             "judge_params": {"api_base": rx.url + "/v1"}})

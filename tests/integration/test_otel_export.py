@@ -63,7 +63,8 @@ def check_run_spans(work, spans: list[ReceivedSpan]) -> None:
     assert run.resource["deployment.environment.name"] == "ci"
     assert run.attributes["openinference.span.kind"] == "CHAIN"
     assert run.attributes["session.id"] == run.attributes["harness.run_id"] == work.run_id
-    assert json.loads(run.attributes["output.value"])["verdict"] == "pass"
+    # a run's span covers its shard's work (the registry decides the verdict later)
+    assert json.loads(run.attributes["output.value"]) == {"recorded": 2}
     cases = children(spans, run)
     assert [c.name for c in cases] == ["evaluation case"] * 2
     calls = {c.attributes["harness.case_id"]: sorted(x.name for x in children(spans, c))

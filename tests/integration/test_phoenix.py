@@ -136,7 +136,8 @@ async def test_phoenix_reads_back_runs_cases_requests_and_llm_calls(
     run = only(spans, "evaluation run")
     assert run.parent_id is None and run.kind == "CHAIN"
     assert run.attributes["session.id"] == work.run_id
-    assert json.loads(run.attributes["output.value"])["verdict"] == "pass"
+    # a run's span covers its shard's work (the registry decides the verdict later)
+    assert json.loads(run.attributes["output.value"]) == {"recorded": 2}
     cases = children(spans, run)
     assert sorted(c.name for c in cases) == ["evaluation case"] * 2
     calls = [s for c in cases for s in children(spans, c)]
