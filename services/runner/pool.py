@@ -42,16 +42,23 @@ class ShardPool:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             self._loop = None
+        self._jobs: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = {}
+        self._ids = itertools.count()
+        self._started = False  # the processes start with the first job: an idle stack
+        #                        (or one killed before any sharded run) leaves none behind
+
+    def _start(self) -> None:
+        if self._started:
+            return
         ctx = multiprocessing.get_context("spawn")
         self._manager = ctx.Manager()
         self._results = self._manager.Queue()
         self._stopped = self._manager.dict()  # job id -> True: stop taking items
-        self._executor = concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx)
-        self._jobs: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = {}
-        self._ids = itertools.count()
+        self._executor = concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=ctx)
         self._reader = threading.Thread(target=self._read, name="shard-pool-results",
                                         daemon=True)
         self._reader.start()
+        self._started = True
 
     def _read(self) -> None:
         """Hand each message of the children to the job's queue on its event loop."""
@@ -78,6 +85,7 @@ class ShardPool:
                   concurrency: int) -> AsyncIterator[dict]:
         """Each result (a ``CaseResult`` dump) of ``items`` (case dump, target index,
         repeat) as a child makes it. Leaving the iteration early stops the job."""
+        self._start()
         job = next(self._ids)
         queue: asyncio.Queue = asyncio.Queue()
         self._jobs[job] = (asyncio.get_running_loop(), queue)
@@ -99,6 +107,8 @@ class ShardPool:
             self._jobs.pop(job, None)
 
     def close(self) -> None:
+        if not self._started:
+            return
         for job in list(self._jobs):
             self._stopped[job] = True
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -51,7 +51,7 @@ async def test_gate_evidence_is_shown_once_the_run_completes_and_actor_approves(
         assert m["proposed_by"] == "alice"
         run = await wait_run(c, m["gate_run_id"])
         assert run["status"] == "completed"
-        for _ in range(200):  # the gate watcher reacts to RunCompleted: a hang guard only
+        for _ in range(1200):  # the gate watcher reacts to RunCompleted: a 60 s hang guard
             got = (await c.get(f"/prompts/{pid}/promotions/{m['id']}")).json()
             if got["gate"] is not None:
                 break

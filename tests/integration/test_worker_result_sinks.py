@@ -56,8 +56,10 @@ def result_fact(run, key):
 
 
 async def worker_facts(runtime, stream_id: str) -> list:
-    """The stream's events a worker proposed (all but the registry's request)."""
-    return [e for e in await runtime.store.read_stream(stream_id) if e.type != "RunRequested"]
+    """The stream's events a worker proposed: not the registry's own (the request, its
+    shards, and the completion the registry decides once every item is recorded)."""
+    registry_own = {"RunRequested", "RunShardRequested", "RunCompleted"}
+    return [e for e in await runtime.store.read_stream(stream_id) if e.type not in registry_own]
 
 
 class ResultSinkContract:
