@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
+from tests.support.pubsub_fake import PubSubFakeUnavailable, use_fake
 from tests.support.stub_llm import StubLLM
 
 
@@ -24,3 +26,19 @@ def stub(stub_server: StubLLM) -> StubLLM:
     stub_server.reset()
     stub_server.latency_s = 0.0
     return stub_server
+
+
+@pytest.fixture
+def emulator(monkeypatch):
+    """Google's Pub/Sub fake for this test (its environment set); the test fails, saying
+    why, when the fake cannot start."""
+    try:
+        return use_fake(monkeypatch)
+    except PubSubFakeUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture
+def prefix():
+    """Each test gets its own topic names on the shared fake."""
+    return f"t{uuid.uuid4().hex[:8]}-"

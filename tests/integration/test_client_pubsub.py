@@ -20,17 +20,9 @@ from harness.bus import OutboxRelay
 from harness.bus.pubsub import PubSubBus, ensure_topology
 from harness.client import AsyncHarnessClient, HarnessClientError
 from services.registry.app import create_app
-from tests.support.pubsub_fake import PROJECT, PubSubFakeUnavailable, use_fake
+from tests.support.pubsub_fake import PROJECT
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "events"
-
-
-@pytest.fixture
-def emulator(monkeypatch):
-    try:
-        return use_fake(monkeypatch)
-    except PubSubFakeUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
 
 
 async def _until(predicate, timeout: float) -> bool:

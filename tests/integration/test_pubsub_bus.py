@@ -28,21 +28,7 @@ from harness.events import EventMetadata, NewEvent, StoredEvent
 from harness.events.run_events import CaseResultRecorded, RunStarted, result_event_id
 from harness.eventstore import EventStore
 from harness.eventstore.subscription import load_checkpoint
-from tests.support.pubsub_fake import PROJECT, PubSubFake, PubSubFakeUnavailable, use_fake
-
-
-@pytest.fixture
-def emulator(monkeypatch):
-    try:
-        return use_fake(monkeypatch)
-    except PubSubFakeUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
-
-
-@pytest.fixture
-def prefix():
-    """Each test gets its own topic names on the shared fake."""
-    return f"t{uuid.uuid4().hex[:8]}-"
+from tests.support.pubsub_fake import PROJECT, PubSubFake, use_fake
 
 
 async def wait_for(predicate, timeout=20.0, what="condition"):

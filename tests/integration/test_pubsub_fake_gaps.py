@@ -37,17 +37,9 @@ from google.cloud import pubsub_v1
 
 from harness.bus.pubsub import PubSubBus, PubSubPullConsumer, ensure_topology
 from harness.events import EventMetadata, StoredEvent
-from tests.support.pubsub_fake import PROJECT, PubSubFake, PubSubFakeUnavailable, use_fake
+from tests.support.pubsub_fake import PROJECT, PubSubFake, use_fake
 
 FAKE = "pstest (golang-google-cloud-dev 0.56)"
-
-
-@pytest.fixture
-def emulator(monkeypatch):
-    try:
-        return use_fake(monkeypatch)
-    except PubSubFakeUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture

@@ -12,24 +12,9 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime
 
-import pytest
-
 from harness.bus.pubsub import PubSubBus, PubSubPullConsumer, ensure_topology
 from harness.events import EventMetadata, StoredEvent
-from tests.support.pubsub_fake import PROJECT, PubSubFake, PubSubFakeUnavailable, use_fake
-
-
-@pytest.fixture
-def emulator(monkeypatch):
-    try:
-        return use_fake(monkeypatch)
-    except PubSubFakeUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
-
-
-@pytest.fixture
-def prefix():
-    return f"p{uuid.uuid4().hex[:8]}-"
+from tests.support.pubsub_fake import PROJECT, PubSubFake, use_fake
 
 
 def event(i: int, stream: str) -> StoredEvent:

@@ -17,7 +17,6 @@ import uuid
 from collections import defaultdict
 
 import orjson
-import pytest
 from google.cloud import pubsub_v1
 
 from harness.bus import InProcessBus, OutboxRelay, PublishIncomplete
@@ -27,23 +26,10 @@ from harness.bus.topics import Topic
 from harness.events import EventMetadata, NewEvent, StoredEvent
 from harness.eventstore import EventStore
 from harness.eventstore.subscription import load_checkpoint
-from tests.support.pubsub_fake import PROJECT, PubSubFakeUnavailable, use_fake
+from tests.support.pubsub_fake import PROJECT
 
 EVERYTHING = Topic("all", None, "registry", ())
 SPECIAL = Topic("special", frozenset({"Special"}), "registry", ())
-
-
-@pytest.fixture
-def emulator(monkeypatch):
-    try:
-        return use_fake(monkeypatch)
-    except PubSubFakeUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
-
-
-@pytest.fixture
-def prefix():
-    return f"t{uuid.uuid4().hex[:8]}-"
 
 
 async def wait_for(predicate, timeout=30.0, what="condition"):
