@@ -971,6 +971,8 @@ def render(text: str, variables: Mapping[str, Any]) -> str:
     """``nunjucks.renderString(text, variables)`` as promptfoo configures it (no
     autoescape, missing variables empty). Raises :data:`NunjucksError` (a
     ``jinja2.TemplateError``) when the template cannot render."""
+    if "{" not in text:  # no tag, variable or comment: the text is its own output
+        return text
     if "\r" in text:  # Nunjucks keeps \r and \r\n in the text; Jinja would make them \n
         return render(text.replace("\r", _CR), variables).replace(_CR, "\r")
     from harness.templating import render_budget

@@ -65,3 +65,9 @@ def test_javascript_numbers_and_json():
     assert [js_number(x) for x in (0.000001, 1e-7, 123456789012, -0.0, 1.5e300)] == [
         "0.000001", "1e-7", "123456789012", "0", "1.5e+300"]
     assert js_json({"a": [1, 2.0, None], "b": "é"}) == '{"a":[1,2,null],"b":"é"}'
+
+
+@pytest.mark.parametrize("text", ["plain", "two\nlines\n", "cr\r\nlf", "", "  spaced  ",
+                                  "% not a tag %", "}} closing only"])
+def test_text_without_a_brace_renders_as_itself(text):
+    assert render(text, {"x": 1}) == text

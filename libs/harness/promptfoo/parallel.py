@@ -1,10 +1,15 @@
 """``harness eval --workers N``: an eval's evaluations split over N processes.
 
 LiteLLM costs milliseconds of CPU per call, so one process tops out near 100 calls a
-second whatever the concurrency. Each child loads the same config and runs one contiguous
-slice of the evaluations (``run_plan(part=(i, n))``) at its share of the concurrency;
-the parent puts the slices back in promptfoo's order and applies the comparisons across
-a test's outputs (select-best, max-score) as one process would.
+second whatever the concurrency. Each child runs one contiguous slice of the evaluations
+(``run_plan(part=(i, n))``) at its share of the concurrency; the parent puts the slices
+back in promptfoo's order and applies the comparisons across a test's outputs
+(select-best, max-score) as one process would.
+
+Where the platform has ``fork`` (Linux), the children are forked after the parent has
+parsed the config and imported LiteLLM, so they inherit both: importing LiteLLM (~2 s of
+CPU) and parsing a large config once per child was what kept two processes from being
+faster than one. Elsewhere they are spawned and load both themselves.
 """
 
 from __future__ import annotations
@@ -31,30 +36,53 @@ MIN_PER_WORKER = 100
 loading LiteLLM in it) costs more than it saves."""
 
 
+PROGRESS_EVERY_S = 0.2
+"""How often a child reports its progress to the parent."""
+
+
 def workers_for(evaluations: int, workers: int) -> int:
     """How many processes an eval of ``evaluations`` uses when ``workers`` are allowed."""
     return max(1, min(workers, evaluations // MIN_PER_WORKER))
 
 
+_INHERITED: EvalPlan | None = None
+"""The parent's parsed plan, which forked children inherit instead of parsing it again."""
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    return multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+
+
 def _part(config: str, part: tuple[int, int], concurrency: int, repeat: int,
           cache: bool | None, eval_id: str, progress) -> list[dict]:
-    from harness.config import get_settings
-    from harness.logging import configure_logging, wants_json
-
     from .config import load_config
     from .run import run_plan
 
-    s = get_settings()
-    configure_logging(s.log_level, wants_json(s.log_format, s.log_json))  # on stderr
+    if _INHERITED is None:  # spawned: a fresh interpreter sets up logging itself
+        from harness.config import get_settings
+        from harness.logging import configure_logging, wants_json
+
+        s = get_settings()
+        configure_logging(s.log_level, wants_json(s.log_format, s.log_json))  # on stderr
+
+    reported = [0, time.monotonic()]  # evaluations reported to the parent, and when
 
     def tick(done: int, total: int, result: CaseResult) -> None:
-        progress.put(1)
+        # a few reports a second, not one per evaluation: each is a round trip to the
+        # manager process, which cost more CPU than the evaluation's own bookkeeping
+        now = time.monotonic()
+        if done == total or now - reported[1] >= PROGRESS_EVERY_S:
+            progress.put(done - reported[0])
+            reported[0], reported[1] = done, now
 
-    plan = load_config(Path(config))
+    plan = _INHERITED if _INHERITED is not None else load_config(Path(config))
     outcome = asyncio.run(run_plan(
         plan, llm=LLMClient(cache=False if cache is False else None),
         concurrency=concurrency, repeat=repeat, cache=cache, eval_id=eval_id, part=part,
         progress=tick))
+    if len(outcome.results) > reported[0]:  # the last ones, when reported too recently
+        progress.put(len(outcome.results) - reported[0])
     return [r.model_dump(mode="json") for r in outcome.results]
 
 
@@ -63,10 +91,14 @@ async def run_plan_in_processes(plan: EvalPlan, *, workers: int, llm: LLMClient,
                                 cache: bool | None = None,
                                 progress: Progress | None = None) -> EvalOutcome:
     """``run_plan`` with its evaluations over ``workers`` processes (same outcome)."""
+    global _INHERITED
     started_at = datetime.now(UTC)
     eval_id = new_eval_id(started_at)
     clock = time.perf_counter()
-    ctx = multiprocessing.get_context("spawn")
+    ctx = _context()
+    if ctx.get_start_method() == "fork":
+        await llm.warmup()  # LiteLLM fully imported before the fork: no half-held locks
+        _INHERITED = plan
     share = -(-concurrency // workers)
     with ctx.Manager() as manager, concurrent.futures.ProcessPoolExecutor(
             workers, mp_context=ctx) as pool:
@@ -78,8 +110,7 @@ async def run_plan_in_processes(plan: EvalPlan, *, workers: int, llm: LLMClient,
             nonlocal done
             while not stop.is_set():
                 with contextlib.suppress(Exception):
-                    ticks.get(timeout=0.2)
-                    done += 1
+                    done += ticks.get(timeout=0.2)
                     if progress is not None:
                         progress(done, total, None)  # type: ignore[arg-type]
 
@@ -92,6 +123,7 @@ async def run_plan_in_processes(plan: EvalPlan, *, workers: int, llm: LLMClient,
         try:
             sliced = await asyncio.gather(*parts)
         finally:
+            _INHERITED = None
             stop.set()
             reader.join(timeout=5)
     from multiprocessing import resource_tracker
