@@ -14,6 +14,7 @@ from harness.web.correlation import CorrelationMiddleware
 
 from . import problem_types
 from .limits import RequestLimits
+from .resolve_fastpath import ResolveFastPath
 from .routes import (
     applications,
     datasets,
@@ -96,6 +97,7 @@ def create_app(database_url: str | None = None, *, runtime: Runtime | None = Non
     problems.install(app)
     problem_types.install(app)
 
+    app.add_middleware(ResolveFastPath)  # innermost: cached resolves skip routing and DI
     app.add_middleware(RequestLimits)  # inside the correlation id: its answers carry one
     app.add_middleware(CorrelationMiddleware)
 
