@@ -170,6 +170,12 @@ class Settings(BaseSettings):
         default=8, ge=1, le=256, description="HARNESS_WEBHOOK_CONCURRENCY: deliveries in "
                                              "flight at once (one per subscription and "
                                              "stream at a time)")
+    score_alert_webhook: str | None = Field(
+        default=None, description="HARNESS_SCORE_ALERT_WEBHOOK: default webhook of score "
+                                  "alerts that name none (README \"Score alerts\")")
+    score_alert_check_s: float = Field(
+        default=60.0, gt=0, description="HARNESS_SCORE_ALERT_CHECK_S: how often score alerts "
+                                        "are checked besides after each recorded score")
 
     # ---- bounds on work one request can cause (README "Limits") -------------------------
     regex_timeout_s: float = Field(
@@ -300,8 +306,8 @@ class Settings(BaseSettings):
     def _on_only_when_said(cls, value: Any) -> bool:
         return str(value).lower() in ("1", "true", "yes")
 
-    @field_validator("gateway_aliases_file", "gateway_alert_webhook", "metrics_port",
-                     mode="before")
+    @field_validator("gateway_aliases_file", "gateway_alert_webhook", "score_alert_webhook",
+                     "metrics_port", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value

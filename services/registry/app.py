@@ -27,6 +27,7 @@ from .routes import (
     queues,
     review,
     runs,
+    score_alerts,
     trace_cases,
     traces,
     webhooks,
@@ -39,7 +40,7 @@ log = structlog.get_logger(__name__)
 ROUTERS = [prompts.router, applications.router, datasets.router, runs.router,
            governance.router, events.router, generations.router, review.router,
            traces.router, trace_cases.router, feedback.router, queues.router,
-           webhooks.router, evaluators.router]
+           webhooks.router, evaluators.router, score_alerts.router]
 
 
 class Stack(Protocol):

@@ -59,6 +59,7 @@ class Runtime:
     on_keys_changed: list = field(default_factory=list)  # callback(payload: "api"|"gateway")
     webhook_fanout: Any = None  # WebhookFanout, once start_background ran
     webhook_deliverer: Any = None  # WebhookDeliverer, likewise
+    score_alerts: Any = None  # ScoreAlertMonitor, likewise
 
     def keys_changed(self, payload: str) -> None:
         for callback in self.on_keys_changed:
@@ -105,6 +106,11 @@ class Runtime:
         fanout, deliverer = self._webhook_delivery()
         self.tasks.append(asyncio.create_task(fanout.run(), name="webhook-fanout"))
         self.tasks.append(asyncio.create_task(deliverer.run(), name="webhook-deliverer"))
+        from .score_alerts import ScoreAlertMonitor
+
+        self.score_alerts = ScoreAlertMonitor(self.pool, self.commands)
+        self.commands.on_commit.append(self.score_alerts.on_commit)
+        self.tasks.append(asyncio.create_task(self.score_alerts.run(), name="score-alerts"))
 
     def _webhook_delivery(self):
         """Webhooks from the event store: the fan-out queues deliveries, the deliverer
@@ -160,6 +166,8 @@ class Runtime:
             self.webhook_fanout.stop()
         if self.webhook_deliverer is not None:
             self.webhook_deliverer.stop()
+        if self.score_alerts is not None:
+            self.score_alerts.stop()
         for t in self.tasks:
             t.cancel()
         for t in self.tasks:

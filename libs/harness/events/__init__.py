@@ -9,6 +9,7 @@ from . import (  # noqa: F401  (registers the types)
     queue_events,
     registry_events,
     run_events,
+    score_alert_events,
     webhook_events,
 )
 from .base import DomainEvent, EventRegistry, UnknownEventType, registry

@@ -24,6 +24,7 @@ class EvaluatorCreated(DomainEvent):
     sampling_rate: float
     judge_model: str | None = None
     description: str = ""
+    human_score: str | None = None   # the people's score agreement is measured against
 
 
 @registry.register
@@ -39,6 +40,7 @@ class EvaluatorChanged(DomainEvent):
     sampling_rate: float
     judge_model: str | None = None
     description: str = ""
+    human_score: str | None = None   # the people's score agreement is measured against
 
 
 @registry.register

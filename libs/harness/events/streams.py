@@ -18,6 +18,7 @@ QUEUE = "queue"
 TRACE = "trace"
 WEBHOOK = "webhook"
 EVALUATOR = "evaluator"
+SCORE_ALERT = "score_alert"
 
 GLOBAL_POLICY = f"{POLICY}-global"
 """The stream of the default policy of every prompt without one of its own."""
@@ -68,6 +69,11 @@ def webhook(webhook_id: str) -> str:
 def evaluator(evaluator_id: str) -> str:
     """An online evaluator's stream."""
     return f"{EVALUATOR}-{evaluator_id}"
+
+
+def score_alert(alert_id: str) -> str:
+    """A score alert's stream: created, deleted, and each time it fired."""
+    return f"{SCORE_ALERT}-{alert_id}"
 
 
 def category(stream_id: str) -> str:

@@ -40,6 +40,7 @@ class Definition:
     sampling_rate: float = 1.0
     judge_model: str | None = None
     description: str = ""
+    human_score: str | None = None  # the people's score its agreement is measured against
 
 
 @dataclass(frozen=True)
@@ -98,14 +99,20 @@ def checked(d: Definition) -> Definition:
             or not 0.0 <= rate <= 1.0:
         raise Invalid("sampling_rate: a number from 0 to 1", field="sampling_rate")
     judge = d.judge_model.strip() if d.judge_model else None
+    human = d.human_score.strip() if d.human_score else None
+    if human is not None and not NAME.match(human):
+        raise Invalid("human_score: a score config's name (letters, digits, '_', '.' or '-')",
+                      field="human_score")
     return replace(d, name=name, metric=metric, sampling_rate=float(rate),
-                   traffic={k: v.strip() for k, v in d.traffic.items()}, judge_model=judge)
+                   traffic={k: v.strip() for k, v in d.traffic.items()}, judge_model=judge,
+                   human_score=human)
 
 
 def _fields(evaluator_id: str, d: Definition) -> dict[str, Any]:
     return {"evaluator_id": evaluator_id, "name": d.name, "assertion": d.assertion,
             "metric": d.metric, "traffic": d.traffic, "sampling_rate": d.sampling_rate,
-            "judge_model": d.judge_model, "description": d.description}
+            "judge_model": d.judge_model, "description": d.description,
+            "human_score": d.human_score}
 
 
 def decide(command, state: EvaluatorState) -> list[DomainEvent]:

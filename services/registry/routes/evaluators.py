@@ -24,6 +24,9 @@ from .deps import metadata, runtime
 
 router = APIRouter(tags=["evaluators"])
 
+HUMAN_SCORE = ("the people's score (a score config's name) the evaluator's agreement is "
+               "measured against")
+
 
 class TrafficIn(RequestBody):
     application: str | None = Field(None, min_length=1, max_length=200)
@@ -46,6 +49,7 @@ class EvaluatorIn(RequestBody):
     sampling_rate: float = Field(1.0, ge=0, le=1, allow_inf_nan=False)
     judge_model: str | None = Field(None, max_length=200)
     description: str = Field("", max_length=4000)
+    human_score: str | None = Field(None, max_length=64, description=HUMAN_SCORE)
 
 
 class EvaluatorPatch(RequestBody):
@@ -56,6 +60,7 @@ class EvaluatorPatch(RequestBody):
     sampling_rate: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
     judge_model: str | None = Field(None, max_length=200)
     description: str | None = Field(None, max_length=4000)
+    human_score: str | None = Field(None, max_length=64, description=HUMAN_SCORE)
     status: Literal["active", "paused"] | None = None
 
 
@@ -68,6 +73,7 @@ class EvaluatorOut(BaseModel):
     traffic: dict[str, str]
     sampling_rate: float
     judge_model: str | None
+    human_score: str | None
     status: str
     created_at: datetime
     created_by: str | None
@@ -82,7 +88,8 @@ async def create_evaluator(body: EvaluatorIn, request: Request, rt=Depends(runti
     await handlers.handle(rt, evaluator_id, domain.CreateEvaluator(evaluator_id, domain.Definition(
         name=body.name, assertion=body.assertion, metric=body.metric,
         traffic=body.traffic.selected(), sampling_rate=body.sampling_rate,
-        judge_model=body.judge_model, description=body.description)), metadata(request))
+        judge_model=body.judge_model, description=body.description,
+        human_score=body.human_score)), metadata(request))
     return await queries.get_evaluator(rt.pool, evaluator_id)
 
 
@@ -107,3 +114,39 @@ async def list_evaluators(status: Literal["active", "paused"] | None = Query(Non
 @router.get("/evaluators/{evaluator_id}", response_model=EvaluatorOut)
 async def get_evaluator(evaluator_id: str, rt=Depends(runtime), _=Depends(require("viewer"))):
     return await queries.get_evaluator(rt.pool, evaluator_id)
+
+
+class ConfusionOut(BaseModel):
+    both_pass: int
+    both_fail: int
+    judge_pass_human_fail: int
+    judge_fail_human_pass: int
+
+
+class AgreementOut(BaseModel):
+    evaluator_id: str
+    evaluator: str
+    human_score: str
+    data_type: str = Field(description="the people's score's type: what agreement means")
+    n: int = Field(description="pairs: traces scored by both, one per person")
+    traces: int
+    accuracy: float | None = Field(description="boolean, categorical: share of pairs agreeing")
+    kappa: float | None = Field(description="boolean, categorical: Cohen's kappa")
+    pearson: float | None = Field(description="numeric: Pearson correlation")
+    spearman: float | None = Field(description="numeric: Spearman rank correlation")
+    mean_abs_diff: float | None = Field(description="numeric: mean |judge - person|")
+    confusion: ConfusionOut | None = Field(description="boolean: pass/fail counts")
+    note: str | None = Field(description="why a figure is missing")
+
+
+@router.get("/evaluators/{evaluator_id}/agreement", response_model=AgreementOut)
+async def evaluator_agreement(
+        evaluator_id: str,
+        human_score: str | None = Query(None, min_length=1, max_length=64,
+                                        description=HUMAN_SCORE + " (default: the "
+                                        "evaluator's human_score)"),
+        rt=Depends(runtime), _=Depends(require("viewer"))):
+    """Judge-vs-human agreement on the traces both the evaluator and people scored:
+    accuracy and Cohen's kappa for a boolean or categorical people's score, Pearson and
+    Spearman correlation for a numeric one, with the number of pairs."""
+    return await queries.agreement(rt.pool, evaluator_id, human_score)

@@ -3,7 +3,8 @@
 Order matters where two projections handle the same event type: ``CasesAdded`` is handled
 by ``evaluation`` (it inserts the cases) and then by ``generation`` (it marks the
 generated ones for review), so ``evaluation`` comes before ``generation``. ``prompts``,
-``feedback``, ``queues``, ``webhooks`` and ``evaluators`` share no event type with the others.
+``feedback``, ``queues``, ``webhooks``, ``evaluators`` and ``score_alerts`` share no event
+type with the others.
 
 Adding a read model: write its module (handlers, ``apply``, a ``PROJECTION``) and list it
 here; nothing registers itself at import time.
@@ -15,7 +16,16 @@ import asyncpg
 
 from harness.events import StoredEvent
 
-from . import evaluation, evaluators, feedback, generation, prompts, queues, webhooks
+from . import (
+    evaluation,
+    evaluators,
+    feedback,
+    generation,
+    prompts,
+    queues,
+    score_alerts,
+    webhooks,
+)
 from .projection import Projection
 
 PROJECTIONS: tuple[Projection, ...] = (
@@ -26,6 +36,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     queues.PROJECTION,
     webhooks.PROJECTION,
     evaluators.PROJECTION,
+    score_alerts.PROJECTION,
 )
 
 

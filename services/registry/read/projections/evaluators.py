@@ -20,19 +20,20 @@ async def _created(conn, ev: StoredEvent) -> None:
     d = EvaluatorCreated.model_validate(ev.data)
     await conn.execute(
         "INSERT INTO evaluators (id, name, description, assertion, metric, traffic, "
-        "sampling_rate, judge_model, created_at, created_by, updated_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9)",
+        "sampling_rate, judge_model, human_score, created_at, created_by, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10)",
         d.evaluator_id, d.name, d.description, d.assertion, d.metric, d.traffic,
-        d.sampling_rate, d.judge_model, ev.recorded_at, ev.metadata.actor)
+        d.sampling_rate, d.judge_model, d.human_score, ev.recorded_at, ev.metadata.actor)
 
 
 async def _changed(conn, ev: StoredEvent) -> None:
     d = EvaluatorChanged.model_validate(ev.data)
     await conn.execute(
         "UPDATE evaluators SET name = $2, description = $3, assertion = $4, metric = $5, "
-        "traffic = $6, sampling_rate = $7, judge_model = $8, updated_at = $9 WHERE id = $1",
+        "traffic = $6, sampling_rate = $7, judge_model = $8, updated_at = $9, "
+        "human_score = $10 WHERE id = $1",
         d.evaluator_id, d.name, d.description, d.assertion, d.metric, d.traffic,
-        d.sampling_rate, d.judge_model, ev.recorded_at)
+        d.sampling_rate, d.judge_model, ev.recorded_at, d.human_score)
 
 
 def _status(status: str):
