@@ -373,6 +373,35 @@ class StudioAPI:
         return self._send("POST", f"/queues/{queue_id}/items/{item_id}/complete",
                           "complete the item")
 
+    # ------------------------------------------------------------------ online evaluation
+    def evaluators(self) -> list[dict[str, Any]]:
+        return self._get("/evaluators", "list the evaluators")
+
+    def create_evaluator(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._send("POST", "/evaluators", f"create the evaluator {body.get('name')!r}",
+                          body)
+
+    def change_evaluator(self, evaluator_id: str, **changes: Any) -> dict[str, Any]:
+        return self._send("PATCH", f"/evaluators/{evaluator_id}", "change the evaluator",
+                          changes)
+
+    def agreement(self, evaluator_id: str, human_score: str | None = None) -> dict[str, Any]:
+        return self._get(f"/evaluators/{evaluator_id}/agreement",
+                         "measure the agreement with people", human_score=human_score or None)
+
+    def score_alerts(self) -> list[dict[str, Any]]:
+        return self._get("/score-alerts", "list the score alerts")
+
+    def score_alert_firings(self, limit: int = 100) -> list[dict[str, Any]]:
+        return self._get("/score-alerts/firings", "load the fired score alerts", limit=limit)
+
+    def create_score_alert(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._send("POST", "/score-alerts", "create the score alert",
+                          {k: v for k, v in body.items() if v not in (None, "")})
+
+    def delete_score_alert(self, alert_id: str) -> None:
+        self._send("DELETE", f"/score-alerts/{alert_id}", "delete the score alert")
+
     # ------------------------------------------------------------------ gateway
     def usage(self, *, group_by: str = "model", interval: str = "hour",
               since: str | None = None) -> dict[str, Any]:

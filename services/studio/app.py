@@ -22,6 +22,7 @@ PAGES = [  # (script, title, icon, url path)
     ("compare.py", "Compare", "📊", "compare"),
     ("traces.py", "Traces", "🔎", "traces"),
     ("annotate.py", "Annotate", "🏷️", "annotate"),
+    ("evaluators.py", "Evaluators", "🧑‍⚖️", "evaluators"),
     ("usage.py", "Usage", "📈", "usage"),
 ]
 

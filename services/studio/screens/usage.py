@@ -1,5 +1,6 @@
-"""Usage: the gateway's traffic over time (latency percentiles, tokens, cost, error rate)
-and its cost alerts, configured and fired. Pages degrade to a readable note when the
+"""Usage: the gateway's traffic over time (latency percentiles, tokens, cost, error rate),
+the traces' mean scores per prompt version and model, and its cost alerts, configured
+and fired. Pages degrade to a readable note when the
 server has no gateway (or an older one)."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import streamlit as st
 from services.studio.api import ApiError, EndpointMissing, StudioAPI
 from services.studio.ui import api, call, flash, show_error, show_flash, to_frame
 from services.studio.views.badges import ms, pct, usd
+from services.studio.views.evaluators import score_names, score_series_rows
 from services.studio.views.usage import (
     alert_rows,
     firing_rows,
@@ -26,7 +28,7 @@ WINDOWS = {"last 24 hours": (timedelta(days=1), "hour"),
 GROUPS = {"model": "model", "app": "application", "key": "gateway key"}
 
 
-def metrics_section(client: StudioAPI) -> None:
+def metrics_section(client: StudioAPI) -> dict | None:
     c1, c2 = st.columns(2)
     window = c1.selectbox("Window", list(WINDOWS), key="usage_window")
     group_by = c2.selectbox("Group by", list(GROUPS), format_func=GROUPS.get,
@@ -39,14 +41,14 @@ def metrics_section(client: StudioAPI) -> None:
         st.info(f"No gateway metrics at {client.gateway_url}: this server does not serve "
                 "`/metrics/usage`. Start the gateway (or set HARNESS_GATEWAY_URL to it) to "
                 "see traffic here.", icon="ℹ️")
-        return
+        return None
     except ApiError as exc:
         show_error(exc)
-        return
+        return None
     items = answer.get("items") or []
     if not items:
         st.info(f"No gateway traffic in the {window}.")
-        return
+        return answer
     t = totals(items)
     cols = st.columns(5)
     cols[0].metric("Requests", f"{t['requests']:,}")
@@ -87,6 +89,27 @@ def metrics_section(client: StudioAPI) -> None:
         color=alt.Color("group:N", title=GROUPS[group_by]),
         tooltip=["bucket:T", "group", "requests", "errors",
                  alt.Tooltip("error rate:Q", format=".1%")]), width="stretch")
+    return answer
+
+
+def scores_section(answer: dict) -> None:
+    """The traces' mean score per bucket, one line per prompt version × model (people's
+    scores and online evaluators')."""
+    scores = answer.get("scores") or []
+    st.markdown("### Scores")
+    if not scores:
+        st.caption("No scored traces in this window: scores come from online evaluators "
+                   "and from people (Traces and Annotate pages).")
+        return
+    names = score_names(scores)
+    name = st.selectbox("Score", names, key="usage_score")
+    rows = to_frame(score_series_rows(scores, name))
+    st.altair_chart(alt.Chart(rows).mark_line(point=True).encode(
+        x=alt.X("bucket:T", title=None), y=alt.Y("mean:Q", title=f"mean {name}"),
+        color=alt.Color("series:N", title="prompt version · model"),
+        strokeDash=alt.StrokeDash("source:N"),
+        tooltip=["bucket:T", "prompt version", "model", "source",
+                 alt.Tooltip("mean:Q", format=".3f"), "count"]), width="stretch")
 
 
 def alerts_section(client: StudioAPI) -> None:
@@ -139,7 +162,9 @@ def main() -> None:
     st.title("📈 Usage")
     show_flash()
     client = api()
-    metrics_section(client)
+    answer = metrics_section(client)
+    if answer is not None:
+        scores_section(answer)
     alerts_section(client)
 
 
