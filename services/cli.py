@@ -566,7 +566,12 @@ def _show_promotion(p: dict) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    console.print(f"[bold]{p['id']}[/bold]  v{p['version']} → {p['environment']} "
+    what = f"v{p['version']}"
+    if p.get("split"):
+        what = "split " + " · ".join(f"v{v['version']} {v['weight']:g}"
+                                     for v in p["split"]["variants"]) \
+            + f" by {p['split']['sticky_by']}"
+    console.print(f"[bold]{p['id']}[/bold]  {what} → {p['environment']} "
                   f"(now v{p.get('current_version')})  [bold]{p['status']}[/bold]  "
                   f"proposed by {p['proposed_by']}: {p['reason'] or '—'}; expires "
                   f"{str(p['expires_at'])[:19]}")
@@ -616,10 +621,31 @@ def promotions_list(
     _with_registry(url or get_settings().url, work, existing=True)
 
 
+def _parse_split(text: str) -> list[dict]:
+    """``3:90,4:10`` -> ``[{"version": 3, "weight": 90}, {"version": 4, "weight": 10}]``."""
+    variants = []
+    for part in text.split(","):
+        version, sep, weight = part.strip().partition(":")
+        try:
+            if not sep:
+                raise ValueError
+            variants.append({"version": int(version), "weight": float(weight)})
+        except ValueError:
+            raise typer.BadParameter(f"{part.strip()!r}: VERSION:WEIGHT, e.g. 3:90,4:10",
+                                     param_hint="--split") from None
+    return variants
+
+
 @promotions_app.command("propose")
 def promotions_propose(
     prompt: Annotated[str, typer.Argument(help="prompt name or id")],
-    version: Annotated[int, typer.Option(help="the version to promote")],
+    version: Annotated[int | None, typer.Option(help="the version to promote")] = None,
+    split: Annotated[str | None, typer.Option(
+        help="weighted rollout instead of a version: VERSION:WEIGHT,... e.g. 3:90,4:10")]
+    = None,
+    sticky_by: Annotated[str, typer.Option(
+        help="with --split: where a request's key comes from (user, metadata.<field>, "
+             "header:<name>)")] = "user",
     environment: Annotated[str, typer.Option(help="target environment")] = "production",
     reason: Annotated[str, typer.Option(help="why")] = "",
     gate_model: Annotated[str | None, typer.Option(help="request the gate run on this model")]
@@ -627,10 +653,17 @@ def promotions_propose(
     actor: ActorOption = None,
     url: Annotated[str | None, typer.Option(help="registry URL (default HARNESS_URL)")] = None,
 ) -> None:
-    """Propose VERSION for ENVIRONMENT (with --gate-model: run the policy's gate now)."""
+    """Propose VERSION for ENVIRONMENT, or a --split of it between versions (with
+    --gate-model: run the policy's gate now)."""
+    if (version is None) == (split is None):
+        raise typer.BadParameter("give --version or --split", param_hint="--version")
+    body: dict = {"environment": environment, "reason": reason}
+    if split is not None:
+        body["split"] = {"variants": _parse_split(split), "sticky_by": sticky_by}
+    else:
+        body["version"] = version
 
     def work(c):
-        body = {"version": version, "environment": environment, "reason": reason}
         if gate_model:
             body["run_gate"] = {"model": gate_model}
         r = c.post(f"/prompts/{_prompt_id(c, prompt)}/promotions", json=body)

@@ -8,13 +8,14 @@ The routes find it on ``request.app.state.gateway`` through :func:`current_gatew
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from fastapi import Request
 from pydantic import BaseModel, Field
 
-from harness import metrics, templating
+from harness import metrics, rollout, templating
 from harness.llm import pricing
 from harness.tracing import Trace, TraceWriter
 from harness.tracing.otlp import exporter_from_settings
@@ -42,6 +43,19 @@ class Target(BaseModel):
     variables: dict[str, Any] | None = None  # what the prompt was rendered with
     params: dict[str, Any] = Field(default_factory=dict)
     prefix_messages: list[dict[str, Any]] = Field(default_factory=list)
+    # the environment's split picked this version for the request's stickiness key:
+    # {"environment", "sticky_by", "version", "weight", "share"}
+    variant: dict[str, Any] | None = None
+
+    def headers(self) -> dict[str, str]:
+        """What the answer's headers say of the prompt: its version, and the variant
+        when a split picked it (``x-harness-variant: v4``)."""
+        out: dict[str, str] = {}
+        if self.prompt_version is not None:
+            out["x-harness-prompt-version"] = str(self.prompt_version)
+        if self.variant is not None:
+            out["x-harness-variant"] = f"v{self.variant['version']}"
+        return out
 
 
 def _variables(body: dict) -> dict:
@@ -147,10 +161,17 @@ class Gateway:
         cache.put(ck, body, etag, generation)
         return orjson.loads(body)
 
-    async def _application_target(self, key: GatewayKey, name: str, body: dict) -> Target:
+    async def _application_target(self, key: GatewayKey, name: str, body: dict,
+                                  headers: Mapping[str, str]) -> Target:
         if not key.allows_application(name):
             raise problem(403, "out-of-scope", f"this key may not use application {name!r}")
         a = await self._application(name)
+        variant = None
+        if a.get("split"):  # weighted rollout: the request's key picks the version
+            a = rollout.for_key(a, rollout.key_of(a["split"]["sticky_by"], body, headers))
+            if a.get("variant"):
+                variant = {"environment": a["environment"],
+                           "sticky_by": a["split"]["sticky_by"], **a["variant"]}
         variables = _variables(body)
         rendered = await _render(name, a["content"], variables)
         chain = [a["model"], *[m for m in a.get("fallback_models") or [] if m]]
@@ -158,11 +179,13 @@ class Gateway:
                       prompt_id=a["prompt_id"], prompt_name=a.get("prompt_name"),
                       prompt_version=a["version"], variables=variables,
                       params={k: v for k, v in a["params"].items() if v is not None},
-                      prefix_messages=templating.to_messages(rendered))
+                      prefix_messages=templating.to_messages(rendered), variant=variant)
 
-    async def target(self, key: GatewayKey, model: str, body: dict) -> Target:
+    async def target(self, key: GatewayKey, model: str, body: dict,
+                     headers: Mapping[str, str] | None = None) -> Target:
+        """``headers``: the request's (a split may take its stickiness key from one)."""
         if model.startswith("app/"):
-            return await self._application_target(key, model[4:], body)
+            return await self._application_target(key, model[4:], body, headers or {})
         if not key.allows_model(model):
             raise problem(403, "out-of-scope", f"this key may not use model {model!r}")
         chain = self.settings.aliases.get(model, [model])

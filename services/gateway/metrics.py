@@ -8,7 +8,9 @@ from datetime import datetime
 
 # a failed call has no answering model: it counts under the model that was asked for
 GROUPS = {"app": "application", "model": "coalesce(model_answered, model_requested)",
-          "key": "key_name"}
+          "key": "key_name",
+          # the prompt version that served (a split's variant): "support-app v4"
+          "version": "coalesce(application, prompt_id) || ' v' || prompt_version"}
 INTERVALS = ("hour", "day")
 
 _USAGE_SQL = """

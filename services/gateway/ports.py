@@ -13,8 +13,10 @@ from harness.web.auth import Authenticator
 
 ResolveApplication = Callable[[asyncpg.Pool, str], Awaitable[tuple[bytes, str]]]
 """``(pool, application id) -> (body, etag)``: what the application runs now, as the JSON
-body and ETag the resolve cache keeps. Raises a ``ProblemError`` when it cannot run
-(no such application, its environment points at no version)."""
+body and ETag the resolve cache keeps (with ``split`` when the application's environment
+is split: the gateway picks a request's variant with ``harness.rollout.for_key``). Raises a
+``ProblemError`` when it cannot run (no such application, its environment points at no
+version)."""
 
 
 class ResolveCache(Protocol):

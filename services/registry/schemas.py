@@ -218,9 +218,39 @@ class PointerChangeOut(BaseModel):
     promotion_id: str | None
 
 
+class SplitVariantOut(BaseModel):
+    """One variant of an environment's split: its version (with what that version runs),
+    its weight and its share of the traffic."""
+
+    version: int
+    weight: float
+    share: float
+    content: str | list[dict[str, Any]]
+    variables: list[str]
+
+
+class SplitOut(BaseModel):
+    """The environment's weighted split: a client picks a variant for a key with
+    ``harness.rollout.pick`` (the SDK does), or asks ``resolved?key=``."""
+
+    sticky_by: str
+    variants: list[SplitVariantOut]
+
+
+class PickedVariantOut(BaseModel):
+    """The variant a key got (``resolved?key=``): the top-level version is its version."""
+
+    version: int
+    weight: float
+    share: float
+
+
 class ResolvedOut(BaseModel):
     """What an application runs: model, params and the prompt version its environment
-    points at. ``as_of`` and ``set_by`` only in an ``?as_of=`` answer (folded from events)."""
+    points at. ``as_of`` and ``set_by`` only in an ``?as_of=`` answer (folded from events).
+    When the environment is split, ``split`` lists the variants; with ``?key=`` the
+    top-level version and content are the key's variant (``variant``), without one they
+    are the environment's own version."""
 
     application_id: str
     application: str
@@ -235,6 +265,8 @@ class ResolvedOut(BaseModel):
     environment: str
     as_of: datetime | None = None
     set_by: PointerChangeOut | None = None
+    split: SplitOut | None = None
+    variant: PickedVariantOut | None = None
 
 
 class EventOut(BaseModel):

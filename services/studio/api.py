@@ -214,6 +214,11 @@ class StudioAPI:
     def history(self, prompt_id: str) -> list[dict[str, Any]]:
         return list(self._all(f"/prompts/{prompt_id}/history", "load the history"))
 
+    def environments(self, prompt_id: str) -> dict[str, Any]:
+        """Each environment: its version, what set it and its split (or null)."""
+        return self._get(f"/prompts/{prompt_id}/environments",
+                         "load the environments")["environments"]
+
     def render(self, prompt_id: str, variables: dict[str, Any],
                version: int | None = None) -> dict[str, Any]:
         return self._send("POST", f"/prompts/{prompt_id}/render", "render the prompt",

@@ -29,7 +29,10 @@ ChangeListener = Callable[[Resolved | PromptVersion], Any]
 EventListener = Callable[[dict[str, Any]], Any]
 
 # Events that can change what ``resolve`` or ``get_prompt`` returns.
-PROMPT_EVENTS = frozenset({"PromptVersionActivated", "PromptVersionCreated", "PromptUpdated"})
+PROMPT_EVENTS = frozenset({"PromptVersionActivated", "PromptVersionCreated", "PromptUpdated",
+                           # an application may follow another environment, or a split
+                           "PromptEnvironmentMoved", "PromptEnvironmentCleared",
+                           "PromptEnvironmentSplit", "PromptEnvironmentSplitEnded"})
 APPLICATION_EVENTS = frozenset({"ApplicationUpdated", "ApplicationCreated"})
 
 
@@ -195,11 +198,15 @@ class AsyncHarnessClient:
 
     # ---- public API -----------------------------------------------------------------------
 
-    async def resolve(self, app: str, *, fallback: Fallback | None = None) -> Resolved:
-        """What application ``app`` (name or id) runs now: model, params, active prompt."""
+    async def resolve(self, app: str, *, key: str | None = None,
+                      fallback: Fallback | None = None) -> Resolved:
+        """What application ``app`` (name or id) runs now: model, params, active prompt.
+        ``key``: the stickiness key (e.g. the end user's id) when the application's
+        environment may be split (weighted rollout): the key's variant is picked locally
+        from the one cached answer, the same one the registry and the gateway pick."""
         value = await self._get("app", app, None, fallback)
         assert isinstance(value, Resolved)
-        return value
+        return value.for_key(key)
 
     async def get_prompt(self, name: str, version: int | None = None, *,
                          fallback: Fallback | None = None) -> PromptVersion:

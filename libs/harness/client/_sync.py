@@ -97,8 +97,9 @@ class HarnessClient:
     def async_client(self) -> AsyncHarnessClient:
         return self._client
 
-    def resolve(self, app: str, *, fallback: Fallback | None = None) -> Resolved:
-        return self._call(self._client.resolve(app, fallback=fallback))
+    def resolve(self, app: str, *, key: str | None = None,
+                fallback: Fallback | None = None) -> Resolved:
+        return self._call(self._client.resolve(app, key=key, fallback=fallback))
 
     def get_prompt(self, name: str, version: int | None = None, *,
                    fallback: Fallback | None = None) -> PromptVersion:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from harness import templating
+from harness import rollout, templating
 
 Content = str | list[dict[str, Any]]
 Source = Literal["registry", "memory", "disk", "fallback"]
@@ -44,7 +44,11 @@ class _Renderable(BaseModel):
 
 
 class Resolved(_Renderable):
-    """What an application runs now: its model, LLM options and prompt's active version."""
+    """What an application runs now: its model, LLM options and prompt's active version.
+
+    When its environment is split (weighted rollout), ``split`` lists the variants and
+    :meth:`for_key` picks a key's (``client.resolve(app, key=user_id)`` does), the same one
+    the registry's ``resolved?key=`` and the gateway pick; ``variant`` says which."""
 
     application_id: str | None = None
     application: str | None = None
@@ -55,6 +59,20 @@ class Resolved(_Renderable):
     prompt_name: str | None = None
     version: int | None = None
     etag: str | None = None
+    environment: str | None = None
+    split: dict[str, Any] | None = None
+    variant: dict[str, Any] | None = None
+
+    def for_key(self, key: str | None) -> Resolved:
+        """This answer for the stickiness ``key`` (e.g. the end user's id): the key's
+        variant when the environment is split (always the same one for the same key);
+        unchanged without a split or a key."""
+        if not key or not self.split or self.prompt_id is None or self.environment is None:
+            return self
+        picked = rollout.for_key({"split": self.split, "prompt_id": self.prompt_id,
+                                  "environment": self.environment}, key)
+        fields = set(type(self).model_fields) - {"split", "prompt_id", "environment"}
+        return self.model_copy(update={k: v for k, v in picked.items() if k in fields})
 
 
 class PromptVersion(_Renderable):

@@ -109,6 +109,35 @@ class PromptEnvironmentCleared(DomainEvent):
 
 
 @registry.register
+class PromptEnvironmentSplit(DomainEvent):
+    """An environment (production included) now splits its traffic between versions by
+    weight, each request's variant picked by its stickiness key (``harness.rollout``). The
+    environment's own version stays where it was: what a request without a key gets."""
+
+    TYPE = "PromptEnvironmentSplit"
+    prompt_id: str
+    environment: str
+    variants: list[dict[str, Any]]  # [{"version": int, "weight": number}], in order
+    sticky_by: str = "user"  # user | metadata.<field> | header:<name>
+    previous_variants: list[dict[str, Any]] | None = None  # the split it replaced
+    reason: str = ""
+    promotion_id: str | None = None
+
+
+@registry.register
+class PromptEnvironmentSplitEnded(DomainEvent):
+    """The environment's split ended: every request gets the environment's version again
+    (a move of the environment, in the same append, says which one when it changed)."""
+
+    TYPE = "PromptEnvironmentSplitEnded"
+    prompt_id: str
+    environment: str
+    variants: list[dict[str, Any]]  # the split that ended
+    reason: str = ""
+    promotion_id: str | None = None
+
+
+@registry.register
 class PromptPolicySet(DomainEvent):
     """``prompt_id`` None = the global default policy (stream ``policy-global``)."""
 
@@ -127,6 +156,7 @@ class PromotionProposed(DomainEvent):
     reason: str = ""
     expires_at: str  # ISO time
     gate_run_id: str | None = None
+    split: dict[str, Any] | None = None  # {"variants", "sticky_by"}: a split proposed
 
 
 @registry.register

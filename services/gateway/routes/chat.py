@@ -5,6 +5,7 @@ fallback, then answer whole or as server-sent events, recording one trace either
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,13 +54,13 @@ async def chat_completions(request: Request, gw: Gateway = Depends(current_gatew
     started = time.perf_counter()
     key = await gw.authenticate(request)
     body = await read_body(request, options.OPENAI_CHAT_FIELDS)
-    call = await _prepare(gw, key, body, started)
+    call = await _prepare(gw, key, body, started, request.headers)
     routed = await call_upstream(gw, _route(gw, call), call.reservation, call.trace,
                                  started, count_attempts=True)
     trace = call.trace
     trace.model_answered, trace.attempts = routed.model, routed.attempts
     headers = {"x-harness-model": routed.model, "x-harness-trace-id": str(trace.id),
-               "x-harness-attempts": str(routed.attempts)}
+               "x-harness-attempts": str(routed.attempts), **call.target.headers()}
     if not call.stream:
         return await _answer(gw, call, routed, headers)
     return StreamingResponse(_sse(gw, call, routed), media_type="text/event-stream",
@@ -67,11 +68,12 @@ async def chat_completions(request: Request, gw: Gateway = Depends(current_gatew
 
 
 # ---------------------------------------------------------------------- before the call
-async def _prepare(gw: Gateway, key: GatewayKey, body: dict, started: float) -> ChatCall:
+async def _prepare(gw: Gateway, key: GatewayKey, body: dict, started: float,
+                   headers: Mapping[str, str]) -> ChatCall:
     messages = body.get("messages")
     if not isinstance(messages, list):
         raise problem(400, "bad-request", "'messages' (a list) is required")
-    tgt = await gw.target(key, body["model"], body)
+    tgt = await gw.target(key, body["model"], body, headers)
     await gw.rate_limit(key)
     policy = key.pii_policy or gw.settings.default_pii_policy
     all_messages, pii_action = _masked([*tgt.prefix_messages, *messages], policy)
@@ -96,10 +98,12 @@ def _stored_request(tgt: Target, messages: list[dict[str, Any]], params: dict[st
     """What is stored of the request: the (masked) messages and the parameters, and for an
     ``app/<name>`` call the variables its prompt was rendered with, masked for storage like
     the answer (a trace becomes a test case with them: ``POST /datasets/{id}/cases/
-    from-traces``)."""
+    from-traces``), and the split's variant that served it."""
     stored: dict[str, Any] = {"messages": messages, "params": params}
     if tgt.variables is not None:
         stored["variables"] = pii_step.mask_value_for_storage(tgt.variables, policy)
+    if tgt.variant is not None:
+        stored["variant"] = tgt.variant
     return stored
 
 

@@ -1,5 +1,5 @@
-"""``GET /metrics/usage`` (tokens, cost and latency per model, application or key over
-time; ``scores``: the traces' mean score per prompt version, model and score name)
+"""``GET /metrics/usage`` (tokens, cost and latency per model, application, key or prompt
+version over time; ``scores``: the traces' mean score per prompt version, model and score name)
 and ``GET /metrics`` (Prometheus text)."""
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ router = APIRouter()
 
 
 @router.get("/metrics/usage", tags=["gateway"])
-async def usage(group_by: str = Query("model", pattern="^(app|model|key)$"),
+async def usage(group_by: str = Query("model", pattern="^(app|model|key|version)$",
+                                     description="version: the application (or prompt) "
+                                                 "and the prompt version that served, e.g. "
+                                                 "'support-app v4' (a split's variants)"),
                 interval: str = Query("hour", pattern="^(hour|day)$"),
                 since: datetime | None = None, until: datetime | None = None,
                 source: str | None = Query(None, pattern=f"^({'|'.join(SOURCES)})$"),

@@ -10,7 +10,10 @@ applies the rules:
   and a ``gate`` requires passing evidence before a version reaches them;
 - a proposal is approved by a different person, before it expires; only an approved (or
   ungoverned) proposal moves the pointer; applying one supersedes the other pending
-  proposals for that environment.
+  proposals for that environment;
+- an environment can be split between versions by weight (``harness.rollout``); starting
+  or changing a split is a move like any other (approval, a gate on each new version),
+  and any move of the environment ends its split (promoting the winner).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from harness import rollout
 from harness.events.base import DomainEvent
 from harness.events.registry_events import (
     PromotionApplied,
@@ -31,12 +35,13 @@ from harness.events.registry_events import (
     PromotionSuperseded,
     PromptEnvironmentCleared,
     PromptEnvironmentMoved,
+    PromptEnvironmentSplit,
     PromptPolicySet,
     PromptVersionActivated,
 )
 
 from .errors import DomainError, Invalid, NotFound
-from .prompts import PRODUCTION, PromptState, pointer
+from .prompts import PRODUCTION, PromptState, end_split, pointer
 
 _ENV_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
@@ -126,18 +131,41 @@ class ClearEnvironment:
 
 
 @dataclass(frozen=True)
+class SplitEnvironment:
+    """Split an environment's traffic between versions by weight (or change its split)."""
+
+    environment: str
+    variants: list[dict[str, Any]]
+    sticky_by: str = rollout.DEFAULT_STICKY_BY
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class EndSplit:
+    """End an environment's split: every request gets the environment's version again.
+    (Moving the environment to a version also ends it: that is promoting the winner.)"""
+
+    environment: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class SetPolicy:
     policy: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Propose:
+    """``version``: move ``environment`` there; or ``split`` (``{"variants",
+    "sticky_by"}``, ``version`` then None): split it."""
+
     promotion_id: str
-    version: int
+    version: int | None
     environment: str
     reason: str
     expires_at: datetime
     gate_run_id: str | None = None
+    split: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -171,16 +199,18 @@ def _gate_ok(ctx: Context, environment: str) -> None:
 
 def _move(state: PromptState, environment: str, version: int, reason: str,
           promotion_id: str | None = None) -> list[DomainEvent]:
+    """Point ``environment`` at ``version``, ending its split (promoting the winner)."""
     assert state.prompt_id is not None
+    ended = end_split(state, environment, reason, promotion_id)
     current = pointer(state, environment)
     if current == version:
-        return []
+        return ended
     if environment == PRODUCTION:
-        return [PromptVersionActivated(prompt_id=state.prompt_id, version=version,
-                                       previous_version=current, reason=reason)]
-    return [PromptEnvironmentMoved(prompt_id=state.prompt_id, environment=environment,
-                                   version=version, previous_version=current, reason=reason,
-                                   promotion_id=promotion_id)]
+        return [*ended, PromptVersionActivated(prompt_id=state.prompt_id, version=version,
+                                               previous_version=current, reason=reason)]
+    return [*ended, PromptEnvironmentMoved(
+        prompt_id=state.prompt_id, environment=environment, version=version,
+        previous_version=current, reason=reason, promotion_id=promotion_id)]
 
 
 def check_direct_move(state: PromptState, environment: str, ctx: Context) -> None:
@@ -192,13 +222,71 @@ def check_direct_move(state: PromptState, environment: str, ctx: Context) -> Non
     _gate_ok(ctx, environment)
 
 
+def check_end_split(state: PromptState, environment: str, ctx: Context) -> None:
+    """Ending a split back to the environment's version: no gate (that version is in
+    place), but a governed environment changes only through an approved proposal."""
+    if _needs_approval(ctx, environment):
+        raise PolicyViolation(
+            f"the prompt's policy requires approval to end the split of {environment}: "
+            f"propose the version that wins (POST /prompts/{{id}}/promotions)",
+            policy=ctx.policy)
+
+
+def check_split(state: PromptState, environment: str, split: dict[str, Any]
+                ) -> tuple[list[dict[str, Any]], str]:
+    """A split's variants and ``sticky_by``, valid for this prompt: weights (positive, sum
+    100 or 1), at least two distinct versions that exist, and an environment that points
+    at a version (what requests without a stickiness key get)."""
+    try:
+        variants, sticky_by = rollout.validate(split.get("variants"),
+                                               split.get("sticky_by",
+                                                         rollout.DEFAULT_STICKY_BY))
+    except rollout.SplitInvalid as exc:
+        raise Invalid(str(exc), field=exc.field) from exc
+    for i, v in enumerate(variants):
+        if v["version"] not in state.versions:
+            raise Invalid(f"variants[{i}].version: prompt has no version {v['version']}",
+                          field=f"variants[{i}].version")
+    if pointer(state, environment) is None:
+        raise Invalid(f"environment: {environment} points at no version; move it to one "
+                      "first (requests without a stickiness key get it)",
+                      field="environment")
+    return variants, sticky_by
+
+
+def split_candidate(state: PromptState, environment: str,
+                    variants: list[dict[str, Any]]) -> int:
+    """The version a split proposal is about: its heaviest variant other than the
+    environment's version (a later one on a tie)."""
+    current = pointer(state, environment)
+    others = [v for v in variants if v["version"] != current] or variants
+    return max(others, key=lambda v: (v["weight"], v["version"]))["version"]
+
+
+def _split_events(state: PromptState, environment: str, variants: list[dict[str, Any]],
+                  sticky_by: str, reason: str,
+                  promotion_id: str | None = None) -> list[DomainEvent]:
+    assert state.prompt_id is not None
+    before = state.splits.get(environment)
+    if before is not None and before.variants == variants and before.sticky_by == sticky_by:
+        return []
+    return [PromptEnvironmentSplit(
+        prompt_id=state.prompt_id, environment=environment, variants=variants,
+        sticky_by=sticky_by, previous_variants=before.variants if before else None,
+        reason=reason, promotion_id=promotion_id)]
+
+
 def _apply(state: PromptState, promotion_id: str, ctx: Context) -> list[DomainEvent]:
     assert state.prompt_id is not None
     p = state.promotions[promotion_id]
     events: list[DomainEvent] = [PromotionApplied(prompt_id=state.prompt_id,
                                                   promotion_id=promotion_id, gate=ctx.gate)]
-    events += _move(state, p.environment, p.version, p.reason or f"promotion {promotion_id}",
-                    promotion_id)
+    reason = p.reason or f"promotion {promotion_id}"
+    if p.split is not None:
+        events += _split_events(state, p.environment, p.split["variants"],
+                                p.split["sticky_by"], reason, promotion_id)
+    else:
+        events += _move(state, p.environment, p.version, reason, promotion_id)
     for other in state.promotions.values():
         if other.promotion_id != promotion_id and other.environment == p.environment \
                 and other.status in ("pending", "approved"):
@@ -246,9 +334,31 @@ def _move_environment(command: MoveEnvironment, state: PromptState,
     env = check_environment(command.environment)
     _check_version(state, command.version)
     if pointer(state, env) == command.version:
-        return []
+        if env not in state.splits:
+            return []
+        check_end_split(state, env, ctx)
+        return _move(state, env, command.version, command.reason)
     check_direct_move(state, env, ctx)
     return _move(state, env, command.version, command.reason)
+
+
+def _split_environment(command: SplitEnvironment, state: PromptState,
+                       ctx: Context) -> list[DomainEvent]:
+    env = check_environment(command.environment)
+    variants, sticky_by = check_split(state, env, {"variants": command.variants,
+                                                   "sticky_by": command.sticky_by})
+    events = _split_events(state, env, variants, sticky_by, command.reason)
+    if events:
+        check_direct_move(state, env, ctx)
+    return events
+
+
+def _end_split(command: EndSplit, state: PromptState, ctx: Context) -> list[DomainEvent]:
+    env = check_environment(command.environment)
+    if env not in state.splits:
+        return []
+    check_end_split(state, env, ctx)
+    return end_split(state, env, command.reason)
 
 
 def _clear_environment(command: ClearEnvironment, state: PromptState,
@@ -261,21 +371,31 @@ def _clear_environment(command: ClearEnvironment, state: PromptState,
         return []
     if _needs_approval(ctx, env):
         raise PolicyViolation(f"the prompt's policy governs {env}", policy=ctx.policy)
-    return [PromptEnvironmentCleared(prompt_id=state.prompt_id, environment=env,
+    return [*end_split(state, env, command.reason),
+            PromptEnvironmentCleared(prompt_id=state.prompt_id, environment=env,
                                      previous_version=state.environments[env],
                                      reason=command.reason)]
 
 
 def _propose(command: Propose, state: PromptState, ctx: Context) -> list[DomainEvent]:
     env = check_environment(command.environment)
-    _check_version(state, command.version)
+    split = None
+    if command.split is not None:
+        variants, sticky_by = check_split(state, env, command.split)
+        split = {"variants": variants, "sticky_by": sticky_by}
+        version = split_candidate(state, env, variants)
+    elif command.version is None:
+        raise Invalid("version: propose a version, or a split", field="version")
+    else:
+        version = command.version
+        _check_version(state, version)
     if command.expires_at <= ctx.now:
         raise Invalid("expires_at: must be in the future", field="expires_at")
     proposed = PromotionProposed(prompt_id=state.prompt_id, promotion_id=command.promotion_id,
-                                 version=command.version, environment=env,
+                                 version=version, environment=env,
                                  reason=command.reason,
                                  expires_at=command.expires_at.isoformat(),
-                                 gate_run_id=command.gate_run_id)
+                                 gate_run_id=command.gate_run_id, split=split)
     gated = governs(ctx.policy, env) and (ctx.policy or {}).get("gate")
     if _needs_approval(ctx, env) or (gated and not (ctx.gate or {}).get("passed")):
         return [proposed]  # waits for an approver, or for its gate run
@@ -319,6 +439,7 @@ def _apply_if_ready(command: ApplyIfReady, state: PromptState,
 
 _DECISIONS: dict[type, Callable[[Any, PromptState, Context], list[DomainEvent]]] = {
     SetPolicy: _set_policy, MoveEnvironment: _move_environment,
+    SplitEnvironment: _split_environment, EndSplit: _end_split,
     ClearEnvironment: _clear_environment, Propose: _propose, Approve: _approve,
     Reject: _reject, ApplyIfReady: _apply_if_ready,
 }

@@ -24,6 +24,8 @@ from harness.events.registry_events import (
     PromptCreated,
     PromptEnvironmentCleared,
     PromptEnvironmentMoved,
+    PromptEnvironmentSplit,
+    PromptEnvironmentSplitEnded,
     PromptPolicySet,
     PromptUpdated,
     PromptVersionActivated,
@@ -108,9 +110,23 @@ class PromotionState:
     decided_by: str | None = None
     comment: str = ""
     gate: dict[str, Any] | None = None
+    split: dict[str, Any] | None = None  # {"variants", "sticky_by"}: a split proposed
 
 
-STATE_SCHEMA = 1
+@dataclass(frozen=True)
+class SplitState:
+    """An environment's weighted split (``harness.rollout``): its variants
+    (``[{"version", "weight"}]``), where a request's key comes from, and who started it."""
+
+    variants: list[dict[str, Any]]
+    sticky_by: str
+    at: datetime | None = None
+    actor: str | None = None
+    reason: str = ""
+    promotion_id: str | None = None
+
+
+STATE_SCHEMA = 2
 """The shape and meaning of :class:`PromptState` in snapshots: bump it when the state's
 fields, :func:`evolve` or an upcaster of the prompt's events change."""
 
@@ -128,6 +144,7 @@ class PromptState:
     pointer_changes: dict[str, PointerChange] = field(default_factory=dict)
     policy: dict[str, Any] | None = None
     promotions: dict[str, PromotionState] = field(default_factory=dict)
+    splits: dict[str, SplitState] = field(default_factory=dict)  # production included
 
     @property
     def exists(self) -> bool:
@@ -192,6 +209,7 @@ def decide(command: Command, state: PromptState) -> list[DomainEvent]:
                                  change_note=command.change_note, derived_from=parent)
         ]
         if command.activate:
+            events += end_split(state, PRODUCTION, command.change_note)
             events.append(PromptVersionActivated(
                 prompt_id=state.prompt_id, version=number,
                 previous_version=state.active_version, reason=command.change_note))
@@ -200,11 +218,13 @@ def decide(command: Command, state: PromptState) -> list[DomainEvent]:
     if isinstance(command, ActivateVersion):
         if command.version not in state.versions:
             raise NotFound(f"prompt has no version {command.version}", field="version")
+        ended = end_split(state, PRODUCTION, command.reason)
         if command.version == state.active_version:
-            return []
-        return [PromptVersionActivated(prompt_id=state.prompt_id, version=command.version,
-                                       previous_version=state.active_version,
-                                       reason=command.reason)]
+            return ended  # activating the active version ends a split of production
+        return [*ended, PromptVersionActivated(prompt_id=state.prompt_id,
+                                               version=command.version,
+                                               previous_version=state.active_version,
+                                               reason=command.reason)]
 
     raise TypeError(f"unknown command {command!r}")
 
@@ -241,13 +261,24 @@ def evolve(state: PromptState, event: DomainEvent, at: datetime | None = None,
     if isinstance(event, PromptEnvironmentCleared):
         envs = {k: v for k, v in state.environments.items() if k != event.environment}
         change = PointerChange(event.TYPE, None, at, actor, event.reason)
-        return replace(state, environments=envs, updated_at=at,
+        splits = {k: v for k, v in state.splits.items() if k != event.environment}
+        return replace(state, environments=envs, updated_at=at, splits=splits,
                        pointer_changes={**state.pointer_changes, event.environment: change})
+    if isinstance(event, PromptEnvironmentSplit):
+        split = SplitState([dict(v) for v in event.variants], event.sticky_by, at, actor,
+                           event.reason, event.promotion_id)
+        return replace(state, splits={**state.splits, event.environment: split},
+                       updated_at=at)
+    if isinstance(event, PromptEnvironmentSplitEnded):
+        return replace(state, updated_at=at,
+                       splits={k: v for k, v in state.splits.items()
+                               if k != event.environment})
     if isinstance(event, PromptPolicySet):
         return replace(state, policy=dict(event.policy), updated_at=at)
     if isinstance(event, PromotionProposed):
         p = PromotionState(event.promotion_id, event.version, event.environment, event.reason,
-                           event.expires_at, actor, at, gate_run_id=event.gate_run_id)
+                           event.expires_at, actor, at, gate_run_id=event.gate_run_id,
+                           split=event.split)
         return replace(state, promotions={**state.promotions, p.promotion_id: p})
     if isinstance(event, PromotionGateEvaluated):
         p = state.promotions.get(event.promotion_id)
@@ -280,6 +311,19 @@ def pointer(state: PromptState, environment: str) -> int | None:
     if environment == PRODUCTION:
         return state.active_version
     return state.environments.get(environment)
+
+
+def end_split(state: PromptState, environment: str, reason: str = "",
+              promotion_id: str | None = None) -> list[DomainEvent]:
+    """The event that ends ``environment``'s split, if it has one (any move of an
+    environment ends its split)."""
+    split = state.splits.get(environment)
+    if split is None:
+        return []
+    assert state.prompt_id is not None
+    return [PromptEnvironmentSplitEnded(prompt_id=state.prompt_id, environment=environment,
+                                        variants=split.variants, reason=reason,
+                                        promotion_id=promotion_id)]
 
 
 def replay(events: Iterable[StoredEvent], state: PromptState = PromptState()) -> PromptState:

@@ -36,27 +36,59 @@ async def effective_policy(conn: asyncpg.Connection, state: PromptState) -> dict
 
 
 async def context(conn: asyncpg.Connection, state: PromptState, metadata: EventMetadata,
-                  version: int | None, environment: str | None,
+                  version: int | list[int] | None, environment: str | None,
                   gate_run_id: str | None = None) -> domain.Context:
-    """What a decision on ``version`` reaching ``environment`` needs to know."""
+    """What a decision on ``version`` reaching ``environment`` needs to know. For a split,
+    ``version`` lists its variants: the gate's evidence is then each variant's other than
+    the version in place, and it passes when every one does."""
     policy = await effective_policy(conn, state)
     evidence = None
     if (version is not None and environment is not None and policy
             and policy.get("gate") and domain.governs(policy, environment)):
-        evidence = await gate_evidence(
-            conn, prompt_id=state.prompt_id, version=version,
-            incumbent=pointer(state, environment), gate=policy["gate"], run_id=gate_run_id)
+        incumbent = pointer(state, environment)
+        if isinstance(version, int):
+            evidence = await gate_evidence(
+                conn, prompt_id=state.prompt_id, version=version, incumbent=incumbent,
+                gate=policy["gate"], run_id=gate_run_id)
+        else:
+            evidence = await _split_evidence(conn, state, version, incumbent, policy["gate"],
+                                             gate_run_id)
     return domain.Context(policy=policy, now=datetime.now(UTC), actor=metadata.actor,
                           gate=evidence)
 
 
-def _at_stake(command, state: PromptState) -> tuple[int | None, str | None, str | None]:
-    """The version, environment and gate run a command is about."""
+async def _split_evidence(conn: asyncpg.Connection, state: PromptState, versions: list[int],
+                          incumbent: int | None, gate: dict[str, Any],
+                          gate_run_id: str | None) -> dict[str, Any]:
+    each = [await gate_evidence(conn, prompt_id=state.prompt_id, version=v,
+                                incumbent=incumbent, gate=gate, run_id=gate_run_id)
+            for v in dict.fromkeys(versions) if v != incumbent]
+    return {"passed": all(e["passed"] for e in each),
+            "reasons": [r for e in each for r in e.get("reasons", [])],
+            "incumbent_version": incumbent, "variants": each}
+
+
+def _split_versions(split: dict[str, Any] | None) -> list[int] | None:
+    if not isinstance(split, dict) or not isinstance(split.get("variants"), list):
+        return None
+    return [v["version"] for v in split["variants"]
+            if isinstance(v, dict) and isinstance(v.get("version"), int)]
+
+
+def _at_stake(command, state: PromptState
+              ) -> tuple[int | list[int] | None, str | None, str | None]:
+    """The version (a split's versions), environment and gate run a command is about."""
+    if isinstance(command, domain.SplitEnvironment):
+        return _split_versions({"variants": command.variants}), command.environment, None
+    if isinstance(command, domain.Propose) and command.split is not None:
+        return _split_versions(command.split), command.environment, command.gate_run_id
     if isinstance(command, domain.MoveEnvironment | domain.Propose):
         return command.version, command.environment, getattr(command, "gate_run_id", None)
     if isinstance(command, domain.Approve | domain.ApplyIfReady | domain.Reject):
         p = state.promotions.get(command.promotion_id)
         if p is not None:
+            if p.split is not None:
+                return _split_versions(p.split), p.environment, p.gate_run_id
             return p.version, p.environment, p.gate_run_id
     return None, None, None
 
@@ -82,12 +114,12 @@ class GateRun:
     concurrency: int = 4
 
 
-async def propose(rt: Runtime, prompt_id: str, version: int, environment: str, reason: str,
-                  metadata: EventMetadata, gate_run: GateRun | None = None,
-                  ) -> tuple[PromptState, str]:
-    """A proposal to move ``environment`` to ``version`` (with its gate run requested when
-    asked); it expires after the policy's ``proposal_ttl_hours``. Returns the state after
-    and the promotion's id."""
+async def propose(rt: Runtime, prompt_id: str, version: int | None, environment: str,
+                  reason: str, metadata: EventMetadata, gate_run: GateRun | None = None,
+                  split: dict[str, Any] | None = None) -> tuple[PromptState, str]:
+    """A proposal to move ``environment`` to ``version``, or to ``split`` it (with its gate
+    run requested when asked); it expires after the policy's ``proposal_ttl_hours``.
+    Returns the state after and the promotion's id."""
     async with rt.pool.acquire() as conn:
         state = (await PROMPT.load(conn, rt.store, streams.prompt(prompt_id))).state
         if not state.exists:
@@ -95,31 +127,36 @@ async def propose(rt: Runtime, prompt_id: str, version: int, environment: str, r
         policy = await effective_policy(conn, state)
     gate_run_id = None
     if gate_run is not None:
-        gate_run_id = await _request_gate_run(rt, state, policy, version, environment, gate_run,
-                                              metadata)
+        if split is not None:  # checked before a run is requested for it
+            domain.check_split(state, domain.check_environment(environment), split)
+        versions = _split_versions(split) if split is not None else [version]
+        gate_run_id = await _request_gate_run(rt, state, policy,
+                                              [v for v in versions or [] if v is not None],
+                                              environment, gate_run, metadata)
     ttl = float((policy or {}).get("proposal_ttl_hours", 72))
     promotion_id = str(uuid.uuid4())
     state, _ = await govern(rt, prompt_id, domain.Propose(
         promotion_id, version, environment, reason, datetime.now(UTC) + timedelta(hours=ttl),
-        gate_run_id), metadata)
+        gate_run_id, split), metadata)
     return state, promotion_id
 
 
-async def _request_gate_run(rt: Runtime, state: PromptState, policy: dict | None, version: int,
-                            environment: str, gate_run: GateRun,
+async def _request_gate_run(rt: Runtime, state: PromptState, policy: dict | None,
+                            candidates: list[int], environment: str, gate_run: GateRun,
                             metadata: EventMetadata) -> str:
     gate = (policy or {}).get("gate")
     if not gate:
         raise Invalid("run_gate: the prompt's policy has no gate (dataset_id)", field="run_gate")
     current = pointer(state, environment)
-    versions = [v for v in (current, version) if v is not None]
+    versions = [v for v in (current, *candidates) if v is not None]
     targets = [TargetSpec(prompt_id=state.prompt_id, version=v, model=gate_run.model,
                           params=gate_run.params)
                for v in dict.fromkeys(versions)]
     return await run_handlers.request_run(
         rt, RunCreate(dataset_id=gate["dataset_id"], targets=targets,
                       concurrency=gate_run.concurrency,
-                      description=f"gate: v{version} → {environment}"),
+                      description="gate: " + ", ".join(f"v{v}" for v in candidates)
+                      + f" → {environment}"),
         metadata, source="gate")
 
 

@@ -39,6 +39,11 @@ async def handle(rt: Runtime, prompt_id: str, command: domain.Command, metadata:
             ctx = await governance_handlers.context(conn, state, metadata, version,
                                                     domain.PRODUCTION)
             governance.check_direct_move(state, domain.PRODUCTION, ctx)
+        elif version is not None and domain.PRODUCTION in state.splits:
+            # activating the active version ends production's split (no gate: it is there)
+            ctx = await governance_handlers.context(conn, state, metadata, None,
+                                                    domain.PRODUCTION)
+            governance.check_end_split(state, domain.PRODUCTION, ctx)
         return domain.decide(command, state)
 
     return await rt.commands.execute(streams.prompt(prompt_id), PROMPT, decide, metadata)

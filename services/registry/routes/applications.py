@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
+from harness import rollout
 from harness.web.auth import require
 
 from ..domain import applications as domain
@@ -57,16 +58,26 @@ async def update_application(application_id: str, body: ApplicationPatch, reques
 async def resolve_application(application_id: str, request: Request,
                               as_of: datetime | None = Query(
                                   None, description="what ran at that moment, from events"),
+                              key: str | None = Query(
+                                  None, max_length=1000,
+                                  description="the stickiness key (e.g. the end user's id): "
+                                              "when the environment is split, the answer is "
+                                              "this key's variant, always the same one"),
                               rt=Depends(runtime), _=Depends(require("viewer"))):
     """What to run now: model, params and the version the application's environment points
     at (production = the active version). ETag / 304 aware. ``application_id``: the
-    application's id or its name."""
+    application's id or its name. A split environment lists its variants (``split``);
+    ``key`` picks one (``variant``)."""
     application_id = await queries.application_id_of(rt.pool, application_id)
     if as_of is not None:
         resolved = await queries.resolve_as_of(rt.store, application_id, as_of)
-        return JSONResponse(jsonable_encoder(resolved.model_dump()))
+        out = jsonable_encoder(resolved.model_dump())
+        return JSONResponse(rollout.for_key(out, key))
     body, etag = await rt.resolve_cache.get_or_load(
         application_id, lambda: queries.resolve_json(rt.pool, application_id))
+    keyed = queries.for_key(body, key)
+    if keyed is not None:
+        body, etag = keyed
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)

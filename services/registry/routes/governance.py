@@ -8,9 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
 
+from harness import rollout
 from harness.web.auth import require
 from harness.web.bodies import RequestBody
 from harness.web.input_guard import INT32_MAX
+from harness.web.problems import ProblemError
 
 from ..domain import governance as gov
 from ..domain.governance import MAX_TTL_HOURS
@@ -24,6 +26,27 @@ router = APIRouter(tags=["governance"])
 
 class MoveBody(RequestBody):
     version: int = Field(ge=1, le=INT32_MAX)
+    reason: str = ""
+
+
+class VariantBody(RequestBody):
+    version: int = Field(ge=1, le=INT32_MAX)
+    weight: float = Field(gt=0, description="a share of the traffic: the weights sum to "
+                                             "100 (percent) or 1")
+
+
+class SplitBody(RequestBody):
+    variants: list[VariantBody] = Field(
+        min_length=2, max_length=rollout.MAX_VARIANTS,
+        description="two or more distinct versions with their weights, e.g. "
+                    '[{"version": 3, "weight": 90}, {"version": 4, "weight": 10}]')
+    sticky_by: str = Field(
+        default=rollout.DEFAULT_STICKY_BY,
+        description="where a gateway request's stickiness key comes from: 'user' (the "
+                    "OpenAI user field), 'metadata.<field>' or 'header:<name>'")
+
+
+class SplitMoveBody(SplitBody):
     reason: str = ""
 
 
@@ -50,7 +73,12 @@ class GateRun(RequestBody):
 
 
 class ProposeBody(RequestBody):
-    version: int = Field(ge=1, le=INT32_MAX)
+    version: int | None = Field(default=None, ge=1, le=INT32_MAX,
+                                description="the version to move the environment to "
+                                            "(or give split)")
+    split: SplitBody | None = Field(default=None,
+                                    description="split the environment between versions "
+                                                "instead (weighted rollout)")
     environment: str = PRODUCTION
     reason: str = ""
     run_gate: GateRun | None = Field(
@@ -96,6 +124,33 @@ async def clear_environment(prompt_id: str, environment: str, request: Request,
     return {"prompt_id": prompt_id, "environments": queries.environments_view(state)}
 
 
+@router.put("/prompts/{prompt_id}/environments/{environment}/split")
+async def split_environment(prompt_id: str, environment: str, body: SplitMoveBody,
+                            request: Request, rt=Depends(runtime),
+                            _=Depends(require("editor"))):
+    """Split the environment's traffic between versions by weight (weighted rollout): each
+    request's variant is picked by its stickiness key (``resolved?key=``, or the gateway
+    request's ``sticky_by`` field); requests without a key get the environment's version.
+    A move like any other: the policy's approval and gate apply (or propose the split)."""
+    state, _ev = await handlers.govern(
+        rt, prompt_id, gov.SplitEnvironment(environment,
+                                            [v.model_dump() for v in body.variants],
+                                            body.sticky_by, body.reason),
+        metadata(request))
+    return {"prompt_id": prompt_id, "environments": queries.environments_view(state)}
+
+
+@router.delete("/prompts/{prompt_id}/environments/{environment}/split")
+async def end_split(prompt_id: str, environment: str, request: Request,
+                    reason: str = Query(""), rt=Depends(runtime),
+                    _=Depends(require("editor"))):
+    """End the split: every request gets the environment's version again. (To promote the
+    winner, move the environment to it: ``PUT .../environments/{environment}``.)"""
+    state, _ev = await handlers.govern(rt, prompt_id, gov.EndSplit(environment, reason),
+                                          metadata(request))
+    return {"prompt_id": prompt_id, "environments": queries.environments_view(state)}
+
+
 @router.get("/prompts/{prompt_id}/policy")
 async def get_policy(prompt_id: str, rt=Depends(runtime), _=Depends(require("viewer"))):
     return await queries.policy(rt.store, rt.pool, prompt_id)
@@ -125,9 +180,16 @@ async def set_global_policy(body: PolicyBody, request: Request, rt=Depends(runti
 @router.post("/prompts/{prompt_id}/promotions", status_code=201)
 async def propose(prompt_id: str, body: ProposeBody, request: Request, rt=Depends(runtime),
                   _=Depends(require("editor"))):
+    if (body.version is None) == (body.split is None):
+        raise ProblemError(422, "validation-error", "give either version or split",
+                           field="version" if body.version is None else "split")
     gate_run = None if body.run_gate is None else handlers.GateRun(**body.run_gate.model_dump())
+    split = None if body.split is None else {
+        "variants": [v.model_dump() for v in body.split.variants],
+        "sticky_by": body.split.sticky_by}
     state, promotion_id = await handlers.propose(rt, prompt_id, body.version, body.environment,
-                                                 body.reason, metadata(request), gate_run)
+                                                 body.reason, metadata(request), gate_run,
+                                                 split)
     return queries.promotion_view(state, promotion_id)
 
 

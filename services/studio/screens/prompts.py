@@ -27,6 +27,7 @@ from services.studio.views.content import (
     variables_in,
 )
 from services.studio.views.diffs import describe_diff, unified
+from services.studio.views.environments import environment_rows
 from services.studio.views.timeline import timeline_rows
 
 
@@ -154,6 +155,20 @@ def history_tab(client: StudioAPI, prompt: dict[str, Any]) -> None:
                      width="stretch")
 
 
+def environments_tab(client: StudioAPI, prompt: dict[str, Any]) -> None:
+    """Where each environment points and its weighted split (read-only: splits start and
+    end through the API or a promotion, under the prompt's policy)."""
+    envs = call(client.environments, prompt["id"])
+    if envs is None:
+        return
+    st.dataframe(to_frame(environment_rows(envs)), hide_index=True, width="stretch")
+    if any(e.get("split") for e in envs.values()):
+        st.caption("A split environment sends each stickiness key (e.g. the end user's id) "
+                   "to the same variant, by weight; requests without a key get the "
+                   "environment's version. Usage → group by prompt version shows each "
+                   "variant's traffic, cost and scores.")
+
+
 def main() -> None:
     st.title("📝 Prompts")
     show_flash()
@@ -166,12 +181,15 @@ def main() -> None:
     st.subheader(prompt["name"])
     st.caption((prompt.get("description") or "") + f"  ·  active: v{prompt['active_version']}"
                f"  ·  latest: v{prompt['latest_version']}  ·  {len(versions)} versions")
-    tab_versions, tab_edit, tab_history = st.tabs(
-        ["Versions", "Edit → new version", "History"], key=f"prompt_tabs_{prompt['id']}")
+    tab_versions, tab_edit, tab_envs, tab_history = st.tabs(
+        ["Versions", "Edit → new version", "Environments", "History"],
+        key=f"prompt_tabs_{prompt['id']}")
     with tab_versions:
         versions_tab(client, prompt, versions)
     with tab_edit:
         edit_tab(client, prompt, versions)
+    with tab_envs:
+        environments_tab(client, prompt)
     with tab_history:
         history_tab(client, prompt)
 

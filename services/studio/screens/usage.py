@@ -25,7 +25,8 @@ from services.studio.views.usage import (
 WINDOWS = {"last 24 hours": (timedelta(days=1), "hour"),
            "last 7 days": (timedelta(days=7), "hour"),
            "last 30 days": (timedelta(days=30), "day")}
-GROUPS = {"model": "model", "app": "application", "key": "gateway key"}
+GROUPS = {"model": "model", "app": "application", "key": "gateway key",
+          "version": "prompt version (a split's variants)"}
 
 
 def metrics_section(client: StudioAPI) -> dict | None:

@@ -10,6 +10,13 @@ def _words(event_type: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", " ", event_type).lower()
 
 
+def split_text(variants: list[dict[str, Any]]) -> str:
+    """``v3 90% · v4 10%``: a split's variants with their shares of the traffic."""
+    total = sum(float(v.get("weight") or 0) for v in variants) or 1.0
+    return " · ".join(f"v{v.get('version')} {float(v.get('weight') or 0) / total:.0%}"
+                      for v in variants)
+
+
 def describe_event(e: dict[str, Any]) -> str:
     t, d = e.get("type", ""), e.get("data") or {}
     v = e.get("version")
@@ -29,6 +36,10 @@ def describe_event(e: dict[str, Any]) -> str:
         return f"pointed {d.get('environment')} at v{v}"
     if t == "PromptEnvironmentCleared":
         return f"cleared {d.get('environment')}"
+    if t == "PromptEnvironmentSplit":
+        return f"split {d.get('environment')}: {split_text(d.get('variants') or [])}"
+    if t == "PromptEnvironmentSplitEnded":
+        return f"ended the split of {d.get('environment')}"
     if t.startswith("Promotion"):
         what = _words(t[len("Promotion"):]) or "changed"
         env = d.get("environment")

@@ -1,6 +1,6 @@
 """Read models of prompts, their versions, environments and policies, promotions, and
 applications: the ``prompts``, ``prompt_versions``, ``prompt_environments``,
-``prompt_policies``, ``promotions`` and ``applications`` tables.
+``prompt_splits``, ``prompt_policies``, ``promotions`` and ``applications`` tables.
 
 Events are decoded through the event registry (so upcasters run) before a handler sees
 them. Listed with the other projections in :mod:`.catalog`.
@@ -25,6 +25,8 @@ from harness.events.registry_events import (
     PromptCreated,
     PromptEnvironmentCleared,
     PromptEnvironmentMoved,
+    PromptEnvironmentSplit,
+    PromptEnvironmentSplitEnded,
     PromptPolicySet,
     PromptUpdated,
     PromptVersionActivated,
@@ -121,6 +123,25 @@ async def _env_moved(conn, e: PromptEnvironmentMoved, ev: StoredEvent) -> None:
 async def _env_cleared(conn, e: PromptEnvironmentCleared, ev: StoredEvent) -> None:
     await conn.execute("DELETE FROM prompt_environments WHERE prompt_id = $1 AND environment = $2",
                        e.prompt_id, e.environment)
+    await conn.execute("DELETE FROM prompt_splits WHERE prompt_id = $1 AND environment = $2",
+                       e.prompt_id, e.environment)
+
+
+async def _env_split(conn, e: PromptEnvironmentSplit, ev: StoredEvent) -> None:
+    await conn.execute(
+        "INSERT INTO prompt_splits (prompt_id, environment, variants, sticky_by, started_at, "
+        "started_by, reason, promotion_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+        "ON CONFLICT (prompt_id, environment) DO UPDATE SET variants = EXCLUDED.variants, "
+        "sticky_by = EXCLUDED.sticky_by, started_at = EXCLUDED.started_at, "
+        "started_by = EXCLUDED.started_by, reason = EXCLUDED.reason, "
+        "promotion_id = EXCLUDED.promotion_id",
+        e.prompt_id, e.environment, e.variants, e.sticky_by, ev.recorded_at,
+        ev.metadata.actor, e.reason, e.promotion_id)
+
+
+async def _env_split_ended(conn, e: PromptEnvironmentSplitEnded, ev: StoredEvent) -> None:
+    await conn.execute("DELETE FROM prompt_splits WHERE prompt_id = $1 AND environment = $2",
+                       e.prompt_id, e.environment)
 
 
 async def _policy_set(conn, e: PromptPolicySet, ev: StoredEvent) -> None:
@@ -136,10 +157,10 @@ async def _promotion_proposed(conn, e: PromotionProposed, ev: StoredEvent) -> No
 
     await conn.execute(
         "INSERT INTO promotions (id, prompt_id, version, environment, status, reason, "
-        "proposed_by, proposed_at, expires_at, gate_run_id) "
-        "VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9)",
+        "proposed_by, proposed_at, expires_at, gate_run_id, split) "
+        "VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10)",
         e.promotion_id, e.prompt_id, e.version, e.environment, e.reason, ev.metadata.actor,
-        ev.recorded_at, datetime.fromisoformat(e.expires_at), e.gate_run_id)
+        ev.recorded_at, datetime.fromisoformat(e.expires_at), e.gate_run_id, e.split)
 
 
 async def _promotion_decided(conn, e, ev: StoredEvent) -> None:
@@ -164,6 +185,8 @@ async def _promotion_gate(conn, e: PromotionGateEvaluated, ev: StoredEvent) -> N
 _HANDLERS = {
     PromptEnvironmentMoved.TYPE: _env_moved,
     PromptEnvironmentCleared.TYPE: _env_cleared,
+    PromptEnvironmentSplit.TYPE: _env_split,
+    PromptEnvironmentSplitEnded.TYPE: _env_split_ended,
     PromptPolicySet.TYPE: _policy_set,
     PromotionProposed.TYPE: _promotion_proposed,
     PromotionApproved.TYPE: _promotion_decided,
@@ -189,6 +212,6 @@ PROJECTION = Projection(
     name="prompts",
     types=frozenset(_HANDLERS),
     apply=apply,
-    tables=("promotions", "prompt_policies", "prompt_environments", "applications",
-            "prompt_versions", "prompts"),
+    tables=("promotions", "prompt_policies", "prompt_splits", "prompt_environments",
+            "applications", "prompt_versions", "prompts"),
 )

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from harness import rollout
 from harness.eventstore import EventStore
 
 from ...domain.errors import NotFound
@@ -24,11 +25,25 @@ def set_by(change: PointerChange | None) -> dict[str, Any] | None:
             "reason": change.reason, "promotion_id": change.promotion_id}
 
 
+def split_view(state: PromptState, environment: str) -> dict[str, Any] | None:
+    """An environment's split: its variants (each with its share of the traffic), where a
+    request's key comes from, and who started it (None when it is not split)."""
+    split = state.splits.get(environment)
+    if split is None:
+        return None
+    return {"variants": [{**v, "share": rollout.share(v, split.variants)}
+                         for v in split.variants],
+            "sticky_by": split.sticky_by, "started_at": split.at, "started_by": split.actor,
+            "reason": split.reason, "promotion_id": split.promotion_id}
+
+
 def environments_view(state: PromptState) -> dict[str, Any]:
-    """Each environment (production always) with its version and what set it."""
-    names = {PRODUCTION, *state.environments, *state.pointer_changes}
+    """Each environment (production always) with its version, what set it and its split
+    (``null`` when it is not split)."""
+    names = {PRODUCTION, *state.environments, *state.pointer_changes, *state.splits}
     return {env: {"version": pointer(state, env),
-                  "set_by": set_by(state.pointer_changes.get(env))}
+                  "set_by": set_by(state.pointer_changes.get(env)),
+                  "split": split_view(state, env)}
             for env in sorted(names)}
 
 
@@ -43,7 +58,7 @@ def promotion_view(state: PromptState, promotion_id: str) -> dict[str, Any]:
             "reason": p.reason, "proposed_by": p.proposed_by, "proposed_at": p.proposed_at,
             "expires_at": p.expires_at, "gate_run_id": p.gate_run_id,
             "decided_by": p.decided_by, "comment": p.comment, "gate": p.gate,
-            "current_version": pointer(state, p.environment)}
+            "split": p.split, "current_version": pointer(state, p.environment)}
 
 
 async def _existing(store: EventStore, prompt_id: str) -> PromptState:

@@ -1,0 +1,339 @@
+"""Weighted rollout over HTTP on real Postgres: an environment split between versions by
+weight, started and ended through governance, answered per stickiness key by
+``resolved?key=``, the client SDK and the gateway's ``app/<name>`` (headers, trace, usage
+per variant)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from harness import rollout
+from harness.client import AsyncHarnessClient
+from services.gateway.config import GatewaySettings
+from services.registry.app import create_app
+from tests.support.gateway import serve_gateway
+from tests.support.stub_llm import StubLLM
+
+NINETY_TEN = [{"version": 1, "weight": 90}, {"version": 2, "weight": 10}]
+
+
+def alice(**h):
+    return {"X-Actor": "alice", **h}
+
+
+def bob(**h):
+    return {"X-Actor": "bob", **h}
+
+
+async def prompt_and_app(c, name="rollout", contents=("v1 {{ x }}", "v2 {{ x }}"), **app):
+    r = await c.post("/prompts", json={"name": name + "-prompt", "content": contents[0]})
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    for content in contents[1:]:
+        r = await c.post(f"/prompts/{pid}/versions", json={"content": content})
+        assert r.status_code == 201, r.text
+    r = await c.post("/applications", json={"name": name, "model_id": "echo",
+                                            "prompt_id": pid, **app})
+    assert r.status_code == 201, r.text
+    return pid, r.json()["id"]
+
+
+async def test_split_resolve_per_key_and_promote_the_winner(client):
+    pid, app = await prompt_and_app(client)
+    before = (await client.get(f"/applications/{app}/resolved")).headers["etag"]
+    r = await client.put(f"/prompts/{pid}/environments/production/split", headers=alice(),
+                         json={"variants": NINETY_TEN, "reason": "canary v2"})
+    assert r.status_code == 200, r.text
+    split = r.json()["environments"]["production"]["split"]
+    assert [(v["version"], v["share"]) for v in split["variants"]] == [(1, 0.9), (2, 0.1)]
+    assert (split["sticky_by"], split["started_by"], split["reason"]) == (
+        "user", "alice", "canary v2")
+    assert r.json()["environments"]["production"]["version"] == 1
+
+    # without a key: the environment's version, and the variants a client can pick from
+    plain = await client.get(f"/applications/{app}/resolved")
+    body = plain.json()
+    assert (body["version"], body["content"]) == (1, "v1 {{ x }}") and "variant" not in body
+    assert [(v["version"], v["content"]) for v in body["split"]["variants"]] == [
+        (1, "v1 {{ x }}"), (2, "v2 {{ x }}")]
+    assert plain.headers["etag"] != before  # the cached answer did not outlive the split
+
+    # with a key: always the same variant, the one harness.rollout picks
+    got: dict[str, int] = {}
+    etags: dict[int, set[str]] = {1: set(), 2: set()}
+    for i in range(400):
+        r = await client.get(f"/applications/{app}/resolved", params={"key": f"user-{i}"})
+        assert r.status_code == 200, r.text
+        b = r.json()
+        expected = rollout.pick(NINETY_TEN, pid, "production", f"user-{i}")["version"]
+        assert b["version"] == b["variant"]["version"] == expected
+        assert b["content"] == f"v{expected} {{{{ x }}}}"
+        got[f"user-{i}"] = b["version"]
+        etags[expected].add(r.headers["etag"])
+    counts = Counter(got.values())
+    assert counts[1] > counts[2] > 0
+    assert all(len(tags) == 1 for tags in etags.values())  # same variant, same answer
+    for k in list(got)[:50]:
+        r = await client.get(f"/applications/{app}/resolved", params={"key": k})
+        assert r.json()["version"] == got[k]
+        again = await client.get(f"/applications/{app}/resolved", params={"key": k},
+                                 headers={"If-None-Match": r.headers["etag"]})
+        assert again.status_code == 304
+    # one key's cached answer never reaches another
+    one_of_each = {v: next(k for k in got if got[k] == v) for v in (1, 2)}
+    for _ in range(3):
+        for v, k in one_of_each.items():
+            r = await client.get(f"/applications/{app}/resolved", params={"key": k})
+            assert r.json()["version"] == v
+
+    # promoting the winner ends the split: every key gets v2
+    r = await client.put(f"/prompts/{pid}/environments/production",
+                         json={"version": 2, "reason": "v2 won"})
+    assert r.status_code == 200, r.text
+    assert r.json()["environments"]["production"] == {
+        **r.json()["environments"]["production"], "version": 2, "split": None}
+    for k in list(got)[:20]:
+        b = (await client.get(f"/applications/{app}/resolved", params={"key": k})).json()
+        assert b["version"] == 2 and "split" not in b and "variant" not in b
+    types = [h["type"] for h in (await client.get(f"/prompts/{pid}/history")).json()["items"]]
+    assert {"PromptEnvironmentSplit", "PromptEnvironmentSplitEnded"} <= set(types)
+
+
+async def test_bad_splits_are_422_naming_the_field_and_nothing_is_written(client):
+    pid, _ = await prompt_and_app(client, "bad-split")
+    url = f"/prompts/{pid}/environments/production/split"
+    cases = [
+        ({"variants": [{"version": 1, "weight": 90}, {"version": 2, "weight": 20}]},
+         "variants"),
+        ({"variants": [{"version": 1, "weight": 90}, {"version": 9, "weight": 10}]},
+         "variants[1].version"),
+        ({"variants": [{"version": 2, "weight": 50}, {"version": 2, "weight": 50}]},
+         "variants[1].version"),
+        ({"variants": NINETY_TEN, "sticky_by": "cookie"}, "sticky_by"),
+    ]
+    for body, field in cases:
+        r = await client.put(url, json=body)
+        assert r.status_code == 422, (body, r.text)
+        assert r.json()["field"] == field, r.json()
+    for body, where in [({"variants": [{"version": 1, "weight": 100}]}, "variants"),
+                        ({"variants": [{"version": 1, "weight": -5},
+                                       {"version": 2, "weight": 105}]}, "weight"),
+                        ({"variants": NINETY_TEN, "weights": [1]}, "weights")]:
+        r = await client.put(url, json=body)
+        assert r.status_code == 422 and where in r.text, r.text
+    r = await client.put(f"/prompts/{pid}/environments/staging/split",
+                         json={"variants": NINETY_TEN})
+    assert r.status_code == 422 and r.json()["field"] == "environment"
+    r = await client.post(f"/prompts/{pid}/promotions", json={})
+    assert r.status_code == 422 and r.json()["field"] == "version"
+    r = await client.post(f"/prompts/{pid}/promotions",
+                          json={"version": 2, "split": {"variants": NINETY_TEN}})
+    assert r.status_code == 422 and r.json()["field"] == "split"
+    envs = (await client.get(f"/prompts/{pid}/environments")).json()["environments"]
+    assert envs["production"]["split"] is None
+    types = [h["type"] for h in (await client.get(f"/prompts/{pid}/history")).json()["items"]]
+    assert "PromptEnvironmentSplit" not in types and "PromotionProposed" not in types
+
+
+async def test_a_governed_split_starts_and_ends_through_approved_proposals(client):
+    pid, app = await prompt_and_app(client, "governed", ("v1", "v2", "v3"))
+    await client.put(f"/prompts/{pid}/policy", json={"require_approval": True})
+    three_way = [{"version": 1, "weight": 80}, {"version": 2, "weight": 10},
+                 {"version": 3, "weight": 10}]
+    r = await client.put(f"/prompts/{pid}/environments/production/split",
+                         json={"variants": three_way})
+    assert r.status_code == 409 and r.json()["type"] == "urn:harness:problem:policy-violation"
+    r = await client.post(f"/prompts/{pid}/promotions", headers=alice(),
+                          json={"split": {"variants": three_way, "sticky_by": "metadata.org"},
+                                "reason": "try v2 and v3"})
+    assert r.status_code == 201, r.text
+    prop = r.json()
+    assert prop["status"] == "pending" and prop["version"] == 3
+    assert prop["split"] == {"variants": [{"version": 1, "weight": 80.0},
+                                          {"version": 2, "weight": 10.0},
+                                          {"version": 3, "weight": 10.0}],
+                             "sticky_by": "metadata.org"}
+    pending = (await client.get("/promotions")).json()["items"]
+    assert [p["split"]["sticky_by"] for p in pending if p["id"] == prop["id"]] == [
+        "metadata.org"]
+    assert "split" not in (await client.get(f"/applications/{app}/resolved")).json()
+    r = await client.post(f"/prompts/{pid}/promotions/{prop['id']}/approve", headers=bob())
+    assert r.status_code == 200 and r.json()["status"] == "applied", r.text
+    envs = (await client.get(f"/prompts/{pid}/environments")).json()["environments"]
+    assert envs["production"]["split"]["promotion_id"] == prop["id"]
+    assert envs["production"]["split"]["sticky_by"] == "metadata.org"
+    body = (await client.get(f"/applications/{app}/resolved", params={"key": "org-7"})).json()
+    assert body["version"] == rollout.pick(three_way, pid, "production", "org-7")["version"]
+
+    # ending it is a move like any other: refused directly, applied once approved
+    r = await client.delete(f"/prompts/{pid}/environments/production/split")
+    assert r.status_code == 409
+    r = await client.put(f"/prompts/{pid}/versions/1/activate", json={})
+    assert r.status_code == 409
+    end = (await client.post(f"/prompts/{pid}/promotions", headers=alice(),
+                             json={"version": 3, "reason": "v3 won"})).json()
+    r = await client.post(f"/prompts/{pid}/promotions/{end['id']}/approve", headers=bob())
+    assert r.json()["status"] == "applied", r.text
+    envs = (await client.get(f"/prompts/{pid}/environments")).json()["environments"]
+    assert envs["production"]["version"] == 3 and envs["production"]["split"] is None
+    body = (await client.get(f"/applications/{app}/resolved", params={"key": "org-7"})).json()
+    assert body["version"] == 3 and "split" not in body
+
+
+async def test_an_ungoverned_split_ends_back_to_the_version_in_place(client):
+    pid, _ = await prompt_and_app(client, "staged-prod", ("v1", "v2", "v3"))
+    r = await client.put(f"/prompts/{pid}/environments/staging", json={"version": 2})
+    assert r.status_code == 200, r.text
+    r = await client.post("/applications", json={"name": "staged", "model_id": "echo",
+                                                 "prompt_id": pid, "environment": "staging"})
+    assert r.status_code == 201, r.text
+    app = r.json()["id"]
+    variants = [{"version": 2, "weight": 0.5}, {"version": 3, "weight": 0.5}]
+    r = await client.put(f"/prompts/{pid}/environments/staging/split",
+                         json={"variants": variants})
+    assert r.status_code == 200, r.text
+    assert r.json()["environments"]["production"]["split"] is None
+    picked = {(await client.get(f"/applications/{app}/resolved",
+                                params={"key": f"k{i}"})).json()["version"]
+              for i in range(40)}
+    assert picked == {2, 3}
+    await asyncio.sleep(0.05)
+    at = datetime.now(UTC)
+    await asyncio.sleep(0.05)
+    r = await client.delete(f"/prompts/{pid}/environments/staging/split",
+                            params={"reason": "too noisy"})
+    assert r.status_code == 200 and r.json()["environments"]["staging"]["split"] is None
+    assert {(await client.get(f"/applications/{app}/resolved",
+                              params={"key": f"k{i}"})).json()["version"]
+            for i in range(40)} == {2}
+    # what a key got back then, folded from the events
+    then = (await client.get(f"/applications/{app}/resolved",
+                             params={"as_of": at.isoformat(), "key": "k1"})).json()
+    assert then["version"] == rollout.pick(variants, pid, "staging", "k1")["version"]
+    assert then["split"]["sticky_by"] == "user"
+
+
+async def test_the_sdk_picks_the_same_variant_locally(runtime, client):
+    pid, app = await prompt_and_app(client, "sdk-split")
+    await client.put(f"/prompts/{pid}/environments/production/split",
+                     json={"variants": [{"version": 1, "weight": 50},
+                                        {"version": 2, "weight": 50}]})
+    async with AsyncHarnessClient("http://registry", refresh="none", ttl_s=60,
+                                  transport=httpx.ASGITransport(
+                                      app=create_app(runtime=runtime))) as hc:
+        seen = set()
+        for i in range(60):
+            mine = await hc.resolve("sdk-split", key=f"user-{i}")
+            theirs = (await client.get(f"/applications/{app}/resolved",
+                                       params={"key": f"user-{i}"})).json()
+            assert (mine.version, mine.content) == (theirs["version"], theirs["content"])
+            assert mine.variant["version"] == mine.version
+            assert mine.render(x="a")[0]["content"] == f"v{mine.version} a"
+            seen.add(mine.version)
+        assert seen == {1, 2}
+        keyless = await hc.resolve("sdk-split")
+        assert keyless.version == 1 and keyless.variant is None and keyless.split
+
+
+# ---- the gateway ---------------------------------------------------------------------------
+
+@pytest.fixture
+async def stub():
+    async with StubLLM() as s:
+        yield s
+
+
+@pytest.fixture
+async def gw(runtime, stub):
+    settings = GatewaySettings(
+        deployments={"*": {"api_base": stub.base_url, "api_key": "sk-test"}},
+        num_retries=0, timeout_s=5, trace_flush_s=0.05)
+    async with serve_gateway(runtime, settings) as served:
+        yield served
+
+
+async def test_gateway_picks_the_variant_by_the_request_key(gw, stub):
+    stub.reply("primary", lambda body: body["messages"][0]["content"])
+    key = await gw.key(applications=["bot"])
+    async with gw.http() as h:
+        pid, _ = await prompt_and_app(h, "bot", ("one {{ x }}", "two {{ x }}"),
+                                      model_id="openai/primary")
+        r = await h.put(f"/prompts/{pid}/environments/production/split",
+                        json={"variants": NINETY_TEN})
+        assert r.status_code == 200, r.text
+        auth = {"Authorization": f"Bearer {key}"}
+
+        async def chat(**extra):
+            r = await h.post("/v1/chat/completions", headers=auth, json={
+                "model": "app/bot", "messages": [{"role": "user", "content": "hi"}],
+                "variables": {"x": "y"}, **extra})
+            assert r.status_code == 200, r.text
+            return r
+
+        answers = {}
+        for i in range(30):
+            r = await chat(user=f"user-{i}")
+            expected = rollout.pick(NINETY_TEN, pid, "production", f"user-{i}")["version"]
+            assert r.headers["x-harness-prompt-version"] == str(expected)
+            assert r.headers["x-harness-variant"] == f"v{expected}"
+            word = {1: "one", 2: "two"}[expected]
+            assert r.json()["choices"][0]["message"]["content"] == f"{word} y"
+            answers[r.headers["x-harness-trace-id"]] = expected
+        # the same user again: the same variant
+        again = await chat(user="user-3")
+        assert again.headers["x-harness-prompt-version"] == str(
+            rollout.pick(NINETY_TEN, pid, "production", "user-3")["version"])
+        # no key: the environment's version, no variant
+        plain = await chat()
+        assert plain.headers["x-harness-prompt-version"] == "1"
+        assert "x-harness-variant" not in plain.headers
+        await gw.gateway.traces.flush()
+        rows = await gw.pool.fetch(
+            "SELECT id::text, prompt_version, request FROM gateway_traces "
+            "WHERE application = 'bot'")
+        by_id = {r["id"]: r for r in rows}
+        for trace_id, expected in answers.items():
+            row = by_id[trace_id]
+            assert row["prompt_version"] == expected
+            variant = row["request"]["variant"]
+            assert (variant["version"], variant["environment"], variant["sticky_by"]) == (
+                expected, "production", "user")
+        assert "variant" not in by_id[plain.headers["x-harness-trace-id"]]["request"]
+        first = next(iter(answers))
+        trace = (await h.get(f"/traces/{first}")).json()
+        assert trace["prompt_version"] == answers[first]
+
+        # usage per variant: the requests each version served
+        served = Counter([*answers.values(), int(again.headers["x-harness-prompt-version"]),
+                          1])
+        u = (await h.get("/metrics/usage", params={"group_by": "version"})).json()
+        per_version: Counter[str] = Counter()
+        for item in u["items"]:  # one item per hour and version
+            if (item["version"] or "").startswith("bot v"):
+                per_version[item["version"]] += item["requests"]
+        assert per_version == {f"bot v{v}": n for v, n in served.items()}
+
+        # a key from a header; ending the split by promoting v2
+        r = await h.put(f"/prompts/{pid}/environments/production/split",
+                        json={"variants": [{"version": 1, "weight": 50},
+                                           {"version": 2, "weight": 50}],
+                              "sticky_by": "header:x-end-user"})
+        assert r.status_code == 200, r.text
+        for i in range(10):
+            r = await h.post("/v1/chat/completions",
+                             headers={**auth, "X-End-User": f"h{i}"},
+                             json={"model": "app/bot", "variables": {"x": "z"},
+                                   "messages": [{"role": "user", "content": "hi"}]})
+            expected = rollout.pick([{"version": 1, "weight": 50},
+                                     {"version": 2, "weight": 50}], pid, "production",
+                                    f"h{i}")["version"]
+            assert r.headers["x-harness-variant"] == f"v{expected}"
+        await h.put(f"/prompts/{pid}/versions/2/activate", json={"reason": "v2 won"})
+        r = await chat(user="user-0")
+        assert r.headers["x-harness-prompt-version"] == "2"
+        assert "x-harness-variant" not in r.headers
