@@ -260,6 +260,12 @@ async def gw(runtime, stub):
 async def test_gateway_picks_the_variant_by_the_request_key(gw, stub):
     stub.reply("primary", lambda body: body["messages"][0]["content"])
     key = await gw.key(applications=["bot"])
+    written = []  # what the trace writer hands on: the traces as exported (spans)
+
+    async def keep(batch):
+        written.extend(batch)
+
+    gw.gateway.traces.listeners.append(keep)
     async with gw.http() as h:
         pid, _ = await prompt_and_app(h, "bot", ("one {{ x }}", "two {{ x }}"),
                                       model_id="openai/primary")
@@ -304,6 +310,9 @@ async def test_gateway_picks_the_variant_by_the_request_key(gw, stub):
             assert (variant["version"], variant["environment"], variant["sticky_by"]) == (
                 expected, "production", "user")
         assert "variant" not in by_id[plain.headers["x-harness-trace-id"]]["request"]
+        spans = {str(t.id): t.variant for t in written}  # the span's harness.variant
+        assert all(spans[trace_id] == f"v{v}" for trace_id, v in answers.items())
+        assert spans[plain.headers["x-harness-trace-id"]] is None
         first = next(iter(answers))
         trace = (await h.get(f"/traces/{first}")).json()
         assert trace["prompt_version"] == answers[first]

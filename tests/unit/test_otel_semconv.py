@@ -199,3 +199,9 @@ def test_log_lines_carry_the_current_span_ids(with_project):
     if with_project:
         assert inside["logging.googleapis.com/trace"] == \
             f"projects/proj/traces/{inside['trace_id']}"
+
+
+def test_a_split_variant_is_a_span_attribute_only_when_a_split_picked_it():
+    picked = llm_span_attributes(_trace(variant="v4", prompt_version=4), "openai")
+    assert picked["harness.variant"] == "v4" and picked["harness.prompt_version"] == 4
+    assert "harness.variant" not in llm_span_attributes(_trace(), "openai")

@@ -61,6 +61,7 @@ class Trace:
     purpose: str | None = None
     user_id: str | None = None
     session_id: str | None = None
+    variant: str | None = None            # exported only: a split's variant ("v4")
     parent: Any = None                    # an opentelemetry SpanContext
     mask_bodies: bool = False             # mask request/response before they are stored
     bodies_masked: bool = False           # they were (the exporter need not mask again)

@@ -143,6 +143,7 @@ def _harness_attributes(t: Trace) -> dict[str, Any]:
                 "harness.prompt_name": t.prompt_name, "harness.run_id": t.run_id,
                 "harness.key_name": t.key_name, "harness.attempts": t.attempts,
                 "harness.pii_action": t.pii_action, "harness.purpose": t.purpose,
+                "harness.variant": t.variant,
                 "harness.trace_id": str(t.id)}
     a: dict[str, Any] = {"harness.source": t.source, "harness.latency_ms": float(t.latency_ms),
                          "http.response.status_code": int(t.status)}

@@ -85,6 +85,7 @@ async def _prepare(gw: Gateway, key: GatewayKey, body: dict, started: float,
                   key_id=key.id, key_name=key.name, application=tgt.application,
                   prompt_id=tgt.prompt_id, prompt_name=tgt.prompt_name,
                   prompt_version=tgt.prompt_version, user_id=_text(body.get("user")),
+                  variant=tgt.headers().get("x-harness-variant"),
                   session_id=_session_of(body),
                   stream=bool(body.get("stream")), pii_action=pii_action, params=params,
                   request=_stored_request(tgt, all_messages, params, policy)
