@@ -57,6 +57,7 @@ bench: $(VENV)/.installed-test  ## benchmarks, JSON on stdout
 	$(PY) bench/registry.py
 	$(PY) bench/runner.py
 	$(PY) bench/bus.py
+	$(PY) bench/online_eval.py  # needs the Pub/Sub fake (make pubsub-fake)
 	$(PY) bench/generator.py
 	$(PY) bench/studio.py
 	$(PY) bench/key_revocation.py

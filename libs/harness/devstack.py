@@ -176,10 +176,12 @@ def main() -> None:  # pragma: no cover - interactive
     registry, runner = start_services(env, log_dir=data_dir / "logs")
     scorer = start_worker("scorer", env, registry, log_dir=data_dir / "logs")
     generator = start_worker("generator", env, registry, log_dir=data_dir / "logs")
+    gateway = start_worker("gateway", env, registry, log_dir=data_dir / "logs")
     print(f"registry  {registry.url}  (API docs {registry.url}/docs)")
     print(f"runner    {runner.url}")
     print(f"scorer    {scorer.url}")
     print(f"generator {generator.url}")
+    print(f"gateway   {gateway.url}/v1  (OpenAI-compatible; keys: POST /gateway/keys)")
     print(f"pubsub    PUBSUB_EMULATOR_HOST=127.0.0.1:{fake_port}  project {PROJECT}")
     print(f"gcs       STORAGE_EMULATOR_HOST=http://127.0.0.1:{gcs_port}  bucket harness")
     print(f"logs      {data_dir / 'logs'}   (Ctrl-C stops everything)")
@@ -193,7 +195,7 @@ def main() -> None:  # pragma: no cover - interactive
     except KeyboardInterrupt:
         pass
     finally:
-        for svc in (generator, scorer, runner, registry):
+        for svc in (gateway, generator, scorer, runner, registry):
             svc.stop()
         for p in (gcs, fake):
             p.terminate()

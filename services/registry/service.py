@@ -1,5 +1,7 @@
-"""The registry as its own service: REST API, outbox relay to the configured bus, and
-ingestion of worker results (Pub/Sub push at ``/pubsub/push``, or pull locally)."""
+"""The registry as its own service: REST API, outbox relay to the configured bus,
+ingestion of worker results (Pub/Sub push at ``/pubsub/push``, or pull locally) and, on
+Pub/Sub, the online-evaluation sampler that hands sampled traces to the scorer service
+(``online_sampler.py``)."""
 
 from __future__ import annotations
 
@@ -78,6 +80,10 @@ def create_registry_service(settings: Settings | None = None) -> FastAPI:
         holder["rt"] = rt
         a.state.runtime = rt
         rt.start_background()
+        if pubsub:  # the scorer is its own service: sampled traces go to it as events
+            from .online_sampler import TraceSampler
+
+            rt.tasks.append(TraceSampler(rt.pool, rt.commands).start())
         if consumer_bus is not None:
             await consumer_bus.start()
         log.info("registry_service_started", bus=s.bus, delivery=s.delivery)

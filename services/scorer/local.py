@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import uuid
-
 import asyncpg
 
 from harness.evaluation.models import CaseResult
+from harness.tracing import feed
 
 from .ports import FedTrace, OnlineEvaluator, ScoringJob
 
@@ -42,23 +41,9 @@ class LocalScoringSource:
         return [r["id"] for r in rows]
 
 
-_FEED = (
-    "SELECT written_xid::text AS xid, id, source, application, prompt_id, key_id, key_name, "
-    "model_requested, model_answered, latency_ms, cost_usd::float8 AS cost_usd, request, "
-    "response FROM gateway_traces "
-    "WHERE written_xid IS NOT NULL AND (written_xid, id) > ($1::text::xid8, $2::uuid) "
-    "AND written_xid < pg_snapshot_xmin(pg_current_snapshot()) "
-    "AND kind = 'chat' AND status < 400 AND source <> 'scorer' "
-    "ORDER BY written_xid, id LIMIT $3")
-
-
 class LocalTraceFeed:
-    """Online evaluation's feed over ``gateway_traces`` and the registry's ``evaluators``
-    and ``trace_scores`` in the same database.
-
-    Only rows of transactions older than every running one are read
-    (``pg_snapshot_xmin``), so a batch committing late is never skipped by a checkpoint
-    that moved past it."""
+    """Online evaluation's feed (``harness.tracing.feed`` over ``gateway_traces``) and the
+    registry's ``evaluators`` and ``trace_scores`` in the same database."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -70,24 +55,10 @@ class LocalTraceFeed:
         return [OnlineEvaluator.model_validate(dict(r)) for r in rows]
 
     async def next_traces(self, name: str, limit: int) -> list[FedTrace]:
-        row = await self.pool.fetchrow(
-            "SELECT xid::text AS xid, trace_id FROM trace_feed_checkpoints WHERE name = $1",
-            name)
-        after = (row["xid"], row["trace_id"]) if row else ("0", uuid.UUID(int=0))
-        out = []
-        for r in await self.pool.fetch(_FEED, after[0], after[1], limit):
-            d = dict(r)
-            d["position"] = (d.pop("xid"), str(d["id"]))
-            d["id"], d["key_id"] = str(d["id"]), (str(d["key_id"]) if d["key_id"] else None)
-            out.append(FedTrace.model_validate(d))
-        return out
+        return [FedTrace.model_validate(d) for d in await feed.read_next(self.pool, name, limit)]
 
     async def save_checkpoint(self, name: str, position: tuple[str, str]) -> None:
-        await self.pool.execute(
-            "INSERT INTO trace_feed_checkpoints (name, xid, trace_id) "
-            "VALUES ($1, $2::text::xid8, $3::uuid) ON CONFLICT (name) DO UPDATE "
-            "SET xid = excluded.xid, trace_id = excluded.trace_id, updated_at = now()",
-            name, position[0], position[1])
+        await feed.save_checkpoint(self.pool, name, position)
 
     async def scored(self, trace_ids: list[str]) -> set[tuple[str, str]]:
         rows = await self.pool.fetch(

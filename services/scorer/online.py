@@ -9,6 +9,13 @@ scores already recorded are read and skipped: a restart that re-reads traces aft
 last checkpoint neither records a score twice nor calls a judge again for a recorded one.
 The checkpoint moves once the page's scores are flushed. The scorer's own calls (judges)
 are traced with source ``scorer`` and never fed back.
+
+When the scorer is its own service (Pub/Sub, Cloud Run) it has no database: the
+registry's sampler picks the traces and each arrives as ``TraceSampled`` on the
+``scoring`` topic; :meth:`OnlineScorer.score_sampled` reads the evaluator and the trace
+(with the scores it has) from the registry, skips a trace that evaluator scored already
+(a redelivery, a restart), and proposes ``TraceScored`` on the ``results`` topic under the
+same deterministic id.
 """
 
 from __future__ import annotations
@@ -27,16 +34,20 @@ from harness.evaluation.execute import Grading, default_judge_model
 from harness.evaluation.online import matches, sampled, score_event_id
 from harness.events import streams
 from harness.events.feedback_events import TraceScored
-from harness.llm import LLMClient
+from harness.llm import LLMClient, LLMError
+from harness.llm.errors import HEALTH_KINDS
 from services.worker_results import ResultSink
 
-from .ports import FedTrace, OnlineEvaluator, TraceFeed
+from .ports import FedTrace, OnlineEvaluator, SampledTraces, TraceFeed
 
 log = structlog.get_logger(__name__)
 
 CHECKPOINT = "online-evaluation"
 MAX_COMMENT = 4000
 LATEST_SCORES = 100  # the gauge's window per evaluator
+# a judge failure worth another delivery (an outage, a rate limit, a quota); a bad request
+# or a missing key fails again the same way and is recorded as no score
+TRANSIENT = HEALTH_KINDS
 
 
 def _text(content: Any) -> str:
@@ -78,7 +89,7 @@ def selects(evaluator: OnlineEvaluator, trace: FedTrace) -> bool:
 
 
 class OnlineScorer:
-    def __init__(self, *, llm: LLMClient, feed: TraceFeed, sink: ResultSink,
+    def __init__(self, *, llm: LLMClient, sink: ResultSink, feed: TraceFeed | None = None,
                  page_size: int = 200, poll_s: float = 0.5, concurrency: int = 8) -> None:
         self.llm = llm
         self.gate = asyncio.Semaphore(concurrency)  # scores (judge calls) at once
@@ -92,6 +103,8 @@ class OnlineScorer:
 
     async def step(self) -> int:
         """Score one page of new traces; the number of traces read (0: caught up)."""
+        if self.feed is None:
+            raise RuntimeError("this scorer has no trace feed (its traces come as events)")
         traces = await self.feed.next_traces(CHECKPOINT, self.page_size)
         if not traces:
             return 0
@@ -111,6 +124,38 @@ class OnlineScorer:
         await self.feed.save_checkpoint(CHECKPOINT, traces[-1].position)
         return len(traces)
 
+    async def score_sampled(self, source: SampledTraces, trace_id: str, evaluator_id: str
+                            ) -> str:
+        """Score a trace the registry's sampler picked for an evaluator; what happened:
+        ``scored``, ``already_scored``, ``evaluator_inactive`` (paused or deleted since),
+        ``trace_gone`` (past retention) or ``score_error`` (the assertion could not
+        decide, e.g. a judge model without credentials; logged). A failed call to the
+        registry, or a judge call that failed for a passing reason (rate limit, outage,
+        quota: ``TRANSIENT``), raises: the message is redelivered, nothing was recorded."""
+        evaluator = await source.evaluator(evaluator_id)
+        if evaluator is None:
+            return "evaluator_inactive"
+        found = await source.trace(trace_id)
+        if found is None:
+            return "trace_gone"
+        trace, scored_by = found
+        if evaluator.id in scored_by:
+            return "already_scored"
+        async with self.gate:
+            try:
+                event = await self._score_now(evaluator, trace, raise_failures=True)
+            except Exception:
+                self._observe(evaluator, None)
+                raise
+        self._observe(evaluator, event)
+        if event is None:
+            return "score_error"
+        await self.sink.publish(streams.trace(trace.id), event,
+                                score_event_id(evaluator.id, trace.id))
+        await self.sink.flush()
+        self.recorded += 1
+        return "scored"
+
     def _observe(self, evaluator: OnlineEvaluator, event: TraceScored | None) -> None:
         """Per evaluator (by name: a bounded label, unlike its id) the count of scores and
         failures, and the mean of its latest scores as a gauge a quality alert can watch."""
@@ -125,13 +170,15 @@ class OnlineScorer:
         async with self.gate:
             return await self._score_now(evaluator, trace)
 
-    async def _score_now(self, evaluator: OnlineEvaluator, trace: FedTrace
-                         ) -> TraceScored | None:
+    async def _score_now(self, evaluator: OnlineEvaluator, trace: FedTrace, *,
+                         raise_failures: bool = False) -> TraceScored | None:
         try:
             if evaluator.assertion is not None:
-                return await self._assert(evaluator, trace)
+                return await self._assert(evaluator, trace, raise_failures)
             return await self._metric(evaluator, trace)
         except Exception as exc:  # noqa: BLE001 - one bad score never stops the feed
+            if raise_failures:
+                raise
             log.warning("online_score_failed", evaluator_id=evaluator.id, trace_id=trace.id,
                         error=f"{type(exc).__name__}: {exc}")
             return None
@@ -142,16 +189,28 @@ class OnlineScorer:
                            value=value, label=label, comment=(comment or "")[:MAX_COMMENT],
                            source="evaluator", evaluator_id=evaluator.id)
 
-    async def _assert(self, evaluator: OnlineEvaluator, trace: FedTrace) -> TraceScored | None:
+    async def _assert(self, evaluator: OnlineEvaluator, trace: FedTrace,
+                      raise_failures: bool = False) -> TraceScored | None:
         grading = Grading(llm=self.llm, judge_model=evaluator.judge_model or default_judge_model(),
                           labels={"source": "scorer", "evaluator_id": evaluator.id})
+        failed: list[LLMError] = []  # the assertion reports them as errors; kept to re-raise
+
+        async def judge(messages: list[dict], provider: Any) -> str:
+            try:
+                return await grading.judge(messages, provider)
+            except LLMError as exc:
+                failed.append(exc)
+                raise
+
         question = question_of(trace.request)
         ctx = AssertionContext(vars={**variables_of(trace.request), "question": question},
                                prompt=question, latency_ms=trace.latency_ms,
-                               cost_usd=trace.cost_usd, judge=grading.judge,
+                               cost_usd=trace.cost_usd, judge=judge,
                                embed=grading.embed)
         result = await evaluate_assertion(evaluator.assertion or {}, answer_of(trace.response),
                                           ctx)
+        if result.error and raise_failures and any(e.kind in TRANSIENT for e in failed):
+            raise failed[0]  # the provider failed for now, not the assertion: try again
         if result.error:
             log.warning("online_score_error", evaluator_id=evaluator.id, trace_id=trace.id,
                         reason=result.reason)

@@ -64,7 +64,7 @@ class FedTrace(BaseModel):
     """A stored trace as online evaluation reads it (masked request and response)."""
 
     id: str
-    position: tuple[str, str]  # (writing transaction, id): where the feed is after it
+    position: tuple[str, str] | None = None  # (writing transaction, id): the feed's place
     source: str
     application: str | None = None
     prompt_id: str | None = None
@@ -92,3 +92,14 @@ class TraceFeed(Protocol):
 
     async def scored(self, trace_ids: list[str]) -> set[tuple[str, str]]:
         """(evaluator id, trace id) of the evaluator scores already recorded."""
+
+
+class SampledTraces(Protocol):
+    """What the scorer service reads for a ``TraceSampled`` (the registry's REST API)."""
+
+    async def evaluator(self, evaluator_id: str) -> OnlineEvaluator | None:
+        """The evaluator while it is active; None when paused or unknown."""
+
+    async def trace(self, trace_id: str) -> tuple[FedTrace, set[str]] | None:
+        """The stored trace and the ids of the evaluators that scored it already; None
+        when it is not stored (any more)."""

@@ -1,15 +1,18 @@
-"""The scorer as its own service: ``RunCompleted`` arrives by Pub/Sub (the ``scoring``
+"""The scorer as its own service: ``RunCompleted`` and ``TraceSampled`` (a stored trace
+the registry's sampler picked for an online evaluator) arrive by Pub/Sub (the ``scoring``
 topic; push at ``/pubsub/push`` on Cloud Run, pull locally); scores go out on the
-``results`` topic; the run and the scores already recorded are read from the registry's
-REST API."""
+``results`` topic (``ScoresRecorded``, ``TraceScored``); the run, the evaluator, the trace
+and the scores already recorded are read from the registry's REST API."""
 
 from __future__ import annotations
 
+import structlog
 from fastapi import FastAPI
 
 from harness.artifacts import artifact_store_from_settings
 from harness.config import Settings
 from harness.events import StoredEvent
+from harness.events.feedback_events import TraceSampled
 from harness.events.run_events import RunCompleted
 from services.worker_results import BusResultSink
 from services.worker_service import (
@@ -19,16 +22,30 @@ from services.worker_service import (
     wait_or_redeliver,
 )
 
+from .online import OnlineScorer
+from .ports import SampledTraces
 from .remote import RegistryScoringSource
 from .worker import HANDLED_TYPES, RunScorer
 
+log = structlog.get_logger(__name__)
 
-def make_handler(scorer: RunScorer, max_wait_s: float):
+SERVICE_TYPES = HANDLED_TYPES | {TraceSampled.TYPE}
+
+
+def make_handler(scorer: RunScorer, max_wait_s: float,
+                 online: OnlineScorer | None = None, traces: SampledTraces | None = None):
     """Ack a ``RunCompleted`` once its run is scored; a failure (or a wait longer than
     ``max_wait_s``) nacks it, and the redelivery joins the scoring still in progress or
-    scores what is not recorded yet."""
+    scores what is not recorded yet. Ack a ``TraceSampled`` once its score is proposed
+    (or it needs none: scored already, evaluator paused, trace gone); a failure nacks it."""
 
     async def on_event(ev: StoredEvent) -> None:
+        if ev.type == TraceSampled.TYPE and online is not None and traces is not None:
+            outcome = await online.score_sampled(traces, ev.data["trace_id"],
+                                                 ev.data["evaluator_id"])
+            log.info(f"online_trace_{outcome}", trace_id=ev.data["trace_id"],
+                     evaluator_id=ev.data["evaluator_id"])
+            return
         if ev.type != RunCompleted.TYPE:
             return
         task = scorer.start(ev.data["run_id"])
@@ -42,10 +59,12 @@ def build_scorer(bus, s: Settings) -> WorkerParts:
     llm, stop_traces = traced_llm(s, "scorer")
     scorer = RunScorer(llm=llm, artifacts=artifact_store_from_settings(s),
                        sink=BusResultSink(bus, actor="scorer"), source=source)
-    return WorkerParts(handler=make_handler(scorer, s.scorer_max_wait_s),
+    # online evaluation: its judge calls are traced as the scorer's, never sampled again
+    online = OnlineScorer(llm=llm, sink=BusResultSink(bus, actor="scorer"))
+    return WorkerParts(handler=make_handler(scorer, s.scorer_max_wait_s, online, source),
                        tasks=scorer.tasks, registry=source.client,
                        closers=[stop_traces, source.close])
 
 
 def create_scorer_service(settings: Settings | None = None) -> FastAPI:
-    return create_worker_service("scorer", HANDLED_TYPES, build_scorer, settings)
+    return create_worker_service("scorer", SERVICE_TYPES, build_scorer, settings)

@@ -6,7 +6,13 @@ import uuid
 
 import pytest
 
-from harness.evaluation.online import matches, sampled, score_event_id
+from harness.evaluation.online import (
+    matches,
+    sample_event_id,
+    sampled,
+    score_event_id,
+    selects,
+)
 from services.registry.domain import evaluators as domain
 from services.registry.domain.errors import AlreadyExists, Invalid, NotFound
 
@@ -90,3 +96,15 @@ def test_traffic_matches_every_field_given_and_score_ids_are_stable():
     assert matches({"key": str(uuid.UUID(int=5))}, row)
     assert not matches({"application": "support", "source": "runner"}, row)
     assert score_event_id("e1", "t1") == score_event_id("e1", "t1") != score_event_id("e2", "t1")
+
+
+def test_the_sampler_picks_traffic_and_sample_and_its_event_ids_are_stable():
+    row = {"id": str(uuid.UUID(int=3)), "application": "support", "source": "gateway",
+           "model_requested": "openai/a"}
+    assert selects("e1", {"application": "support"}, 1.0, row)
+    assert not selects("e1", {"application": "other"}, 1.0, row)
+    assert not selects("e1", {"application": "support"}, 0.0, row)
+    assert selects("e1", {}, 0.5, row) == sampled("e1", row["id"], 0.5)
+    assert sample_event_id("e1", "t1") == sample_event_id("e1", "t1")
+    assert len({sample_event_id("e1", "t1"), sample_event_id("e2", "t1"),
+                sample_event_id("e1", "t2"), score_event_id("e1", "t1")}) == 4

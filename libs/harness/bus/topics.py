@@ -6,9 +6,11 @@ it. The Terraform in ``infra/terraform`` mirrors this table (a test checks they 
 - ``runs``: RunRequested, RunShardRequested, RunCancelled, from the registry → runner
   ``/pubsub/push``.
 - ``results``: RunStarted, CaseResultRecorded, RunCompleted, RunFailed, ScoresRecorded,
-  GenerationStarted, CasesGenerated, GenerationCompleted, GenerationFailed, from runner,
-  scorer and generator → registry ``/pubsub/push`` (ingestion).
-- ``scoring``: RunCompleted of runs that asked for metrics, from the registry → scorer.
+  TraceScored, GenerationStarted, CasesGenerated, GenerationCompleted, GenerationFailed,
+  from runner, scorer and generator → registry ``/pubsub/push`` (ingestion).
+- ``scoring``: RunCompleted of runs that asked for metrics, and TraceSampled (a stored
+  trace an online evaluator picked, from the registry's sampler), from the registry →
+  scorer.
 - ``generation``: GenerationRequested, GenerationCancelled, from the registry → generator.
 
 Each topic has a dead-letter topic ``<topic>-dead-letter`` with its own pull subscription.
@@ -36,10 +38,10 @@ TOPICS: tuple[Topic, ...] = (
     Topic("runs", frozenset({"RunRequested", "RunShardRequested", "RunCancelled"}), "registry",
           ("runner",)),
     Topic("results", frozenset({"RunStarted", "CaseResultRecorded", "RunCompleted", "RunFailed",
-                                "ScoresRecorded", "GenerationStarted", "CasesGenerated",
-                                "GenerationCompleted", "GenerationFailed"}),
+                                "ScoresRecorded", "TraceScored", "GenerationStarted",
+                                "CasesGenerated", "GenerationCompleted", "GenerationFailed"}),
           "runner", ("registry",)),
-    Topic("scoring", frozenset({"RunCompleted"}), "registry", ("scorer",)),
+    Topic("scoring", frozenset({"RunCompleted", "TraceSampled"}), "registry", ("scorer",)),
     Topic("generation", frozenset({"GenerationRequested", "GenerationCancelled"}), "registry",
           ("generator",)),
 )

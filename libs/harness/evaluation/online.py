@@ -49,6 +49,18 @@ def score_event_id(evaluator_id: str, trace_id: str | uuid.UUID) -> uuid.UUID:
     return uuid.uuid5(_SCORE_NS, f"{evaluator_id}:{trace_id}")
 
 
+def sample_event_id(evaluator_id: str, trace_id: str | uuid.UUID) -> uuid.UUID:
+    """The id of the ``TraceSampled`` that hands a trace to the scorer for an evaluator:
+    one per pair, so a sampler that reads a trace again records nothing new."""
+    return uuid.uuid5(_SCORE_NS, f"sampled:{evaluator_id}:{trace_id}")
+
+
+def selects(evaluator_id: str, traffic: Mapping[str, str], rate: float,
+            trace: Mapping[str, Any]) -> bool:
+    """The evaluator looks at ``trace`` (its traffic matches) and samples it."""
+    return matches(traffic, trace) and sampled(evaluator_id, trace["id"], rate)
+
+
 def evaluator_actor(evaluator_id: str) -> str:
     """Who an evaluator's scores are by (the event's actor)."""
     return f"evaluator:{evaluator_id}"

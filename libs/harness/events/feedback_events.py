@@ -58,6 +58,18 @@ class TraceScored(DomainEvent):
 
 
 @registry.register
+class TraceSampled(DomainEvent):
+    """An online evaluator picked a stored trace to score (stream ``trace-<id>``): the
+    registry's sampler records it as the trace is written, when the scorer is its own
+    service; the event reaches the scorer on the ``scoring`` topic, and the score comes
+    back as ``TraceScored`` (one per evaluator and trace, deterministic ids)."""
+
+    TYPE = "TraceSampled"
+    trace_id: str
+    evaluator_id: str
+
+
+@registry.register
 class ResultScored(DomainEvent):
     """A score of one result (case × target × repeat) of a run (stream ``run-<id>``),
     beside the scorer's ``ScoresRecorded``; who gave it is the event's actor."""

@@ -1,0 +1,61 @@
+"""The trace feed: stored traces in the order they were written, from a named checkpoint
+(``trace_feed_checkpoints``). Online evaluation reads it: the local stack's scorer
+directly, the registry's sampler when the scorer is its own service.
+
+Only rows of transactions older than every running one are read
+(``pg_snapshot_xmin``), so a batch committing late is never skipped by a checkpoint that
+moved past it. Fed: successful chat traces, never the scorer's own judge calls."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+Position = tuple[str, str]  # (writing transaction id, trace id)
+
+_FEED = (
+    "SELECT written_xid::text AS xid, id, source, application, prompt_id, key_id, key_name, "
+    "model_requested, model_answered, latency_ms, cost_usd::float8 AS cost_usd, request, "
+    "response FROM gateway_traces "
+    "WHERE written_xid IS NOT NULL AND (written_xid, id) > ($1::text::xid8, $2::uuid) "
+    "AND written_xid < pg_snapshot_xmin(pg_current_snapshot()) "
+    "AND kind = 'chat' AND status < 400 AND source <> 'scorer' "
+    "ORDER BY written_xid, id LIMIT $3")
+
+START: Position = ("0", str(uuid.UUID(int=0)))
+
+
+async def checkpoint(pool: asyncpg.Pool, name: str) -> Position:
+    row = await pool.fetchrow(
+        "SELECT xid::text AS xid, trace_id FROM trace_feed_checkpoints WHERE name = $1", name)
+    return (row["xid"], str(row["trace_id"])) if row else START
+
+
+async def read_after(pool: asyncpg.Pool, after: Position, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` fed traces written after ``after``, oldest first; each a dict of
+    the row (ids as strings) with its ``position``."""
+    out = []
+    for r in await pool.fetch(_FEED, after[0], uuid.UUID(after[1]), limit):
+        d = dict(r)
+        d["position"] = (d.pop("xid"), str(d["id"]))
+        d["id"], d["key_id"] = str(d["id"]), (str(d["key_id"]) if d["key_id"] else None)
+        out.append(d)
+    return out
+
+
+async def read_next(pool: asyncpg.Pool, name: str, limit: int) -> list[dict[str, Any]]:
+    """The traces after checkpoint ``name`` (see :func:`read_after`)."""
+    return await read_after(pool, await checkpoint(pool, name), limit)
+
+
+async def save_checkpoint(pool: asyncpg.Pool, name: str, position: Position) -> None:
+    """Move checkpoint ``name`` to ``position``; never backwards (two readers of one
+    checkpoint, e.g. two registry instances, only ever move it forwards)."""
+    await pool.execute(
+        "INSERT INTO trace_feed_checkpoints AS c (name, xid, trace_id) "
+        "VALUES ($1, $2::text::xid8, $3::uuid) ON CONFLICT (name) DO UPDATE "
+        "SET xid = excluded.xid, trace_id = excluded.trace_id, updated_at = now() "
+        "WHERE (c.xid, c.trace_id) < (excluded.xid, excluded.trace_id)",
+        name, position[0], position[1])
