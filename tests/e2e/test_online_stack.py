@@ -103,7 +103,8 @@ def test_sampled_traces_are_scored_once_through_the_scorer_service(stack, db_url
         return len(ids) == traces and set(scored) == expected() and scored
 
     with stack_stub(stack) as stub:
-        stub.reply("primary", "hello, happy to help")
+        # a distinct answer each: the judge's prompts differ (identical ones are cached)
+        stub.reply("primary", lambda body: f"hello, about {body['messages'][-1]['content']}")
         stub.reply("judge", VERDICT)
         send(6)
         scored = wait_until(lambda: all_scored(6), "6 traces scored")

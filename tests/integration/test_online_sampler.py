@@ -67,7 +67,8 @@ async def test_registry_samples_and_the_scorer_service_scores_each_pair_once(cli
     async with StubLLM() as stub:
         deployments = {"*": {"api_base": stub.base_url, "api_key": "sk-test"}}
         settings = GatewaySettings(deployments=deployments, trace_flush_s=0.05)
-        stub.reply("primary", "hello there")
+        # a distinct answer each: the judge's prompts differ (identical ones are cached)
+        stub.reply("primary", lambda body: f"hello, about {body['messages'][-1]['content']}")
         async with serve_gateway(runtime, settings) as gw:
             sdk = gw.sdk(await gw.key("app"))
             for i in range(8):
