@@ -36,7 +36,11 @@ STREAM_ORDER = ("prompt", "application", "dataset", "run", "generation")
 # Producers that the topic table cannot tell apart (the ``results`` topic has several).
 PRODUCER_OVERRIDES = {"ScoresRecorded": "scorer", "GenerationStarted": "generator",
                       "CasesGenerated": "generator", "GenerationCompleted": "generator",
-                      "GenerationFailed": "generator", "CostAlertFired": "gateway"}
+                      "GenerationFailed": "generator", "CostAlertFired": "gateway",
+                      "TraceScored": "registry (command API: people's scores) or scorer "
+                                     "(online evaluation: appended directly in `harness up`, "
+                                     "else published to Pub/Sub and ingested)",
+                      "TraceSampled": "registry (its online-evaluation sampler)"}
 
 
 def _import_event_modules() -> None:

@@ -83,11 +83,14 @@ def test_sampled_traces_are_scored_once_through_the_scorer_service(stack, db_url
     assert key.status_code == 201, key.text
     auth = {"Authorization": f"Bearer {key.json()['key']}"}
 
+    sent = []
+
     def send(n: int) -> None:
-        for i in range(n):
+        for _ in range(n):
+            sent.append(len(sent))  # a new question each time: no two judge prompts alike
             r = gw.post("/v1/chat/completions", headers=auth, json={
                 "model": "openai/primary",
-                "messages": [{"role": "user", "content": f"help me {i}"}]})
+                "messages": [{"role": "user", "content": f"help me {sent[-1]}"}]})
             assert r.status_code == 200, r.text
 
     def expected() -> set[tuple[str, str]]:
