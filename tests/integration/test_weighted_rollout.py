@@ -327,6 +327,22 @@ async def test_gateway_picks_the_variant_by_the_request_key(gw, stub):
                 per_version[item["version"]] += item["requests"]
         assert per_version == {f"bot v{v}": n for v, n in served.items()}
 
+        # scores per variant: each trace scored (as a person or an online evaluator would)
+        r = await h.post("/score-configs", json={"name": "helpful", "data_type": "numeric",
+                                                 "min_value": 0, "max_value": 1})
+        assert r.status_code == 201, r.text
+        for trace_id, version in answers.items():
+            r = await h.post(f"/traces/{trace_id}/scores",
+                             json={"name": "helpful", "value": 1.0 if version == 2 else 0.25})
+            assert r.status_code == 201, r.text
+        u = (await h.get("/metrics/usage", params={"group_by": "version"})).json()
+        means: dict[int, list[float]] = {}
+        for item in u["scores"]:
+            if item["prompt_id"] == pid and item["name"] == "helpful":
+                means.setdefault(item["prompt_version"], []).append(item["mean"])
+        assert {v: set(m) for v, m in means.items()} == {
+            v: {1.0 if v == 2 else 0.25} for v in set(answers.values())}
+
         # a key from a header; ending the split by promoting v2
         r = await h.put(f"/prompts/{pid}/environments/production/split",
                         json={"variants": [{"version": 1, "weight": 50},
