@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 
+from harness.evaluation import analysis
 from harness.evaluation.models import CaseResult, Target
 from harness.events import StoredEvent, streams
 from harness.events.base import DomainEvent
@@ -90,9 +91,11 @@ async def complete_runs(conn: asyncpg.Connection, stored: Sequence[StoredEvent]
         tally = runs.RunTally(run_id, row["status"], row["recorded"], row["expected_results"])
         if not runs.is_complete(tally):
             continue
+        # without outputs, prompts and assertion details: the summary never reads them,
+        # and they are most of what a run of 100,000 results would load in this transaction
         results = [CaseResult.model_validate(r["result"]) for r in await conn.fetch(
-            "SELECT result FROM run_results WHERE run_id = $1 "
-            "ORDER BY case_id, target_id, repeat", run_id)]
+            "SELECT result - $2::text[] AS result FROM run_results WHERE run_id = $1 "
+            "ORDER BY case_id, target_id, repeat", run_id, list(analysis.SUMMARY_UNUSED))]
         config = row["config"] or {}
         done = runs.completion(tally, results, [Target.model_validate(t) for t in row["targets"]],
                                case_threshold=config.get("case_threshold", 1.0),

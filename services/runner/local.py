@@ -11,9 +11,11 @@ class LocalRunProgress:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def recorded_keys(self, run_id: str) -> set[tuple[str, str, int]]:
+    async def recorded_keys(self, run_id: str, shard: int | None = None
+                            ) -> set[tuple[str, str, int]]:
         rows = await self.pool.fetch(
-            "SELECT case_id, target_id, repeat FROM run_results WHERE run_id = $1", run_id)
+            "SELECT case_id, target_id, repeat FROM run_results WHERE run_id = $1 "
+            "AND ($2::int IS NULL OR shard = $2 OR shard IS NULL)", run_id, shard)
         return {(r["case_id"], r["target_id"], r["repeat"]) for r in rows}
 
     async def results(self, run_id: str) -> list[dict]:

@@ -7,8 +7,11 @@ from typing import Protocol
 
 
 class RunProgress(Protocol):
-    async def recorded_keys(self, run_id: str) -> set[tuple[str, str, int]]:
-        """(case_id, target_id, repeat) of the results already recorded."""
+    async def recorded_keys(self, run_id: str, shard: int | None = None
+                            ) -> set[tuple[str, str, int]]:
+        """(case_id, target_id, repeat) of the results already recorded; with ``shard``,
+        those of that shard (and any recorded without one), so a shard's runner reads a
+        few hundred keys, not the whole run's."""
 
     async def results(self, run_id: str) -> list[dict]: ...
 

@@ -10,8 +10,10 @@ from services.worker_reads import RegistryReader
 class RegistryRunProgress(RegistryReader):
     """Reads what is already recorded from the registry (``HARNESS_URL``)."""
 
-    async def recorded_keys(self, run_id: str) -> set[tuple[str, str, int]]:
-        data = await self.get_json(f"/runs/{run_id}/recorded")
+    async def recorded_keys(self, run_id: str, shard: int | None = None
+                            ) -> set[tuple[str, str, int]]:
+        params = {} if shard is None else {"shard": shard}
+        data = await self.get_json(f"/runs/{run_id}/recorded", **params)
         return {(c, t, int(r)) for c, t, r in data["recorded"]}
 
     async def results(self, run_id: str) -> list[dict]:

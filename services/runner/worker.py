@@ -199,7 +199,7 @@ class Runner:
         # holds: endpoints and keys are this server's configuration (harness.llm.options)
         targets = [Target.model_validate({**t, "params": allowed_options(t.get("params") or {})})
                    for t in req.targets]
-        done = await self.progress.recorded_keys(req.run_id)
+        done = await self.progress.recorded_keys(req.run_id, shard.shard)
         await self.sink.publish(streams.run(req.run_id), RunStarted(run_id=req.run_id,
                                                                worker=self.worker_id),
                                 run_event_id(req.run_id, "started"))
@@ -215,9 +215,9 @@ class Runner:
 
         try:
             if self.pool is not None and shard.shards > 1:
-                produced = await self._run_in_pool(req, targets, todo)
+                produced = await self._run_in_pool(req, shard.shard, targets, todo)
             else:
-                produced = await self._run_here(req, grading, spans, todo)
+                produced = await self._run_here(req, shard.shard, grading, spans, todo)
         finally:
             if not any(k.startswith(f"{req.run_id}/") and k != task_key(shard)
                        for k in self.tasks.keys()):
@@ -227,17 +227,19 @@ class Runner:
         log.info("shard_recorded", run_id=req.run_id, shard=shard.shard, recorded=produced)
         return produced
 
-    async def _record(self, req: RunRequested, target: Target, result: CaseResult) -> None:
+    async def _record(self, req: RunRequested, shard: int, target: Target,
+                      result: CaseResult) -> None:
         _count_result(target, result)
         await self.sink.publish(
             streams.run(req.run_id),
-            CaseResultRecorded(run_id=req.run_id,
+            CaseResultRecorded(run_id=req.run_id, shard=shard,
                                result=storable(result.model_dump(mode="json"))),
             result_event_id(req.run_id, result.case_id, target.target_id, result.repeat))
         if self.on_result is not None:
             self.on_result(result)
 
-    async def _run_here(self, req: RunRequested, grading: Grading, spans: WorkflowSpans,
+    async def _run_here(self, req: RunRequested, shard: int, grading: Grading,
+                        spans: WorkflowSpans,
                         todo: list[tuple[TestCaseSnapshot, Target, int]]) -> int:
         """The items in this process, at most the run's ``concurrency`` at once with its
         other shards here."""
@@ -252,13 +254,13 @@ class Runner:
                     if await self._ended(req.run_id):
                         return
                     result = await self._evaluate(req, grading, spans, case, target, repeat)
-                await self._record(req, target, result)
+                await self._record(req, shard, target, result)
                 produced += 1
 
         await asyncio.gather(*[worker() for _ in range(min(req.concurrency, len(todo)) or 1)])
         return produced
 
-    async def _run_in_pool(self, req: RunRequested, targets: list[Target],
+    async def _run_in_pool(self, req: RunRequested, shard: int, targets: list[Target],
                            todo: list[tuple[TestCaseSnapshot, Target, int]]) -> int:
         """The items in one of the pool's processes, at the run's concurrency shared out
         over the pool (the pool's processes together keep the run's ``concurrency``)."""
@@ -271,7 +273,7 @@ class Runner:
         try:
             async for data in results:
                 result = CaseResult.model_validate(data)
-                await self._record(req, targets[index[result.target_id]], result)
+                await self._record(req, shard, targets[index[result.target_id]], result)
                 produced += 1
                 if await self._ended(req.run_id):
                     break

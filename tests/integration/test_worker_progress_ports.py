@@ -80,6 +80,17 @@ class RunProgressContract:
         got = _by_key([CaseResult.model_validate(r) for r in await progress.results(run.id)])
         assert got == {k: run.results[k] for k in done}
 
+    async def test_a_shard_reads_only_its_own_recorded_keys(self, progress, runtime, client):
+        run = await request_run(client, "shards", cases=3, targets=2, repeat=2)  # 12 items
+        first, second, unsharded = run.keys[:4], run.keys[4:8], run.keys[8:9]
+        await start_run(runtime, run, first, shard=0)
+        await start_run(runtime, run, second, shard=1)
+        await start_run(runtime, run, unsharded)  # recorded before runs had shards
+        assert await progress.recorded_keys(run.id, 0) == set(first + unsharded)
+        assert await progress.recorded_keys(run.id, 1) == set(second + unsharded)
+        assert await progress.recorded_keys(run.id, 2) == set(unsharded)
+        assert await progress.recorded_keys(run.id) == set(first + second + unsharded)
+
     async def test_every_result_of_a_run_larger_than_a_page(self, progress, runtime, client):
         run = await request_run(client, "large", cases=3, targets=2, repeat=100)
         await start_run(runtime, run, run.keys)  # 600 results: the API pages by 500

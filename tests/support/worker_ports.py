@@ -80,13 +80,15 @@ async def request_run(client, name: str, *, repeat: int = 2, targets: int = 1,
     return Run(body["id"], body, keys)
 
 
-async def start_run(runtime, run: Run, keys: list[Key], **result_extra: Any) -> None:
-    """The runner started ``run`` and recorded the results of ``keys``."""
+async def start_run(runtime, run: Run, keys: list[Key], *, shard: int | None = None,
+                    **result_extra: Any) -> None:
+    """The runner started ``run`` and recorded the results of ``keys`` (as ``shard``'s)."""
     facts: list[tuple[DomainEvent, uuid.UUID]] = [
         (RunStarted(run_id=run.id, worker="contract"), run_event_id(run.id, "started"))]
     for key in keys:
         result = run.results[key] = result_of(run.id, key, **result_extra)
-        facts.append((CaseResultRecorded(run_id=run.id, result=result.model_dump(mode="json")),
+        facts.append((CaseResultRecorded(run_id=run.id, shard=shard,
+                                         result=result.model_dump(mode="json")),
                       result_event_id(run.id, *key)))
     await record(runtime, run.stream, facts)
 

@@ -311,3 +311,27 @@ def test_trend_orders_by_time_and_filters_prompt():
     assert [p.model for p in points[2:]] == ["m1", "m2"]
     assert trend([run_a], "missing") == []
     assert trend([], "p1") == []
+
+
+def test_a_summary_does_not_read_the_fields_callers_may_leave_out():
+    from harness.evaluation.analysis import SUMMARY_UNUSED
+    from harness.evaluation.models import MetricResult
+
+    full = []
+    for i in range(12):
+        status = ("pass", "fail", "error")[i % 3]
+        full.append(res(f"c{i % 5}", status, target_id=f"t{i % 2}", repeat=i // 5,
+                        score=None if status == "error" else (i % 4) / 3,
+                        output=f"answer {i}" * 20, rendered_prompt=[{"role": "user",
+                                                                     "content": f"q{i}"}],
+                        assertions=[{"type": "contains", "pass": status == "pass"}],
+                        reason=f"why {i}", error="boom" if status == "error" else None,
+                        latency_ms=10.0 * i, prompt_tokens=i, completion_tokens=2 * i,
+                        total_tokens=3 * i, cost_usd=0.001 * i, named_scores={"n": i / 12},
+                        scores={"faithfulness": MetricResult(status="ok", value=i / 12)}))
+    slim = [CaseResult.model_validate({k: v for k, v in r.model_dump().items()
+                                       if k not in SUMMARY_UNUSED}) for r in full]
+    targets = [tgt("t0"), tgt("t1", model="m2")]
+    assert summarize(slim, targets) == summarize(full, targets)
+    assert summarize(slim, targets, min_pass_rate=0.3) == summarize(full, targets,
+                                                                    min_pass_rate=0.3)

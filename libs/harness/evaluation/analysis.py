@@ -405,6 +405,11 @@ def _target_summary(
 # --------------------------------------------------------------------------- summarize
 
 
+SUMMARY_UNUSED = ("output", "rendered_prompt", "assertions", "reason", "error")
+"""Result fields :func:`summarize` never reads: a caller holding thousands of stored
+results may leave them out (they are most of a result's size)."""
+
+
 def summarize(
     results: Iterable[CaseResult],
     targets: Sequence[Target] | None = None,

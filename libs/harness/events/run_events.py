@@ -79,6 +79,7 @@ class CaseResultRecorded(DomainEvent):
     TYPE = "CaseResultRecorded"
     run_id: str
     result: dict[str, Any]                 # harness.evaluation.models.CaseResult dump
+    shard: int | None = None               # the RunShardRequested it answers, if any
 
     def unstorable(self, reason: str) -> CaseResultRecorded:
         """The stand-in recorded when this result cannot be stored: the same case, target
@@ -89,7 +90,7 @@ class CaseResultRecorded(DomainEvent):
         result.update(status="error", score=None, output=None,
                       reason="the result could not be stored",
                       error=f"the result could not be stored: {reason}")
-        return CaseResultRecorded(run_id=self.run_id, result=result)
+        return CaseResultRecorded(run_id=self.run_id, result=result, shard=self.shard)
 
 
 @registry.register

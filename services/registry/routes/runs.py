@@ -72,9 +72,13 @@ async def run_results(run_id: str, status: str | None = Query(None, pattern="^(p
 
 
 @router.get("/runs/{run_id}/recorded")
-async def run_recorded(run_id: str, rt=Depends(runtime), _=Depends(require("viewer"))):
+async def run_recorded(run_id: str, shard: int | None = Query(
+                           None, ge=0, le=2**31 - 1,
+                           description="only this shard's results (and any recorded "
+                                       "without a shard)"),
+                       rt=Depends(runtime), _=Depends(require("viewer"))):
     """What a (restarted) runner may skip: ``[case_id, target_id, repeat]`` per result."""
-    return await queries.recorded(rt.pool, run_id)
+    return await queries.recorded(rt.pool, run_id, shard)
 
 
 @router.get("/runs/{run_id}/summary", response_model=analysis.RunSummary)

@@ -147,11 +147,12 @@ async def _result_recorded(conn, ev: StoredEvent) -> None:
     r = d.result
     inserted = await conn.fetchval(
         "INSERT INTO run_results (run_id, case_id, target_id, repeat, status, score, latency_ms, "
-        "total_tokens, cost_usd, result, recorded_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING "
+        "total_tokens, cost_usd, result, recorded_at, shard) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING "
         "RETURNING 1",
         d.run_id, r["case_id"], r["target_id"], r.get("repeat", 0), r["status"], r.get("score"),
-        r.get("latency_ms"), r.get("total_tokens"), r.get("cost_usd"), r, ev.recorded_at)
+        r.get("latency_ms"), r.get("total_tokens"), r.get("cost_usd"), r, ev.recorded_at,
+        d.shard)
     if inserted:
         col = {"pass": "passed", "fail": "failed", "error": "errors"}[r["status"]]
         await conn.execute(

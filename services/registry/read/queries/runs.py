@@ -110,11 +110,13 @@ async def results_page(pool: asyncpg.Pool, run_id: str, status: str | None,
             "total": total, "limit": limit, "offset": offset}
 
 
-async def recorded(pool: asyncpg.Pool, run_id: str) -> dict:
-    """What a (restarted) runner may skip: ``[case_id, target_id, repeat]`` per result."""
+async def recorded(pool: asyncpg.Pool, run_id: str, shard: int | None = None) -> dict:
+    """What a (restarted) runner may skip: ``[case_id, target_id, repeat]`` per result;
+    with ``shard``, that shard's (and any result recorded without a shard)."""
     row = await _run_row(pool, run_id)
     rows = await pool.fetch(
-        "SELECT case_id, target_id, repeat FROM run_results WHERE run_id = $1", run_id)
+        "SELECT case_id, target_id, repeat FROM run_results WHERE run_id = $1 "
+        "AND ($2::int IS NULL OR shard = $2 OR shard IS NULL)", run_id, shard)
     return {"run_id": run_id, "status": row["status"],
             "recorded": [[r["case_id"], r["target_id"], r["repeat"]] for r in rows]}
 
