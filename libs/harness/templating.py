@@ -1,7 +1,9 @@
 """Prompt templates: Jinja2 with Nunjucks-compatible plain variables.
 
 A prompt's content is either a text template or a list of chat messages
-(``{"role": ..., "content": ...}``) whose contents are templates.
+(``{"role": ..., "content": ...}``) whose contents are templates, or lists of parts
+(text, image_url, input_audio, file; :mod:`harness.content_parts`) whose text parts and
+image URLs are templates.
 
 Every render runs in a sandbox under a budget (``harness.template_sandbox``: steps, time,
 output size; ``HARNESS_RENDER_*``); exceeding it raises :class:`RenderBudgetExceeded`.
@@ -18,6 +20,7 @@ from typing import Any
 import jinja2
 from jinja2 import meta, nodes
 
+from harness import content_parts
 from harness.template_sandbox import BudgetedSandbox, RenderBudget, RenderBudgetExceeded, metered
 
 __all__ = [
@@ -81,9 +84,18 @@ class MissingVariablesError(ValueError):
 
 
 def _texts(content: Content) -> list[tuple[str, str]]:
+    """``(where, template)`` of every template in the content (text parts and image URLs
+    of a message whose content is a list of parts)."""
     if isinstance(content, str):
         return [("content", content)]
-    return [(f"messages[{i}].content", str(m.get("content", ""))) for i, m in enumerate(content)]
+    out: list[tuple[str, str]] = []
+    for i, m in enumerate(content):
+        c = m.get("content", "")
+        if content_parts.is_parts(c):
+            out.extend(content_parts.template_slots(c, f"messages[{i}].content"))
+        else:
+            out.append((f"messages[{i}].content", str(c)))
+    return out
 
 
 @lru_cache(maxsize=4096)
@@ -121,7 +133,8 @@ def variables(content: Content) -> list[str]:
 
 
 def validate_messages(messages: list[dict[str, Any]]) -> None:
-    """Raise ``ValueError`` unless ``messages`` is a non-empty list of chat messages."""
+    """Raise ``ValueError`` unless ``messages`` is a non-empty list of chat messages, each
+    with a text or a list of parts (``content_parts.PartError`` names a malformed part)."""
     if not messages:
         raise ValueError("messages must not be empty")
     for i, m in enumerate(messages):
@@ -129,6 +142,8 @@ def validate_messages(messages: list[dict[str, Any]]) -> None:
             raise ValueError(f"messages[{i}] needs 'role' and 'content'")
         if m["role"] not in ("system", "user", "assistant", "tool", "developer"):
             raise ValueError(f"messages[{i}].role {m['role']!r} is not a chat role")
+        if not isinstance(m["content"], str):
+            content_parts.check_parts(m["content"], f"messages[{i}].content", m["role"])
 
 
 def validate(content: Content) -> None:
@@ -171,9 +186,17 @@ def render(content: Content, bindings: dict[str, Any]) -> Content:
     with metered(render_budget()):
         if isinstance(content, str):
             return _render_prompt_text(content, bindings, "content")
-        return [{**m, "content": _render_prompt_text(str(m["content"]), bindings,
-                                                     f"messages[{i}].content")}
+        return [_render_message(m, f"messages[{i}].content", bindings)
                 for i, m in enumerate(content)]
+
+
+def _render_message(message: dict[str, Any], where: str,
+                    bindings: dict[str, Any]) -> dict[str, Any]:
+    c = message["content"]
+    if content_parts.is_parts(c):
+        return {**message, "content": content_parts.render_parts(
+            c, where, lambda text, at: _render_prompt_text(text, bindings, at), bindings)}
+    return {**message, "content": _render_prompt_text(str(c), bindings, where)}
 
 
 async def render_async(content: Content, bindings: dict[str, Any]) -> Content:
@@ -183,8 +206,11 @@ async def render_async(content: Content, bindings: dict[str, Any]) -> Content:
 
 
 def content_bytes(content: Content) -> int:
-    """UTF-8 size of a prompt's text (of every message's content for chat prompts)."""
-    return sum(len(text.encode("utf-8", "surrogatepass")) for _where, text in _texts(content))
+    """UTF-8 size of a prompt's text (of every message's content for chat prompts; every
+    string of a list of parts, inline images and audio included)."""
+    if isinstance(content, str):
+        return content_parts.string_bytes(content)
+    return sum(content_parts.string_bytes(m.get("content", "")) for m in content)
 
 
 def to_messages(rendered: Content) -> list[dict[str, Any]]:
@@ -195,10 +221,16 @@ def to_messages(rendered: Content) -> list[dict[str, Any]]:
 
 
 def as_text(content: Content) -> str:
-    """A readable text form for diffs: chat messages become ``[role]`` blocks."""
+    """A readable text form for diffs: chat messages become ``[role]`` blocks, a list of
+    parts one line per image, audio or file (inline data by size and hash)."""
     if isinstance(content, str):
         return content
-    return "\n\n".join(f"[{m.get('role')}]\n{m.get('content', '')}" for m in content) + "\n"
+    return "\n\n".join(f"[{m.get('role')}]\n{_message_text(m.get('content', ''))}"
+                       for m in content) + "\n"
+
+
+def _message_text(content: Any) -> str:
+    return content_parts.readable(content) if content_parts.is_parts(content) else str(content)
 
 
 def as_prompt_text(content: Content) -> str:

@@ -1,4 +1,9 @@
-"""The key's PII policy applied to chat messages and embedding inputs (harness.pii)."""
+"""The key's PII policy applied to chat messages and embedding inputs (harness.pii).
+
+A message's content may be a list of parts (OpenAI's shape): the policy reads string
+contents and the text of ``text`` and ``refusal`` parts; images, audio and files pass
+as they are; a part of another type is refused unless the policy is ``off``
+(:func:`check_messages`), so no text reaches a provider unread."""
 
 from __future__ import annotations
 
@@ -17,8 +22,56 @@ def _pii():
     return pii
 
 
+TEXT_PARTS: dict[str, str] = {"text": "text", "refusal": "refusal"}
+"""Content part types the policy reads, and the field holding their text."""
+MEDIA_PARTS: frozenset[str] = frozenset({"image_url", "input_audio", "file"})
+"""Content part types passed through as they are (images, audio and files are not read:
+their text, if any, is not masked)."""
+
+
+class PartRefused(ValueError):
+    """A message or content part the gateway will not send; ``field`` is its path."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def check_messages(messages: list[Any], policy: str) -> None:
+    """Refuse what the policy could not read: a message that is not an object, a text or
+    refusal part without its text as a string, a media part without its object, and,
+    unless the policy is ``off``, a part of a type the gateway does not know (its text
+    would reach the provider unmasked)."""
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict):
+            raise PartRefused(f"messages.{i}", "a message must be an object")
+        content = m.get("content")
+        if not isinstance(content, list):
+            continue
+        for j, part in enumerate(content):
+            where = f"messages.{i}.content.{j}"
+            kind = part.get("type") if isinstance(part, dict) else None
+            if not isinstance(part, dict) or not isinstance(kind, str):
+                raise PartRefused(where, "a content part must be an object with a 'type'")
+            if kind in TEXT_PARTS:
+                name = TEXT_PARTS[kind]
+                if not isinstance(part.get(name), str):
+                    raise PartRefused(f"{where}.{name}", f"a {kind} part needs {name!r} "
+                                                         "(a string)")
+            elif kind in MEDIA_PARTS:
+                if not isinstance(part.get(kind), dict):
+                    raise PartRefused(f"{where}.{kind}", f"a {kind} part needs {kind!r} "
+                                                         "(an object)")
+            elif policy != "off":
+                raise PartRefused(f"{where}.type", f"unknown content part type {kind!r}: "
+                                  f"under the PII policy {policy!r} the gateway sends only "
+                                  "parts it reads or passes knowingly ("
+                                  + ", ".join([*TEXT_PARTS, *sorted(MEDIA_PARTS)]) + ")")
+
+
 def _texts(messages: list[dict[str, Any]]) -> list[tuple[int, int | None, str]]:
-    """(message index, part index or None, text) of every text in the messages."""
+    """(message index, part index or None, text) of every text in the messages: string
+    contents and the text of text and refusal parts."""
     out = []
     for i, m in enumerate(messages):
         c = m.get("content")
@@ -26,8 +79,9 @@ def _texts(messages: list[dict[str, Any]]) -> list[tuple[int, int | None, str]]:
             out.append((i, None, c))
         elif isinstance(c, list):
             for j, part in enumerate(c):
-                if isinstance(part, dict) and isinstance(part.get("text"), str):
-                    out.append((i, j, part["text"]))
+                name = TEXT_PARTS.get(part.get("type")) if isinstance(part, dict) else None
+                if name is not None and isinstance(part.get(name), str):
+                    out.append((i, j, part[name]))
     return out
 
 
@@ -51,7 +105,7 @@ def apply_to_messages(messages: list[dict[str, Any]], policy: str
             out[i]["content"] = r.text
         else:
             parts = [dict(p) for p in out[i]["content"]]
-            parts[j]["text"] = r.text
+            parts[j][TEXT_PARTS[parts[j]["type"]]] = r.text
             out[i]["content"] = parts
     return out, ("masked" if counts else "passed"), counts
 

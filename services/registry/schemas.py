@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from fastapi import UploadFile
-from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    GetJsonSchemaHandler,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapSerializer,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from harness import content_parts
 from harness.evaluation.analysis import MetricStats
 from harness.tracing.record import Source
 from harness.web.bodies import RequestBody
@@ -16,20 +29,104 @@ from harness.web.input_guard import INT32_MAX
 T = TypeVar("T")
 
 
+def _text_or(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, list):
+        raise PydanticCustomError("text_or_list", "must be a text or a list")
+    return handler(value)
+
+
+class _TextOrSchema:
+    def __get_pydantic_json_schema__(self, schema: Any, handler: GetJsonSchemaHandler
+                                     ) -> dict[str, Any]:
+        return {"anyOf": [{"type": "string"}, handler(schema)]}
+
+
+def _text_or_dump(value: Any, handler: SerializerFunctionWrapHandler) -> Any:
+    return value if isinstance(value, str) else handler(value)
+
+
+_TEXT_OR = WrapValidator(_text_or), WrapSerializer(_text_or_dump)
+"""With :class:`_TextOrSchema` on a ``list[X]``: a text or a list of X. Not a union, so a
+422 names the JSON path (``content.0.content.2.image_url.url``) without branch names."""
+
+
+class ImageURL(RequestBody):
+    url: str = Field(min_length=1, description="an https URL or a data URL; may hold "
+                                               "template variables")
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+class InputAudio(RequestBody):
+    data: str = Field(min_length=1, description="base64-encoded audio")
+    format: str = Field(pattern=r"^[A-Za-z0-9.+/-]{1,40}$", description="wav, mp3, ...")
+
+
+class FileRef(RequestBody):
+    file_id: str | None = Field(default=None, min_length=1)
+    file_data: str | None = Field(default=None, min_length=1,
+                                  description="a data URL or base64 of the file")
+    filename: str | None = Field(default=None, min_length=1)
+    format: str | None = Field(default=None, min_length=1, description="MIME type")
+
+    @model_validator(mode="after")
+    def _has_file(self) -> FileRef:
+        if self.file_id is None and self.file_data is None:
+            raise PydanticCustomError("file_missing", "a file needs 'file_id' or 'file_data'")
+        return self
+
+
+_PART_FIELDS = ("text", "image_url", "input_audio", "file")
+
+
+class ContentPart(RequestBody):
+    """One part of a message's content, as in the OpenAI chat API: the field named by
+    ``type`` and no other (``text`` and ``image_url.url`` are templates)."""
+
+    type: Literal["text", "image_url", "input_audio", "file"]
+    text: str | None = None
+    image_url: ImageURL | None = None
+    input_audio: InputAudio | None = None
+    file: FileRef | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ContentPart:
+        if getattr(self, self.type) is None:
+            raise PydanticCustomError("part_missing", "a {kind} part needs '{kind}'",
+                                      {"kind": self.type})
+        for other in _PART_FIELDS:
+            if other != self.type and getattr(self, other) is not None:
+                raise PydanticCustomError("part_mixed", "a {kind} part takes no '{other}'",
+                                          {"kind": self.type, "other": other})
+        return self
+
+
 class ChatMessage(RequestBody):
-    """One message of a chat prompt (other message fields are refused, not dropped)."""
+    """One message of a chat prompt (other message fields are refused, not dropped): a
+    text, or a list of parts (images, audio and files only in user messages)."""
 
     role: Literal["system", "user", "assistant", "tool", "developer"]
-    content: str
+    content: Annotated[list[ContentPart], Field(min_length=1), *_TEXT_OR, _TextOrSchema()]
+
+    @model_validator(mode="after")
+    def _media_from_users(self) -> ChatMessage:
+        if isinstance(self.content, list) and self.role not in content_parts.MEDIA_ROLES:
+            for part in self.content:
+                if part.type != "text":
+                    raise PydanticCustomError(
+                        "part_role", "a {kind} part belongs in a user message, not a "
+                        "{role} one", {"kind": part.type, "role": self.role})
+        return self
 
 
-Content = str | list[ChatMessage]
+Content = Annotated[list[ChatMessage], Field(min_length=1), *_TEXT_OR, _TextOrSchema()]
 
 
-def content_to_plain(content: Content) -> str | list[dict[str, Any]]:
+def content_to_plain(content: str | list[ChatMessage]) -> str | list[dict[str, Any]]:
     if isinstance(content, str):
         return content
-    return [m.model_dump() for m in content]
+    return [m.model_dump(exclude_none=True) for m in content]
 
 
 class Page(BaseModel, Generic[T]):

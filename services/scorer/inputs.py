@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness import content_parts
 from harness.evaluation.models import CaseResult
 from harness.scoring import ScoringInput
 
@@ -62,6 +63,8 @@ def last_user_message(rendered: str | list[dict[str, Any]] | None) -> str | None
     for message in reversed(rendered or []):
         if message.get("role") == "user" and isinstance(message.get("content"), str):
             return message["content"]
+        if message.get("role") == "user" and isinstance(message.get("content"), list):
+            return content_parts.text_of(message["content"])  # its text parts
     return None
 
 

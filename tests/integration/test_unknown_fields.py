@@ -46,7 +46,7 @@ async def test_a_prompt_version_config_is_refused_not_dropped(client):
     r = await client.post("/prompts", json={"name": "m", "content": [
         {"role": "user", "content": "hi", "name": "kim"}]})
     body = is_problem(r, 422, "validation-error")  # content: a string, or messages
-    assert {"field": "content.list[ChatMessage].0.name", "location": "body",
+    assert {"field": "content.0.name", "location": "body",
             "message": body["errors"][-1]["message"]} in body["errors"]
     assert body["errors"][-1]["message"].startswith(UNKNOWN)
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness import templating
+from harness import content_parts, templating
 from harness.assertions import AssertionContext, evaluate_assertions
 from harness.assertions.models import AssertionEvalError
 from harness.assertions.scripts import js_json, run_transform
@@ -96,10 +96,13 @@ PromptRenderer = Callable[[Target, dict[str, Any]], Awaitable[RenderedPrompt]]
 
 async def render_jinja(target: Target, variables: dict[str, Any]) -> RenderedPrompt:
     """Registry prompts: Jinja, every placeholder must have a value (rendered in a worker
-    thread so a slow template never holds the event loop)."""
+    thread so a slow template never holds the event loop). The model gets every part;
+    the result records (and assertions read) inline images, audio and files as a
+    placeholder with their size and hash (``content_parts.omit_binary``)."""
     rendered = await templating.render_async(target.content, variables)
-    return RenderedPrompt(messages=templating.to_messages(rendered), recorded=rendered,
-                          text=templating.as_prompt_text(rendered), variables=variables)
+    recorded = content_parts.omit_binary(rendered)
+    return RenderedPrompt(messages=templating.to_messages(rendered), recorded=recorded,
+                          text=templating.as_prompt_text(recorded), variables=variables)
 
 
 def build_request(target: Target, messages: list[dict], *, repeat: int,

@@ -6,6 +6,8 @@ import json
 import math
 from typing import Any
 
+from harness.content_parts import text_of
+
 ECHO_MODEL = "echo"
 
 
@@ -18,19 +20,24 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / 4) if text else 0
 
 
+def _text_only(message: dict[str, Any]) -> dict[str, Any]:
+    content = message.get("content")
+    return {**message, "content": text_of(content)} if isinstance(content, list) else message
+
+
 def echo_output(messages: list[dict[str, Any]]) -> str:
-    """One message: its content (text parts joined if it is a list of parts);
-    several: the JSON of the messages, like promptfoo's echo provider."""
+    """The text the model was given. One message: its content (a list of parts: its text
+    parts, one a line; images, audio and files are not echoed); several: the JSON of the
+    messages, like promptfoo's echo provider, each list of parts as its text parts."""
     if len(messages) == 1:
         content = messages[0].get("content")
         if isinstance(content, str):
             return content
-        if isinstance(content, list) and all(
-            isinstance(p, dict) and p.get("type") == "text" for p in content
-        ):
-            return "".join(str(p.get("text", "")) for p in content)
+        if isinstance(content, list):
+            return text_of(content)
         return json.dumps(content, ensure_ascii=False)
-    return json.dumps(messages, ensure_ascii=False)
+    return json.dumps([_text_only(m) if isinstance(m, dict) else m for m in messages],
+                      ensure_ascii=False)
 
 
 def prompt_text(messages: list[dict[str, Any]]) -> str:

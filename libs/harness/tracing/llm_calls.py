@@ -7,6 +7,7 @@ What a call is for comes from ``LLMRequest.labels``: ``run_id``, ``prompt_id``,
 
 from __future__ import annotations
 
+from harness import content_parts
 from harness.llm import LLMCall
 
 from .record import Trace
@@ -52,7 +53,8 @@ def trace_of_call(call: LLMCall, *, source: str = "runner", store_bodies: bool =
         t.error = str(err)[:2000]
         t.attempts = err.attempts
     if store_bodies:
-        t.request = {"messages": req.messages, "params": params}
+        # inline images, audio and files as a placeholder with their size and hash
+        t.request = {"messages": content_parts.omit_binary(req.messages), "params": params}
         if labels.get("purpose"):
             t.request["purpose"] = labels["purpose"]
         t.response = {"content": resp.output, "finish_reason": resp.finish_reason} \

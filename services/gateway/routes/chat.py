@@ -13,7 +13,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 
-from harness import metrics
+from harness import content_parts, metrics
 from harness.llm import options
 from harness.tracing import Trace
 
@@ -73,9 +73,14 @@ async def _prepare(gw: Gateway, key: GatewayKey, body: dict, started: float,
     messages = body.get("messages")
     if not isinstance(messages, list):
         raise problem(400, "bad-request", "'messages' (a list) is required")
+    policy = key.pii_policy or gw.settings.default_pii_policy
+    try:
+        pii_step.check_messages(messages, policy)
+    except pii_step.PartRefused as exc:
+        raise problem(422, "bad-content-part", str(exc), param=exc.field,
+                      field=exc.field) from exc
     tgt = await gw.target(key, body["model"], body, headers)
     await gw.rate_limit(key)
-    policy = key.pii_policy or gw.settings.default_pii_policy
     all_messages, pii_action = _masked([*tgt.prefix_messages, *messages], policy)
     params = _params(gw, key, tgt, body)
     reservation = await gw.reserve(key, tgt.chain,
@@ -99,10 +104,14 @@ def _stored_request(tgt: Target, messages: list[dict[str, Any]], params: dict[st
     """What is stored of the request: the (masked) messages and the parameters, and for an
     ``app/<name>`` call the variables its prompt was rendered with, masked for storage like
     the answer (a trace becomes a test case with them: ``POST /datasets/{id}/cases/
-    from-traces``), and the split's variant that served it."""
-    stored: dict[str, Any] = {"messages": messages, "params": params}
+    from-traces``), and the split's variant that served it. Inline images, audio and files
+    are stored as a placeholder with their size and hash (``content_parts.omit_binary``);
+    image URLs are kept."""
+    stored: dict[str, Any] = {"messages": content_parts.omit_binary(messages),
+                              "params": params}
     if tgt.variables is not None:
-        stored["variables"] = pii_step.mask_value_for_storage(tgt.variables, policy)
+        stored["variables"] = pii_step.mask_value_for_storage(
+            content_parts.omit_data_urls(tgt.variables), policy)
     if tgt.variant is not None:
         stored["variant"] = tgt.variant
     return stored

@@ -6,6 +6,8 @@ import json
 import re
 from typing import Any
 
+from harness import content_parts
+
 ROLES = ("system", "user", "assistant", "developer", "tool")
 _VAR = re.compile(r"{{-?\s*([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -14,19 +16,46 @@ def is_chat(content: Any) -> bool:
     return isinstance(content, list)
 
 
+def _message_text(content: Any) -> str:
+    return content_parts.readable(content) if isinstance(content, list) else str(content)
+
+
 def as_text(content: Any) -> str:
-    """Content for display: chat messages as ``role: text`` blocks."""
+    """Content for display: chat messages as ``role: text`` blocks (a list of parts as its
+    text and one ``[image ...]`` line per image, audio or file)."""
     if isinstance(content, str):
         return content
-    return "\n\n".join(f"[{m.get('role', '?')}]\n{m.get('content', '')}" for m in content or [])
+    return "\n\n".join(f"[{m.get('role', '?')}]\n{_message_text(m.get('content', ''))}"
+                       for m in content or [])
 
 
 def message_rows(content: Any) -> list[dict[str, str]]:
-    """Rows for the chat editor (a text template becomes one ``user`` message)."""
+    """Rows for the chat editor (a text template becomes one ``user`` message; a list of
+    parts is its JSON, edited as such)."""
     if isinstance(content, list):
-        return [{"role": str(m.get("role", "user")), "content": str(m.get("content", ""))}
+        return [{"role": str(m.get("role", "user")), "content": _cell(m.get("content", ""))}
                 for m in content]
     return [{"role": "user", "content": content or ""}]
+
+
+def _cell(content: Any) -> str:
+    if isinstance(content, list):
+        return json.dumps(content, ensure_ascii=False)
+    return str(content)
+
+
+def _parts_or_text(body: str) -> Any:
+    """A cell holding a JSON list of parts (``[{"type": "text", ...}, ...]``) is that list;
+    any other cell is text."""
+    s = body.strip()
+    if s.startswith("[") and s.endswith("]"):
+        try:
+            parsed = json.loads(s)
+        except ValueError:
+            return body
+        if parsed and all(isinstance(p, dict) and "type" in p for p in parsed):
+            return parsed
+    return body
 
 
 def content_from_editor(mode: str, text: str, rows: list[dict[str, Any]]) -> Any:
@@ -46,7 +75,7 @@ def content_from_editor(mode: str, text: str, rows: list[dict[str, Any]]) -> Any
                              f"(got {role or 'nothing'}).")
         if not str(body).strip():
             raise ValueError(f"Message {i} ({role}) has no text.")
-        messages.append({"role": role, "content": str(body)})
+        messages.append({"role": role, "content": _parts_or_text(str(body))})
     if not messages:
         raise ValueError("Add at least one message.")
     return messages
