@@ -17,9 +17,12 @@ locals {
   # Internal services are reached only by Pub/Sub push; the others per var.access.
   access = { for name, s in local.services : name => lookup(var.access, name, "internal") }
 
+  # The runner's shards are CPU-bound (LiteLLM spends ~7 ms of CPU per call): two shards
+  # per vCPU keep it busy while calls wait, and a big run spreads over many instances
+  # (a run of 480 shards uses up to 20 at once) instead of queueing on one.
   default_sizing = {
     registry  = { cpu = "1", memory = "1Gi", min_instances = 0, max_instances = 3, concurrency = 80, timeout_seconds = 300, cpu_always_allocated = true }
-    runner    = { cpu = "1", memory = "1Gi", min_instances = 0, max_instances = 5, concurrency = 10, timeout_seconds = 600, cpu_always_allocated = true }
+    runner    = { cpu = "1", memory = "1Gi", min_instances = 0, max_instances = 20, concurrency = 2, timeout_seconds = 600, cpu_always_allocated = true }
     scorer    = { cpu = "2", memory = "4Gi", min_instances = 0, max_instances = 3, concurrency = 4, timeout_seconds = 600, cpu_always_allocated = true }
     generator = { cpu = "1", memory = "2Gi", min_instances = 0, max_instances = 3, concurrency = 10, timeout_seconds = 600, cpu_always_allocated = true }
     gateway   = { cpu = "1", memory = "512Mi", min_instances = 0, max_instances = 3, concurrency = 80, timeout_seconds = 300, cpu_always_allocated = false }
