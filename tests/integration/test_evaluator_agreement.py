@@ -61,6 +61,8 @@ async def test_agreement_of_an_evaluator_with_people(client, runtime, keys):
     judged = [(1.0, "pass"), (0.0, "fail"), (1.0, "pass"), (0.0, "fail"), (1.0, "pass")]
     for t, (value, label) in zip(ids, judged, strict=True):
         await _judge(runtime, ev["id"], t, value, label)
+    got = (await client.get(f"/evaluators/{ev['id']}", headers=keys["vera"])).json()
+    assert got["last_24h"] == {"scores": 5, "mean": pytest.approx(0.6)}
 
     async def score(key: str, trace_id: str, name: str, value) -> None:
         r = await client.post(f"/traces/{trace_id}/scores", headers=keys[key],

@@ -66,6 +66,7 @@ async def test_evaluators_create_list_pause_edit_and_agreement(reg, runtime):
     row = _table(at).iloc[0]
     assert row["name"] == "polite" and row["status"] == "▶️ active"
     assert row["sampling"] == "25%" and row["traffic"] == "application=support"
+    assert row["scored (24 h)"] == 0 and row["mean (24 h)"] == "—"
     assert row["scores with"] == "llm-rubric: answers politely"
     assert row["compared with"] == "correct"
     [ev] = (await reg.get("/evaluators")).json()
@@ -89,6 +90,8 @@ async def test_evaluators_create_list_pause_edit_and_agreement(reg, runtime):
     await run(at)
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Pairs"] == "3" and metrics["Accuracy"] == "66.7%"
+    row = _table(at).iloc[0]
+    assert row["scored (24 h)"] == 3 and row["mean (24 h)"] == "0.667"
     [confusion] = [d.value for d in at.dataframe if "person pass" in d.value.columns]
     assert list(confusion["person fail"]) == [1, 1]
 
@@ -125,6 +128,16 @@ async def test_evaluators_create_list_pause_edit_and_agreement(reg, runtime):
     [alerts] = [d.value for d in at.dataframe if "fires below" in d.value.columns]
     assert list(alerts["alert"]) == ["politeness"]
     assert list(alerts["mean now"]) == ["0.667 (3)"]
+    # its mean is below: it fires (no webhook: the event only), listed under Fired
+    await runtime.score_alerts.check()
+    await run(at)
+    [fired] = [d.value for d in at.dataframe if "period from" in d.value.columns]
+    assert list(fired["alert"]) == ["politeness"] and list(fired["mean"]) == ["0.667 (3)"]
+    assert list(fired["delivered"]) == ["event only"]
+    at.button(key="sa_delete").click()
+    await run(at)
+    assert "Score alert politeness deleted." in texts(at)
+    assert (await reg.get("/score-alerts")).json() == []
 
 
 async def test_usage_shows_the_mean_score_per_prompt_version_and_model(runtime, monkeypatch):

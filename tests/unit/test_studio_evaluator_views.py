@@ -8,6 +8,7 @@ from services.studio.views.evaluators import (
     confusion_rows,
     evaluator_rows,
     score_alert_rows,
+    score_firing_rows,
     score_names,
     score_series_rows,
     traffic_of,
@@ -25,6 +26,7 @@ def test_evaluator_rows_say_what_which_traffic_and_how_much():
     assert row["traffic"] == "application=support, source=gateway"
     assert row["scores with"].startswith("llm-rubric: xxx") and row["scores with"][-1] == "…"
     assert row["judge"] == "default" and row["compared with"] == "correct"
+    assert row["scored (24 h)"] == 0 and row["mean (24 h)"] == "—"
     assert what_label({"metric": "answer_relevancy"}) == "metric answer_relevancy"
     assert what_label({"assertion": {"type": "is-json"}}) == "is-json"
     assert evaluator_rows([{"name": "a", "traffic": {}}])[0]["traffic"] == "all traffic"
@@ -77,3 +79,14 @@ def test_score_alert_rows():
     assert row["alert"] == "polite" and row["on"] == "evaluator 01234567, prompt p v3"
     assert row["mean now"] == "0.5 (7)" and row["status"] == "⚠️ below"
     assert row["notifies"] == "event only"
+
+
+def test_score_firing_rows_say_how_delivery_went():
+    base = {"name": "q", "score_name": "stars", "mean": 2.5, "count": 4, "threshold": 3,
+            "fired_at": "2026-12-07T10:00:00+00:00", "period_start": "2026-12-07T00:00:00"}
+    rows = score_firing_rows([{**base, "delivered": True, "attempts": 1},
+                              {**base, "delivered": False, "attempts": 2,
+                               "last_error": "answered 503"},
+                              {**base, "delivered": False, "attempts": 0}])
+    assert [r["delivered"] for r in rows] == ["yes", "no (answered 503)", "event only"]
+    assert rows[0]["mean"] == "2.5 (4)" and rows[0]["fired at"] == "2026-12-07 10:00:00"

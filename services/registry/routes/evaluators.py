@@ -64,6 +64,11 @@ class EvaluatorPatch(RequestBody):
     status: Literal["active", "paused"] | None = None
 
 
+class ActivityOut(BaseModel):
+    scores: int = Field(description="scores it recorded in the last 24 hours")
+    mean: float | None = Field(description="their mean")
+
+
 class EvaluatorOut(BaseModel):
     id: str
     name: str
@@ -78,6 +83,7 @@ class EvaluatorOut(BaseModel):
     created_at: datetime
     created_by: str | None
     updated_at: datetime
+    last_24h: ActivityOut
 
 
 @router.post("/evaluators", response_model=EvaluatorOut, status_code=201)

@@ -17,6 +17,7 @@ from services.studio.views.evaluators import (
     confusion_rows,
     evaluator_rows,
     score_alert_rows,
+    score_firing_rows,
     traffic_of,
 )
 
@@ -140,8 +141,26 @@ def score_alerts_section(client: StudioAPI) -> None:
         return
     if alerts:
         st.dataframe(to_frame(score_alert_rows(alerts)), hide_index=True, width="stretch")
+        names = {a["id"]: a.get("name") or a["score_name"] for a in alerts}
+        c1, c2 = st.columns([3, 1])
+        gone = c1.selectbox("Alert", list(names), format_func=names.get, key="sa_pick",
+                            label_visibility="collapsed")
+        if c2.button("🗑️ Delete alert", key="sa_delete"):
+            try:
+                client.delete_score_alert(gone)
+            except ApiError as exc:
+                show_error(exc)
+            else:
+                flash(f"Score alert {names[gone]} deleted.")
+                st.rerun()
     else:
         st.info("No score alerts configured.")
+    fired = call(client.score_alert_firings) or []
+    st.markdown(f"**Fired** ({len(fired)})")
+    if fired:
+        st.dataframe(to_frame(score_firing_rows(fired)), hide_index=True, width="stretch")
+    else:
+        st.caption("None has fired.")
     with st.expander("➕ New score alert"), st.form("new_score_alert"):
         c1, c2, c3 = st.columns(3)
         score = c1.text_input("Score name", key="sa_score")

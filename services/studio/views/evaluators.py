@@ -34,10 +34,16 @@ def status_badge(status: str | None) -> str:
     return "▶️ active" if status == "active" else "⏸️ paused" if status == "paused" else "—"
 
 
+def _num(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
 def evaluator_rows(evaluators: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"name": ev["name"], "status": status_badge(ev.get("status")),
              "scores with": what_label(ev), "traffic": traffic_label(ev.get("traffic")),
              "sampling": pct(ev.get("sampling_rate"), 0),
+             "scored (24 h)": (ev.get("last_24h") or {}).get("scores", 0),
+             "mean (24 h)": _num((ev.get("last_24h") or {}).get("mean")),
              "judge": ev.get("judge_model") or "default",
              "compared with": ev.get("human_score") or "—",
              "updated": str(ev.get("updated_at", ""))[:19].replace("T", " ")}
@@ -53,10 +59,6 @@ def assertion_of(kind: str, value: str) -> dict[str, Any]:
 def traffic_of(fields: dict[str, str]) -> dict[str, str]:
     """The traffic selection the form's fields give (blank: any)."""
     return {k: v.strip() for k, v in fields.items() if k in TRAFFIC_FIELDS and v and v.strip()}
-
-
-def _num(value: float | None, digits: int = 3) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
 
 
 def agreement_metrics(a: dict[str, Any]) -> list[tuple[str, str]]:
@@ -121,4 +123,20 @@ def score_alert_rows(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
                      "status": "🔔 fired" if cur.get("fired") else
                                "⚠️ below" if cur.get("below") else "quiet",
                      "per": a["period"], "notifies": a.get("webhook") or "event only"})
+    return rows
+
+
+def score_firing_rows(firings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Score alerts that fired, newest first, with delivery to the webhook."""
+    rows = []
+    for f in firings:
+        delivered = ("yes" if f.get("delivered") else
+                     f"no ({f['last_error']})" if f.get("last_error") else
+                     "pending" if f.get("attempts") else "event only")
+        rows.append({"fired at": str(f.get("fired_at", ""))[:19].replace("T", " "),
+                     "alert": f.get("name") or f.get("score_name") or f.get("alert_id"),
+                     "mean": f"{f['mean']:.3g} ({f.get('count')})",
+                     "threshold": f"{f['threshold']:g}",
+                     "period from": str(f.get("period_start", ""))[:16].replace("T", " "),
+                     "delivered": delivered})
     return rows

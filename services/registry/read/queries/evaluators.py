@@ -15,18 +15,34 @@ _COLS = ("id, name, description, assertion, metric, traffic, sampling_rate, judg
          "human_score, status, created_at, created_by, updated_at")
 
 
+# what each evaluator scored in the last 24 hours (its scores are under its current name)
+_WITH_ACTIVITY = (
+    "SELECT " + ", ".join(f"e.{c.strip()}" for c in _COLS.split(",")) + ", a.n, a.mean "
+    "FROM evaluators e LEFT JOIN LATERAL (SELECT count(*) AS n, avg(s.value) AS mean "
+    "FROM trace_scores s WHERE s.name = e.name AND s.source = 'evaluator' "
+    "AND s.actor = 'evaluator:' || e.id AND s.scored_at > now() - interval '24 hours') a "
+    "ON true ")
+
+
+def _with_activity(row: asyncpg.Record) -> dict[str, Any]:
+    d = dict(row)
+    n, mean = d.pop("n"), d.pop("mean")
+    d["last_24h"] = {"scores": n or 0, "mean": None if mean is None else float(mean)}
+    return d
+
+
 async def list_evaluators(pool: asyncpg.Pool, status: str | None = None
                           ) -> list[dict[str, Any]]:
-    rows = await pool.fetch(f"SELECT {_COLS} FROM evaluators WHERE $1::text IS NULL "
-                            "OR status = $1 ORDER BY name", status)
-    return [dict(r) for r in rows]
+    rows = await pool.fetch(_WITH_ACTIVITY + "WHERE $1::text IS NULL OR e.status = $1 "
+                            "ORDER BY e.name", status)
+    return [_with_activity(r) for r in rows]
 
 
 async def get_evaluator(pool: asyncpg.Pool, evaluator_id: str) -> dict[str, Any]:
-    row = await pool.fetchrow(f"SELECT {_COLS} FROM evaluators WHERE id = $1", evaluator_id)
+    row = await pool.fetchrow(_WITH_ACTIVITY + "WHERE e.id = $1", evaluator_id)
     if row is None:
         raise NotFound(f"evaluator {evaluator_id} not found")
-    return dict(row)
+    return _with_activity(row)
 
 
 async def evaluator_state(conn: asyncpg.Connection, evaluator_id: str) -> EvaluatorState:
