@@ -7,6 +7,10 @@ One YAML file per prompt::
     content:                 # a text, or chat messages
       - role: system
         content: You support {{ product }}.
+    config:                  # optional: the version's model and LLM options
+      model: gpt-4o-mini
+      temperature: 0
+      response_format: {type: json_object}
     activate: false          # sync: also activate the new version (policy permitting)
 
 Export writes the active version (or an environment's) and records which one as
@@ -17,6 +21,11 @@ export syncs as a no-op whatever happened since (a rollback, environments moved)
 file synced once is not added again. The new version is derived from the exported one
 and its diff is against it. ``--dry-run`` prints the diffs and writes nothing. Talks to
 the registry's REST API only.
+
+``config`` (checked as the registry checks it, ``harness.prompt_config``) is part of what
+is compared when the file has one: a changed config alone makes a new version. A file
+without ``config`` leaves it to the registry (a new version keeps the config of the one it
+is derived from); export writes it when the version has one.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ from typing import Any
 import httpx
 import yaml
 
-from harness import templating
+from harness import prompt_config, templating
 from harness.textdiff import unified_diff
 
 
@@ -71,6 +80,17 @@ def _all(client: httpx.Client, path: str) -> list[dict]:
             return items
 
 
+def _config_text(config: dict[str, Any]) -> str:
+    return yaml.safe_dump(config, sort_keys=True, allow_unicode=True) if config else ""
+
+
+def _same_version(version: dict[str, Any], doc: dict[str, Any]) -> bool:
+    """A stored version is what the file says: its content, and its config when the file
+    has one."""
+    return _same(version["content"], doc["content"]) and (
+        "config" not in doc or (version.get("config") or {}) == doc["config"])
+
+
 def _same(a: Any, b: Any) -> bool:
     """Equal prompt contents (chat messages compared on role and content, as stored)."""
     def norm(c: Any) -> Any:
@@ -97,8 +117,11 @@ def export_prompts(client: httpx.Client, folder: Path,
             if version is None:
                 continue
             content = _ok(client.get(f"/prompts/{p['id']}/versions/{version}"))["content"]
+        config = p["active"]["config"] if p["active"] else {}
+        if environment is not None:
+            config = _ok(client.get(f"/prompts/{p['id']}/versions/{version}"))["config"]
         doc = {"name": p["name"], "description": p["description"], "content": content,
-               "version": version,
+               **({"config": config} if config else {}), "version": version,
                "environments": {k: v["version"] for k, v in envs.items() if v["version"]}}
         path = folder / f"{_slug(p['name'])}.yaml"
         path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
@@ -117,6 +140,11 @@ def load_file(path: Path) -> dict[str, Any]:
         templating.validate(doc["content"])
     except ValueError as exc:
         raise PromptFileError(f"{path}: content: {exc}") from exc
+    if "config" in doc:
+        try:
+            doc["config"] = prompt_config.check_config(doc["config"] or {})
+        except prompt_config.ConfigError as exc:
+            raise PromptFileError(f"{path}: {exc}") from exc
     return doc
 
 
@@ -144,22 +172,26 @@ def sync_prompts(client: httpx.Client, folder: Path, *, dry_run: bool = False
             if not dry_run:
                 _ok(client.post("/prompts", json={
                     "name": doc["name"], "description": doc.get("description", ""),
-                    "content": doc["content"], "change_note": f"synced from {path.name}"}))
+                    "content": doc["content"], "change_note": f"synced from {path.name}",
+                    **({"config": doc["config"]} if "config" in doc else {})}))
             changes.append(change)
             continue
         versions = {v["version"]: v for v in _all(client,
                                                   f"/prompts/{current['id']}/versions")}
         base = _base_version(doc, current, versions)
-        contents: dict[int, Any] = {}
+        read: dict[int, dict] = {}
 
-        def content_of(n: int, pid: str = current["id"], cache: dict = contents) -> Any:
+        def version_of(n: int, pid: str = current["id"], cache: dict = read) -> dict:
             """Lists carry no content: read a version when it is compared."""
             if n not in cache:
-                cache[n] = _ok(client.get(f"/prompts/{pid}/versions/{n}"))["content"]
+                cache[n] = _ok(client.get(f"/prompts/{pid}/versions/{n}"))
             return cache[n]
 
+        def content_of(n: int) -> Any:
+            return version_of(n)["content"]
+
         synced = next((n for n in sorted(versions) if n >= base
-                       and _same(content_of(n), doc["content"])), None)
+                       and _same_version(version_of(n), doc)), None)
         if synced is not None:  # the exported version itself, or already synced since
             changes.append(SyncChange(path, doc["name"], "unchanged", version=synced))
             continue
@@ -167,11 +199,15 @@ def sync_prompts(client: httpx.Client, folder: Path, *, dry_run: bool = False
         number = current["latest_version"] + 1
         diff = unified_diff(old_text, new_text, f"{doc['name']} v{base}",
                             f"{doc['name']} v{number}")
+        if "config" in doc:
+            diff += unified_diff(_config_text(version_of(base).get("config") or {}),
+                                 _config_text(doc["config"]), f"{doc['name']} v{base} config",
+                                 f"{doc['name']} v{number} config")
         change = SyncChange(path, doc["name"], "new-version", diff, number)
         if not dry_run:
             created = _ok(client.post(f"/prompts/{current['id']}/versions", json={
                 "content": doc["content"], "change_note": f"synced from {path.name}",
-                "derived_from": base}))
+                "derived_from": base, **({"config": doc["config"]} if "config" in doc else {})}))
             change.version = created["version"]
             if doc.get("activate"):
                 r = client.put(f"/prompts/{current['id']}/versions/{created['version']}"

@@ -170,11 +170,98 @@ class PatchBody(RequestBody):
         return value
 
 
+_CONFIG_DOC = (
+    "the model and LLM options this version runs with, as in an OpenAI chat request: "
+    "``model`` (a deployment or alias name) and the LLM options runs take (temperature, "
+    "max_tokens, top_p, stop, seed, tools, tool_choice, response_format, ...). Any other key "
+    "is refused (422 naming it); ``tools`` must be an OpenAI tool list, ``tool_choice`` name "
+    "one of them, a ``json_schema`` response format carry a valid JSON Schema. Where the "
+    "version runs: request > application > version config > defaults.")
+
+
+class ToolFunction(RequestBody):
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    description: str | None = None
+    parameters: dict[str, Any] | None = Field(default=None,
+                                              description="a JSON Schema of type object")
+    strict: bool | None = None
+
+
+class Tool(RequestBody):
+    """An OpenAI function tool."""
+
+    type: Literal["function"]
+    function: ToolFunction
+
+
+class JsonSchemaFormat(RequestBody):
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    description: str | None = None
+    schema_: dict[str, Any] = Field(alias="schema", description="a JSON Schema")
+    strict: bool | None = None
+
+
+class ResponseFormat(RequestBody):
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+
+class PromptConfig(RequestBody):
+    """A version's model config: ``model`` and the LLM options runs take
+    (``harness.llm.options.LLM_OPTIONS``, one field each), checked whole by
+    ``harness.prompt_config``. ``null`` is the same as leaving a key out; any other key is
+    refused, each named (``config.api_base``: endpoints and credentials come only from
+    server configuration)."""
+
+    model: str | None = Field(default=None, min_length=1,
+                              description="a deployment or alias name")
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    top_k: int | None = Field(default=None, ge=1)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    n: int | None = Field(default=None, ge=1, le=128)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    logit_bias: dict[str, float] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    tools: list[Tool] | None = None
+    tool_choice: Literal["none", "auto", "required"] | dict[str, Any] | None = Field(
+        default=None, description='or {"type": "function", "function": {"name": <a tool>}}')
+    parallel_tool_calls: bool | None = None
+    functions: list[dict[str, Any]] | None = Field(default=None,
+                                                   description="legacy: use tools")
+    function_call: str | dict[str, Any] | None = Field(default=None,
+                                                       description="legacy: use tool_choice")
+    response_format: ResponseFormat | None = None
+    user: str | None = None
+    reasoning_effort: str | None = None
+    verbosity: str | None = None
+    thinking: dict[str, Any] | None = None
+    modalities: list[str] | None = None
+    audio: dict[str, Any] | None = None
+    prediction: dict[str, Any] | None = None
+    web_search_options: dict[str, Any] | None = None
+    service_tier: str | None = None
+
+
+def config_to_plain(config: PromptConfig | None) -> dict[str, Any] | None:
+    """What the client sent, as sent (keys it gave, ``schema`` by its name)."""
+    if config is None:
+        return None
+    given = config.model_dump(exclude_unset=True, by_alias=True)
+    return {k: v for k, v in given.items() if v is not None}  # null: not set
+
+
 class PromptCreate(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
     content: Content
     change_note: str = "initial version"
+    config: PromptConfig | None = Field(default=None, description=_CONFIG_DOC)
 
 
 class PromptPatch(PatchBody):
@@ -188,6 +275,9 @@ class PromptVersionCreate(RequestBody):
     activate: bool = False
     derived_from: int | None = Field(default=None, ge=1, le=INT32_MAX,
                                      description="lineage: default the active version")
+    config: PromptConfig | None = Field(
+        default=None, description=_CONFIG_DOC + " Left out: the config of the version it is "
+                                                "derived from; {} for none.")
 
 
 class ActivateBody(RequestBody):
@@ -217,6 +307,8 @@ class PromptVersionSummary(BaseModel):
 
 class PromptVersionOut(PromptVersionSummary):
     content: str | list[dict[str, Any]]
+    config: dict[str, Any] = Field(default_factory=dict,
+                                   description="model and LLM options; {} for none")
 
 
 class PromptSummary(BaseModel):
@@ -255,6 +347,10 @@ class DiffOut(BaseModel):
     diff: str
     variables_added: list[str]
     variables_removed: list[str]
+    config_diff: str = Field(default="", description="unified diff of the two configs "
+                                                     "(indented JSON, sorted keys)")
+    config_changed: list[str] = Field(default_factory=list,
+                                      description="config keys added, removed or changed")
 
 
 class RenderOut(BaseModel):
@@ -267,10 +363,14 @@ class RenderOut(BaseModel):
 class ApplicationCreate(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
-    model_id: str = Field(min_length=1)
+    model_id: str | None = Field(default=None, min_length=1,
+                                 description="default: the model of its version's config")
     prompt_id: str
-    temperature: float = Field(default=0.7, ge=0, le=2)
-    max_tokens: int = Field(default=1024, ge=1, le=INT32_MAX)
+    temperature: float | None = Field(
+        default=None, ge=0, le=2, description="default: its version's config's, else 0.7")
+    max_tokens: int | None = Field(
+        default=None, ge=1, le=INT32_MAX,
+        description="default: its version's config's, else 1024")
     top_p: float | None = Field(default=None, gt=0, le=1)
     fallback_models: list[str] = []
     environment: str = Field(default="production",
@@ -278,7 +378,8 @@ class ApplicationCreate(RequestBody):
 
 
 class ApplicationPatch(PatchBody):
-    nullable: ClassVar[frozenset[str]] = frozenset({"top_p"})
+    nullable: ClassVar[frozenset[str]] = frozenset({"top_p", "model_id", "temperature",
+                                                    "max_tokens"})  # null: from the version
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = None
     model_id: str | None = Field(default=None, min_length=1)
@@ -294,10 +395,10 @@ class ApplicationOut(BaseModel):
     id: str
     name: str
     description: str
-    model_id: str
+    model_id: str | None = Field(description="null: the model of its version's config")
     prompt_id: str
-    temperature: float
-    max_tokens: int
+    temperature: float | None = Field(description="null: its version's config's, else 0.7")
+    max_tokens: int | None = Field(description="null: its version's config's, else 1024")
     top_p: float | None
     fallback_models: list[str]
     environment: str
@@ -324,6 +425,10 @@ class SplitVariantOut(BaseModel):
     share: float
     content: str | list[dict[str, Any]]
     variables: list[str]
+    config: dict[str, Any] = Field(default_factory=dict, description="the version's config")
+    model: str | None = Field(default=None, description="the model in effect for it")
+    params: dict[str, Any] = Field(default_factory=dict,
+                                   description="the params in effect for it")
 
 
 class SplitOut(BaseModel):
@@ -347,7 +452,8 @@ class ResolvedOut(BaseModel):
     points at. ``as_of`` and ``set_by`` only in an ``?as_of=`` answer (folded from events).
     When the environment is split, ``split`` lists the variants; with ``?key=`` the
     top-level version and content are the key's variant (``variant``), without one they
-    are the environment's own version."""
+    are the environment's own version. ``model`` and ``params`` are in effect: the
+    application's, over the version's ``config``, over the defaults."""
 
     application_id: str
     application: str
@@ -359,6 +465,8 @@ class ResolvedOut(BaseModel):
     version: int
     content: str | list[dict[str, Any]]
     variables: list[str]
+    config: dict[str, Any] = Field(default_factory=dict,
+                                   description="the version's config, as stored")
     environment: str
     as_of: datetime | None = None
     set_by: PointerChangeOut | None = None

@@ -199,11 +199,14 @@ class StudioAPI:
         return self._get(f"/prompts/{prompt_id}/versions/{version}", f"load version {version}")
 
     def create_version(self, prompt_id: str, content: Any, change_note: str, *,
-                       activate: bool = False, derived_from: int | None = None
-                       ) -> dict[str, Any]:
+                       activate: bool = False, derived_from: int | None = None,
+                       config: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``config`` None: the new version keeps the config of ``derived_from``."""
         body = {"content": content, "change_note": change_note, "activate": activate}
         if derived_from is not None:
             body["derived_from"] = derived_from
+        if config is not None:
+            body["config"] = config
         return self._send("POST", f"/prompts/{prompt_id}/versions", "save the new version",
                           body)
 

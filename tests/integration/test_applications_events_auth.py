@@ -18,7 +18,8 @@ async def test_application_crud_and_resolve_follows_activation(client):
                                                   "fallback_models": ["openai/gpt-4o-mini"]})
     assert r.status_code == 201, r.text
     a = r.json()
-    assert (a["temperature"], a["max_tokens"], a["top_p"]) == (0.7, 1024, 0.9)
+    # left out: unset (the version's config, else the defaults, apply in resolved)
+    assert (a["temperature"], a["max_tokens"], a["top_p"]) == (None, None, 0.9)
     res = await client.get(f"/applications/{a['id']}/resolved")
     body = res.json()
     assert (body["model"], body["version"], body["content"]) == ("echo", 1, "Hi {{ name }}")

@@ -67,3 +67,55 @@ async def test_promotions_cli_shows_pending_approval_and_decides(live_url):
         assert code == 1 and "someone other than its author" in out
     finally:
         os.environ.pop("HARNESS_URL", None)
+
+
+async def test_prompt_files_carry_the_version_config(live_url, tmp_path):
+    """A file's ``config`` is checked before anything is written, a changed config alone
+    is a new version, export writes it, and a file without one leaves it to the registry."""
+    import asyncio
+
+    from harness.prompt_files import PromptFileError, export_prompts, sync_prompts
+
+    config = {"model": "openai/gpt-4o-mini", "temperature": 0,
+              "response_format": {"type": "json_object"}}
+
+    def sync() -> list:
+        with httpx.Client(base_url=live_url, timeout=60) as c:
+            return sync_prompts(c, tmp_path)
+
+    f = tmp_path / "extract.yaml"
+    f.write_text(yaml.safe_dump({"name": "extract", "content": "From {{ mail }}",
+                                 "config": config}))
+    [change] = await asyncio.to_thread(sync)
+    assert change.action == "create"
+    async with httpx.AsyncClient(timeout=60, base_url=live_url) as c:
+        [p] = (await c.get("/prompts")).json()["items"]
+        assert (await c.get(f"/prompts/{p['id']}")).json()["active"]["config"] == config
+    # a changed config alone: a new version, its diff shows the config
+    f.write_text(yaml.safe_dump({"name": "extract", "content": "From {{ mail }}", "version": 1,
+                                 "config": {**config, "temperature": 0.5}}))
+    [change] = await asyncio.to_thread(sync)
+    assert change.action == "new-version" and change.version == 2
+    assert "-temperature: 0.0\n" in change.diff and "+temperature: 0.5\n" in change.diff
+    assert [c.action for c in await asyncio.to_thread(sync)] == ["unchanged"]
+    # export writes the config; a file without one changes only the content
+    with httpx.Client(base_url=live_url, timeout=60) as c:
+        await asyncio.to_thread(export_prompts, c, tmp_path / "out")
+    exported = yaml.safe_load((tmp_path / "out" / "extract.yaml").read_text())
+    assert exported["config"] == config and exported["version"] == 1  # v2 is not active
+    f.write_text(yaml.safe_dump({"name": "extract", "content": "Mail: {{ mail }}",
+                                 "version": 2}))
+    [change] = await asyncio.to_thread(sync)
+    async with httpx.AsyncClient(timeout=60, base_url=live_url) as c:
+        v3 = (await c.get(f"/prompts/{p['id']}/versions/{change.version}")).json()
+    assert v3["config"] == {**config, "temperature": 0.5}  # kept from v2
+    # a bad config fails the whole sync before any write
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({"name": "bad", "content": "x",
+                                                       "config": {"api_key": "sk-1"}}))
+    try:
+        await asyncio.to_thread(sync)
+        raise AssertionError("a bad config was synced")
+    except PromptFileError as exc:
+        assert "bad.yaml" in str(exc) and "config.api_key" in str(exc)
+    async with httpx.AsyncClient(timeout=60, base_url=live_url) as c:
+        assert (await c.get("/prompts")).json()["total"] == 1

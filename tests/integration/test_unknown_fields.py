@@ -34,12 +34,15 @@ def refused(r: httpx.Response, field: str) -> dict:
     return body
 
 
-async def test_a_prompt_version_config_is_refused_not_dropped(client):
+async def test_a_prompt_version_config_is_kept_and_its_unknown_keys_refused(client):
     p = await make(client, content="Hello {{ name }}")
     r = await client.post(f"/prompts/{p['id']}/versions", json={
-        "content": "Hi {{ name }}", "config": {"model": "gpt-4o", "temperature": 0}})
-    refused(r, "config")
+        "content": "Hi {{ name }}", "config": {"model": "gpt-4o", "temprature": 0}})
+    refused(r, "config.temprature")
     assert (await client.get(f"/prompts/{p['id']}")).json()["latest_version"] == 1
+    r = await client.post(f"/prompts/{p['id']}/versions", json={
+        "content": "Hi {{ name }}", "config": {"model": "gpt-4o", "temperature": 0}})
+    assert r.status_code == 201 and r.json()["config"] == {"model": "gpt-4o", "temperature": 0}
     r = await client.post("/prompts", json={"name": "t", "content": "x", "tools": []})
     refused(r, "tools")
     assert (await client.get("/prompts")).json()["total"] == 1

@@ -11,10 +11,20 @@ def created():
     return d.evolve(d.ApplicationState(), ev)
 
 
-def test_create_uses_roadmap_defaults():
-    [ev] = d.decide(d.CreateApplication("a1", "bot", "m", "p1"), d.ApplicationState())
+def test_create_leaves_unset_options_to_the_version_config_and_the_defaults():
+    """Left out, the model and options stay unset (None): the version's config, else the
+    defaults, apply where it runs (harness.prompt_config.in_effect)."""
+    [ev] = d.decide(d.CreateApplication("a1", "bot", None, "p1"), d.ApplicationState())
     assert isinstance(ev, ApplicationCreated)
-    assert (ev.temperature, ev.max_tokens, ev.top_p) == (0.7, 1024, None)
+    assert (ev.model_id, ev.temperature, ev.max_tokens, ev.top_p) == (None, None, None, None)
+    state = d.evolve(d.ApplicationState(), ev)
+    assert (state.model_id, state.temperature, state.max_tokens) == (None, None, None)
+
+
+def test_created_events_stored_before_unset_options_keep_their_values():
+    old = ApplicationCreated.model_validate({"application_id": "a1", "name": "bot",
+                                             "model_id": "m", "prompt_id": "p1"})
+    assert (old.temperature, old.max_tokens) == (0.7, 1024)
 
 
 def test_create_twice_conflicts():
@@ -32,7 +42,7 @@ def test_bad_options_are_invalid(field, value):
 
 def test_update_emits_only_real_changes():
     state = created()
-    assert d.decide(d.UpdateApplication({"temperature": 0.7}), state) == []
+    assert d.decide(d.UpdateApplication({"temperature": None}), state) == []
     [ev] = d.decide(d.UpdateApplication({"temperature": 0.1, "fallback_models": ["b"]}), state)
     assert isinstance(ev, ApplicationUpdated)
     state = d.evolve(state, ev)

@@ -126,6 +126,24 @@ def test_diff_of_two_versions_with_stats_and_summary():
         "v3 → v4: identical content"
 
 
+def test_version_config_is_shown_diffed_and_edited_as_json():
+    config = {"temperature": 0, "model": "gpt-4o-mini"}
+    text = diffs.config_text(config)
+    assert text.splitlines()[1] == '  "model": "gpt-4o-mini",'  # sorted keys
+    assert diffs.config_from_editor(text) == config
+    assert diffs.config_text({}) == "" and diffs.config_from_editor("  ") == {}
+    with pytest.raises(ValueError, match="not JSON"):
+        diffs.config_from_editor('{"model": ')
+    with pytest.raises(ValueError, match="JSON object"):
+        diffs.config_from_editor('["model"]')
+    old = {"version": 1, "config": config}
+    new = {"version": 2, "config": {**config, "temperature": 0.5}}
+    assert diffs.config_unified(old, new).splitlines()[-3:] == [
+        '-  "temperature": 0', '+  "temperature": 0.5', ' }']
+    assert diffs.config_unified(old, {"version": 3, "config": config}) == ""
+    assert diffs.config_unified({"version": 1}, new).startswith("--- v1 config")
+
+
 def test_content_editor_round_trip_and_refusals():
     chat = [{"role": "system", "content": "You help with {{ product }}."},
             {"role": "user", "content": "{{question}}"}]

@@ -48,12 +48,19 @@ class Resolved(_Renderable):
 
     When its environment is split (weighted rollout), ``split`` lists the variants and
     :meth:`for_key` picks a key's (``client.resolve(app, key=user_id)`` does), the same one
-    the registry's ``resolved?key=`` and the gateway pick; ``variant`` says which."""
+    the registry's ``resolved?key=`` and the gateway pick; ``variant`` says which.
+
+    ``model`` and ``params`` are in effect (the application's over the version's
+    ``config`` over the defaults); ``config`` is the version's own. Call the model with
+    ``resolved.render(...)`` as messages and ``**resolved.params``: your own options go
+    over them."""
 
     application_id: str | None = None
     application: str | None = None
     model: str
     params: dict[str, Any] = Field(default_factory=dict)
+    config: dict[str, Any] = Field(default_factory=dict,
+                                   description="the version's model config, as stored")
     fallback_models: list[str] = Field(default_factory=list)
     prompt_id: str | None = None
     prompt_name: str | None = None
@@ -85,3 +92,5 @@ class PromptVersion(_Renderable):
     created_at: datetime | None = None
     created_by: str | None = None
     change_note: str = ""
+    config: dict[str, Any] = Field(default_factory=dict,
+                                   description="model and LLM options; {} for none")

@@ -30,6 +30,8 @@ class PromptUpdated(DomainEvent):
 @registry.register
 class PromptVersionCreated(DomainEvent):
     """v2: ``content`` may be a text or chat messages, ``variables`` are stored.
+    ``config`` (optional, ``{}`` when absent): the version's model and LLM options
+    (``harness.prompt_config``).
 
     v1 (the first release) stored a text ``template`` and a ``note``; see the upcaster below.
     """
@@ -42,6 +44,9 @@ class PromptVersionCreated(DomainEvent):
     variables: list[str]
     change_note: str = ""
     derived_from: int | None = None  # lineage: the version this one was edited from
+    # the model and LLM options the version runs with (harness.prompt_config); {} = none.
+    # Optional with a default: events stored before it existed load as "no config".
+    config: dict[str, Any] = {}
 
 
 @registry.upcaster("PromptVersionCreated", 1)
@@ -67,10 +72,10 @@ class ApplicationCreated(DomainEvent):
     application_id: str
     name: str
     description: str = ""
-    model_id: str
+    model_id: str | None = None  # None: the model of its version's config
     prompt_id: str
-    temperature: float = 0.7
-    max_tokens: int = 1024
+    temperature: float | None = 0.7  # None: its version's config's, else the default
+    max_tokens: int | None = 1024
     top_p: float | None = None
     fallback_models: list[str] = []
     environment: str = "production"

@@ -1,11 +1,12 @@
 """The base of every request body: a field the API does not know is refused, never
 silently dropped.
 
-A typo (``change_not``) or a field of a feature that does not exist (``config`` on a
-prompt version) used to be accepted and thrown away, so the caller believed it was
-stored. With ``extra="forbid"`` such a request is a 422 whose ``errors[].field`` names
-the unknown field, and the OpenAPI schema of each body says ``additionalProperties:
-false``. Response models do not derive from it (a newer server may add fields).
+A typo (``change_not``) or a field in the wrong place (``tools`` on a prompt rather
+than in its version's ``config``) used to be accepted and thrown away, so the caller
+believed it was stored. With ``extra="forbid"`` such a request is a 422 whose
+``errors[].field`` names the unknown field, and the OpenAPI schema of each body says
+``additionalProperties: false``. Response models do not derive from it (a newer server
+may add fields).
 """
 
 from __future__ import annotations

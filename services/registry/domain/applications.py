@@ -1,4 +1,8 @@
-"""The application aggregate: model + a prompt's active version + LLM options."""
+"""The application aggregate: model + a prompt's active version + LLM options.
+
+``model_id``, ``temperature`` and ``max_tokens`` may be left unset (``None``): the
+application then runs with its prompt version's config, else the defaults
+(``harness.prompt_config``: request > application > version config > defaults)."""
 
 from __future__ import annotations
 
@@ -21,11 +25,11 @@ MUTABLE_FIELDS = ("name", "description", "model_id", "prompt_id", "temperature",
 class CreateApplication:
     application_id: str
     name: str
-    model_id: str
+    model_id: str | None
     prompt_id: str
     description: str = ""
-    temperature: float = 0.7
-    max_tokens: int = 1024
+    temperature: float | None = None
+    max_tokens: int | None = None
     top_p: float | None = None
     fallback_models: list[str] = field(default_factory=list)
     environment: str = "production"
@@ -36,7 +40,7 @@ class UpdateApplication:
     changes: dict[str, Any]
 
 
-STATE_SCHEMA = 1
+STATE_SCHEMA = 2  # 2: model_id, temperature and max_tokens may be unset
 """The shape and meaning of :class:`ApplicationState` in snapshots: bump it when the
 state's fields, :func:`evolve` or an upcaster of the application's events change."""
 
@@ -46,10 +50,10 @@ class ApplicationState:
     application_id: str | None = None
     name: str = ""
     description: str = ""
-    model_id: str = ""
+    model_id: str | None = None
     prompt_id: str = ""
-    temperature: float = 0.7
-    max_tokens: int = 1024
+    temperature: float | None = 0.7
+    max_tokens: int | None = 1024
     top_p: float | None = None
     fallback_models: tuple[str, ...] = ()
     environment: str = "production"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from harness import templating
+from harness import prompt_config, templating
 from harness.events import StoredEvent, registry
 from harness.events.base import DomainEvent
 from harness.events.registry_events import (
@@ -46,6 +46,7 @@ class CreatePrompt:
     content: Content
     description: str = ""
     change_note: str = "initial version"
+    config: dict[str, Any] | None = None  # model and LLM options (harness.prompt_config)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class CreateVersion:
     change_note: str = ""
     activate: bool = False
     derived_from: int | None = None  # default: the active version
+    # model and LLM options (harness.prompt_config); None: derived_from's config, {}: none
+    config: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class VersionState:
     created_at: datetime | None
     created_by: str | None
     derived_from: int | None = None
+    config: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,7 @@ class SplitState:
     promotion_id: str | None = None
 
 
-STATE_SCHEMA = 2
+STATE_SCHEMA = 3  # 2: environment splits; 3: a version's config
 """The shape and meaning of :class:`PromptState` in snapshots: bump it when the state's
 fields, :func:`evolve` or an upcaster of the prompt's events change."""
 
@@ -163,6 +167,13 @@ def _check_content(content: Content) -> list[str]:
         raise Invalid(f"content: {exc}", field="content") from exc
 
 
+def _check_config(config: dict[str, Any] | None) -> dict[str, Any]:
+    try:
+        return prompt_config.check_config(config)
+    except prompt_config.ConfigError as exc:
+        raise Invalid(str(exc), field=exc.field) from exc
+
+
 # ---- decide ---------------------------------------------------------------------------
 
 def decide(command: Command, state: PromptState) -> list[DomainEvent]:
@@ -172,11 +183,13 @@ def decide(command: Command, state: PromptState) -> list[DomainEvent]:
         if not command.name.strip():
             raise Invalid("name: must not be empty", field="name")
         variables = _check_content(command.content)
+        config = _check_config(command.config)
         return [
             PromptCreated(prompt_id=command.prompt_id, name=command.name,
                           description=command.description),
             PromptVersionCreated(prompt_id=command.prompt_id, version=1, content=command.content,
-                                 variables=variables, change_note=command.change_note),
+                                 variables=variables, change_note=command.change_note,
+                                 config=config),
             PromptVersionActivated(prompt_id=command.prompt_id, version=1, previous_version=None,
                                    reason="first version"),
         ]
@@ -198,15 +211,20 @@ def decide(command: Command, state: PromptState) -> list[DomainEvent]:
 
     if isinstance(command, CreateVersion):
         variables = _check_content(command.content)
+        config = _check_config(command.config)
         number = state.latest_version + 1
         parent = command.derived_from if command.derived_from is not None \
             else state.active_version
         if parent is not None and parent not in state.versions:
             raise NotFound(f"derived_from: prompt has no version {parent}", field="derived_from")
+        if command.config is None and parent is not None:
+            # left out: the version it is derived from keeps its config ({} clears it)
+            config = dict(state.versions[parent].config)
         events: list[DomainEvent] = [
             PromptVersionCreated(prompt_id=state.prompt_id, version=number,
                                  content=command.content, variables=variables,
-                                 change_note=command.change_note, derived_from=parent)
+                                 change_note=command.change_note, derived_from=parent,
+                                 config=config)
         ]
         if command.activate:
             events += end_split(state, PRODUCTION, command.change_note)
@@ -245,7 +263,7 @@ def evolve(state: PromptState, event: DomainEvent, at: datetime | None = None,
         )
     if isinstance(event, PromptVersionCreated):
         v = VersionState(event.version, event.content, list(event.variables), event.change_note,
-                         at, actor, event.derived_from)
+                         at, actor, event.derived_from, dict(event.config))
         return replace(state, versions={**state.versions, event.version: v}, updated_at=at)
     if isinstance(event, PromptVersionActivated):
         change = PointerChange(event.TYPE, event.version, at, actor, event.reason)

@@ -54,8 +54,11 @@ class DatasetFacts:
 
 @dataclass(frozen=True)
 class TargetSource:
-    """What a target names, looked up: a prompt version, through an application or not
-    (then its model, options and fallbacks are the defaults)."""
+    """What a target names, looked up: a prompt version, through an application or not.
+
+    ``model`` is the application's; ``config_model`` the version's config's. ``params``
+    are the options the version runs with: the application's over the version's config
+    over the defaults, or the version's config alone without an application."""
 
     prompt_id: str
     prompt_name: str
@@ -66,6 +69,7 @@ class TargetSource:
     model: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     fallback_models: list[str] = field(default_factory=list)
+    config_model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -180,16 +184,20 @@ def targets_for(where: str, source: TargetSource, *, models: Sequence[str],
                 fallback_models: list[str] | None = None,
                 label: str | None = None) -> list[Target]:
     """The targets one entry of a request makes: one per model (its own ``model``, else
-    the application's, else each of the request's ``models``). Its ``params`` and
-    ``fallback_models`` override the application's. Target ids are given by ``decide``."""
+    the application's, else each of the request's ``models``, else the model of the
+    version's config). Its ``params`` and ``fallback_models`` override the application's
+    and the version config's. Target ids are given by ``decide``."""
     params = params or {}
     check_llm_options(params, f"{where}.params")
     merged = {**source.params, **params}
     fallback = list(source.fallback_models) if fallback_models is None else fallback_models
-    chosen = [m] if (m := model or source.model) else list(models)
+    if m := model or source.model:
+        chosen = [m]
+    else:
+        chosen = list(models) or ([source.config_model] if source.config_model else [])
     if not chosen:
-        raise Invalid(f"{where}.model: no model (give model, use an application, or set models)",
-                      field=f"{where}.model")
+        raise Invalid(f"{where}.model: no model (give model, use an application, set models, "
+                      "or give the prompt version a config.model)", field=f"{where}.model")
     base = source.application_name or f"{source.prompt_name} v{source.version}"
     return [Target(target_id="", label=label or f"{base} · {m}", prompt_id=source.prompt_id,
                    prompt_name=source.prompt_name, prompt_version=source.version,

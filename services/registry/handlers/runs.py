@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
+from harness import prompt_config
 from harness.config import get_settings
 from harness.datasets.snapshots import write_snapshot
 from harness.evaluation.models import CaseResult, Target
@@ -68,17 +69,22 @@ async def _source(conn: asyncpg.Connection, spec: TargetSpec, where: str
                       field=f"{where}.prompt_id")
     number = spec.version or prompt["active_version"]
     version = await conn.fetchrow(
-        "SELECT version, content FROM prompt_versions WHERE prompt_id = $1 AND version = $2",
-        prompt_id, number)
+        "SELECT version, content, config FROM prompt_versions "
+        "WHERE prompt_id = $1 AND version = $2", prompt_id, number)
     if version is None:
         raise Invalid(f"{where}.version: prompt has no version {number}", field=f"{where}.version")
+    config = dict(version["config"])
     source = domain.TargetSource(prompt_id=prompt_id, prompt_name=prompt["name"], version=number,
-                                 content=version["content"])
+                                 content=version["content"],
+                                 config_model=prompt_config.model_of(config),
+                                 params=prompt_config.params_of(config))
     if app is None:
         return source
-    params = {"temperature": app["temperature"], "max_tokens": app["max_tokens"]}
-    if app["top_p"] is not None:
-        params["top_p"] = app["top_p"]
+    # the application's options over its version's config over the defaults, as it runs
+    _, params = prompt_config.in_effect(
+        config, model=app["model_id"],
+        params={"temperature": app["temperature"], "max_tokens": app["max_tokens"],
+                "top_p": app["top_p"]})
     return domain.TargetSource(**{**source.__dict__, "application_id": app["id"],
                                   "application_name": app["name"], "model": app["model_id"],
                                   "params": params,

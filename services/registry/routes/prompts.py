@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 
@@ -33,6 +34,7 @@ from ..schemas import (
     PromptVersionSummary,
     RenderBody,
     RenderOut,
+    config_to_plain,
     content_to_plain,
 )
 from .deps import Paging, VersionPath, metadata, runtime
@@ -40,14 +42,19 @@ from .deps import Paging, VersionPath, metadata, runtime
 router = APIRouter(prefix="/prompts", tags=["prompts"])
 
 
-def _check_size(content) -> None:
-    """A version's content is bounded (HARNESS_MAX_PROMPT_BYTES): every resolve, render and
-    run carries it."""
+def _check_size(content, config: dict | None = None) -> None:
+    """A version's content, and its config (tools and schemas can be long), are each
+    bounded (HARNESS_MAX_PROMPT_BYTES): every resolve, render and run carries them."""
     limit = get_settings().max_prompt_bytes
     size = templating.content_bytes(content_to_plain(content))
     if size > limit:
         raise ProblemError(413, "content-too-large", f"content: {size} bytes; the limit is "
                            f"{limit} (HARNESS_MAX_PROMPT_BYTES)", field="content",
+                           limit_bytes=limit)
+    size = len(json.dumps(config, ensure_ascii=False).encode()) if config else 0
+    if size > limit:
+        raise ProblemError(413, "content-too-large", f"config: {size} bytes; the limit is "
+                           f"{limit} (HARNESS_MAX_PROMPT_BYTES)", field="config",
                            limit_bytes=limit)
 
 
@@ -62,10 +69,12 @@ async def list_prompts(q: str | None = Query(None, description="name contains (c
 @router.post("", response_model=PromptOut, status_code=201)
 async def create_prompt(body: PromptCreate, request: _Request, rt=Depends(runtime),
                         _=Depends(require("editor"))):
-    _check_size(body.content)
+    config = config_to_plain(body.config)
+    _check_size(body.content, config)
     prompt_id = str(uuid.uuid4())
     cmd = domain.CreatePrompt(prompt_id=prompt_id, name=body.name, description=body.description,
-                              content=content_to_plain(body.content), change_note=body.change_note)
+                              content=content_to_plain(body.content), change_note=body.change_note,
+                              config=config)
     state, _events = await handlers.handle(rt, prompt_id, cmd, metadata(request))
     return prompt_from_state(state)
 
@@ -97,10 +106,11 @@ async def list_versions(prompt_id: str, paging=Paging, rt=Depends(runtime),
 @router.post("/{prompt_id}/versions", response_model=PromptVersionOut, status_code=201)
 async def create_version(prompt_id: str, body: PromptVersionCreate, request: _Request,
                          rt=Depends(runtime), _=Depends(require("editor"))):
-    _check_size(body.content)
+    config = config_to_plain(body.config)
+    _check_size(body.content, config)
     cmd = domain.CreateVersion(content=content_to_plain(body.content),
                                change_note=body.change_note, activate=body.activate,
-                               derived_from=body.derived_from)
+                               derived_from=body.derived_from, config=config)
     state, _ = await handlers.handle(rt, prompt_id, cmd, metadata(request))
     return version_from_state(state, state.versions[state.latest_version])
 
@@ -133,8 +143,18 @@ async def diff_versions(prompt_id: str,
     text = unified_diff(templating.as_text(a.content), templating.as_text(b.content),
                         f"v{from_version}", f"v{to_version}")
     va, vb = set(a.variables), set(b.variables)
+    config_text = unified_diff(_config_text(a.config), _config_text(b.config),
+                               f"v{from_version} config", f"v{to_version} config")
+    changed = sorted(k for k in {*a.config, *b.config} if a.config.get(k) != b.config.get(k)
+                     or (k in a.config) != (k in b.config))
     return DiffOut(prompt_id=prompt_id, from_version=from_version, to_version=to_version,
-                   diff=text, variables_added=sorted(vb - va), variables_removed=sorted(va - vb))
+                   diff=text, variables_added=sorted(vb - va), variables_removed=sorted(va - vb),
+                   config_diff=config_text, config_changed=changed)
+
+
+def _config_text(config: dict) -> str:
+    return json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n" \
+        if config else ""
 
 
 @router.get("/{prompt_id}/history", response_model=Page[HistoryEntry])

@@ -42,7 +42,8 @@ def choose_target(client: StudioAPI) -> tuple[dict[str, Any], list[str], str | N
     if not apps:
         st.info("No applications yet.")
         return None
-    names = {a["id"]: f"{a['name']} ({a['model_id']})" for a in apps}
+    names = {a["id"]: f"{a['name']} ({a.get('model_id') or 'its version config model'})"
+             for a in apps}
     app_id = st.selectbox("Application", list(names), format_func=names.get, key="pg_app")
     resolved = need(client.resolved, app_id)
     st.caption(f"runs {resolved['prompt_name']} v{resolved['version']} on "

@@ -26,7 +26,13 @@ from services.studio.views.content import (
     message_rows,
     variables_in,
 )
-from services.studio.views.diffs import describe_diff, unified
+from services.studio.views.diffs import (
+    config_from_editor,
+    config_text,
+    config_unified,
+    describe_diff,
+    unified,
+)
 from services.studio.views.environments import environment_rows
 from services.studio.views.timeline import timeline_rows
 
@@ -56,6 +62,19 @@ def show_content(content: Any) -> None:
             st.code(m.get("content", ""), language=None, wrap_lines=True)
     else:
         st.code(content, language=None, wrap_lines=True)
+
+
+def show_config(config: dict[str, Any]) -> None:
+    """The version's model config (model, options, tools, response format)."""
+    if not config:
+        st.caption("No model config: the application's settings, else the defaults, apply.")
+        return
+    summary = ", ".join(f"{k}={config[k]}" for k in ("model", "temperature", "max_tokens")
+                        if k in config)
+    extras = [k for k in ("tools", "tool_choice", "response_format") if k in config]
+    st.markdown("**Model config**" + (f" — {summary}" if summary else "")
+                + (f" · {', '.join(extras)}" if extras else ""))
+    st.code(config_text(config), language="json")
 
 
 def new_prompt_form(client: StudioAPI) -> None:
@@ -104,11 +123,16 @@ def versions_tab(client: StudioAPI, prompt: dict[str, Any],
     st.markdown(f"**v{chosen}** saved by {v.get('created_by') or '—'} — "
                 f"{v.get('change_note') or 'no note'}")
     show_content(v["content"])
+    show_config(v.get("config") or {})
     if against != chosen:
         base = need(client.version, prompt["id"], against)
         diff = unified(base, v)
         st.markdown("**Diff** — " + describe_diff(base, v, diff))
         st.code(diff or "(no difference)", language="diff")
+        config_diff = config_unified(base, v)
+        if config_diff:
+            st.markdown("**Config diff**")
+            st.code(config_diff, language="diff")
     st.divider()
     activation_panel(client, prompt, chosen, key=f"act_{prompt['id']}")
 
@@ -120,8 +144,16 @@ def edit_tab(client: StudioAPI, prompt: dict[str, Any], versions: list[dict[str,
                         index=numbers.index(active) if active in numbers else 0,
                         key=f"edit_base_{prompt['id']}",
                         format_func=lambda n: f"v{n}" + (" (active)" if n == active else ""))
-    content = need(client.version, prompt["id"], base)["content"]
+    base_version = need(client.version, prompt["id"], base)
+    content = base_version["content"]
+    base_config = base_version.get("config") or {}
     draft = content_editor(f"edit_{prompt['id']}_{base}", content)
+    config_draft = st.text_area(
+        "Model config (JSON)", value=config_text(base_config), height=160,
+        key=f"edit_config_{prompt['id']}_{base}",
+        help='model and LLM options, e.g. {"model": "gpt-4o-mini", "temperature": 0, '
+             '"tools": [...], "response_format": {"type": "json_object"}}; empty for none. '
+             "The application's settings and a request's own options go over it.")
     note = st.text_input("Change note (required)", key=f"edit_note_{prompt['id']}",
                          placeholder="what changed and why")
     activate = st.checkbox("Activate right away", key=f"edit_activate_{prompt['id']}",
@@ -129,17 +161,18 @@ def edit_tab(client: StudioAPI, prompt: dict[str, Any], versions: list[dict[str,
     if st.button("Save as new version", key=f"edit_save_{prompt['id']}", type="primary"):
         try:
             new_content = draft()
+            new_config = config_from_editor(config_draft)
         except ValueError as exc:
             st.warning(str(exc))
             return
         if not note.strip():
             st.warning("Write a change note: it tells the others what changed and why.")
             return
-        if new_content == content:
+        if new_content == content and new_config == base_config:
             st.info(f"Nothing changed compared with v{base}.")
             return
         saved = call(client.create_version, prompt["id"], new_content, note.strip(),
-                     activate=activate, derived_from=base)
+                     activate=activate, derived_from=base, config=new_config)
         if saved:
             st.session_state.pop(f"ver_{prompt['id']}", None)
             found = ", ".join(variables_in(new_content)) or "none"

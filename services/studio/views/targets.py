@@ -18,7 +18,8 @@ def version_options(prompt: dict[str, Any], versions: list[dict[str, Any]]
 
 
 def application_options(apps: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {f"app {a['name']} ({a['model_id']})": {"application_id": a["id"]} for a in apps}
+    return {f"app {a['name']} ({a.get('model_id') or 'its version config model'})":
+            {"application_id": a["id"]} for a in apps}
 
 
 def parse_models(text: str) -> list[str]:

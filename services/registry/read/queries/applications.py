@@ -10,7 +10,7 @@ from datetime import datetime
 import asyncpg
 import orjson
 
-from harness import rollout
+from harness import prompt_config, rollout
 from harness.events import streams
 from harness.eventstore import EventStore
 from harness.web.problems import ProblemError
@@ -31,7 +31,7 @@ from .prompts import prompt_state
 _RESOLVE_SQL = """
 SELECT a.id AS application_id, a.name AS application, a.model_id AS model, a.temperature,
        a.max_tokens, a.top_p, a.fallback_models, a.environment, p.id AS prompt_id,
-       p.name AS prompt_name, v.version, v.content, v.variables,
+       p.name AS prompt_name, v.version, v.content, v.variables, v.config,
        s.variants AS split_variants, s.sticky_by
   FROM applications a
   JOIN prompts p ON p.id = a.prompt_id
@@ -84,11 +84,19 @@ async def list_applications(pool: asyncpg.Pool, limit: int, offset: int
                 offset=offset)
 
 
-def _params(temperature: float, max_tokens: int, top_p: float | None) -> dict:
-    params = {"temperature": temperature, "max_tokens": max_tokens}
-    if top_p is not None:
-        params["top_p"] = top_p
-    return params
+def _in_effect(name: str, model: str | None, temperature: float | None,
+               max_tokens: int | None, top_p: float | None, config: dict
+               ) -> tuple[str, dict]:
+    """The model and params the application runs: its own over its version's config over
+    the defaults (``harness.prompt_config.in_effect``)."""
+    chosen, params = prompt_config.in_effect(
+        config, model=model,
+        params={"temperature": temperature, "max_tokens": max_tokens, "top_p": top_p})
+    if chosen is None:
+        raise ProblemError(409, "model-unset", f"application {name!r} names no model and "
+                           "its prompt version's config has none: set the application's "
+                           "model_id or the version's config.model")
+    return chosen, params
 
 
 def _environment_unset(detail: str, environment: str | None = None) -> ProblemError:
@@ -96,13 +104,23 @@ def _environment_unset(detail: str, environment: str | None = None) -> ProblemEr
     return ProblemError(409, "environment-unset", detail, **extra)
 
 
-def _split(variants: list[dict], sticky_by: str, versions: dict[int, tuple]) -> SplitOut:
-    """A split's variants with what each version runs (``versions``: version -> (content,
-    variables))."""
+def _runs(name: str, app: dict, content, variables: list[str], config: dict) -> dict:
+    """What a version runs under the application (``app``: its model, temperature,
+    max_tokens and top_p): its content and variables, its config, and the model and
+    params in effect."""
+    model, params = _in_effect(name, app["model"], app["temperature"], app["max_tokens"],
+                               app["top_p"], config)
+    return {"content": content, "variables": variables, "config": config, "model": model,
+            "params": params}
+
+
+def _split(variants: list[dict], sticky_by: str, versions: dict[int, dict]) -> SplitOut:
+    """A split's variants with what each version runs (``versions``: version -> its
+    :func:`_runs`): a key's variant replaces the top-level version, config, model and
+    params (``harness.rollout.for_key``)."""
     return SplitOut(sticky_by=sticky_by, variants=[
         SplitVariantOut(version=v["version"], weight=v["weight"],
-                        share=rollout.share(v, variants), content=versions[v["version"]][0],
-                        variables=versions[v["version"]][1])
+                        share=rollout.share(v, variants), **versions[v["version"]])
         for v in variants])
 
 
@@ -117,15 +135,18 @@ async def resolve(pool: asyncpg.Pool, application_id: str) -> ResolvedOut:
                                  f"{row['prompt_name']!r} points at no version",
                                  row["environment"])
     d = dict(row)
+    app = {k: d.pop(k) for k in ("model", "temperature", "max_tokens", "top_p")}
     variants, sticky_by = d.pop("split_variants"), d.pop("sticky_by")
     if variants:  # versions are immutable: read apart, they still match the split
         rows = await pool.fetch(
-            "SELECT version, content, variables FROM prompt_versions "
+            "SELECT version, content, variables, config FROM prompt_versions "
             "WHERE prompt_id = $1 AND version = ANY($2::int[])", d["prompt_id"],
             [v["version"] for v in variants])
-        d["split"] = _split(variants, sticky_by,
-                            {r["version"]: (r["content"], r["variables"]) for r in rows})
-    params = _params(d.pop("temperature"), d.pop("max_tokens"), d.pop("top_p"))
+        d["split"] = _split(variants, sticky_by, {
+            r["version"]: _runs(d["application"], app, r["content"], r["variables"],
+                                r["config"]) for r in rows})
+    d["model"], params = _in_effect(d["application"], app["model"], app["temperature"],
+                                    app["max_tokens"], app["top_p"], d["config"])
     return ResolvedOut(**d, params=params)
 
 
@@ -167,14 +188,19 @@ async def resolve_as_of(store: EventStore, application_id: str, as_of: datetime
         raise _environment_unset(f"environment {app.environment!r} pointed at no version then")
     v = prompt.versions[version]
     split = prompt.splits.get(app.environment)
+    settings = {"model": app.model_id, "temperature": app.temperature,
+                "max_tokens": app.max_tokens, "top_p": app.top_p}
     extra = {} if split is None else {"split": _split(
         split.variants, split.sticky_by,
-        {n: (prompt.versions[n].content, prompt.versions[n].variables)
+        {n: _runs(app.name, settings, prompt.versions[n].content,
+                  prompt.versions[n].variables, prompt.versions[n].config)
          for n in (x["version"] for x in split.variants)})}
+    model, params = _in_effect(app.name, app.model_id, app.temperature, app.max_tokens,
+                               app.top_p, v.config)
     return ResolvedOut(
-        application_id=application_id, application=app.name, model=app.model_id,
-        fallback_models=list(app.fallback_models),
-        params=_params(app.temperature, app.max_tokens, app.top_p),
+        application_id=application_id, application=app.name, model=model,
+        fallback_models=list(app.fallback_models), params=params,
         prompt_id=prompt.prompt_id, prompt_name=prompt.name, version=version,
-        content=v.content, variables=v.variables, environment=app.environment, as_of=as_of,
+        content=v.content, variables=v.variables, config=v.config,
+        environment=app.environment, as_of=as_of,
         set_by=set_by(prompt.pointer_changes.get(app.environment)), **extra)

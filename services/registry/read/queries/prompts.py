@@ -25,7 +25,7 @@ from .search import contains_pattern
 
 _SUMMARY_COLS = ("id, prompt_id, version, variables, is_active, created_at, created_by, "
                  "change_note, derived_from")
-_VERSION_COLS = _SUMMARY_COLS + ", content"
+_VERSION_COLS = _SUMMARY_COLS + ", content, config"
 
 
 def _version_out(row) -> PromptVersionOut:
@@ -38,7 +38,8 @@ def version_from_state(state: domain.PromptState, v: domain.VersionState) -> Pro
         id=str(version_id(state.prompt_id, v.version)), prompt_id=state.prompt_id,
         version=v.version, content=v.content, variables=v.variables,
         is_active=v.version == state.active_version, created_at=v.created_at,
-        created_by=v.created_by, change_note=v.change_note, derived_from=v.derived_from)
+        created_by=v.created_by, change_note=v.change_note, derived_from=v.derived_from,
+        config=v.config)
 
 
 def prompt_from_state(state: domain.PromptState) -> PromptOut:
@@ -92,7 +93,7 @@ async def list_prompts(pool: asyncpg.Pool, q: str | None, limit: int, offset: in
     total = await pool.fetchval(
         "SELECT count(*) FROM prompts WHERE name ILIKE $1 ESCAPE '\\'", pattern)
     rows = await pool.fetch(
-        "SELECT p.*, to_jsonb(v) - 'content' AS _v FROM prompts p "
+        "SELECT p.*, to_jsonb(v) - 'content' - 'config' AS _v FROM prompts p "
         "LEFT JOIN prompt_versions v ON v.prompt_id = p.id AND v.is_active "
         "WHERE p.name ILIKE $1 ESCAPE '\\' ORDER BY p.name LIMIT $2 OFFSET $3",
         pattern, limit, offset)
