@@ -57,6 +57,7 @@ from harness.generation.chunking import Chunk
 from harness.llm import LLMClient
 from harness.llm.options import JUDGE_OPTIONS, allowed_options
 from harness.scoring.judge import Usage
+from harness.tracing.spans import spans_of
 from services.worker_results import ResultSink
 from services.worker_tasks import WorkerTasks
 
@@ -202,22 +203,33 @@ class Generator:
                             concurrency=self.concurrency)
 
     async def execute(self, req: GenerationRequested) -> None:
+        """The generation, one trace: its span (the ids its request recorded: a child of
+        the span of the request that asked for it), its model calls under it."""
+        with spans_of(self.llm).generation(
+                req.generation_id, trace=req.trace_context, dataset_id=req.dataset_id,
+                input={"documents": [d.get("name") for d in req.documents],
+                       "num_questions": req.num_questions, "engine": req.engine}) as span:
+            outcome = await self._execute(req)
+            if outcome is not None:
+                span.output(outcome)
+
+    async def _execute(self, req: GenerationRequested) -> dict[str, Any] | None:
         gid = req.generation_id
         before = await self.progress.recorded(gid) or Recorded(status="queued")
         if before.finished:
             log.info("generation_already_finished", generation_id=gid, status=before.status)
-            return
+            return None
         chunks, documents = await self._chunks(req)
         if not chunks:
             reasons = "; ".join(f"{d['name']}: {d['error']}" for d in documents)
             await self._fail(req, f"no usable document: {reasons}", documents)
-            return
+            return {"failed": reasons}
         try:
             kinds = effective_kinds(req.question_kinds, len(chunks))
             plan = plan_questions(chunks, req.num_questions, kinds, seed=gid)
         except ValueError as exc:
             await self._fail(req, str(exc), documents)
-            return
+            return {"failed": str(exc)}
         usage = Usage()
         engine = self._engine(req, usage)
         await self.sink.publish(streams.generation(gid), GenerationStarted(
@@ -235,12 +247,12 @@ class Generator:
             by_item = {o.item.index: o for o in outcomes}
             for b, items in todo:
                 if await self._cancelled_meanwhile(gid):
-                    return
+                    return {"cancelled": True}
                 await self._record_batch(attempt, b, [by_item[i.index] for i in items])
         else:
             for b, items in todo:
                 if await self._cancelled_meanwhile(gid):
-                    return
+                    return {"cancelled": True}
                 await self._record_batch(attempt, b,
                                          await engine.generate(items, chunks, req.language))
 
@@ -250,13 +262,14 @@ class Generator:
             why = attempt.why() if attempt.errors else (
                 "every planned question failed (see the errors of the generation)")
             await self._fail(req, f"no question could be generated: {why}", documents)
-            return
+            return {"failed": why}
         await self.sink.publish(streams.generation(gid), GenerationCompleted(
             generation_id=gid, generated=generated, failed=not_made),
             generation_event_id(gid, "completed"))
         await self.sink.flush()
         log.info("generation_completed", generation_id=gid, generated=generated,
                  failed=not_made, usage=usage_report(usage))
+        return {"generated": generated, "failed": not_made}
 
     async def _cancelled_meanwhile(self, generation_id: str) -> bool:
         """At a batch boundary: has the registry recorded a cancellation?"""

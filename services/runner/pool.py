@@ -7,7 +7,8 @@ a second whatever the concurrency. ``harness up`` / ``harness run`` with ``--wor
 runner always does (deterministic ids). A child needs nothing but the job: the run's
 request, the items' cases, its share of the run's concurrency; it makes its own LLM
 client from the environment (``HARNESS_LLM_DEPLOYMENTS`` and provider keys) and sends its
-LLM calls' traces back to the parent.
+LLM calls' traces back to the parent, which exports them as children of the span that was
+current when the job was handed out (the shard's: they stay in the run's trace).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class ShardPool:
         except RuntimeError:
             self._loop = None
         self._jobs: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = {}
+        self._parents: dict[int, Any] = {}  # job -> the span current when it was handed out
         self._ids = itertools.count()
         self._started = False  # the processes start with the first job: an idle stack
         #                        (or one killed before any sharded run) leaves none behind
@@ -71,6 +73,8 @@ class ShardPool:
                 return
             kind, job, payload = message
             if kind == _TRACE:
+                if getattr(payload, "parent", None) is None:
+                    payload.parent = self._parents.get(job)
                 if self.on_trace is not None and self._loop is not None:
                     with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                         self._loop.call_soon_threadsafe(self.on_trace, payload)
@@ -85,10 +89,13 @@ class ShardPool:
                   concurrency: int) -> AsyncIterator[dict]:
         """Each result (a ``CaseResult`` dump) of ``items`` (case dump, target index,
         repeat) as a child makes it. Leaving the iteration early stops the job."""
+        from harness.tracing.spans import current_parent
+
         self._start()
         job = next(self._ids)
         queue: asyncio.Queue = asyncio.Queue()
         self._jobs[job] = (asyncio.get_running_loop(), queue)
+        self._parents[job] = current_parent()
         future = self._executor.submit(_run_job, job, request, items, concurrency,
                                        self._results, self._stopped)
         try:
@@ -105,6 +112,7 @@ class ShardPool:
             if not future.done():
                 self._stopped[job] = True
             self._jobs.pop(job, None)
+            self._parents.pop(job, None)
 
     def close(self) -> None:
         if not self._started:
@@ -127,6 +135,7 @@ class ShardPool:
 # ---- in the child ------------------------------------------------------------------------
 
 _llm = None
+_job_now: int | None = None  # the job this process works (a process works one at a time)
 
 
 def _client(results):
@@ -143,13 +152,15 @@ def _client(results):
 
         def send_trace(call) -> None:
             with contextlib.suppress(Exception):
-                results.put((_TRACE, None, trace_of_call(call)))
+                results.put((_TRACE, _job_now, trace_of_call(call)))
 
         _llm = LLMClient(deployments=get_settings().llm_deployments, observers=[send_trace])
     return _llm
 
 
 def _run_job(job: int, request: dict, items: list, concurrency: int, results, stopped) -> None:
+    global _job_now
+    _job_now = job
     try:
         asyncio.run(_job(job, request, items, concurrency, results, stopped))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it

@@ -152,13 +152,27 @@ class Runner:
     # ---- the work ----------------------------------------------------------------------
 
     async def execute(self, shard: RunShardRequested) -> int:
-        """Run the shard's items not recorded yet; how many this attempt recorded."""
+        """Run the shard's items not recorded yet; how many this attempt recorded.
+
+        The run is one trace (its ``trace_context``): a run of one shard is the run's
+        span; a run of several has the run's span (made by the runner of shard 0) and an
+        ``evaluation shard`` span per shard under it. Each case is a span under that."""
         req = RunRequested.model_validate(shard.request)
         spans = spans_of(self.llm)
-        with spans.run(req.run_id, input={"dataset": req.dataset_name, "cases": req.case_count,
-                                          "targets": [t.get("label") for t in req.targets],
-                                          "shard": shard.shard, "shards": shard.shards},
-                       dataset_id=req.dataset_id) as span:
+        ctx = req.trace_context
+        whole = shard.shards <= 1 or ctx is None
+        about = {"dataset": req.dataset_name, "cases": req.case_count,
+                 "targets": [t.get("label") for t in req.targets], "shards": shard.shards}
+        with contextlib.ExitStack() as stack:
+            if whole or shard.shard == 0:
+                span = stack.enter_context(spans.run(
+                    req.run_id, trace=ctx, input={**about, "shard": shard.shard},
+                    dataset_id=req.dataset_id))
+            if not whole:
+                span = stack.enter_context(spans.run(
+                    req.run_id, trace=ctx, span_name="evaluation shard",
+                    input={"shard": shard.shard, "items": shard.stop - shard.start},
+                    dataset_id=req.dataset_id, shard=shard.shard))
             produced = await self._execute(req, shard, spans)
             span.output({"recorded": produced})
         return produced
@@ -294,6 +308,9 @@ class Runner:
                                              cache=req.cache)
             span.output(result.output)
             span.facts(status=result.status, score=result.score)
+            case_span = span.context()
+        if case_span is not None:  # the scorer's spans of this result nest under it
+            result = result.model_copy(update={"trace_context": case_span})
         return result
 
 

@@ -23,6 +23,7 @@ class ScoringJob(BaseModel):
     snapshot_uri: str
     snapshot_sha256: str
     expected_results: int = 0
+    trace_context: dict[str, str] | None = None  # the run's span (harness.tracing.context)
 
     @classmethod
     def from_run(cls, run: Any) -> ScoringJob:
@@ -34,7 +35,8 @@ class ScoringJob(BaseModel):
                                                 JUDGE_OPTIONS),
                    embedding_model=config.get("embedding_model"),
                    snapshot_uri=run["snapshot_uri"], snapshot_sha256=run["snapshot_sha256"],
-                   expected_results=run["expected_results"])
+                   expected_results=run["expected_results"],
+                   trace_context=config.get("trace_context"))
 
 
 class ScoringSource(Protocol):

@@ -67,14 +67,17 @@ def score_event(result: CaseResult, score: MetricScore, judge_model: str | None
 
 
 def case_spans(llm: LLMClient, results: list[CaseResult]) -> CaseWrapper:
-    """A span per result scored (its judge calls nest under it), the scores its output."""
+    """A span per result scored (its judge calls nest under it), the scores its output:
+    a child of the runner's span of the case when the result recorded one (the run's
+    trace), else of the current span."""
     spans = spans_of(llm)
 
     @contextlib.contextmanager
     def around(i: int):
         r = results[i]
         with spans.case(r.run_id, r.case_id, name="scoring case", kind="EVALUATOR",
-                        input=r.output, target_id=r.target_id, repeat=r.repeat) as span:
+                        input=r.output, parent=r.trace_context, target_id=r.target_id,
+                        repeat=r.repeat) as span:
             yield lambda scores: span.output({s.metric: s.value if s.status == "ok"
                                               else s.status for s in scores})
 
@@ -149,7 +152,9 @@ class RunScorer:
         if job is None or not job.metrics or job.status != "completed":
             return 0
         judge_model = self._judge_model(job)
-        with spans_of(self.llm).run(run_id, name="scoring run", input={"metrics": job.metrics},
+        # in the run's trace (under its span) when the run has one, else a trace of its own
+        with spans_of(self.llm).run(run_id, span_name="scoring run", trace=job.trace_context,
+                                    input={"metrics": job.metrics},
                                     judge_model=judge_model) as span:
             published = await self._score_run(job, judge_model)
             span.output({"scores": published})

@@ -1,7 +1,8 @@
 """OpenTelemetry export of a whole workload, read as the OTLP/HTTP protobuf a local
-receiver got: spans nest run → case → LLM call (runner and scorer) and gateway request →
-LLM call continuing the caller's traceparent; each carries the GenAI conventions, the
-names Langfuse maps and OpenInference's. (Phoenix reads the same spans back in
+receiver got: a run is one trace continuing the request that created it (run → case →
+LLM call, and the scorer's judge calls under the case), a gateway request → LLM call
+continues the caller's traceparent; each span carries the GenAI conventions, the names
+Langfuse maps and OpenInference's. (Phoenix reads the same spans back in
 test_phoenix.py.)"""
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from tests.support.http_receiver import HttpReceiver
 from tests.support.otel import (
     CALLER_SPAN_ID,
     CALLER_TRACE_ID,
+    RUN_CALLER_SPAN_ID,
+    RUN_CALLER_TRACE_ID,
+    RUN_TRACEPARENT,
     ReceivedSpan,
+    check_one_run_trace,
     children,
     decode_spans,
     llm_client,
@@ -56,7 +61,7 @@ async def exported(db_url, artifacts, stub_server, setenv):
 def check_run_spans(work, spans: list[ReceivedSpan]) -> None:
     """run → case → LLM call and judge call, with their attributes."""
     run = only(spans, "evaluation run")
-    assert run.parent_id is None
+    assert run.parent_id == RUN_CALLER_SPAN_ID  # the request that created the run
     assert run.resource["service.name"] == "harness-runner"
     assert run.resource["service.version"] and run.resource["service.namespace"] == "harness"
     assert run.resource["openinference.project.name"] == "harness-tests"
@@ -65,9 +70,10 @@ def check_run_spans(work, spans: list[ReceivedSpan]) -> None:
     assert run.attributes["session.id"] == run.attributes["harness.run_id"] == work.run_id
     # a run's span covers its shard's work (the registry decides the verdict later)
     assert json.loads(run.attributes["output.value"]) == {"recorded": 2}
-    cases = children(spans, run)
-    assert [c.name for c in cases] == ["evaluation case"] * 2
-    calls = {c.attributes["harness.case_id"]: sorted(x.name for x in children(spans, c))
+    cases = [c for c in children(spans, run) if c.name == "evaluation case"]
+    assert len(cases) == 2
+    calls = {c.attributes["harness.case_id"]: sorted(x.name for x in children(spans, c)
+                                                     if x.kind == "CLIENT")
              for c in cases}
     assert sorted(calls.values()) == [["chat openai/answer"],
                                       ["chat openai/answer", "chat openai/rubric"]]
@@ -93,11 +99,13 @@ def check_run_spans(work, spans: list[ReceivedSpan]) -> None:
 
 
 def check_scoring_spans(work, spans: list[ReceivedSpan]) -> None:
-    """scoring run → scored case → judge calls."""
+    """scoring run under the run; a scored case under the case it scores → judge calls."""
     scoring = only(spans, "scoring run")
-    assert scoring.parent_id is None and scoring.attributes["session.id"] == work.run_id
-    cases = children(spans, scoring)
-    assert [c.name for c in cases] == ["scoring case"] * 2
+    assert scoring.parent_id == only(spans, "evaluation run").span_id
+    assert scoring.resource["service.name"] == "harness-runner"  # the stack's one client
+    assert scoring.attributes["session.id"] == work.run_id
+    cases = [s for s in spans if s.name == "scoring case"]
+    assert len(cases) == 2
     assert all(c.attributes["openinference.span.kind"] == "EVALUATOR" for c in cases)
     assert all(c.attributes["langfuse.observation.type"] == "evaluator" for c in cases)
     judged = [s for c in cases for s in children(spans, c)]
@@ -141,6 +149,7 @@ def check_every_llm_call_has_a_parent(spans: list[ReceivedSpan]) -> None:
 
 async def test_export_nests_runs_cases_requests_and_llm_calls(exported):
     work, spans = exported
+    check_one_run_trace(work, spans)
     check_run_spans(work, spans)
     check_scoring_spans(work, spans)
     check_gateway_spans(work, spans)
@@ -149,11 +158,14 @@ async def test_export_nests_runs_cases_requests_and_llm_calls(exported):
 
 async def test_harness_eval_exports_its_run_cases_and_calls(tmp_path, stub_server):
     stub_models(stub_server)
-    with HttpReceiver() as collector:
-        await run_harness_eval(tmp_path, stub_server, collector.url)
+    with HttpReceiver() as collector:  # started by a traced CI step (TRACEPARENT)
+        await run_harness_eval(tmp_path, stub_server, collector.url,
+                               TRACEPARENT=RUN_TRACEPARENT)
     spans = decode_spans(r.body for r in collector.requests)
     run = only(spans, "evaluation run")
-    assert run.parent_id is None and run.resource["service.name"] == "harness-eval"
+    assert (run.trace_id, run.parent_id) == (RUN_CALLER_TRACE_ID, RUN_CALLER_SPAN_ID)
+    assert {s.trace_id for s in spans} == {RUN_CALLER_TRACE_ID}
+    assert run.resource["service.name"] == "harness-eval"
     assert json.loads(run.attributes["output.value"]) == {"pass": 2, "fail": 0, "error": 0}
     cases = children(spans, run)
     assert [c.name for c in cases] == ["evaluation case"] * 2

@@ -1,7 +1,8 @@
 """OpenTelemetry export in tests: decode the OTLP/HTTP protobuf a receiver got, and one
-workload with export on (an evaluation run with a judge assertion and a scored metric,
-then gateway calls continuing a caller's ``traceparent``) that the OTLP and Phoenix tests
-check."""
+workload with export on (an evaluation run requested with a caller's ``traceparent``,
+with a judge assertion and a scored metric, then gateway calls continuing a caller's
+``traceparent``) that the OTLP and Phoenix tests check, with the one-trace structure both
+check alike (:func:`check_one_run_trace`)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ CASES = [
 CALLER_TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN_ID = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{CALLER_TRACE_ID}-{CALLER_SPAN_ID}-01"
+# the trace of the request that creates the run (POST /runs), continued across the bus
+RUN_CALLER_TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
+RUN_CALLER_SPAN_ID = "b7ad6b7169203331"
+RUN_TRACEPARENT = f"00-{RUN_CALLER_TRACE_ID}-{RUN_CALLER_SPAN_ID}-01"
 
 
 @dataclass
@@ -51,6 +56,37 @@ def children(spans: list[ReceivedSpan], parent: ReceivedSpan) -> list[ReceivedSp
 def only(spans: list[ReceivedSpan], name: str) -> ReceivedSpan:
     [span] = [s for s in spans if s.name == name]
     return span
+
+
+def check_one_run_trace(work: Workload, spans: list[ReceivedSpan]) -> None:
+    """The run is one trace, continuing the trace of the request that created it:
+    ``evaluation run`` (a child of the caller's span) → ``evaluation case`` → the case's
+    LLM calls and ``scoring case`` → the scorer's judge calls; ``scoring run`` under the
+    run. Every span of the run (runner's and scorer's) is in that trace, and the ids the
+    registry answers (the run's ``config.trace_context``, each result's) are the spans'."""
+    run = only(spans, "evaluation run")
+    assert (run.trace_id, run.parent_id) == (RUN_CALLER_TRACE_ID, RUN_CALLER_SPAN_ID)
+    assert work.run_trace == {"trace_id": RUN_CALLER_TRACE_ID, "span_id": run.span_id,
+                              "parent_span_id": RUN_CALLER_SPAN_ID}
+    of_run = [s for s in spans if s.attributes.get("session.id") == work.run_id]
+    assert len(of_run) >= 11 and {s.trace_id for s in of_run} == {RUN_CALLER_TRACE_ID}
+    cases = [s for s in children(spans, run) if s.name == "evaluation case"]
+    assert len(cases) == 2
+    assert {c.span_id for c in cases} == {r["span_id"] for r in work.result_traces}
+    assert {r["trace_id"] for r in work.result_traces} == {RUN_CALLER_TRACE_ID}
+    under = {c.attributes["harness.case_id"]: sorted(x.name for x in children(spans, c))
+             for c in cases}
+    assert sorted(under.values()) == [
+        ["chat openai/answer", "chat openai/rubric", "scoring case"],
+        ["chat openai/answer", "scoring case"]]
+    scored = [x for c in cases for x in children(spans, c) if x.name == "scoring case"]
+    for s in scored:
+        judged = children(spans, s)
+        assert judged and {j.name for j in judged} == {"chat openai/judge"}
+    [scoring] = [s for s in children(spans, run) if s.name == "scoring run"]
+    assert json.loads(scoring.attributes["output.value"]) == {"scores": 2}
+    assert sorted(s.name for s in children(spans, run)) == ["evaluation case"] * 2 + [
+        "scoring run"]
 
 
 def _value(v) -> Any:
@@ -120,6 +156,8 @@ class Workload:
     prompt_id: str
     prompt_name: str
     gateway_trace_ids: list[str]
+    run_trace: dict[str, str] | None = None      # GET /runs/{id}: config.trace_context
+    result_traces: list[dict[str, str]] = field(default_factory=list)  # each result's
 
 
 async def run_workload(stack, stub: StubLLM, endpoint: str) -> Workload:
@@ -139,10 +177,12 @@ async def run_workload(stack, stub: StubLLM, endpoint: str) -> Workload:
         r = await c.post("/runs", json={
             "dataset_id": ds["id"], "targets": [{"prompt_id": p["id"],
                                                  "model": "openai/answer"}],
-            "metrics": ["faithfulness"], "judge_model": "openai/judge"})
+            "metrics": ["faithfulness"], "judge_model": "openai/judge"},
+            headers={"traceparent": RUN_TRACEPARENT})
         assert r.status_code == 202, r.text
         run = await wait_scored(c, r.json()["id"])
         assert run["status"] == "completed", run
+        results = (await c.get(f"/runs/{run['id']}/results")).json()["items"]
         app = await c.post("/applications", json={
             "name": "otel-app", "model_id": "openai/answer", "prompt_id": p["id"],
             "temperature": 0})
@@ -173,7 +213,9 @@ async def run_workload(stack, stub: StubLLM, endpoint: str) -> Workload:
     for exporter in stack.traces.exporters:
         assert await asyncio.to_thread(exporter.force_flush)
     return Workload(run_id=run["id"], prompt_id=p["id"], prompt_name=p["name"],
-                    gateway_trace_ids=trace_ids)
+                    gateway_trace_ids=trace_ids,
+                    run_trace=run["config"].get("trace_context"),
+                    result_traces=[r["trace_context"] for r in results])
 
 
 EVAL_CONFIG = """description: otel eval

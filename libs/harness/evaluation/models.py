@@ -72,3 +72,6 @@ class CaseResult(BaseModel):
     cached: bool = False
     error: str | None = None
     scores: dict[str, MetricResult] = Field(default_factory=dict)  # by metric, from the scorer
+    # the case's OpenTelemetry span ({trace_id, span_id}) when the runner exported one:
+    # the scorer's spans for this result nest under it
+    trace_context: dict[str, str] | None = None

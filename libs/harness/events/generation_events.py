@@ -45,6 +45,7 @@ class GenerationRequested(DomainEvent):
     params: dict[str, Any] = {}       # LLM options only (harness.llm.options)
     engine: GenerationEngine = "direct"
     chunk_size: int = 1500            # characters per passage the questions are asked about
+    trace_context: dict[str, str] | None = None  # the generation's span (harness.tracing.context)
 
 
 @registry.register

@@ -48,6 +48,9 @@ class RunRequested(DomainEvent):
     shards: int = 0                        # RunShardRequested events that follow; 0 = none
     #                                        (a run requested before sharding: one runner
     #                                        executes the whole run on this event)
+    trace_context: dict[str, str] | None = None  # the run's span: {trace_id, span_id,
+    #                                        parent_span_id?} (harness.tracing.context);
+    #                                        None: recorded before runs were one trace
 
 
 @registry.register

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import string
 import time
@@ -16,6 +17,7 @@ from harness.evaluation.execute import Grading, PromptRenderer, RenderedPrompt, 
 from harness.evaluation.models import CaseResult, Target, TestCaseSnapshot
 from harness.llm import LLMClient
 from harness.llm.echo import is_echo
+from harness.tracing import context as tracing_context
 from harness.tracing.spans import spans_of
 
 from .compare import apply_comparisons
@@ -98,6 +100,16 @@ def promptfoo_renderer(prompt: PromptSpec, case: TestCaseSnapshot) -> PromptRend
     return render
 
 
+
+def caller_trace() -> dict[str, str] | None:
+    """The run in the trace of the process that started it when the environment names
+    one (``TRACEPARENT``, as CI systems and ``otel-cli`` set it), else None (a new
+    trace)."""
+    header = os.environ.get("TRACEPARENT")
+    if tracing_context.parse_traceparent(header) is None:
+        return None
+    return tracing_context.allocate({"traceparent": header or ""})
+
 async def run_plan(
     plan: EvalPlan,
     *,
@@ -159,8 +171,9 @@ async def run_plan(
 
     clock = time.perf_counter()
     spans = spans_of(llm)  # the run's spans when its calls are exported (export_calls)
-    with spans.run(eval_id, input={"config": str(plan.config_path), "cases": len(plan.cases),
-                                   "targets": [t.label for t in plan.targets]}) as run_span:
+    with spans.run(eval_id, trace=caller_trace(),
+                   input={"config": str(plan.config_path), "cases": len(plan.cases),
+                          "targets": [t.label for t in plan.targets]}) as run_span:
         results = await asyncio.gather(*(one(*job) for job in jobs))
         # select-best / max-score: graded across each test's outputs once all are in
         if part is None:

@@ -2,7 +2,8 @@
 Postgres writer (``gateway_traces``, partitioned by day), an observer for ``LLMClient``
 and an optional OpenTelemetry (OTLP/HTTP) exporter (:mod:`.otlp`) whose spans follow
 :mod:`.semconv` and nest under the run, case and request spans of :mod:`.spans`
-(:mod:`.asgi` for HTTP requests)."""
+(:mod:`.asgi` for HTTP requests); :mod:`.context` carries a unit of work's trace across
+the bus, so a run (with its scoring) or a generation is one trace."""
 
 from .llm_calls import LLMCallTracer, trace_of_call
 from .record import COLUMNS, SOURCES, Trace

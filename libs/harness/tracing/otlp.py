@@ -17,7 +17,7 @@ from typing import Any
 from .record import Trace
 from .semconv import CONTENT_MODES, ContentMode, llm_span_attributes, llm_span_name
 from .semconv import resource_attributes as _resource_attributes
-from .spans import WorkflowSpans
+from .spans import PRESET_IDS, WorkflowSpans
 
 
 def traces_url(endpoint: str) -> str:
@@ -73,6 +73,23 @@ def resource_attributes(service_name: str, project: str | None = None,
                                 environment=environment or s.otel_environment)
 
 
+def _id_generator():
+    """Random ids, except for a span started with ids of its own (a run's span, whose ids
+    its ``RunRequested`` carries: :data:`harness.tracing.spans.PRESET_IDS`)."""
+    from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+
+    class PresetIdGenerator(RandomIdGenerator):
+        def generate_trace_id(self) -> int:
+            preset = PRESET_IDS.get()
+            return preset[0] if preset else super().generate_trace_id()
+
+        def generate_span_id(self) -> int:
+            preset = PRESET_IDS.get()
+            return preset[1] if preset else super().generate_span_id()
+
+    return PresetIdGenerator()
+
+
 class OtlpExporter:
     """Turns traces into CLIENT spans named ``{operation} {model}`` and exports them; its
     :attr:`spans` make the workflow spans (run, case, request) in the same provider.
@@ -96,7 +113,8 @@ class OtlpExporter:
         self.endpoint = traces_url(endpoint)
         self.service_name = service_name
         self.provider = TracerProvider(resource=Resource.create(
-            resource_attributes(service_name, project, environment)))
+            resource_attributes(service_name, project, environment)),
+            id_generator=_id_generator())
         self.provider.add_span_processor(BatchSpanProcessor(
             OTLPSpanExporter(endpoint=self.endpoint, timeout=timeout_s),
             schedule_delay_millis=schedule_delay_ms))

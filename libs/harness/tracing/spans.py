@@ -1,5 +1,11 @@
-"""Spans around the work, so that LLM calls nest: run → case → LLM call (runner, scorer),
-request → LLM call (gateway, continuing the caller's W3C ``traceparent``).
+"""Spans around the work, so that LLM calls nest: run → case → LLM call (runner), the
+scorer's judge calls under the case they score, request → LLM call (gateway, continuing
+the caller's W3C ``traceparent``).
+
+Work that crosses the bus joins one trace through a trace context recorded on its events
+(:mod:`harness.tracing.context`): a run's span takes the ids its ``RunRequested`` carries
+(:meth:`WorkflowSpans.run` with ``trace``), and a span may have a remote parent
+(``parent``: a context of :func:`harness.tracing.context.remote_parent`).
 
 A trace queued while one of these spans is current takes it as its parent
 (:func:`current_parent`), so the exporter makes the call's span its child. Services reach
@@ -11,10 +17,17 @@ spans cost nothing and record nothing.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from .context import remote_parent, valid
 from .semconv import ContentMode, io_attributes, workflow_attributes
+
+PRESET_IDS: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
+    "harness_preset_span_ids", default=None)
+"""``(trace_id, span_id)`` the next span started takes (read by the exporter's id
+generator, :class:`harness.tracing.otlp.PresetIdGenerator`); set only around one start."""
 
 
 class SpanHandle:
@@ -47,6 +60,16 @@ class SpanHandle:
             self._span.set_status(Status(StatusCode.ERROR, message[:500]))
             self._span.set_attribute("langfuse.observation.level", "ERROR")
 
+    def context(self) -> dict[str, str] | None:
+        """The span's ``{"trace_id", "span_id"}`` (hex), for work done later elsewhere
+        to nest under it; None when nothing is recorded."""
+        if self._span is None:
+            return None
+        ctx = self._span.get_span_context()
+        if not ctx.is_valid:
+            return None
+        return {"trace_id": format(ctx.trace_id, "032x"), "span_id": format(ctx.span_id, "016x")}
+
 
 _NO_HANDLE = SpanHandle()
 
@@ -64,34 +87,84 @@ class WorkflowSpans:
 
     @contextlib.contextmanager
     def span(self, name: str, attributes: Mapping[str, Any], *, input: Any = None,
-             kind: str = "internal", parent: Any = None) -> Iterator[SpanHandle]:
-        """A span current for the ``with`` block (an exception ends it as an error)."""
+             kind: str = "internal", parent: Any = None,
+             ids: tuple[str, str] | None = None) -> Iterator[SpanHandle]:
+        """A span current for the ``with`` block (an exception ends it as an error).
+
+        ``parent``: an OpenTelemetry context (None: the current span's);
+        ``ids``: the ``(trace_id, span_id)`` the span must have (the trace id is used only
+        for a span without a parent)."""
         if self.tracer is None:
             yield _NO_HANDLE
             return
+        from opentelemetry import trace
         from opentelemetry.trace import SpanKind
 
         attrs = {**attributes, **io_attributes(input, None, mode=self.content)}
-        with self.tracer.start_as_current_span(
-                name, context=parent, kind=getattr(SpanKind, kind.upper()),
-                attributes=attrs) as span:
+        token = PRESET_IDS.set((int(ids[0], 16), int(ids[1], 16))) if ids else None
+        try:
+            span = self.tracer.start_span(name, context=parent,
+                                          kind=getattr(SpanKind, kind.upper()),
+                                          attributes=attrs)
+        finally:
+            if token is not None:
+                PRESET_IDS.reset(token)
+        with trace.use_span(span, end_on_exit=True):
             yield SpanHandle(span, self.content)
 
     def run(self, run_id: str, *, name: str = "evaluation run", input: Any = None,
+            trace: Mapping[str, str] | None = None, span_name: str | None = None,
             **facts: Any) -> contextlib.AbstractContextManager[SpanHandle]:
-        """A run's root span (Langfuse: the trace; its session is the run)."""
+        """A run's span (Langfuse: the trace; its session is the run).
+
+        ``trace``: the run's trace context (:mod:`harness.tracing.context`, from its
+        ``RunRequested``): the span then has its ids, a child of the caller's span when
+        the request carried one, else the root of the trace; without it, a new root.
+        ``span_name``: the span's name when it is a part of the run (a shard) rather
+        than the run itself, a child of the run's span."""
+        return self.work(name, run_id, trace, input=input, span_name=span_name,
+                         run_id=run_id, **facts)
+
+    def generation(self, generation_id: str, *, trace: Mapping[str, str] | None = None,
+                   input: Any = None, **facts: Any
+                   ) -> contextlib.AbstractContextManager[SpanHandle]:
+        """A generation's span (its ``GenerationRequested``'s trace context, as a run's)."""
+        return self.work("generation", generation_id, trace, input=input,
+                         generation_id=generation_id, **facts)
+
+    def work(self, name: str, session_id: str, trace: Mapping[str, str] | None, *,
+             input: Any = None, span_name: str | None = None, **facts: Any
+             ) -> contextlib.AbstractContextManager[SpanHandle]:
+        """The span of background work asked for by a request, with the ids of its trace
+        context (see :meth:`run`)."""
+        ctx = valid(trace)
+        if ctx is None:  # a trace of its own
+            name = span_name or name
+            return self.span(name, workflow_attributes(
+                "CHAIN", session_id=session_id, trace_name=name, **facts),
+                input=input, parent=_root())
+        if span_name is not None:  # a part of the work, under its span
+            return self.span(span_name, workflow_attributes(
+                "CHAIN", session_id=session_id, **facts), input=input,
+                parent=remote_parent(ctx["trace_id"], ctx["span_id"]))
+        parent = remote_parent(ctx["trace_id"], ctx["parent_span_id"]) \
+            if "parent_span_id" in ctx else _root()
         return self.span(name, workflow_attributes(
-            "CHAIN", session_id=run_id, trace_name=name, run_id=run_id, **facts),
-            input=input)
+            "CHAIN", session_id=session_id, trace_name=name, **facts), input=input,
+            parent=parent, ids=(ctx["trace_id"], ctx["span_id"]))
 
     def case(self, run_id: str, case_id: str, *, name: str = "evaluation case",
-             kind: str = "CHAIN", input: Any = None, **facts: Any
-             ) -> contextlib.AbstractContextManager[SpanHandle]:
-        """One case of a run (``kind``: EVALUATOR for the scorer's)."""
+             kind: str = "CHAIN", input: Any = None, parent: Mapping[str, str] | None = None,
+             **facts: Any) -> contextlib.AbstractContextManager[SpanHandle]:
+        """One case of a run (``kind``: EVALUATOR for the scorer's), a child of the
+        current span, or of ``parent`` (a span's ``{"trace_id", "span_id"}``, e.g. the
+        runner's case span a result recorded) when given."""
         observation = "evaluator" if kind == "EVALUATOR" else "chain"
+        ctx = valid(parent)
         return self.span(name, workflow_attributes(
             kind, observation=observation, session_id=run_id, run_id=run_id,
-            case_id=case_id, **facts), input=input)
+            case_id=case_id, **facts), input=input,
+            parent=None if ctx is None else remote_parent(ctx["trace_id"], ctx["span_id"]))
 
 
     def request(self, method: str, route: str, carrier: Mapping[str, str]
@@ -105,6 +178,14 @@ class WorkflowSpans:
 
 
 NO_SPANS = WorkflowSpans()
+
+
+def _root() -> Any:
+    """An empty OpenTelemetry context: a span started in it begins a trace (whatever span
+    happens to be current where the work was picked up)."""
+    from opentelemetry.context import Context
+
+    return Context()
 
 
 def incoming_context(carrier: Mapping[str, str]) -> Any:

@@ -40,6 +40,7 @@ class RequestGeneration:
     params: dict[str, Any] = field(default_factory=dict)
     engine: str = "direct"
     chunk_size: int = 1500
+    trace_context: dict[str, str] | None = None  # the generation's span
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def decide(command: Command, state: GenerationState) -> list[DomainEvent]:
         documents=command.documents, num_questions=command.num_questions,
         question_kinds=command.question_kinds, language=command.language.strip(),
         model=command.model, params=command.params, engine=command.engine,  # type: ignore[arg-type]
-        chunk_size=command.chunk_size)]
+        chunk_size=command.chunk_size, trace_context=command.trace_context)]
 
 
 def _cancel(command: CancelGeneration, state: GenerationState) -> list[DomainEvent]:

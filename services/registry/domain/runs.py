@@ -103,6 +103,7 @@ class RequestRun:
     judge_params: dict[str, Any] = field(default_factory=dict)
     embedding_model: str | None = None
     shard_items: int = shards.DEFAULT_SHARD_ITEMS
+    trace_context: dict[str, str] | None = None  # the run's span (harness.tracing.context)
 
 
 @dataclass(frozen=True)
@@ -267,7 +268,8 @@ def _requested(command: RequestRun) -> RunRequested:
         case_threshold=command.case_threshold, min_pass_rate=command.min_pass_rate,
         cache=command.cache, judge_model=command.judge_model,
         description=command.description, source=command.source, metrics=command.metrics,
-        judge_params=command.judge_params, embedding_model=command.embedding_model)
+        judge_params=command.judge_params, embedding_model=command.embedding_model,
+        trace_context=command.trace_context)
 
 
 def _imported(command: ImportRun) -> list[DomainEvent]:

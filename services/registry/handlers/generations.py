@@ -25,6 +25,7 @@ from harness.generation.chunking import chunk_document
 from harness.generation.documents import DocumentError, detect_kind, extract
 from harness.generation.plan import effective_kinds, parse_kinds
 from harness.llm import options as llm_options
+from harness.tracing import context as tracing_context
 
 from ..commands import EventSourced, pure
 from ..domain import generations as domain
@@ -85,8 +86,10 @@ class _Document:
 
 
 async def request(rt: Runtime, dataset_id: str, form: GenerationForm, files: list[Upload],
-                  metadata: EventMetadata) -> str:
-    """Requests a generation into the (evaluation) dataset; returns its id."""
+                  metadata: EventMetadata, trace_context: dict[str, str] | None = None) -> str:
+    """Requests a generation into the (evaluation) dataset; returns its id.
+    ``trace_context``: its span in the trace of the request that asked for it
+    (:func:`harness.tracing.context.allocate`); a new trace when not given."""
     await _check_dataset(rt, dataset_id)
     names = [f.filename or f"document-{i + 1}" for i, f in enumerate(files)]
     command, kinds = _command(rt, dataset_id, form, names)
@@ -102,7 +105,8 @@ async def request(rt: Runtime, dataset_id: str, form: GenerationForm, files: lis
         raise Invalid(f"question_kinds: {exc}", field="question_kinds") from exc
     stored = [await _store(rt, d, passages[d.name]) for d in documents]
     await handle(rt, command.generation_id, dataclasses.replace(
-        command, documents=stored, question_kinds=kinds), metadata)
+        command, documents=stored, question_kinds=kinds,
+        trace_context=trace_context or tracing_context.allocate()), metadata)
     return command.generation_id
 
 

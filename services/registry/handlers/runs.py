@@ -22,6 +22,7 @@ from harness.datasets.snapshots import write_snapshot
 from harness.evaluation.models import CaseResult, Target
 from harness.events import EventMetadata, StoredEvent, streams
 from harness.llm import options
+from harness.tracing import context as tracing_context
 
 from ..commands import EventSourced, pure
 from ..domain import runs as domain
@@ -107,9 +108,13 @@ async def _targets(rt: Runtime, conn: asyncpg.Connection, body: RunCreate) -> li
 
 
 async def request_run(rt: Runtime, body: RunCreate, metadata: EventMetadata, *,
-                      source: str = "api") -> str:
+                      source: str = "api", trace_context: dict[str, str] | None = None
+                      ) -> str:
     """Pins prompt contents, params and a dataset snapshot and appends ``RunRequested``;
-    the runner does the work. Returns the run's id."""
+    the runner does the work. Returns the run's id.
+
+    ``trace_context``: the run's span in the trace of the request that asked for it
+    (:func:`harness.tracing.context.allocate`); a new trace when not given."""
     dataset, default_metrics = await _dataset(rt.pool, body.dataset_id)
     domain.check_dataset(dataset, body.min_pass_rate)
     check_assertions(body.assert_, "assert")
@@ -127,7 +132,8 @@ async def request_run(rt: Runtime, body: RunCreate, metadata: EventMetadata, *,
         concurrency=body.concurrency, repeat=body.repeat, case_threshold=body.case_threshold,
         min_pass_rate=body.min_pass_rate, cache=body.cache, judge_model=body.judge_model,
         description=body.description, source=source, judge_params=body.judge_params,
-        embedding_model=body.embedding_model, shard_items=get_settings().run_shard_items)
+        embedding_model=body.embedding_model, shard_items=get_settings().run_shard_items,
+        trace_context=trace_context or tracing_context.allocate())
     await rt.commands.execute(streams.run(command.run_id), RUN,
                               pure(lambda state: domain.decide(command, state)), metadata)
     return command.run_id

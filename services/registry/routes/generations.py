@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from pydantic import Field
 
+from harness.tracing import context as tracing_context
 from harness.web.auth import require
 from harness.web.bodies import RequestBody
 from harness.web.input_guard import check_form
@@ -62,7 +63,8 @@ async def generate(dataset_id: str, request: Request, form: Annotated[GenerateFo
                            errors=[bad.as_error()])
     options = handlers.GenerationForm(**form.model_dump(exclude={"files"}))
     generation_id = await handlers.request(rt, dataset_id, options, form.files,
-                                           metadata(request))
+                                           metadata(request),
+                                           tracing_context.allocate(request.headers))
     return await queries.get_generation(rt.pool, generation_id)
 
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from harness.evaluation import analysis
+from harness.tracing import context as tracing_context
 from harness.web.auth import require
 from harness.web.openapi_errors import media_types
 
@@ -25,7 +26,8 @@ async def create_run(body: RunCreate, request: Request, rt=Depends(runtime),
     """Pins prompt contents, params and a dataset snapshot, appends ``RunRequested`` and
     returns at once; the runner does the work."""
     run_id = await handlers.request_run(rt, body, metadata(request),
-                                        source=request.headers.get("x-harness-source", "api"))
+                                        source=request.headers.get("x-harness-source", "api"),
+                                        trace_context=tracing_context.allocate(request.headers))
     return await queries.get_run(rt.pool, run_id)
 
 

@@ -124,6 +124,8 @@ async def _run_requested(conn, ev: StoredEvent) -> None:
               "case_threshold": d.case_threshold, "min_pass_rate": d.min_pass_rate,
               "cache": d.cache, "judge_model": d.judge_model, "metrics": d.metrics,
               "judge_params": d.judge_params, "embedding_model": d.embedding_model}
+    if d.trace_context:  # the run's OpenTelemetry span, for the scorer's spans to join
+        config["trace_context"] = d.trace_context
     expected = d.case_count * len(d.targets) * d.repeat
     await conn.execute(
         "INSERT INTO runs (id, dataset_id, dataset_name, status, description, source, targets, "

@@ -1,0 +1,110 @@
+"""One trace per unit of work, read as the OTLP/HTTP protobuf a local receiver got: a run
+split in shards (run → shard → case → LLM call, every span in the trace its
+``RunRequested`` names), a generation continuing the ``traceparent`` of the request that
+asked for it, and a malformed ``traceparent`` ignored (a new trace), not refused.
+(The unsharded run with its scoring, and the gateway, are test_otel_export.py's.)"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.bootstrap import LocalStack
+from tests.support.generation import qa_reply, wait_generation
+from tests.support.http_receiver import HttpReceiver
+from tests.support.otel import ReceivedSpan, children, decode_spans, llm_client, only
+from tests.support.runs import seed, wait_run
+from tests.support.stub_llm import StubLLM
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "generation"
+CALLER_TRACE_ID = "5d0e5b1a3c9f47e2b6a8d4c2e1f0a9b8"
+CALLER_SPAN_ID = "1f2e3d4c5b6a7988"
+
+
+@pytest.fixture(scope="module")
+def stub_server():
+    with StubLLM() as stub:
+        yield stub
+
+
+@pytest.fixture
+async def exporting(db_url, artifacts, stub_server, setenv):
+    """(a client of a local stack exporting to a receiver, the stack, the receiver)."""
+    from services.registry.app import create_app
+
+    stub_server.reset()
+    stub_server.usage("answer", 12, 5)
+    stub_server.reply("writer", qa_reply)
+    setenv("OPENAI_API_KEY", "sk-test")
+    setenv("HARNESS_RUN_SHARD_ITEMS", "1")  # a case per shard
+    with HttpReceiver() as collector:
+        setenv("HARNESS_OTLP_ENDPOINT", collector.url)
+        stack = await LocalStack.start(db_url, artifacts=artifacts, pool_max=20,
+                                       llm=llm_client(stub_server))
+        try:
+            transport = httpx.ASGITransport(app=create_app(runtime=stack.runtime))
+            async with httpx.AsyncClient(transport=transport, base_url="http://registry") as c:
+                yield c, stack, collector
+        finally:
+            await stack.stop()
+
+
+async def _spans(stack, collector) -> list[ReceivedSpan]:
+    await stack.traces.flush()
+    for exporter in stack.traces.exporters:
+        assert await asyncio.to_thread(exporter.force_flush)
+    return decode_spans(r.body for r in collector.requests)
+
+
+async def test_a_sharded_run_is_one_trace(exporting):
+    c, stack, collector = exporting
+    p, ds = await seed(c, cases=[{"input": {"q": str(i)}} for i in range(3)],
+                       versions=["Answer {{ q }}"], name="sharded")
+    r = await c.post("/runs", json={"dataset_id": ds["id"], "targets": [
+        {"prompt_id": p["id"], "model": "openai/answer"}]},
+        headers={"traceparent": "00-not-a-trace-context-01"})  # ignored: a new trace
+    assert r.status_code == 202, r.text
+    run = await wait_run(c, r.json()["id"])
+    assert run["status"] == "completed", run
+    ctx = run["config"]["trace_context"]
+    assert set(ctx) == {"trace_id", "span_id"}  # no caller: the run's span is the root
+    spans = await _spans(stack, collector)
+
+    root = only(spans, "evaluation run")
+    assert (root.trace_id, root.span_id, root.parent_id) == (ctx["trace_id"], ctx["span_id"],
+                                                             None)
+    shards = children(spans, root)
+    assert sorted(s.attributes["harness.shard"] for s in shards) == [0, 1, 2]
+    assert {s.name for s in shards} == {"evaluation shard"}
+    cases = [x for s in shards for x in children(spans, s)]
+    assert [x.name for x in cases] == ["evaluation case"] * 3
+    calls = [x for case in cases for x in children(spans, case)]
+    assert [x.name for x in calls] == ["chat openai/answer"] * 3
+    assert {s.trace_id for s in spans} == {ctx["trace_id"]}
+    results = (await c.get(f"/runs/{run['id']}/results")).json()["items"]
+    assert {(x["trace_context"]["trace_id"], x["trace_context"]["span_id"])
+            for x in results} == {(x.trace_id, x.span_id) for x in cases}
+
+
+async def test_a_generation_continues_the_trace_of_its_request(exporting):
+    c, stack, collector = exporting
+    ds = (await c.post("/datasets", json={"name": "synthetic"})).json()
+    r = await c.post(f"/datasets/{ds['id']}/generate",
+                     data={"model": "openai/writer", "num_questions": "3"},
+                     files=[("files", ("shipping.txt", (DATA / "shipping.txt").read_bytes(),
+                                       "text/plain"))],
+                     headers={"traceparent": f"00-{CALLER_TRACE_ID}-{CALLER_SPAN_ID}-01"})
+    assert r.status_code == 202, r.text
+    done = await wait_generation(c, r.json()["id"])
+    assert done["status"] == "completed" and done["generated"] == 3, done
+    spans = await _spans(stack, collector)
+
+    generation = only(spans, "generation")
+    assert (generation.trace_id, generation.parent_id) == (CALLER_TRACE_ID, CALLER_SPAN_ID)
+    assert generation.attributes["harness.generation_id"] == done["id"]
+    calls = children(spans, generation)
+    assert [x.name for x in calls] == ["chat openai/writer"] * 3
+    assert {s.trace_id for s in spans} == {CALLER_TRACE_ID}
