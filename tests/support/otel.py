@@ -69,7 +69,8 @@ def check_one_run_trace(work: Workload, spans: list[ReceivedSpan]) -> None:
     assert work.run_trace == {"trace_id": RUN_CALLER_TRACE_ID, "span_id": run.span_id,
                               "parent_span_id": RUN_CALLER_SPAN_ID}
     of_run = [s for s in spans if s.attributes.get("session.id") == work.run_id]
-    assert len(of_run) >= 11 and {s.trace_id for s in of_run} == {RUN_CALLER_TRACE_ID}
+    assert len(of_run) == 9  # run, 2 cases, 3 calls; scoring run, 2 scoring cases
+    assert {s.trace_id for s in of_run} == {RUN_CALLER_TRACE_ID}
     cases = [s for s in children(spans, run) if s.name == "evaluation case"]
     assert len(cases) == 2
     assert {c.span_id for c in cases} == {r["span_id"] for r in work.result_traces}
