@@ -1,11 +1,14 @@
 """The studio in a real browser: headless Chromium (Debian's package, driven by Playwright)
 against a real Streamlit server and a real registry + runner on PostgreSQL, through the
-whole story — create a prompt, add a version, import a dataset, run it, compare, activate.
+whole story — create a prompt, add a version, import a dataset, run it, compare, activate,
+then the production loop: review the run's LLM calls in an annotation queue, find one on
+the Traces page with its scores and make it a test case.
 A screenshot of each step goes to .harness/test-artifacts/studio/."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
@@ -113,6 +116,12 @@ class Studio:
     async def expect_text(self, text: str) -> None:
         await self.main().get_by_text(text).first.wait_for(timeout=30000)
 
+    async def expect_cell(self, text: str) -> None:
+        """A cell of a table (drawn on a canvas; its accessible copy is in the page)."""
+        await self.main().get_by_role("gridcell", name=text, exact=True,
+                                        include_hidden=True).first.wait_for(
+            state="attached", timeout=30000)
+
     async def shot(self, name: str) -> Path:
         self.step += 1
         path = SHOTS / f"{self.step:02d}-{name}.png"
@@ -131,7 +140,7 @@ async def test_whole_story_in_the_browser(studio, browser, live_stack_url, tmp_p
     except BaseException:
         await page.screenshot(path=str(SHOTS / "failed-here.png"), full_page=True)
         raise
-    assert len(list(SHOTS.glob("*.png"))) == 10
+    assert len(list(SHOTS.glob("*.png"))) == 15
 
 
 async def _story(s: Studio, page, live_stack_url: str, tmp_path: Path) -> None:
@@ -216,3 +225,72 @@ async def _story(s: Studio, page, live_stack_url: str, tmp_path: Path) -> None:
     await s.shot("playground")
     await s.open("usage")
     await s.shot("usage")
+
+    # 7. an annotation queue of two of the run's LLM calls, worked one item at a time
+    async with httpx.AsyncClient(timeout=60, base_url=live_stack_url) as c:
+        traced = await _runner_traces(c, at_least=2)
+        r = await c.post("/score-configs", json={
+            "name": "quality", "data_type": "numeric", "min_value": 1, "max_value": 5})
+        assert r.status_code == 201, r.text
+        r = await c.post("/queues", json={"name": "support review",
+                                          "score_configs": ["quality"]})
+        assert r.status_code == 201, r.text
+        queue = r.json()
+        picked = [t["id"] for t in traced[:2]]
+        r = await c.post(f"/queues/{queue['id']}/items", json={"trace_ids": picked})
+        assert r.status_code == 201 and r.json()["added"] == 2, r.text
+    await s.open("annotate")
+    await s.expect_text("0 of 2 done · 2 pending")
+    await s.expect_text("Request (masked)")
+    await s.shot("annotate-first-item")
+    await s.fill("quality", "4")
+    await s.fill("Comment", "clear and short")
+    await s.click("Save and next")
+    await s.expect_text("Saved 1 score(s).")
+    await s.expect_text("1 of 2 done · 1 pending")
+    await s.shot("annotate-next-item")
+    await s.fill("quality", "2")
+    await s.click("Save and next")
+    await s.expect_text("Every item of this queue is done.")
+    await s.shot("annotate-done")
+    async with httpx.AsyncClient(timeout=60, base_url=live_stack_url) as c:
+        done = (await c.get(f"/queues/{queue['id']}")).json()
+        assert (done["done_count"], done["pending"]) == (2, 0)
+        scored = {t: [x["value"] for x in (await c.get(f"/traces/{t}")).json()["scores"]]
+                  for t in picked}
+        assert sorted(v for vs in scored.values() for v in vs) == [2, 4]
+        good = next(t for t, vs in scored.items() if vs == [4])
+
+    # 8. the Traces page: filter to the runner's calls, open the one scored 4, see its
+    # score, and make it a case of the dataset
+    await s.open("traces")
+    await s.choose("Source", "runner")
+    await s.expect_text("traces, newest first")
+    await s.choose("Open a trace", good[:8])
+    await s.expect_text(f"Trace {good}")
+    await s.expect_text("Scores")
+    await s.expect_cell("clear and short")  # the reviewer's comment, beside the score
+    await s.expect_cell("4")
+    await s.shot("trace-with-score")
+    await s.main().get_by_text("Add to dataset").first.click()
+    await s.settle()
+    await s.choose("Dataset", "support-questions")
+    await s.click("Add to dataset")
+    await s.expect_text("Added 1 case(s) to support-questions.")
+    await s.shot("trace-added-to-dataset")
+    async with httpx.AsyncClient(timeout=60, base_url=live_stack_url) as c:
+        [ds] = [d for d in (await c.get("/datasets")).json()["items"]
+                if d["name"] == "support-questions"]
+        cases = (await c.get(f"/datasets/{ds['id']}/cases")).json()["items"]
+        assert len(cases) == 3
+        assert [c_ for c_ in cases if good in json.dumps(c_)], cases  # its provenance
+
+
+async def _runner_traces(c: httpx.AsyncClient, at_least: int) -> list[dict]:
+    """The runner's stored LLM calls (written off the request path: waited for)."""
+    for _ in range(600):  # a hang guard
+        items = (await c.get("/traces", params={"source": "runner"})).json()["items"]
+        if len(items) >= at_least:
+            return items
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"fewer than {at_least} runner traces stored")

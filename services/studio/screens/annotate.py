@@ -104,11 +104,15 @@ def main() -> None:
     item = nxt["item"]
     show_item(item)
     configs = {c["name"]: c for c in call(client.score_configs) or []}
-    st.markdown("**Your scores**")
-    raw = score_fields(configs, queue.get("score_names") or [], item["item_id"])
-    comment = st.text_area("Comment", key=f"an_{item['item_id']}_comment")
-    if st.button("Save and next", key="an_save", type="primary") and save(
-            client, item, configs, raw, comment, chosen):
+    # a form of the item's own: its fields start blank for each item (the browser would
+    # otherwise show the last item's values in the fields at the same place) and the
+    # page does not rerun on every field
+    with st.form(f"an_form_{item['item_id']}", border=False):
+        st.markdown("**Your scores**")
+        raw = score_fields(configs, queue.get("score_names") or [], item["item_id"])
+        comment = st.text_area("Comment", key=f"an_{item['item_id']}_comment")
+        submitted = st.form_submit_button("Save and next", key="an_save", type="primary")
+    if submitted and save(client, item, configs, raw, comment, chosen):
         flash(f"Saved {len(raw)} score(s).")
         st.rerun()
 
