@@ -108,3 +108,34 @@ async def test_a_generation_continues_the_trace_of_its_request(exporting):
     calls = children(spans, generation)
     assert [x.name for x in calls] == ["chat openai/writer"] * 3
     assert {s.trace_id for s in spans} == {CALLER_TRACE_ID}
+
+
+async def test_a_pool_of_processes_keeps_the_calls_in_the_run_trace(db_url, artifacts, setenv):
+    """``--workers 2``: a shard's cases run in child processes, which export nothing; their
+    LLM calls (traced back to the parent) nest under the shard's span."""
+    from services.registry.app import create_app
+
+    setenv("HARNESS_RUN_SHARD_ITEMS", "2")
+    with HttpReceiver() as collector:
+        setenv("HARNESS_OTLP_ENDPOINT", collector.url)
+        stack = await LocalStack.start(db_url, artifacts=artifacts, pool_max=20, workers=2)
+        try:
+            transport = httpx.ASGITransport(app=create_app(runtime=stack.runtime))
+            async with httpx.AsyncClient(transport=transport, base_url="http://registry") as c:
+                p, ds = await seed(c, cases=[{"input": {"q": str(i)}} for i in range(4)],
+                                   versions=["{{ q }}"], name="pooled")
+                r = await c.post("/runs", json={"dataset_id": ds["id"], "targets": [
+                    {"prompt_id": p["id"], "model": "echo"}]})
+                run = await wait_run(c, r.json()["id"], timeout=120)
+            assert run["status"] == "completed", run
+            spans = await _spans(stack, collector)
+        finally:
+            await stack.stop()
+
+    root = only(spans, "evaluation run")
+    assert root.span_id == run["config"]["trace_context"]["span_id"]
+    shards = children(spans, root)
+    assert sorted(s.attributes["harness.shard"] for s in shards) == [0, 1]
+    calls = [x for s in shards for x in children(spans, s)]
+    assert sorted(x.name for x in calls) == ["chat echo"] * 4
+    assert {s.trace_id for s in spans} == {root.trace_id}
