@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -111,14 +112,19 @@ def run_and_follow(client: httpx.Client, console: Console, *, dataset: str,
         targets.append(target)
     if not targets:
         raise RunCommandError("give at least one --app or --prompt")
-    run = _ok(client.post("/runs", headers={"X-Harness-Source": "cli"}, json={
+    # a traced CI step names its trace in TRACEPARENT: the run becomes a part of it
+    caller = os.environ.get("TRACEPARENT")
+    headers = {"X-Harness-Source": "cli", **({"traceparent": caller} if caller else {})}
+    run = _ok(client.post("/runs", headers=headers, json={
         "dataset_id": ds["id"], "targets": targets, "models": models,
         "min_pass_rate": min_pass_rate, "case_threshold": case_threshold, "repeat": repeat,
         "concurrency": concurrency, "description": description, "metrics": metrics,
         "judge_model": judge_model}))
+    trace = (run.get("config") or {}).get("trace_context") or {}
     console.print(f"run [bold]{run['id']}[/bold]: {len(run['targets'])} target(s) × "
                   f"{run['case_count']} case(s) × {repeat} = {run['expected_results']} results "
-                  f"on dataset {ds['name']} (snapshot {run['snapshot_sha256'][:12]})")
+                  f"on dataset {ds['name']} (snapshot {run['snapshot_sha256'][:12]}"
+                  + (f", trace {trace['trace_id']}" if trace.get("trace_id") else "") + ")")
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("[green]{task.fields[passed]} pass[/green] "
                              "[red]{task.fields[failed]} fail[/red] "
