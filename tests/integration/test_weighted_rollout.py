@@ -362,3 +362,25 @@ async def test_gateway_picks_the_variant_by_the_request_key(gw, stub):
         r = await chat(user="user-0")
         assert r.headers["x-harness-prompt-version"] == "2"
         assert "x-harness-variant" not in r.headers
+
+
+async def test_a_gate_needs_evidence_for_each_new_variant(client):
+    pid, _ = await prompt_and_app(client, "gated", ("v1", "v2", "v3"))
+    gold = (await client.post("/datasets", json={"name": "gold-split",
+                                                 "dataset_type": "golden"})).json()
+    await client.post(f"/datasets/{gold['id']}/cases", json={"cases": [
+        {"input": {"q": "x"}, "assert": [{"type": "contains", "value": "v"}]}]})
+    r = await client.post(f"/datasets/{gold['id']}/verify", json={"note": "checked"})
+    assert r.status_code == 200, r.text
+    r = await client.put(f"/prompts/{pid}/policy", json={"gate": {"dataset_id": gold["id"]}})
+    assert r.status_code == 200, r.text
+    r = await client.put(f"/prompts/{pid}/environments/production/split", json={
+        "variants": [{"version": 1, "weight": 80}, {"version": 2, "weight": 10},
+                     {"version": 3, "weight": 10}]})
+    assert r.status_code == 409 and r.json()["type"] == "urn:harness:problem:gate-failed"
+    gate = r.json()["gate"]
+    # the version in place (v1) needs no evidence; each new variant does
+    assert [e["version"] for e in gate["variants"]] == [2, 3]
+    assert not gate["passed"] and all("no completed run" in x for x in gate["reasons"])
+    assert (await client.get(f"/prompts/{pid}/environments")).json()[
+        "environments"]["production"]["split"] is None
