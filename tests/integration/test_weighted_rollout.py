@@ -17,6 +17,7 @@ from harness.client import AsyncHarnessClient
 from services.gateway.config import GatewaySettings
 from services.registry.app import create_app
 from tests.support.gateway import serve_gateway
+from tests.support.runs import wait_run
 from tests.support.stub_llm import StubLLM
 
 NINETY_TEN = [{"version": 1, "weight": 90}, {"version": 2, "weight": 10}]
@@ -384,3 +385,37 @@ async def test_a_gate_needs_evidence_for_each_new_variant(client):
     assert not gate["passed"] and all("no completed run" in x for x in gate["reasons"])
     assert (await client.get(f"/prompts/{pid}/environments")).json()[
         "environments"]["production"]["split"] is None
+
+
+async def test_a_split_proposal_with_run_gate_runs_every_variant_and_applies(stack_client):
+    c = stack_client
+    cities = ["Paris", "Rome", "Oslo", "Lima"]
+    pid, app = await prompt_and_app(c, "gated-run", ("The capital is {{ city }}.",
+                                                    "Capital: {{ city }}",
+                                                    "Capital = {{ city }}"))
+    gold = (await c.post("/datasets", json={"name": "capitals-split",
+                                            "dataset_type": "golden"})).json()
+    await c.post(f"/datasets/{gold['id']}/cases", json={"cases": [
+        {"input": {"city": x}, "assert": [{"type": "contains", "value": x}]} for x in cities]})
+    await c.post(f"/datasets/{gold['id']}/verify", json={"note": "checked"})
+    await c.put(f"/prompts/{pid}/policy", json={"gate": {"dataset_id": gold["id"]}})
+    variants = [{"version": 1, "weight": 50}, {"version": 2, "weight": 25},
+                {"version": 3, "weight": 25}]
+    r = await c.post(f"/prompts/{pid}/promotions", headers=alice(), json={
+        "split": {"variants": variants}, "run_gate": {"model": "echo"}})
+    assert r.status_code == 201, r.text
+    prop = r.json()
+    assert prop["status"] == "pending" and prop["gate_run_id"]
+    run = await wait_run(c, prop["gate_run_id"])
+    assert sorted(t["prompt_version"] for t in run["targets"]) == [1, 2, 3]
+    for _ in range(1200):  # hang guard (60 s): the gate watcher applies it
+        got = (await c.get(f"/prompts/{pid}/promotions/{prop['id']}")).json()
+        if got["status"] != "pending":
+            break
+        await asyncio.sleep(0.05)
+    assert got["status"] == "applied", got
+    assert got["gate"]["passed"] and [e["version"] for e in got["gate"]["variants"]] == [2, 3]
+    envs = (await c.get(f"/prompts/{pid}/environments")).json()["environments"]
+    assert [v["version"] for v in envs["production"]["split"]["variants"]] == [1, 2, 3]
+    body = (await c.get(f"/applications/{app}/resolved", params={"key": "u-1"})).json()
+    assert body["version"] == rollout.pick(variants, pid, "production", "u-1")["version"]
