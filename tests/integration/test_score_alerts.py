@@ -227,3 +227,67 @@ async def test_filters_validation_deletion_and_rebuild(client, runtime, keys, st
     assert sorted(x["name"] for x in listed) == ["judge", "people"]
     events = await runtime.store.read_stream(streams.score_alert(made["all"]["id"]))
     assert [e.type for e in events] == ["ScoreAlertCreated", "ScoreAlertDeleted"]
+
+
+async def test_live_traffic_scored_online_fires_the_alert_once(client, runtime, keys, hook):
+    """The whole loop: gateway calls become traces, the online scorer scores them with a
+    ``contains`` evaluator, the registry records the scores and the alert on that
+    evaluator's pass rate fires once when answers go bad."""
+    from harness.llm import LLMClient
+    from services.gateway.config import GatewaySettings
+    from services.scorer.local import LocalTraceFeed
+    from services.scorer.online import OnlineScorer
+    from services.worker_results import BatchingLocalSink
+    from tests.support.gateway import serve_gateway
+    from tests.support.stub_llm import StubLLM
+
+    r = await client.post("/evaluators", headers=keys["rita"], json={
+        "name": "thanks", "assertion": {"type": "icontains", "value": "thank"},
+        "traffic": {"source": "gateway"}})
+    assert r.status_code == 201, r.text
+    evaluator = r.json()
+    r = await client.post("/score-alerts", headers=keys["rita"], json={
+        "name": "courtesy", "score_name": "thanks", "evaluator_id": evaluator["id"],
+        "threshold": 0.5, "min_scores": 3, "webhook_url": hook.url + "/slack"})
+    assert r.status_code == 201, r.text
+    alert = r.json()
+
+    async with StubLLM() as stub:
+        deployments = {"*": {"api_base": stub.base_url, "api_key": "sk-test"}}
+        settings = GatewaySettings(deployments=deployments, trace_flush_s=0.05,
+                                   alert_check_s=3600)
+        scorer = OnlineScorer(llm=LLMClient(deployments=deployments),
+                              feed=LocalTraceFeed(runtime.pool),
+                              sink=BatchingLocalSink(runtime.commands, actor="scorer"))
+        async with serve_gateway(runtime, settings) as gw:
+            sdk = gw.sdk(await gw.key("app"))
+
+            async def calls(answer: str, n: int) -> None:
+                stub.script("primary", *([answer] * n))
+                for _ in range(n):
+                    await sdk.chat.completions.create(
+                        model="openai/primary", messages=[{"role": "user", "content": "hi"}])
+                await gw.gateway.traces.flush()
+                async with asyncio.timeout(HANG_S):  # a hang guard, not a timing
+                    left = n
+                    while left > 0:
+                        got = await scorer.step()
+                        left -= got
+                        if not got:
+                            await asyncio.sleep(0.02)
+                await runtime.score_alerts.settled(HANG_S)
+
+            await calls("Thank you for asking!", 3)    # all pass: mean 1.0
+            assert hook.requests == []
+            await calls("No.", 5)                      # 3 of 8 pass: 0.375
+            await hook.wait_for(1, timeout_s=HANG_S)
+            await calls("No.", 2)                      # still below: not again
+            await runtime.score_alerts.check()
+    assert len(hook.requests) == 1
+    assert "courtesy" in hook.requests[0].json()["text"]
+    got = (await client.get(f"/score-alerts/{alert['id']}", headers=keys["vera"])).json()
+    assert got["current"]["count"] == 10 and got["current"]["mean"] == pytest.approx(0.3)
+    [firing] = (await client.get("/score-alerts/firings", headers=keys["vera"])).json()
+    # the first check that saw the mean below: after the 7th score (3/7) or the 8th (3/8),
+    # as the scorer's batches and the checks fell (never at 6: 3/6 is not below 0.5)
+    assert firing["count"] in (7, 8) and firing["mean"] == pytest.approx(3 / firing["count"])
