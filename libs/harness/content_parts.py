@@ -8,8 +8,9 @@ A message's ``content`` is a text, or a list of parts::
     {"type": "input_audio", "input_audio": {"data": "<base64>", "format": "wav"}}
     {"type": "file", "file": {"file_id": "file-abc"}}             # or file_data + filename
 
-Templates live in text parts and image URLs (:func:`template_slots`); audio and file data
-are passed through as given. This module is pure: shapes (:func:`check_parts`), the places
+Templates live in text parts and image URLs, and in audio data and a file's data or id
+(as one variable, e.g. ``"data": "{{ audio }}"``, filled from a case); see
+:func:`template_slots`. This module is pure: shapes (:func:`check_parts`), the places
 templates live, the text an ``echo`` model or a PII policy reads, a readable text form for
 diffs, and the form stored in traces and results, where inline binary data (data URLs,
 base64 audio and files) is replaced by a placeholder with its size and a hash
@@ -116,9 +117,17 @@ def check_parts(parts: Any, where: str, role: str | None = None) -> None:
 
 
 # ---------------------------------------------------------------------- templates
+# Where templates live besides text parts' text: (part type, field) of the strings that
+# may name variables: an image's URL, and audio or a file given as one variable (a
+# dataset of recordings), e.g. {"input_audio": {"data": "{{ audio }}", "format": "wav"}}.
+_SLOTS: dict[str, tuple[str, ...]] = {"image_url": ("url",), "input_audio": ("data",),
+                                      "file": ("file_data", "file_id")}
+
+
 def template_slots(parts: list[Any], where: str) -> list[tuple[str, str]]:
-    """``(where, template)`` of every templated string of the parts: text parts' text and
-    image URLs (a URL without ``{`` holds no template and is left out)."""
+    """``(where, template)`` of every templated string of the parts: text parts' text,
+    image URLs, audio data and a file's data or id (a string without ``{`` holds no
+    template and is left out: base64 never does)."""
     out: list[tuple[str, str]] = []
     for j, part in enumerate(parts):
         if not isinstance(part, dict):
@@ -126,10 +135,11 @@ def template_slots(parts: list[Any], where: str) -> list[tuple[str, str]]:
         kind = part.get("type")
         if kind == "text" and isinstance(part.get("text"), str):
             out.append((f"{where}[{j}].text", part["text"]))
-        elif kind == "image_url" and isinstance(part.get("image_url"), dict):
-            url = part["image_url"].get("url")
-            if isinstance(url, str) and "{" in url:
-                out.append((f"{where}[{j}].image_url.url", url))
+        elif kind in _SLOTS and isinstance(part.get(kind), dict):
+            for name in _SLOTS[kind]:
+                value = part[kind].get(name)
+                if isinstance(value, str) and "{" in value:
+                    out.append((f"{where}[{j}].{kind}.{name}", value))
     return out
 
 
@@ -139,22 +149,24 @@ _ONE_VARIABLE = re.compile(r"^\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}$")
 def render_parts(parts: list[dict[str, Any]], where: str,
                  render: Callable[[str, str], str],
                  bindings: dict[str, Any]) -> list[dict[str, Any]]:
-    """The parts with their templates rendered by ``render(template, where)``. An image
-    URL that is exactly one variable (``{{ image }}``) takes the variable's text as is: a
-    data URL of any size is a value, not template output."""
+    """The parts with their templates rendered by ``render(template, where)``. A URL or
+    data that is exactly one variable (``{{ image }}``) takes the variable's text as is: a
+    data URL or base64 of any size is a value, not template output."""
     out: list[dict[str, Any]] = []
     for j, part in enumerate(parts):
         kind = part.get("type")
         if kind == "text":
             part = {**part, "text": render(part["text"], f"{where}[{j}].text")}
-        elif kind == "image_url":
-            url = part["image_url"]["url"]
-            if "{" in url:
-                one = _ONE_VARIABLE.match(url.strip())
-                value = bindings.get(one.group(1)) if one else None
-                url = value if isinstance(value, str) else render(
-                    url, f"{where}[{j}].image_url.url")
-                part = {**part, "image_url": {**part["image_url"], "url": url}}
+        elif kind in _SLOTS and isinstance(part.get(kind), dict):
+            body = dict(part[kind])
+            for name in _SLOTS[kind]:
+                value = body.get(name)
+                if isinstance(value, str) and "{" in value:
+                    one = _ONE_VARIABLE.match(value.strip())
+                    bound = bindings.get(one.group(1)) if one else None
+                    body[name] = bound if isinstance(bound, str) else render(
+                        value, f"{where}[{j}].{kind}.{name}")
+            part = {**part, kind: body}
         out.append(part)
     return out
 
@@ -210,11 +222,20 @@ def omit_binary(messages: Any) -> Any:
     return out
 
 
+_BASE64 = re.compile(r"[A-Za-z0-9+/=\s]+")
+_LONG_BASE64 = 1024
+
+
 def omit_data_urls(value: Any) -> Any:
-    """A JSON value (e.g. the variables a prompt was rendered with) with every base64 data
-    URL in it replaced by its placeholder."""
+    """A JSON value (e.g. the variables a prompt was rendered with) with every data URL,
+    and every base64 text of 1,024 characters or more (audio, a file), replaced by its
+    placeholder."""
     if isinstance(value, str):
-        return _short_url(value) if value.startswith("data:") else value
+        if value.startswith("data:"):
+            return _short_url(value)
+        if len(value) >= _LONG_BASE64 and _BASE64.fullmatch(value):
+            return _describe_data(value)
+        return value
     if isinstance(value, list):
         return [omit_data_urls(v) for v in value]
     if isinstance(value, dict):

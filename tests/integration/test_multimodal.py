@@ -169,15 +169,18 @@ async def test_run_with_parts_on_echo_and_on_the_stub(stack, stack_client):
             AUDIO]}]
 
 
-async def test_a_data_url_variable_reaches_the_model_whole_and_is_stored_short(
+async def test_data_url_and_audio_variables_reach_the_model_whole_and_are_stored_short(
         stack, stack_client):
     c = stack_client
     content = [{"role": "user", "content": [
         {"type": "text", "text": "What is in {{ name }}?"},
-        {"type": "image_url", "image_url": {"url": "{{ image }}"}}]}]
-    p, ds = await seed(c, cases=[{"input": {"name": "photo.png", "image": DATA_URL}}],
+        {"type": "image_url", "image_url": {"url": "{{ image }}"}},
+        {"type": "input_audio", "input_audio": {"data": "{{ audio }}", "format": "wav"}}]}]
+    audio = "UklGRiQAAABXQVZF" * 200
+    p, ds = await seed(c, cases=[{"input": {"name": "photo.png", "image": DATA_URL,
+                                            "audio": audio}}],
                        versions=[content], name="inline")
-    assert p["active"]["variables"] == ["image", "name"]
+    assert p["active"]["variables"] == ["audio", "image", "name"]
     with StubLLM() as stub:
         stack.runner.llm.deployments["*"] = {"api_base": stub.base_url}
         r = await c.post("/runs", json={"dataset_id": ds["id"], "targets": [
@@ -186,12 +189,14 @@ async def test_a_data_url_variable_reaches_the_model_whole_and_is_stored_short(
         [sent] = stub.chat_requests
     assert done["status"] == "completed" and done["errors"] == 0, done
     assert sent.messages[0]["content"][1]["image_url"]["url"] == DATA_URL
+    assert sent.messages[0]["content"][2]["input_audio"] == {"data": audio, "format": "wav"}
     [res] = (await c.get(f"/runs/{done['id']}/results")).json()["items"]
     stored = res["rendered_prompt"][0]["content"]
     assert stored[0]["text"] == "What is in photo.png?"
     assert stored[1]["image_url"]["url"].startswith(
         f"data:image/png;base64,<{len(DATA_URL) - len('data:image/png;base64,')} characters "
         "omitted, sha256 ")
+    assert stored[2]["input_audio"]["data"].startswith("<3200 characters omitted, sha256 ")
     rows: list = []
     for _ in range(1200):  # a hang guard: the runner's trace writer flushes on its schedule
         rows = await stack.runtime.pool.fetch(
@@ -201,7 +206,8 @@ async def test_a_data_url_variable_reaches_the_model_whole_and_is_stored_short(
             break
         await asyncio.sleep(0.05)
     [row] = rows
-    assert DATA_URL not in row["request"] and "characters omitted, sha256" in row["request"]
+    assert DATA_URL not in row["request"] and audio not in row["request"]
+    assert "characters omitted, sha256" in row["request"]
 
 
 # ---------------------------------------------------------------- gateway

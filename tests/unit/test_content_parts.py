@@ -156,3 +156,19 @@ def test_studio_editor_keeps_a_list_of_parts_and_shows_it_readably():
     assert content.variables_in(CHAT) == ["kind", "subject", "image_id"]
     text = [{"role": "user", "content": "[1, 2]"}]  # a JSON list that is not parts: text
     assert content.content_from_editor("chat", "", content.message_rows(text)) == text
+
+
+def test_audio_and_file_data_can_come_from_a_variable():
+    content = [{"role": "user", "content": [
+        {"type": "text", "text": "Transcribe."},
+        {"type": "input_audio", "input_audio": {"data": "{{ audio }}", "format": "mp3"}},
+        {"type": "file", "file": {"file_data": "{{ pdf }}", "filename": "{{ name }}.pdf"}}]}]
+    assert templating.variables(content) == ["audio", "pdf"]  # filename is no template
+    audio = "SUQz" * 400_000  # more than a render may produce: a value, not template output
+    out = templating.render(content, {"audio": audio, "pdf": "data:application/pdf;base64,JV"})
+    assert out[0]["content"][1]["input_audio"] == {"data": audio, "format": "mp3"}
+    assert out[0]["content"][2]["file"] == {"file_data": "data:application/pdf;base64,JV",
+                                            "filename": "{{ name }}.pdf"}
+    assert content_parts.omit_data_urls({"audio": audio, "short": "SUQz"}) == {
+        "audio": content_parts.omit_binary_part(out[0]["content"][1])["input_audio"]["data"],
+        "short": "SUQz"}
