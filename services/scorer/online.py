@@ -36,6 +36,7 @@ from harness.events import streams
 from harness.events.feedback_events import TraceScored
 from harness.llm import LLMClient, LLMError
 from harness.llm.errors import HEALTH_KINDS
+from harness.tracing.spans import spans_of
 from services.worker_results import ResultSink
 
 from .ports import FedTrace, OnlineEvaluator, SampledTraces, TraceFeed
@@ -172,16 +173,28 @@ class OnlineScorer:
 
     async def _score_now(self, evaluator: OnlineEvaluator, trace: FedTrace, *,
                          raise_failures: bool = False) -> TraceScored | None:
-        try:
-            if evaluator.assertion is not None:
-                return await self._assert(evaluator, trace, raise_failures)
-            return await self._metric(evaluator, trace)
-        except Exception as exc:  # noqa: BLE001 - one bad score never stops the feed
-            if raise_failures:
-                raise
-            log.warning("online_score_failed", evaluator_id=evaluator.id, trace_id=trace.id,
-                        error=f"{type(exc).__name__}: {exc}")
-            return None
+        # exported: one span per score, its judge calls under it
+        with spans_of(self.llm).evaluation(trace.id, evaluator.name,
+                                           input=answer_of(trace.response),
+                                           evaluator_id=evaluator.id) as span:
+            try:
+                if evaluator.assertion is not None:
+                    event = await self._assert(evaluator, trace, raise_failures)
+                else:
+                    event = await self._metric(evaluator, trace)
+            except Exception as exc:  # noqa: BLE001 - one bad score never stops the feed
+                if raise_failures:
+                    raise
+                log.warning("online_score_failed", evaluator_id=evaluator.id,
+                            trace_id=trace.id, error=f"{type(exc).__name__}: {exc}")
+                span.error(f"{type(exc).__name__}: {exc}")
+                return None
+            if event is None:
+                span.error("no score: the assertion or metric could not decide")
+            else:
+                span.output({"value": event.value, "label": event.label,
+                             "comment": event.comment})
+            return event
 
     def _event(self, evaluator: OnlineEvaluator, trace: FedTrace, value: float,
                label: str | None, comment: str) -> TraceScored:

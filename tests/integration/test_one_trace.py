@@ -139,3 +139,70 @@ async def test_a_pool_of_processes_keeps_the_calls_in_the_run_trace(db_url, arti
     calls = [x for s in shards for x in children(spans, s)]
     assert sorted(x.name for x in calls) == ["chat echo"] * 4
     assert {s.trace_id for s in spans} == {root.trace_id}
+
+
+class _Sampled:
+    """The registry's answers for one sampled trace (SampledTraces)."""
+
+    def __init__(self, evaluator, trace) -> None:
+        self._evaluator, self._trace = evaluator, trace
+
+    async def evaluator(self, evaluator_id: str):
+        return self._evaluator
+
+    async def trace(self, trace_id: str):
+        return self._trace, set()
+
+
+class _Kept:
+    """A ResultSink that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+
+    async def publish(self, stream_id, event, event_id) -> None:
+        self.events.append(event)
+
+    async def flush(self) -> None:
+        pass
+
+
+async def test_an_online_score_is_a_trace_with_its_judge_calls_under_it(stub_server):
+    import json
+    import uuid
+
+    from harness.tracing.llm_calls import CallExporter
+    from harness.tracing.otlp import OtlpExporter
+    from services.scorer.online import OnlineScorer
+    from services.scorer.ports import FedTrace, OnlineEvaluator
+
+    stub_server.reset()
+    stub_server.reply("rubric", json.dumps({"pass": True, "score": 1.0, "reason": "polite"}))
+    trace_id = str(uuid.uuid4())
+    trace = FedTrace(id=trace_id, position=("1", trace_id), source="gateway",
+                     model_requested="openai/answer",
+                     request={"messages": [{"role": "user", "content": "Say hi"}]},
+                     response={"content": "Hello there!"})
+    evaluator = OnlineEvaluator(id="ev-1", name="polite", assertion={
+        "type": "llm-rubric", "value": "is polite", "provider": "openai:chat:rubric"})
+    with HttpReceiver() as collector:
+        exporter = OtlpExporter(collector.url, service_name="harness-scorer")
+        llm = llm_client(stub_server)
+        llm.observers.append(CallExporter(exporter, source="scorer"))
+        sink = _Kept()
+        scorer = OnlineScorer(llm=llm, sink=sink)
+        assert await scorer.score_sampled(_Sampled(evaluator, (trace)), trace_id,
+                                          "ev-1") == "scored"
+        assert exporter.force_flush()
+        exporter.shutdown()
+        spans = decode_spans(r.body for r in collector.requests)
+    [event] = sink.events
+    assert event.value == 1.0 and event.label == "pass"
+    scoring = only(spans, "online evaluation")
+    assert scoring.parent_id is None and scoring.kind == "INTERNAL"
+    a = scoring.attributes
+    assert a["harness.scored_trace_id"] == trace_id and a["harness.evaluator"] == "polite"
+    assert a["openinference.span.kind"] == "EVALUATOR"
+    assert json.loads(a["output.value"])["label"] == "pass"
+    assert [s.name for s in children(spans, scoring)] == ["chat openai/rubric"]
+    assert len(spans) == 2

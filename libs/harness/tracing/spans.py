@@ -132,6 +132,15 @@ class WorkflowSpans:
         return self.work("generation", generation_id, trace, input=input,
                          generation_id=generation_id, **facts)
 
+    def evaluation(self, scored_trace_id: str, evaluator: str, *, input: Any = None,
+                   **facts: Any) -> contextlib.AbstractContextManager[SpanHandle]:
+        """An online evaluator scoring one stored trace (``harness.scored_trace_id``): a
+        trace of its own, its judge calls under it."""
+        return self.span("online evaluation", workflow_attributes(
+            "EVALUATOR", observation="evaluator", trace_name="online evaluation",
+            scored_trace_id=scored_trace_id, evaluator=evaluator, **facts),
+            input=input, parent=_root())
+
     def work(self, name: str, session_id: str, trace: Mapping[str, str] | None, *,
              input: Any = None, span_name: str | None = None, **facts: Any
              ) -> contextlib.AbstractContextManager[SpanHandle]:
