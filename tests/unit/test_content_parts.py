@@ -172,3 +172,27 @@ def test_audio_and_file_data_can_come_from_a_variable():
     assert content_parts.omit_data_urls({"audio": audio, "short": "SUQz"}) == {
         "audio": content_parts.omit_binary_part(out[0]["content"][1])["input_audio"]["data"],
         "short": "SUQz"}
+
+
+def test_the_sdk_renders_a_version_with_parts():
+    from harness.client.models import Resolved
+
+    resolved = Resolved(model="echo", content=CHAT)
+    assert resolved.variables == ["image_id", "kind", "subject"]
+    messages = resolved.render(kind="birds", subject="an owl", image_id="8")
+    assert messages[1]["content"][0] == {"type": "text", "text": "Describe an owl."}
+    assert messages[1]["content"][1]["image_url"]["url"] == "https://img.example/8.png"
+
+
+def test_prompt_files_with_parts_load_and_a_bad_part_is_named(tmp_path):
+    import yaml
+
+    from harness.prompt_files import PromptFileError, load_file
+
+    path = tmp_path / "vision.yaml"
+    path.write_text(yaml.safe_dump({"name": "vision", "content": CHAT}))
+    assert load_file(path)["content"] == CHAT
+    bad = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": ""}}]}]
+    path.write_text(yaml.safe_dump({"name": "vision", "content": bad}))
+    with pytest.raises(PromptFileError, match=r"messages\[0\]\.content\[0\]\.image_url\.url"):
+        load_file(path)
