@@ -86,12 +86,15 @@ async def test_explicit_null_in_patch_is_422_and_null_clears_only_nullable_field
     p = await make(client)
     a = (await client.post("/applications", json={
         "name": "app", "model_id": "echo", "prompt_id": p["id"], "top_p": 0.5})).json()
-    for field in ("description", "fallback_models", "name", "max_tokens"):
+    for field in ("description", "fallback_models", "name", "prompt_id", "environment"):
         body = is_problem(await client.patch(f"/applications/{a['id']}", json={field: None}),
                           422, "validation-error")
         assert field_of(body) == field
     r = await client.patch(f"/applications/{a['id']}", json={"top_p": None})
     assert r.status_code == 200 and r.json()["top_p"] is None
+    # null unsets the model and options an application may leave to its version's config
+    r = await client.patch(f"/applications/{a['id']}", json={"max_tokens": None})
+    assert r.status_code == 200 and r.json()["max_tokens"] is None
     ds = await _dataset(client)
     body = is_problem(await client.patch(f"/datasets/{ds}", json={"default_assert": None}),
                       422, "validation-error")
