@@ -12,7 +12,8 @@ and a failed one retried with backoff, up to ``MAX_ATTEMPTS``.
 
 Checks run when a score is recorded in this process (the commit hook on ``trace-<id>``
 streams: people's scores and the scorer's, which the registry ingests) and every
-``HARNESS_SCORE_ALERT_CHECK_S`` (a window also moves with time alone).
+``HARNESS_SCORE_ALERT_CHECK_S`` (a window also moves with time alone), at most one check a
+``min_gap_s``; an alert that fired this period costs no rolling mean until the next.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ log = structlog.get_logger(__name__)
 
 class ScoreAlertMonitor:
     def __init__(self, pool: asyncpg.Pool, commands, *, interval_s: float | None = None,
-                 default_webhook: str | None = None) -> None:
+                 default_webhook: str | None = None, min_gap_s: float = 1.0) -> None:
         self.pool = pool
+        self.min_gap_s = min_gap_s  # scores arriving by the hundred cost one check a second
         self.commands = commands
         self.interval_s = interval_s
         self.default_webhook = default_webhook
@@ -71,14 +73,18 @@ class ScoreAlertMonitor:
 
     async def run(self) -> None:
         http = sender.client()
+        loop = asyncio.get_running_loop()
+        last = -self.min_gap_s
         try:
             while not self._stop:
                 interval = self.interval_s or get_settings().score_alert_check_s
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), interval)
-                self._wake.clear()
                 if self._stop:
                     break
+                await asyncio.sleep(max(0.0, self.min_gap_s - (loop.time() - last)))
+                self._wake.clear()  # pokes until now are answered by this check
+                last = loop.time()
                 try:
                     await self.check(http=http)
                 except asyncio.CancelledError:
@@ -98,17 +104,19 @@ class ScoreAlertMonitor:
         period, then deliver what is due. Returns the firings this call recorded."""
         now = now or datetime.now(UTC)
         recorded = []
-        for row in await self.pool.fetch(STATS, now, None):
+        # only alerts that have not fired this period cost a rolling mean
+        due = await self.pool.fetchval(
+            "SELECT coalesce(array_agg(a.id), '{}') FROM score_alerts a WHERE NOT EXISTS "
+            "(SELECT 1 FROM score_alert_firings f WHERE f.alert_id = a.id AND f.period_start "
+            "= CASE a.period WHEN 'hour' THEN $1::timestamptz ELSE $2::timestamptz END)",
+            domain.period_start("hour", now), domain.period_start("day", now))
+        for row in await self.pool.fetch(STATS, now, due) if due else []:
             d = definition(row)
             mean = None if row["mean"] is None else float(row["mean"])
             fired = domain.firing(row["id"], d, mean, row["n"], now)
             if fired is None:
                 continue
             start = domain.period_start(d.period, now)
-            if await self.pool.fetchval(
-                    "SELECT 1 FROM score_alert_firings WHERE alert_id = $1 "
-                    "AND period_start = $2", row["id"], start):
-                continue  # fired this period already
             stored = await self.commands.record_facts(
                 streams.score_alert(row["id"]), [fired],
                 [domain.fired_event_id(row["id"], start)],

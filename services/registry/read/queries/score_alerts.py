@@ -16,7 +16,7 @@ _COLS = ("a.id, a.name, a.score_name, a.evaluator_id, a.source, a.prompt_id, "
          "a.prompt_version, a.model, a.window_minutes, a.min_scores, a.threshold, a.period, "
          "a.created_at, a.created_by")
 
-# Every alert (or one: $2) with the mean and count of its score over its window ending at
+# Every alert (or those listed in $2) with the mean and count of its score over its window ending at
 # $1. A filter on prompt or model reads the scored trace's row; none reads no trace.
 STATS = f"""
 SELECT {_COLS}, w.url AS webhook_url, s.mean, coalesce(s.n, 0) AS n
@@ -38,7 +38,7 @@ SELECT {_COLS}, w.url AS webhook_url, s.mean, coalesce(s.n, 0) AS n
                    AND (a.model IS NULL
                         OR coalesce(t.model_answered, t.model_requested) = a.model)))
        ) s ON true
- WHERE $2::text IS NULL OR a.id = $2
+ WHERE $2::text[] IS NULL OR a.id = ANY($2::text[])
 """
 
 
@@ -93,7 +93,7 @@ async def list_alerts(pool: asyncpg.Pool, now: datetime | None = None
 async def get_alert(pool: asyncpg.Pool, alert_id: str, now: datetime | None = None
                     ) -> dict[str, Any]:
     now = now or datetime.now(UTC)
-    row = await pool.fetchrow(STATS, now, alert_id)
+    row = await pool.fetchrow(STATS, now, [alert_id])
     if row is None:
         raise NotFound(f"score alert {alert_id} not found")
     return _out(row, await _fired(pool, now), now)
