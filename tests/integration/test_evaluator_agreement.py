@@ -6,7 +6,7 @@ reference score set on the evaluator or passed as ``human_score``; what is missi
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -81,6 +81,11 @@ async def test_agreement_of_an_evaluator_with_people(client, runtime, keys):
     assert out["confusion"] == {"both_pass": 2, "both_fail": 1, "judge_pass_human_fail": 1,
                                 "judge_fail_human_pass": 1}
     assert out["pearson"] is None
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    out = (await client.get(url, params={"since": later}, headers=keys["vera"])).json()
+    assert out["n"] == 0  # only people's scores given from then on
+    r = await client.get(url, params={"since": "yesterday"}, headers=keys["vera"])
+    assert r.status_code == 422
 
     # numeric people's scores: correlations instead, asked for by name
     for t, v in zip(ids, [5, 1, 4, 2, 5], strict=True):

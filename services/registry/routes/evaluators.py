@@ -151,8 +151,10 @@ async def evaluator_agreement(
         human_score: str | None = Query(None, min_length=1, max_length=64,
                                         description=HUMAN_SCORE + " (default: the "
                                         "evaluator's human_score)"),
+        since: datetime | None = Query(None, description="only people's scores given from "
+                                                          "then on"),
         rt=Depends(runtime), _=Depends(require("viewer"))):
     """Judge-vs-human agreement on the traces both the evaluator and people scored:
     accuracy and Cohen's kappa for a boolean or categorical people's score, Pearson and
     Spearman correlation for a numeric one, with the number of pairs."""
-    return await queries.agreement(rt.pool, evaluator_id, human_score)
+    return await queries.agreement(rt.pool, evaluator_id, human_score, since)

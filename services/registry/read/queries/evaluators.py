@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -67,13 +68,15 @@ SELECT h.trace_id, j.value AS judge_value, j.label AS judge_label, h.value AS hu
                    AND e.actor = 'evaluator:' || $1
                  ORDER BY e.scored_at DESC LIMIT 1) j ON true
  WHERE h.source = 'human' AND h.name = $2
+   AND ($3::timestamptz IS NULL OR h.scored_at >= $3)
 """
 
 
-async def agreement(pool: asyncpg.Pool, evaluator_id: str, human_score: str | None
-                    ) -> dict[str, Any]:
+async def agreement(pool: asyncpg.Pool, evaluator_id: str, human_score: str | None,
+                    since: datetime | None = None) -> dict[str, Any]:
     """How the evaluator's scores agree with people's ``human_score`` (default: the one
-    set on the evaluator) on the traces both scored (:mod:`...domain.agreement`)."""
+    set on the evaluator) on the traces both scored (:mod:`...domain.agreement`); with
+    ``since``, only people's scores given from then on."""
     ev = await get_evaluator(pool, evaluator_id)
     name = human_score or ev["human_score"]
     if not name:
@@ -83,7 +86,7 @@ async def agreement(pool: asyncpg.Pool, evaluator_id: str, human_score: str | No
                                     name)
     if data_type is None:
         raise Invalid(f"human_score: no score config named {name!r}", field="human_score")
-    rows = await pool.fetch(_PAIRS, evaluator_id, name)
+    rows = await pool.fetch(_PAIRS, evaluator_id, name, since)
     pairs = [Pair(r["judge_value"], r["judge_label"], r["human_value"], r["human_label"])
              for r in rows]
     traces = len({r["trace_id"] for r in rows})
