@@ -38,14 +38,16 @@ class PartRefused(ValueError):
 
 
 def check_messages(messages: list[Any], policy: str) -> None:
-    """Refuse what the policy could not read: a message that is not an object, a text or
-    refusal part without its text as a string, a media part without its object, and,
-    unless the policy is ``off``, a part of a type the gateway does not know (its text
-    would reach the provider unmasked)."""
+    """Refuse what the policy could not read: a message that is not an object, a content
+    that is neither a text nor a list of parts, a text or refusal part without its text as
+    a string, a media part without its object, and, unless the policy is ``off``, a part
+    of a type the gateway does not know (its text would reach the provider unmasked)."""
     for i, m in enumerate(messages):
         if not isinstance(m, dict):
             raise PartRefused(f"messages.{i}", "a message must be an object")
         content = m.get("content")
+        if content is not None and not isinstance(content, str | list):
+            raise PartRefused(f"messages.{i}.content", "a text or a list of content parts")
         if not isinstance(content, list):
             continue
         for j, part in enumerate(content):

@@ -268,12 +268,15 @@ async def test_gateway_passes_parts_masks_pii_in_text_parts_and_stores_them_shor
      "messages.0.content.1.type"),
     ({"type": "image_url", "image_url": "https://x/a.png"}, "messages.0.content.1.image_url"),
     ("plain", "messages.0.content.1"),
+    (None, "messages.0.content"),
 ])
 async def test_gateway_refuses_parts_it_cannot_mask(gw, part, field):
     key = await gw.key("m")
+    content = [{"type": "text", "text": "hi"}, part] if part is not None else {
+        "type": "text", "text": "hong@example.com"}  # an object, not a list of parts
     async with gw.http() as h:
         r = await h.post("/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
-                         json=_chat("openai/vision", [{"type": "text", "text": "hi"}, part]))
+                         json=_chat("openai/vision", content))
     assert r.status_code == 422, r.text  # a problem that also carries OpenAI's error
     body = r.json()
     assert body["type"] == "urn:harness:problem:bad-content-part"
