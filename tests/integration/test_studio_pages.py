@@ -104,6 +104,42 @@ async def test_prompts_create_edit_diff_activate_and_history(reg):
     assert list(history["note"])[:2] == ["tone confuses users", "friendlier"]
 
 
+async def test_prompts_show_diff_and_edit_a_version_config(reg):
+    config = {"model": "echo", "temperature": 0,
+              "response_format": {"type": "json_object"}}
+    r = await reg.post("/prompts", json={"name": "extract", "content": "From {{ mail }}",
+                                         "config": config})
+    pid = r.json()["id"]
+    at = await run(page("prompts", prompt=pid))
+    assert "Model config" in texts(at) and "model=echo, temperature=0" in texts(at)
+    assert any('"response_format"' in c.value for c in at.code)
+
+    # a config that is not JSON is refused before anything is sent
+    key = f"edit_config_{pid}_1"
+    at.text_area(key=key).input('{"model": ')
+    at.text_input(key=f"edit_note_{pid}").input("colder")
+    at.button(key=f"edit_save_{pid}").click()
+    await run(at)
+    assert "Config is not JSON" in texts(at)
+    assert (await reg.get(f"/prompts/{pid}")).json()["latest_version"] == 1
+    # a changed config alone is saved as a new version, and diffed against v1
+    at.text_area(key=key).input(json.dumps({**config, "temperature": 0.5}))
+    at.button(key=f"edit_save_{pid}").click()
+    await run(at)
+    assert "Saved v2" in texts(at)
+    v2 = (await reg.get(f"/prompts/{pid}/versions/2")).json()
+    assert v2["config"] == {**config, "temperature": 0.5} and v2["content"] == "From {{ mail }}"
+    at.selectbox(key=f"ver_{pid}").select(2)
+    await run(at)
+    assert any('+  "temperature": 0.5' in c.value for c in at.code)
+    # the registry's refusal of a bad config is shown as a message
+    at.text_area(key=f"edit_config_{pid}_1").input('{"api_key": "sk-1"}')
+    at.button(key=f"edit_save_{pid}").click()
+    await run(at)
+    assert "config.api_key" in texts(at)
+    assert (await reg.get(f"/prompts/{pid}")).json()["latest_version"] == 2
+
+
 async def test_prompts_errors_are_messages_not_tracebacks(reg):
     await _prompt(reg, "taken")
     at = await run(page("prompts"))
