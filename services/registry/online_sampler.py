@@ -51,7 +51,8 @@ class TraceSampler:
 
     async def step(self) -> int:
         """Sample one page of new traces; the number of traces read (0: caught up)."""
-        traces = await feed.read_next(self.pool, CHECKPOINT, self.page_size)
+        # selecting needs no bodies: the scorer reads the trace it is handed
+        traces = await feed.read_next(self.pool, CHECKPOINT, self.page_size, bodies=False)
         if not traces:
             return 0
         evaluators = await list_evaluators(self.pool, "active")

@@ -17,12 +17,14 @@ Position = tuple[str, str]  # (writing transaction id, trace id)
 
 _FEED = (
     "SELECT written_xid::text AS xid, id, source, application, prompt_id, key_id, key_name, "
-    "model_requested, model_answered, latency_ms, cost_usd::float8 AS cost_usd, request, "
-    "response FROM gateway_traces "
+    "model_requested, model_answered, latency_ms, cost_usd::float8 AS cost_usd{bodies} "
+    "FROM gateway_traces "
     "WHERE written_xid IS NOT NULL AND (written_xid, id) > ($1::text::xid8, $2::uuid) "
     "AND written_xid < pg_snapshot_xmin(pg_current_snapshot()) "
     "AND kind = 'chat' AND status < 400 AND source <> 'scorer' "
     "ORDER BY written_xid, id LIMIT $3")
+_WITH_BODIES = _FEED.format(bodies=", request, response")
+_WITHOUT_BODIES = _FEED.format(bodies="")
 
 START: Position = ("0", str(uuid.UUID(int=0)))
 
@@ -33,11 +35,14 @@ async def checkpoint(pool: asyncpg.Pool, name: str) -> Position:
     return (row["xid"], str(row["trace_id"])) if row else START
 
 
-async def read_after(pool: asyncpg.Pool, after: Position, limit: int) -> list[dict[str, Any]]:
+async def read_after(pool: asyncpg.Pool, after: Position, limit: int, *,
+                     bodies: bool = True) -> list[dict[str, Any]]:
     """Up to ``limit`` fed traces written after ``after``, oldest first; each a dict of
-    the row (ids as strings) with its ``position``."""
+    the row (ids as strings) with its ``position``; ``bodies=False`` leaves out the
+    (masked) ``request`` and ``response`` (what selects a trace needs none)."""
     out = []
-    for r in await pool.fetch(_FEED, after[0], uuid.UUID(after[1]), limit):
+    sql = _WITH_BODIES if bodies else _WITHOUT_BODIES
+    for r in await pool.fetch(sql, after[0], uuid.UUID(after[1]), limit):
         d = dict(r)
         d["position"] = (d.pop("xid"), str(d["id"]))
         d["id"], d["key_id"] = str(d["id"]), (str(d["key_id"]) if d["key_id"] else None)
@@ -45,9 +50,10 @@ async def read_after(pool: asyncpg.Pool, after: Position, limit: int) -> list[di
     return out
 
 
-async def read_next(pool: asyncpg.Pool, name: str, limit: int) -> list[dict[str, Any]]:
+async def read_next(pool: asyncpg.Pool, name: str, limit: int, *,
+                    bodies: bool = True) -> list[dict[str, Any]]:
     """The traces after checkpoint ``name`` (see :func:`read_after`)."""
-    return await read_after(pool, await checkpoint(pool, name), limit)
+    return await read_after(pool, await checkpoint(pool, name), limit, bodies=bodies)
 
 
 async def save_checkpoint(pool: asyncpg.Pool, name: str, position: Position) -> None:
