@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -85,73 +86,153 @@ def _utc(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
+class _Params:
+    """The positional arguments of one query: :meth:`add` returns a value's placeholder."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def add(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+# One function per filter: the SQL condition it adds (None when the filter is not set).
+# Each is written the way an index of the trace explorer (gateway migrations 0003, 0005)
+# can serve it.
+Condition = Callable[[TraceFilter, _Params], str | None]
+
+
+def _since(f: TraceFilter, p: _Params) -> str | None:
+    return None if f.since is None else f"created_at >= {p.add(_utc(f.since))}"
+
+
+def _until(f: TraceFilter, p: _Params) -> str | None:
+    return None if f.until is None else f"created_at < {p.add(_utc(f.until))}"
+
+
+def _equals(column: str) -> Condition:
+    """``column = value`` for the filter field of the same name."""
+
+    def condition(f: TraceFilter, p: _Params) -> str | None:
+        value = getattr(f, column)
+        return None if value is None else f"{column} = {p.add(value)}"
+
+    condition.__name__ = f"_{column}"
+    return condition
+
+
+def _model(f: TraceFilter, p: _Params) -> str | None:
+    if f.model is None:
+        return None
+    m = p.add(f.model)
+    return f"(model_requested = {m} OR model_answered = {m})"
+
+
+def _key(f: TraceFilter, p: _Params) -> str | None:
+    """A gateway key's id, else its name."""
+    if f.key is None:
+        return None
+    try:
+        return f"key_id = {p.add(uuid.UUID(f.key))}"
+    except ValueError:
+        return f"key_name = {p.add(f.key)}"
+
+
+_STATUS = {"ok": "status < 400", "error": "status >= 400"}
+
+
+def _status(f: TraceFilter, p: _Params) -> str | None:
+    return _STATUS.get(f.status or "")
+
+
+def _min_latency(f: TraceFilter, p: _Params) -> str | None:
+    return None if f.min_latency_ms is None else f"latency_ms >= {p.add(f.min_latency_ms)}"
+
+
+def _min_cost(f: TraceFilter, p: _Params) -> str | None:
+    if f.min_cost_usd is None:
+        return None
+    return f"cost_usd >= {p.add(Decimal(repr(f.min_cost_usd)))}::numeric"
+
+
+def _text(f: TraceFilter, p: _Params) -> str | None:
+    """Literal, case-insensitive text in the stored (masked) bodies. The expressions are
+    those of the pg_trgm indexes (gateway migration 0005) where the extension exists."""
+    if not f.q:
+        return None
+    pattern = p.add(contains_pattern(f.q))
+    return (f"((request::text) ILIKE {pattern} ESCAPE '\\' "
+            f"OR (response::text) ILIKE {pattern} ESCAPE '\\')")
+
+
+def _scored(f: TraceFilter, p: _Params) -> str | None:
+    """Has a score (a person's or an evaluator's; of ``score_name`` when given) below
+    ``score_below``."""
+    if f.score_below is None and f.score_name is None:
+        return None
+    scored = ["s.trace_id = gateway_traces.id"]
+    if f.score_below is not None:
+        scored.append(f"s.value < {p.add(f.score_below)}")
+    if f.score_name is not None:
+        scored.append(f"s.name = {p.add(f.score_name)}")
+    return f"EXISTS (SELECT 1 FROM trace_scores s WHERE {' AND '.join(scored)})"
+
+
+_CONDITIONS: tuple[Condition, ...] = (
+    _since, _until, _equals("source"), _model, _equals("application"),
+    _equals("prompt_id"), _equals("prompt_version"), _key, _status, _min_latency,
+    _min_cost, _text, _scored)
+
+
 def where_clause(f: TraceFilter) -> tuple[str, list[Any]]:
-    """The SQL condition of ``f`` and its arguments ($1..$n)."""
-    conds: list[str] = []
-    args: list[Any] = []
+    """The SQL condition of ``f`` (its set filters ANDed) and its arguments ($1..$n)."""
+    p = _Params()
+    conds = [c for c in (condition(f, p) for condition in _CONDITIONS) if c is not None]
+    return (" AND ".join(conds) or "TRUE"), p.values
 
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
 
-    if f.since is not None:
-        conds.append(f"created_at >= {arg(_utc(f.since))}")
-    if f.until is not None:
-        conds.append(f"created_at < {arg(_utc(f.until))}")
-    if f.source is not None:
-        conds.append(f"source = {arg(f.source)}")
-    if f.model is not None:
-        p = arg(f.model)
-        conds.append(f"(model_requested = {p} OR model_answered = {p})")
-    if f.application is not None:
-        conds.append(f"application = {arg(f.application)}")
-    if f.prompt_id is not None:
-        conds.append(f"prompt_id = {arg(f.prompt_id)}")
-    if f.prompt_version is not None:
-        conds.append(f"prompt_version = {arg(f.prompt_version)}")
-    if f.key is not None:
-        try:
-            conds.append(f"key_id = {arg(uuid.UUID(f.key))}")
-        except ValueError:
-            conds.append(f"key_name = {arg(f.key)}")
-    if f.status == "ok":
-        conds.append("status < 400")
-    elif f.status == "error":
-        conds.append("status >= 400")
-    if f.min_latency_ms is not None:
-        conds.append(f"latency_ms >= {arg(f.min_latency_ms)}")
-    if f.min_cost_usd is not None:
-        conds.append(f"cost_usd >= {arg(Decimal(repr(f.min_cost_usd)))}::numeric")
-    if f.q:
-        p = arg(contains_pattern(f.q))
-        conds.append(f"(request::text ILIKE {p} ESCAPE '\\' "
-                     f"OR response::text ILIKE {p} ESCAPE '\\')")
-    if f.score_below is not None or f.score_name is not None:
-        scored = ["s.trace_id = gateway_traces.id"]
-        if f.score_below is not None:
-            scored.append(f"s.value < {arg(f.score_below)}")
-        if f.score_name is not None:
-            scored.append(f"s.name = {arg(f.score_name)}")
-        conds.append(f"EXISTS (SELECT 1 FROM trace_scores s WHERE {' AND '.join(scored)})")
-    return (" AND ".join(conds) or "TRUE"), args
+def page_query(f: TraceFilter, *, limit: int, after: Cursor | None = None
+               ) -> tuple[str, list[Any]]:
+    """The SQL and arguments of one page of :func:`list_traces` (``limit`` + 1 rows)."""
+    where, args = where_clause(f)
+    if after is not None:
+        args += [after.created_at, after.id]
+        t, i = f"${len(args) - 1}", f"${len(args)}"
+        # the plain bound lets the planner skip the day partitions newer than the cursor
+        where += f" AND created_at <= {t} AND (created_at, id) < ({t}, {i})"
+    args.append(limit + 1)  # one more than asked tells whether a next page exists
+    return (f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM gateway_traces WHERE {where} "
+            f"ORDER BY created_at DESC, id DESC LIMIT ${len(args)}"), args
 
 
 async def list_traces(pool: asyncpg.Pool, f: TraceFilter, *, limit: int,
                       after: Cursor | None = None) -> tuple[list[asyncpg.Record], Cursor | None]:
     """One page of trace summaries, newest first, and the cursor of the next page (None on
     the last one)."""
-    where, args = where_clause(f)
-    if after is not None:
-        args += [after.created_at, after.id]
-        where += f" AND (created_at, id) < (${len(args) - 1}, ${len(args)})"
-    args.append(limit + 1)  # one more than asked tells whether a next page exists
-    rows = await pool.fetch(
-        f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM gateway_traces WHERE {where} "
-        f"ORDER BY created_at DESC, id DESC LIMIT ${len(args)}", *args)
+    rows = await _explore(pool, *page_query(f, limit=limit, after=after))
     if len(rows) <= limit:
         return list(rows), None
     page = list(rows[:limit])
     return page, Cursor(page[-1]["created_at"], page[-1]["id"])
+
+
+EXPLORER_SETTINGS = "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL jit = off"
+
+
+async def _explore(pool: asyncpg.Pool, sql: str, args: list[Any]) -> list[asyncpg.Record]:
+    """Run a filtered read of the explorer, planned for its own arguments.
+
+    Which index answers a page depends on the values: a common word of ``q`` is found
+    soonest by walking the newest traces, a rare one through the trigram index; a busy
+    application by its index, a quiet one the same way. A prepared statement's generic
+    plan (which the server may switch to after five runs) would pick one path for every
+    value, so each read is planned for its values; JIT compilation, which costs more than
+    such a read takes, is off.
+    """
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
+        await conn.execute(EXPLORER_SETTINGS)
+        return await conn.fetch(sql, *args)
 
 
 async def get_trace(pool: asyncpg.Pool, trace_id: uuid.UUID) -> asyncpg.Record | None:
@@ -184,7 +265,7 @@ async def traces_matching(pool: asyncpg.Pool, f: TraceFilter, *, limit: int
     more matched."""
     where, args = where_clause(f)
     args.append(limit + 1)
-    rows = await pool.fetch(
-        f"SELECT {', '.join(_CASE_COLUMNS)} FROM gateway_traces WHERE {where} "
-        f"ORDER BY created_at DESC, id DESC LIMIT ${len(args)}", *args)
+    rows = await _explore(
+        pool, f"SELECT {', '.join(_CASE_COLUMNS)} FROM gateway_traces WHERE {where} "
+              f"ORDER BY created_at DESC, id DESC LIMIT ${len(args)}", args)
     return list(rows[:limit]), len(rows) > limit
