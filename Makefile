@@ -62,6 +62,7 @@ bench: $(VENV)/.installed-test  ## benchmarks, JSON on stdout
 	$(PY) bench/studio.py
 	$(PY) bench/key_revocation.py
 	$(PY) bench/stall.py
+	$(PY) bench/traces.py  # fills and drops its own database (1,000,000 traces)
 	$(PY) bench/gateway.py  # first run: installs LiteLLM's proxy into .harness/litellm-proxy-venv
 
 clean:
