@@ -186,14 +186,14 @@ FROM bench_vocab v, (
 
 SCORES = """
 INSERT INTO trace_scores (trace_id, name, source, actor, data_type, value, label, comment,
-                          scored_at)
+                          scored_at, trace_created_at)
 SELECT id, 'helpfulness', 'evaluator', 'evaluator:helpfulness', 'numeric',
        round(((hashtext(id::text || 'h') & 2147483647) % 1000) / 1000.0, 3), NULL, '',
-       created_at + interval '5 seconds'
+       created_at + interval '5 seconds', created_at
 FROM gateway_traces WHERE status < 400 AND (hashtext(id::text) & 2147483647) % 10 = 0
 UNION ALL
 SELECT id, 'correct', 'human', 'alice', 'boolean', v, CASE WHEN v = 1 THEN 'true' ELSE 'false' END,
-       '', created_at + interval '1 day'
+       '', created_at + interval '1 day', created_at
 FROM (SELECT id, created_at, ((hashtext(id::text || 'c') & 2147483647) % 4 > 0)::int::float8 AS v
       FROM gateway_traces WHERE status < 400 AND (hashtext(id::text) & 2147483647) % 100 = 7) c
 """

@@ -112,3 +112,42 @@ async def test_free_text_through_the_index_is_literal_and_case_insensitive(pool)
     for q, expected in [("ord-00042", 1), ("[EMAIL] 1", 11), ("ORD-0004_", 0), ("_", 0)]:
         _, rows = await plan_and_rows(pool, TraceFilter(q=q), bitmap_only=True)
         assert len(rows) == expected, q
+
+
+async def test_score_filters_page_newest_trace_first_once_each(client, runtime):
+    """Scores recorded through the API keep their trace's time (the projection reads it),
+    and a score filter pages from them: newest trace first, a trace scored by two people
+    once, no repeats or gaps across cursors, other filters applied to each trace."""
+    traces = [trace(i, application="bot" if i % 2 else "other") for i in range(12)]
+    await PostgresTraceStore(runtime.pool).write(traces)
+    r = await client.post("/score-configs", json={"name": "stars", "data_type": "numeric",
+                                                  "min_value": 0, "max_value": 5})
+    assert r.status_code == 201, r.text
+    low = {i for i in range(12) if i % 3 != 0}  # scored 1 (by both people) or 4
+    for i in range(12):
+        for who in ("rita", "sam"):
+            r = await client.post(f"/traces/{traces[i].id}/scores", headers={"X-Actor": who},
+                                  json={"name": "stars", "value": 1 if i in low else 4})
+            assert r.status_code == 201, r.text
+
+    async def pages(**params) -> list[str]:
+        seen, cursor = [], None
+        while True:
+            body = (await client.get("/traces", params=params | {"limit": 3} | (
+                {"cursor": cursor} if cursor else {}))).json()
+            seen += [t["id"] for t in body["items"]]
+            cursor = body["next_cursor"]
+            if cursor is None:
+                return seen
+
+    newest_first = [str(traces[i].id) for i in reversed(range(12))]
+    assert await pages(score_below=2, score_name="stars") == [
+        t for t in newest_first if traces_index(traces, t) in low]
+    assert await pages(score_below=2, application="bot") == [
+        t for t in newest_first if traces_index(traces, t) in low and traces_index(traces, t) % 2]
+    assert await pages(score_name="stars") == newest_first  # any score of that name
+    assert await pages(score_below=1) == []
+
+
+def traces_index(traces: list[Trace], trace_id: str) -> int:
+    return next(i for i, t in enumerate(traces) if str(t.id) == trace_id)

@@ -65,3 +65,25 @@ def test_a_page_after_a_cursor_is_bounded_by_its_time_for_partition_pruning():
 def test_a_first_page_asks_one_row_more_than_its_size():
     sql, args = page_query(TraceFilter(), limit=20)
     assert "WHERE TRUE ORDER BY created_at DESC, id DESC LIMIT $1" in sql and args == [21]
+
+
+def test_a_score_filter_walks_the_scores_in_trace_time_and_reads_each_trace_by_its_key():
+    after = Cursor(T, KEY)
+    sql, args = page_query(TraceFilter(score_below=0.5, score_name="polite", since=T,
+                                       application="bot"), limit=10, after=after)
+    assert sql.startswith("SELECT DISTINCT ON (s.trace_created_at, s.trace_id) t.id, ")
+    trace, keys = sql.split(" FROM trace_scores s, LATERAL (")[1].split(" OFFSET 0) t WHERE ")
+    assert trace.endswith("FROM gateway_traces WHERE id = s.trace_id AND "
+                          "created_at = s.trace_created_at AND application = $6")
+    assert keys == ("s.trace_created_at IS NOT NULL AND s.value < $1 AND s.name = $2 AND "
+                    "s.trace_created_at >= $3 AND s.trace_created_at <= $4 AND "
+                    "(s.trace_created_at, s.trace_id) < ($4, $5) "
+                    "ORDER BY s.trace_created_at DESC, s.trace_id DESC LIMIT $7")
+    assert args == [0.5, "polite", T, T, KEY, "bot", 11]
+
+
+def test_a_score_filter_with_free_text_tests_each_trace_found_by_its_text():
+    sql, args = page_query(TraceFilter(score_below=0.5, q="refund"), limit=10)
+    assert sql.startswith("SELECT id, created_at,") and "LATERAL" not in sql
+    assert "EXISTS (SELECT 1 FROM trace_scores s WHERE s.trace_id = gateway_traces.id " \
+           "AND s.value < $2)" in sql and args == ["%refund%", 0.5, 11]

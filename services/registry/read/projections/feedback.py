@@ -31,11 +31,15 @@ def _scored_by(d: TraceScored, ev: StoredEvent) -> str:
 
 async def _trace_scored(conn, ev: StoredEvent) -> None:
     d = TraceScored.model_validate(ev.data)
+    # the trace's recorded time (NULL when it is not stored): score filters of GET /traces
+    # walk scores in trace time and read each trace from its day partition
     await conn.execute(
         "INSERT INTO trace_scores (trace_id, name, source, actor, data_type, value, label, "
-        "comment, config_id, scored_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+        "comment, config_id, scored_at, trace_created_at) VALUES ($1, $2, $3, $4, $5, $6, "
+        "$7, $8, $9, $10, (SELECT max(created_at) FROM gateway_traces WHERE id = $1)) "
         "ON CONFLICT (trace_id, name, source, actor) DO UPDATE SET data_type = $5, "
-        "value = $6, label = $7, comment = $8, config_id = $9, scored_at = $10",
+        "value = $6, label = $7, comment = $8, config_id = $9, scored_at = $10, "
+        "trace_created_at = EXCLUDED.trace_created_at",
         d.trace_id, d.name, d.source, _scored_by(d, ev), d.data_type, d.value, d.label,
         d.comment, d.score_config_id, ev.recorded_at)
 

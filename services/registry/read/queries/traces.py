@@ -179,10 +179,11 @@ def _scored(f: TraceFilter, p: _Params) -> str | None:
     return f"EXISTS (SELECT 1 FROM trace_scores s WHERE {' AND '.join(scored)})"
 
 
-_CONDITIONS: tuple[Condition, ...] = (
-    _since, _until, _equals("source"), _model, _equals("application"),
-    _equals("prompt_id"), _equals("prompt_version"), _key, _status, _min_latency,
-    _min_cost, _text, _scored)
+# the conditions on a trace's own columns (the time range is the scores' too: below)
+_TRACE_CONDITIONS: tuple[Condition, ...] = (
+    _equals("source"), _model, _equals("application"), _equals("prompt_id"),
+    _equals("prompt_version"), _key, _status, _min_latency, _min_cost, _text)
+_CONDITIONS: tuple[Condition, ...] = (_since, _until, *_TRACE_CONDITIONS, _scored)
 
 
 def where_clause(f: TraceFilter) -> tuple[str, list[Any]]:
@@ -195,6 +196,8 @@ def where_clause(f: TraceFilter) -> tuple[str, list[Any]]:
 def page_query(f: TraceFilter, *, limit: int, after: Cursor | None = None
                ) -> tuple[str, list[Any]]:
     """The SQL and arguments of one page of :func:`list_traces` (``limit`` + 1 rows)."""
+    if _score_driven(f):
+        return _scored_page_query(f, limit=limit, after=after)
     where, args = where_clause(f)
     if after is not None:
         args += [after.created_at, after.id]
@@ -204,6 +207,44 @@ def page_query(f: TraceFilter, *, limit: int, after: Cursor | None = None
     args.append(limit + 1)  # one more than asked tells whether a next page exists
     return (f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM gateway_traces WHERE {where} "
             f"ORDER BY created_at DESC, id DESC LIMIT ${len(args)}"), args
+
+
+def _score_driven(f: TraceFilter) -> bool:
+    """A score filter without free text is answered from the scores: they are few beside
+    the traces, and walking traces to test each for a rare score costs as many traces as
+    lie between two matches. (With free text, the trigram index finds fewer traces.)"""
+    return (f.score_below is not None or f.score_name is not None) and not f.q
+
+
+def _scored_page_query(f: TraceFilter, *, limit: int, after: Cursor | None
+                       ) -> tuple[str, list[Any]]:
+    """The matching scores' traces, newest first: (trace time, trace id) from the scores'
+    indexes (registry migration 0013), each trace read from its own day partition with
+    the other filters. The lateral part stays a subquery (``OFFSET 0``) so each trace is
+    one key lookup the planner cannot turn into a scan of every trace."""
+    p = _Params()
+    keys = ["s.trace_created_at IS NOT NULL"]
+    if f.score_below is not None:
+        keys.append(f"s.value < {p.add(f.score_below)}")
+    if f.score_name is not None:
+        keys.append(f"s.name = {p.add(f.score_name)}")
+    if f.since is not None:
+        keys.append(f"s.trace_created_at >= {p.add(_utc(f.since))}")
+    if f.until is not None:
+        keys.append(f"s.trace_created_at < {p.add(_utc(f.until))}")
+    if after is not None:
+        t, i = p.add(after.created_at), p.add(after.id)
+        keys.append(f"s.trace_created_at <= {t} AND (s.trace_created_at, s.trace_id) < ({t}, {i})")
+    others = [c for c in (condition(f, p) for condition in _TRACE_CONDITIONS) if c is not None]
+    trace = " AND ".join(["id = s.trace_id", "created_at = s.trace_created_at", *others])
+    # DISTINCT ON at the top (a trace scored twice is listed once) keeps the whole query
+    # one plan under the LIMIT: the scores are walked in index order and stop with the page
+    return ("SELECT DISTINCT ON (s.trace_created_at, s.trace_id) "
+            f"{', '.join('t.' + c for c in SUMMARY_COLUMNS)} FROM trace_scores s, LATERAL ("
+            f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM gateway_traces WHERE {trace} "
+            f"OFFSET 0) t WHERE {' AND '.join(keys)} "
+            "ORDER BY s.trace_created_at DESC, s.trace_id DESC "
+            f"LIMIT {p.add(limit + 1)}"), p.values
 
 
 async def list_traces(pool: asyncpg.Pool, f: TraceFilter, *, limit: int,
