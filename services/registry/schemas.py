@@ -606,11 +606,14 @@ class TargetSpec(RequestBody):
     version: int | None = Field(default=None, ge=1, le=INT32_MAX,
                                 description="default: the active version")
     application_id: str | None = None
-    model: str | None = Field(default=None, description="default: the application's model")
+    model: str | None = Field(default=None, description="default: the application's model, "
+                                                        "else the run's models, else the "
+                                                        "version's config model")
     params: dict[str, Any] = Field(
         default_factory=dict, description="LLM options (temperature, max_tokens, top_p, stop, "
-                                          "seed, response_format, tools, ...); endpoints and "
-                                          "credentials come from server configuration")
+                                          "seed, response_format, tools, ...) over the "
+                                          "application's and the version's config; endpoints "
+                                          "and credentials come from server configuration")
     fallback_models: list[str] | None = None
     label: str | None = None
 

@@ -304,3 +304,28 @@ async def test_a_split_variant_runs_with_its_own_config(client):
             n, f"m{n}", n, n)
         seen.add(n)
     assert seen == {1, 2}
+
+
+async def test_a_gate_run_without_a_model_runs_each_version_as_configured(stack_client):
+    c = stack_client
+    p = (await c.post("/prompts", json={"name": "gated", "content": "Say {{ city }}",
+                                        "config": {"model": "echo", "seed": 1}})).json()
+    await c.post(f"/prompts/{p['id']}/versions", json={
+        "content": "Say {{ city }}!", "config": {"model": "echo", "seed": 2}})
+    await c.post(f"/prompts/{p['id']}/versions", json={"content": "Say it", "config": {}})
+    gold = (await c.post("/datasets", json={"name": "gold", "dataset_type": "golden"})).json()
+    await c.post(f"/datasets/{gold['id']}/cases", json={"cases": [
+        {"input": {"city": "Oslo"}, "assert": [{"type": "contains", "value": "Oslo"}]}]})
+    await c.post(f"/datasets/{gold['id']}/verify", json={"note": "checked"})
+    r = await c.put(f"/prompts/{p['id']}/policy",
+                    json={"gate": {"dataset_id": gold["id"], "min_pass_rate": 1.0}})
+    assert r.status_code == 200, r.text
+    r = await c.post(f"/prompts/{p['id']}/promotions", json={"version": 2, "run_gate": {}})
+    assert r.status_code in (200, 201), r.text
+    run = await wait_run(c, r.json()["gate_run_id"])
+    assert [(t["prompt_version"], t["model"], t["params"]) for t in run["targets"]] == [
+        (1, "echo", {"seed": 1}), (2, "echo", {"seed": 2})]
+    # a version whose config names no model needs the gate's model
+    r = await c.post(f"/prompts/{p['id']}/promotions", json={"version": 3, "run_gate": {}})
+    body = problem(r, 422)
+    assert body["field"] == "targets.1.model"

@@ -107,9 +107,9 @@ async def govern(rt: Runtime, prompt_id: str, command, metadata: EventMetadata,
 @dataclass(frozen=True)
 class GateRun:
     """Request the gate run with a proposal: candidate and current version on the gate's
-    dataset, on this model."""
+    dataset, on this model (None: each version's config model)."""
 
-    model: str
+    model: str | None
     params: dict[str, Any] = field(default_factory=dict)
     concurrency: int = 4
 

@@ -67,8 +67,11 @@ class PolicyBody(RequestBody):
 
 
 class GateRun(RequestBody):
-    model: str
-    params: dict[str, Any] = Field(default_factory=dict)
+    model: str | None = Field(default=None, min_length=1,
+                              description="default: each version's config model (each "
+                                          "version then runs as it would serve)")
+    params: dict[str, Any] = Field(default_factory=dict,
+                                   description="over each version's config")
     concurrency: int = Field(default=4, ge=1, le=256)
 
 
