@@ -358,6 +358,9 @@ class RenderOut(BaseModel):
     version: int
     rendered: str | list[dict[str, Any]]
     messages: list[dict[str, Any]]
+    config: dict[str, Any] = Field(default_factory=dict,
+                                   description="the version's model and LLM options, to call "
+                                               "the model with alongside ``messages``")
 
 
 class ApplicationCreate(RequestBody):

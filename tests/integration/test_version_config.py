@@ -68,6 +68,11 @@ async def test_config_is_stored_inherited_cleared_diffed_and_in_history(client):
     # the read model and the folded state agree (as_of replays the events)
     as_of = (await client.get(f"/prompts/{pid}", params={"as_of": "2100-01-01T00:00:00Z"}))
     assert as_of.json()["active"]["config"] == CONFIG
+    # render answers the messages with the config to call the model with
+    rendered = (await client.post(f"/prompts/{pid}/render",
+                                  json={"variables": {"q": "it"}, "version": 3})).json()
+    assert rendered["messages"] == [{"role": "user", "content": "Find it!"}]
+    assert rendered["config"] == got["config"]
 
 
 @pytest.mark.parametrize("config, field, words", [

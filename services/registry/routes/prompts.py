@@ -173,6 +173,6 @@ async def render(prompt_id: str, body: RenderBody, rt=Depends(runtime),
         v = await queries.get_version(rt.pool, prompt_id, body.version)
     rendered = await templating.render_async(v.content, body.variables)
     return RenderOut(prompt_id=prompt_id, version=v.version, rendered=rendered,
-                     messages=templating.to_messages(rendered))
+                     messages=templating.to_messages(rendered), config=v.config)
 
 
