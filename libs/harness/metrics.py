@@ -96,6 +96,11 @@ registry_projection_lag_seconds = _histogram(
     "From an event's recorded_at to its projection into the read models.", (), FAST)
 registry_sse_subscribers = _gauge(
     "harness_registry_sse_subscribers", "Open Server-Sent Events streams (/events/stream).")
+registry_online_feed_behind_seconds = _gauge(
+    "harness_registry_online_feed_behind_seconds",
+    "Online evaluation (the registry's sampler): age of the oldest stored trace it has not "
+    "read yet, 0 when caught up (grows while sampling lags or a long transaction on the "
+    "server holds the trace feed back).")
 
 
 class _Subscriptions(Collector):

@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from harness import metrics
 from harness.evaluation.online import sample_event_id, selects
 from harness.events import EventMetadata, streams
 from harness.events.feedback_events import TraceSampled
@@ -82,6 +83,9 @@ class TraceSampler:
                 log.error("online_sampler_failed", error=f"{type(exc).__name__}: {exc}")
                 read = 0
             if read == 0:
+                with contextlib.suppress(Exception):  # a gauge never stops the sampler
+                    metrics.registry_online_feed_behind_seconds.set(
+                        await feed.behind_s(self.pool, CHECKPOINT))
                 await asyncio.sleep(self.poll_s)
 
     def start(self) -> asyncio.Task:

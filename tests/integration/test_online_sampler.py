@@ -16,6 +16,7 @@ import pytest
 
 from harness.evaluation.online import sample_event_id, sampled, score_event_id
 from harness.llm import LLMClient, LLMError
+from harness.tracing import feed
 from services.gateway.config import GatewaySettings
 from services.registry.online_sampler import CHECKPOINT, TraceSampler
 from services.scorer.online import OnlineScorer
@@ -81,8 +82,11 @@ async def test_registry_samples_and_the_scorer_service_scores_each_pair_once(cli
         expected = {(t, curt) for t in traces} | {
             (t, half) for t in traces if sampled(half, t, 0.5)}
 
+        # how far behind the sampler is: the age of the oldest trace it has not read
+        assert await feed.behind_s(runtime.pool, CHECKPOINT) > 0
         sampler = TraceSampler(runtime.pool, runtime.commands)
         await _sample(sampler, 8)
+        assert await feed.behind_s(runtime.pool, CHECKPOINT) == 0
         got = await _events(runtime, "TraceSampled")
         assert {(t, e) for t, e, _ in got} == expected and len(got) == len(expected)
         assert all(i == sample_event_id(e, t) for t, e, i in got)

@@ -24,6 +24,11 @@ _FEED = (
     "AND kind = 'chat' AND status < 400 AND source <> 'scorer' "
     "ORDER BY written_xid, id LIMIT $3")
 _WITH_BODIES = _FEED.format(bodies=", request, response")
+_OLDEST_UNREAD = (
+    "SELECT extract(epoch FROM now() - created_at)::float8 FROM gateway_traces "
+    "WHERE written_xid IS NOT NULL AND (written_xid, id) > ($1::text::xid8, $2::uuid) "
+    "AND kind = 'chat' AND status < 400 AND source <> 'scorer' "
+    "ORDER BY written_xid, id LIMIT 1")
 _WITHOUT_BODIES = _FEED.format(bodies="")
 
 START: Position = ("0", str(uuid.UUID(int=0)))
@@ -65,3 +70,11 @@ async def save_checkpoint(pool: asyncpg.Pool, name: str, position: Position) -> 
         "SET xid = excluded.xid, trace_id = excluded.trace_id, updated_at = now() "
         "WHERE (c.xid, c.trace_id) < (excluded.xid, excluded.trace_id)",
         name, position[0], position[1])
+
+
+async def behind_s(pool: asyncpg.Pool, name: str) -> float:
+    """How old the first trace after checkpoint ``name`` is, readable yet or not (0: none):
+    how far the reader is behind."""
+    after = await checkpoint(pool, name)
+    age = await pool.fetchval(_OLDEST_UNREAD, after[0], uuid.UUID(after[1]))
+    return max(0.0, float(age or 0.0))
