@@ -22,6 +22,7 @@ from services.registry.read.queries.traces import (
     EXPLORER_SETTINGS,
     TraceFilter,
     page_query,
+    traces_matching,
 )
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
@@ -147,6 +148,11 @@ async def test_score_filters_page_newest_trace_first_once_each(client, runtime):
         t for t in newest_first if traces_index(traces, t) in low and traces_index(traces, t) % 2]
     assert await pages(score_name="stars") == newest_first  # any score of that name
     assert await pages(score_below=1) == []
+    # traces by filter (cases from traces, annotation queues) select the same way
+    rows, more = await traces_matching(runtime.pool, TraceFilter(score_below=2), limit=3)
+    assert [str(r["id"]) for r in rows] == [
+        t for t in newest_first if traces_index(traces, t) in low][:3] and more
+    assert rows[0]["request"] == traces[11 if 11 in low else 10].request  # with the bodies
 
 
 def traces_index(traces: list[Trace], trace_id: str) -> int:

@@ -193,11 +193,12 @@ def where_clause(f: TraceFilter) -> tuple[str, list[Any]]:
     return (" AND ".join(conds) or "TRUE"), p.values
 
 
-def page_query(f: TraceFilter, *, limit: int, after: Cursor | None = None
-               ) -> tuple[str, list[Any]]:
-    """The SQL and arguments of one page of :func:`list_traces` (``limit`` + 1 rows)."""
+def page_query(f: TraceFilter, *, limit: int, after: Cursor | None = None,
+               columns: tuple[str, ...] = SUMMARY_COLUMNS) -> tuple[str, list[Any]]:
+    """The SQL and arguments of one page of :func:`list_traces` (``limit`` + 1 rows of
+    ``columns``)."""
     if _score_driven(f):
-        return _scored_page_query(f, limit=limit, after=after)
+        return _scored_page_query(f, limit=limit, after=after, columns=columns)
     where, args = where_clause(f)
     if after is not None:
         args += [after.created_at, after.id]
@@ -205,7 +206,7 @@ def page_query(f: TraceFilter, *, limit: int, after: Cursor | None = None
         # the plain bound lets the planner skip the day partitions newer than the cursor
         where += f" AND created_at <= {t} AND (created_at, id) < ({t}, {i})"
     args.append(limit + 1)  # one more than asked tells whether a next page exists
-    return (f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM gateway_traces WHERE {where} "
+    return (f"SELECT {', '.join(columns)} FROM gateway_traces WHERE {where} "
             f"ORDER BY created_at DESC, id DESC LIMIT ${len(args)}"), args
 
 
@@ -216,8 +217,8 @@ def _score_driven(f: TraceFilter) -> bool:
     return (f.score_below is not None or f.score_name is not None) and not f.q
 
 
-def _scored_page_query(f: TraceFilter, *, limit: int, after: Cursor | None
-                       ) -> tuple[str, list[Any]]:
+def _scored_page_query(f: TraceFilter, *, limit: int, after: Cursor | None,
+                       columns: tuple[str, ...]) -> tuple[str, list[Any]]:
     """The matching scores' traces, newest first: (trace time, trace id) from the scores'
     indexes (registry migration 0013), each trace read from its own day partition with
     the other filters. The lateral part stays a subquery (``OFFSET 0``) so each trace is
@@ -240,8 +241,8 @@ def _scored_page_query(f: TraceFilter, *, limit: int, after: Cursor | None
     # DISTINCT ON at the top (a trace scored twice is listed once) keeps the whole query
     # one plan under the LIMIT: the scores are walked in index order and stop with the page
     return ("SELECT DISTINCT ON (s.trace_created_at, s.trace_id) "
-            f"{', '.join('t.' + c for c in SUMMARY_COLUMNS)} FROM trace_scores s, LATERAL ("
-            f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM gateway_traces WHERE {trace} "
+            f"{', '.join('t.' + c for c in columns)} FROM trace_scores s, LATERAL ("
+            f"SELECT {', '.join(columns)} FROM gateway_traces WHERE {trace} "
             f"OFFSET 0) t WHERE {' AND '.join(keys)} "
             "ORDER BY s.trace_created_at DESC, s.trace_id DESC "
             f"LIMIT {p.add(limit + 1)}"), p.values
@@ -304,9 +305,5 @@ async def traces_matching(pool: asyncpg.Pool, f: TraceFilter, *, limit: int
                           ) -> tuple[list[asyncpg.Record], bool]:
     """The newest ``limit`` traces ``f`` selects, with their (masked) bodies, and whether
     more matched."""
-    where, args = where_clause(f)
-    args.append(limit + 1)
-    rows = await _explore(
-        pool, f"SELECT {', '.join(_CASE_COLUMNS)} FROM gateway_traces WHERE {where} "
-              f"ORDER BY created_at DESC, id DESC LIMIT ${len(args)}", args)
+    rows = await _explore(pool, *page_query(f, limit=limit, columns=_CASE_COLUMNS))
     return list(rows[:limit]), len(rows) > limit
