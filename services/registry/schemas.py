@@ -84,6 +84,13 @@ class ContentPart(RequestBody):
     """One part of a message's content, as in the OpenAI chat API: the field named by
     ``type`` and no other (``text`` and ``image_url.url`` are templates)."""
 
+    model_config = {"json_schema_extra": {"examples": [
+        {"type": "text", "text": "Describe {{ subject }}."},
+        {"type": "image_url", "image_url": {"url": "https://img.example/{{ image_id }}.png",
+                                            "detail": "high"}},
+        {"type": "input_audio", "input_audio": {"data": "{{ audio }}", "format": "wav"}},
+        {"type": "file", "file": {"file_id": "file-abc"}}]}}
+
     type: Literal["text", "image_url", "input_audio", "file"]
     text: str | None = None
     image_url: ImageURL | None = None
