@@ -211,6 +211,9 @@ async def test_gateway_app_precedence_each_level_wins(gw, stub):
         # the request over the application
         r, sent = await call(temperature=0.1, seed=1, max_tokens=20)
         assert (sent["temperature"], sent["seed"], sent["max_tokens"]) == (0.1, 1, 20)
+        # the request's output bound replaces the lower layers' under either name
+        r, sent = await call(max_completion_tokens=30)
+        assert sent["max_completion_tokens"] == 30 and "max_tokens" not in sent
         # a new version without config: the defaults (the application's model stays)
         await h.post(f"/prompts/{p['id']}/versions", json={"content": "Be kind.", "config": {},
                                                            "activate": True})

@@ -143,12 +143,18 @@ def _masked(messages: list[dict[str, Any]], policy: str) -> tuple[list[dict[str,
     return masked, action
 
 
+_OUTPUT_BOUNDS = frozenset({"max_tokens", "max_completion_tokens"})
+
+
 def _params(gw: Gateway, key: GatewayKey, tgt: Target, body: dict) -> dict[str, Any]:
     """The application's LLM options under the request's; a key with a budget gets the
     default output bound when the request sets none."""
     params = dict(tgt.params)
-    params.update({k: v for k, v in body.items()
-                   if k in options.OPENAI_FORWARDED and v is not None})
+    given = {k: v for k, v in body.items() if k in options.OPENAI_FORWARDED and v is not None}
+    if given.keys() & _OUTPUT_BOUNDS:  # one bound, two names: the request's replaces theirs
+        for name in _OUTPUT_BOUNDS:
+            params.pop(name, None)
+    params.update(given)
     if key.has_budget and params.get("max_tokens") is None \
             and params.get("max_completion_tokens") is None:
         params["max_tokens"] = gw.settings.default_max_tokens
