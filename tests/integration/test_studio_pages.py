@@ -394,7 +394,9 @@ async def test_runs_form_refuses_incomplete_input_and_reports_api_errors(reg):
     at.text_input(key="run_models").input(" ")
     at.button[-1].click()
     await run(at)
-    assert "Name at least one model" in texts(at)
+    # no model and none in the version's config: the registry's answer says where one goes
+    assert "targets.0.model: no model" in texts(at) and "config.model" in texts(at)
+    assert (await reg.get("/runs")).json()["total"] == 0
     # an unknown run in the URL is a readable message
     at = await run(page("runs", run="00000000-0000-0000-0000-000000000000"))
     assert "Could not load the run: run 00000000-0000-0000-0000-000000000000 not found" \

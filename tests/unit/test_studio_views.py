@@ -416,8 +416,8 @@ def test_run_targets_and_body():
         targets.run_body("", [opts["reply v2"]], ["echo"])
     with pytest.raises(ValueError, match="at least one prompt version"):
         targets.run_body("d", [], ["echo"])
-    with pytest.raises(ValueError, match="model"):
-        targets.run_body("d", [opts["reply v2"]], [])
+    # no models: each version runs on its config's model (the registry refuses one without)
+    assert targets.run_body("d", [opts["reply v2"]], [])["models"] == []
     assert targets.run_body("d", [{"application_id": "a"}], [])["models"] == []
 
 

@@ -54,7 +54,8 @@ def start_form(client: StudioAPI) -> None:
                                     key="run_targets",
                                     help="Pick prompts above to list their versions.")
             models = st.text_input("Models for the prompt versions (comma separated)",
-                                   value="echo", key="run_models")
+                                   value="echo", key="run_models",
+                                   help="Blank: each version runs on its config's model.")
             c1, c2 = st.columns(2)
             repeat = c1.number_input("Repeat each case", 1, 100, 1, key="run_repeat")
             gate = c2.number_input("Minimum pass rate (%)", 0, 100, 100, key="run_gate",
