@@ -650,11 +650,13 @@ def promotions_propose(
     reason: Annotated[str, typer.Option(help="why")] = "",
     gate_model: Annotated[str | None, typer.Option(help="request the gate run on this model")]
     = None,
+    run_gate: Annotated[bool, typer.Option(
+        help="request the gate run, each version on its config's model")] = False,
     actor: ActorOption = None,
     url: Annotated[str | None, typer.Option(help="registry URL (default HARNESS_URL)")] = None,
 ) -> None:
     """Propose VERSION for ENVIRONMENT, or a --split of it between versions (with
-    --gate-model: run the policy's gate now)."""
+    --gate-model or --run-gate: run the policy's gate now)."""
     if (version is None) == (split is None):
         raise typer.BadParameter("give --version or --split", param_hint="--version")
     body: dict = {"environment": environment, "reason": reason}
@@ -664,8 +666,8 @@ def promotions_propose(
         body["version"] = version
 
     def work(c):
-        if gate_model:
-            body["run_gate"] = {"model": gate_model}
+        if gate_model or run_gate:
+            body["run_gate"] = {"model": gate_model} if gate_model else {}
         r = c.post(f"/prompts/{_prompt_id(c, prompt)}/promotions", json=body)
         if r.status_code >= 400:
             err.print(f"[red]{r.json().get('detail')}[/red]")

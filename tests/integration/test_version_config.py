@@ -337,3 +337,28 @@ async def test_a_gate_run_without_a_model_runs_each_version_as_configured(stack_
     r = await c.post(f"/prompts/{p['id']}/promotions", json={"version": 3, "run_gate": {}})
     body = problem(r, 422)
     assert body["field"] == "targets.1.model"
+
+
+async def test_cli_requests_a_gate_run_on_the_versions_configs(live_stack_url):
+    import httpx
+
+    from tests.integration.test_prompt_files import harness
+
+    async with httpx.AsyncClient(base_url=live_stack_url, timeout=60) as c:
+        p = (await c.post("/prompts", json={"name": "cli-gated", "content": "Say {{ city }}",
+                                            "config": {"model": "echo"}})).json()
+        await c.post(f"/prompts/{p['id']}/versions", json={
+            "content": "Say {{ city }}!", "config": {"model": "echo", "seed": 2}})
+        gold = (await c.post("/datasets", json={"name": "g", "dataset_type": "golden"})).json()
+        await c.post(f"/datasets/{gold['id']}/cases", json={"cases": [
+            {"input": {"city": "Oslo"}, "assert": [{"type": "contains", "value": "Oslo"}]}]})
+        await c.post(f"/datasets/{gold['id']}/verify", json={"note": "ok"})
+        await c.put(f"/prompts/{p['id']}/policy", json={"gate": {"dataset_id": gold["id"]}})
+    code, out = await harness("promotions", "propose", "cli-gated", "--version", "2",
+                              "--run-gate", "--url", live_stack_url)
+    assert code == 0, out
+    async with httpx.AsyncClient(base_url=live_stack_url, timeout=60) as c:
+        [promotion] = (await c.get(f"/prompts/{p['id']}/promotions")).json()["items"]
+        run = await wait_run(c, promotion["gate_run_id"])
+    assert [(t["model"], t["params"]) for t in run["targets"]] == [("echo", {}),
+                                                                   ("echo", {"seed": 2})]
