@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -26,6 +30,8 @@ from harness.template_sandbox import BudgetedSandbox, RenderBudget, RenderBudget
 __all__ = [
     "Content",
     "MissingVariablesError",
+    "REFERENCE_SYNTAX",
+    "Reference",
     "RenderBudget",
     "RenderBudgetExceeded",
     "TemplateRenderError",
@@ -71,10 +77,104 @@ class TemplateRenderError(ValueError):
         self.message = message
 
 
-# Composition tags would load other templates by name: no loader defines names yet, so a
-# template using them can never render; refuse it when it is stored.
+# Jinja's composition tags would load other templates through a loader: prompts have
+# none (a prompt reaches another through a reference, below), so a template using them
+# could never render; refuse it when it is stored, pointing to the reference syntax.
 _COMPOSITION = {nodes.Include: "include", nodes.Import: "import",
                 nodes.FromImport: "import", nodes.Extends: "extends"}
+
+REFERENCE_SYNTAX = '{{ prompt("name@environment") }}'
+"""How a prompt references another: ``{{ prompt("support-tone@production") }}`` (an
+environment), ``{{ prompt("support-tone@3") }}`` (a version) or ``{{ prompt("support-tone") }}``
+(production, the active version). The registry replaces the tag with the referenced
+version's text before anything renders (:func:`expand`). The tag is a plain function call
+in both Jinja and Nunjucks, so it is never a syntax error; rendered without the registry it
+fails loudly (``prompt`` is undefined), never silently."""
+
+REFERENCE_FUNCTION = "prompt"
+_REFERENCE_TAG = re.compile(
+    r"""\{\{(?P<lead>-?)\s*prompt\s*\(\s*(?:"(?P<dq>[^"\\\n]*)"|'(?P<sq>[^'\\\n]*)')"""
+    r"""\s*\)\s*(?P<trail>-?)\}\}""")
+_REFERENCE_ENV = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+_INT32_MAX = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One ``{{ prompt("name@label") }}`` of a template: ``version`` when the label is a
+    number, else ``environment`` (``production`` when there is no label)."""
+
+    ref: str
+    name: str
+    environment: str | None
+    version: int | None
+    where: str = "content"
+
+
+def parse_reference(ref: str, where: str = "content") -> Reference:
+    """``name@environment``, ``name@3`` or ``name`` (production); the name is what comes
+    before the last ``@``."""
+    name, sep, label = ref.rpartition("@")
+    if not sep:
+        name, label = ref, "production"
+    name, label = name.strip(), label.strip()
+    if not name:
+        raise TemplateSyntaxError(f"prompt({ref!r}): the referenced prompt's name is missing "
+                                  f"(write {REFERENCE_SYNTAX})", where)
+    if label.isdigit():
+        number = int(label)
+        if not 1 <= number <= _INT32_MAX:
+            raise TemplateSyntaxError(f"prompt({ref!r}): version {label} does not exist "
+                                      "(versions start at 1)", where)
+        return Reference(ref, name, None, number, where)
+    if not _REFERENCE_ENV.match(label):
+        raise TemplateSyntaxError(
+            f"prompt({ref!r}): {label!r} is neither a version number nor an environment "
+            "(lower-case letters, digits, - and _)", where)
+    return Reference(ref, name, label, None, where)
+
+
+def _matches(text: str) -> list[re.Match[str]]:
+    if REFERENCE_FUNCTION not in text:
+        return []
+    return list(_REFERENCE_TAG.finditer(text))
+
+
+def _ref_text(m: re.Match[str]) -> str:
+    return m.group("dq") if m.group("dq") is not None else m.group("sq")
+
+
+def _line(text: str, at: int) -> int:
+    return text.count("\n", 0, at) + 1
+
+
+def _text_references(text: str, where: str) -> list[Reference]:
+    if REFERENCE_FUNCTION not in text:
+        return []
+    matches = _matches(text)
+    ast = _env.parse(text)
+    calls = [n for n in ast.find_all(nodes.Call)
+             if isinstance(n.node, nodes.Name) and n.node.name == REFERENCE_FUNCTION]
+    if not calls and not matches:
+        return []
+    for call in calls:
+        if (len(call.args) != 1 or call.kwargs or call.dyn_args or call.dyn_kwargs
+                or not isinstance(call.args[0], nodes.Const)
+                or not isinstance(call.args[0].value, str)):
+            raise TemplateSyntaxError(
+                "a reference takes one quoted name: " + REFERENCE_SYNTAX,
+                f"{where} line {call.lineno}")
+    if calls and REFERENCE_FUNCTION not in meta.find_undeclared_variables(ast):
+        raise TemplateSyntaxError(
+            f"the template defines its own {REFERENCE_FUNCTION!r}: the name is reserved for "
+            f"references ({REFERENCE_SYNTAX})", f"{where} line {calls[0].lineno}")
+    if Counter(_ref_text(m) for m in matches) != Counter(c.args[0].value for c in calls):
+        line = calls[0].lineno if calls else _line(text, matches[0].start())
+        raise TemplateSyntaxError(
+            f"a reference must stand alone in its own tag, as {REFERENCE_SYNTAX}, outside "
+            "comments, raw blocks and other expressions", f"{where} line {line}")
+    return [parse_reference(_ref_text(m), f"{where} line {_line(text, m.start())}")
+            for m in matches]
 
 
 class MissingVariablesError(ValueError):
@@ -105,7 +205,7 @@ def _compile(text: str) -> jinja2.Template:
 
 @lru_cache(maxsize=4096)
 def _variables_of_text(text: str) -> tuple[str, ...]:
-    ast = _env.parse(text)
+    ast = _env.parse(_without_references(text))
     return tuple(sorted(meta.find_undeclared_variables(ast)))
 
 
@@ -116,12 +216,68 @@ def _refuse_composition(content: Content) -> None:
             node = ast.find(kind)
             if node is not None:
                 raise TemplateSyntaxError(
-                    f"{{% {tag} %}} is not supported: prompts cannot load other templates",
+                    f"{{% {tag} %}} is not supported: a prompt includes another with a "
+                    f"reference, {REFERENCE_SYNTAX} (or name@3 for a version)",
                     f"{where} line {node.lineno}")
 
 
+def references(content: Content) -> list[Reference]:
+    """The ``{{ prompt("name@label") }}`` references of ``content``, in order; a
+    ``TemplateSyntaxError`` when one is malformed or not a tag of its own."""
+    found: list[Reference] = []
+    for where, text in _texts(content):
+        try:
+            found += _text_references(text, where)
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateSyntaxError(exc.message or str(exc),
+                                      f"{where} line {exc.lineno}") from exc
+    return found
+
+
+def has_references(content: Content) -> bool:
+    return any(_matches(text) for _where, text in _texts(content))
+
+
+def _map_texts(content: Content, fn: Callable[[str, str], str]) -> Content:
+    if isinstance(content, str):
+        return fn(content, "content")
+    out = []
+    for i, m in enumerate(content):
+        c = m.get("content")
+        if isinstance(c, str):
+            m = {**m, "content": fn(c, f"messages[{i}].content")}
+        elif isinstance(c, list):
+            m = {**m, "content": [
+                {**part, "text": fn(part["text"], f"messages[{i}].content[{j}].text")}
+                if isinstance(part, dict) and isinstance(part.get("text"), str) else part
+                for j, part in enumerate(c)]}
+        out.append(m)
+    return out
+
+
+def expand(content: Content, text_of: Callable[[Reference], str]) -> Content:
+    """``content`` with each reference replaced by ``text_of(reference)`` (the referenced
+    version's text, itself expanded), keeping the tag's whitespace control (``{{-``,
+    ``-}}``)."""
+
+    def one(text: str, where: str) -> str:
+        def replace(m: re.Match[str]) -> str:
+            body = text_of(parse_reference(_ref_text(m), f"{where} line {_line(text, m.start())}"))
+            return (("{{- '' }}" if m.group("lead") else "") + body
+                    + ("{{ '' -}}" if m.group("trail") else ""))
+
+        return _REFERENCE_TAG.sub(replace, text) if REFERENCE_FUNCTION in text else text
+
+    return _map_texts(content, one)
+
+
+def _without_references(text: str) -> str:
+    return _REFERENCE_TAG.sub("", text) if REFERENCE_FUNCTION in text else text
+
+
 def variables(content: Content) -> list[str]:
-    """Names of the ``{{ var }}`` placeholders, sorted, without duplicates."""
+    """Names of the ``{{ var }}`` placeholders, sorted, without duplicates (a reference's
+    ``prompt`` is not one: the referenced text's variables count once it is expanded)."""
     names: set[str] = set()
     for where, text in _texts(content):
         try:
@@ -152,6 +308,7 @@ def validate(content: Content) -> None:
         validate_messages(content)
     variables(content)
     _refuse_composition(content)
+    references(content)
 
 
 def render_text(text: str, bindings: dict[str, Any]) -> str:
@@ -179,7 +336,14 @@ def _render_prompt_text(text: str, bindings: dict[str, Any], where: str) -> str:
 
 def render(content: Content, bindings: dict[str, Any]) -> Content:
     """Render every template in ``content`` under one budget; missing variables raise
-    ``MissingVariablesError``, an exhausted budget ``RenderBudgetExceeded``."""
+    ``MissingVariablesError``, an exhausted budget ``RenderBudgetExceeded``; content that
+    still holds references (not expanded by the registry) a ``TemplateRenderError``."""
+    for where, text in _texts(content):
+        if _matches(text):
+            raise TemplateRenderError(
+                f"the prompt references another ({REFERENCE_SYNTAX}): render what the "
+                "registry resolved (GET /applications/{id}/resolved, POST "
+                "/prompts/{id}/render), which has the references expanded", where)
     missing = [v for v in variables(content) if v not in bindings]
     if missing:
         raise MissingVariablesError(missing)

@@ -40,6 +40,7 @@ class Target(BaseModel):
     prompt_id: str | None = None
     prompt_name: str | None = None
     prompt_version: int | None = None
+    prompt_references: list[dict[str, Any]] | None = None  # what its references resolved to
     variables: dict[str, Any] | None = None  # what the prompt was rendered with
     params: dict[str, Any] = Field(default_factory=dict)
     prefix_messages: list[dict[str, Any]] = Field(default_factory=list)
@@ -178,6 +179,7 @@ class Gateway:
         return Target(chain=list(dict.fromkeys(chain)), application=name,
                       prompt_id=a["prompt_id"], prompt_name=a.get("prompt_name"),
                       prompt_version=a["version"], variables=variables,
+                      prompt_references=a.get("references") or None,
                       params={k: v for k, v in a["params"].items() if v is not None},
                       prefix_messages=templating.to_messages(rendered), variant=variant)
 

@@ -49,6 +49,9 @@ S = TypeVar("S")
 
 log = structlog.get_logger(__name__)
 
+React = Callable[[asyncpg.Connection, StoredEvent], Awaitable[list["reactions.FollowUp"]]]
+"""Follow-up events a stored event calls for (``reactions.py``)."""
+
 Decide = Callable[[asyncpg.Connection, S], Awaitable[list[DomainEvent]]]
 """A handler's decision on the loaded state: it may look more up on the connection (under
 the stream's lock), then asks the pure domain."""
@@ -218,11 +221,17 @@ class CommandHandler:
         self.on_commit: list[Callable[[str], None]] = []
 
     async def execute(self, stream_id: str, aggregate: Aggregate[S], decide: Decide[S],
-                      metadata: EventMetadata) -> tuple[S, list[StoredEvent]]:
+                      metadata: EventMetadata, *, also_lock: Sequence[str] = (),
+                      react: React | None = None) -> tuple[S, list[StoredEvent]]:
         """Under the stream's lock: load the aggregate, decide, append what was decided
-        and project it. Returns the state after the new events and the stored events."""
+        and project it. Returns the state after the new events and the stored events.
+
+        ``react`` answers each stored event with follow-up events on other streams, in the
+        same transaction (a prompt's move tells the prompts that reference it); it may
+        only append to ``also_lock``, the streams locked with this one."""
+        touched = [stream_id]
         with _Measured(stream_id, "decide") as measured:
-            async with self._locked([stream_id]) as conn:
+            async with self._locked([stream_id, *also_lock]) as conn:
                 loaded = await aggregate.load(conn, self.store, stream_id)
                 new = await decide(conn, loaded.state)
                 if not new:
@@ -231,8 +240,13 @@ class CommandHandler:
                     conn, stream_id, loaded.version, new, metadata)
                 state = aggregate.after(loaded.state, stored)
                 await aggregate.keep(conn, stream_id, loaded, state, stored)
-        for hook in self.on_commit:
-            hook(stream_id)
+                if react is not None:
+                    for ev in stored:
+                        touched += await self._follow_up(conn, ev, await react(conn, ev),
+                                                         metadata)
+        for stream in dict.fromkeys(touched):
+            for hook in self.on_commit:
+                hook(stream)
         return state, stored
 
     def _locked(self, streams: list[str]):

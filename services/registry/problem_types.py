@@ -8,6 +8,12 @@ from fastapi import FastAPI, Request
 
 from harness.web import problems
 
+from .domain.composition import (
+    ComposedTooLarge,
+    ReferenceCycle,
+    ReferenceTooDeep,
+    ReferenceUnresolved,
+)
 from .domain.errors import AlreadyExists, DomainError, Invalid, NotFound
 from .domain.generations import DocumentRejected, GenerationFinished, UnsupportedDocument
 from .domain.governance import GateFailed, PolicyViolation, PromotionClosed, SelfApproval
@@ -32,6 +38,10 @@ PROBLEM_TYPES: dict[type[DomainError], tuple[int, str]] = {
     DocumentRejected: (422, "document-rejected"),
     MissingExtra: (501, "missing-extra"),
     NotAReviewer: (403, "not-a-reviewer"),
+    ReferenceCycle: (422, "reference-cycle"),
+    ReferenceTooDeep: (422, "reference-too-deep"),
+    ReferenceUnresolved: (409, "reference-unresolved"),
+    ComposedTooLarge: (413, "content-too-large"),
 }
 
 

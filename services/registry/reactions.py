@@ -12,6 +12,13 @@ transaction as the fact (``CommandHandler.record_facts``).
   stream (already locked by the fact). Whichever runners did the shards, the registry
   decides once (``domain.runs.completion``; a deterministic id, and only while active).
 
+- A move of a prompt's environment (``PromptEnvironmentMoved``, ``PromptEnvironmentCleared``;
+  ``PromptVersionActivated`` moves production) → ``PromptReferenceMoved`` on the stream of
+  every prompt whose versions reference that environment of the prompt, directly or
+  through other prompts, in the transaction of the move (its command locks those streams
+  first: :func:`dependent_streams`), so SDK caches, the event stream and webhooks see the
+  dependents change too. One id per move and dependent.
+
 Reactions are not projections: a rebuild replays the stored follow-up events and never
 calls these again.
 """
@@ -31,9 +38,17 @@ from harness.events import StoredEvent, streams
 from harness.events.base import DomainEvent
 from harness.events.dataset_events import CasesAdded
 from harness.events.generation_events import CasesGenerated
+from harness.events.registry_events import (
+    PromptEnvironmentCleared,
+    PromptEnvironmentMoved,
+    PromptReferenceMoved,
+    PromptVersionActivated,
+)
 from harness.events.run_events import CaseResultRecorded
 
 from .domain import runs
+from .domain.prompts import PRODUCTION
+from .read.queries import composition
 
 log = structlog.get_logger(__name__)
 
@@ -103,3 +118,44 @@ async def complete_runs(conn: asyncpg.Connection, stored: Sequence[StoredEvent]
         if done is not None:
             out.append(FollowUp(streams.run(run_id), [done], [runs.completion_id(run_id)]))
     return out
+
+
+_MOVES = {PromptVersionActivated.TYPE, PromptEnvironmentMoved.TYPE,
+          PromptEnvironmentCleared.TYPE}
+
+
+async def dependent_streams(conn: asyncpg.Connection | asyncpg.Pool, prompt_id: str
+                            ) -> list[str]:
+    """The streams of the prompts that reference ``prompt_id`` (any environment, directly
+    or not): what a command that may move one of its environments locks with it."""
+    return [streams.prompt(p) for p in await composition.dependents(conn, prompt_id)]
+
+
+def references_moved(locked: Sequence[str]):
+    """The reaction of a prompt's command: ``PromptReferenceMoved`` for each dependent of a
+    move, on the streams ``locked`` with the command (a dependent that appeared since they
+    were looked up is skipped and logged)."""
+    allowed = set(locked)
+
+    async def react(conn: asyncpg.Connection, ev: StoredEvent) -> list[FollowUp]:
+        if ev.type not in _MOVES:
+            return []
+        data = ev.data
+        environment = data.get("environment", PRODUCTION)
+        moved = data["prompt_id"]
+        name = await conn.fetchval("SELECT name FROM prompts WHERE id = $1", moved) or ""
+        out = []
+        for dependent in await composition.dependents(conn, moved, environment):
+            stream = streams.prompt(dependent)
+            if stream not in allowed:
+                log.warning("reference_moved_unlocked_dependent", prompt_id=dependent,
+                            moved=moved, environment=environment)
+                continue
+            out.append(FollowUp(stream, [PromptReferenceMoved(
+                prompt_id=dependent, referenced_prompt_id=moved, referenced_name=name,
+                environment=environment, version=data.get("version"),
+                previous_version=data.get("previous_version"))],
+                [uuid.uuid5(_NS, f"reference-moved:{ev.event_id}:{dependent}")]))
+        return out
+
+    return react

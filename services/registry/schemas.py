@@ -312,10 +312,37 @@ class PromptVersionSummary(BaseModel):
     derived_from: int | None = None
 
 
+class VersionReferenceOut(BaseModel):
+    """A ``{{ prompt("name@label") }}`` of a version, as bound when it was created: the
+    prompt it names (by id: a rename keeps it) and the environment or version."""
+
+    ref: str
+    prompt_id: str
+    name: str
+    environment: str | None = None
+    version: int | None = None
+
+
+class ResolvedReferenceOut(BaseModel):
+    """A version a composed prompt used: what ``ref`` resolved to when it was resolved."""
+
+    ref: str = Field(description='as written: {{ prompt("<ref>") }}')
+    prompt_id: str
+    prompt_name: str
+    id: str = Field(description="the version's id")
+    version: int
+    environment: str | None = Field(None, description="None: the reference names a version")
+    referenced_by: str = Field(description="the prompt (id) whose content holds the reference")
+    depth: int = Field(description="1: referenced by the resolved prompt itself")
+
+
 class PromptVersionOut(PromptVersionSummary):
     content: str | list[dict[str, Any]]
     config: dict[str, Any] = Field(default_factory=dict,
                                    description="model and LLM options; {} for none")
+    references: list[VersionReferenceOut] = Field(
+        default_factory=list, description="the content's references to other prompts (as "
+        "written; GET /prompts/{id}/resolved or POST /prompts/{id}/render expand them)")
 
 
 class PromptSummary(BaseModel):
@@ -360,6 +387,27 @@ class DiffOut(BaseModel):
                                       description="config keys added, removed or changed")
 
 
+class PromptResolvedOut(BaseModel):
+    """A prompt version with its references expanded: ``content`` is what renders,
+    ``template`` the version's own content (with its ``{{ prompt(...) }}`` tags)."""
+
+    prompt_id: str
+    prompt_name: str
+    id: str
+    version: int
+    environment: str | None = Field(None, description="when asked by environment")
+    is_active: bool
+    content: str | list[dict[str, Any]]
+    template: str | list[dict[str, Any]]
+    variables: list[str]
+    config: dict[str, Any] = Field(default_factory=dict,
+                                   description="the version's model and LLM options")
+    references: list[ResolvedReferenceOut] = Field(default_factory=list)
+    created_at: datetime | None = None
+    created_by: str | None = None
+    change_note: str = ""
+
+
 class RenderOut(BaseModel):
     prompt_id: str
     version: int
@@ -368,6 +416,8 @@ class RenderOut(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict,
                                    description="the version's model and LLM options, to call "
                                                "the model with alongside ``messages``")
+    references: list[ResolvedReferenceOut] = Field(
+        default_factory=list, description="the versions the prompt's references resolved to")
 
 
 class ApplicationCreate(RequestBody):
@@ -439,6 +489,8 @@ class SplitVariantOut(BaseModel):
     model: str | None = Field(default=None, description="the model in effect for it")
     params: dict[str, Any] = Field(default_factory=dict,
                                    description="the params in effect for it")
+    references: list[ResolvedReferenceOut] = Field(
+        default_factory=list, description="the versions its references resolved to")
 
 
 class SplitOut(BaseModel):
@@ -478,6 +530,9 @@ class ResolvedOut(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict,
                                    description="the version's config, as stored")
     environment: str
+    references: list[ResolvedReferenceOut] = Field(
+        default_factory=list, description="the versions the prompt's references resolved to "
+        "(``content`` has them expanded)")
     as_of: datetime | None = None
     set_by: PointerChangeOut | None = None
     split: SplitOut | None = None

@@ -32,7 +32,10 @@ EventListener = Callable[[dict[str, Any]], Any]
 PROMPT_EVENTS = frozenset({"PromptVersionActivated", "PromptVersionCreated", "PromptUpdated",
                            # an application may follow another environment, or a split
                            "PromptEnvironmentMoved", "PromptEnvironmentCleared",
-                           "PromptEnvironmentSplit", "PromptEnvironmentSplitEnded"})
+                           "PromptEnvironmentSplit", "PromptEnvironmentSplitEnded",
+                           "PromptReferenceMoved"})
+REFERENCE_EVENTS = frozenset({"PromptReferenceMoved"})
+"""A prompt this one references moved: even a pinned version may now expand differently."""
 APPLICATION_EVENTS = frozenset({"ApplicationUpdated", "ApplicationCreated"})
 
 
@@ -437,26 +440,20 @@ class AsyncHarnessClient:
         prompt_id = remembered or (ref if by_id else await self._find_id(
             "prompts", ref, self._prompt_ids))
         try:
-            return await self._fetch_prompt_by_id(prompt_id, version, None if by_id else ref)
+            return await self._fetch_prompt_by_id(prompt_id, version)
         except NotFound:
             if by_id or remembered is None:
                 raise
             self._prompt_ids.pop(ref.lower(), None)
             prompt_id = await self._find_id("prompts", ref, self._prompt_ids)
-            return await self._fetch_prompt_by_id(prompt_id, version, ref)
+            return await self._fetch_prompt_by_id(prompt_id, version)
 
-    async def _fetch_prompt_by_id(self, prompt_id: str, version: int | None,
-                                  name: str | None) -> PromptVersion:
-        if version is None:
-            prompt = (await self._request("GET", f"/prompts/{prompt_id}")).json()
-            name = prompt["name"]
-            row = prompt.get("active")
-            if row is None:
-                raise NotFound(f"prompt {name!r} has no active version", status=404)
-        else:
-            row = (await self._request("GET", f"/prompts/{prompt_id}/versions/{version}")).json()
-        return PromptVersion.model_validate({**row, "prompt_name": name,
-                                             "fetched_at": datetime.now(UTC)})
+    async def _fetch_prompt_by_id(self, prompt_id: str, version: int | None) -> PromptVersion:
+        # the version with its {{ prompt("name@label") }} references expanded
+        params = {} if version is None else {"version": version}
+        row = (await self._request("GET", f"/prompts/{prompt_id}/resolved",
+                                   params=params)).json()
+        return PromptVersion.model_validate({**row, "fetched_at": datetime.now(UTC)})
 
     # ---- refresh on events ----------------------------------------------------------------
 
@@ -471,7 +468,8 @@ class AsyncHarnessClient:
                     if known == pid:
                         del self._prompt_ids[name]
             for key, e in self._entries.items():
-                if e.prompt_id == pid and not (e.kind == "prompt" and e.version is not None):
+                pinned = e.kind == "prompt" and e.version is not None
+                if e.prompt_id == pid and (not pinned or etype in REFERENCE_EVENTS):
                     keys.append(key)
         elif etype in APPLICATION_EVENTS:
             aid = data.get("application_id")

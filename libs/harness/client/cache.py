@@ -37,8 +37,9 @@ class Entry:
     def fresh(self, ttl_s: float) -> bool:
         if self.stale or self.origin != "registry":
             return False
-        if self.kind == "prompt" and self.version is not None:
-            return True  # versions are immutable
+        if self.kind == "prompt" and self.version is not None and not any(
+                r.get("environment") for r in self.value.references):
+            return True  # versions are immutable (unless they reference an environment)
         return time.monotonic() - self.checked_at < ttl_s
 
     @property

@@ -18,6 +18,9 @@ on-disk cache (never confirmed since this process started), or the caller's fall
 class _Renderable(BaseModel):
     content: Content
     variables: list[str] = Field(default_factory=list)
+    references: list[dict[str, Any]] = Field(
+        default_factory=list, description="the versions the prompt's references resolved "
+        "to (``content`` has them expanded)")
     fetched_at: datetime | None = Field(default=None, description="when the registry sent it")
     source: Source = "registry"
     stale: bool = Field(default=False, description="the registry could not confirm it "

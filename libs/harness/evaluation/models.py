@@ -21,6 +21,10 @@ class Target(BaseModel):
     application_id: str | None = None
     application_name: str | None = None  # as named when the run was requested (traces)
     content: str | list[dict[str, Any]]  # the pinned prompt content (text or chat messages)
+    # the versions the prompt's {{ prompt("name@label") }} references resolved to when the
+    # run was requested (``content`` has them expanded): ref, prompt_id, prompt_name, id,
+    # version, environment, referenced_by, depth
+    references: list[dict[str, Any]] = Field(default_factory=list)
     model: str
     params: dict[str, Any] = Field(default_factory=dict)  # temperature, max_tokens, top_p, ...
     fallback_models: list[str] = Field(default_factory=list)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from harness import templating
 
 from .base import DomainEvent, registry
@@ -47,6 +49,9 @@ class PromptVersionCreated(DomainEvent):
     # the model and LLM options the version runs with (harness.prompt_config); {} = none.
     # Optional with a default: events stored before it existed load as "no config".
     config: dict[str, Any] = {}
+    # the content's {{ prompt("name@label") }} references, bound when the version was
+    # created: [{"ref", "prompt_id", "name", "environment" | "version"}]
+    references: list[dict[str, Any]] = Field(default_factory=list)
 
 
 @registry.upcaster("PromptVersionCreated", 1)
@@ -102,6 +107,22 @@ class PromptEnvironmentMoved(DomainEvent):
     previous_version: int | None = None
     reason: str = ""
     promotion_id: str | None = None
+
+
+@registry.register
+class PromptReferenceMoved(DomainEvent):
+    """A prompt this prompt's versions reference (directly, or through other prompts)
+    moved an environment (``production``: activated a version), so what this prompt
+    resolves to may have changed. Appended by the registry to each dependent's stream in
+    the transaction of the move; caused by (``causation_id``) the move's event."""
+
+    TYPE = "PromptReferenceMoved"
+    prompt_id: str
+    referenced_prompt_id: str
+    referenced_name: str = ""
+    environment: str
+    version: int | None = None  # where the environment points now (None: cleared)
+    previous_version: int | None = None
 
 
 @registry.register

@@ -19,7 +19,9 @@ from harness.web.bodies import RequestBody
 COLUMNS = ("id", "created_at", "source", "kind", "key_id", "key_name", "application",
            "prompt_id", "prompt_version", "run_id", "model_requested", "model_answered",
            "stream", "cached", "status", "error", "latency_ms", "ttft_ms", "prompt_tokens",
-           "completion_tokens", "cost_usd", "attempts", "pii_action", "request", "response")
+           "completion_tokens", "cost_usd", "attempts", "pii_action", "request", "response",
+           "prompt_references")
+JSON_COLUMNS = ("request", "response", "prompt_references")
 
 Source = Literal["gateway", "runner", "scorer", "generator"]
 SOURCES: tuple[str, ...] = get_args(Source)
@@ -39,6 +41,8 @@ class Trace:
     application: str | None = None
     prompt_id: str | None = None
     prompt_version: int | None = None
+    # the versions the prompt's references resolved to (composed prompts), as resolved
+    prompt_references: list[dict[str, Any]] | None = None
     run_id: str | None = None
     model_answered: str | None = None
     stream: bool = False
@@ -72,7 +76,7 @@ class Trace:
         values = []
         for c in COLUMNS:
             v = storable(getattr(self, c))
-            if c in ("request", "response"):
+            if c in JSON_COLUMNS:
                 v = None if v is None else orjson.dumps(v, default=str).decode()
             elif c == "cost_usd" and v is not None:
                 v = Decimal(repr(v))
@@ -101,6 +105,8 @@ class TraceIn(RequestBody):
     application: str | None = None
     prompt_id: str | None = None
     prompt_version: int | None = None
+    # the versions the prompt's references resolved to (composed prompts), as resolved
+    prompt_references: list[dict[str, Any]] | None = None
     run_id: str | None = None
     model_requested: str = Field(min_length=1)
     model_answered: str | None = None

@@ -25,13 +25,13 @@ import structlog
 
 from harness.storable import is_unstorable, storable
 
-from .record import COLUMNS, Trace
+from .record import COLUMNS, JSON_COLUMNS, Trace
 from .spans import current_parent
 
 log = structlog.get_logger(__name__)
 
 _INSERT = (f"INSERT INTO gateway_traces ({', '.join(COLUMNS)}) VALUES ("
-           + ", ".join(f"${i + 1}::text::jsonb" if c in ("request", "response") else f"${i + 1}"
+           + ", ".join(f"${i + 1}::text::jsonb" if c in JSON_COLUMNS else f"${i + 1}"
                        for i, c in enumerate(COLUMNS)) + ")")
 
 BatchListener = Callable[[list[Trace]], Awaitable[None]]

@@ -47,6 +47,7 @@ class CreatePrompt:
     description: str = ""
     change_note: str = "initial version"
     config: dict[str, Any] | None = None  # model and LLM options (harness.prompt_config)
+    references: tuple[dict[str, Any], ...] = ()  # bound by the handler (composition.bind)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class CreateVersion:
     derived_from: int | None = None  # default: the active version
     # model and LLM options (harness.prompt_config); None: derived_from's config, {}: none
     config: dict[str, Any] | None = None
+    references: tuple[dict[str, Any], ...] = ()  # bound by the handler (composition.bind)
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class VersionState:
     created_by: str | None
     derived_from: int | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    references: list[dict[str, Any]] = field(default_factory=list)  # bound references
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ class SplitState:
     promotion_id: str | None = None
 
 
-STATE_SCHEMA = 3  # 2: environment splits; 3: a version's config
+STATE_SCHEMA = 4  # 2: environment splits; 3: a version's config; 4: its references
 """The shape and meaning of :class:`PromptState` in snapshots: bump it when the state's
 fields, :func:`evolve` or an upcaster of the prompt's events change."""
 
@@ -159,7 +162,8 @@ class PromptState:
         return max(self.versions, default=0)
 
 
-def _check_content(content: Content) -> list[str]:
+def check_content(content: Content) -> list[str]:
+    """The content's variables; ``Invalid`` when it is not a usable template."""
     try:
         templating.validate(content)
         return templating.variables(content)
@@ -182,14 +186,14 @@ def decide(command: Command, state: PromptState) -> list[DomainEvent]:
             raise AlreadyExists(f"prompt {command.prompt_id} already exists")
         if not command.name.strip():
             raise Invalid("name: must not be empty", field="name")
-        variables = _check_content(command.content)
+        variables = check_content(command.content)
         config = _check_config(command.config)
         return [
             PromptCreated(prompt_id=command.prompt_id, name=command.name,
                           description=command.description),
             PromptVersionCreated(prompt_id=command.prompt_id, version=1, content=command.content,
                                  variables=variables, change_note=command.change_note,
-                                 config=config),
+                                 config=config, references=list(command.references)),
             PromptVersionActivated(prompt_id=command.prompt_id, version=1, previous_version=None,
                                    reason="first version"),
         ]
@@ -210,7 +214,7 @@ def decide(command: Command, state: PromptState) -> list[DomainEvent]:
         return [PromptUpdated(prompt_id=state.prompt_id, name=name, description=desc)]
 
     if isinstance(command, CreateVersion):
-        variables = _check_content(command.content)
+        variables = check_content(command.content)
         config = _check_config(command.config)
         number = state.latest_version + 1
         parent = command.derived_from if command.derived_from is not None \
@@ -224,7 +228,7 @@ def decide(command: Command, state: PromptState) -> list[DomainEvent]:
             PromptVersionCreated(prompt_id=state.prompt_id, version=number,
                                  content=command.content, variables=variables,
                                  change_note=command.change_note, derived_from=parent,
-                                 config=config)
+                                 config=config, references=list(command.references))
         ]
         if command.activate:
             events += end_split(state, PRODUCTION, command.change_note)
@@ -263,7 +267,8 @@ def evolve(state: PromptState, event: DomainEvent, at: datetime | None = None,
         )
     if isinstance(event, PromptVersionCreated):
         v = VersionState(event.version, event.content, list(event.variables), event.change_note,
-                         at, actor, event.derived_from, dict(event.config))
+                         at, actor, event.derived_from, dict(event.config),
+                         list(event.references))
         return replace(state, versions={**state.versions, event.version: v}, updated_at=at)
     if isinstance(event, PromptVersionActivated):
         change = PointerChange(event.TYPE, event.version, at, actor, event.reason)

@@ -63,10 +63,11 @@ class TargetSource:
     prompt_id: str
     prompt_name: str
     version: int
-    content: str | list[dict[str, Any]]
+    content: str | list[dict[str, Any]]  # references expanded
     application_id: str | None = None
     application_name: str | None = None
     model: str | None = None
+    references: list[dict[str, Any]] = field(default_factory=list)  # what they resolved to
     params: dict[str, Any] = field(default_factory=dict)
     fallback_models: list[str] = field(default_factory=list)
     config_model: str | None = None
@@ -204,7 +205,8 @@ def targets_for(where: str, source: TargetSource, *, models: Sequence[str],
                    prompt_name=source.prompt_name, prompt_version=source.version,
                    application_id=source.application_id,
                    application_name=source.application_name, content=source.content, model=m,
-                   params=merged, fallback_models=fallback)
+                   params=merged, fallback_models=fallback,
+                   references=list(source.references))
             for m in chosen]
 
 

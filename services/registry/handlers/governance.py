@@ -17,11 +17,13 @@ import asyncpg
 from harness.events import EventMetadata, StoredEvent, streams
 from harness.events.base import DomainEvent
 
+from .. import reactions
 from ..commands import FromReadModel, pure
 from ..domain import governance as domain
 from ..domain.errors import Invalid, NotFound
 from ..domain.prompts import PromptState, pointer
 from ..gate import gate_evidence
+from ..read.queries import composition
 from ..schemas import RunCreate, TargetSpec
 from . import runs as run_handlers
 from .prompt_aggregate import PROMPT
@@ -98,10 +100,16 @@ async def govern(rt: Runtime, prompt_id: str, command, metadata: EventMetadata,
     async def decide(conn: asyncpg.Connection, state: PromptState) -> list[DomainEvent]:
         if not state.exists:
             raise NotFound(f"prompt {prompt_id} not found")
-        ctx = await context(conn, state, metadata, *_at_stake(command, state))
+        at_stake = _at_stake(command, state)
+        if isinstance(command, domain.MoveEnvironment | domain.Approve):
+            await composition.refuse_cycle(conn, state, at_stake[0])
+        ctx = await context(conn, state, metadata, *at_stake)
         return domain.decide(command, state, ctx)
 
-    return await rt.commands.execute(streams.prompt(prompt_id), PROMPT, decide, metadata)
+    # a move tells the prompts that reference this one, in its transaction
+    locked = await reactions.dependent_streams(rt.pool, prompt_id)
+    return await rt.commands.execute(streams.prompt(prompt_id), PROMPT, decide, metadata,
+                                     also_lock=locked, react=reactions.references_moved(locked))
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,9 @@ from harness.tracing import context as tracing_context
 from ..commands import EventSourced, pure
 from ..domain import runs as domain
 from ..domain.checks import check_assertions, check_llm_options
+from ..domain.composition import Node
 from ..domain.errors import Invalid, NotFound
+from ..read.queries import composition
 from ..schemas import RunCreate, RunImport, TargetSpec
 from ..scores import canonical_metrics
 from ..snapshots import dataset_snapshot
@@ -70,15 +72,21 @@ async def _source(conn: asyncpg.Connection, spec: TargetSpec, where: str
                       field=f"{where}.prompt_id")
     number = spec.version or prompt["active_version"]
     version = await conn.fetchrow(
-        "SELECT version, content, config FROM prompt_versions "
+        "SELECT version, content, config, refs FROM prompt_versions "
         "WHERE prompt_id = $1 AND version = $2", prompt_id, number)
     if version is None:
         raise Invalid(f"{where}.version: prompt has no version {number}", field=f"{where}.version")
     config = dict(version["config"])
-    source = domain.TargetSource(prompt_id=prompt_id, prompt_name=prompt["name"], version=number,
-                                 content=version["content"],
-                                 config_model=prompt_config.model_of(config),
-                                 params=prompt_config.params_of(config))
+    # references resolve now and are pinned with the content (the run renders what the
+    # referenced environments pointed at when it was requested)
+    composed = await composition.compose(
+        Node.of(prompt_id, prompt["name"], number, version["content"], version["refs"]),
+        composition.read_model_lookup(conn))
+    source = domain.TargetSource(
+        prompt_id=prompt_id, prompt_name=prompt["name"], version=number,
+        content=composed.content, config_model=prompt_config.model_of(config),
+        params=prompt_config.params_of(config),
+        references=[r.model_dump() for r in composition.references_out(composed)])
     if app is None:
         return source
     # the application's options over its version's config over the defaults, as it runs

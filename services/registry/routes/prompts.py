@@ -28,6 +28,7 @@ from ..schemas import (
     PromptCreate,
     PromptOut,
     PromptPatch,
+    PromptResolvedOut,
     PromptSummary,
     PromptVersionCreate,
     PromptVersionOut,
@@ -164,15 +165,25 @@ async def history(prompt_id: str, paging=Paging, rt=Depends(runtime),
     return await queries.history(rt.store, prompt_id, paging.limit, paging.offset)
 
 
+@router.get("/{prompt_id}/resolved", response_model=PromptResolvedOut)
+async def resolve_prompt(prompt_id: str,
+                         version: int | None = Query(None, ge=1, le=INT32_MAX),
+                         environment: str | None = Query(
+                             None, description="default: production (the active version)"),
+                         rt=Depends(runtime), _=Depends(require("viewer"))):
+    """A version with its ``{{ prompt("name@label") }}`` references expanded as they
+    resolve now, and the versions they resolved to."""
+    return await queries.resolve_version(rt.pool, prompt_id, version, environment)
+
+
 @router.post("/{prompt_id}/render", response_model=RenderOut)
 async def render(prompt_id: str, body: RenderBody, rt=Depends(runtime),
                  _=Depends(require("viewer"))):
-    if body.version is None:
-        v = await queries.get_active_version(rt.pool, prompt_id)
-    else:
-        v = await queries.get_version(rt.pool, prompt_id, body.version)
+    """The version (default: the active one) with its references expanded, rendered."""
+    v = await queries.resolve_version(rt.pool, prompt_id, body.version)
     rendered = await templating.render_async(v.content, body.variables)
     return RenderOut(prompt_id=prompt_id, version=v.version, rendered=rendered,
-                     messages=templating.to_messages(rendered), config=v.config)
+                     messages=templating.to_messages(rendered), config=v.config,
+                     references=v.references)
 
 

@@ -60,6 +60,8 @@ class TracePromptOut(BaseModel):
     id: str
     name: str | None  # null when the prompt is not in this registry
     version: int | None
+    # the versions its {{ prompt("name@label") }} references resolved to for this call
+    references: list[dict[str, Any]] = []
 
 
 class TraceOut(TraceSummaryOut):
@@ -138,7 +140,9 @@ async def get_trace_route(trace_id: uuid.UUID = Path(description="trace id"),
         raise NotFound(f"trace {trace_id} not found")
     d = _summary(row)
     name = d.pop("prompt_name")
+    references = d.pop("prompt_references") or []
     d["prompt"] = (None if d["prompt_id"] is None else
-                   {"id": d["prompt_id"], "name": name, "version": d["prompt_version"]})
+                   {"id": d["prompt_id"], "name": name, "version": d["prompt_version"],
+                    "references": references})
     d["scores"] = await trace_scores(rt.pool, trace_id)
     return TraceOut(**d)

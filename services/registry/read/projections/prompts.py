@@ -61,10 +61,11 @@ async def _prompt_updated(conn, e: PromptUpdated, ev: StoredEvent) -> None:
 async def _version_created(conn, e: PromptVersionCreated, ev: StoredEvent) -> None:
     await conn.execute(
         "INSERT INTO prompt_versions (id, prompt_id, version, content, variables, created_at, "
-        "created_by, change_note, derived_from, config) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "created_by, change_note, derived_from, config, refs) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         version_id(e.prompt_id, e.version), e.prompt_id, e.version, e.content, e.variables,
         ev.recorded_at, ev.metadata.actor, e.change_note, e.derived_from, e.config,
+        e.references,
     )
     await conn.execute(
         "UPDATE prompts SET latest_version = greatest(latest_version, $2), updated_at = $3 "

@@ -16,6 +16,7 @@ from harness.eventstore import EventStore
 from harness.web.problems import ProblemError
 
 from ...domain import applications
+from ...domain.composition import Composed, Node
 from ...domain.errors import NotFound
 from ...domain.prompts import pointer
 from ...schemas import (
@@ -25,13 +26,14 @@ from ...schemas import (
     SplitOut,
     SplitVariantOut,
 )
+from . import composition
 from .governance import set_by
 from .prompts import prompt_state
 
 _RESOLVE_SQL = """
 SELECT a.id AS application_id, a.name AS application, a.model_id AS model, a.temperature,
        a.max_tokens, a.top_p, a.fallback_models, a.environment, p.id AS prompt_id,
-       p.name AS prompt_name, v.version, v.content, v.variables, v.config,
+       p.name AS prompt_name, v.version, v.content, v.variables, v.config, v.refs,
        s.variants AS split_variants, s.sticky_by
   FROM applications a
   JOIN prompts p ON p.id = a.prompt_id
@@ -104,14 +106,15 @@ def _environment_unset(detail: str, environment: str | None = None) -> ProblemEr
     return ProblemError(409, "environment-unset", detail, **extra)
 
 
-def _runs(name: str, app: dict, content, variables: list[str], config: dict) -> dict:
+def _runs(name: str, app: dict, composed: Composed, config: dict) -> dict:
     """What a version runs under the application (``app``: its model, temperature,
-    max_tokens and top_p): its content and variables, its config, and the model and
-    params in effect."""
+    max_tokens and top_p): its content (references expanded) and variables, the versions
+    its references resolved to, its config, and the model and params in effect."""
     model, params = _in_effect(name, app["model"], app["temperature"], app["max_tokens"],
                                app["top_p"], config)
-    return {"content": content, "variables": variables, "config": config, "model": model,
-            "params": params}
+    return {"content": composed.content, "variables": composed.variables,
+            "references": composition.references_out(composed), "config": config,
+            "model": model, "params": params}
 
 
 def _split(variants: list[dict], sticky_by: str, versions: dict[int, dict]) -> SplitOut:
@@ -137,17 +140,25 @@ async def resolve(pool: asyncpg.Pool, application_id: str) -> ResolvedOut:
     d = dict(row)
     app = {k: d.pop(k) for k in ("model", "temperature", "max_tokens", "top_p")}
     variants, sticky_by = d.pop("split_variants"), d.pop("sticky_by")
+    lookup = composition.read_model_lookup(pool)
+
+    async def composed_version(number: int, content, refs) -> Composed:
+        return await composition.compose(
+            Node.of(d["prompt_id"], d["prompt_name"], number, content, refs), lookup)
+
     if variants:  # versions are immutable: read apart, they still match the split
         rows = await pool.fetch(
-            "SELECT version, content, variables, config FROM prompt_versions "
+            "SELECT version, content, config, refs FROM prompt_versions "
             "WHERE prompt_id = $1 AND version = ANY($2::int[])", d["prompt_id"],
             [v["version"] for v in variants])
         d["split"] = _split(variants, sticky_by, {
-            r["version"]: _runs(d["application"], app, r["content"], r["variables"],
-                                r["config"]) for r in rows})
+            r["version"]: _runs(d["application"], app, await composed_version(
+                r["version"], r["content"], r["refs"]), r["config"]) for r in rows})
     d["model"], params = _in_effect(d["application"], app["model"], app["temperature"],
                                     app["max_tokens"], app["top_p"], d["config"])
-    return ResolvedOut(**d, params=params)
+    composed = await composed_version(d["version"], d["content"], d.pop("refs"))
+    return ResolvedOut(**{**d, "content": composed.content, "variables": composed.variables},
+                       params=params, references=composition.references_out(composed))
 
 
 def resolved_json(resolved: ResolvedOut) -> tuple[bytes, str]:
@@ -187,13 +198,21 @@ async def resolve_as_of(store: EventStore, application_id: str, as_of: datetime
     if version is None:
         raise _environment_unset(f"environment {app.environment!r} pointed at no version then")
     v = prompt.versions[version]
+    lookup = composition.as_of_lookup(store, as_of)
+
+    async def composed_version(number: int) -> Composed:
+        assert prompt.prompt_id is not None
+        at = prompt.versions[number]
+        return await composition.compose(
+            Node.of(prompt.prompt_id, prompt.name, number, at.content, at.references), lookup)
+
+    composed = await composed_version(version)
     split = prompt.splits.get(app.environment)
     settings = {"model": app.model_id, "temperature": app.temperature,
                 "max_tokens": app.max_tokens, "top_p": app.top_p}
     extra = {} if split is None else {"split": _split(
         split.variants, split.sticky_by,
-        {n: _runs(app.name, settings, prompt.versions[n].content,
-                  prompt.versions[n].variables, prompt.versions[n].config)
+        {n: _runs(app.name, settings, await composed_version(n), prompt.versions[n].config)
          for n in (x["version"] for x in split.variants)})}
     model, params = _in_effect(app.name, app.model_id, app.temperature, app.max_tokens,
                                app.top_p, v.config)
@@ -201,6 +220,7 @@ async def resolve_as_of(store: EventStore, application_id: str, as_of: datetime
         application_id=application_id, application=app.name, model=model,
         fallback_models=list(app.fallback_models), params=params,
         prompt_id=prompt.prompt_id, prompt_name=prompt.name, version=version,
-        content=v.content, variables=v.variables, config=v.config,
-        environment=app.environment, as_of=as_of,
+        content=composed.content, variables=composed.variables, config=v.config,
+        references=composition.references_out(composed), environment=app.environment,
+        as_of=as_of,
         set_by=set_by(prompt.pointer_changes.get(app.environment)), **extra)

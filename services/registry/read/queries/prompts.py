@@ -11,21 +11,24 @@ from harness.events import streams
 from harness.eventstore import EventStore
 
 from ...domain import prompts as domain
+from ...domain.composition import Node
 from ...domain.errors import NotFound
 from ...schemas import (
     HistoryEntry,
     Page,
     PromptOut,
+    PromptResolvedOut,
     PromptSummary,
     PromptVersionOut,
     PromptVersionSummary,
 )
 from ..projections import version_id
+from . import composition
 from .search import contains_pattern
 
 _SUMMARY_COLS = ("id, prompt_id, version, variables, is_active, created_at, created_by, "
                  "change_note, derived_from")
-_VERSION_COLS = _SUMMARY_COLS + ", content, config"
+_VERSION_COLS = _SUMMARY_COLS + ', content, config, refs AS "references"'
 
 
 def _version_out(row) -> PromptVersionOut:
@@ -39,7 +42,7 @@ def version_from_state(state: domain.PromptState, v: domain.VersionState) -> Pro
         version=v.version, content=v.content, variables=v.variables,
         is_active=v.version == state.active_version, created_at=v.created_at,
         created_by=v.created_by, change_note=v.change_note, derived_from=v.derived_from,
-        config=v.config)
+        config=v.config, references=v.references)
 
 
 def prompt_from_state(state: domain.PromptState) -> PromptOut:
@@ -154,3 +157,31 @@ async def history(store: EventStore, prompt_id: str, limit: int, offset: int
             data={k: v for k, v in d.items() if k != "content"}))
     return Page(items=entries[offset: offset + limit], total=len(entries), limit=limit,
                 offset=offset)
+
+
+async def resolve_version(pool: asyncpg.Pool, prompt_id: str, version: int | None = None,
+                          environment: str | None = None) -> PromptResolvedOut:
+    """A version (by number, else the one ``environment`` points at, else the active one)
+    with its references expanded as they resolve now."""
+    prompt = await _prompt_row(pool, prompt_id)
+    if version is None:
+        if environment is None or environment == domain.PRODUCTION:
+            version = prompt["active_version"]
+        else:
+            version = await pool.fetchval(
+                "SELECT version FROM prompt_environments WHERE prompt_id = $1 "
+                "AND environment = $2", prompt_id, environment)
+            if version is None:
+                raise NotFound(f"environment {environment!r} of prompt {prompt['name']!r} "
+                               "points at no version", environment=environment)
+    v = await get_version(pool, prompt_id, version)
+    composed = await composition.compose(
+        Node.of(prompt_id, prompt["name"], v.version, v.content,
+                [r.model_dump() for r in v.references]),
+        composition.read_model_lookup(pool))
+    return PromptResolvedOut(
+        prompt_id=prompt_id, prompt_name=prompt["name"], id=v.id, version=v.version,
+        environment=environment, is_active=v.is_active, content=composed.content,
+        template=v.content, variables=composed.variables, config=v.config,
+        references=composition.references_out(composed), created_at=v.created_at,
+        created_by=v.created_by, change_note=v.change_note)
