@@ -163,7 +163,8 @@ async def test_a_trace_shows_the_prompt_version_it_used(client, runtime):
     t = trace(0, prompt_id=prompt_id, prompt_version=1, prompt_tokens=3, completion_tokens=4)
     await PostgresTraceStore(runtime.pool).write([t])
     body = (await client.get(f"/traces/{t.id}")).json()
-    assert body["prompt"] == {"id": prompt_id, "name": "greeter", "version": 1}
+    assert body["prompt"] == {"id": prompt_id, "name": "greeter", "version": 1,
+                              "references": []}
     assert body["request"] == t.request and body["total_tokens"] == 7
 
 
