@@ -356,3 +356,33 @@ async def test_sdk_refreshes_a_dependent_prompt_after_its_reference_moved(client
         assert hc.stats.requests > requests  # refetched because of the event
         now = await hc.resolve("helpdesk")
         assert now.source == "memory" and now.references[0]["version"] == 1
+
+
+async def test_each_variant_of_a_split_environment_is_expanded(client):
+    tone, reply = await _tone_and_reply(client)
+    r = await client.post(f"/prompts/{reply['id']}/versions", json={"content": [
+        {"role": "system", "content": ref("support-tone@1") + " v2 {{ agent }}"},
+        {"role": "user", "content": "{{ question }}"}]})
+    assert r.status_code == 201, r.text
+    r = await client.put(f"/prompts/{reply['id']}/environments/production/split", json={
+        "variants": [{"version": 1, "weight": 50}, {"version": 2, "weight": 50}]})
+    assert r.status_code == 200, r.text
+    app = await _app(client, "helpdesk", reply["id"])
+    resolved = (await client.get(f"/applications/{app['id']}/resolved")).json()
+    by_version = {v["version"]: v for v in resolved["split"]["variants"]}
+    assert by_version[1]["content"][0]["content"] == "Be brief. Sign as {{ agent }}."
+    assert by_version[2]["content"][0]["content"] == "Be warm. v2 {{ agent }}"
+    assert [(x["version"], x["environment"]) for x in by_version[1]["references"]] == [
+        (2, "staging")]
+    assert [(x["version"], x["environment"]) for x in by_version[2]["references"]] == [
+        (1, None)]
+    # a key's answer carries its variant's expansion and references
+    seen = set()
+    for key in (f"user-{i}" for i in range(40)):
+        picked = (await client.get(f"/applications/{app['id']}/resolved",
+                                   params={"key": key})).json()
+        variant = by_version[picked["version"]]
+        assert picked["content"] == variant["content"]
+        assert picked["references"] == variant["references"]
+        seen.add(picked["version"])
+    assert seen == {1, 2}

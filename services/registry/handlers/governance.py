@@ -101,8 +101,11 @@ async def govern(rt: Runtime, prompt_id: str, command, metadata: EventMetadata,
         if not state.exists:
             raise NotFound(f"prompt {prompt_id} not found")
         at_stake = _at_stake(command, state)
-        if isinstance(command, domain.MoveEnvironment | domain.Approve):
-            await composition.refuse_cycle(conn, state, at_stake[0])
+        if isinstance(command, domain.MoveEnvironment | domain.Approve
+                      | domain.SplitEnvironment):  # a version (or a split's) takes the place
+            stake = at_stake[0]
+            for number in stake if isinstance(stake, list | tuple) else [stake]:
+                await composition.refuse_cycle(conn, state, number)
         ctx = await context(conn, state, metadata, *at_stake)
         return domain.decide(command, state, ctx)
 

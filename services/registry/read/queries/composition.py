@@ -144,7 +144,7 @@ async def refuse_cycle(conn: asyncpg.Connection, state: prompt_domain.PromptStat
     """Before an environment of ``state``'s prompt moves to ``version``: a 422 when the
     version's references lead back to the prompt (every cycle a move closes runs through
     the prompt that moved). Other failures of the composition do not stop a move."""
-    v = state.versions.get(version) if version is not None else None
+    v = state.versions.get(version) if isinstance(version, int) else None
     if v is None or not v.references or state.prompt_id is None:
         return
     try:
