@@ -227,10 +227,15 @@ def references(content: Content) -> list[Reference]:
     found: list[Reference] = []
     for where, text in _texts(content):
         try:
-            found += _text_references(text, where)
+            refs = _text_references(text, where)
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateSyntaxError(exc.message or str(exc),
                                       f"{where} line {exc.lineno}") from exc
+        if refs and not (where == "content" or where.endswith((".content", ".text"))):
+            raise TemplateSyntaxError(
+                "a reference is expanded into text: put it in a text prompt, a message's "
+                "content or a text part, not in an image URL, audio or file", where)
+        found += refs
     return found
 
 

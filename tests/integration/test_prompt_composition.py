@@ -386,3 +386,27 @@ async def test_each_variant_of_a_split_environment_is_expanded(client):
         assert picked["references"] == variant["references"]
         seen.add(picked["version"])
     assert seen == {1, 2}
+
+
+async def test_a_webhook_on_the_dependent_prompt_receives_the_reference_move(client, setenv):
+    from harness.webhooks import SIGNATURE_HEADER, verify
+    from tests.support.http_receiver import HttpReceiver
+
+    setenv("HARNESS_WEBHOOK_BACKOFF_S", "0.01")
+    setenv("HARNESS_WEBHOOK_POLL_S", "0.05")
+    setenv("HARNESS_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8")
+    tone, reply = await _tone_and_reply(client)
+    secret = "whsec_composition-0123456789"
+    with HttpReceiver() as rx:
+        r = await client.post("/webhooks", json={
+            "url": rx.url, "event_types": ["PromptReferenceMoved"], "secret": secret,
+            "prompt_id": reply["id"]})
+        assert r.status_code == 201, r.text
+        await _move(client, tone["id"], "staging", 1)
+        await rx.wait_for(1, timeout_s=60)
+        (req,) = rx.ok()
+        verify(secret, req.headers[SIGNATURE_HEADER.lower()], req.body)
+        doc = req.json()
+    assert doc["type"] == "PromptReferenceMoved" and doc["stream_id"] == f"prompt-{reply['id']}"
+    assert (doc["data"]["referenced_prompt_id"], doc["data"]["environment"],
+            doc["data"]["version"]) == (tone["id"], "staging", 1)

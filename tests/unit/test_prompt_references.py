@@ -177,3 +177,18 @@ def test_the_studio_timeline_says_what_a_reference_move_was():
     e = {"type": "PromptReferenceMoved", "version": 3,
          "data": {"referenced_name": "support-tone", "environment": "staging"}}
     assert describe_event(e) == "referenced prompt 'support-tone' moved staging to v3"
+
+
+def test_references_expand_in_text_parts_and_are_refused_in_other_parts():
+    content = [{"role": "user", "content": [
+        {"type": "text", "text": 'Look: {{ prompt("tone") }} {{ x }}'},
+        {"type": "image_url", "image_url": {"url": "https://img.example/{{ x }}.png"}}]}]
+    (r,) = templating.references(content)
+    assert r.where == "messages[0].content[0].text line 1"
+    out = templating.expand(content, lambda ref: "Be kind.")
+    assert out[0]["content"][0]["text"] == "Look: Be kind. {{ x }}"
+    assert out[0]["content"][1] == content[0]["content"][1]
+    bad = [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": 'https://x/{{ prompt("tone") }}'}}]}]
+    with pytest.raises(templating.TemplateSyntaxError, match="not in an image URL"):
+        templating.validate(bad)
