@@ -123,3 +123,14 @@ def test_alert_retry_backoff_and_message():
               threshold_usd=5, webhook_url=None)
     text = a.message(7.25, date(2026, 3, 1))
     assert "application bot" in text and "$7.2500" in text and "2026-03" in text
+
+
+def test_a_composed_prompt_exports_the_versions_its_references_resolved_to():
+    t = Trace(kind="chat", model_requested="echo", status=200, latency_ms=1.0,
+              prompt_id="p1", prompt_name="reply", prompt_version=2,
+              prompt_references=[{"prompt_name": "support-tone", "version": 3},
+                                 {"prompt_name": "signature", "version": 1}])
+    a = span_attributes(t)
+    assert a["harness.prompt_references"] == ["support-tone v3", "signature v1"]
+    plain = Trace(kind="chat", model_requested="echo", status=200, latency_ms=1.0)
+    assert "harness.prompt_references" not in span_attributes(plain)

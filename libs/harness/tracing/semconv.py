@@ -148,6 +148,9 @@ def _harness_attributes(t: Trace) -> dict[str, Any]:
     a: dict[str, Any] = {"harness.source": t.source, "harness.latency_ms": float(t.latency_ms),
                          "http.response.status_code": int(t.status)}
     a.update({k: v for k, v in optional.items() if v is not None})
+    if t.prompt_references:  # a composed prompt: the versions its references resolved to
+        a["harness.prompt_references"] = [
+            f"{r.get('prompt_name')} v{r.get('version')}" for r in t.prompt_references]
     if t.stream:
         a["harness.stream"] = True
     if t.cached:
