@@ -135,10 +135,15 @@ async def test_resolved_returns_the_config_and_what_is_in_effect(client):
                                params={"as_of": "2100-01-01T00:00:00Z"})).json()
     assert (folded["model"], folded["params"], folded["config"]) == (
         r["model"], r["params"], r["config"])
-    # a version without a model under an application without one: 409, not a guess
-    await client.post(f"/prompts/{p['id']}/versions", json={"content": "Yo", "config": {},
-                                                            "activate": True})
+    # no model on either side: refused when the application says so ...
     await client.patch(f"/applications/{a['id']}", json={"model_id": None})
+    await client.post(f"/prompts/{p['id']}/versions", json={"content": "Yo", "config": {}})
+    q = (await client.post("/prompts", json={"name": "q", "content": "Hi"})).json()
+    for r in (await client.post("/applications", json={"name": "b2", "prompt_id": q["id"]}),
+              await client.patch(f"/applications/{a['id']}", json={"prompt_id": q["id"]})):
+        assert problem(r, 422)["field"] == "model_id"
+    # ... and a 409 (not a guess) when its environment moves to a version without one
+    await client.put(f"/prompts/{p['id']}/versions/2/activate", json={})
     body = problem(await client.get(f"/applications/{a['id']}/resolved"), 409)
     assert body["type"] == "urn:harness:problem:model-unset"
 
