@@ -286,6 +286,19 @@ async def test_runs_render_composed_prompts_pinned_at_request_time(stack_client,
             for x in target["references"]] == [(tone["id"], tone_v1["id"], 1, "staging")]
     results = (await c.get(f"/runs/{run['id']}/results")).json()["items"]
     assert sorted(x["output"] for x in results) == ["Be warm. Q: one", "Be warm. Q: two"]
+    # the run's LLM calls are traced with the versions the references resolved to
+    async def traced():
+        return (await c.get("/traces", params={"run_id": run["id"]})).json()["items"]
+    for _ in range(600):  # a hang guard: traces are written in batches
+        if len(await traced()) == 2:
+            break
+        await asyncio.sleep(0.1)
+    items = await traced()
+    assert len(items) == 2
+    for item in items:
+        trace = (await c.get(f"/traces/{item['id']}")).json()
+        assert [(x["prompt_id"], x["version"]) for x in trace["prompt"]["references"]] == [
+            (tone["id"], 1)]
     # a new run renders what staging points at now
     r = await c.post("/runs", json={"dataset_id": ds["id"], "models": ["echo"], "targets": [
         {"prompt_id": reply["id"], "version": 1}]})

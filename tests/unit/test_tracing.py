@@ -134,3 +134,19 @@ def test_a_composed_prompt_exports_the_versions_its_references_resolved_to():
     assert a["harness.prompt_references"] == ["support-tone v3", "signature v1"]
     plain = Trace(kind="chat", model_requested="echo", status=200, latency_ms=1.0)
     assert "harness.prompt_references" not in span_attributes(plain)
+
+
+def test_a_run_case_of_a_composed_prompt_traces_its_references():
+    refs = [{"ref": "tone@staging", "prompt_id": "p2", "prompt_name": "tone", "id": "x",
+             "version": 4, "environment": "staging", "referenced_by": "p1", "depth": 1}]
+    target = Target(target_id="t0", label="reply v2", prompt_id="p1", prompt_name="reply",
+                    prompt_version=2, content="Be kind. {{ q }}", references=refs,
+                    model="echo")
+    req = build_request(target, [{"role": "user", "content": "Be kind. hi"}], repeat=0,
+                        cache=False, run_id="run-1")
+    t = trace_of_call(LLMCall(req, T0, 1.0, response=LLMResponse(output="ok", model="echo",
+                                                                latency_ms=1.0)))
+    assert t.prompt_references == refs and t.wire()["prompt_references"] == refs
+    plain = build_request(target.model_copy(update={"references": []}), [], repeat=0,
+                          cache=False)
+    assert "prompt_references" not in plain.labels

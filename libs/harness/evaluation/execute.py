@@ -112,7 +112,9 @@ def build_request(target: Target, messages: list[dict], *, repeat: int,
     labels = {"run_id": run_id, "prompt_id": target.prompt_id,
               "prompt_name": target.prompt_name, "prompt_version": target.prompt_version,
               "target_id": target.target_id,
-              "application": target.application_name, "purpose": "case"}
+              "application": target.application_name, "purpose": "case",
+              # a composed prompt: what its references resolved to (traced with the call)
+              "prompt_references": target.references or None}
     return LLMRequest(
         model=target.model, messages=messages, params=params,
         fallback_models=list(target.fallback_models), cache=cache,

@@ -37,7 +37,9 @@ def trace_of_call(call: LLMCall, *, source: str = "runner", store_bodies: bool =
               prompt_version=_int(labels.get("prompt_version")),
               run_id=None if labels.get("run_id") is None else str(labels["run_id"]),
               params=params, prompt_name=labels.get("prompt_name"),
-              purpose=labels.get("purpose"))
+              purpose=labels.get("purpose"),
+              prompt_references=labels.get("prompt_references")
+              if isinstance(labels.get("prompt_references"), list) else None)
     t.session_id = t.run_id  # a run's calls (runner and scorer) are one session
     if resp is not None:
         t.model_answered, t.cached = resp.model, resp.cached
