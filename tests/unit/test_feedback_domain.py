@@ -94,3 +94,21 @@ def test_a_score_becomes_one_event_on_an_existing_target():
         "r1", "case-1", "t0", "rid", 5.0)
     with pytest.raises(NotFound):
         fb.score_result("r1", "rid", fb.Score("stars", 5), fb.ResultFacts(None, STARS))
+
+
+def test_scores_and_bounds_beyond_the_largest_magnitude_are_refused():
+    """1.7e308 was a valid score: the mean of two (score alerts, agreement, usage) overflowed
+    a double in Postgres (a 500 on GET /score-alerts)."""
+    big = fb.MAX_MAGNITUDE * 10
+    assert refused_field(fb.create_config, config(min_value=-big), False) == "min_value"
+    assert refused_field(fb.create_config, config(max_value=big), False) == "max_value"
+    assert refused_field(fb.create_config, config(data_type="categorical", categories=(
+        {"label": "huge", "value": big},)), False) == "categories.0.value"
+    unbounded = fb.ScoreConfig("c4", "raw", "numeric")
+    for value in (1.7e308, -1.7e308, big):
+        assert refused_field(fb.checked_value, unbounded, fb.Score("raw", value)) == "value"
+    assert fb.checked_value(unbounded, fb.Score("raw", -fb.MAX_MAGNITUDE)) == (
+        -fb.MAX_MAGNITUDE, None)
+    [ev] = fb.create_config(config(min_value=-fb.MAX_MAGNITUDE, max_value=fb.MAX_MAGNITUDE),
+                            exists=False)
+    assert (ev.min_value, ev.max_value) == (-fb.MAX_MAGNITUDE, fb.MAX_MAGNITUDE)

@@ -28,6 +28,9 @@ DATA_TYPES = ("numeric", "boolean", "categorical")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 MAX_CATEGORIES = 50
 MAX_COMMENT = 4000
+# The largest magnitude a score (or a bound or category value) may have: means of any
+# number of scores (alerts, agreement, usage, compare) stay finite in a double.
+MAX_MAGNITUDE = 1e15
 
 
 @dataclass(frozen=True)
@@ -66,9 +69,10 @@ def _categories(raw: tuple[dict[str, Any], ...]) -> list[Category]:
             raise Invalid(f"categories.{i}.label: must be a non-empty text",
                           field=f"categories.{i}.label")
         if isinstance(value, bool) or not isinstance(value, int | float) \
-                or not math.isfinite(value):
-            raise Invalid(f"categories.{i}.value: must be a number (what {label!r} counts "
-                          "as when scores are averaged)", field=f"categories.{i}.value")
+                or not _bounded(value):
+            raise Invalid(f"categories.{i}.value: must be a number within ±{MAX_MAGNITUDE:g} "
+                          f"(what {label!r} counts as when scores are averaged)",
+                          field=f"categories.{i}.value")
         if any(o.label == label.strip() for o in out):
             raise Invalid(f"categories.{i}.label: {label!r} is listed twice",
                           field=f"categories.{i}.label")
@@ -89,8 +93,8 @@ def create_config(command: CreateScoreConfig, exists: bool) -> list[DomainEvent]
     categories: list[Category] = []
     if command.data_type == "numeric":
         for f, v in (("min_value", lo), ("max_value", hi)):
-            if v is not None and not math.isfinite(v):
-                raise Invalid(f"{f}: must be a finite number", field=f)
+            if v is not None and not _bounded(v):
+                raise Invalid(f"{f}: must be a number within ±{MAX_MAGNITUDE:g}", field=f)
         if lo is not None and hi is not None and lo >= hi:
             raise Invalid("max_value: must be above min_value", field="max_value")
         if command.categories:
@@ -144,12 +148,19 @@ def checked_value(config: ScoreConfig | None, score: Score) -> tuple[float, str 
         return match.value, match.label
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
         raise Invalid(f"value: {config.name} is a number", field="value")
+    if not _bounded(v):
+        raise Invalid(f"value: a score is within ±{MAX_MAGNITUDE:g}, got {v:g}",
+                      field="value", min_value=-MAX_MAGNITUDE, max_value=MAX_MAGNITUDE)
     lo, hi = config.min_value, config.max_value
     if (lo is not None and v < lo) or (hi is not None and v > hi):
         raise Invalid(f"value: {config.name} is within [{_end(lo, '-inf')}, "
                       f"{_end(hi, 'inf')}], got {v:g}", field="value",
                       min_value=lo, max_value=hi)
     return float(v), None
+
+
+def _bounded(v: float) -> bool:
+    return math.isfinite(v) and abs(v) <= MAX_MAGNITUDE
 
 
 def _end(v: float | None, open_end: str) -> str:
