@@ -140,6 +140,16 @@ async def test_prompts_show_diff_and_edit_a_version_config(reg):
     assert (await reg.get(f"/prompts/{pid}")).json()["latest_version"] == 2
 
 
+async def test_prompts_show_a_versions_references(reg):
+    await _prompt(reg, name="support-tone", content="Be brief.")
+    p = await _prompt(reg, name="reply", content='{{ prompt("support-tone") }} Hi {{ name }}')
+    at = await run(page("prompts", prompt=p["id"]))
+    assert "References: support-tone @ production" in texts(at)
+    out = (await reg.post(f"/prompts/{p['id']}/render",
+                          json={"variables": {"name": "Ana"}})).json()
+    assert out["rendered"] == "Be brief. Hi Ana"
+
+
 async def test_prompts_errors_are_messages_not_tracebacks(reg):
     await _prompt(reg, "taken")
     at = await run(page("prompts"))

@@ -192,3 +192,15 @@ def test_references_expand_in_text_parts_and_are_refused_in_other_parts():
         {"type": "image_url", "image_url": {"url": 'https://x/{{ prompt("tone") }}'}}]}]
     with pytest.raises(templating.TemplateSyntaxError, match="not in an image URL"):
         templating.validate(bad)
+
+
+def test_the_studio_shows_references_and_does_not_take_them_for_variables():
+    from services.studio.views.content import references_caption, variables_in
+
+    assert variables_in('{{ prompt("tone@staging") }} for {{ name }}, {{ prompt }}') == [
+        "name", "prompt"]
+    assert references_caption([]) is None
+    assert references_caption([
+        {"ref": "tone@staging", "prompt_id": "p", "name": "tone", "environment": "staging"},
+        {"ref": "sig@2", "prompt_id": "q", "name": "sig", "version": 2}]) == (
+        "References: tone @ staging, sig @ v2 (expanded when resolved, rendered or run)")

@@ -24,6 +24,7 @@ from services.studio.views.content import (
     content_from_editor,
     is_chat,
     message_rows,
+    references_caption,
     variables_in,
 )
 from services.studio.views.diffs import (
@@ -123,6 +124,8 @@ def versions_tab(client: StudioAPI, prompt: dict[str, Any],
     st.markdown(f"**v{chosen}** saved by {v.get('created_by') or '—'} — "
                 f"{v.get('change_note') or 'no note'}")
     show_content(v["content"])
+    if caption := references_caption(v.get("references") or []):
+        st.caption(caption)
     show_config(v.get("config") or {})
     if against != chosen:
         base = need(client.version, prompt["id"], against)

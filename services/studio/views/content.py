@@ -9,7 +9,7 @@ from typing import Any
 from harness import content_parts
 
 ROLES = ("system", "user", "assistant", "developer", "tool")
-_VAR = re.compile(r"{{-?\s*([A-Za-z_][A-Za-z0-9_]*)")
+_VAR = re.compile(r"{{-?\s*([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()")  # a call is no variable
 
 
 def is_chat(content: Any) -> bool:
@@ -101,3 +101,13 @@ def parse_value(raw: str) -> Any:
         except ValueError:
             return raw
     return raw
+
+
+def references_caption(references: list[dict[str, Any]]) -> str | None:
+    """A version's ``{{ prompt("name@label") }}`` references in one line (None without)."""
+    if not references:
+        return None
+    return "References: " + ", ".join(
+        f"{r.get('name') or r.get('prompt_id')} @ "
+        + (f"v{r['version']}" if r.get("version") is not None else str(r.get("environment")))
+        for r in references) + " (expanded when resolved, rendered or run)"
