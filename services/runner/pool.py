@@ -6,9 +6,17 @@ a second whatever the concurrency. ``harness up`` / ``harness run`` with ``--wor
 (registry, relay, ingestion) receives each result as it is made and records it as the
 runner always does (deterministic ids). A child needs nothing but the job: the run's
 request, the items' cases, its share of the run's concurrency; it makes its own LLM
-client from the environment (``HARNESS_LLM_DEPLOYMENTS`` and provider keys) and sends its
-LLM calls' traces back to the parent, which exports them as children of the span that was
-current when the job was handed out (the shard's: they stay in the run's trace).
+client from the environment (``HARNESS_LLM_DEPLOYMENTS`` and provider keys).
+
+Spans: the children export nothing themselves. A child gives each case the span id it
+will have (when the job was handed out under a recording span: the shard's) and sends,
+with the case's result, the case's span (ids, times, what it carries) and its LLM calls'
+traces, children of that span; the parent exports the case span (under the shard's, with
+exactly those ids) and queues the calls' traces (stored, exported). The result records
+the case span (``trace_context``) as an in-process run's does, so the scorer nests its
+judge calls under it. A case's spans travel in one message with its result: a child
+killed in the middle of a case leaves neither a result nor spans of it (the case is run
+again, once), and a result is never sent without them.
 """
 
 from __future__ import annotations
@@ -16,9 +24,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import itertools
 import multiprocessing
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -45,6 +55,7 @@ class ShardPool:
             self._loop = None
         self._jobs: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = {}
         self._parents: dict[int, Any] = {}  # job -> the span current when it was handed out
+        self.spans: Any = None  # the WorkflowSpans the children's case spans are made in
         self._ids = itertools.count()
         self._started = False  # the processes start with the first job: an idle stack
         #                        (or one killed before any sharded run) leaves none behind
@@ -75,29 +86,63 @@ class ShardPool:
             if kind == _TRACE:
                 if getattr(payload, "parent", None) is None:
                     payload.parent = self._parents.get(job)
-                if self.on_trace is not None and self._loop is not None:
-                    with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                        self._loop.call_soon_threadsafe(self.on_trace, payload)
+                self._on_loop(self._trace, payload)
                 continue
+            if kind == _RESULT:
+                # the case's spans, whether or not the job still waits for its results
+                # (a case finished after a cancel was still made: its calls are stored)
+                self._on_loop(self._case_done, self._parents.get(job), payload)
+                payload = payload["result"]
             target = self._jobs.get(job)
             if target is not None:
                 loop, queue = target
                 with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                     loop.call_soon_threadsafe(queue.put_nowait, (kind, payload))
 
+    def _on_loop(self, callback: Callable[..., None], *args: Any) -> None:
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                self._loop.call_soon_threadsafe(callback, *args)
+
+    def _trace(self, trace: Any) -> None:
+        if self.on_trace is not None:
+            self.on_trace(trace)
+
+    def _case_done(self, parent: Any, payload: dict[str, Any]) -> None:
+        """Export a child's case span and queue its calls' traces (on the pool's loop)."""
+        from opentelemetry.trace import SpanContext, TraceFlags
+
+        span = payload.get("span")
+        if span is not None and self.spans is not None:
+            with contextlib.suppress(Exception):  # exporting never loses a result
+                self.spans.finished_case(**span)
+            parent = SpanContext(int(span["trace_id"], 16), int(span["span_id"], 16),
+                                 is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+        for trace in payload.get("calls") or []:
+            if trace.parent is None:
+                trace.parent = parent
+            self._trace(trace)
+
     async def run(self, request: dict[str, Any], items: list[tuple[dict, int, int]],
-                  concurrency: int) -> AsyncIterator[dict]:
+                  concurrency: int, *, spans: Any = None) -> AsyncIterator[dict]:
         """Each result (a ``CaseResult`` dump) of ``items`` (case dump, target index,
-        repeat) as a child makes it. Leaving the iteration early stops the job."""
+        repeat) as a child makes it. Leaving the iteration early stops the job.
+
+        ``spans``: the WorkflowSpans to make the cases' spans in, children of the span
+        current now (none when it does not record)."""
         from harness.tracing.spans import current_parent
 
         self._start()
         job = next(self._ids)
         queue: asyncio.Queue = asyncio.Queue()
         self._jobs[job] = (asyncio.get_running_loop(), queue)
-        self._parents[job] = current_parent()
+        parent = self._parents[job] = current_parent()
+        under = None  # (trace id, span id) the children's case spans are children of
+        if spans is not None and spans.enabled and parent is not None:
+            self.spans = spans
+            under = (format(parent.trace_id, "032x"), format(parent.span_id, "016x"))
         future = self._executor.submit(_run_job, job, request, items, concurrency,
-                                       self._results, self._stopped)
+                                       self._results, self._stopped, under)
         try:
             while True:
                 kind, payload = await queue.get()
@@ -136,6 +181,9 @@ class ShardPool:
 
 _llm = None
 _job_now: int | None = None  # the job this process works (a process works one at a time)
+# the traces of the LLM calls of the case being evaluated (sent with its result)
+_case_calls: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "harness_pool_case_calls", default=None)
 
 
 def _client(results):
@@ -151,6 +199,10 @@ def _client(results):
         configure_logging(s.log_level, wants_json(s.log_format, s.log_json))  # on stderr
 
         def send_trace(call) -> None:
+            calls = _case_calls.get()
+            if calls is not None:  # sent with the case's result
+                calls.append(trace_of_call(call))
+                return
             with contextlib.suppress(Exception):
                 results.put((_TRACE, _job_now, trace_of_call(call)))
 
@@ -158,11 +210,12 @@ def _client(results):
     return _llm
 
 
-def _run_job(job: int, request: dict, items: list, concurrency: int, results, stopped) -> None:
+def _run_job(job: int, request: dict, items: list, concurrency: int, results, stopped,
+             under: tuple[str, str] | None = None) -> None:
     global _job_now
     _job_now = job
     try:
-        asyncio.run(_job(job, request, items, concurrency, results, stopped))
+        asyncio.run(_job(job, request, items, concurrency, results, stopped, under))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
         results.put((_FAILED, job, f"{type(exc).__name__}: {exc}"))
         return
@@ -170,11 +223,12 @@ def _run_job(job: int, request: dict, items: list, concurrency: int, results, st
 
 
 async def _job(job: int, request: dict, items: list, concurrency: int, results,
-               stopped) -> None:
+               stopped, under: tuple[str, str] | None = None) -> None:
     from harness.evaluation.execute import Grading, default_judge_model, evaluate_case
     from harness.evaluation.models import Target, TestCaseSnapshot
     from harness.events.run_events import RunRequested
     from harness.llm.options import JUDGE_OPTIONS, allowed_options
+    from harness.tracing.context import new_span_id
 
     req = RunRequested.model_validate(request)
     llm = _client(results)
@@ -189,10 +243,30 @@ async def _job(job: int, request: dict, items: list, concurrency: int, results,
         for case, target, repeat in work:
             if stopped.get(job):
                 return
-            result = await evaluate_case(grading, targets[target],
-                                         TestCaseSnapshot.model_validate(case),
-                                         run_id=req.run_id, repeat=repeat,
-                                         default_assert=req.default_assert, cache=req.cache)
-            results.put((_RESULT, job, result.model_dump(mode="json")))
+            t, snapshot = targets[target], TestCaseSnapshot.model_validate(case)
+            calls: list = []
+            token = _case_calls.set(calls)
+            start = time.time_ns()
+            try:
+                result = await evaluate_case(grading, t, snapshot, run_id=req.run_id,
+                                             repeat=repeat, default_assert=req.default_assert,
+                                             cache=req.cache)
+            finally:
+                _case_calls.reset(token)
+            span = None
+            if under is not None:  # the case's span, as an in-process run makes it
+                span = {"run_id": req.run_id, "case_id": snapshot.id,
+                        "trace_id": under[0], "span_id": new_span_id(),
+                        "parent_span_id": under[1], "start_ns": start,
+                        "end_ns": time.time_ns(), "input": snapshot.input,
+                        "output": result.output,
+                        "facts": {"repeat": repeat, "target_id": t.target_id,
+                                  "model": t.model, "prompt_name": t.prompt_name,
+                                  "prompt_version": t.prompt_version,
+                                  "status": result.status, "score": result.score}}
+                result = result.model_copy(update={"trace_context": {
+                    "trace_id": span["trace_id"], "span_id": span["span_id"]}})
+            results.put((_RESULT, job, {"result": result.model_dump(mode="json"),
+                                        "span": span, "calls": calls}))
 
     await asyncio.gather(*[worker() for _ in range(max(1, min(concurrency, len(items))))])

@@ -283,7 +283,9 @@ class Runner:
         items = [(c.model_dump(mode="json"), index[t.target_id], r) for c, t, r in todo]
         share = -(-req.concurrency // self.pool.workers)
         produced = 0
-        results = self.pool.run(req.model_dump(mode="json"), items, share)
+        # the cases' spans are made in the children and exported here (under the shard's)
+        results = self.pool.run(req.model_dump(mode="json"), items, share,
+                                spans=spans_of(self.llm))
         try:
             async for data in results:
                 result = CaseResult.model_validate(data)

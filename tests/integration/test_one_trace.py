@@ -15,7 +15,14 @@ import pytest
 from services.bootstrap import LocalStack
 from tests.support.generation import qa_reply, wait_generation
 from tests.support.http_receiver import HttpReceiver
-from tests.support.otel import ReceivedSpan, children, decode_spans, llm_client, only
+from tests.support.otel import (
+    ReceivedSpan,
+    children,
+    decode_spans,
+    llm_client,
+    only,
+    wait_scored,
+)
 from tests.support.runs import seed, wait_run
 from tests.support.stub_llm import StubLLM
 
@@ -110,35 +117,65 @@ async def test_a_generation_continues_the_trace_of_its_request(exporting):
     assert {s.trace_id for s in spans} == {CALLER_TRACE_ID}
 
 
-async def test_a_pool_of_processes_keeps_the_calls_in_the_run_trace(db_url, artifacts, setenv):
-    """``--workers 2``: a shard's cases run in child processes, which export nothing; their
-    LLM calls (traced back to the parent) nest under the shard's span."""
+async def test_a_pool_of_processes_makes_the_same_spans_as_one_process(
+        db_url, artifacts, stub_server, setenv):
+    """``--workers 2``: a shard's cases run in child processes, which export nothing; each
+    child sends its case's span and the case's LLM calls with the result, and the parent
+    exports them: run → shard → case → LLM call, as in one process, each result records
+    its case's span, and the scorer's judge calls nest under the case they score."""
     from services.registry.app import create_app
+    from tests.support.ragas_judge import PARIS, judge_reply
 
+    stub_server.reset()
+    stub_server.reply("judge", judge_reply)
+    setenv("OPENAI_API_KEY", "sk-test")
     setenv("HARNESS_RUN_SHARD_ITEMS", "2")
     with HttpReceiver() as collector:
         setenv("HARNESS_OTLP_ENDPOINT", collector.url)
-        stack = await LocalStack.start(db_url, artifacts=artifacts, pool_max=20, workers=2)
+        stack = await LocalStack.start(db_url, artifacts=artifacts, pool_max=20, workers=2,
+                                       llm=llm_client(stub_server))
         try:
             transport = httpx.ASGITransport(app=create_app(runtime=stack.runtime))
             async with httpx.AsyncClient(transport=transport, base_url="http://registry") as c:
-                p, ds = await seed(c, cases=[{"input": {"q": str(i)}} for i in range(4)],
-                                   versions=["{{ q }}"], name="pooled")
+                p, ds = await seed(c, cases=[{"input": {"question": f"Paris {i}?",
+                                                        "contexts": [PARIS]}}
+                                             for i in range(4)],
+                                   versions=["{{ question }}"], name="pooled")
                 r = await c.post("/runs", json={"dataset_id": ds["id"], "targets": [
-                    {"prompt_id": p["id"], "model": "echo"}]})
-                run = await wait_run(c, r.json()["id"], timeout=120)
+                    {"prompt_id": p["id"], "model": "echo"}],
+                    "metrics": ["faithfulness"], "judge_model": "openai/judge"})
+                assert r.status_code == 202, r.text
+                run = await wait_scored(c, r.json()["id"])
+                results = (await c.get(f"/runs/{run['id']}/results")).json()["items"]
             assert run["status"] == "completed", run
             spans = await _spans(stack, collector)
         finally:
             await stack.stop()
 
+    assert stack.runner.pool is not None  # the cases did run in the pool's processes
     root = only(spans, "evaluation run")
     assert root.span_id == run["config"]["trace_context"]["span_id"]
-    shards = children(spans, root)
+    shards = [s for s in children(spans, root) if s.name == "evaluation shard"]
     assert sorted(s.attributes["harness.shard"] for s in shards) == [0, 1]
-    calls = [x for s in shards for x in children(spans, s)]
-    assert sorted(x.name for x in calls) == ["chat echo"] * 4
+    cases = [x for s in shards for x in children(spans, s)]
+    assert [x.name for x in cases] == ["evaluation case"] * 4  # nothing else under a shard
+    assert len({x.span_id for x in cases}) == 4
+    assert all(x.attributes["harness.run_id"] == run["id"] and x.attributes["harness.model"]
+               == "echo" and x.attributes["harness.status"] == "pass" for x in cases)
+    assert all(x.start_ns < x.end_ns for x in cases)
+    for case in cases:
+        under = sorted(x.name for x in children(spans, case))
+        assert under == ["chat echo", "scoring case"], under
+        [scored] = [x for x in children(spans, case) if x.name == "scoring case"]
+        judged = children(spans, scored)
+        assert judged and {j.name for j in judged} == {"chat openai/judge"}
+        [call] = [x for x in children(spans, case) if x.name == "chat echo"]
+        assert case.start_ns <= call.start_ns and call.end_ns <= case.end_ns
+    # the results record the spans of their cases, as in one process
+    assert sorted((x["trace_context"]["trace_id"], x["trace_context"]["span_id"])
+                  for x in results) == sorted((x.trace_id, x.span_id) for x in cases)
     assert {s.trace_id for s in spans} == {root.trace_id}
+    assert len([s for s in spans if s.name == "chat echo"]) == 4  # none twice
 
 
 class _Sampled:

@@ -175,6 +175,28 @@ class WorkflowSpans:
             case_id=case_id, **facts), input=input,
             parent=None if ctx is None else remote_parent(ctx["trace_id"], ctx["span_id"]))
 
+    def finished_case(self, run_id: str, case_id: str, *, trace_id: str, span_id: str,
+                      parent_span_id: str, start_ns: int, end_ns: int, input: Any = None,
+                      output: Any = None, facts: Mapping[str, Any] | None = None) -> None:
+        """A case span made elsewhere (a pool's child process), exported now: the span
+        ``span_id`` of ``trace_id``, a child of ``parent_span_id``, with its own times and
+        what :meth:`case` gives an in-process case (``facts``: its ``harness.`` facts)."""
+        if self.tracer is None:
+            return
+        from opentelemetry.trace import SpanKind
+
+        attrs = {**workflow_attributes("CHAIN", observation="chain", session_id=run_id,
+                                       run_id=run_id, case_id=case_id, **(facts or {})),
+                 **io_attributes(input, output, mode=self.content)}
+        token = PRESET_IDS.set((int(trace_id, 16), int(span_id, 16)))
+        try:
+            span = self.tracer.start_span("evaluation case",
+                                          context=remote_parent(trace_id, parent_span_id),
+                                          kind=SpanKind.INTERNAL, attributes=attrs,
+                                          start_time=start_ns)
+        finally:
+            PRESET_IDS.reset(token)
+        span.end(end_time=end_ns)
 
     def request(self, method: str, route: str, carrier: Mapping[str, str]
                 ) -> contextlib.AbstractContextManager[SpanHandle]:
