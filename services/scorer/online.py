@@ -176,6 +176,7 @@ class OnlineScorer:
         # exported: one span per score, its judge calls under it
         with spans_of(self.llm).evaluation(trace.id, evaluator.name,
                                            input=answer_of(trace.response),
+                                           parent=trace.trace_context,
                                            evaluator_id=evaluator.id) as span:
             try:
                 if evaluator.assertion is not None:

@@ -78,6 +78,8 @@ class FedTrace(BaseModel):
     cost_usd: float | None = None
     request: Any = None
     response: Any = None
+    # the span the call happened in (the gateway request's): the evaluation nests under it
+    trace_context: dict[str, str] | None = None
 
 
 class TraceFeed(Protocol):

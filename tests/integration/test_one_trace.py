@@ -204,7 +204,9 @@ class _Kept:
         pass
 
 
-async def test_an_online_score_is_a_trace_with_its_judge_calls_under_it(stub_server):
+async def _score_sampled(stub_server, trace_context):
+    """An online score through the scorer's service path (score_sampled, the trace as
+    GET /traces/{id} answers it), exported to a receiver: (the event, the spans)."""
     import json
     import uuid
 
@@ -216,10 +218,10 @@ async def test_an_online_score_is_a_trace_with_its_judge_calls_under_it(stub_ser
     stub_server.reset()
     stub_server.reply("rubric", json.dumps({"pass": True, "score": 1.0, "reason": "polite"}))
     trace_id = str(uuid.uuid4())
-    trace = FedTrace(id=trace_id, position=("1", trace_id), source="gateway",
-                     model_requested="openai/answer",
-                     request={"messages": [{"role": "user", "content": "Say hi"}]},
-                     response={"content": "Hello there!"})
+    trace = FedTrace.model_validate({
+        "id": trace_id, "source": "gateway", "model_requested": "openai/answer",
+        "request": {"messages": [{"role": "user", "content": "Say hi"}]},
+        "response": {"content": "Hello there!"}, "trace_context": trace_context})
     evaluator = OnlineEvaluator(id="ev-1", name="polite", assertion={
         "type": "llm-rubric", "value": "is polite", "provider": "openai:chat:rubric"})
     with HttpReceiver() as collector:
@@ -236,10 +238,83 @@ async def test_an_online_score_is_a_trace_with_its_judge_calls_under_it(stub_ser
     [event] = sink.events
     assert event.value == 1.0 and event.label == "pass"
     scoring = only(spans, "online evaluation")
-    assert scoring.parent_id is None and scoring.kind == "INTERNAL"
     a = scoring.attributes
     assert a["harness.scored_trace_id"] == trace_id and a["harness.evaluator"] == "polite"
     assert a["openinference.span.kind"] == "EVALUATOR"
     assert json.loads(a["output.value"])["label"] == "pass"
     assert [s.name for s in children(spans, scoring)] == ["chat openai/rubric"]
     assert len(spans) == 2
+    return scoring
+
+
+async def test_an_online_score_is_a_trace_with_its_judge_calls_under_it(stub_server):
+    """A stored trace without the span of its call (recorded before, or nothing current):
+    the score is a trace of its own."""
+    scoring = await _score_sampled(stub_server, None)
+    assert scoring.parent_id is None and scoring.kind == "INTERNAL"
+    assert scoring.attributes["langfuse.trace.name"] == "online evaluation"
+
+
+async def test_an_online_score_nests_under_the_span_of_the_call_it_scores(stub_server):
+    scoring = await _score_sampled(stub_server, {"trace_id": CALLER_TRACE_ID,
+                                                 "span_id": CALLER_SPAN_ID})
+    assert (scoring.trace_id, scoring.parent_id) == (CALLER_TRACE_ID, CALLER_SPAN_ID)
+    assert "langfuse.trace.name" not in scoring.attributes  # the call's trace keeps its name
+
+
+async def test_a_gateway_call_keeps_its_span_and_its_online_score_joins_it(
+        exporting, stub_server):
+    """The gateway stores the span of each call (GET /traces/{id}: trace_context): the
+    caller's trace continued, or a trace of its own; the local stack's online scorer
+    makes its ``online evaluation`` span a child of that span, its judge call under it."""
+    import json
+
+    from services.gateway.config import GatewaySettings
+    from services.scorer.ports import FedTrace
+    from tests.support.gateway import serve_gateway
+
+    c, stack, collector = exporting
+    stub_server.reply("rubric", json.dumps({"pass": True, "score": 0.5, "reason": "ok"}))
+    r = await c.post("/evaluators", json={
+        "name": "polite", "assertion": {"type": "llm-rubric", "value": "is polite",
+                                        "provider": "openai:chat:rubric"},
+        "traffic": {"source": "gateway"}})
+    assert r.status_code == 201, r.text
+    settings = GatewaySettings(
+        deployments={"*": {"api_base": stub_server.base_url, "api_key": "sk-test"}},
+        num_retries=0, trace_flush_s=0.02, otlp_endpoint=collector.url)
+    async with serve_gateway(stack.runtime, settings) as gw:
+        sdk = gw.sdk(await gw.key("one-trace"))
+        ids = []
+        for headers in ({"traceparent": f"00-{CALLER_TRACE_ID}-{CALLER_SPAN_ID}-01"}, {}):
+            raw = await sdk.chat.completions.with_raw_response.create(
+                model="openai/answer", messages=[{"role": "user", "content": "hi"}],
+                extra_headers=headers)
+            ids.append(raw.headers["x-harness-trace-id"])
+        await gw.gateway.traces.flush()
+        for exporter in gw.gateway.traces.exporters:
+            assert await asyncio.to_thread(exporter.force_flush)
+    async with asyncio.timeout(60):  # a hang guard: the stack's scorer polls the feed
+        while True:
+            shown = [(await c.get(f"/traces/{i}")).json() for i in ids]
+            if all(t["scores"] for t in shown):
+                break
+            await asyncio.sleep(0.05)
+    spans = await _spans(stack, collector)
+
+    requests = {s.span_id: s for s in spans if s.name == "POST /v1/chat/completions"}
+    continued, own = (requests[t["trace_context"]["span_id"]] for t in shown)
+    assert (continued.trace_id, continued.parent_id) == (CALLER_TRACE_ID, CALLER_SPAN_ID)
+    assert own.parent_id is None and own.trace_id != CALLER_TRACE_ID
+    for t, request in zip(shown, (continued, own), strict=True):
+        assert t["trace_context"] == {"trace_id": request.trace_id,
+                                      "span_id": request.span_id}
+        # what the scorer service reads (GET /traces/{id}) carries it to its span
+        assert FedTrace.model_validate(t).trace_context == t["trace_context"]
+        under = children(spans, request)
+        assert sorted(x.name for x in under) == ["chat openai/answer", "online evaluation"]
+        [scoring] = [x for x in under if x.name == "online evaluation"]
+        assert scoring.attributes["harness.scored_trace_id"] == t["id"]
+        assert json.loads(scoring.attributes["output.value"])["value"] == 0.5
+        assert [x.name for x in children(spans, scoring)] == ["chat openai/rubric"]
+    assert len([s for s in spans if s.name == "online evaluation"]) == 2  # once each

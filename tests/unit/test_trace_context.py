@@ -114,3 +114,12 @@ def test_without_a_caller_the_run_span_is_the_root_of_its_trace(recorded):
     assert len(others) == 1 and others[0].parent is None
     assert others[0].context.trace_id not in {run.context.trace_id,
                                               by_name["something current"].context.trace_id}
+
+
+def test_a_stored_span_is_a_context_only_when_both_ids_are_well_formed():
+    from harness.tracing.context import of_span
+
+    assert of_span("a" * 32, "b" * 16) == {"trace_id": "a" * 32, "span_id": "b" * 16}
+    assert of_span(None, None) is None
+    assert of_span("a" * 32, None) is None
+    assert of_span("A" * 32, "b" * 16) is None  # stored lowercase: anything else is not ours

@@ -72,6 +72,12 @@ def valid(ctx: Any) -> dict[str, str] | None:
     return out
 
 
+def of_span(trace_id: str | None, span_id: str | None) -> dict[str, str] | None:
+    """A stored span's ids (``gateway_traces.otel_trace_id``/``otel_span_id``) as a
+    context ``{"trace_id", "span_id"}``; None when there are none."""
+    return valid({"trace_id": trace_id, "span_id": span_id})
+
+
 def traceparent(ctx: Mapping[str, str]) -> str:
     """The W3C header naming ``ctx``'s span (sampled)."""
     return f"00-{ctx['trace_id']}-{ctx['span_id']}-01"
@@ -88,5 +94,6 @@ def remote_parent(trace_id: str, span_id: str) -> Any:
         trace_flags=TraceFlags(TraceFlags.SAMPLED))))
 
 
-__all__ = ["allocate", "new_span_id", "new_trace_id", "parse_traceparent", "remote_parent",
+__all__ = ["allocate", "new_span_id", "new_trace_id", "of_span", "parse_traceparent",
+           "remote_parent",
            "traceparent", "valid"]

@@ -13,11 +13,14 @@ from typing import Any
 
 import asyncpg
 
+from .context import of_span
+
 Position = tuple[str, str]  # (writing transaction id, trace id)
 
 _FEED = (
     "SELECT written_xid::text AS xid, id, source, application, prompt_id, key_id, key_name, "
-    "model_requested, model_answered, latency_ms, cost_usd::float8 AS cost_usd{bodies} "
+    "model_requested, model_answered, latency_ms, cost_usd::float8 AS cost_usd, "
+    "otel_trace_id, otel_span_id{bodies} "
     "FROM gateway_traces "
     "WHERE written_xid IS NOT NULL AND (written_xid, id) > ($1::text::xid8, $2::uuid) "
     "AND written_xid < pg_snapshot_xmin(pg_current_snapshot()) "
@@ -51,6 +54,7 @@ async def read_after(pool: asyncpg.Pool, after: Position, limit: int, *,
         d = dict(r)
         d["position"] = (d.pop("xid"), str(d["id"]))
         d["id"], d["key_id"] = str(d["id"]), (str(d["key_id"]) if d["key_id"] else None)
+        d["trace_context"] = of_span(d.pop("otel_trace_id"), d.pop("otel_span_id"))
         out.append(d)
     return out
 

@@ -20,7 +20,7 @@ COLUMNS = ("id", "created_at", "source", "kind", "key_id", "key_name", "applicat
            "prompt_id", "prompt_version", "run_id", "model_requested", "model_answered",
            "stream", "cached", "status", "error", "latency_ms", "ttft_ms", "prompt_tokens",
            "completion_tokens", "cost_usd", "attempts", "pii_action", "request", "response",
-           "prompt_references")
+           "prompt_references", "otel_trace_id", "otel_span_id")
 JSON_COLUMNS = ("request", "response", "prompt_references")
 
 Source = Literal["gateway", "runner", "scorer", "generator"]
@@ -67,6 +67,9 @@ class Trace:
     session_id: str | None = None
     variant: str | None = None            # exported only: a split's variant ("v4")
     parent: Any = None                    # an opentelemetry SpanContext
+    # stored: the OpenTelemetry trace and span the call happened in (hex; taken with parent)
+    otel_trace_id: str | None = None
+    otel_span_id: str | None = None
     mask_bodies: bool = False             # mask request/response before they are stored
     bodies_masked: bool = False           # they were (the exporter need not mask again)
 
@@ -123,6 +126,9 @@ class TraceIn(RequestBody):
     pii_action: str | None = None
     request: Any = None
     response: Any = None
+    # the OpenTelemetry trace and span the call happened in (lowercase hex)
+    otel_trace_id: str | None = Field(None, pattern="^[0-9a-f]{32}$")
+    otel_span_id: str | None = Field(None, pattern="^[0-9a-f]{16}$")
 
     def to_trace(self) -> Trace:
         return Trace(**self.model_dump())

@@ -133,13 +133,19 @@ class WorkflowSpans:
                          generation_id=generation_id, **facts)
 
     def evaluation(self, scored_trace_id: str, evaluator: str, *, input: Any = None,
-                   **facts: Any) -> contextlib.AbstractContextManager[SpanHandle]:
-        """An online evaluator scoring one stored trace (``harness.scored_trace_id``): a
-        trace of its own, its judge calls under it."""
+                   parent: Mapping[str, str] | None = None, **facts: Any
+                   ) -> contextlib.AbstractContextManager[SpanHandle]:
+        """An online evaluator scoring one stored trace (``harness.scored_trace_id``), its
+        judge calls under it: a child of ``parent`` (the span the scored call happened
+        in, its stored ``trace_context``: the gateway request's) in that trace, else a
+        trace of its own."""
+        ctx = valid(parent)
         return self.span("online evaluation", workflow_attributes(
-            "EVALUATOR", observation="evaluator", trace_name="online evaluation",
-            scored_trace_id=scored_trace_id, evaluator=evaluator, **facts),
-            input=input, parent=_root())
+            "EVALUATOR", observation="evaluator",
+            trace_name="online evaluation" if ctx is None else None,
+            scored_trace_id=scored_trace_id, evaluator=evaluator, **facts), input=input,
+            parent=_root() if ctx is None else remote_parent(ctx["trace_id"],
+                                                             ctx["span_id"]))
 
     def work(self, name: str, session_id: str, trace: Mapping[str, str] | None, *,
              input: Any = None, span_name: str | None = None, **facts: Any

@@ -238,8 +238,13 @@ class TraceWriter:
     def add(self, trace: Trace) -> None:
         """Queue ``trace``; when it is exported, the span current now (a run's case, a
         gateway request) becomes its span's parent."""
-        if self.exporters and trace.parent is None:
-            trace.parent = current_parent()
+        parent = trace.parent if trace.parent is not None else current_parent()
+        if self.exporters:
+            trace.parent = parent
+        if parent is not None and trace.otel_trace_id is None:  # stored: work done on the
+            #  call later (an online evaluation) nests under its span
+            trace.otel_trace_id = format(parent.trace_id, "032x")
+            trace.otel_span_id = format(parent.span_id, "016x")
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(),
                                                                 name="trace-writer")

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 
+from harness.tracing.context import of_span
 from harness.tracing.record import Source
 from harness.web.auth import require
 from harness.web.input_guard import INT32_MAX
@@ -69,6 +70,9 @@ class TraceOut(TraceSummaryOut):
     request: Any = None   # as stored: masked
     response: Any = None  # as stored: masked
     scores: list[ScoreOut] = []  # POST /traces/{id}/scores
+    # the OpenTelemetry span the call happened in ({"trace_id", "span_id"}, hex: a gateway
+    # request's, continuing its caller's traceparent; a run's case); null when none was
+    trace_context: dict[str, str] | None = None
 
 
 class TracePage(BaseModel):
@@ -145,4 +149,5 @@ async def get_trace_route(trace_id: uuid.UUID = Path(description="trace id"),
                    {"id": d["prompt_id"], "name": name, "version": d["prompt_version"],
                     "references": references})
     d["scores"] = await trace_scores(rt.pool, trace_id)
+    d["trace_context"] = of_span(d.pop("otel_trace_id"), d.pop("otel_span_id"))
     return TraceOut(**d)

@@ -281,7 +281,8 @@ async def get_trace(pool: asyncpg.Pool, trace_id: uuid.UUID) -> asyncpg.Record |
     """One whole trace (masked bodies included) with the name of the prompt it used."""
     return await pool.fetchrow(
         f"SELECT {', '.join('t.' + c for c in SUMMARY_COLUMNS)}, t.request, t.response, "
-        "t.prompt_references, p.name AS prompt_name FROM gateway_traces t "
+        "t.prompt_references, t.otel_trace_id, t.otel_span_id, p.name AS prompt_name "
+        "FROM gateway_traces t "
         "LEFT JOIN prompts p ON p.id = t.prompt_id WHERE t.id = $1 "
         "ORDER BY t.created_at DESC LIMIT 1", trace_id)
 
