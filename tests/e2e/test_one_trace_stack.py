@@ -77,3 +77,50 @@ def test_the_runner_and_the_scorer_processes_export_one_trace(traced):
     assert scoring.resource["service.name"] == "harness-scorer"
     assert {s.trace_id for s in spans if s.attributes.get("session.id") == r.json()["id"]
             } == {CALLER_TRACE_ID}
+
+
+@pytest.fixture
+def traced_gateway(db_url, tmp_path, monkeypatch):
+    with HttpReceiver() as collector, process_stack(
+            db_url, tmp_path, monkeypatch, workers=("scorer", "gateway"),
+            extra_env={"HARNESS_OTLP_ENDPOINT": collector.url}) as services:
+        yield services, collector
+
+
+def test_the_scorer_service_scores_a_gateway_call_inside_the_calls_trace(traced_gateway):
+    """The gateway process stores the span of the call (continuing the caller's
+    ``traceparent``); the registry samples the trace, and the scorer process, reading it
+    (``trace_context``) from the registry, exports its ``online evaluation`` under that
+    span, in the caller's trace."""
+    stack, collector = traced_gateway
+    reg = httpx.Client(base_url=stack["registry"].url, timeout=30)
+    gw = httpx.Client(base_url=stack["gateway"].url, timeout=30)
+    with stack_stub(stack) as stub:
+        stub.reply("judge", '{"pass": true, "score": 0.75, "reason": "polite enough"}')
+        r = reg.post("/evaluators", json={
+            "name": "polite", "judge_model": "openai/judge",
+            "assertion": {"type": "llm-rubric", "value": "is polite"},
+            "traffic": {"source": "gateway"}})
+        assert r.status_code == 201, r.text
+        key = gw.post("/gateway/keys", json={"name": "app"})
+        assert key.status_code == 201, key.text
+        r = gw.post("/v1/chat/completions", json={
+            "model": "openai/primary", "messages": [{"role": "user", "content": "hi"}]},
+            headers={"Authorization": f"Bearer {key.json()['key']}",
+                     "traceparent": f"00-{CALLER_TRACE_ID}-{CALLER_SPAN_ID}-01"})
+        assert r.status_code == 200, r.text
+        spans = received(collector, {"POST /v1/chat/completions": 1,
+                                     "online evaluation": 1, "chat openai/judge": 1})
+
+    request = only(spans, "POST /v1/chat/completions")
+    assert (request.trace_id, request.parent_id) == (CALLER_TRACE_ID, CALLER_SPAN_ID)
+    stored = reg.get(f"/traces/{r.headers['x-harness-trace-id']}").json()
+    assert stored["trace_context"] == {"trace_id": CALLER_TRACE_ID,
+                                       "span_id": request.span_id}
+    scoring = only(spans, "online evaluation")
+    assert scoring.resource["service.name"] == "harness-scorer"  # another process
+    assert (scoring.trace_id, scoring.parent_id) == (CALLER_TRACE_ID, request.span_id)
+    assert scoring.attributes["harness.scored_trace_id"] == stored["id"]
+    assert [x.name for x in children(spans, scoring)] == ["chat openai/judge"]
+    assert sorted(x.name for x in children(spans, request)) == [
+        "chat openai/primary", "online evaluation"]
