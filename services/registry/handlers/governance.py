@@ -149,6 +149,14 @@ async def propose(rt: Runtime, prompt_id: str, version: int | None, environment:
     state, _ = await govern(rt, prompt_id, domain.Propose(
         promotion_id, version, environment, reason, datetime.now(UTC) + timedelta(hours=ttl),
         gate_run_id, split), metadata)
+    if gate_run_id is not None and state.promotions[promotion_id].status == "pending" \
+            and await rt.pool.fetchval("SELECT status FROM runs WHERE id = $1",
+                                       gate_run_id) == "completed":
+        # the gate run completed while the proposal was being decided: the gate watcher
+        # found no proposal waiting for it then, so decide it now (idempotent)
+        state, _ = await govern(rt, prompt_id, domain.ApplyIfReady(promotion_id),
+                                EventMetadata(actor="eval-gate",
+                                              correlation_id=metadata.correlation_id))
     return state, promotion_id
 
 
