@@ -8,6 +8,7 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 from fastapi import UploadFile
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
     GetJsonSchemaHandler,
     SerializerFunctionWrapHandler,
@@ -186,7 +187,15 @@ _CONFIG_DOC = (
     "version runs: request > application > version config > defaults.")
 
 
-class ToolFunction(RequestBody):
+class _StrictBody(RequestBody):
+    """A part of a version config: stored in an immutable event and handed to providers
+    as sent, so a value is never coerced (``0`` is not ``false``, ``"0.5"`` not ``0.5``:
+    a 422 naming the field instead)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ToolFunction(_StrictBody):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     description: str | None = None
     parameters: dict[str, Any] | None = Field(default=None,
@@ -194,26 +203,26 @@ class ToolFunction(RequestBody):
     strict: bool | None = None
 
 
-class Tool(RequestBody):
+class Tool(_StrictBody):
     """An OpenAI function tool."""
 
     type: Literal["function"]
     function: ToolFunction
 
 
-class JsonSchemaFormat(RequestBody):
+class JsonSchemaFormat(_StrictBody):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
     description: str | None = None
     schema_: dict[str, Any] = Field(alias="schema", description="a JSON Schema")
     strict: bool | None = None
 
 
-class ResponseFormat(RequestBody):
+class ResponseFormat(_StrictBody):
     type: Literal["text", "json_object", "json_schema"]
     json_schema: JsonSchemaFormat | None = None
 
 
-class PromptConfig(RequestBody):
+class PromptConfig(_StrictBody):
     """A version's model config: ``model`` and the LLM options runs take
     (``harness.llm.options.LLM_OPTIONS``, one field each), checked whole by
     ``harness.prompt_config``. ``null`` is the same as leaving a key out; any other key is

@@ -419,3 +419,97 @@ async def test_gateway_app_with_a_split_and_hostile_keys(gw, stub):
                 **auth, "content-type": "application/json"},
                 content=json.dumps(body).encode("utf-8", "surrogatepass"))
             answered(r, gateway=True)
+
+
+# ---- composition ---------------------------------------------------------------------------
+
+def _ref(name: str) -> str:
+    return '{{ prompt("' + name + '") }}'
+
+
+async def test_a_reference_fan_out_bomb_is_refused_or_bounded(client):
+    """Each level repeats the one below 50 times: level 4 would expand to gigabytes."""
+    await _prompt(client, "bomb-0", "x" * 1000)
+    for level in range(1, 5):
+        r = await call(client.post, "/prompts", json={
+            "name": f"bomb-{level}", "content": " ".join([_ref(f"bomb-{level - 1}")] * 50)})
+        answered(r, 201, 413, 422)
+        if r.status_code != 201:
+            return
+        pid = r.json()["id"]
+        for url, method, kw in ((f"/prompts/{pid}/resolved", "get", {}),
+                                (f"/prompts/{pid}/render", "post", {"json": {"variables": {}}})):
+            got = await call(getattr(client, method), url, **kw)
+            answered(got, 200, 413, 422)
+            if got.status_code == 200:
+                assert len(got.content) < 64 * 1024 * 1024
+
+
+@pytest.mark.parametrize("content", [
+    _ref("\x00"), _ref("x" * 10_000), _ref("bomb@99999999999999999999"), _ref("self@-1"),
+    _ref("self@"), _ref("@production"), _ref("self@prod\\u0000"),
+    '{{ prompt("self") }}', '{{ prompt("self@1") }}',
+    '{{ prompt("other") | upper }}', "{{ prompt(name) }}",
+    '{% include "other" %}', '{% import "other" as o %}', '{% extends "other" %}',
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}", "{{ lipsum.__globals__ }}",
+    "{% for i in range(999999999) %}{{ i }}{% endfor %}", "{{ 'x' * 2**40 }}",
+    "{{ (1,) * 999999999 }}", "{% set x = 'a' * 99999999 %}{{ x }}{{ x }}{{ x }}",
+    "{% macro m(n) %}{{ m(n+1) }}{% endmacro %}{{ m(0) }}",
+])
+async def test_hostile_references_and_templates(client, content):
+    await _prompt(client, "other", "other text")
+    pid = await _prompt(client, "self", "v1")
+    r = await raw(client, "POST", f"/prompts/{pid}/versions",
+                  json.dumps({"content": content}))
+    answered(r, 201, 413, 422)
+    count = 2 if r.status_code == 201 else 1
+    items = answered(await call(client.get, f"/prompts/{pid}/versions"), 200)
+    assert len(items["items"] if isinstance(items, dict) else items) == count
+    if r.status_code == 201:
+        answered(await call(client.get, f"/prompts/{pid}/resolved"), 200, 409, 413, 422)
+        answered(await call(client.post, f"/prompts/{pid}/render",
+                            json={"version": 2, "variables": {"name": "other"}}),
+                 200, 409, 413, 422)
+
+
+async def test_a_reference_cycle_through_a_move_and_a_depth_bomb(client):
+    a = await _prompt(client, "cyc-a", "a")
+    answered(await call(client.put, f"/prompts/{a}/environments/staging",
+                        json={"version": 1}), 200)
+    await _prompt(client, "cyc-b", _ref("cyc-a@staging"))
+    r = await call(client.post, f"/prompts/{a}/versions", json={"content": _ref("cyc-b")})
+    answered(r, 201, 422)
+    if r.status_code == 201:
+        answered(await call(client.put, f"/prompts/{a}/environments/staging",
+                            json={"version": 2}), 422)
+    prev = await _prompt(client, "deep-0", "leaf")
+    for i in range(1, 9):
+        r = await call(client.post, "/prompts", json={"name": f"deep-{i}",
+                                                      "content": _ref(f"deep-{i - 1}")})
+        answered(r, 201, 422)
+        if r.status_code == 422:
+            assert i > 5 and "too-deep" in r.json()["type"], r.text
+            break
+        prev = r.json()["id"]
+    answered(await call(client.get, f"/prompts/{prev}/resolved"), 200)
+
+
+async def test_an_environment_name_the_openapi_allows_is_one_the_registry_takes(client):
+    """schemathesis: ``/environments/0/split`` matched the OpenAPI (any string) and was a 422;
+    the path parameter now carries the registry's pattern."""
+    spec = (await call(client.get, "/openapi.json")).json()
+    for path in ("/prompts/{prompt_id}/environments/{environment}",
+                 "/prompts/{prompt_id}/environments/{environment}/split"):
+        for op in spec["paths"][path].values():
+            [param] = [p for p in op["parameters"] if p["name"] == "environment"]
+            assert param["schema"]["pattern"] == "^[a-z][a-z0-9_-]{0,39}$", param
+    pid = await _split_prompt(client)
+    body = {"variants": [{"version": 1, "weight": 50}, {"version": 2, "weight": 50}]}
+    for env in ("0", "Prod", "a" * 41):
+        got = answered(await call(client.put, f"/prompts/{pid}/environments/{env}/split",
+                                  json=body), 422)
+        assert [e["field"] for e in got["errors"]] == ["path.environment"], got
+    answered(await call(client.put, f"/prompts/{pid}/environments/{'a' * 40}",
+                        json={"version": 1}), 200)
+    answered(await call(client.put, f"/prompts/{pid}/environments/{'a' * 40}/split",
+                        json=body), 200)

@@ -98,6 +98,14 @@ async def test_config_is_stored_inherited_cleared_diffed_and_in_history(client):
     ({"temperature": 3}, "config.temperature", []),
     ({"max_completion_tokens": 0}, "config.max_completion_tokens", ["greater than"]),
     ({"parallel_tool_calls": True}, "config.parallel_tool_calls", ["needs tools"]),
+    # never coerced (schemathesis: parallel_tool_calls 0 was stored as false)
+    ({"tools": [LOOKUP], "parallel_tool_calls": 0}, "config.parallel_tool_calls",
+     ["boolean"]),
+    ({"temperature": "0.5"}, "config.temperature", ["number"]),
+    ({"seed": "7"}, "config.seed", ["integer"]),
+    ({"logprobs": "yes"}, "config.logprobs", ["boolean"]),
+    ({"tools": [{"type": "function", "function": {"name": "f", "strict": 1}}]},
+     "config.tools.0.function.strict", ["boolean"]),
 ])
 async def test_bad_configs_are_422_naming_what_and_nothing_is_written(client, config, field,
                                                                       words):

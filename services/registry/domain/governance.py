@@ -43,7 +43,8 @@ from harness.events.registry_events import (
 from .errors import DomainError, Invalid, NotFound
 from .prompts import PRODUCTION, PromptState, end_split, pointer
 
-_ENV_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+ENV_NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
+_ENV_NAME = re.compile(ENV_NAME_PATTERN)
 
 
 class PolicyViolation(DomainError):
@@ -64,8 +65,8 @@ class PromotionClosed(DomainError):
 
 def check_environment(name: str) -> str:
     if not _ENV_NAME.match(name):
-        raise Invalid("environment: lower-case letters, digits, - and _ (max 40)",
-                      field="environment")
+        raise Invalid("environment: a lower-case letter, then lower-case letters, digits, "
+                      "- and _ (at most 40 characters)", field="environment")
     return name
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import Field
 
 from harness import rollout
@@ -15,13 +15,18 @@ from harness.web.input_guard import INT32_MAX
 from harness.web.problems import ProblemError
 
 from ..domain import governance as gov
-from ..domain.governance import MAX_TTL_HOURS
+from ..domain.governance import ENV_NAME_PATTERN, MAX_TTL_HOURS
 from ..domain.prompts import PRODUCTION
 from ..handlers import governance as handlers
 from ..read.queries import governance as queries
 from .deps import metadata, runtime
 
 router = APIRouter(tags=["governance"])
+
+Environment = Annotated[str, Path(pattern=ENV_NAME_PATTERN,
+                                  description="a lower-case letter, then lower-case letters, "
+                                              "digits, - and _ (at most 40): production, "
+                                              "staging, ...")]
 
 
 class MoveBody(RequestBody):
@@ -82,7 +87,7 @@ class ProposeBody(RequestBody):
     split: SplitBody | None = Field(default=None,
                                     description="split the environment between versions "
                                                 "instead (weighted rollout)")
-    environment: str = PRODUCTION
+    environment: str = Field(default=PRODUCTION, pattern=ENV_NAME_PATTERN)
     reason: str = ""
     run_gate: GateRun | None = Field(
         default=None, description="request the gate run now (candidate and current version "
@@ -110,7 +115,8 @@ async def environments(prompt_id: str, as_of: datetime | None = Query(None),
 
 
 @router.put("/prompts/{prompt_id}/environments/{environment}")
-async def move_environment(prompt_id: str, environment: str, body: MoveBody, request: Request,
+async def move_environment(prompt_id: str, environment: Environment, body: MoveBody,
+                           request: Request,
                            rt=Depends(runtime), _=Depends(require("editor"))):
     state, _ev = await handlers.govern(
         rt, prompt_id, gov.MoveEnvironment(environment, body.version, body.reason),
@@ -119,7 +125,7 @@ async def move_environment(prompt_id: str, environment: str, body: MoveBody, req
 
 
 @router.delete("/prompts/{prompt_id}/environments/{environment}")
-async def clear_environment(prompt_id: str, environment: str, request: Request,
+async def clear_environment(prompt_id: str, environment: Environment, request: Request,
                             reason: str = Query(""), rt=Depends(runtime),
                             _=Depends(require("editor"))):
     state, _ev = await handlers.govern(rt, prompt_id, gov.ClearEnvironment(environment, reason),
@@ -128,7 +134,7 @@ async def clear_environment(prompt_id: str, environment: str, request: Request,
 
 
 @router.put("/prompts/{prompt_id}/environments/{environment}/split")
-async def split_environment(prompt_id: str, environment: str, body: SplitMoveBody,
+async def split_environment(prompt_id: str, environment: Environment, body: SplitMoveBody,
                             request: Request, rt=Depends(runtime),
                             _=Depends(require("editor"))):
     """Split the environment's traffic between versions by weight (weighted rollout): each
@@ -144,7 +150,7 @@ async def split_environment(prompt_id: str, environment: str, body: SplitMoveBod
 
 
 @router.delete("/prompts/{prompt_id}/environments/{environment}/split")
-async def end_split(prompt_id: str, environment: str, request: Request,
+async def end_split(prompt_id: str, environment: Environment, request: Request,
                     reason: str = Query(""), rt=Depends(runtime),
                     _=Depends(require("editor"))):
     """End the split: every request gets the environment's version again. (To promote the
