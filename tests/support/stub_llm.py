@@ -17,7 +17,10 @@ float or base64), ``POST /v1/moderations`` (flags a category when its word in
 Replies, in order of precedence: a queued scripted output for the model, the
 model's reply function/text, then the default reply (a function or a text; the
 default echoes the last user message). A reply function receives the request
-body (a dict) and returns the text. A request with ``n`` gets ``n`` choices (one
+body (a dict) and returns the text. A reply (or a function's result) may instead be a
+dict ``{"content": text or None, "tool_calls": [{"name": ..., "arguments": "<json>"}]}``:
+the answer then calls those tools (``finish_reason: "tool_calls"``; streamed as tool call
+deltas, each call's arguments in several pieces). A request with ``n`` gets ``n`` choices (one
 reply each; usage counts every choice's tokens, as OpenAI bills them). Set
 ``send_usage = False`` to answer without ``usage`` (as some providers and proxies do);
 :attr:`StubLLM.billed` keeps the tokens every answer would be billed for either way.
@@ -51,7 +54,8 @@ from starlette.routing import Route
 
 __all__ = ["Failure", "RecordedRequest", "Reply", "StubLLM", "estimate_tokens"]
 
-Reply = str | Callable[[dict], str]
+Output = str | dict  # a text, or {"content": ..., "tool_calls": [{"name", "arguments"}]}
+Reply = Output | Callable[[dict], Output]
 
 QUOTA_MESSAGE = (
     "You exceeded your current quota, please check your plan and billing details."
@@ -354,13 +358,13 @@ class StubLLM:
                     return failure
         return None
 
-    def _reply_for(self, model: str, body: dict) -> str:
+    def _reply_for(self, model: str, body: dict) -> Output:
         with self._lock:
             queue = self._scripts.get(model)
             reply = queue.popleft() if queue else self._replies.get(model, self.default_reply)
         return reply(body) if callable(reply) else reply
 
-    def _usage_for(self, model: str, body: dict, outputs: list[str]) -> dict[str, int]:
+    def _usage_for(self, model: str, body: dict, outputs: list[Output]) -> dict[str, int]:
         """Prompt tokens once, completion tokens summed over the choices (a fixed usage
         set with :meth:`usage` is per choice for the completion)."""
         with self._lock:
@@ -371,7 +375,7 @@ class StubLLM:
         else:
             messages = body.get("messages") or []
             prompt = sum(estimate_tokens(_content_text(m.get("content"))) + 3 for m in messages)
-            completion = sum(estimate_tokens(output) for output in outputs)
+            completion = sum(estimate_tokens(_output_text(output)) for output in outputs)
         return {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
@@ -475,9 +479,9 @@ class StubLLM:
                 "choices": [
                     {
                         "index": i,
-                        "message": {"role": "assistant", "content": output},
+                        "message": _message(output),
                         "logprobs": None,
-                        "finish_reason": "stop",
+                        "finish_reason": "tool_calls" if _calls(output) else "stop",
                     }
                     for i, output in enumerate(outputs)
                 ],
@@ -563,6 +567,31 @@ class StubLLM:
         )
 
 
+def _calls(output: Output) -> list[dict]:
+    """The tool calls of a scripted output, in OpenAI's shape."""
+    if not isinstance(output, dict):
+        return []
+    return [{"id": f"call_{i}", "type": "function",
+             "function": {"name": c["name"], "arguments": c.get("arguments", "{}")}}
+            for i, c in enumerate(output.get("tool_calls") or [])]
+
+
+def _content(output: Output) -> str | None:
+    return output.get("content") if isinstance(output, dict) else output
+
+
+def _output_text(output: Output) -> str:
+    return " ".join([_content(output) or "",
+                     *(c["function"]["arguments"] for c in _calls(output))]).strip()
+
+
+def _message(output: Output) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": _content(output)}
+    if _calls(output):
+        message["tool_calls"] = _calls(output)
+    return message
+
+
 def _bad_request(message: str) -> JSONResponse:
     return JSONResponse(
         {"error": {"message": message, "type": "invalid_request_error", "param": None,
@@ -592,7 +621,7 @@ async def _paced(chunks: Iterator[str], delay_s: float) -> AsyncIterator[str]:
 
 
 def _sse_chunks(
-    completion_id: str, created: int, model: str, outputs: list[str],
+    completion_id: str, created: int, model: str, outputs: list[Output],
     usage: dict[str, int] | None,
 ) -> Iterator[str]:
     def chunk(choices: list[dict], **extra: Any) -> str:
@@ -610,13 +639,26 @@ def _sse_chunks(
     for index, output in enumerate(outputs):
         yield chunk([{"index": index, "delta": {"role": "assistant", "content": ""},
                       "finish_reason": None}])
-        words = output.split(" ")
+        words = (_content(output) or "").split(" ")
         for i, word in enumerate(words):
             piece = word if i == len(words) - 1 else word + " "
             if piece:
                 yield chunk([{"index": index, "delta": {"content": piece},
                               "finish_reason": None}])
-        yield chunk([{"index": index, "delta": {}, "finish_reason": "stop"}])
+        calls = _calls(output)
+        for k, call in enumerate(calls):  # the name first, the arguments in three pieces
+            yield chunk([{"index": index, "delta": {"tool_calls": [
+                {"index": k, "id": call["id"], "type": "function",
+                 "function": {"name": call["function"]["name"], "arguments": ""}}]},
+                "finish_reason": None}])
+            args = call["function"]["arguments"]
+            step = max(1, -(-len(args) // 3))
+            for at in range(0, len(args), step):
+                yield chunk([{"index": index, "delta": {"tool_calls": [
+                    {"index": k, "function": {"arguments": args[at:at + step]}}]},
+                    "finish_reason": None}])
+        yield chunk([{"index": index, "delta": {},
+                      "finish_reason": "tool_calls" if calls else "stop"}])
     if usage is not None:
         yield chunk([], usage=usage)
     yield "data: [DONE]\n\n"

@@ -81,8 +81,8 @@ async def _prepare(gw: Gateway, key: GatewayKey, body: dict, started: float,
                       field=exc.field) from exc
     tgt = await gw.target(key, body["model"], body, headers)
     await gw.rate_limit(key)
-    all_messages, pii_action = _masked([*tgt.prefix_messages, *messages], policy)
-    params = _params(gw, key, tgt, body)
+    all_messages, params, pii_action = _masked([*tgt.prefix_messages, *messages],
+                                               _params(gw, key, tgt, body), policy)
     reservation = await gw.reserve(key, tgt.chain,
                                    budgets.prompt_tokens_upper_bound(all_messages, params),
                                    _output_bound(params), params)
@@ -128,9 +128,12 @@ def _session_of(body: dict) -> str | None:
     return _text(metadata.get("session_id")) if isinstance(metadata, dict) else None
 
 
-def _masked(messages: list[dict[str, Any]], policy: str) -> tuple[list[dict[str, Any]], str]:
+def _masked(messages: list[dict[str, Any]], params: dict[str, Any], policy: str
+            ) -> tuple[list[dict[str, Any]], dict[str, Any], str]:
+    """The messages and the options (their ``tools``) under the key's PII policy: what
+    the provider receives and the trace stores."""
     try:
-        masked, action, counts = pii_step.apply_to_messages(messages, policy)
+        masked, params, action, counts = pii_step.apply_to_request(messages, params, policy)
     except pii_step.PIIUnavailable as exc:
         raise problem(503, "pii-unavailable", f"PII policy {policy!r} needs harness.pii: "
                       f"{exc}") from exc
@@ -141,7 +144,7 @@ def _masked(messages: list[dict[str, Any]], policy: str) -> tuple[list[dict[str,
         raise refused from exc
     for kind, n in counts.items():
         metrics.gateway_pii_detections.labels(kind).inc(n)
-    return masked, action
+    return masked, params, action
 
 
 _OUTPUT_BOUNDS = frozenset({"max_tokens", "max_completion_tokens"})
@@ -196,6 +199,9 @@ async def _answer(gw: Gateway, call: ChatCall, routed: Routed,
     if gw.settings.store_bodies:
         trace.response = {"content": pii_step.mask_for_storage(_text_of(out), call.policy),
                           "finish_reason": trace.finish_reason}
+        calls = _calls_of(out)
+        if calls:
+            trace.response["tool_calls"] = pii_step.mask_calls_for_storage(calls, call.policy)
     gw.record(trace)
     if cost is not None:
         headers["x-harness-cost-usd"] = f"{cost:.10f}"
@@ -209,12 +215,28 @@ def _text_of(out: dict) -> str | None:
         return None
 
 
+def _calls_of(out: dict) -> list[Any] | None:
+    """The answer's tool calls (a legacy ``function_call`` as one call)."""
+    try:
+        message = out["choices"][0]["message"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    if not isinstance(message, dict):
+        return None
+    calls = message.get("tool_calls")
+    if isinstance(calls, list) and calls:
+        return calls
+    fc = message.get("function_call")
+    return [{"type": "function", "function": fc}] if isinstance(fc, dict) else None
+
+
 # ---------------------------------------------------------------------- a stream
 @dataclass
 class _StreamTally:
     """What a stream said so far: its text, usage, first token time and break."""
 
     pieces: list[str] = field(default_factory=list)
+    calls: dict[int, dict[str, Any]] = field(default_factory=dict)  # by tool call index
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     first_token_at: float | None = None
@@ -233,8 +255,31 @@ class _StreamTally:
             d.pop("usage")
         for c in d.get("choices") or []:
             call.trace.finish_reason = c.get("finish_reason") or call.trace.finish_reason
-            self._add((c.get("delta") or {}).get("content"))
+            delta = c.get("delta") or {}
+            self._add(delta.get("content"))
+            self._add_calls(delta)
         return d
+
+    def _add_calls(self, delta: dict) -> None:
+        """Tool call deltas joined by index: the id and name once, the arguments in
+        pieces (a legacy ``function_call`` delta is call 0)."""
+        deltas = delta.get("tool_calls")
+        if not isinstance(deltas, list):
+            fc = delta.get("function_call")
+            deltas = [{"index": 0, "function": fc}] if isinstance(fc, dict) else []
+        for t in deltas:
+            if not isinstance(t, dict):
+                continue
+            if self.first_token_at is None:
+                self.first_token_at = time.perf_counter()
+            index = t.get("index") if isinstance(t.get("index"), int) else 0
+            call = self.calls.setdefault(index, {"id": None, "type": "function",
+                                                 "function": {"name": "", "arguments": ""}})
+            call["id"] = t.get("id") or call["id"]
+            fn = t.get("function") if isinstance(t.get("function"), dict) else {}
+            for k in ("name", "arguments"):
+                if isinstance(fn.get(k), str):
+                    call["function"][k] += fn[k]
 
     def _add(self, piece: str | None) -> None:
         if piece:
@@ -281,4 +326,7 @@ def _close_trace(gw: Gateway, call: ChatCall, routed: Routed, tally: _StreamTall
     if gw.settings.store_bodies:
         trace.response = {"content": pii_step.mask_for_storage("".join(tally.pieces),
                                                                call.policy)}
+        if tally.calls:
+            trace.response["tool_calls"] = pii_step.mask_calls_for_storage(
+                [tally.calls[i] for i in sorted(tally.calls)], call.policy)
     return cost
