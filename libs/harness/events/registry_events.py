@@ -31,9 +31,13 @@ class PromptUpdated(DomainEvent):
 
 @registry.register
 class PromptVersionCreated(DomainEvent):
-    """v2: ``content`` may be a text or chat messages, ``variables`` are stored.
-    ``config`` (optional, ``{}`` when absent): the version's model and LLM options
-    (``harness.prompt_config``).
+    """v2: ``content`` may be a text or chat messages, ``variables`` are stored. A chat
+    message's ``content`` is a text or a list of content parts (``harness.content_parts``,
+    OpenAI's shape): ``text``, ``image_url``, ``input_audio`` and ``file`` (audio and files
+    only in ``user`` messages); templates live in text parts, image URLs and audio/file
+    data. Parts widened what ``content`` may hold without a schema bump: events stored
+    before them load as they are. ``config`` (optional, ``{}`` when absent): the version's
+    model and LLM options (``harness.prompt_config``).
 
     v1 (the first release) stored a text ``template`` and a ``note``; see the upcaster below.
     """
