@@ -74,19 +74,12 @@ class TraceSampler:
 
     async def run(self) -> None:
         """Sample new traces until cancelled (a failed page is read again after a pause)."""
-        while True:
-            try:
-                read = await self.step()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the database may come back
-                log.error("online_sampler_failed", error=f"{type(exc).__name__}: {exc}")
-                read = 0
-            if read == 0:
-                with contextlib.suppress(Exception):  # a gauge never stops the sampler
-                    metrics.registry_online_feed_behind_seconds.set(
-                        await feed.behind_s(self.pool, CHECKPOINT))
-                await asyncio.sleep(self.poll_s)
+        await feed.follow(self.step, poll_s=self.poll_s, failed_event="online_sampler_failed",
+                          idle=self._gauge_lag)
+
+    async def _gauge_lag(self) -> None:
+        metrics.registry_online_feed_behind_seconds.set(
+            await feed.behind_s(self.pool, CHECKPOINT))
 
     def start(self) -> asyncio.Task:
         self.task = asyncio.get_running_loop().create_task(self.run(), name="online-sampler")

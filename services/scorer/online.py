@@ -36,6 +36,7 @@ from harness.events import streams
 from harness.events.feedback_events import TraceScored
 from harness.llm import LLMClient, LLMError
 from harness.llm.errors import HEALTH_KINDS
+from harness.tracing.feed import follow
 from harness.tracing.spans import spans_of
 from services.worker_results import ResultSink
 
@@ -247,16 +248,7 @@ class OnlineScorer:
 
     async def run(self) -> None:
         """Score new traces until cancelled (a failed page is retried after a pause)."""
-        while True:
-            try:
-                read = await self.step()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the database may come back
-                log.error("online_evaluation_failed", error=f"{type(exc).__name__}: {exc}")
-                read = 0
-            if read == 0:
-                await asyncio.sleep(self.poll_s)
+        await follow(self.step, poll_s=self.poll_s, failed_event="online_evaluation_failed")
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self.run(), name="online-scorer")

@@ -8,10 +8,13 @@ moved past it. Fed: successful chat traces, never the scorer's own judge calls."
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+import structlog
 
 from .context import of_span
 
@@ -35,6 +38,8 @@ _OLDEST_UNREAD = (
 _WITHOUT_BODIES = _FEED.format(bodies="")
 
 START: Position = ("0", str(uuid.UUID(int=0)))
+
+log = structlog.get_logger(__name__)
 
 
 async def checkpoint(pool: asyncpg.Pool, name: str) -> Position:
@@ -82,3 +87,27 @@ async def behind_s(pool: asyncpg.Pool, name: str) -> float:
     after = await checkpoint(pool, name)
     age = await pool.fetchval(_OLDEST_UNREAD, after[0], uuid.UUID(after[1]))
     return max(0.0, float(age or 0.0))
+
+
+async def follow(step: Callable[[], Awaitable[int]], *, poll_s: float, failed_event: str,
+                 idle: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Call ``step`` (one page of the feed: how many traces it read) until cancelled.
+
+    A page that read nothing waits ``poll_s`` before the next (after ``idle``, e.g. setting a
+    lag gauge; its failure is ignored); a page that failed is logged as ``failed_event`` and
+    read again after the same pause, since the database may come back."""
+    while True:
+        try:
+            read = await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the database may come back
+            log.error(failed_event, error=f"{type(exc).__name__}: {exc}")
+            read = 0
+        if read == 0:
+            if idle is not None:
+                try:
+                    await idle()
+                except Exception:  # noqa: BLE001, S110 - a gauge never stops the reader
+                    pass
+            await asyncio.sleep(poll_s)
