@@ -15,6 +15,7 @@ from harness.config import Settings, get_settings
 from harness.db import resolve_database_url
 from harness.events import StoredEvent
 from harness.events import registry as event_registry
+from harness.events.feedback_events import MAX_SCORE_MAGNITUDE, TraceScored, storable_score
 from harness.web.metrics import metrics_router
 
 from .app import create_app
@@ -39,6 +40,9 @@ def make_ingest(get_runtime):
             event = event_registry.decode(ev)
         except Exception as exc:  # a payload that does not validate will never do so
             raise PoisonMessage(f"{ev.type} payload is invalid: {exc}") from exc
+        if isinstance(event, TraceScored) and not storable_score(event.value):
+            raise PoisonMessage(f"TraceScored value {event.value!r} is beyond "
+                                f"{MAX_SCORE_MAGNITUDE:g} in magnitude")
         rt: Runtime = get_runtime()
         await rt.commands.record_facts(ev.stream_id, [event], [ev.event_id], ev.metadata)
 

@@ -33,7 +33,7 @@ from harness.assertions.models import AssertionContext
 from harness.evaluation.execute import Grading, default_judge_model
 from harness.evaluation.online import matches, sampled, score_event_id
 from harness.events import streams
-from harness.events.feedback_events import TraceScored
+from harness.events.feedback_events import MAX_SCORE_MAGNITUDE, TraceScored, storable_score
 from harness.llm import LLMClient, LLMError
 from harness.llm.errors import HEALTH_KINDS
 from harness.tracing.feed import follow
@@ -190,6 +190,12 @@ class OnlineScorer:
                 log.warning("online_score_failed", evaluator_id=evaluator.id,
                             trace_id=trace.id, error=f"{type(exc).__name__}: {exc}")
                 span.error(f"{type(exc).__name__}: {exc}")
+                return None
+            if event is not None and not storable_score(event.value):
+                log.warning("online_score_unstorable", evaluator_id=evaluator.id,
+                            trace_id=trace.id, value=repr(event.value))
+                span.error(f"no score: {event.value!r} is not a number of at most "
+                           f"{MAX_SCORE_MAGNITUDE:g} in magnitude")
                 return None
             if event is None:
                 span.error("no score: the assertion or metric could not decide")

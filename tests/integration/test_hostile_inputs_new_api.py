@@ -13,6 +13,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from harness.evaluation.online import score_event_id
+from harness.events import EventMetadata, streams
+from harness.events.feedback_events import TraceScored
 from harness.tracing import PostgresTraceStore
 from harness.tracing.record import Trace
 from services.gateway.config import GatewaySettings
@@ -152,6 +155,60 @@ async def test_agreement_queries(client):
         answered(await call(client.get, url, params=params))
     for ev in ("%00", "x" * 5000, str(uuid.uuid4())):
         answered(await call(client.get, f"/evaluators/{ev}/agreement"), 404, 422)
+
+
+async def test_agreement_of_extreme_scores_is_a_number(client, runtime):
+    """Judge and people scoring 0, 1e-160 and 2e-160: the correlation's denominator
+    underflowed to zero (ZeroDivisionError, a 500)."""
+    r = await call(client.post, "/score-configs", json={"name": "tiny", "data_type": "numeric"})
+    assert r.status_code == 201, r.text
+    r = await call(client.post, "/evaluators", json={
+        "name": "tiny", "assertion": {"type": "contains", "value": "a"},
+        "human_score": "tiny"})
+    ev = answered(r, 201)["id"]
+    traces = await _traces(runtime, 3)
+    for trace_id, value, judged in zip(traces, (0.0, 1e-160, 2e-160), (0.0, 1e-155, 2e-155),
+                                       strict=True):
+        await runtime.commands.record_facts(
+            streams.trace(trace_id),
+            [TraceScored(trace_id=trace_id, name="tiny", data_type="numeric",
+                         value=judged, source="evaluator",
+                         evaluator_id=ev)],
+            [score_event_id(ev, trace_id)], EventMetadata(actor="scorer"))
+        answered(await call(client.post, f"/traces/{trace_id}/scores",
+                            json={"name": "tiny", "value": value}), 200, 201)
+    got = answered(await call(client.get, f"/evaluators/{ev}/agreement"), 200)
+    assert got["n"] == 3 and got["pearson"] == pytest.approx(1.0), got
+    assert got["spearman"] == pytest.approx(1.0)
+
+
+async def test_an_evaluator_score_beyond_the_bound_is_never_recorded(client, runtime):
+    """An online evaluator's score of 1e200 (an assertion's or a metric's) was recorded, and
+    every mean over it overflowed in Postgres: GET /evaluators/{id} and its agreement, the
+    score alerts were 500s. The scorer drops it; the registry refuses it from the bus."""
+    from harness.bus.wire import PoisonMessage
+    from harness.events import StoredEvent
+    from services.registry.service import make_ingest
+
+    r = await call(client.post, "/evaluators", json={
+        "name": "wild", "assertion": {"type": "contains", "value": "a"}})
+    ev = answered(r, 201)["id"]
+    [trace_id] = await _traces(runtime, 1)
+    ingest = make_ingest(lambda: runtime)
+    for value in (1e200, -1e16):
+        event = TraceScored(trace_id=trace_id, name="wild", data_type="numeric", value=value,
+                            source="evaluator", evaluator_id=ev)
+        stored = StoredEvent(event_id=score_event_id(ev, trace_id),
+                             stream_id=streams.trace(trace_id), stream_version=0,
+                             type=event.TYPE, schema_version=1,
+                             data=event.model_dump(mode="json"),
+                             metadata=EventMetadata(actor="scorer"),
+                             recorded_at=datetime.now(UTC), global_position=0)
+        with pytest.raises(PoisonMessage, match="magnitude"):
+            await ingest(stored)
+    assert await runtime.pool.fetchval(
+        "SELECT count(*) FROM trace_scores WHERE trace_id = $1", uuid.UUID(trace_id)) == 0
+    answered(await call(client.get, f"/evaluators/{ev}"), 200)
 
 
 # ---- version config ------------------------------------------------------------------------

@@ -83,3 +83,19 @@ def test_categorical_agreement_compares_labels():
 def test_no_pairs_says_so():
     out = agreement("boolean", [])
     assert out["n"] == 0 and out["accuracy"] is None and "no trace" in out["note"]
+
+
+def test_correlations_of_extreme_scores_are_numbers_not_errors():
+    """Squares of 1e200 overflowed (OverflowError) and of 1e-160 underflowed to a division
+    by zero: a 500 on GET /evaluators/{id}/agreement."""
+    assert pearson([0, 1e-160, 2e-160], [0, 1e-160, 2e-160]) == pytest.approx(1.0)
+    assert pearson([0, 1e200, 2e200], [3, 2, 1]) == pytest.approx(-1.0)
+    assert pearson([1e308, -1e308, 0], [1, -1, 0]) == pytest.approx(1.0)
+    assert pearson([5e-324, 5e-324], [1, 2]) is None  # one side never varies
+    assert spearman([1e300, 1e301, 1e302], [1, 2, 3]) == pytest.approx(1.0)
+    out = agreement("numeric", [Pair(judge_value=1.7e308, judge_label=None,
+                                     human_value=-1e15, human_label=None),
+                                Pair(judge_value=0.0, judge_label=None,
+                                     human_value=1e15, human_label=None)])
+    assert out["pearson"] == pytest.approx(-1.0)
+    assert out["mean_abs_diff"] == pytest.approx((1.7e308 + 1e15 + 1e15) / 2)

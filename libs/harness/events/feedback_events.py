@@ -9,6 +9,7 @@ category, its ``label``, so scores of any type are averaged beside the scorer's 
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel
@@ -17,6 +18,16 @@ from .base import DomainEvent, registry
 
 DataType = Literal["numeric", "boolean", "categorical"]
 ScoreSource = Literal["human", "evaluator"]
+
+MAX_SCORE_MAGNITUDE = 1e15
+"""The largest magnitude of a score (and of a bound or a category's value): Postgres's
+``avg`` over doubles keeps the sum of squares, which overflows (an error, not infinity)
+past about 1e154; means over any number of scores of at most 1e15 stay finite."""
+
+
+def storable_score(value: float) -> bool:
+    """Whether a score's value may be recorded (finite, at most :data:`MAX_SCORE_MAGNITUDE`)."""
+    return math.isfinite(value) and abs(value) <= MAX_SCORE_MAGNITUDE
 
 
 class Category(BaseModel):

@@ -41,18 +41,27 @@ def judge_passes(p: Pair) -> bool:
     return p.judge_value >= PASS_AT
 
 
+def _scaled(values: Sequence[float]) -> list[float]:
+    """The values over their largest magnitude (in [-1, 1]): a correlation does not change
+    with the scale, and neither squares of 1e200 nor of 1e-160 leave a double's range."""
+    top = max((abs(v) for v in values), default=0.0)
+    return [v / top for v in values] if top else list(values)
+
+
 def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     """Pearson's r, or None with fewer than two points or a side that never varies."""
     n = len(xs)
-    if n < 2 or n != len(ys):
+    if n < 2 or n != len(ys) or not all(map(math.isfinite, [*xs, *ys])):
         return None
+    xs, ys = _scaled(xs), _scaled(ys)
     mx, my = sum(xs) / n, sum(ys) / n
     sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
     sxx = sum((x - mx) ** 2 for x in xs)
     syy = sum((y - my) ** 2 for y in ys)
-    if sxx == 0 or syy == 0:
+    spread = math.sqrt(sxx) * math.sqrt(syy)
+    if spread == 0:
         return None
-    return max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
+    return max(-1.0, min(1.0, sxy / spread))
 
 
 def ranks(values: Sequence[float]) -> list[float]:
@@ -129,7 +138,9 @@ def agreement(data_type: str, pairs: Sequence[Pair]) -> dict[str, Any]:
     ys = [p.human_value for p in pairs]
     out["pearson"] = pearson(xs, ys)
     out["spearman"] = spearman(xs, ys)
-    out["mean_abs_diff"] = sum(abs(x - y) for x, y in zip(xs, ys, strict=True)) / n
+    # each difference halved so that one of two values near the largest double stays finite
+    mean_abs_diff = 2 * sum(abs(x / 2 - y / 2) for x, y in zip(xs, ys, strict=True)) / n
+    out["mean_abs_diff"] = mean_abs_diff if math.isfinite(mean_abs_diff) else None
     if out["pearson"] is None:
         out["note"] = ("a correlation needs at least two pairs" if n < 2
                        else "a correlation needs both scores to vary")

@@ -16,10 +16,12 @@ from typing import Any
 
 from harness.events.base import DomainEvent
 from harness.events.feedback_events import (
+    MAX_SCORE_MAGNITUDE,
     Category,
     ResultScored,
     ScoreConfigCreated,
     TraceScored,
+    storable_score,
 )
 
 from .errors import AlreadyExists, Invalid, NotFound
@@ -28,9 +30,7 @@ DATA_TYPES = ("numeric", "boolean", "categorical")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 MAX_CATEGORIES = 50
 MAX_COMMENT = 4000
-# The largest magnitude a score (or a bound or category value) may have: means of any
-# number of scores (alerts, agreement, usage, compare) stay finite in a double.
-MAX_MAGNITUDE = 1e15
+MAX_MAGNITUDE = MAX_SCORE_MAGNITUDE  # a score's, a bound's, a category value's (means stay finite)
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ def checked_value(config: ScoreConfig | None, score: Score) -> tuple[float, str 
 
 
 def _bounded(v: float) -> bool:
-    return math.isfinite(v) and abs(v) <= MAX_MAGNITUDE
+    return storable_score(v)
 
 
 def _end(v: float | None, open_end: str) -> str:
