@@ -211,6 +211,40 @@ async def test_an_evaluator_score_beyond_the_bound_is_never_recorded(client, run
     answered(await call(client.get, f"/evaluators/{ev}"), 200)
 
 
+@pytest.mark.parametrize("body", [
+    {"assertion": {"type": "regex", "value": "(a+)+$"}},
+    {"assertion": {"type": "regex", "value": "("}},
+    {"assertion": {"type": "javascript", "value": "while(true){}"}},
+    {"assertion": {"type": "python", "value": "import os"}},
+    {"assertion": {"type": "contains", "value": "\x00"}},
+    {"assertion": {"type": "contains", "value": "a", "weight": 1e308}},
+    {"assertion": {"type": "contains", "value": "a", "threshold": -0.0}},
+    {"assertion": {"type": "llm-rubric", "value": "{{ ''.__class__.__mro__ }}"}},
+    {"assertion": {"type": "llm-rubric", "value": "{% include 'x' %}"}},
+    {"assertion": {"type": "\x00"}},
+    {"assertion": {"type": "contains"}},
+    {"assertion": {"type": "contains", "value": "a"}, "sampling_rate": 1e-320},
+    {"assertion": {"type": "contains", "value": "a"}, "sampling_rate": -0.0},
+    {"assertion": {"type": "contains", "value": "a"}, "judge_model": "\x00"},
+    {"assertion": {"type": "contains", "value": "a"}, "traffic": {"model": "\ud800"}},
+    {"assertion": {"type": "contains", "value": "a"}, "traffic": {"x": 1}},
+    {"metric": "\x00"}, {"metric": "x" * 100_000}, {},
+    {"assertion": {"type": "contains", "value": "a"}, "metric": "faithfulness"},
+])
+async def test_hostile_evaluators(client, body):
+    before = len(answered(await call(client.get, "/evaluators"), 200) or [])
+    r = await raw(client, "POST", "/evaluators",
+                  json.dumps({"name": f"ev{uuid.uuid4().hex[:6]}", **body}))
+    answered(r, 201, 422)
+    listed = answered(await call(client.get, "/evaluators"), 200) or []
+    assert len(listed) == before + (r.status_code == 201)
+    if r.status_code == 201:
+        ev = r.json()["id"]
+        answered(await call(client.patch, f"/evaluators/{ev}", json={"sampling_rate": 2}), 422)
+        answered(await call(client.patch, f"/evaluators/{ev}",
+                            json={"assertion": {"type": "regex", "value": "("}}), 422)
+
+
 # ---- version config ------------------------------------------------------------------------
 
 def _schema(schema):
