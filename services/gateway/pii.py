@@ -229,6 +229,13 @@ class _Reader:
         if isinstance(functions, list):
             for i, fn in enumerate(functions):
                 self.function(f"functions.{i}", fn)
+        fmt = params.get("response_format")
+        spec = fmt.get("json_schema") if isinstance(fmt, dict) else None
+        if isinstance(spec, dict):  # a structured output's schema: free text like a tool's
+            if "description" in spec:
+                self.text("response_format.json_schema.description", spec, "description")
+            if "schema" in spec:
+                self.schema("response_format.json_schema.schema", spec["schema"])
 
     def finish(self, texts: list[str]) -> None:
         for s, t in zip(self.slots, texts, strict=True):
@@ -248,14 +255,15 @@ def apply_to_request(messages: list[dict[str, Any]], params: dict[str, Any], pol
     arguments`` and legacy ``function_call.arguments`` (the strings inside their JSON,
     re-serialised so the arguments stay valid JSON; a text that is not JSON is masked
     whole), and the request's ``tools[].function`` / ``functions[]`` descriptions and
-    their parameters' ``description``, ``title``, ``default`` and ``examples``. Under
+    their parameters' ``description``, ``title``, ``default`` and ``examples`` (and the
+    same in a ``response_format``'s ``json_schema``). Under
     ``block`` raises ``harness.pii.PIIBlocked`` naming the kinds and where they are."""
     if policy == "off":
         return messages, params, "none", {}
     pii = _pii()
     out = copy.deepcopy(messages)
     out_params = dict(params)
-    for k in ("tools", "functions"):
+    for k in ("tools", "functions", "response_format"):
         if k in out_params:
             out_params[k] = copy.deepcopy(out_params[k])
     reader = _Reader()

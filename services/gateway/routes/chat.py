@@ -257,7 +257,8 @@ class _StreamTally:
             call.trace.finish_reason = c.get("finish_reason") or call.trace.finish_reason
             delta = c.get("delta") or {}
             self._add(delta.get("content"))
-            self._add_calls(delta)
+            if not c.get("index"):  # the first choice's calls, as a whole answer stores
+                self._add_calls(delta)
         return d
 
     def _add_calls(self, delta: dict) -> None:
