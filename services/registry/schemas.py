@@ -404,7 +404,9 @@ class PromptResolvedOut(BaseModel):
     prompt_name: str
     id: str
     version: int
-    environment: str | None = Field(None, description="when asked by environment")
+    environment: str | None = Field(
+        None, description="the environment it was resolved from (production when neither "
+        "`version` nor `environment` is given); null when asked by version")
     is_active: bool
     content: str | list[dict[str, Any]]
     template: str | list[dict[str, Any]]

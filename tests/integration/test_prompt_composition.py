@@ -111,7 +111,10 @@ async def test_resolve_render_and_versions_list_what_references_resolved_to(clie
     pr = (await client.get(f"/prompts/{tone['id']}/resolved",
                            params={"environment": "production"})).json()
     assert (pr["version"], pr["content"], pr["references"]) == (1, "Be warm.", [])
+    default = (await client.get(f"/prompts/{tone['id']}/resolved")).json()
+    assert (default["version"], default["environment"]) == (1, "production")  # says so
     pr = (await client.get(f"/prompts/{tone['id']}/resolved", params={"version": 3})).json()
+    assert pr["environment"] is None  # asked by version
     assert pr["content"] == "Be kind. -- {{ agent }}, {{ team }}"
     assert pr["template"] == "Be kind. " + ref("signature@1")
 

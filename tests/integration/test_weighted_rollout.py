@@ -421,3 +421,58 @@ async def test_a_split_proposal_with_run_gate_runs_every_variant_and_applies(sta
     assert [v["version"] for v in envs["production"]["split"]["variants"]] == [1, 2, 3]
     body = (await c.get(f"/applications/{app}/resolved", params={"key": "u-1"})).json()
     assert body["version"] == rollout.pick(variants, pid, "production", "u-1")["version"]
+
+
+async def test_a_failing_variant_says_which_version_and_variant_it_was(gw, stub):
+    """A canary whose own config fails (its model answers 500) is refused with the prompt
+    version, the variant and the trace id in the headers, like a success: a prompt engineer
+    sees that the 10 % failing are v2's, and finds the failed call's trace."""
+    stub.reply("primary", lambda body: "fine")
+    stub.fail_next(500, times=50, model="canary")
+    key = await gw.key(applications=["canary-bot"])
+    async with gw.http() as h:
+        r = await h.post("/prompts", json={"name": "canary-prompt", "content": "one {{ x }}",
+                                           "config": {"model": "openai/primary"}})
+        assert r.status_code == 201, r.text
+        pid = r.json()["id"]
+        r = await h.post(f"/prompts/{pid}/versions", json={
+            "content": "two {{ x }}", "config": {"model": "openai/canary"}})
+        assert r.status_code == 201, r.text
+        r = await h.post("/applications", json={"name": "canary-bot", "prompt_id": pid})
+        assert r.status_code == 201, r.text
+        r = await h.put(f"/prompts/{pid}/environments/production/split",
+                        json={"variants": NINETY_TEN})
+        assert r.status_code == 200, r.text
+        users = {rollout.pick(NINETY_TEN, pid, "production", f"u{i}")["version"]: f"u{i}"
+                 for i in range(200)}
+        auth = {"Authorization": f"Bearer {key}"}
+        answers = {}
+        for version, user in sorted(users.items()):
+            answers[version] = await h.post("/v1/chat/completions", headers=auth, json={
+                "model": "app/canary-bot", "user": user, "variables": {"x": "y"},
+                "messages": [{"role": "user", "content": "hi"}]})
+        ok, failed = answers[1], answers[2]
+        assert ok.status_code == 200, ok.text
+        assert failed.status_code >= 500, failed.text
+        assert failed.json()["error"]["message"]  # the OpenAI envelope, as before
+        assert failed.headers["x-harness-prompt-version"] == "2"
+        assert failed.headers["x-harness-variant"] == "v2"
+        await gw.gateway.traces.flush()
+        trace = (await h.get(f"/traces/{failed.headers['x-harness-trace-id']}")).json()
+        assert (trace["prompt_version"], trace["status"], trace["model_requested"]) == (
+            2, failed.status_code, "app/canary-bot")
+        assert trace["request"]["variant"]["version"] == 2
+
+        # refused before any call (over the key's rate): the version and variant still show
+        slow = {"Authorization": "Bearer " + await gw.key(
+            "slow", rpm=1, applications=["canary-bot"])}
+        body = {"model": "app/canary-bot", "user": users[1], "variables": {"x": "y"},
+                "messages": [{"role": "user", "content": "hi"}]}
+        assert (await h.post("/v1/chat/completions", headers=slow, json=body)).status_code \
+            == 200
+        limited = await h.post("/v1/chat/completions", headers=slow, json=body)
+        assert limited.status_code == 429, limited.text
+        assert limited.headers["retry-after"]
+        assert (limited.headers["x-harness-prompt-version"],
+                limited.headers["x-harness-variant"]) == ("1", "v1")
+        assert "x-harness-trace-id" not in limited.headers  # nothing was called

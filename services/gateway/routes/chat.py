@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from harness import content_parts, metrics
 from harness.llm import options
 from harness.tracing import Trace
+from harness.web.problems import ProblemError
 
 from .. import budget as budgets
 from .. import openai_errors
@@ -55,8 +56,12 @@ async def chat_completions(request: Request, gw: Gateway = Depends(current_gatew
     key = await gw.authenticate(request)
     body = await read_body(request, options.OPENAI_CHAT_FIELDS)
     call = await _prepare(gw, key, body, started, request.headers)
-    routed = await call_upstream(gw, _route(gw, call), call.reservation, call.trace,
-                                 started, count_attempts=True)
+    try:
+        routed = await call_upstream(gw, _route(gw, call), call.reservation, call.trace,
+                                     started, count_attempts=True)
+    except ProblemError as exc:  # every model failed: the failed call's trace is recorded
+        _add_target_headers(exc, call.target, {"x-harness-trace-id": str(call.trace.id)})
+        raise
     trace = call.trace
     trace.model_answered, trace.attempts = routed.model, routed.attempts
     headers = {"x-harness-model": routed.model, "x-harness-trace-id": str(trace.id),
@@ -80,12 +85,16 @@ async def _prepare(gw: Gateway, key: GatewayKey, body: dict, started: float,
         raise problem(422, "bad-content-part", str(exc), param=exc.field,
                       field=exc.field) from exc
     tgt = await gw.target(key, body["model"], body, headers)
-    await gw.rate_limit(key)
-    all_messages, params, pii_action = _masked([*tgt.prefix_messages, *messages],
-                                               _params(gw, key, tgt, body), policy)
-    reservation = await gw.reserve(key, tgt.chain,
-                                   budgets.prompt_tokens_upper_bound(all_messages, params),
-                                   _output_bound(params), params)
+    try:
+        await gw.rate_limit(key)
+        all_messages, params, pii_action = _masked([*tgt.prefix_messages, *messages],
+                                                   _params(gw, key, tgt, body), policy)
+        reservation = await gw.reserve(key, tgt.chain,
+                                       budgets.prompt_tokens_upper_bound(all_messages, params),
+                                       _output_bound(params), params)
+    except ProblemError as exc:
+        _add_target_headers(exc, tgt)
+        raise
     trace = Trace(kind="chat", model_requested=body["model"], status=200, latency_ms=0,
                   key_id=key.id, key_name=key.name, application=tgt.application,
                   prompt_id=tgt.prompt_id, prompt_name=tgt.prompt_name,
@@ -98,6 +107,13 @@ async def _prepare(gw: Gateway, key: GatewayKey, body: dict, started: float,
                   if gw.settings.store_bodies else None)
     return ChatCall(body=body, target=tgt, policy=policy, messages=all_messages,
                     params=params, reservation=reservation, trace=trace, started=started)
+
+
+def _add_target_headers(exc: ProblemError, tgt: Target,
+                        extra: dict[str, str] | None = None) -> None:
+    """A refusal once the target is known still says which prompt version (and split
+    variant) the request got, so a canary failing for its own reasons shows as such."""
+    exc.headers = {**tgt.headers(), **(extra or {}), **(exc.headers or {})}
 
 
 def _stored_request(tgt: Target, messages: list[dict[str, Any]], params: dict[str, Any],

@@ -165,7 +165,8 @@ async def resolve_version(pool: asyncpg.Pool, prompt_id: str, version: int | Non
     with its references expanded as they resolve now."""
     prompt = await _prompt_row(pool, prompt_id)
     if version is None:
-        if environment is None or environment == domain.PRODUCTION:
+        environment = environment or domain.PRODUCTION  # the default says so in the answer
+        if environment == domain.PRODUCTION:
             version = prompt["active_version"]
         else:
             version = await pool.fetchval(
