@@ -96,6 +96,10 @@ async def test_approval_policy_self_approval_expiry_and_history(client):
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "applied" and r.json()["decided_by"] == "bob"
     assert (await client.get(f"/prompts/{pid}")).json()["active_version"] == 2
+    production = (await client.get(f"/prompts/{pid}/environments")).json()[
+        "environments"]["production"]
+    assert (production["set_by"]["actor"], production["set_by"]["promotion_id"]) == (
+        "bob", prop["id"])  # which promotion put it there, as for other environments
     r = await client.post(f"/prompts/{pid}/promotions/{prop['id']}/approve", headers=bob())
     assert r.status_code == 409  # already applied
     # a proposal that expires cannot be approved

@@ -73,6 +73,7 @@ class PromptVersionActivated(DomainEvent):
     version: int
     previous_version: int | None = None
     reason: str = ""
+    promotion_id: str | None = None  # the approved promotion that activated it
 
 
 @registry.register

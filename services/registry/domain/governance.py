@@ -208,7 +208,8 @@ def _move(state: PromptState, environment: str, version: int, reason: str,
         return ended
     if environment == PRODUCTION:
         return [*ended, PromptVersionActivated(prompt_id=state.prompt_id, version=version,
-                                               previous_version=current, reason=reason)]
+                                               previous_version=current, reason=reason,
+                                               promotion_id=promotion_id)]
     return [*ended, PromptEnvironmentMoved(
         prompt_id=state.prompt_id, environment=environment, version=version,
         previous_version=current, reason=reason, promotion_id=promotion_id)]

@@ -271,7 +271,8 @@ def evolve(state: PromptState, event: DomainEvent, at: datetime | None = None,
                          list(event.references))
         return replace(state, versions={**state.versions, event.version: v}, updated_at=at)
     if isinstance(event, PromptVersionActivated):
-        change = PointerChange(event.TYPE, event.version, at, actor, event.reason)
+        change = PointerChange(event.TYPE, event.version, at, actor, event.reason,
+                               event.promotion_id)
         return replace(state, active_version=event.version, updated_at=at,
                        pointer_changes={**state.pointer_changes, PRODUCTION: change})
     if isinstance(event, PromptEnvironmentMoved):
