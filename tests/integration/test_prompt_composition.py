@@ -228,7 +228,12 @@ async def test_moving_a_referenced_environment_emits_an_event_for_each_dependent
         return [e["data"] for e in history if e["type"] == "PromptReferenceMoved"]
 
     for dependent in (reply, middle, outer):  # outer through middle (pinned middle@1)
-        (ev,) = reference_events(await _history_types(client, dependent["id"]))
+        history = await _history_types(client, dependent["id"])
+        (entry,) = [e for e in history if e["type"] == "PromptReferenceMoved"]
+        # the dependent's own versions did not move: the entry says whose did
+        assert (entry["version"], entry["previous_version"], entry["note"]) == (
+            None, None, "support-tone@staging: v2 → v1")
+        (ev,) = reference_events(history)
         assert ev == {"prompt_id": dependent["id"], "referenced_prompt_id": tone["id"],
                       "referenced_name": "support-tone", "environment": "staging",
                       "version": 1, "previous_version": 2}

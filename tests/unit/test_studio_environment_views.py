@@ -30,3 +30,16 @@ def test_split_text_and_timeline():
     assert describe_event({"type": "PromptEnvironmentSplitEnded",
                            "data": {"environment": "staging"}}) == \
         "ended the split of staging"
+
+
+def test_a_reference_move_names_the_referenced_prompts_versions():
+    """The history entry has no version of its own (the dependent did not move): the
+    timeline reads the referenced prompt's from the event's data."""
+    event = {"type": "PromptReferenceMoved", "version": None, "previous_version": None,
+             "data": {"referenced_name": "support-tone", "environment": "production",
+                      "version": 2, "previous_version": 1}}
+    assert describe_event(event) == \
+        "referenced prompt 'support-tone' moved production to v2"
+    cleared = {**event, "data": {**event["data"], "version": None}}
+    assert describe_event(cleared) == \
+        "referenced prompt 'support-tone' moved production to nothing"

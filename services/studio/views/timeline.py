@@ -40,8 +40,8 @@ def describe_event(e: dict[str, Any]) -> str:
         return f"split {d.get('environment')}: {split_text(d.get('variants') or [])}"
     if t == "PromptEnvironmentSplitEnded":
         return f"ended the split of {d.get('environment')}"
-    if t == "PromptReferenceMoved":
-        where = f"v{v}" if v is not None else "nothing"
+    if t == "PromptReferenceMoved":  # its versions are the referenced prompt's (in data)
+        where = f"v{d['version']}" if d.get("version") is not None else "nothing"
         return (f"referenced prompt {d.get('referenced_name') or d.get('referenced_prompt_id')!r}"
                 f" moved {d.get('environment')} to {where}")
     if t.startswith("Promotion"):

@@ -4,6 +4,7 @@ from its events (``as_of``, and the answers of commands, which return the new st
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -149,14 +150,27 @@ async def history(store: EventStore, prompt_id: str, limit: int, offset: int
     entries = []
     for ev in events:
         d = ev.data
+        version, previous, note = (d.get("version"), d.get("previous_version"),
+                                   d.get("change_note") or d.get("reason") or None)
+        if ev.type == "PromptReferenceMoved":  # the versions are the referenced prompt's
+            version = previous = None
+            note = _reference_moved_note(d)
         entries.append(HistoryEntry(
             position=ev.global_position, stream_version=ev.stream_version, type=ev.type,
-            at=ev.recorded_at, actor=ev.metadata.actor, version=d.get("version"),
-            previous_version=d.get("previous_version"),
-            note=d.get("change_note") or d.get("reason") or None,
+            at=ev.recorded_at, actor=ev.metadata.actor, version=version,
+            previous_version=previous, note=note,
             data={k: v for k, v in d.items() if k != "content"}))
     return Page(items=entries[offset: offset + limit], total=len(entries), limit=limit,
                 offset=offset)
+
+
+def _reference_moved_note(d: dict[str, Any]) -> str:
+    """``support-tone@production: v1 → v2`` (``nothing`` for an environment cleared)."""
+    def v(n: Any) -> str:
+        return f"v{n}" if n is not None else "nothing"
+    name = d.get("referenced_name") or d.get("referenced_prompt_id")
+    return f"{name}@{d.get('environment')}: {v(d.get('previous_version'))} → " \
+           f"{v(d.get('version'))}"
 
 
 async def resolve_version(pool: asyncpg.Pool, prompt_id: str, version: int | None = None,
