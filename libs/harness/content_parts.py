@@ -112,8 +112,8 @@ def check_parts(parts: Any, where: str, role: str | None = None) -> None:
     for j, part in enumerate(parts):
         check_part(part, f"{where}[{j}]")
         if role is not None and part["type"] != "text" and role not in MEDIA_ROLES:
-            raise PartError(f"{where}[{j}]", f"a {part['type']!r} part belongs in a user "
-                                             f"message, not a {role!r} one")
+            raise PartError(f"{where}[{j}]", f"{part['type']} parts belong in user "
+                                             f"messages, not in a {role} message")
 
 
 # ---------------------------------------------------------------------- templates

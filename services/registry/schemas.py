@@ -123,8 +123,8 @@ class ChatMessage(RequestBody):
             for part in self.content:
                 if part.type != "text":
                     raise PydanticCustomError(
-                        "part_role", "a {kind} part belongs in a user message, not a "
-                        "{role} one", {"kind": part.type, "role": self.role})
+                        "part_role", "{kind} parts belong in user messages, not in a "
+                        "{role} message", {"kind": part.type, "role": self.role})
         return self
 
 

@@ -122,7 +122,8 @@ async def test_media_parts_only_in_user_messages_and_bad_templates_named(client)
         {"role": "system", "content": [{"type": "image_url", "image_url": {"url": "u"}}]}]})
     body = is_problem(r, 422, "validation-error")
     assert body["errors"][0]["field"] == "content.0"
-    assert "belongs in a user message" in body["errors"][0]["message"]
+    assert body["errors"][0]["message"] == \
+        "image_url parts belong in user messages, not in a system message"
     r = await client.post("/prompts", json={"name": "p", "content": [
         {"role": "user", "content": [{"type": "image_url",
                                       "image_url": {"url": "https://x/{{ id"}}]}]})
