@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from harness import content_parts
+from harness import content_parts, prompt_config
 from harness.evaluation.analysis import MetricStats
 from harness.tracing.record import Source
 from harness.web.bodies import RequestBody
@@ -272,7 +272,14 @@ def config_to_plain(config: PromptConfig | None) -> dict[str, Any] | None:
     return {k: v for k, v in given.items() if v is not None}  # null: not set
 
 
+# a version's model and LLM options sent beside its content (as on a chat request, or a
+# Langfuse/MLflow prompt's top level): they belong in its config
+_CONFIG_FIELDS = {k: f"config.{k}" for k in prompt_config.ALLOWED_KEYS}
+
+
 class PromptCreate(RequestBody):
+    misplaced_fields: ClassVar[dict[str, str]] = _CONFIG_FIELDS
+
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
     content: Content
@@ -286,6 +293,8 @@ class PromptPatch(PatchBody):
 
 
 class PromptVersionCreate(RequestBody):
+    misplaced_fields: ClassVar[dict[str, str]] = _CONFIG_FIELDS
+
     content: Content
     change_note: str = ""
     activate: bool = False

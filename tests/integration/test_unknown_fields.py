@@ -44,8 +44,21 @@ async def test_a_prompt_version_config_is_kept_and_its_unknown_keys_refused(clie
         "content": "Hi {{ name }}", "config": {"model": "gpt-4o", "temperature": 0}})
     assert r.status_code == 201 and r.json()["config"] == {"model": "gpt-4o", "temperature": 0}
     r = await client.post("/prompts", json={"name": "t", "content": "x", "tools": []})
-    refused(r, "tools")
+    body = refused(r, "tools")
+    # a model option beside the content (a chat request's habit) says where it belongs
+    assert body["errors"][0]["message"].endswith("; it belongs in config.tools")
+    r = await client.post(f"/prompts/{p['id']}/versions", json={
+        "content": "x", "temperature": 0, "response_format": {"type": "json_object"},
+        "chane_note": "typo"})
+    named = {e["field"]: e["message"] for e in refused(r, "temperature")["errors"]}
+    assert named["temperature"].endswith("; it belongs in config.temperature")
+    assert named["response_format"].endswith("; it belongs in config.response_format")
+    assert named["chane_note"].endswith("(nothing was stored)")  # a typo: no hint
+    r = await client.post("/applications", json={"name": "a", "model_id": "echo",
+                                                  "prompt_id": p["id"], "tools": []})
+    assert refused(r, "tools")["errors"][0]["message"].endswith("(nothing was stored)")
     assert (await client.get("/prompts")).json()["total"] == 1
+    assert (await client.get(f"/prompts/{p['id']}")).json()["latest_version"] == 2
     r = await client.post("/prompts", json={"name": "m", "content": [
         {"role": "user", "content": "hi", "name": "kim"}]})
     body = is_problem(r, 422, "validation-error")  # content: a string, or messages

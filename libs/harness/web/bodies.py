@@ -11,6 +11,8 @@ may add fields).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import BaseModel, ConfigDict
 
 UNKNOWN_FIELD = "unknown field: this request has no such field (nothing was stored)"
@@ -21,3 +23,7 @@ class RequestBody(BaseModel):
     """A JSON or form request body that refuses unknown fields (422 naming them)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    #: unknown top-level fields a caller is known to put here by mistake, and where they
+    #: belong (``{"tools": "config.tools"}``): the 422 says so
+    misplaced_fields: ClassVar[dict[str, str]] = {}

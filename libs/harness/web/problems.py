@@ -116,12 +116,17 @@ def install(app: FastAPI) -> None:
             return problem(415, "unsupported-media-type",
                            "send the body as application/json "
                            f"(got {request.headers.get('content-type')})")
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"] if p not in ("body",)) or "body",
-             "location": e["loc"][0] if e["loc"] else "body",
-             "message": UNKNOWN_FIELD if e["type"] == "extra_forbidden" else e["msg"]}
-            for e in exc.errors()
-        ]
+        misplaced = _misplaced_fields(request)
+        errors = []
+        for e in exc.errors():
+            field = ".".join(str(p) for p in e["loc"] if p not in ("body",)) or "body"
+            message = e["msg"]
+            if e["type"] == "extra_forbidden":
+                message = UNKNOWN_FIELD
+                if e["loc"][:1] == ("body",) and field in misplaced:
+                    message += f"; it belongs in {misplaced[field]}"
+            errors.append({"field": field, "location": e["loc"][0] if e["loc"] else "body",
+                           "message": message})
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem(422, "validation-error", detail, errors=errors)
 
@@ -134,6 +139,15 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 405:
             resp.headers["Allow"] = ", ".join(_allowed_methods(request))
         return resp
+
+
+def _misplaced_fields(request: Request) -> dict[str, str]:
+    """The request body model's ``misplaced_fields`` (``RequestBody``), when the route has
+    one."""
+    body_field = getattr(request.scope.get("route"), "body_field", None)
+    model = getattr(getattr(body_field, "field_info", None), "annotation", None)
+    hints = getattr(model, "misplaced_fields", None)
+    return hints if isinstance(hints, dict) else {}
 
 
 def _allowed_methods(request: Request) -> list[str]:
