@@ -25,7 +25,7 @@ from harness import content_parts, prompt_config
 from harness.evaluation.analysis import MetricStats
 from harness.tracing.record import Source
 from harness.web.bodies import RequestBody
-from harness.web.input_guard import INT32_MAX
+from harness.web.input_guard import INT32_MAX, Timestamp
 
 T = TypeVar("T")
 
@@ -838,8 +838,8 @@ class ScoreOut(BaseModel):
 class TraceFilterIn(RequestBody):
     """The filters of ``GET /traces``; set ones are ANDed."""
 
-    since: datetime | None = Field(None, description="recorded at or after")
-    until: datetime | None = Field(None, description="recorded before")
+    since: Timestamp | None = Field(None, description="recorded at or after")
+    until: Timestamp | None = Field(None, description="recorded before")
     source: Source | None = None
     model: str | None = Field(None, description="model asked for or that answered")
     application: str | None = None

@@ -245,6 +245,42 @@ async def test_hostile_evaluators(client, body):
                             json={"assertion": {"type": "regex", "value": "("}}), 422)
 
 
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+async def test_a_time_beyond_the_years_in_utc_is_422_naming_it(client, runtime, when):
+    """A time whose UTC moment is in year 0 or 10000 was a 500 from asyncpg (date value out
+    of range) on /traces, agreement, as_of."""
+    pid = await _prompt(client, f"t{uuid.uuid4().hex[:6]}")
+    r = await call(client.post, "/evaluators", json={
+        "name": "when", "assertion": {"type": "contains", "value": "a"}})
+    ev = answered(r, 201)["id"]
+    ds = answered(await call(client.post, "/datasets", json={"name": f"d{pid[:6]}"}), 201)
+    for url, name in (("/traces", "since"), ("/traces", "until"),
+                      (f"/evaluators/{ev}/agreement", "since"),
+                      (f"/prompts/{pid}", "as_of"), (f"/prompts/{pid}/environments", "as_of")):
+        body = answered(await call(client.get, url, params={name: when}), 422)
+        assert [e["field"] for e in body["errors"]] == [f"query.{name}"], body
+        assert "years 1 to 9999" in body["detail"]
+    body = answered(await call(client.post, f"/datasets/{ds['id']}/cases/from-traces",
+                               json={"filter": {"since": when}}), 422)
+    assert [e["field"] for e in body["errors"]] == ["filter.since"], body
+    answered(await call(client.get, "/traces", params={"since": "0001-01-01T00:00:00Z"}), 200)
+
+
+async def test_trace_explorer_queries(client, runtime):
+    await _traces(runtime, 3)
+    for params in ({"since": "0001-01-01T00:00:00+14:00"},
+                   {"until": "9999-12-31T23:59:59-14:00"},
+                   {"since": "9999-12-31T23:59:59.999999-14:00"},
+                   {"min_latency_ms": "1e308"}, {"min_cost_usd": "1e308"},
+                   {"min_latency_ms": "-0"}, {"score_below": "-1e308"},
+                   {"score_below": "1e308", "score_name": "x"}, {"q": "%"}, {"q": "_"},
+                   {"q": "\\"}, {"q": "a" * 20_000},
+                   {"q": "\ud800".encode("utf-8", "surrogatepass").decode("latin-1")},
+                   {"cursor": "x"}, {"cursor": "eyJ0IjoiMSJ9"}, {"cursor": "a" * 20_000},
+                   {"prompt_version": str(2**63)}, {"key": "\\x00"}, {"model": "'; drop table x"}):
+        answered(await call(client.get, "/traces", params=params), 200, 400, 422)
+
+
 # ---- version config ------------------------------------------------------------------------
 
 def _schema(schema):
@@ -604,3 +640,16 @@ async def test_an_environment_name_the_openapi_allows_is_one_the_registry_takes(
                         json={"version": 1}), 200)
     answered(await call(client.put, f"/prompts/{pid}/environments/{'a' * 40}/split",
                         json=body), 200)
+
+
+async def test_gateway_usage_with_a_time_beyond_the_years_is_422(gw):
+    key = await gw.key("viewer-usage")
+    async with gw.http() as h:
+        for params in ({"since": "0001-01-01T00:00:00+14:00"},
+                       {"until": "9999-12-31T23:59:59-14:00"},
+                       {"group_by": "version", "since": "0001-01-01T00:00:00+14:00"}):
+            body = answered(await call(h.get, "/metrics/usage", params=params,
+                                       headers={"Authorization": f"Bearer {key}"}), 422)
+            assert "years 1 to 9999" in body["detail"], body
+        answered(await call(h.get, "/metrics/usage", params={"group_by": "version"},
+                            headers={"Authorization": f"Bearer {key}"}), 200)

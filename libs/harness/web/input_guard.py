@@ -17,8 +17,11 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
+
+from pydantic import AfterValidator
 
 MAX_JSON_DEPTH = 64
 """Deepest nesting of arrays and objects a JSON body may have."""
@@ -26,6 +29,24 @@ MAX_JSON_DEPTH = 64
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 INT32_MAX = 2**31 - 1
 """The range of PostgreSQL ``integer`` columns (versions, counts, max_tokens)."""
+
+
+
+def _storable_time(value: datetime) -> datetime:
+    """A time with its offset that PostgreSQL's ``timestamptz`` takes: one whose UTC moment
+    lies in years 1 to 9999 (``0001-01-01T00:00:00+14:00`` is in year 0 in UTC and was
+    a 500 from the database driver)."""
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("out of range: the time in UTC must lie in years 1 to "
+                             "9999") from None
+    return value
+
+
+Timestamp = Annotated[datetime, AfterValidator(_storable_time)]
+"""An ISO time a query or a body may give (``since``, ``until``, ``as_of``)."""
 
 # Anything that may hide a value the walk below refuses; bodies without one (nearly all)
 # skip the walk. Digit runs and exponents may sit inside strings: then the walk finds

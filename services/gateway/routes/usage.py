@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from harness import metrics
 from harness.tracing.record import SOURCES
 from harness.web.auth import require
+from harness.web.input_guard import Timestamp
 from harness.web.openapi_errors import media_types
 from harness.web.problems import ProblemError
 
@@ -26,7 +27,7 @@ async def usage(group_by: str = Query("model", pattern="^(app|model|key|version)
                                                  "and the prompt version that served, e.g. "
                                                  "'support-app v4' (a split's variants)"),
                 interval: str = Query("hour", pattern="^(hour|day)$"),
-                since: datetime | None = None, until: datetime | None = None,
+                since: Timestamp | None = None, until: Timestamp | None = None,
                 source: str | None = Query(None, pattern=f"^({'|'.join(SOURCES)})$"),
                 _=Depends(require("viewer")), gw: Gateway = Depends(current_gateway)):
     until = until or datetime.now(UTC) + timedelta(minutes=1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
@@ -11,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from harness import rollout
 from harness.web.auth import require
+from harness.web.input_guard import Timestamp
 
 from ..domain import applications as domain
 from ..handlers import applications as handlers
@@ -56,7 +56,7 @@ async def update_application(application_id: str, body: ApplicationPatch, reques
 @router.get("/{application_id}/resolved", response_model=ResolvedOut,
             responses={304: {"description": "unchanged"}})
 async def resolve_application(application_id: str, request: Request,
-                              as_of: datetime | None = Query(
+                              as_of: Timestamp | None = Query(
                                   None, description="what ran at that moment, from events"),
                               key: str | None = Query(
                                   None, max_length=1000,

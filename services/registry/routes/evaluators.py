@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from harness.web.auth import require
 from harness.web.bodies import RequestBody
+from harness.web.input_guard import Timestamp
 
 from ..domain import evaluators as domain
 from ..handlers import evaluators as handlers
@@ -151,7 +152,7 @@ async def evaluator_agreement(
         human_score: str | None = Query(None, min_length=1, max_length=64,
                                         description=HUMAN_SCORE + " (default: the "
                                         "evaluator's human_score)"),
-        since: datetime | None = Query(None, description="only people's scores given from "
+        since: Timestamp | None = Query(None, description="only people's scores given from "
                                                           "then on"),
         rt=Depends(runtime), _=Depends(require("viewer"))):
     """Judge-vs-human agreement on the traces both the evaluator and people scored:

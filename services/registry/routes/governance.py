@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -11,7 +10,7 @@ from pydantic import Field
 from harness import rollout
 from harness.web.auth import require
 from harness.web.bodies import RequestBody
-from harness.web.input_guard import INT32_MAX
+from harness.web.input_guard import INT32_MAX, Timestamp
 from harness.web.problems import ProblemError
 
 from ..domain import governance as gov
@@ -107,7 +106,7 @@ def _policy(body: PolicyBody) -> dict[str, Any]:
 
 
 @router.get("/prompts/{prompt_id}/environments")
-async def environments(prompt_id: str, as_of: datetime | None = Query(None),
+async def environments(prompt_id: str, as_of: Timestamp | None = Query(None),
                        rt=Depends(runtime), _=Depends(require("viewer"))):
     """Where each environment points (production = the active version), with the event that
     put it there; ``as_of`` answers for a past moment."""

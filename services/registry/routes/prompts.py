@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query
 from fastapi import Request as _Request
@@ -13,7 +12,7 @@ from harness import templating
 from harness.config import get_settings
 from harness.textdiff import unified_diff
 from harness.web.auth import require
-from harness.web.input_guard import INT32_MAX
+from harness.web.input_guard import INT32_MAX, Timestamp
 from harness.web.problems import ProblemError
 
 from ..domain import prompts as domain
@@ -82,7 +81,7 @@ async def create_prompt(body: PromptCreate, request: _Request, rt=Depends(runtim
 
 @router.get("/{prompt_id}", response_model=PromptOut)
 async def get_prompt(prompt_id: str,
-                     as_of: datetime | None = Query(None, description="state at this ISO time"),
+                     as_of: Timestamp | None = Query(None, description="state at this ISO time"),
                      rt=Depends(runtime), _=Depends(require("viewer"))):
     if as_of is None:
         return await queries.get_prompt(rt.pool, prompt_id)

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from harness.tracing.context import of_span
 from harness.tracing.record import Source
 from harness.web.auth import require
-from harness.web.input_guard import INT32_MAX
+from harness.web.input_guard import INT32_MAX, Timestamp
 
 from ..domain.errors import Invalid, NotFound
 from ..read.queries.feedback import trace_scores
@@ -90,8 +90,8 @@ def _summary(row) -> dict[str, Any]:
 
 @router.get("", response_model=TracePage)
 async def list_traces_route(
-        since: datetime | None = Query(None, description="recorded at or after"),
-        until: datetime | None = Query(None, description="recorded before"),
+        since: Timestamp | None = Query(None, description="recorded at or after"),
+        until: Timestamp | None = Query(None, description="recorded before"),
         source: Source | None = Query(None),
         model: str | None = Query(None, description="model asked for or that answered"),
         application: str | None = Query(None),
