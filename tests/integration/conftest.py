@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.gateway import serve_gateway, stub_settings
 from tests.support.pubsub_fake import PubSubFakeUnavailable, use_fake
 from tests.support.stub_llm import StubLLM
 
@@ -26,6 +27,15 @@ def stub(stub_server: StubLLM) -> StubLLM:
     stub_server.reset()
     stub_server.latency_s = 0.0
     return stub_server
+
+
+@pytest.fixture
+async def gw(runtime, stub):
+    """The gateway (with the registry) on loopback, every model answered by ``stub``
+    (:func:`tests.support.gateway.stub_settings`). A module needing other settings defines
+    its own."""
+    async with serve_gateway(runtime, stub_settings(stub)) as served:
+        yield served
 
 
 @pytest.fixture

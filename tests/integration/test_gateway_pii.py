@@ -8,27 +8,8 @@ import json
 
 import pytest
 
-from services.gateway.config import GatewaySettings
-from tests.support.gateway import serve_gateway
-from tests.support.stub_llm import StubLLM
-
 PHONE, EMAIL, RRN = "010-1234-5678", "a@b.com", "900101-1234567"
 SECRETS = (PHONE, EMAIL, RRN)
-
-
-@pytest.fixture
-async def stub():
-    async with StubLLM() as s:
-        yield s
-
-
-@pytest.fixture
-async def gw(runtime, stub):
-    settings = GatewaySettings(deployments={"*": {"api_base": stub.base_url,
-                                                  "api_key": "sk-test"}},
-                               num_retries=0, timeout_s=10, trace_flush_s=0.05)
-    async with serve_gateway(runtime, settings) as served:
-        yield served
 
 
 def _conversation() -> list[dict]:

@@ -18,9 +18,6 @@ from harness.events import EventMetadata, streams
 from harness.events.feedback_events import TraceScored
 from harness.tracing import PostgresTraceStore
 from harness.tracing.record import Trace
-from services.gateway.config import GatewaySettings
-from tests.support.gateway import serve_gateway
-from tests.support.stub_llm import StubLLM
 
 HANG_S = 60.0
 
@@ -469,21 +466,6 @@ async def test_recorded_query(client):
 
 
 # ---- the gateway ---------------------------------------------------------------------------
-
-@pytest.fixture
-async def stub():
-    async with StubLLM() as s:
-        yield s
-
-
-@pytest.fixture
-async def gw(runtime, stub):
-    settings = GatewaySettings(
-        deployments={"*": {"api_base": stub.base_url, "api_key": "sk-test"}},
-        num_retries=0, timeout_s=5, trace_flush_s=0.05)
-    async with serve_gateway(runtime, settings) as served:
-        yield served
-
 
 GATEWAY_MESSAGES = [
     [{"role": "user", "content": [{"type": "text", "text": "a\x00b"}]}],

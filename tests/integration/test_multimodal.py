@@ -15,8 +15,7 @@ import pytest
 
 from harness.llm import LLMClient
 from harness.promptfoo import load_config, run_plan
-from services.gateway.config import GatewaySettings
-from tests.support.gateway import serve_gateway
+from tests.support.gateway import serve_gateway, stub_settings
 from tests.support.runs import seed, wait_run
 from tests.support.stub_llm import StubLLM
 from tests.support.studio import page, run, texts
@@ -215,10 +214,7 @@ async def test_data_url_and_audio_variables_reach_the_model_whole_and_are_stored
 @pytest.fixture
 async def gw(runtime):
     with StubLLM() as stub:
-        settings = GatewaySettings(deployments={"*": {"api_base": stub.base_url,
-                                                      "api_key": "sk-test"}},
-                                   num_retries=0, timeout_s=10, trace_flush_s=0.05)
-        async with serve_gateway(runtime, settings) as served:
+        async with serve_gateway(runtime, stub_settings(stub)) as served:
             served.stub = stub
             yield served
 

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.gateway.config import GatewaySettings
-from tests.support.gateway import serve_gateway
 from tests.support.runs import seed, wait_run
-from tests.support.stub_llm import StubLLM
 
 LOOKUP = {"type": "function", "function": {
     "name": "lookup_order", "description": "find an order",
@@ -177,21 +174,6 @@ async def test_old_versions_without_config_still_load(client, runtime):
 
 
 # ---- where a version runs: request > application > version config > defaults ------
-
-@pytest.fixture
-async def stub():
-    async with StubLLM() as s:
-        yield s
-
-
-@pytest.fixture
-async def gw(runtime, stub):
-    settings = GatewaySettings(
-        deployments={"*": {"api_base": stub.base_url, "api_key": "sk-test"}},
-        num_retries=0, timeout_s=30, trace_flush_s=0.05)
-    async with serve_gateway(runtime, settings) as served:
-        yield served
-
 
 async def test_gateway_app_precedence_each_level_wins(gw, stub):
     stub.reply("primary", "from primary")

@@ -10,15 +10,11 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import httpx
-import pytest
 
 from harness import rollout
 from harness.client import AsyncHarnessClient
-from services.gateway.config import GatewaySettings
 from services.registry.app import create_app
-from tests.support.gateway import serve_gateway
 from tests.support.runs import wait_run
-from tests.support.stub_llm import StubLLM
 
 NINETY_TEN = [{"version": 1, "weight": 90}, {"version": 2, "weight": 10}]
 
@@ -242,21 +238,6 @@ async def test_the_sdk_picks_the_same_variant_locally(runtime, client):
 
 
 # ---- the gateway ---------------------------------------------------------------------------
-
-@pytest.fixture
-async def stub():
-    async with StubLLM() as s:
-        yield s
-
-
-@pytest.fixture
-async def gw(runtime, stub):
-    settings = GatewaySettings(
-        deployments={"*": {"api_base": stub.base_url, "api_key": "sk-test"}},
-        num_retries=0, timeout_s=5, trace_flush_s=0.05)
-    async with serve_gateway(runtime, settings) as served:
-        yield served
-
 
 async def test_gateway_picks_the_variant_by_the_request_key(gw, stub):
     stub.reply("primary", lambda body: body["messages"][0]["content"])

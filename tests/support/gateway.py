@@ -35,6 +35,14 @@ class ServedGateway:
         return httpx.AsyncClient(base_url=self.url, timeout=30)
 
 
+def stub_settings(stub, **overrides) -> GatewaySettings:
+    """Gateway settings sending every model to the loopback stub ``stub``: no retries, a
+    10 s timeout, traces flushed every 50 ms; ``overrides`` replace or add settings."""
+    return GatewaySettings(**{
+        "deployments": {"*": {"api_base": stub.base_url, "api_key": "sk-test"}},
+        "num_retries": 0, "timeout_s": 10, "trace_flush_s": 0.05, **overrides})
+
+
 @asynccontextmanager
 async def serve_gateway(runtime, settings: GatewaySettings):
     app = gateway_app(runtime, settings)
