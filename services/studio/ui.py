@@ -207,6 +207,17 @@ def activation_panel(client: StudioAPI, prompt: dict[str, Any], version: int,
         st.rerun()
 
 
+def fired_table(fired: list[dict[str, Any]],
+                rows: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
+    """An alert list's **Fired** part: how many firings, then their ``rows`` as a table (or
+    that none has fired)."""
+    st.markdown(f"**Fired** ({len(fired)})")
+    if fired:
+        st.dataframe(to_frame(rows(fired)), hide_index=True, width="stretch")
+    else:
+        st.caption("None has fired.")
+
+
 def to_frame(rows: list[dict[str, Any]]):
     """Rows → a pandas DataFrame (pandas ships with Streamlit)."""
     import pandas as pd

@@ -8,7 +8,16 @@ from __future__ import annotations
 import streamlit as st
 
 from services.studio.api import ApiError, EndpointMissing, StudioAPI
-from services.studio.ui import api, call, flash, query_choice, show_error, show_flash, to_frame
+from services.studio.ui import (
+    api,
+    call,
+    fired_table,
+    flash,
+    query_choice,
+    show_error,
+    show_flash,
+    to_frame,
+)
 from services.studio.views.evaluators import (
     ASSERTION_TYPES,
     TRAFFIC_FIELDS,
@@ -155,12 +164,7 @@ def score_alerts_section(client: StudioAPI) -> None:
                 st.rerun()
     else:
         st.info("No score alerts configured.")
-    fired = call(client.score_alert_firings) or []
-    st.markdown(f"**Fired** ({len(fired)})")
-    if fired:
-        st.dataframe(to_frame(score_firing_rows(fired)), hide_index=True, width="stretch")
-    else:
-        st.caption("None has fired.")
+    fired_table(call(client.score_alert_firings) or [], score_firing_rows)
     with st.expander("➕ New score alert"), st.form("new_score_alert"):
         c1, c2, c3 = st.columns(3)
         score = c1.text_input("Score name", key="sa_score")

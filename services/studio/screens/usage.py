@@ -11,7 +11,7 @@ import altair as alt
 import streamlit as st
 
 from services.studio.api import ApiError, EndpointMissing, StudioAPI
-from services.studio.ui import api, call, flash, show_error, show_flash, to_frame
+from services.studio.ui import api, call, fired_table, flash, show_error, show_flash, to_frame
 from services.studio.views.badges import ms, pct, usd
 from services.studio.views.evaluators import score_names, score_series_rows
 from services.studio.views.usage import (
@@ -127,12 +127,7 @@ def alerts_section(client: StudioAPI) -> None:
         st.dataframe(to_frame(alert_rows(alerts)), hide_index=True, width="stretch")
     else:
         st.info("No cost alerts configured.")
-    fired = call(client.alert_firings) or []
-    st.markdown(f"**Fired** ({len(fired)})")
-    if fired:
-        st.dataframe(to_frame(firing_rows(fired)), hide_index=True, width="stretch")
-    else:
-        st.caption("None has fired.")
+    fired_table(call(client.alert_firings) or [], firing_rows)
     new_alert_form(client)
 
 
