@@ -4,28 +4,22 @@ completed, progress per queue; viewers and other people cannot work the queue.""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from harness import apikeys
 from harness.events import streams
 from harness.tracing import PostgresTraceStore
 from harness.tracing.record import Trace
+from tests.support.keys import bearer_headers
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
 
 @pytest.fixture
 async def keys(runtime):
-    made = {name: await apikeys.create_key(runtime.pool, name, role)
-            for name, role in (("rita", "editor"), ("sam", "editor"), ("olga", "editor"),
-                               ("vera", "viewer"))}
-    await asyncio.sleep(0)
-    runtime.auth.invalidate()
-    return {name: {"Authorization": f"Bearer {k}"} for name, k in made.items()}
+    return await bearer_headers(runtime, rita="editor", sam="editor", olga="editor", vera="viewer")
 
 
 @pytest.fixture

@@ -5,26 +5,21 @@ reference score set on the evaluator or passed as ``human_score``; what is missi
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from harness import apikeys
 from harness.evaluation.online import score_event_id
 from harness.events import EventMetadata, streams
 from harness.events.feedback_events import TraceScored
 from harness.tracing import PostgresTraceStore
 from harness.tracing.record import Trace
+from tests.support.keys import bearer_headers
 
 
 @pytest.fixture
 async def keys(runtime):
-    made = {name: await apikeys.create_key(runtime.pool, name, role)
-            for name, role in (("rita", "editor"), ("sam", "editor"), ("vera", "viewer"))}
-    await asyncio.sleep(0)
-    runtime.auth.invalidate()
-    return {name: {"Authorization": f"Bearer {k}"} for name, k in made.items()}
+    return await bearer_headers(runtime, rita="editor", sam="editor", vera="viewer")
 
 
 async def _judge(runtime, evaluator_id: str, trace_id: str, value: float,

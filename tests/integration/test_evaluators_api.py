@@ -4,25 +4,19 @@ back); viewers read, cannot write."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from harness import apikeys
 from harness.events import streams
 from harness.eventstore import EventStore
 from services.registry.read import projections
+from tests.support.keys import bearer_headers
 
 RUBRIC = {"type": "llm-rubric", "value": "answers politely"}
 
 
 @pytest.fixture
 async def keys(runtime):
-    made = {name: await apikeys.create_key(runtime.pool, name, role)
-            for name, role in (("rita", "editor"), ("vera", "viewer"))}
-    await asyncio.sleep(0)
-    runtime.auth.invalidate()
-    return {name: {"Authorization": f"Bearer {k}"} for name, k in made.items()}
+    return await bearer_headers(runtime, rita="editor", vera="viewer")
 
 
 async def test_evaluators_are_created_changed_paused_and_resumed(client, runtime, keys):

@@ -5,19 +5,18 @@ read but cannot write."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 
-from harness import apikeys
 from harness.events import EventMetadata, streams
 from harness.events.run_events import ScoresRecorded, score_event_id
 from harness.eventstore import EventStore
 from harness.tracing import PostgresTraceStore
 from harness.tracing.record import Trace
 from services.registry.read import projections
+from tests.support.keys import bearer_headers
 
 CONFIGS = [
     {"name": "stars", "data_type": "numeric", "min_value": 1, "max_value": 5,
@@ -31,11 +30,7 @@ CONFIGS = [
 @pytest.fixture
 async def keys(runtime):
     """Bearer headers of two editors and a viewer (keys exist: every call needs one)."""
-    made = {name: await apikeys.create_key(runtime.pool, name, role)
-            for name, role in (("rita", "editor"), ("sam", "editor"), ("vera", "viewer"))}
-    await asyncio.sleep(0)
-    runtime.auth.invalidate()
-    return {name: {"Authorization": f"Bearer {k}"} for name, k in made.items()}
+    return await bearer_headers(runtime, rita="editor", sam="editor", vera="viewer")
 
 
 @pytest.fixture

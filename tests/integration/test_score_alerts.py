@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from harness import apikeys
 from harness.evaluation.online import score_event_id
 from harness.events import EventMetadata, streams
 from harness.events.feedback_events import TraceScored
@@ -22,6 +21,7 @@ from harness.tracing.record import Trace
 from services.registry.read import projections
 from services.registry.score_alerts import ScoreAlertMonitor
 from tests.support.http_receiver import HttpReceiver
+from tests.support.keys import bearer_headers
 
 HANG_S = 60.0
 
@@ -35,11 +35,7 @@ def hook(setenv):
 
 @pytest.fixture
 async def keys(runtime):
-    made = {name: await apikeys.create_key(runtime.pool, name, role)
-            for name, role in (("rita", "editor"), ("vera", "viewer"))}
-    await asyncio.sleep(0)
-    runtime.auth.invalidate()
-    return {name: {"Authorization": f"Bearer {k}"} for name, k in made.items()}
+    return await bearer_headers(runtime, rita="editor", vera="viewer")
 
 
 @pytest.fixture
