@@ -18,7 +18,7 @@ from harness.promptfoo import load_config, run_plan
 from tests.support.gateway import serve_gateway, stub_settings
 from tests.support.runs import seed, wait_run
 from tests.support.stub_llm import StubLLM
-from tests.support.studio import page, run, texts
+from tests.support.studio import page, point_studio_at, run, texts
 
 IMAGE_URL = "https://img.example/{{ image_id }}.png"
 AUDIO = {"type": "input_audio", "input_audio": {"data": "UklGRiQAAABXQVZFZm10", "format": "wav"}}
@@ -355,9 +355,7 @@ async def test_promptfoo_chat_prompt_with_parts_runs_on_the_stub_and_on_echo(tmp
 # ---------------------------------------------------------------- studio playground
 @pytest.fixture
 async def reg(live_stack_url, monkeypatch):
-    monkeypatch.setenv("HARNESS_URL", live_stack_url)
-    monkeypatch.delenv("HARNESS_API_KEY", raising=False)
-    monkeypatch.delenv("HARNESS_GATEWAY_URL", raising=False)
+    point_studio_at(monkeypatch, live_stack_url)
     async with httpx.AsyncClient(base_url=live_stack_url, timeout=30) as c:
         yield c
 

@@ -17,14 +17,12 @@ from harness.events import EventMetadata, streams
 from harness.events.feedback_events import TraceScored
 from harness.tracing import PostgresTraceStore
 from harness.tracing.record import Trace
-from tests.support.studio import page, run, texts
+from tests.support.studio import page, point_studio_at, run, texts
 
 
 @pytest.fixture
 async def reg(live_url, monkeypatch):
-    monkeypatch.setenv("HARNESS_URL", live_url)
-    monkeypatch.delenv("HARNESS_API_KEY", raising=False)
-    monkeypatch.delenv("HARNESS_GATEWAY_URL", raising=False)
+    point_studio_at(monkeypatch, live_url)
     async with httpx.AsyncClient(base_url=live_url, timeout=60) as h:
         r = await h.post("/score-configs", json={"name": "correct", "data_type": "boolean"})
         assert r.status_code == 201, r.text
@@ -147,9 +145,7 @@ async def test_usage_shows_the_mean_score_per_prompt_version_and_model(runtime, 
     settings = GatewaySettings(deployments={}, num_retries=0, trace_flush_s=0.02,
                                alert_check_s=3600)
     async with serve_gateway(runtime, settings) as gw:
-        monkeypatch.setenv("HARNESS_URL", gw.url)
-        monkeypatch.delenv("HARNESS_API_KEY", raising=False)
-        monkeypatch.delenv("HARNESS_GATEWAY_URL", raising=False)
+        point_studio_at(monkeypatch, gw.url)
         now = datetime.now(UTC)
         traces = [Trace(kind="chat", model_requested=model, status=200, latency_ms=5.0,
                         created_at=now, prompt_id="p1", prompt_version=version,

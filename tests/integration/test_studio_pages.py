@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 
-from tests.support.studio import page, run, texts, wait_run
+from tests.support.studio import page, point_studio_at, run, texts, wait_run
 
 CHAT = [{"role": "system", "content": "You support {{ product }}."},
         {"role": "user", "content": "{{ question }}"}]
@@ -18,9 +18,7 @@ CHAT = [{"role": "system", "content": "You support {{ product }}."},
 @pytest.fixture
 async def reg(live_stack_url, monkeypatch):
     """An HTTP client of the registry the studio is pointed at (HARNESS_URL)."""
-    monkeypatch.setenv("HARNESS_URL", live_stack_url)
-    monkeypatch.delenv("HARNESS_API_KEY", raising=False)
-    monkeypatch.delenv("HARNESS_GATEWAY_URL", raising=False)
+    point_studio_at(monkeypatch, live_stack_url)
     async with httpx.AsyncClient(base_url=live_stack_url, timeout=30,
                                  headers={"X-Actor": "seed"}) as c:
         yield c

@@ -6,14 +6,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support.studio import page, run, texts
+from tests.support.studio import page, point_studio_at, run, texts
 
 
 @pytest.fixture
 async def reg(live_stack_url, monkeypatch):
-    monkeypatch.setenv("HARNESS_URL", live_stack_url)
-    monkeypatch.delenv("HARNESS_API_KEY", raising=False)
-    monkeypatch.delenv("HARNESS_GATEWAY_URL", raising=False)
+    point_studio_at(monkeypatch, live_stack_url)
     async with httpx.AsyncClient(base_url=live_stack_url, timeout=30,
                                  headers={"X-Actor": "seed"}) as c:
         yield c

@@ -11,16 +11,14 @@ import pytest
 from harness.tracing import PostgresTraceStore
 from harness.tracing.record import Trace
 from harness.tracing.writer import mask_bodies
-from tests.support.studio import page, run, texts
+from tests.support.studio import page, point_studio_at, run, texts
 
 
 @pytest.fixture
 async def traces(live_url, runtime, monkeypatch):
     """60 gateway traces in the last hour (the newest an error with an e-mail in it, masked
     as the writer masks), served by the registry the studio points at."""
-    monkeypatch.setenv("HARNESS_URL", live_url)
-    monkeypatch.delenv("HARNESS_API_KEY", raising=False)
-    monkeypatch.delenv("HARNESS_GATEWAY_URL", raising=False)
+    point_studio_at(monkeypatch, live_url)
     now = datetime.now(UTC)
     rows = [Trace(kind="chat", model_requested="openai/a", status=200, latency_ms=20.0 + i,
                   created_at=now - timedelta(minutes=50) + timedelta(seconds=i),

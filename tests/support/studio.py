@@ -11,6 +11,14 @@ from streamlit.testing.v1 import AppTest
 STUDIO = Path(__file__).resolve().parents[2] / "services" / "studio"
 
 
+def point_studio_at(monkeypatch, url: str) -> None:
+    """Point the studio's pages at the registry ``url`` (``HARNESS_URL``), without an API key
+    or a gateway URL from the environment."""
+    monkeypatch.setenv("HARNESS_URL", url)
+    monkeypatch.delenv("HARNESS_API_KEY", raising=False)
+    monkeypatch.delenv("HARNESS_GATEWAY_URL", raising=False)
+
+
 def page(name: str, **query: str) -> AppTest:
     """One page script (``prompts``, ``runs``, ...) with ``?key=value`` query params."""
     at = AppTest.from_file(str(STUDIO / "screens" / f"{name}.py"), default_timeout=60)
