@@ -6,8 +6,6 @@ and call no judge again."""
 
 from __future__ import annotations
 
-import asyncio
-
 from harness import metrics
 from harness.evaluation.online import score_event_id
 from harness.events import streams
@@ -17,20 +15,10 @@ from services.scorer.local import LocalTraceFeed
 from services.scorer.online import CHECKPOINT, OnlineScorer
 from services.worker_results import BatchingLocalSink
 from tests.support.gateway import serve_gateway
+from tests.support.online import read_traces
 from tests.support.stub_llm import StubLLM
 
 VERDICT = '{"pass": true, "score": 0.75, "reason": "polite enough"}'
-
-
-async def _read(scorer: OnlineScorer, traces: int) -> None:
-    """Step until the feed gave ``traces`` traces (a row is fed once every transaction
-    older than its own has ended; the 60 s bound only guards against a hang)."""
-    async with asyncio.timeout(60):
-        while traces > 0:
-            got = await scorer.step()
-            traces -= got
-            if not got:
-                await asyncio.sleep(0.02)
 
 
 async def _evaluator(client, body) -> dict:
@@ -69,7 +57,7 @@ async def test_live_traffic_is_scored_once_by_matching_active_evaluators(client,
                                 sink=BatchingLocalSink(runtime.commands, actor="scorer"))
 
         first = scorer()
-        await _read(first, 1)
+        await read_traces(first.step, 1)
         judged = len(stub.chat_requests)
         assert stub.models_called()[-1] == "judge" and judged == 2  # the call, one judge
 
@@ -113,7 +101,7 @@ async def test_live_traffic_is_scored_once_by_matching_active_evaluators(client,
         await runtime.pool.execute("DELETE FROM trace_feed_checkpoints WHERE name = $1",
                                    CHECKPOINT)
         again = scorer()
-        await _read(again, 1)
+        await read_traces(again.step, 1)
         assert again.recorded == 0 and len(stub.chat_requests) == judged
         # a score delivered twice (same deterministic id) is stored once
         sink = BatchingLocalSink(runtime.commands, actor="scorer")

@@ -9,7 +9,6 @@ for a judge call that fails the same way every time (a bad request)."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
@@ -23,6 +22,7 @@ from services.scorer.online import OnlineScorer
 from services.scorer.remote import RegistryScoringSource
 from services.worker_results import BatchingLocalSink
 from tests.support.gateway import serve_gateway
+from tests.support.online import read_traces
 from tests.support.stub_llm import StubLLM
 
 VERDICT = '{"pass": false, "score": 0.25, "reason": "curt"}'
@@ -32,17 +32,6 @@ async def _evaluator(client, body) -> str:
     r = await client.post("/evaluators", json=body)
     assert r.status_code == 201, r.text
     return r.json()["id"]
-
-
-async def _sample(sampler: TraceSampler, traces: int) -> None:
-    """Step until the feed gave ``traces`` traces (a row is fed once every transaction
-    older than its own has ended; the 60 s bound only guards against a hang)."""
-    async with asyncio.timeout(60):
-        while traces > 0:
-            got = await sampler.step()
-            traces -= got
-            if not got:
-                await asyncio.sleep(0.02)
 
 
 async def _events(runtime, type_: str) -> list[tuple[str, str, uuid.UUID]]:
@@ -85,7 +74,7 @@ async def test_registry_samples_and_the_scorer_service_scores_each_pair_once(cli
         # how far behind the sampler is: the age of the oldest trace it has not read
         assert await feed.behind_s(runtime.pool, CHECKPOINT) > 0
         sampler = TraceSampler(runtime.pool, runtime.commands)
-        await _sample(sampler, 8)
+        await read_traces(sampler.step, 8)
         assert await feed.behind_s(runtime.pool, CHECKPOINT) == 0
         got = await _events(runtime, "TraceSampled")
         assert {(t, e) for t, e, _ in got} == expected and len(got) == len(expected)
@@ -97,7 +86,7 @@ async def test_registry_samples_and_the_scorer_service_scores_each_pair_once(cli
         await runtime.pool.execute("DELETE FROM trace_feed_checkpoints WHERE name = $1",
                                    CHECKPOINT)
         again = TraceSampler(runtime.pool, runtime.commands)
-        await _sample(again, 8)
+        await read_traces(again.step, 8)
         assert again.sampled == 0 and len(await _events(runtime, "TraceSampled")) == len(got)
 
         # the scorer service: the evaluator and the trace from the registry's REST API
