@@ -24,17 +24,10 @@ from tests.support.otel import (
     wait_scored,
 )
 from tests.support.runs import seed, wait_run
-from tests.support.stub_llm import StubLLM
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "generation"
 CALLER_TRACE_ID = "5d0e5b1a3c9f47e2b6a8d4c2e1f0a9b8"
 CALLER_SPAN_ID = "1f2e3d4c5b6a7988"
-
-
-@pytest.fixture(scope="module")
-def stub_server():
-    with StubLLM() as stub:
-        yield stub
 
 
 @pytest.fixture

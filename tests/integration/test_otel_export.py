@@ -30,13 +30,6 @@ from tests.support.otel import (
     run_workload,
     stub_models,
 )
-from tests.support.stub_llm import StubLLM
-
-
-@pytest.fixture(scope="module")
-def stub_server():
-    with StubLLM() as stub:
-        yield stub
 
 
 @pytest.fixture
