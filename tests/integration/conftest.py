@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from tests.support.gateway import serve_gateway, stub_settings
@@ -36,6 +37,18 @@ async def gw(runtime, stub):
     its own."""
     async with serve_gateway(runtime, stub_settings(stub)) as served:
         yield served
+
+
+@pytest.fixture
+async def reg(live_stack_url, monkeypatch):
+    """An HTTP client (actor ``seed``) of the local stack's registry the studio's pages are
+    pointed at (``HARNESS_URL``). A module needing another registry defines its own."""
+    from tests.support.studio import point_studio_at  # Streamlit: only for the studio's tests
+
+    point_studio_at(monkeypatch, live_stack_url)
+    async with httpx.AsyncClient(base_url=live_stack_url, timeout=30,
+                                 headers={"X-Actor": "seed"}) as c:
+        yield c
 
 
 @pytest.fixture

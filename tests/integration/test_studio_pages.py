@@ -6,22 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 
-import httpx
 import pytest
 
-from tests.support.studio import page, point_studio_at, run, texts, wait_run
+from tests.support.studio import page, run, texts, wait_run
 
 CHAT = [{"role": "system", "content": "You support {{ product }}."},
         {"role": "user", "content": "{{ question }}"}]
-
-
-@pytest.fixture
-async def reg(live_stack_url, monkeypatch):
-    """An HTTP client of the registry the studio is pointed at (HARNESS_URL)."""
-    point_studio_at(monkeypatch, live_stack_url)
-    async with httpx.AsyncClient(base_url=live_stack_url, timeout=30,
-                                 headers={"X-Actor": "seed"}) as c:
-        yield c
 
 
 async def _prompt(reg, name="support-reply", content=CHAT) -> dict:

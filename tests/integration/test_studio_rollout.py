@@ -3,18 +3,7 @@ a real registry served over HTTP on real PostgreSQL."""
 
 from __future__ import annotations
 
-import httpx
-import pytest
-
-from tests.support.studio import page, point_studio_at, run, texts
-
-
-@pytest.fixture
-async def reg(live_stack_url, monkeypatch):
-    point_studio_at(monkeypatch, live_stack_url)
-    async with httpx.AsyncClient(base_url=live_stack_url, timeout=30,
-                                 headers={"X-Actor": "seed"}) as c:
-        yield c
+from tests.support.studio import page, run, texts
 
 
 async def test_the_environments_tab_shows_a_split(reg):
