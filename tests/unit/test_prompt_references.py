@@ -174,9 +174,12 @@ def test_bind_keeps_one_entry_per_reference_text():
 def test_the_studio_timeline_says_what_a_reference_move_was():
     from services.studio.views.timeline import describe_event
 
-    e = {"type": "PromptReferenceMoved", "version": 3,
-         "data": {"referenced_name": "support-tone", "environment": "staging"}}
+    e = {"type": "PromptReferenceMoved", "version": None,  # the dependent did not move
+         "data": {"referenced_name": "support-tone", "environment": "staging",
+                  "version": 3, "previous_version": 2}}
     assert describe_event(e) == "referenced prompt 'support-tone' moved staging to v3"
+    e["data"]["version"] = None
+    assert describe_event(e) == "referenced prompt 'support-tone' moved staging to nothing"
 
 
 def test_references_expand_in_text_parts_and_are_refused_in_other_parts():
