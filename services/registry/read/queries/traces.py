@@ -220,7 +220,7 @@ def _score_driven(f: TraceFilter) -> bool:
 def _scored_page_query(f: TraceFilter, *, limit: int, after: Cursor | None,
                        columns: tuple[str, ...]) -> tuple[str, list[Any]]:
     """The matching scores' traces, newest first: (trace time, trace id) from the scores'
-    indexes (registry migration 0013), each trace read from its own day partition with
+    indexes (registry migration 0016), each trace read from its own day partition with
     the other filters. The lateral part stays a subquery (``OFFSET 0``) so each trace is
     one key lookup the planner cannot turn into a scan of every trace."""
     p = _Params()
