@@ -27,8 +27,10 @@ import contextlib
 import contextvars
 import itertools
 import multiprocessing
+import sys
 import threading
 import time
+import types
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -40,6 +42,22 @@ _DONE = "done"
 _RESULT = "result"
 _TRACE = "trace"
 _FAILED = "failed"
+
+
+@contextlib.contextmanager
+def _bare_main():
+    """While processes are spawned: ``spawn`` runs the parent's ``__main__`` again in each
+    child (and in the manager's process). The children need none of it, and it may be
+    anything: the CLI, uvicorn, or under a test runner a Streamlit page that AppTest left
+    as ``__main__``, which then ran in the children and killed them. They start from an
+    empty one."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 class ShardPool:
@@ -64,7 +82,8 @@ class ShardPool:
         if self._started:
             return
         ctx = multiprocessing.get_context("spawn")
-        self._manager = ctx.Manager()
+        with _bare_main():
+            self._manager = ctx.Manager()
         self._results = self._manager.Queue()
         self._stopped = self._manager.dict()  # job id -> True: stop taking items
         self._executor = concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=ctx)
@@ -141,8 +160,9 @@ class ShardPool:
         if spans is not None and spans.enabled and parent is not None:
             self.spans = spans
             under = (format(parent.trace_id, "032x"), format(parent.span_id, "016x"))
-        future = self._executor.submit(_run_job, job, request, items, concurrency,
-                                       self._results, self._stopped, under)
+        with _bare_main():  # a submit may spawn a process
+            future = self._executor.submit(_run_job, job, request, items, concurrency,
+                                           self._results, self._stopped, under)
         try:
             while True:
                 kind, payload = await queue.get()
