@@ -144,7 +144,8 @@ class ScoringSourceContract:
             run_id=run.id, status="queued", metrics=METRICS, judge_model="openai/judge",
             judge_params={"temperature": 0}, embedding_model=None,
             snapshot_uri=run.body["snapshot_uri"], snapshot_sha256=run.body["snapshot_sha256"],
-            expected_results=4)
+            expected_results=4, trace_context=run.body["config"]["trace_context"])
+        assert job.trace_context and len(job.trace_context["trace_id"]) == 32  # the run's span
         await start_run(runtime, run, run.keys)
         await complete_run(runtime, run)
         assert (await source.job(run.id)).status == "completed"
