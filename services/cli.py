@@ -714,5 +714,14 @@ def httpx_client(base: str, headers: dict):
     return registry_client(base, None, headers=headers)
 
 
-if __name__ == "__main__":  # pragma: no cover
+def main() -> None:
+    """The ``harness`` console script: the app, with the garbage collector deferred
+    while the command loads what it needs (``harness.gc_tuning``)."""
+    from harness import gc_tuning
+
+    gc_tuning.defer()
     app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

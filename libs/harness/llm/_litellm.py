@@ -13,6 +13,8 @@ import os
 import threading
 from types import ModuleType
 
+from harness import gc_tuning
+
 # Use the cost map bundled with the installed LiteLLM; never fetch one at import time.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 # LiteLLM's global offline switch: bundled catalogs (beta headers, tokenizers, ...) only.
@@ -29,7 +31,10 @@ def is_warm() -> bool:
 
 def warm() -> None:
     """Import LiteLLM and run one mocked completion (no network), so the first real
-    call does not pay for LiteLLM's lazy imports (~0.5 s). Blocking: run in a thread."""
+    call does not pay for LiteLLM's lazy imports (~0.5 s). Blocking: run in a thread.
+
+    The process is warm then: its long-lived heap is frozen out of the garbage
+    collector's way (:func:`harness.gc_tuning.settle`)."""
     global _warm
     module = litellm()
     if _warm:
@@ -47,6 +52,7 @@ def warm() -> None:
         except Exception:  # noqa: BLE001 - an optimisation only
             pass
         _warm = True
+    gc_tuning.settle()
 
 
 def litellm() -> ModuleType:
