@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 import uvicorn
 from fastapi import FastAPI
 
-from harness import metrics_listener, open_mode
+from harness import gc_tuning, metrics_listener, open_mode
 from harness.config import Settings, get_settings
 from harness.logging import configure_logging, wants_json
 
@@ -63,6 +63,9 @@ def _insecure_flag(argv: list[str]) -> bool:
 
 
 def serve(factory: Callable[[], FastAPI], guard: Guard | None = None) -> None:
+    # no cyclic collection while the service loads; warming LiteLLM, else a timer,
+    # freezes what it loaded and turns the collector back on (harness.gc_tuning)
+    gc_tuning.defer()
     s = get_settings()
     configure_logging(s.log_level, wants_json(s.log_format, s.log_json))
     insecure = _insecure_flag(sys.argv[1:]) or s.insecure

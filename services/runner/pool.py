@@ -36,6 +36,8 @@ from typing import Any
 
 import structlog
 
+from harness import gc_tuning
+
 log = structlog.get_logger(__name__)
 
 _DONE = "done"
@@ -86,7 +88,10 @@ class ShardPool:
             self._manager = ctx.Manager()
         self._results = self._manager.Queue()
         self._stopped = self._manager.dict()  # job id -> True: stop taking items
-        self._executor = concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=ctx)
+        # each child defers the garbage collector while it imports; warming LiteLLM for
+        # its first job settles it (harness.gc_tuning)
+        self._executor = concurrent.futures.ProcessPoolExecutor(
+            self.workers, mp_context=ctx, initializer=gc_tuning.defer)
         self._reader = threading.Thread(target=self._read, name="shard-pool-results",
                                         daemon=True)
         self._reader.start()
