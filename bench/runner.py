@@ -20,8 +20,14 @@ process, in alternating rounds (``--rounds``, ``--calls`` each; the lowest round
 side, the least disturbed by other processes on the machine); ``cpu_per_call_ratio`` is
 ours ÷ LiteLLM's, goal ≤ 1.1. ``--calls-only`` measures just these.
 
+The eval commands run ``--eval-repeats`` times each (default 3), the three sides
+alternating; the walls are medians (``eval_walls_s`` / ``promptfoo_walls_s`` list every
+run: on a 2-core virtual machine one command's wall varies by ±20 % from run to run).
+``--eval-only`` measures just these.
+
 Usage: python bench/runner.py [--cases 2000] [--latency 0.1] [--concurrency 50]
-                              [--calls 1000] [--rounds 3] [--calls-only]
+                              [--calls 1000] [--rounds 3] [--calls-only] [--eval-only]
+                              [--eval-repeats 3]
 Database: HARNESS_BENCH_DATABASE_URL, else HARNESS_TEST_DATABASE_URL, else embedded.
 """
 
@@ -31,6 +37,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,6 +63,10 @@ async def main() -> None:
                     help='"echo" measures harness alone (no LiteLLM, no network)')
     ap.add_argument("--calls", type=int, default=1000, help="calls per per-call round")
     ap.add_argument("--rounds", type=int, default=3, help="per-call rounds of each side")
+    ap.add_argument("--eval-repeats", type=int, default=3,
+                    help="times each eval command runs (alternating; medians reported)")
+    ap.add_argument("--eval-only", action="store_true",
+                    help="measure only harness eval (1 and N workers) against promptfoo")
     ap.add_argument("--calls-only", action="store_true",
                     help="measure only CPU per call (LLMClient vs bare litellm.acompletion)")
     ap.add_argument("--workers", type=int, default=0,
@@ -68,6 +79,13 @@ async def main() -> None:
 
     configure_logging("WARNING")  # on stderr: stdout is the JSON result
 
+    if args.eval_only:
+        workers = args.workers or os.cpu_count() or 1
+        print(json.dumps({"benchmark": "runner", "machine": _machine(), "cases": args.cases,
+                          "latency_s": args.latency, "concurrency": args.concurrency,
+                          "workers": workers, **_eval_vs_promptfoo(args, workers),
+                          "load_average": os.getloadavg()}, indent=2))
+        return
     stub, base_url = start_stub(args.latency)
     if args.calls_only:
         try:
@@ -162,20 +180,35 @@ def _eval_commands(base_url: str, args, workers: int) -> dict:
         cfg = _eval_config(Path(tmp), base_url, args)
         ours = [sys.executable, "-m", "services.cli", "eval", "-c", str(cfg), "-j",
                 str(args.concurrency), "--no-cache", "--no-table"]
-        one, code_one = _timed([*ours, "--workers", "1"], env)
-        many, code_many = _timed([*ours, "--workers", str(workers)], env)
-        out.update(eval_wall_s=one, eval_workers_wall_s=many, eval_exit_codes=[code_one,
-                                                                               code_many],
-                   wall_over_ideal_eval=many / ideal, speedup_workers=one / many)
         promptfoo = installed_promptfoo()
-        if promptfoo is None:
+        theirs_cmd = None if promptfoo is None else (
+            [str(promptfoo), "eval", "-c", str(cfg), "-j", str(args.concurrency), "--no-write",
+             "--no-table", "--no-cache"],
+            {**env, "PROMPTFOO_DISABLE_TELEMETRY": "1", "PROMPTFOO_DISABLE_UPDATE": "1"})
+        walls: dict[str, list[float]] = {"one": [], "many": [], "promptfoo": []}
+        codes: dict[str, set[int]] = {"one": set(), "many": set(), "promptfoo": set()}
+        # the sides alternate, each repeat once: a busy moment of the machine is spread
+        # over all three instead of landing on one; medians are reported
+        for _ in range(args.eval_repeats):
+            for side, cmd, side_env in (("one", [*ours, "--workers", "1"], env),
+                                        ("many", [*ours, "--workers", str(workers)], env),
+                                        ("promptfoo", *(theirs_cmd or (None, None)))):
+                if cmd is None:
+                    continue
+                wall, code = _timed(cmd, side_env)
+                walls[side].append(round(wall, 3))
+                codes[side].add(code)
+        one, many = statistics.median(walls["one"]), statistics.median(walls["many"])
+        out.update(eval_wall_s=one, eval_workers_wall_s=many,
+                   eval_exit_codes=sorted(codes["one"] | codes["many"]),
+                   eval_walls_s={"workers_1": walls["one"], f"workers_{workers}": walls["many"]},
+                   wall_over_ideal_eval=many / ideal, speedup_workers=one / many)
+        if theirs_cmd is None:
             out["promptfoo"] = "not installed (tools/promptfoo/install.sh)"
             return out
-        theirs, code = _timed([str(promptfoo), "eval", "-c", str(cfg), "-j",
-                               str(args.concurrency), "--no-write", "--no-table",
-                               "--no-cache"], {**env, "PROMPTFOO_DISABLE_TELEMETRY": "1",
-                                               "PROMPTFOO_DISABLE_UPDATE": "1"})
-        out.update(promptfoo_wall_s=theirs, promptfoo_exit_code=code,
+        theirs = statistics.median(walls["promptfoo"])
+        out.update(promptfoo_wall_s=theirs, promptfoo_walls_s=walls["promptfoo"],
+                   promptfoo_exit_code=sorted(codes["promptfoo"]),
                    promptfoo_wall_over_ideal=theirs / ideal, vs_promptfoo=many / theirs)
     return out
 
