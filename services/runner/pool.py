@@ -27,6 +27,7 @@ import contextlib
 import contextvars
 import itertools
 import multiprocessing
+import queue
 import sys
 import threading
 import time
@@ -206,12 +207,13 @@ class ShardPool:
 
 _llm = None
 _job_now: int | None = None  # the job this process works (a process works one at a time)
+_sender_now: _Sender | None = None  # and where its messages go
 # the traces of the LLM calls of the case being evaluated (sent with its result)
 _case_calls: contextvars.ContextVar[list | None] = contextvars.ContextVar(
     "harness_pool_case_calls", default=None)
 
 
-def _client(results):
+def _client():
     """This child's LLM client (one per process), its calls' traces sent to the parent."""
     global _llm
     if _llm is None:
@@ -228,27 +230,80 @@ def _client(results):
             if calls is not None:  # sent with the case's result
                 calls.append(trace_of_call(call))
                 return
-            with contextlib.suppress(Exception):
-                results.put((_TRACE, _job_now, trace_of_call(call)))
+            if _sender_now is not None:
+                _sender_now.put((_TRACE, _job_now, trace_of_call(call)))
 
         _llm = LLMClient(deployments=get_settings().llm_deployments, observers=[send_trace])
     return _llm
 
 
+class _Sender:
+    """Puts on the manager's queue from a thread of its own, in order: each put is a round
+    trip to the manager process, which in the event loop's thread stalled every case in
+    flight for it (twice per case with the stop check)."""
+
+    def __init__(self, results) -> None:
+        self.results = results
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._send, name="shard-pool-sender",
+                                        daemon=True)
+        self._thread.start()
+
+    def put(self, message: tuple) -> None:
+        self._queue.put(message)
+
+    def _send(self) -> None:
+        while True:
+            message = self._queue.get()
+            if message is None:
+                return
+            with contextlib.suppress(Exception):  # the parent went away
+                self.results.put(message)
+
+    def close(self) -> None:
+        """Send what is queued, then stop (before the job returns: nothing is lost)."""
+        self._queue.put(None)
+        self._thread.join()
+
+
+class _StopCheck:
+    """Whether the parent stopped the job, asked of the manager at most every
+    ``every_s`` (a round trip each time)."""
+
+    def __init__(self, stopped, job: int, every_s: float = 0.25) -> None:
+        self.stopped, self.job, self.every_s = stopped, job, every_s
+        self._asked_at: float | None = None
+        self._answer = False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if self._asked_at is None or now - self._asked_at >= self.every_s:
+            with contextlib.suppress(Exception):
+                self._answer = bool(self.stopped.get(self.job))
+            self._asked_at = now
+        return self._answer
+
+
 def _run_job(job: int, request: dict, items: list, concurrency: int, results, stopped,
              under: tuple[str, str] | None = None) -> None:
-    global _job_now
+    global _job_now, _sender_now
     _job_now = job
+    sender = _sender_now = _Sender(results)
     try:
-        asyncio.run(_job(job, request, items, concurrency, results, stopped, under))
+        asyncio.run(_job(job, request, items, concurrency, sender, _StopCheck(stopped, job),
+                         under))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
-        results.put((_FAILED, job, f"{type(exc).__name__}: {exc}"))
+        sender.put((_FAILED, job, f"{type(exc).__name__}: {exc}"))
         return
-    results.put((_DONE, job, None))
+    else:
+        sender.put((_DONE, job, None))
+    finally:
+        _sender_now = None
+        sender.close()
 
 
-async def _job(job: int, request: dict, items: list, concurrency: int, results,
-               stopped, under: tuple[str, str] | None = None) -> None:
+async def _job(job: int, request: dict, items: list, concurrency: int, results: _Sender,
+               stopped: Callable[[], bool], under: tuple[str, str] | None = None) -> None:
     from harness.evaluation.execute import Grading, default_judge_model, evaluate_case
     from harness.evaluation.models import Target, TestCaseSnapshot
     from harness.events.run_events import RunRequested
@@ -256,7 +311,7 @@ async def _job(job: int, request: dict, items: list, concurrency: int, results,
     from harness.tracing.context import new_span_id
 
     req = RunRequested.model_validate(request)
-    llm = _client(results)
+    llm = _client()
     targets = [Target.model_validate({**t, "params": allowed_options(t.get("params") or {})})
                for t in req.targets]
     grading = Grading(llm, judge_model=req.judge_model or default_judge_model(),
@@ -266,7 +321,7 @@ async def _job(job: int, request: dict, items: list, concurrency: int, results,
 
     async def worker() -> None:
         for case, target, repeat in work:
-            if stopped.get(job):
+            if stopped():
                 return
             t, snapshot = targets[target], TestCaseSnapshot.model_validate(case)
             calls: list = []

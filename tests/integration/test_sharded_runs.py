@@ -6,6 +6,7 @@ the run's concurrency holds across its shards in one instance."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -117,3 +118,48 @@ async def test_shards_run_in_a_pool_of_processes_and_each_item_is_recorded_once(
         assert traced == 20
     finally:
         await stack.stop()
+
+
+async def test_a_cancel_stops_the_pools_processes_from_taking_items(db_url, artifacts,
+                                                                    setenv):
+    """``--workers 2``: a cancelled run's shards stop in the child processes too (they
+    ask the parent whether to go on at most every quarter second, off their loop)."""
+    import httpx
+
+    from services.bootstrap import LocalStack
+    from services.registry.app import create_app
+
+    with StubLLM(latency_s=0.2) as stub:
+        # the children make their own client from the environment
+        setenv("HARNESS_LLM_DEPLOYMENTS", json.dumps({"*": {"api_base": stub.base_url}}))
+        stack = await LocalStack.start(db_url, artifacts=artifacts, pool_max=20, workers=2)
+        try:
+            stack.runner.status_every_s = 0.05
+            app = create_app(runtime=stack.runtime)
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                         base_url="http://registry") as c:
+                p, ds = await seed(c, cases=[{"input": {"q": str(i)}} for i in range(60)],
+                                   versions=["{{ q }}"])
+                run = (await c.post("/runs", json={
+                    "dataset_id": ds["id"], "concurrency": 4,
+                    "targets": [{"prompt_id": p["id"], "model": "openai/slow"}]})).json()
+                for _ in range(1200):  # calls are flowing (the children load LiteLLM first)
+                    if (await c.get(f"/runs/{run['id']}")).json()["recorded"] >= 4:
+                        break
+                    await asyncio.sleep(0.05)
+                r = await c.post(f"/runs/{run['id']}/cancel", json={"reason": "stop"})
+                assert r.json()["status"] == "cancelled"
+                for _ in range(400):  # the calls under way when it was cancelled end
+                    await asyncio.sleep(0.05)
+                    if stub._in_flight == 0:
+                        break
+                calls = len(stub.chat_requests)
+                await asyncio.sleep(1.0)  # 5 latencies, 4 stop checks
+                assert len(stub.chat_requests) == calls  # no child calls the model any more
+                assert 4 <= calls < 60
+                assert stub.max_in_flight <= 4  # the run's concurrency, over both processes
+                final = (await c.get(f"/runs/{run['id']}")).json()
+            assert final["status"] == "cancelled" and final["recorded"] < 60
+            assert "RunCompleted" not in await _types(stack, run["id"])
+        finally:
+            await stack.stop()
