@@ -33,11 +33,12 @@ class RegistryReader:
         r.raise_for_status()
         return r.json()
 
-    async def every_item(self, path: str) -> list[dict[str, Any]]:
-        """Every item of a paged list (``items``, ``total``; ``limit`` and ``offset``)."""
+    async def every_item(self, path: str, **params: Any) -> list[dict[str, Any]]:
+        """Every item of a paged list (``items``, ``total``; ``limit`` and ``offset``);
+        ``params``: the list's other query parameters."""
         out: list[dict[str, Any]] = []
         while True:
-            page = await self.get_json(path, limit=PAGE, offset=len(out))
+            page = await self.get_json(path, **params, limit=PAGE, offset=len(out))
             out += page["items"]
             if len(out) >= page["total"] or not page["items"]:
                 return out

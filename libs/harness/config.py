@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     scorer_max_wait_s: float = Field(
         default=540.0, description="HARNESS_SCORER_MAX_WAIT_S: how long a push request waits "
                                    "for a run's scoring before asking Pub/Sub to redeliver")
+    scorer_messages_at_once: int | None = Field(
+        default=None, ge=1, description="HARNESS_SCORER_MESSAGES_AT_ONCE: messages (runs, "
+                                        "scoring shards, sampled traces) one scorer instance "
+                                        "takes from Pub/Sub at a time (pull delivery); unset: "
+                                        "the client's default")
     otlp_endpoint: str | None = Field(
         default=None, description="HARNESS_OTLP_ENDPOINT: OpenTelemetry collector (OTLP/HTTP, "
                                   "e.g. http://127.0.0.1:4318) that receives the spans of LLM "

@@ -94,7 +94,8 @@ async def react(conn: asyncpg.Connection, ev: StoredEvent) -> list[FollowUp]:
 
 async def complete_runs(conn: asyncpg.Connection, stored: Sequence[StoredEvent]
                         ) -> list[FollowUp]:
-    """``RunCompleted`` for each run whose last item ``stored`` recorded (once per batch)."""
+    """``RunCompleted`` for each run whose last item ``stored`` recorded (once per batch),
+    and its scoring work items (``runs.scoring_shards``)."""
     run_ids = dict.fromkeys(ev.data["run_id"] for ev in stored
                             if ev.type == CaseResultRecorded.TYPE)
     out: list[FollowUp] = []
@@ -115,8 +116,16 @@ async def complete_runs(conn: asyncpg.Connection, stored: Sequence[StoredEvent]
         done = runs.completion(tally, results, [Target.model_validate(t) for t in row["targets"]],
                                case_threshold=config.get("case_threshold", 1.0),
                                min_pass_rate=config.get("min_pass_rate"))
-        if done is not None:
-            out.append(FollowUp(streams.run(run_id), [done], [runs.completion_id(run_id)]))
+        if done is None:
+            continue
+        # several runner shards and metrics: the scoring is shared out the same way
+        recorded = {r["shard"]: r["n"] for r in await conn.fetch(
+            "SELECT shard, count(*) AS n FROM run_results WHERE run_id = $1 GROUP BY shard",
+            run_id)}
+        scoring = runs.scoring_shards(run_id, config.get("metrics") or [], recorded)
+        done = done.model_copy(update={"scoring_shards": len(scoring)})
+        out.append(FollowUp(streams.run(run_id), [done, *(e for e, _ in scoring)],
+                            [runs.completion_id(run_id), *(i for _, i in scoring)]))
     return out
 
 

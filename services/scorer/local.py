@@ -16,7 +16,8 @@ _RESULTS_WITH_SCORES = (
     "SELECT r.result, coalesce(jsonb_object_agg(s.metric, s.score) "
     "FILTER (WHERE s.metric IS NOT NULL), '{}'::jsonb) AS scores "
     "FROM run_results r LEFT JOIN run_scores s USING (run_id, case_id, target_id, repeat) "
-    "WHERE r.run_id = $1 GROUP BY r.run_id, r.case_id, r.target_id, r.repeat")
+    "WHERE r.run_id = $1 AND ($2::int IS NULL OR r.shard = $2) "
+    "GROUP BY r.run_id, r.case_id, r.target_id, r.repeat")
 
 
 class LocalScoringSource:
@@ -30,8 +31,8 @@ class LocalScoringSource:
             run_id)
         return ScoringJob.from_run(row) if row is not None else None
 
-    async def results(self, run_id: str) -> list[CaseResult]:
-        rows = await self.pool.fetch(_RESULTS_WITH_SCORES, run_id)
+    async def results(self, run_id: str, shard: int | None = None) -> list[CaseResult]:
+        rows = await self.pool.fetch(_RESULTS_WITH_SCORES, run_id, shard)
         return [CaseResult.model_validate({**r["result"], "scores": r["scores"]}) for r in rows]
 
     async def unscored_runs(self) -> list[str]:

@@ -43,8 +43,9 @@ class ScoringSource(Protocol):
     async def job(self, run_id: str) -> ScoringJob | None:
         """The run, or None when the registry does not know it."""
 
-    async def results(self, run_id: str) -> list[CaseResult]:
-        """Every result of the run, each with the scores already recorded for it."""
+    async def results(self, run_id: str, shard: int | None = None) -> list[CaseResult]:
+        """Every result of the run (of its runner shard ``shard``, when given), each with
+        the scores already recorded for it."""
 
     async def unscored_runs(self) -> list[str]:
         """Completed runs whose scores are not all in (to resume after a restart)."""

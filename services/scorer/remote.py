@@ -32,9 +32,10 @@ class RegistryScoringSource(RegistryReader):
         run = await self.get_json_or_none(f"/runs/{run_id}")
         return None if run is None else ScoringJob.from_run(run)
 
-    async def results(self, run_id: str) -> list[CaseResult]:
+    async def results(self, run_id: str, shard: int | None = None) -> list[CaseResult]:
+        where = {} if shard is None else {"shard": shard}
         return [CaseResult.model_validate(item)
-                for item in await self.every_item(f"/runs/{run_id}/results")]
+                for item in await self.every_item(f"/runs/{run_id}/results", **where)]
 
     async def evaluator(self, evaluator_id: str) -> OnlineEvaluator | None:
         cached = self._evaluators.get(evaluator_id)

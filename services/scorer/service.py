@@ -1,4 +1,5 @@
-"""The scorer as its own service: ``RunCompleted`` and ``TraceSampled`` (a stored trace
+"""The scorer as its own service: ``RunCompleted``, ``RunScoringShardRequested`` (a
+completed run's scoring work items, one per runner shard) and ``TraceSampled`` (a stored trace
 the registry's sampler picked for an online evaluator) arrive by Pub/Sub (the ``scoring``
 topic; push at ``/pubsub/push`` on Cloud Run, pull locally); scores go out on the
 ``results`` topic (``ScoresRecorded``, ``TraceScored``); the run, the evaluator, the trace
@@ -10,10 +11,10 @@ import structlog
 from fastapi import FastAPI
 
 from harness.artifacts import artifact_store_from_settings
-from harness.config import Settings
+from harness.config import Settings, get_settings
 from harness.events import StoredEvent
 from harness.events.feedback_events import TraceSampled
-from harness.events.run_events import RunCompleted
+from harness.events.run_events import RunScoringShardRequested
 from services.worker_results import BusResultSink
 from services.worker_service import (
     WorkerParts,
@@ -34,10 +35,11 @@ SERVICE_TYPES = HANDLED_TYPES | {TraceSampled.TYPE}
 
 def make_handler(scorer: RunScorer, max_wait_s: float,
                  online: OnlineScorer | None = None, traces: SampledTraces | None = None):
-    """Ack a ``RunCompleted`` once its run is scored; a failure (or a wait longer than
-    ``max_wait_s``) nacks it, and the redelivery joins the scoring still in progress or
-    scores what is not recorded yet. Ack a ``TraceSampled`` once its score is proposed
-    (or it needs none: scored already, evaluator paused, trace gone); a failure nacks it."""
+    """Ack a ``RunCompleted`` (or a scoring shard) once its run (shard) is scored; a
+    failure (or a wait longer than ``max_wait_s``) nacks it, and the redelivery joins the
+    scoring still in progress or scores what is not recorded yet. Ack a ``TraceSampled``
+    once its score is proposed (or it needs none: scored already, evaluator paused, trace
+    gone); a failure nacks it."""
 
     async def on_event(ev: StoredEvent) -> None:
         if ev.type == TraceSampled.TYPE and online is not None and traces is not None:
@@ -46,10 +48,13 @@ def make_handler(scorer: RunScorer, max_wait_s: float,
             log.info(f"online_trace_{outcome}", trace_id=ev.data["trace_id"],
                      evaluator_id=ev.data["evaluator_id"])
             return
-        if ev.type != RunCompleted.TYPE:
+        task = scorer.task_for(ev)
+        if task is None:
             return
-        task = scorer.start(ev.data["run_id"])
-        await wait_or_redeliver(task, max_wait_s, f"scoring of run {ev.data['run_id']}")
+        shard = ev.data.get("shard") if ev.type == RunScoringShardRequested.TYPE else None
+        what = f"scoring of run {ev.data['run_id']}" + (
+            "" if shard is None else f" shard {shard}")
+        await wait_or_redeliver(task, max_wait_s, what)
 
     return on_event
 
@@ -67,4 +72,6 @@ def build_scorer(bus, s: Settings) -> WorkerParts:
 
 
 def create_scorer_service(settings: Settings | None = None) -> FastAPI:
-    return create_worker_service("scorer", SERVICE_TYPES, build_scorer, settings)
+    s = settings or get_settings()
+    return create_worker_service("scorer", SERVICE_TYPES, build_scorer, s,
+                                 max_messages=s.scorer_messages_at_once)

@@ -22,7 +22,12 @@ from harness.datasets.snapshots import read_snapshot
 from harness.evaluation.execute import default_judge_model
 from harness.evaluation.models import CaseResult
 from harness.events import StoredEvent, streams
-from harness.events.run_events import RunCompleted, ScoresRecorded, score_event_id
+from harness.events.run_events import (
+    RunCompleted,
+    RunScoringShardRequested,
+    ScoresRecorded,
+    score_event_id,
+)
 from harness.llm import LLMClient
 from harness.scoring import DEFAULT_JUDGE_CONCURRENCY, MetricScore, Scorer, resolve_metrics
 from harness.scoring.scorer import CaseWrapper
@@ -35,7 +40,7 @@ from .ports import ScoringJob, ScoringSource
 
 log = structlog.get_logger(__name__)
 
-HANDLED_TYPES = {RunCompleted.TYPE}
+HANDLED_TYPES = {RunCompleted.TYPE, RunScoringShardRequested.TYPE}
 
 
 class ResultsStillArriving(Exception):
@@ -106,18 +111,36 @@ class RunScorer:
     # ---- bus entry point -------------------------------------------------------------
 
     async def handle(self, event: StoredEvent) -> None:
-        """Start scoring a completed run in the background (returns at once)."""
+        """Start scoring a completed run, or one of its scoring shards, in the background
+        (returns at once)."""
+        self.task_for(event)
+
+    def task_for(self, event: StoredEvent) -> asyncio.Task | None:
+        """The scoring task ``event`` asks for (started, or joined when in progress), or
+        None: a run completed with scoring shards is scored by them, not by its
+        ``RunCompleted``."""
         if event.type == RunCompleted.TYPE:
             prom.scorer_lag_seconds.observe(prom.seconds_since(event.recorded_at))
-            self.start(event.data["run_id"])
+            if event.data.get("scoring_shards"):
+                return None
+            return self.start(event.data["run_id"])
+        if event.type == RunScoringShardRequested.TYPE:
+            prom.scorer_lag_seconds.observe(prom.seconds_since(event.recorded_at))
+            item = RunScoringShardRequested.model_validate(event.data)
+            return self.start(item.run_id, item.shard, item.results)
+        return None
 
-    def start(self, run_id: str) -> asyncio.Task:
-        """The run's scoring task (the one in progress, if any: a redelivery joins it)."""
-        return self.tasks.start(run_id, lambda: self._guarded(run_id))
+    def start(self, run_id: str, shard: int | None = None,
+              expected: int | None = None) -> asyncio.Task:
+        """The scoring task of the run, or of its shard ``shard`` (``expected`` results):
+        the one in progress, if any (a redelivery joins it)."""
+        key = run_id if shard is None else f"{run_id}/{shard}"
+        return self.tasks.start(key, lambda: self._guarded(run_id, shard, expected))
 
-    async def _guarded(self, run_id: str) -> int:
+    async def _guarded(self, run_id: str, shard: int | None = None,
+                       expected: int | None = None) -> int:
         try:
-            published = await self.score_run(run_id)
+            published = await self.score_run(run_id, shard, expected)
             prom.scorer_runs.labels("completed" if published else "nothing-to-do").inc()
             return published
         except asyncio.CancelledError:
@@ -142,8 +165,10 @@ class RunScorer:
 
     # ---- the work ----------------------------------------------------------------------
 
-    async def score_run(self, run_id: str) -> int:
-        """Compute and publish the scores of ``run_id`` not yet recorded; returns how many.
+    async def score_run(self, run_id: str, shard: int | None = None,
+                        expected: int | None = None) -> int:
+        """Compute and publish the scores of ``run_id`` (of its runner shard ``shard``,
+        ``expected`` results, when given) not yet recorded; returns how many.
 
         On Pub/Sub a run's last results may be ingested after its ``RunCompleted``: results
         that arrive while the run is scored are scored too; if some are still missing
@@ -153,15 +178,18 @@ class RunScorer:
             return 0
         judge_model = self._judge_model(job)
         # in the run's trace (under its span) when the run has one, else a trace of its own
-        with spans_of(self.llm).run(run_id, span_name="scoring run", trace=job.trace_context,
-                                    input={"metrics": job.metrics},
+        name = "scoring run" if shard is None else "scoring shard"
+        with spans_of(self.llm).run(run_id, span_name=name, trace=job.trace_context,
+                                    input={"metrics": job.metrics, "shard": shard},
                                     judge_model=judge_model) as span:
-            published = await self._score_run(job, judge_model)
+            published = await self._score_run(job, judge_model, shard, expected)
             span.output({"scores": published})
         return published
 
-    async def _score_run(self, job: ScoringJob, judge_model: str | None) -> int:
+    async def _score_run(self, job: ScoringJob, judge_model: str | None,
+                         shard: int | None = None, expected: int | None = None) -> int:
         run_id = job.run_id
+        expected = job.expected_results if expected is None else expected
         scorer = Scorer(self.llm, judge_model, job.embedding_model,
                         judge_params=job.judge_params, limiter=self.limiter)
         cases: dict[str, dict] | None = None
@@ -170,13 +198,13 @@ class RunScorer:
         published = 0
         deadline = asyncio.get_running_loop().time() + self.wait_results_s
         while True:
-            results = await self.source.results(run_id)
+            results = await self.source.results(run_id, shard)
             work = [(r, m) for r, m in todo(results, job.metrics)
                     if (r.case_id, r.target_id, r.repeat) not in handled]
             if work:
                 if cases is None:
                     cases, unreadable = await self._cases(job)
-                    log.info("scoring_started", run_id=run_id, metrics=job.metrics,
+                    log.info("scoring_started", run_id=run_id, shard=shard, metrics=job.metrics,
                              results=len(work), judge_model=judge_model)
                 for start in range(0, len(work), self.batch_size):
                     batch = work[start:start + self.batch_size]
@@ -184,14 +212,15 @@ class RunScorer:
                                                          unreadable)
                     await self.sink.flush()
                 handled.update((r.case_id, r.target_id, r.repeat) for r, _ in work)
-            if len(results) >= job.expected_results:
+            if len(results) >= expected:
                 break
             if asyncio.get_running_loop().time() >= deadline:
+                where = f"run {run_id}" if shard is None else f"run {run_id} shard {shard}"
                 raise ResultsStillArriving(
-                    f"run {run_id}: {len(results)} of {job.expected_results} results recorded")
+                    f"{where}: {len(results)} of {expected} results recorded")
             await asyncio.sleep(self.poll_s)
         log.info("scoring_completed" if published else "scoring_already_done", run_id=run_id,
-                 scores=published)
+                 shard=shard, scores=published)
         return published
 
     async def _cases(self, job: ScoringJob) -> tuple[dict[str, dict], str | None]:

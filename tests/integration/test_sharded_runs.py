@@ -163,3 +163,67 @@ async def test_a_cancel_stops_the_pools_processes_from_taking_items(db_url, arti
             assert "RunCompleted" not in await _types(stack, run["id"])
         finally:
             await stack.stop()
+
+
+async def test_a_run_in_several_shards_is_scored_shard_by_shard(stack, stack_client):
+    """Its scoring is shared out like its model calls: ``RunCompleted`` comes with one
+    ``RunScoringShardRequested`` per runner shard (so any scorer instance takes any), each
+    scores only its shard's results, and the run itself is not scored a second time."""
+    c = stack_client
+    scored: list[int | None] = []  # the shard of every scoring task, None = the whole run
+    read: list[int | None] = []  # the shard of every read of results
+    original_score, original_results = stack.scorer.score_run, stack.scorer.source.results
+
+    async def score_run(run_id, shard=None, expected=None):
+        scored.append(shard)
+        return await original_score(run_id, shard, expected)
+
+    async def results(run_id, shard=None):
+        read.append(shard)
+        return await original_results(run_id, shard)
+
+    stack.scorer.score_run, stack.scorer.source.results = score_run, results
+    p, ds = await seed(c, cases=[{"input": {"q": str(i)}, "expected_output": str(i)}
+                                 for i in range(12)], versions=["{{ q }}"])
+    run = (await c.post("/runs", json={"dataset_id": ds["id"], "metrics": ["exact_match"],
+                                       "targets": [{"prompt_id": p["id"],
+                                                    "model": "echo"}]})).json()
+    done = await wait_run(c, run["id"])
+    assert done["status"] == "completed" and done["recorded"] == 12
+    for _ in range(600):  # the scores arrive after the run completes
+        got = (await c.get(f"/runs/{run['id']}")).json()
+        if got.get("scoring") and got["scoring"]["scored"] >= 12:
+            break
+        await asyncio.sleep(0.05)
+    events = await stack.runtime.store.read_stream(f"run-{run['id']}")
+    completed = next(e for e in events if e.type == "RunCompleted")
+    items = [e.data for e in events if e.type == "RunScoringShardRequested"]
+    # 12 items, at most 5 a shard: 3 shards of 4, each scored on its own
+    assert completed.data["scoring_shards"] == 3
+    assert [(i["shard"], i["shards"], i["results"]) for i in items] == [(0, 3, 4), (1, 3, 4),
+                                                                      (2, 3, 4)]
+    assert sorted(scored) == [0, 1, 2] and sorted(set(read)) == [0, 1, 2]
+    scores = [e.data for e in events if e.type == "ScoresRecorded"]
+    assert len(scores) == 12  # every result scored once
+    assert len({(s["case_id"], s["target_id"], s["repeat"]) for s in scores}) == 12
+    assert all(s["status"] == "ok" and s["value"] == 1.0 for s in scores)
+
+
+async def test_a_run_in_one_shard_is_scored_on_its_completion(stack, stack_client, setenv):
+    setenv("HARNESS_RUN_SHARD_ITEMS", "500")
+    c = stack_client
+    p, ds = await seed(c, cases=[{"input": {"q": str(i)}, "expected_output": str(i)}
+                                 for i in range(6)], versions=["{{ q }}"])
+    run = (await c.post("/runs", json={"dataset_id": ds["id"], "metrics": ["exact_match"],
+                                       "targets": [{"prompt_id": p["id"],
+                                                    "model": "echo"}]})).json()
+    await wait_run(c, run["id"])
+    for _ in range(600):
+        got = (await c.get(f"/runs/{run['id']}")).json()
+        if got.get("scoring") and got["scoring"]["scored"] >= 6:
+            break
+        await asyncio.sleep(0.05)
+    events = await stack.runtime.store.read_stream(f"run-{run['id']}")
+    assert next(e for e in events if e.type == "RunCompleted").data["scoring_shards"] == 0
+    assert not [e for e in events if e.type == "RunScoringShardRequested"]
+    assert len([e for e in events if e.type == "ScoresRecorded"]) == 6

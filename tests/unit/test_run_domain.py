@@ -252,3 +252,20 @@ def test_a_run_completes_when_every_item_is_recorded_and_only_while_active():
     for ended in ("completed", "cancelled", "failed"):
         assert runs.completion(tally(status=ended), results, targets) is None
     assert runs.completion_id("r") == run_event_id("r", "completed")
+
+
+def test_scoring_shards_one_per_runner_shard_when_metrics_and_several_shards():
+    made = runs.scoring_shards("r1", ["exact_match"], {2: 3, 0: 5, 1: 5})
+    assert [(e.shard, e.shards, e.results) for e, _ in made] == [(0, 3, 5), (1, 3, 5),
+                                                                 (2, 3, 3)]
+    ids = [i for _, i in made]
+    assert len(set(ids)) == 3  # deterministic and distinct: a redelivery records none again
+    assert ids == [i for _, i in runs.scoring_shards("r1", ["exact_match"], {0: 5, 1: 5, 2: 3})]
+    assert ids != [i for _, i in runs.scoring_shards("r2", ["exact_match"], {0: 5, 1: 5, 2: 3})]
+
+
+def test_no_scoring_shards_without_metrics_one_shard_or_a_result_without_a_shard():
+    assert runs.scoring_shards("r1", [], {0: 5, 1: 5}) == []
+    assert runs.scoring_shards("r1", ["exact_match"], {0: 10}) == []
+    # a result recorded without a shard (an older runner): the whole run is scored at once
+    assert runs.scoring_shards("r1", ["exact_match"], {0: 5, None: 1, 1: 4}) == []

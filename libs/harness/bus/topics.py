@@ -8,7 +8,8 @@ it. The Terraform in ``infra/terraform`` mirrors this table (a test checks they 
 - ``results``: RunStarted, CaseResultRecorded, RunCompleted, RunFailed, ScoresRecorded,
   TraceScored, GenerationStarted, CasesGenerated, GenerationCompleted, GenerationFailed,
   from runner, scorer and generator → registry ``/pubsub/push`` (ingestion).
-- ``scoring``: RunCompleted of runs that asked for metrics, and TraceSampled (a stored
+- ``scoring``: RunCompleted of runs that asked for metrics, RunScoringShardRequested (a
+  completed run's scoring work items, one per runner shard), and TraceSampled (a stored
   trace an online evaluator picked, from the registry's sampler), from the registry →
   scorer.
 - ``generation``: GenerationRequested, GenerationCancelled, from the registry → generator.
@@ -41,7 +42,8 @@ TOPICS: tuple[Topic, ...] = (
                                 "ScoresRecorded", "TraceScored", "GenerationStarted",
                                 "CasesGenerated", "GenerationCompleted", "GenerationFailed"}),
           "runner", ("registry",)),
-    Topic("scoring", frozenset({"RunCompleted", "TraceSampled"}), "registry", ("scorer",)),
+    Topic("scoring", frozenset({"RunCompleted", "RunScoringShardRequested", "TraceSampled"}),
+          "registry", ("scorer",)),
     Topic("generation", frozenset({"GenerationRequested", "GenerationCancelled"}), "registry",
           ("generator",)),
 )
@@ -49,10 +51,11 @@ TOPICS: tuple[Topic, ...] = (
 SERVICES = ("registry", "runner", "scorer", "generator", "gateway", "studio")
 
 
-PARALLEL_WORK = {"RunShardRequested": "shard"}
+PARALLEL_WORK = {"RunShardRequested": "shard", "RunScoringShardRequested": "shard"}
 """Event types whose messages must not wait for each other: with message ordering, Pub/Sub
-hands a subscriber one message per ordering key at a time, so a run's shards under the
-run's key would run one after the other. Each gets ``<stream id>/<field value>``."""
+hands a subscriber one message per ordering key at a time, so a run's shards (or its
+scoring shards) under the run's key would run one after the other. Each gets
+``<stream id>/<field value>``."""
 
 
 def ordering_key(stream_id: str, event_type: str, data: dict) -> str:

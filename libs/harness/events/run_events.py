@@ -101,6 +101,24 @@ class RunCompleted(DomainEvent):
     TYPE = "RunCompleted"
     run_id: str
     summary: dict[str, Any]
+    # RunScoringShardRequested events recorded with it (they score the run); 0: the scorer
+    # scores the run on this event
+    scoring_shards: int = 0
+
+
+@registry.register
+class RunScoringShardRequested(DomainEvent):
+    """One scoring work item of a completed run that asked for metrics and ran in several
+    shards: the results of runner shard ``shard`` (``results`` of them), one bus message
+    each, recorded with ``RunCompleted``, so any scorer instance takes any shard and a
+    large run's judge calls are shared out like its model calls were. A run in one shard
+    is scored on ``RunCompleted``."""
+
+    TYPE = "RunScoringShardRequested"
+    run_id: str
+    shard: int
+    shards: int
+    results: int
 
 
 @registry.register

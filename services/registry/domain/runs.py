@@ -27,6 +27,7 @@ from harness.events.run_events import (
     RunCompleted,
     RunFailed,
     RunRequested,
+    RunScoringShardRequested,
     RunShardRequested,
     RunStarted,
     result_event_id,
@@ -320,6 +321,20 @@ def completion(tally: RunTally, results: Iterable[CaseResult], targets: Sequence
 
 def completion_id(run_id: str) -> uuid.UUID:
     return run_event_id(run_id, "completed")
+
+
+def scoring_shards(run_id: str, metrics: Sequence[str], recorded: dict[int | None, int]
+                   ) -> list[tuple[RunScoringShardRequested, uuid.UUID]]:
+    """The scoring work items of a completed run, with their ids: one per runner shard
+    (``recorded``: results recorded per shard, None for results without one) when the run
+    asked for metrics and every result came from one of several shards; none otherwise
+    (the scorer then scores the whole run on ``RunCompleted``)."""
+    if not metrics or None in recorded or len(recorded) < 2:
+        return []
+    return [(RunScoringShardRequested(run_id=run_id, shard=shard, shards=len(recorded),
+                                      results=count),
+             run_event_id(run_id, f"scoring-shard:{shard}"))
+            for shard, count in sorted((k, v) for k, v in recorded.items() if k is not None)]
 
 
 def _cancel(command: CancelRun, state: RunState) -> list[DomainEvent]:

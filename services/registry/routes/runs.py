@@ -67,10 +67,12 @@ async def get_run(run_id: str, rt=Depends(runtime), _=Depends(require("viewer"))
 
 @router.get("/runs/{run_id}/results")
 async def run_results(run_id: str, status: str | None = Query(None, pattern="^(pass|fail|error)$"),
-                      target_id: str | None = None, paging=Paging, rt=Depends(runtime),
-                      _=Depends(require("viewer"))):
+                      target_id: str | None = None,
+                      shard: int | None = Query(None, ge=0, le=2**31 - 1,
+                                                description="only this runner shard's results"),
+                      paging=Paging, rt=Depends(runtime), _=Depends(require("viewer"))):
     return await queries.results_page(rt.pool, run_id, status, target_id, paging.limit,
-                                      paging.offset)
+                                      paging.offset, shard)
 
 
 @router.get("/runs/{run_id}/recorded")

@@ -92,19 +92,21 @@ async def load_results(pool: asyncpg.Pool, run_id: str) -> list[CaseResult]:
 
 
 async def results_page(pool: asyncpg.Pool, run_id: str, status: str | None,
-                       target_id: str | None, limit: int, offset: int) -> dict:
+                       target_id: str | None, limit: int, offset: int,
+                       shard: int | None = None) -> dict:
     """A page of results with their scores and a one-line preview of the case's inputs
-    (people recognise a case by its text, not its id)."""
+    (people recognise a case by its text, not its id); ``shard``: only that runner
+    shard's."""
     await _run_row(pool, run_id)
     where = ("r.run_id = $1 AND ($2::text IS NULL OR r.status = $2) "
-             "AND ($3::text IS NULL OR r.target_id = $3)")
+             "AND ($3::text IS NULL OR r.target_id = $3) AND ($4::int IS NULL OR r.shard = $4)")
     total = await pool.fetchval(f"SELECT count(*) FROM run_results r WHERE {where}", run_id,
-                                status, target_id)
+                                status, target_id, shard)
     rows = await pool.fetch(
         f"SELECT {RESULT_WITH_SCORES} AS result, c.input AS case_input "
         f"FROM run_results r LEFT JOIN test_cases c ON c.id = r.case_id WHERE {where} "
-        "ORDER BY r.case_id, r.target_id, r.repeat LIMIT $4 OFFSET $5", run_id, status,
-        target_id, limit, offset)
+        "ORDER BY r.case_id, r.target_id, r.repeat LIMIT $5 OFFSET $6", run_id, status,
+        target_id, shard, limit, offset)
     return {"items": [{**r["result"], "case_preview": case_preview(r["case_input"])}
                       for r in rows],
             "total": total, "limit": limit, "offset": offset}
