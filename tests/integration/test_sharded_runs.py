@@ -27,6 +27,26 @@ async def _types(stack, run_id: str) -> list[str]:
     return [e.type for e in await stack.runtime.store.read_stream(f"run-{run_id}")]
 
 
+async def _cancel_once_flowing(c, stub, run_id: str, *, quiet_s: float) -> int:
+    """Cancel the run once it has 4 results (calls are flowing: a first LiteLLM call, or a
+    child loading LiteLLM, is slow), wait for the calls under way to end, and check that
+    none starts within ``quiet_s``; the model calls made in all."""
+    for _ in range(1200):
+        if (await c.get(f"/runs/{run_id}")).json()["recorded"] >= 4:
+            break
+        await asyncio.sleep(0.05)
+    r = await c.post(f"/runs/{run_id}/cancel", json={"reason": "stop"})
+    assert r.json()["status"] == "cancelled"
+    for _ in range(400):  # the calls under way when it was cancelled end
+        await asyncio.sleep(0.05)
+        if stub._in_flight == 0:
+            break
+    calls = len(stub.chat_requests)
+    await asyncio.sleep(quiet_s)
+    assert len(stub.chat_requests) == calls  # no shard calls the model any more
+    return calls
+
+
 async def test_a_run_over_several_shards_is_completed_once_by_the_registry(stack, stack_client):
     c = stack_client
     p, ds = await seed(c, cases=[{"input": {"q": str(i)}, "assert": [
@@ -67,19 +87,8 @@ async def test_a_cancel_stops_every_shard_even_where_the_event_never_arrives(sta
         run = (await c.post("/runs", json={"dataset_id": ds["id"], "concurrency": 4,
                                            "targets": [{"prompt_id": p["id"], "model":
                                                         "openai/slow"}]})).json()
-        for _ in range(1200):  # calls are flowing (a first LiteLLM call is slow)
-            if (await c.get(f"/runs/{run['id']}")).json()["recorded"] >= 4:
-                break
-            await asyncio.sleep(0.05)
-        r = await c.post(f"/runs/{run['id']}/cancel", json={"reason": "stop"})
-        assert r.json()["status"] == "cancelled"
-        for _ in range(200):  # the calls under way when it was cancelled end
-            await asyncio.sleep(0.05)
-            if stub._in_flight == 0:
-                break
-        calls = len(stub.chat_requests)
-        await asyncio.sleep(0.6)  # 3 latencies: a shard still going would have called
-        assert len(stub.chat_requests) == calls  # no shard calls the model any more
+        # 3 latencies: a shard still going would have called
+        calls = await _cancel_once_flowing(c, stub, run["id"], quiet_s=0.6)
         assert calls < 40
         assert stub.max_in_flight <= 4  # the run's concurrency, across its 8 shards
     final = (await c.get(f"/runs/{run['id']}")).json()
@@ -143,19 +152,8 @@ async def test_a_cancel_stops_the_pools_processes_from_taking_items(db_url, arti
                 run = (await c.post("/runs", json={
                     "dataset_id": ds["id"], "concurrency": 4,
                     "targets": [{"prompt_id": p["id"], "model": "openai/slow"}]})).json()
-                for _ in range(1200):  # calls are flowing (the children load LiteLLM first)
-                    if (await c.get(f"/runs/{run['id']}")).json()["recorded"] >= 4:
-                        break
-                    await asyncio.sleep(0.05)
-                r = await c.post(f"/runs/{run['id']}/cancel", json={"reason": "stop"})
-                assert r.json()["status"] == "cancelled"
-                for _ in range(400):  # the calls under way when it was cancelled end
-                    await asyncio.sleep(0.05)
-                    if stub._in_flight == 0:
-                        break
-                calls = len(stub.chat_requests)
-                await asyncio.sleep(1.0)  # 5 latencies, 4 stop checks
-                assert len(stub.chat_requests) == calls  # no child calls the model any more
+                # 5 latencies, 4 stop checks: a child still going would have called
+                calls = await _cancel_once_flowing(c, stub, run["id"], quiet_s=1.0)
                 assert 4 <= calls < 60
                 assert stub.max_in_flight <= 4  # the run's concurrency, over both processes
                 final = (await c.get(f"/runs/{run['id']}")).json()
