@@ -40,7 +40,9 @@ PRODUCER_OVERRIDES = {"ScoresRecorded": "scorer", "GenerationStarted": "generato
                       "TraceScored": "registry (command API: people's scores) or scorer "
                                      "(online evaluation: appended directly in `harness up`, "
                                      "else published to Pub/Sub and ingested)",
-                      "TraceSampled": "registry (its online-evaluation sampler)"}
+                      "TraceSampled": "registry (its online-evaluation sampler)",
+                      "RunScoringShardRequested": "registry (with the run's RunCompleted, "
+                                                  "when it ingests the last result)"}
 
 
 def _import_event_modules() -> None:
