@@ -3,6 +3,8 @@ exactly as the route does, and leaves everything else to the route."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from harness import apikeys
@@ -59,8 +61,17 @@ async def test_a_cached_resolve_is_answered_like_the_route(client, app_id, loads
     again = await client.get(url, headers={"If-None-Match": etag})
     assert again.status_code == 200 and again.json()["version"] == 2
     assert len(loads) == 2
-    _same(await client.get(url), again)
-    assert len(loads) == 2
+    # the commit empties the cache at once; the database's NOTIFY (another connection)
+    # empties it once more whenever it lands, maybe after ``again``: then the route
+    # answers once more. Either way the fast path answers next, and the same.
+    for _ in range(100):  # a hang guard
+        before = len(loads)
+        cached = await client.get(url)
+        if len(loads) == before:
+            break
+        await asyncio.sleep(0.05)
+    assert len(loads) == before and len(loads) in (2, 3)
+    _same(cached, again)
 
 
 async def test_what_the_fast_path_leaves_to_the_route(client, app_id, loads):
