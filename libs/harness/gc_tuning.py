@@ -63,7 +63,3 @@ def settle() -> None:
             gc.freeze()
             gc.set_threshold(*THRESHOLDS)
         gc.enable()
-
-
-def is_deferred() -> bool:
-    return not gc.isenabled()

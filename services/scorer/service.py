@@ -14,7 +14,6 @@ from harness.artifacts import artifact_store_from_settings
 from harness.config import Settings, get_settings
 from harness.events import StoredEvent
 from harness.events.feedback_events import TraceSampled
-from harness.events.run_events import RunScoringShardRequested
 from services.worker_results import BusResultSink
 from services.worker_service import (
     WorkerParts,
@@ -26,7 +25,7 @@ from services.worker_service import (
 from .online import OnlineScorer
 from .ports import SampledTraces
 from .remote import RegistryScoringSource
-from .worker import HANDLED_TYPES, RunScorer
+from .worker import HANDLED_TYPES, RunScorer, scoring_target
 
 log = structlog.get_logger(__name__)
 
@@ -51,9 +50,8 @@ def make_handler(scorer: RunScorer, max_wait_s: float,
         task = scorer.task_for(ev)
         if task is None:
             return
-        shard = ev.data.get("shard") if ev.type == RunScoringShardRequested.TYPE else None
-        what = f"scoring of run {ev.data['run_id']}" + (
-            "" if shard is None else f" shard {shard}")
+        # a RunCompleted has no shard: the whole run
+        what = f"scoring of {scoring_target(ev.data['run_id'], ev.data.get('shard'))}"
         await wait_or_redeliver(task, max_wait_s, what)
 
     return on_event

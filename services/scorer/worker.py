@@ -43,6 +43,11 @@ log = structlog.get_logger(__name__)
 HANDLED_TYPES = {RunCompleted.TYPE, RunScoringShardRequested.TYPE}
 
 
+def scoring_target(run_id: str, shard: int | None) -> str:
+    """What a scoring task scores, for people: the run, or one of its shards."""
+    return f"run {run_id}" if shard is None else f"run {run_id} shard {shard}"
+
+
 class ResultsStillArriving(Exception):
     """Some results of a completed run are not ingested yet; a redelivery finishes it."""
 
@@ -119,16 +124,15 @@ class RunScorer:
         """The scoring task ``event`` asks for (started, or joined when in progress), or
         None: a run completed with scoring shards is scored by them, not by its
         ``RunCompleted``."""
-        if event.type == RunCompleted.TYPE:
-            prom.scorer_lag_seconds.observe(prom.seconds_since(event.recorded_at))
-            if event.data.get("scoring_shards"):
-                return None
-            return self.start(event.data["run_id"])
+        if event.type not in HANDLED_TYPES:
+            return None
+        prom.scorer_lag_seconds.observe(prom.seconds_since(event.recorded_at))
         if event.type == RunScoringShardRequested.TYPE:
-            prom.scorer_lag_seconds.observe(prom.seconds_since(event.recorded_at))
             item = RunScoringShardRequested.model_validate(event.data)
             return self.start(item.run_id, item.shard, item.results)
-        return None
+        if event.data.get("scoring_shards"):
+            return None
+        return self.start(event.data["run_id"])
 
     def start(self, run_id: str, shard: int | None = None,
               expected: int | None = None) -> asyncio.Task:
@@ -215,9 +219,8 @@ class RunScorer:
             if len(results) >= expected:
                 break
             if asyncio.get_running_loop().time() >= deadline:
-                where = f"run {run_id}" if shard is None else f"run {run_id} shard {shard}"
-                raise ResultsStillArriving(
-                    f"{where}: {len(results)} of {expected} results recorded")
+                raise ResultsStillArriving(f"{scoring_target(run_id, shard)}: {len(results)} "
+                                           f"of {expected} results recorded")
             await asyncio.sleep(self.poll_s)
         log.info("scoring_completed" if published else "scoring_already_done", run_id=run_id,
                  shard=shard, scores=published)

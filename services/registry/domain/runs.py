@@ -334,7 +334,7 @@ def scoring_shards(run_id: str, metrics: Sequence[str], recorded: dict[int | Non
     return [(RunScoringShardRequested(run_id=run_id, shard=shard, shards=len(recorded),
                                       results=count),
              run_event_id(run_id, f"scoring-shard:{shard}"))
-            for shard, count in sorted((k, v) for k, v in recorded.items() if k is not None)]
+            for shard, count in sorted(recorded.items())]
 
 
 def _cancel(command: CancelRun, state: RunState) -> list[DomainEvent]:
